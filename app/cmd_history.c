@@ -1,0 +1,3 @@
+/* TEMPORARY placeholder: replaced by the real subcommand. */
+#include "cmd.h"
+int cmd_history(int argc, char **argv) { app_error("%s: not built yet", argv[0]); return EXIT_FAIL; }

@@ -1,0 +1,65 @@
+/*
+ * opts.h - the options of chord's main modes (--batch, TUI, REPL).
+ *
+ * One parser for every mode, so a flag means the same thing everywhere.
+ * Subcommands (inspect, eval, history...) parse their own argv but may use
+ * opts_parse_size() and friends.
+ */
+#ifndef CHORD_APP_OPTS_H
+#define CHORD_APP_OPTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chord.h"
+
+typedef struct chord_opts {
+    const char *model;          /* -m */
+    bool batch;                 /* --batch */
+    bool raw;                   /* --raw: text completion, no chat template */
+    const char *prompt;         /* -p TEXT */
+    const char *prompt_tokens;  /* --prompt-tokens "1 2 3" */
+    bool token_ids;             /* --token-ids: print ids, not text */
+    bool json;                  /* --json: one JSON event per line */
+    int n_predict;              /* -n (default -1: until end of turn / ctx) */
+    chord_sampler_params sampling; /* --temp --top-k --top-p --min-p
+                                      --repeat-penalty --repeat-last-n --seed */
+    int n_ctx;                  /* --ctx (0 = model's, capped at 4096) */
+    int n_threads;              /* --threads (0 = cores) */
+    int64_t mem_budget;         /* --mem-budget SIZE|auto|all (0 = auto, -1 = all) */
+    int prefetch;               /* --prefetch N (default 2) */
+    bool direct_io;             /* --direct-io */
+    int verbose;                /* -v (repeatable) */
+    const char *system;         /* --system TEXT */
+    const char *chat_template;  /* --chat-template FILE|NAME */
+    const char *db;             /* --db PATH */
+    bool no_history;            /* --no-history */
+    bool continue_last;         /* -c / --continue */
+    int64_t resume_id;          /* --resume ID (0 = none) */
+    bool no_tui;                /* --no-tui */
+} chord_opts;
+
+/* Fills defaults. */
+void opts_init(chord_opts *o);
+
+/* Parses argv (argv[0] = program). Returns 0, or EXIT_USAGE after printing
+ * the problem; sets *exit_now when --help/--version was handled. */
+int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now);
+
+/* Sizes like 600M, 2G, 1.5GiB, 123456 (bytes). Returns -1 if malformed. */
+int64_t opts_parse_size(const char *s);
+
+/* Strict integer/float parsing: the whole string, in [lo, hi]. */
+bool opts_parse_int(const char *s, long long lo, long long hi, long long *out);
+bool opts_parse_float(const char *s, double lo, double hi, double *out);
+
+/* Parses "1 2 3" (spaces or commas) into a malloc'd array; -1 on error. */
+int opts_parse_token_list(const char *s, chord_token **out);
+
+/* chord_model_params / chord_ctx_params from the options. */
+chord_model_params opts_model_params(const chord_opts *o);
+chord_ctx_params opts_ctx_params(const chord_opts *o);
+
+void opts_usage(FILE *f);
+
+#endif

@@ -1,0 +1,3 @@
+/* TEMPORARY placeholder until data/ lands. */
+#include "hist.h"
+int hist_placeholder_;

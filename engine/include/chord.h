@@ -1,0 +1,397 @@
+/*
+ * chord.h - the public API of libchord, chord's inference engine.
+ *
+ * This header is the whole contract between the engine and its users (app/,
+ * ui/, data/, tests). Nothing here prints or exits: every fallible call
+ * returns a chord_status and, where it takes one, fills a chord_err with a
+ * one-line message naming what failed and where (file, key or tensor, byte
+ * offset).
+ *
+ * Threading: a chord_model is read-only after load and may be shared; a
+ * chord_ctx (KV cache and scratch buffers) belongs to one thread at a time.
+ * chord_stats_get() may be called from any thread at any time.
+ */
+#ifndef CHORD_H
+#define CHORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHORD_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------- */
+
+typedef enum chord_status {
+    CHORD_OK = 0,
+    CHORD_E_IO,          /* open/read/write failed (errno in the message) */
+    CHORD_E_FORMAT,      /* malformed input file (corrupt/truncated GGUF...) */
+    CHORD_E_UNSUPPORTED, /* valid but not supported (architecture, type...) */
+    CHORD_E_INVALID,     /* bad argument from the caller */
+    CHORD_E_NOMEM,       /* allocation failed or would exceed a limit */
+    CHORD_E_CTX_FULL,    /* the KV cache has no room for more tokens */
+    CHORD_E_CANCELLED,   /* stopped by chord_cancel() */
+    CHORD_E_TEMPLATE,    /* the chat template raised or could not render */
+} chord_status;
+
+/* A one-line, NUL-terminated error message. */
+typedef struct chord_err {
+    char msg[512];
+} chord_err;
+
+/* A short name for a status code ("I/O error", "format error", ...). */
+const char *chord_status_str(chord_status st);
+
+/* Initializes process-wide state (CPU feature detection, SIMD dispatch).
+ * Idempotent and thread-safe; every other entry point calls it too. The
+ * environment variable CHORD_SIMD=scalar|avx2|avx512 forces a level. */
+void chord_init(void);
+
+/* The SIMD level in use: "scalar", "avx2" or "avx512". */
+const char *chord_simd_level(void);
+
+/* ---------------------------------------------------------------------------
+ * Models
+ * ------------------------------------------------------------------------- */
+
+typedef struct chord_model chord_model;
+
+typedef struct chord_model_params {
+    int n_threads;        /* compute threads; 0 = number of online cores */
+    int64_t mem_budget;   /* bytes of weights to hold in memory; 0 = auto,
+                             -1 = everything (no streaming) */
+    int prefetch;         /* prefetch distance in layers; 0 = default (2) */
+    bool direct_io;       /* stream with O_DIRECT instead of fadvise(DONTNEED) */
+    bool verbose_plan;    /* fill chord_model_plan() text at load */
+} chord_model_params;
+
+/* Defaults for chord_model_params. */
+chord_model_params chord_model_default_params(void);
+
+/* Opens a GGUF model: validates the file, reads hyperparameters and the
+ * vocabulary, and prepares the weights (mapped, loaded or streamed according
+ * to the memory budget). */
+chord_status chord_model_load(const char *path, const chord_model_params *params,
+                              chord_model **out, chord_err *err);
+void chord_model_free(chord_model *m);
+
+typedef struct chord_model_info {
+    const char *path;
+    const char *name;        /* general.name, or the file's base name */
+    const char *arch;        /* "llama" or "qwen2" */
+    const char *type_name;   /* most common weight type, e.g. "Q4_K" */
+    int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff;
+    int n_ctx_train;
+    int64_t n_params;
+    int64_t file_bytes;
+    int64_t weight_bytes;    /* bytes of all tensors */
+    int64_t weight_bytes_per_token; /* bytes read per decoded token */
+} chord_model_info;
+
+void chord_model_get_info(const chord_model *m, chord_model_info *out);
+
+/* A human-readable description of the memory plan chosen at load (resident
+ * layers, streaming slots, budget); never NULL. */
+const char *chord_model_plan(const chord_model *m);
+
+/* A metadata string value (e.g. "tokenizer.chat_template"), or NULL. */
+const char *chord_model_meta_str(const chord_model *m, const char *key);
+
+/* Writes a description of a GGUF file (metadata, tensor table, totals by
+ * type, per-layer bytes) to out. For `chord inspect`. */
+chord_status chord_inspect(const char *path, FILE *out, chord_err *err);
+
+/* ---------------------------------------------------------------------------
+ * Tokenizer
+ * ------------------------------------------------------------------------- */
+
+typedef int32_t chord_token;
+
+/* Tokenizes text. add_bos: prepend BOS if the model asks for it.
+ * parse_special: match control/user-defined tokens written in the text (chat
+ * templates do; raw user text never does). Writes at most max tokens and
+ * returns the number the whole text needs, or -1 on error (err filled). */
+int chord_tokenize(const chord_model *m, const char *text, size_t len,
+                   bool add_bos, bool parse_special,
+                   chord_token *out, int max, chord_err *err);
+
+/* The raw bytes a token stands for (byte-fallback and byte-level tokens
+ * decoded; control tokens give their text only if show_special). Returns
+ * the number of bytes (which may exceed cap: then nothing useful was
+ * written beyond cap), or -1 for an invalid id. */
+int chord_token_to_bytes(const chord_model *m, chord_token t, bool show_special,
+                         char *buf, int cap);
+
+chord_token chord_token_bos(const chord_model *m);  /* -1 if none */
+chord_token chord_token_eos(const chord_model *m);  /* -1 if none */
+bool chord_token_is_eog(const chord_model *m, chord_token t); /* EOS/EOT/end of turn */
+/* Whether the model asks for BOS at the start of a prompt. */
+bool chord_model_add_bos(const chord_model *m);
+/* The text of a token as stored in the vocabulary, or NULL. */
+const char *chord_token_text(const chord_model *m, chord_token t);
+
+/* Streaming detokenizer: feeds token bytes in, hands out only complete UTF-8
+ * (a partial multi-byte character is held back until it completes; invalid
+ * bytes become U+FFFD). */
+typedef struct chord_detok {
+    char pending[8];
+    int n_pending;
+    bool first;          /* strip the SentencePiece leading space once */
+} chord_detok;
+
+void chord_detok_init(chord_detok *d);
+/* Appends the text of token t to out (cap bytes, NUL-terminated); returns the
+ * number of bytes written (excluding the NUL). out needs room for at least
+ * 64 + the token's length bytes; 256 is always enough. */
+int chord_detok_push(chord_detok *d, const chord_model *m, chord_token t,
+                     char *out, int cap);
+/* Flushes held-back bytes (as U+FFFD) at the end of a stream. */
+int chord_detok_flush(chord_detok *d, char *out, int cap);
+
+/* ---------------------------------------------------------------------------
+ * Chat templates
+ * ------------------------------------------------------------------------- */
+
+typedef struct chord_chat_msg {
+    const char *role;     /* "system", "user", "assistant" */
+    const char *content;
+} chord_chat_msg;
+
+/* Renders messages with a Jinja chat template (Hugging Face semantics:
+ * trim_blocks and lstrip_blocks). template_src NULL = the model's own
+ * (tokenizer.chat_template) or the built-in fallback family. Returns a
+ * malloc'd string in *out. */
+chord_status chord_chat_render(const chord_model *m, const char *template_src,
+                               const chord_chat_msg *msgs, int n_msgs,
+                               bool add_generation_prompt,
+                               const char *bos, const char *eos,
+                               char **out, chord_err *err);
+
+/* Renders with a built-in template family by name ("chatml", "llama2",
+ * "llama3", "zephyr", "phi3", "gemma", "mistral"); see chord_chat_families. */
+chord_status chord_chat_render_builtin(const char *family,
+                                       const chord_chat_msg *msgs, int n_msgs,
+                                       bool add_generation_prompt,
+                                       const char *bos, const char *eos,
+                                       char **out, chord_err *err);
+/* NULL-terminated list of built-in family names. */
+const char *const *chord_chat_families(void);
+/* The family a model's template (or vocabulary) looks like, or NULL. */
+const char *chord_chat_detect_family(const chord_model *m);
+
+/* ---------------------------------------------------------------------------
+ * Contexts: a KV cache plus scratch buffers, for one conversation
+ * ------------------------------------------------------------------------- */
+
+typedef struct chord_ctx chord_ctx;
+
+typedef struct chord_ctx_params {
+    int n_ctx;            /* KV cache length; 0 = min(model's, 4096) */
+    int n_threads;        /* 0 = the model's n_threads */
+} chord_ctx_params;
+
+chord_ctx_params chord_ctx_default_params(void);
+chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p,
+                           chord_ctx **out, chord_err *err);
+void chord_ctx_free(chord_ctx *c);
+
+int chord_ctx_n_ctx(const chord_ctx *c);
+/* Number of tokens in the KV cache (the next position). */
+int chord_ctx_pos(const chord_ctx *c);
+/* Forgets every position >= pos (pos <= chord_ctx_pos). */
+void chord_ctx_truncate(chord_ctx *c, int pos);
+
+/* Runs the model over n tokens at positions pos..pos+n-1 (one batch; n = 1
+ * is a decode step; both share one code path). If logits is not NULL it
+ * receives n x n_vocab floats (every position) when all_logits, else n_vocab
+ * floats (the last position). Returns CHORD_E_CTX_FULL without side effects
+ * if the tokens do not fit, CHORD_E_CANCELLED if chord_ctx_cancel() was
+ * called meanwhile (the cache is then rolled back to pos). */
+chord_status chord_ctx_eval(chord_ctx *c, const chord_token *tokens, int n,
+                            float *logits, bool all_logits, chord_err *err);
+
+/* Asks a running chord_ctx_eval to stop at the next layer boundary. Safe
+ * from any thread; cleared when the next eval starts. */
+void chord_ctx_cancel(chord_ctx *c);
+
+/* ---------------------------------------------------------------------------
+ * Sampling
+ * ------------------------------------------------------------------------- */
+
+typedef struct chord_sampler chord_sampler;
+
+typedef struct chord_sampler_params {
+    float temp;           /* 0 = greedy (argmax) */
+    int top_k;            /* 0 = off */
+    float top_p;          /* 1 = off */
+    float min_p;          /* 0 = off */
+    float repeat_penalty; /* 1 = off */
+    int repeat_last_n;    /* window of the penalty */
+    uint64_t seed;
+} chord_sampler_params;
+
+chord_sampler_params chord_sampler_default_params(void);
+/* Validates ranges; fills err naming the bad field. */
+chord_status chord_sampler_check(const chord_sampler_params *p, chord_err *err);
+chord_sampler *chord_sampler_new(const chord_sampler_params *p, int n_vocab);
+void chord_sampler_free(chord_sampler *s);
+/* Picks a token from logits (n_vocab floats; may be modified in place). */
+chord_token chord_sampler_sample(chord_sampler *s, float *logits);
+/* Records a token (prompt or generated) for the repetition penalty. */
+void chord_sampler_accept(chord_sampler *s, chord_token t);
+void chord_sampler_reset(chord_sampler *s);
+
+/* ---------------------------------------------------------------------------
+ * Generation on a background thread, with an event queue
+ * ------------------------------------------------------------------------- */
+
+typedef enum chord_event_kind {
+    CHORD_EV_PREFILL_DONE, /* prompt processed: n_prompt, prompt_ms */
+    CHORD_EV_TOKEN,        /* one generated token: id, text (complete UTF-8) */
+    CHORD_EV_DONE,         /* finished: reason, counts, timings */
+    CHORD_EV_ERROR,        /* failed: status, message */
+} chord_event_kind;
+
+typedef enum chord_stop_reason {
+    CHORD_STOP_EOG,       /* end-of-generation token */
+    CHORD_STOP_LIMIT,     /* -n reached */
+    CHORD_STOP_CANCELLED, /* chord_gen_cancel() */
+    CHORD_STOP_CTX_FULL,  /* context full */
+    CHORD_STOP_ERROR,
+} chord_stop_reason;
+
+typedef struct chord_event {
+    chord_event_kind kind;
+    chord_token token;
+    char text[256];           /* TOKEN: its text (may be empty) */
+    chord_stop_reason reason; /* DONE */
+    int n_prompt, n_gen;
+    double prompt_ms, gen_ms;
+    chord_status status;      /* ERROR */
+    char message[512];        /* ERROR */
+} chord_event;
+
+typedef struct chord_gen chord_gen;
+
+typedef struct chord_gen_params {
+    const chord_token *prompt;  /* tokens to feed (copied) */
+    int n_prompt;
+    int n_predict;              /* max tokens to generate; <0 = until EOG/ctx */
+    chord_sampler_params sampling;
+} chord_gen_params;
+
+/* Starts generating on a new thread. The ctx is owned by the generation
+ * until chord_gen_join() returns. */
+chord_status chord_gen_start(chord_ctx *c, const chord_gen_params *p,
+                             chord_gen **out, chord_err *err);
+/* Waits up to timeout_ms (-1 = forever, 0 = poll) for the next event.
+ * Returns true if one was stored in *ev. */
+bool chord_gen_next(chord_gen *g, chord_event *ev, int timeout_ms);
+/* A file descriptor that is readable while events are queued (for poll()). */
+int chord_gen_fd(const chord_gen *g);
+/* Asks the generation to stop as soon as possible (between tokens or layers). */
+void chord_gen_cancel(chord_gen *g);
+/* Waits for the thread to end and frees the handle (pending events dropped). */
+void chord_gen_join(chord_gen *g);
+
+/* ---------------------------------------------------------------------------
+ * Statistics: a consistent snapshot, safe from any thread
+ * ------------------------------------------------------------------------- */
+
+typedef enum chord_layer_state {
+    CHORD_LAYER_RESIDENT = 0, /* loaded, kept for the whole run */
+    CHORD_LAYER_PINNED,       /* resident and never evicted */
+    CHORD_LAYER_QUEUED,       /* waiting for a prefetch worker */
+    CHORD_LAYER_LOADING,      /* being read */
+    CHORD_LAYER_READY,        /* in a slot, not yet used */
+    CHORD_LAYER_IN_USE,       /* being computed */
+    CHORD_LAYER_EVICTED,      /* not in memory */
+} chord_layer_state;
+
+#define CHORD_MAX_LAYERS 512
+
+typedef struct chord_stats {
+    int n_layer;
+    uint8_t layer_state[CHORD_MAX_LAYERS]; /* chord_layer_state */
+    bool streaming;          /* false when the whole model is resident */
+    int n_resident, n_slots, prefetch_distance;
+    int queue_depth, in_flight;
+    uint64_t hits, stalls, evictions;
+    double stall_ms;
+    uint64_t bytes_read;
+    double read_mb_s;        /* recent read throughput */
+    int64_t budget_bytes, budget_used_bytes;
+    /* engine speed, updated by chord_ctx_eval */
+    uint64_t n_prompt_tokens, n_gen_tokens;
+    double prompt_ms, gen_ms;
+    int ctx_used, ctx_size;
+} chord_stats;
+
+void chord_stats_get(const chord_model *m, chord_stats *out);
+
+/* ---------------------------------------------------------------------------
+ * Tools: synthetic models and quantization
+ * ------------------------------------------------------------------------- */
+
+typedef struct chord_synth_params {
+    const char *arch;        /* "llama" or "qwen2" */
+    int dim, layers, heads, kv_heads, ffn;
+    int vocab;               /* used when vocab_from is NULL */
+    const char *vocab_from;  /* a GGUF whose vocabulary to copy, or NULL */
+    const char *type;        /* "Q4_K_M", "Q8_0", "F16", ... */
+    uint64_t seed;
+    int ctx_len;             /* 0 = 4096 */
+} chord_synth_params;
+
+/* Writes a random-weight GGUF, tensor by tensor (never the whole model in
+ * memory). */
+chord_status chord_synth(const chord_synth_params *p, const char *out_path,
+                         chord_err *err);
+
+/* Re-quantizes a GGUF to type (Q8_0, Q4_0, Q4_K, Q6_K, Q4_K_M mix, ...),
+ * tensor by tensor. */
+chord_status chord_quantize(const char *in_path, const char *out_path,
+                            const char *type, chord_err *err);
+
+/* ---------------------------------------------------------------------------
+ * JSON: a small DOM parser and a string escaper, shared by app/, data/, tests
+ * ------------------------------------------------------------------------- */
+
+typedef enum chord_json_type {
+    CHORD_JSON_NULL, CHORD_JSON_FALSE, CHORD_JSON_TRUE, CHORD_JSON_NUMBER,
+    CHORD_JSON_STRING, CHORD_JSON_ARRAY, CHORD_JSON_OBJECT,
+} chord_json_type;
+
+typedef struct chord_json chord_json;
+struct chord_json {
+    chord_json_type type;
+    double number;
+    char *string;        /* STRING: NUL-terminated UTF-8 (may contain NULs: see len) */
+    size_t len;          /* STRING: bytes; ARRAY/OBJECT: number of children */
+    chord_json *items;   /* ARRAY/OBJECT children */
+    char **keys;         /* OBJECT keys, parallel to items */
+};
+
+/* Parses a whole JSON text. Returns NULL with err filled (line:column). */
+chord_json *chord_json_parse(const char *text, size_t len, chord_err *err);
+void chord_json_free(chord_json *j);
+/* Object member by key, or NULL. */
+const chord_json *chord_json_get(const chord_json *obj, const char *key);
+/* Array element, or NULL if out of range. */
+const chord_json *chord_json_at(const chord_json *arr, size_t i);
+/* Writes s (len bytes) as a quoted JSON string to f. */
+void chord_json_write_str(FILE *f, const char *s, size_t len);
+/* Same into a malloc'd buffer; returns NULL on allocation failure. */
+char *chord_json_quote(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CHORD_H */
