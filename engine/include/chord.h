@@ -70,6 +70,8 @@ typedef struct chord_model_params {
     int prefetch;         /* prefetch distance in layers; 0 = default (2) */
     bool direct_io;       /* stream with O_DIRECT instead of fadvise(DONTNEED) */
     bool verbose_plan;    /* fill chord_model_plan() text at load */
+    bool vocab_only;      /* load metadata and vocabulary only (no tensors
+                             needed: tokenize/detokenize/chat-template) */
 } chord_model_params;
 
 /* Defaults for chord_model_params. */
