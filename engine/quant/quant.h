@@ -1,0 +1,78 @@
+/*
+ * quant.h - tensor types: conversion of half floats, dequantization,
+ * quantization and dot products, with SIMD kernels chosen once at start.
+ *
+ * Types are the ids of quant_types.h. A row of n elements is n / block
+ * blocks; every n passed here must be a multiple of the type's block size
+ * (quant_traits_of(type)->block), and every call on a type for which
+ * quant_kernels_for() returns NULL is a caller bug.
+ *
+ * The dot product of a weight row takes its activation already quantized
+ * to quant_act_type(weight type): the caller quantizes the activation row
+ * once (quant_quantize_row) and reuses it against every weight row.
+ *
+ * Threading: quant_init() must have run (chord_init() calls it) before any
+ * other function; after that everything here is pure and thread-safe.
+ */
+#ifndef CHORD_QUANT_H
+#define CHORD_QUANT_H
+
+#include <stdint.h>
+
+#include "quant/quant_types.h"
+
+/* Picks the kernels for this CPU (CPUID), or the level forced by the
+ * environment variable CHORD_SIMD=scalar|avx2|avx512 (a level the CPU lacks
+ * falls back to the best it has). Idempotent but not thread-safe on its
+ * own: chord_init() serializes it. */
+void quant_init(void);
+
+/* The level in use: "scalar", "avx2" or "avx512". */
+const char *quant_simd_name(void);
+
+/* IEEE binary16 <-> float32; float to half rounds to nearest even,
+ * overflow gives infinity, NaN stays NaN. */
+float quant_f16_to_f32(uint16_t h);
+uint16_t quant_f32_to_f16(float f);
+
+/* bfloat16 <-> float32; float to bf16 rounds to nearest even and keeps NaN
+ * a (quiet) NaN. */
+float quant_bf16_to_f32(uint16_t h);
+uint16_t quant_f32_to_bf16(float f);
+
+/* Dequantizes n elements of type from src into dst. */
+void quant_dequant_row(int type, const void *src, float *dst, int64_t n);
+
+/* Quantizes n floats into dst (quant_row_bytes(type, n) bytes). Works for
+ * every supported type and for Q8_K (the k-quant activation format). */
+void quant_quantize_row(int type, const float *src, void *dst, int64_t n);
+
+/* The activation type the dot product of weight type `type` takes:
+ * Q8_0 for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, Q8_K for Q2_K..Q6_K, F16 for F16,
+ * BF16 for BF16, F32 for F32; -1 for an unsupported type. */
+int quant_act_type(int type);
+
+/* *out = dot product of one weight row (n elements of type) with one
+ * activation row (n elements of quant_act_type(type)). */
+void quant_vec_dot(int type, int64_t n, float *out, const void *w_row,
+                   const void *act_row);
+
+/* The kernels of one type at one level, so tests can compare a SIMD kernel
+ * with its scalar twin. A member is NULL where the type has no such
+ * operation (Q8_K has no dot product of its own). */
+typedef struct quant_kernels {
+    void (*dequant)(const void *src, float *dst, int64_t n);
+    void (*quantize)(const float *src, void *dst, int64_t n);
+    void (*vec_dot)(int64_t n, float *out, const void *w_row, const void *act_row);
+} quant_kernels;
+
+/* Kernels of type at level "scalar", "avx2" or "avx512" (NULL = the level
+ * in use). Where a level has no SIMD twin of a kernel, the scalar one is
+ * given. Returns NULL for an unknown or unsupported type or level. Does not
+ * check that the CPU can run the level: see quant_cpu_has(). */
+const quant_kernels *quant_kernels_for(int type, const char *level);
+
+/* Whether this CPU can run level ("scalar" always can). */
+int quant_cpu_has(const char *level);
+
+#endif
