@@ -1,0 +1,158 @@
+/*
+ * gguf.h - reading and writing GGUF files (versions 2 and 3, little-endian).
+ *
+ * The reader parses and validates the whole header (metadata, tensor infos,
+ * alignment, data offset) against the file size before trusting any count,
+ * so a hostile file can neither crash it nor make it allocate much more than
+ * the file's own size. It reads with buffered pread(), keeps no descriptor
+ * open and never maps the file: tensor data is the caller's business (the
+ * layer cache reads it by absolute offset).
+ *
+ * The writer streams: the caller declares every key and tensor, writes the
+ * header, then hands each tensor's bytes in declaration order. It never
+ * holds tensor data beyond the caller's buffer.
+ *
+ * Errors: one line, "<file>: <what> (key 'x' | tensor 'y') at offset N".
+ * CHORD_E_IO for open/read/write failures, CHORD_E_FORMAT for malformed
+ * files, CHORD_E_UNSUPPORTED for a well-formed file using something chord
+ * does not support (version 1, nested arrays, unknown tensor types).
+ */
+#ifndef CHORD_GGUF_H
+#define CHORD_GGUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chord.h"
+
+#define GGUF_MAGIC 0x46554747u /* "GGUF" read as a little-endian uint32 */
+#define GGUF_DEFAULT_ALIGNMENT 32
+
+typedef enum gguf_vtype {
+    GGUF_UINT8 = 0, GGUF_INT8, GGUF_UINT16, GGUF_INT16, GGUF_UINT32, GGUF_INT32,
+    GGUF_FLOAT32, GGUF_BOOL, GGUF_STRING, GGUF_ARRAY, GGUF_UINT64, GGUF_INT64,
+    GGUF_FLOAT64,
+    GGUF_VTYPE_COUNT
+} gguf_vtype;
+
+typedef struct gguf_kv {
+    char *key;
+    gguf_vtype type;
+    uint64_t offset;      /* file offset of this key/value pair */
+    /* scalars: ints sign/zero-extended, floats widened, bool in b (and u) */
+    union { uint64_t u; int64_t i; double f; bool b; } num;
+    char *str;            /* STRING: NUL-terminated copy (may hold NULs: use str_len) */
+    uint64_t str_len;
+    gguf_vtype arr_type;  /* ARRAY: element type (never ARRAY: nested arrays are rejected) */
+    uint64_t arr_n;
+    /* numeric arrays: arr_n packed host-order values of arr_type (BOOL is one
+     * byte each); string arrays: char *[arr_n], each NUL-terminated */
+    void *arr;
+    uint64_t *arr_lens;   /* string arrays: byte lengths */
+} gguf_kv;
+
+typedef struct gguf_tensor {
+    char *name;
+    int type;             /* quant_type id (engine/quant/quant_types.h) */
+    int n_dims;           /* 1..4 */
+    int64_t ne[4];        /* ne[0] = row length; unused dims = 1 */
+    uint64_t offset;      /* ABSOLUTE file offset of the data */
+    uint64_t nbytes;
+} gguf_tensor;
+
+typedef struct gguf_file {
+    char *path;
+    uint64_t file_size;
+    uint32_t version;
+    uint64_t n_kv;
+    gguf_kv *kv;          /* in file order */
+    uint64_t n_tensors;
+    gguf_tensor *tensors; /* in file order */
+    uint32_t alignment;   /* general.alignment or 32 */
+    uint64_t data_offset; /* start of the data section (aligned end of the header) */
+} gguf_file;
+
+/* Parses and validates a GGUF file. On success *out owns everything (free
+ * with gguf_close); on failure *out is NULL and err names file and offset. */
+chord_status gguf_open(const char *path, gguf_file **out, chord_err *err);
+void gguf_close(gguf_file *f);
+
+/* Lookups. Keys are unique (the reader rejects duplicates). */
+const gguf_kv *gguf_find(const gguf_file *f, const char *key);
+/* Any integer or bool type; false if absent or another type. */
+bool gguf_get_int(const gguf_file *f, const char *key, int64_t *out);
+/* A float or integer type; false if absent or another type. */
+bool gguf_get_float(const gguf_file *f, const char *key, double *out);
+/* A STRING value, else NULL. */
+const char *gguf_get_str(const gguf_file *f, const char *key);
+/* An ARRAY of elem_type, else NULL. */
+const gguf_kv *gguf_find_array(const gguf_file *f, const char *key, gguf_vtype elem_type);
+const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
+
+/* N for a tensor named "blk.N.<anything>", else -1 (global tensors). */
+int gguf_tensor_layer(const char *name);
+
+/* "u8", "i32", "f32", "bool", "str", "arr", ... or "?" */
+const char *gguf_vtype_name(gguf_vtype t);
+/* Bytes of one element of a numeric type (BOOL = 1); 0 for STRING/ARRAY/unknown. */
+size_t gguf_vtype_size(gguf_vtype t);
+
+/* Product of a tensor's dims (number of elements). */
+int64_t gguf_tensor_nelem(const gguf_tensor *t);
+
+/* ---------------------------------------------------------------------------
+ * Writer (for `chord synth` and `chord quantize`)
+ *
+ * Usage: gguf_writer_open; any number of gguf_writer_kv_* and
+ * gguf_writer_tensor (declarations, in order); gguf_writer_begin_data;
+ * for each declared tensor in order, gguf_writer_write its bytes (in as many
+ * pieces as convenient); gguf_writer_close. The declaration calls cannot
+ * fail visibly: an allocation failure or a bad declaration (duplicate key,
+ * unknown type, bad shape) is remembered and reported by
+ * gguf_writer_begin_data. Always call gguf_writer_close (or
+ * gguf_writer_abort) to free the writer. Output is GGUF v3; setting
+ * "general.alignment" (u32, power of two) changes the alignment.
+ * ------------------------------------------------------------------------- */
+
+typedef struct gguf_writer gguf_writer;
+
+chord_status gguf_writer_open(const char *path, gguf_writer **out, chord_err *err);
+
+void gguf_writer_kv_u32(gguf_writer *w, const char *key, uint32_t v);
+void gguf_writer_kv_i32(gguf_writer *w, const char *key, int32_t v);
+void gguf_writer_kv_u64(gguf_writer *w, const char *key, uint64_t v);
+void gguf_writer_kv_f32(gguf_writer *w, const char *key, float v);
+void gguf_writer_kv_bool(gguf_writer *w, const char *key, bool v);
+void gguf_writer_kv_str(gguf_writer *w, const char *key, const char *v);
+/* A string with explicit length (may contain NULs). */
+void gguf_writer_kv_strn(gguf_writer *w, const char *key, const char *v, uint64_t len);
+/* Any scalar type: the value's bytes in host order (BOOL: one byte). */
+void gguf_writer_kv_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v);
+void gguf_writer_kv_arr_str(gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+/* A numeric array: n packed host-order values of t (not STRING/ARRAY). */
+void gguf_writer_kv_arr(gguf_writer *w, const char *key, gguf_vtype t, const void *v, uint64_t n);
+/* Copies a key/value pair read by gguf_open (e.g. when quantizing). */
+void gguf_writer_kv_copy(gguf_writer *w, const gguf_kv *kv);
+
+/* Declares the next tensor (dims as in gguf_tensor: ne[0] = row length). */
+void gguf_writer_tensor(gguf_writer *w, const char *name, int type, int n_dims,
+                        const int64_t *ne);
+
+/* Writes header, metadata, tensor infos and padding up to the data section. */
+chord_status gguf_writer_begin_data(gguf_writer *w, chord_err *err);
+
+/* Appends bytes of the current tensor; moves on to the next (padding to the
+ * alignment) once the current one has all its bytes. A write may not span
+ * two tensors. */
+chord_status gguf_writer_write(gguf_writer *w, const void *data, size_t n, chord_err *err);
+
+/* Checks every declared tensor got exactly its bytes, flushes, fsyncs,
+ * closes and frees the writer (even on error). On error the partial file is
+ * removed. */
+chord_status gguf_writer_close(gguf_writer *w, chord_err *err);
+
+/* Frees the writer and removes the partial file (for error paths). */
+void gguf_writer_abort(gguf_writer *w);
+
+#endif
