@@ -236,8 +236,10 @@ typedef struct chord_sampler_params {
     float min_p;          /* 0 = off */
     float repeat_penalty; /* 1 = off */
     int repeat_last_n;    /* window of the penalty */
-    uint64_t seed;
+    uint64_t seed;        /* CHORD_SEED_RANDOM = from the clock */
 } chord_sampler_params;
+
+#define CHORD_SEED_RANDOM UINT64_MAX
 
 chord_sampler_params chord_sampler_default_params(void);
 /* Validates ranges; fills err naming the bad field. */
@@ -287,10 +289,17 @@ typedef struct chord_gen_params {
     int n_prompt;
     int n_predict;              /* max tokens to generate; <0 = until EOG/ctx */
     chord_sampler_params sampling;
+    const chord_model *model;   /* the ctx's model (vocabulary, EOG, detok);
+                                   required */
 } chord_gen_params;
 
 /* Starts generating on a new thread. The ctx is owned by the generation
- * until chord_gen_join() returns. */
+ * until chord_gen_join() returns. Events come in order: PREFILL_DONE, then
+ * TOKEN per generated token (an EOG token is not sent as a TOKEN), then
+ * exactly one final DONE or ERROR. The sampled token that ends a run at
+ * the -n limit is not evaluated, so chord_ctx_pos() after join counts the
+ * prompt plus every generated token but the last. DONE.text holds bytes the
+ * detokenizer still held back (as U+FFFD), usually empty. */
 chord_status chord_gen_start(chord_ctx *c, const chord_gen_params *p,
                              chord_gen **out, chord_err *err);
 /* Waits up to timeout_ms (-1 = forever, 0 = poll) for the next event.
