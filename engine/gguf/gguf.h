@@ -155,4 +155,15 @@ chord_status gguf_writer_close(gguf_writer *w, chord_err *err);
 /* Frees the writer and removes the partial file (for error paths). */
 void gguf_writer_abort(gguf_writer *w);
 
+/* ---------------------------------------------------------------------------
+ * Internal to engine/gguf (the reader and the lookups share them)
+ * ------------------------------------------------------------------------- */
+
+/* An empty gguf_file with room for the lookup indexes, or NULL. */
+gguf_file *gguf_file_new(const char *path);
+/* Builds the hash index of the keys (tensors = false) or tensor names.
+ * Returns CHORD_OK, CHORD_E_NOMEM, or CHORD_E_FORMAT with *dup = the index
+ * of the first entry whose name repeats an earlier one. */
+chord_status gguf_index_build(gguf_file *f, bool tensors, uint64_t *dup);
+
 #endif
