@@ -1,0 +1,209 @@
+/*
+ * quant_impl.h - internal to engine/quant: the block layouts of every
+ * format and the kernel functions the dispatch table (quant.c) points at.
+ *
+ * Layouts are the GGUF/ggml ones byte for byte: a block is read straight
+ * from the mapped file, so each struct is packed and its size asserted.
+ * Halves (d, m, dmin) are stored as raw IEEE binary16 bits.
+ *
+ * Kernels take n = elements (a multiple of the block size, checked by the
+ * public wrappers, not here). Every SIMD kernel has a scalar twin with the
+ * same name minus the suffix; dequant and quantize twins give identical
+ * bytes, vec_dot twins differ only by float summation order.
+ */
+#ifndef CHORD_QUANT_IMPL_H
+#define CHORD_QUANT_IMPL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "quant/quant.h"
+
+#define QK4_0 32
+#define QK8_0 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef uint16_t qhalf; /* binary16 bits */
+
+typedef struct __attribute__((packed)) block_q4_0 {
+    qhalf d;
+    uint8_t qs[QK4_0 / 2]; /* element j in the low nibble of qs[j], j+16 high */
+} block_q4_0;
+_Static_assert(sizeof(block_q4_0) == 18, "Q4_0 block");
+
+typedef struct __attribute__((packed)) block_q4_1 {
+    qhalf d, m;
+    uint8_t qs[QK4_0 / 2];
+} block_q4_1;
+_Static_assert(sizeof(block_q4_1) == 20, "Q4_1 block");
+
+typedef struct __attribute__((packed)) block_q5_0 {
+    qhalf d;
+    uint8_t qh[4];         /* fifth bit of element j: bit j of the LE word */
+    uint8_t qs[QK4_0 / 2];
+} block_q5_0;
+_Static_assert(sizeof(block_q5_0) == 22, "Q5_0 block");
+
+typedef struct __attribute__((packed)) block_q5_1 {
+    qhalf d, m;
+    uint8_t qh[4];
+    uint8_t qs[QK4_0 / 2];
+} block_q5_1;
+_Static_assert(sizeof(block_q5_1) == 24, "Q5_1 block");
+
+typedef struct __attribute__((packed)) block_q8_0 {
+    qhalf d;
+    int8_t qs[QK8_0];
+} block_q8_0;
+_Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block");
+
+/* k-quants: super-blocks of 256 elements in sub-blocks of 16 or 32. */
+typedef struct __attribute__((packed)) block_q2_K {
+    uint8_t scales[QK_K / 16]; /* low nibble scale, high nibble min */
+    uint8_t qs[QK_K / 4];      /* 2-bit quants */
+    qhalf d, dmin;
+} block_q2_K;
+_Static_assert(sizeof(block_q2_K) == 84, "Q2_K block");
+
+typedef struct __attribute__((packed)) block_q3_K {
+    uint8_t hmask[QK_K / 8];   /* high bit, set = no -4 */
+    uint8_t qs[QK_K / 4];      /* low 2 bits */
+    uint8_t scales[12];        /* 16 6-bit scales, offset 32 */
+    qhalf d;
+} block_q3_K;
+_Static_assert(sizeof(block_q3_K) == 110, "Q3_K block");
+
+typedef struct __attribute__((packed)) block_q4_K {
+    qhalf d, dmin;
+    uint8_t scales[K_SCALE_SIZE]; /* 8 6-bit scales and 8 6-bit mins */
+    uint8_t qs[QK_K / 2];
+} block_q4_K;
+_Static_assert(sizeof(block_q4_K) == 144, "Q4_K block");
+
+typedef struct __attribute__((packed)) block_q5_K {
+    qhalf d, dmin;
+    uint8_t scales[K_SCALE_SIZE];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_K;
+_Static_assert(sizeof(block_q5_K) == 176, "Q5_K block");
+
+typedef struct __attribute__((packed)) block_q6_K {
+    uint8_t ql[QK_K / 2];      /* low 4 bits */
+    uint8_t qh[QK_K / 4];      /* high 2 bits */
+    int8_t scales[QK_K / 16];
+    qhalf d;
+} block_q6_K;
+_Static_assert(sizeof(block_q6_K) == 210, "Q6_K block");
+
+/* Activations for k-quant dot products: a float scale and per-16 sums. */
+typedef struct __attribute__((packed)) block_q8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+} block_q8_K;
+_Static_assert(sizeof(block_q8_K) == 292, "Q8_K block");
+
+/* Exact half -> float (every half is a float), branch-light. */
+static inline float quant_h2f(qhalf h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t em = h & 0x7fff;
+    uint32_t bits;
+    if (em >= 0x7c00) {                 /* inf / NaN: keep the payload */
+        bits = sign | 0x7f800000u | ((em & 0x3ff) << 13);
+    } else if (em >= 0x0400) {          /* normal: rebias 15 -> 127 */
+        bits = sign | ((em << 13) + ((127u - 15u) << 23));
+    } else {                            /* zero / subnormal: exact scale */
+        float f = (float)em * (1.0f / 16777216.0f); /* em * 2^-24 */
+        memcpy(&bits, &f, 4);
+        bits |= sign;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Round to nearest, ties to even, for |x| < 2^22 (the magic-number trick:
+ * adding 1.5 * 2^23 leaves the rounded integer in the low mantissa bits). */
+static inline int quant_nearest_int(float x)
+{
+    float v = x + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &v, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* --- scalar kernels (quant_float.c, quant_legacy.c, quant_kquants*.c) --- */
+void quant_dequant_f32(const void *src, float *dst, int64_t n);
+void quant_dequant_f16(const void *src, float *dst, int64_t n);
+void quant_dequant_bf16(const void *src, float *dst, int64_t n);
+void quant_quantize_f32(const float *src, void *dst, int64_t n);
+void quant_quantize_f16(const float *src, void *dst, int64_t n);
+void quant_quantize_bf16(const float *src, void *dst, int64_t n);
+void quant_vec_dot_f32(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_f16(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_bf16(int64_t n, float *out, const void *w, const void *a);
+
+void quant_dequant_q4_0(const void *src, float *dst, int64_t n);
+void quant_dequant_q4_1(const void *src, float *dst, int64_t n);
+void quant_dequant_q5_0(const void *src, float *dst, int64_t n);
+void quant_dequant_q5_1(const void *src, float *dst, int64_t n);
+void quant_dequant_q8_0(const void *src, float *dst, int64_t n);
+void quant_quantize_q4_0(const float *src, void *dst, int64_t n);
+void quant_quantize_q4_1(const float *src, void *dst, int64_t n);
+void quant_quantize_q5_0(const float *src, void *dst, int64_t n);
+void quant_quantize_q5_1(const float *src, void *dst, int64_t n);
+void quant_quantize_q8_0(const float *src, void *dst, int64_t n);
+void quant_vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q5_1(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q8_0(int64_t n, float *out, const void *w, const void *a);
+
+void quant_dequant_q2_K(const void *src, float *dst, int64_t n);
+void quant_dequant_q3_K(const void *src, float *dst, int64_t n);
+void quant_dequant_q4_K(const void *src, float *dst, int64_t n);
+void quant_dequant_q5_K(const void *src, float *dst, int64_t n);
+void quant_dequant_q6_K(const void *src, float *dst, int64_t n);
+void quant_dequant_q8_K(const void *src, float *dst, int64_t n);
+void quant_quantize_q2_K(const float *src, void *dst, int64_t n);
+void quant_quantize_q3_K(const float *src, void *dst, int64_t n);
+void quant_quantize_q4_K(const float *src, void *dst, int64_t n);
+void quant_quantize_q5_K(const float *src, void *dst, int64_t n);
+void quant_quantize_q6_K(const float *src, void *dst, int64_t n);
+void quant_quantize_q8_K(const float *src, void *dst, int64_t n);
+void quant_vec_dot_q2_K(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q3_K(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q4_K(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q5_K(int64_t n, float *out, const void *w, const void *a);
+void quant_vec_dot_q6_K(int64_t n, float *out, const void *w, const void *a);
+
+/* Unpacks the 6-bit scale and min of sub-block j (0..7) of Q4_K/Q5_K. */
+static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Unpacks the 16 signed 6-bit scales of a Q3_K block (value - 32). */
+static inline void quant_q3_K_scales(const uint8_t *packed, int8_t out[16])
+{
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+        int hi = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
+
+/* --- SIMD twins: each file registers what it has into a table --- */
+void quant_register_avx2(quant_kernels *tab);   /* tab[QT_COUNT] */
+void quant_register_avx512(quant_kernels *tab);
+
+#endif
