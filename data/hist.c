@@ -1,3 +1,0 @@
-/* TEMPORARY placeholder until data/ lands. */
-#include "hist.h"
-int hist_placeholder_;
