@@ -1,0 +1,205 @@
+/*
+ * gguf_inspect.c - chord_inspect(): a readable description of a GGUF file.
+ *
+ * Sections: the header, one line per metadata key, the tensor table, totals
+ * by tensor type, and the per-layer byte sizes as the layer cache groups
+ * them ("global" = every tensor not named blk.N.*, then each layer N).
+ * Output errors (a closed pipe) are reported as CHORD_E_IO.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "gguf/gguf.h"
+#include "quant/quant_types.h"
+
+#define STR_SHOW 64   /* bytes of a string value shown before truncating */
+#define ARR_SHOW 5    /* array elements shown */
+
+/* Writes s (at most max of its n bytes) quoted, with control bytes, quotes
+ * and backslashes escaped, so every metadata key stays on one line. */
+static void put_quoted(FILE *out, const char *s, uint64_t n, uint64_t max)
+{
+    fputc('"', out);
+    for (uint64_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+    if (n > max)
+        fprintf(out, "... (%" PRIu64 " bytes)", n);
+}
+
+/* One numeric element of type t from packed host-order bytes p. */
+static void put_number(FILE *out, gguf_vtype t, const void *p)
+{
+    switch (t) {
+    case GGUF_UINT8: fprintf(out, "%u", *(const uint8_t *)p); break;
+    case GGUF_INT8: fprintf(out, "%d", *(const int8_t *)p); break;
+    case GGUF_UINT16: fprintf(out, "%u", *(const uint16_t *)p); break;
+    case GGUF_INT16: fprintf(out, "%d", *(const int16_t *)p); break;
+    case GGUF_UINT32: fprintf(out, "%" PRIu32, *(const uint32_t *)p); break;
+    case GGUF_INT32: fprintf(out, "%" PRId32, *(const int32_t *)p); break;
+    case GGUF_UINT64: fprintf(out, "%" PRIu64, *(const uint64_t *)p); break;
+    case GGUF_INT64: fprintf(out, "%" PRId64, *(const int64_t *)p); break;
+    case GGUF_FLOAT32: fprintf(out, "%.9g", *(const float *)p); break;
+    case GGUF_FLOAT64: fprintf(out, "%.17g", *(const double *)p); break;
+    case GGUF_BOOL: fputs(*(const uint8_t *)p ? "true" : "false", out); break;
+    default: fputc('?', out); break;
+    }
+}
+
+static void put_kv(FILE *out, const gguf_kv *kv)
+{
+    fprintf(out, "  %-40s ", kv->key);
+    if (kv->type == GGUF_STRING) {
+        fprintf(out, "%-6s ", "str");
+        put_quoted(out, kv->str, kv->str_len, STR_SHOW);
+    } else if (kv->type == GGUF_ARRAY) {
+        fprintf(out, "[%" PRIu64 " x %s]", kv->arr_n, gguf_vtype_name(kv->arr_type));
+        size_t esz = gguf_vtype_size(kv->arr_type);
+        for (uint64_t i = 0; i < kv->arr_n && i < ARR_SHOW; i++) {
+            fputs(i ? ", " : " ", out);
+            if (kv->arr_type == GGUF_STRING)
+                put_quoted(out, ((char **)kv->arr)[i], kv->arr_lens[i], 24);
+            else
+                put_number(out, kv->arr_type, (const uint8_t *)kv->arr + i * esz);
+        }
+        if (kv->arr_n > ARR_SHOW)
+            fputs(", ...", out);
+    } else {
+        fprintf(out, "%-6s ", gguf_vtype_name(kv->type));
+        switch (kv->type) {
+        case GGUF_FLOAT32: case GGUF_FLOAT64: fprintf(out, "%.9g", kv->num.f); break;
+        case GGUF_BOOL: fputs(kv->num.b ? "true" : "false", out); break;
+        case GGUF_INT8: case GGUF_INT16: case GGUF_INT32: case GGUF_INT64:
+            fprintf(out, "%" PRId64, kv->num.i);
+            break;
+        default: fprintf(out, "%" PRIu64, kv->num.u); break;
+        }
+    }
+    fputc('\n', out);
+}
+
+static const char *type_name(int type)
+{
+    const quant_traits *q = quant_traits_of(type);
+    return q ? q->name : "?";
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void put_tensors(FILE *out, const gguf_file *f)
+{
+    fprintf(out, "\ntensors (%" PRIu64 "):\n", f->n_tensors);
+    fprintf(out, "  %-32s %-5s %-24s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        char shape[64] = "";
+        size_t n = 0;
+        for (int d = 0; d < t->n_dims && n < sizeof shape; d++)
+            n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%" PRId64, d ? " x " : "", t->ne[d]);
+        fprintf(out, "  %-32s %-5s %-24s %12" PRIu64 " %12" PRIu64 "\n", t->name,
+                type_name(t->type), shape, t->offset, t->nbytes);
+    }
+    /* totals by type: type ids are below QT_COUNT (the reader checked) */
+    uint64_t count[QT_COUNT] = {0}, bytes[QT_COUNT] = {0};
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        count[f->tensors[i].type]++;
+        bytes[f->tensors[i].type] += f->tensors[i].nbytes;
+    }
+    fputs("\ntotals by type:\n", out);
+    for (int q = 0; q < QT_COUNT; q++)
+        if (count[q])
+            fprintf(out, "  %-5s %6" PRIu64 " tensors %14" PRIu64 " bytes %6.2f%% of file\n",
+                    type_name(q), count[q], bytes[q], pct(bytes[q], f->file_size));
+}
+
+typedef struct layer_sum {
+    int layer;        /* -1 = global */
+    uint64_t n, bytes;
+} layer_sum;
+
+static int cmp_layer(const void *a, const void *b)
+{
+    int x = ((const layer_sum *)a)->layer, y = ((const layer_sum *)b)->layer;
+    return (x > y) - (x < y);
+}
+
+/* Per-layer sizes: sorted (layer, bytes) entries merged by layer, so a
+ * hostile "blk.999999999.x" name costs nothing. */
+static chord_status put_layers(FILE *out, const gguf_file *f, chord_err *err)
+{
+    layer_sum *s = malloc((size_t)(f->n_tensors ? f->n_tensors : 1) * sizeof *s);
+    if (!s)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory", f->path);
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        s[i] = (layer_sum){gguf_tensor_layer(f->tensors[i].name), 1, f->tensors[i].nbytes};
+    qsort(s, (size_t)f->n_tensors, sizeof *s, cmp_layer);
+    fputs("\nlayers (as the layer cache groups them):\n", out);
+    uint64_t total = 0, n_layers = 0, max_layer = 0;
+    if (!f->n_tensors || s[0].layer >= 0)
+        fprintf(out, "  %-10s %5d tensors %14d bytes\n", "global", 0, 0);
+    for (uint64_t i = 0; i < f->n_tensors;) {
+        layer_sum g = {s[i].layer, 0, 0};
+        for (; i < f->n_tensors && s[i].layer == g.layer; i++) {
+            g.n++;
+            g.bytes += s[i].bytes;
+        }
+        char label[24];
+        if (g.layer < 0)
+            snprintf(label, sizeof label, "global");
+        else
+            snprintf(label, sizeof label, "layer %d", g.layer);
+        fprintf(out, "  %-10s %5" PRIu64 " tensors %14" PRIu64 " bytes\n", label, g.n, g.bytes);
+        if (g.layer >= 0) {
+            n_layers++;
+            if (g.bytes > max_layer)
+                max_layer = g.bytes;
+        }
+        total += g.bytes;
+    }
+    free(s);
+    fprintf(out, "\ntotal: %" PRIu64 " tensors, %" PRIu64 " bytes (%.2f%% of file), "
+            "%" PRIu64 " layers, largest layer %" PRIu64 " bytes\n",
+            f->n_tensors, total, pct(total, f->file_size), n_layers, max_layer);
+    return CHORD_OK;
+}
+
+chord_status chord_inspect(const char *path, FILE *out, chord_err *err)
+{
+    chord_init();
+    gguf_file *f;
+    chord_status st = gguf_open(path, &f, err);
+    if (st)
+        return st;
+    fprintf(out, "file:        %s\n", f->path);
+    fprintf(out, "size:        %" PRIu64 " bytes\n", f->file_size);
+    fprintf(out, "version:     %" PRIu32 "\n", f->version);
+    fprintf(out, "alignment:   %" PRIu32 "\n", f->alignment);
+    fprintf(out, "data offset: %" PRIu64 "\n", f->data_offset);
+    fprintf(out, "\nmetadata (%" PRIu64 " keys):\n", f->n_kv);
+    for (uint64_t i = 0; i < f->n_kv; i++)
+        put_kv(out, &f->kv[i]);
+    put_tensors(out, f);
+    st = put_layers(out, f, err);
+    if (!st && (fflush(out) != 0 || ferror(out)))
+        st = err_errno(err, CHORD_E_IO, errno ? errno : EIO, "%s: writing the description failed",
+                       path);
+    gguf_close(f);
+    return st;
+}
