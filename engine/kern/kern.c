@@ -1,0 +1,204 @@
+/*
+ * kern.c - matmul dispatch and the small vector kernels (see kern.h).
+ */
+#include "kern/kern.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "quant/quant.h"
+
+/* Rows of weights dequantized per sgemm call. Fixed (not derived from the
+ * thread count) so that each output element comes from the same sgemm shape
+ * whatever the number of threads. */
+#define KERN_TILE_ROWS 64
+
+struct kern_ws {
+    int n_threads, max_tok, max_in;
+    uint8_t *act;     /* max_tok quantized activation rows (F32 is widest) */
+    float **tile;     /* per thread: KERN_TILE_ROWS x max_in floats */
+};
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* Our pool already splits the work; OpenBLAS threads on top would only
+ * compete for the same cores. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+chord_status kern_ws_new(int n_threads, int max_tok, int max_in, kern_ws **out,
+                         chord_err *err)
+{
+    pthread_once(&blas_once, blas_single_thread);
+    *out = NULL;
+    kern_ws *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return err_set(err, CHORD_E_NOMEM, "matmul workspace: out of memory");
+    ws->n_threads = n_threads;
+    ws->max_tok = max_tok;
+    ws->max_in = max_in;
+    ws->act = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
+    ws->tile = calloc((size_t)n_threads, sizeof *ws->tile);
+    if (!ws->act || !ws->tile)
+        goto nomem;
+    for (int i = 0; i < n_threads; i++)
+        if (!(ws->tile[i] = malloc((size_t)KERN_TILE_ROWS * (size_t)max_in * sizeof(float))))
+            goto nomem;
+    *out = ws;
+    return CHORD_OK;
+nomem:
+    kern_ws_free(ws);
+    return err_set(err, CHORD_E_NOMEM, "matmul workspace (%d threads, %d x %d): out of memory",
+                   n_threads, max_tok, max_in);
+}
+
+void kern_ws_free(kern_ws *ws)
+{
+    if (!ws)
+        return;
+    for (int i = 0; i < ws->n_threads && ws->tile; i++)
+        free(ws->tile[i]);
+    free(ws->tile);
+    free(ws->act);
+    free(ws);
+}
+
+/* ------------------------------------------------------------------------
+ * Matmul
+ * ---------------------------------------------------------------------- */
+
+typedef struct mm_job {
+    kern_ws *ws;
+    const kern_mat *w;
+    const float *x;
+    int n_tok;
+    float *y;
+    int ldy;
+    size_t act_bytes; /* bytes of one quantized activation row */
+} mm_job;
+
+/* Small batches: each thread takes a contiguous range of output rows and
+ * dots each with every (pre-quantized) activation row. */
+static void mm_dot_job(void *arg, int ith, int nth)
+{
+    const mm_job *j = arg;
+    const kern_mat *w = j->w;
+    int lo, hi;
+    pool_split(w->n_out, ith, nth, &lo, &hi);
+    const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+    for (int o = lo; o < hi; o++, wrow += w->row_bytes)
+        for (int t = 0; t < j->n_tok; t++)
+            quant_vec_dot(w->type, w->n_in, &j->y[(size_t)t * j->ldy + o], wrow,
+                          j->ws->act + (size_t)t * j->act_bytes);
+}
+
+/* Large batches: each thread takes whole tiles of KERN_TILE_ROWS weight
+ * rows, dequantizes them and multiplies the batch by the tile. */
+static void mm_gemm_job(void *arg, int ith, int nth)
+{
+    const mm_job *j = arg;
+    const kern_mat *w = j->w;
+    int n_tiles = (w->n_out + KERN_TILE_ROWS - 1) / KERN_TILE_ROWS;
+    int lo, hi;
+    pool_split(n_tiles, ith, nth, &lo, &hi);
+    float *tile = j->ws->tile[ith];
+    for (int ti = lo; ti < hi; ti++) {
+        int r0 = ti * KERN_TILE_ROWS;
+        int nr = w->n_out - r0 < KERN_TILE_ROWS ? w->n_out - r0 : KERN_TILE_ROWS;
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+        for (int r = 0; r < nr; r++)
+            quant_dequant_row(w->type, src + (size_t)r * w->row_bytes,
+                              tile + (size_t)r * w->n_in, w->n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok, nr, w->n_in,
+                    1.0f, j->x, w->n_in, tile, w->n_in, 0.0f, j->y + r0, j->ldy);
+    }
+}
+
+void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
+                 int n_tok, float *y, int ldy)
+{
+    mm_job j = {.ws = ws, .w = w, .x = x, .n_tok = n_tok, .y = y, .ldy = ldy};
+    if (n_tok >= KERN_GEMM_MIN_TOK) {
+        pool_run(p, mm_gemm_job, &j);
+        return;
+    }
+    int at = quant_act_type(w->type);
+    j.act_bytes = quant_row_bytes(at, w->n_in);
+    for (int t = 0; t < n_tok; t++)
+        quant_quantize_row(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
+    pool_run(p, mm_dot_job, &j);
+}
+
+void kern_row_f32(int type, const void *src, float *dst, int n)
+{
+    quant_dequant_row(type, src, dst, n);
+}
+
+/* ------------------------------------------------------------------------
+ * Vector kernels
+ * ---------------------------------------------------------------------- */
+
+void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
+               const float *inv_freq, bool neox)
+{
+    int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        float theta = (float)pos * inv_freq[i];
+        float c = cosf(theta), s = sinf(theta);
+        for (int h = 0; h < n_heads; h++) {
+            float *hv = v + (size_t)h * head_dim;
+            int a = neox ? i : 2 * i;
+            int b = neox ? i + half : 2 * i + 1;
+            float x0 = hv[a], x1 = hv[b];
+            hv[a] = x0 * c - x1 * s;
+            hv[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void kern_softmax(float *x, int n)
+{
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+void kern_swiglu(float *gate, const float *up, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void kern_add(float *y, const float *x, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] += x[i];
+}

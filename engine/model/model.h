@@ -1,0 +1,112 @@
+/*
+ * model.h - the transformer's internals: hyperparameters, weight layout,
+ * and what other engine modules may ask of a loaded model.
+ *
+ * Kept apart as in llama2.c: model_config (numbers read from the metadata),
+ * the weight table (where each tensor sits in the layer cache), and the run
+ * state of a context (model_ctx.c: activations and the KV cache).
+ */
+#ifndef CHORD_MODEL_H
+#define CHORD_MODEL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chord.h"
+#include "gguf/gguf.h"
+#include "lc/lc.h"
+
+struct tok_vocab;
+
+typedef enum model_arch { MODEL_ARCH_LLAMA, MODEL_ARCH_QWEN2 } model_arch;
+
+typedef struct model_config {
+    model_arch arch;
+    int n_vocab, n_embd, n_layer, n_ff;
+    int n_head, n_head_kv;
+    int head_dim;        /* key/query head size (attention.key_length) */
+    int head_dim_v;      /* value head size (attention.value_length) */
+    int n_rot;           /* rotated dimensions per head */
+    int n_ctx_train;
+    float eps;           /* RMSNorm epsilon */
+    float rope_base;     /* rope.freq_base */
+    float rope_scale;    /* position multiplier (1 / linear scaling factor) */
+    bool rope_neox;      /* rotate (i, i + n_rot/2) rather than (2i, 2i+1) */
+} model_config;
+
+/* Tensors of a layer group, in their lc group order. Optional ones (biases)
+ * may be absent. */
+enum {
+    LT_ATTN_NORM, LT_Q, LT_K, LT_V, LT_O, LT_QB, LT_KB, LT_VB,
+    LT_FFN_NORM, LT_GATE, LT_UP, LT_DOWN, LT_COUNT
+};
+/* Tensors of the global group (group 0). */
+enum { GT_EMBD, GT_OUT_NORM, GT_OUTPUT, GT_ROPE_FREQS, GT_COUNT };
+
+/* Where one tensor is: its slot k in its lc group (-1 if absent) and shape. */
+typedef struct model_tensor {
+    int slot;
+    int type;
+    int64_t ne0, ne1;
+    size_t row_bytes;
+} model_tensor;
+
+/* Speed counters, shared with chord_stats_get (any thread). */
+typedef struct model_speed {
+    pthread_mutex_t mu;
+    uint64_t n_prompt_tokens, n_gen_tokens;
+    double prompt_ms, gen_ms;
+    int ctx_used, ctx_size;
+} model_speed;
+
+struct chord_model {
+    char *path;
+    gguf_file *gguf;
+    chord_model_params params;
+    model_config cfg;
+    model_tensor glob[GT_COUNT];
+    model_tensor *layer;        /* n_layer x LT_COUNT */
+    lc_cache *lc;               /* NULL when vocab_only */
+    struct tok_vocab *vocab;
+    model_speed speed;
+    char name[256];
+    char type_name[16];
+    int64_t n_params, weight_bytes, weight_bytes_per_token;
+};
+
+/* Run state of a context (llama2.c's RunState): activation buffers for up
+ * to n_batch tokens and the KV cache, all allocated by chord_ctx_new. */
+struct chord_ctx {
+    chord_model *m;
+    int n_ctx, n_batch, n_threads;
+    int pos;                   /* tokens in the cache */
+    _Atomic int cancel;
+    struct pool *pool;
+    struct kern_ws *ws;
+    float *x;                  /* n_batch x n_embd: the residual stream */
+    float *xb;                 /* n_batch x n_embd: normed input / block output */
+    float *q;                  /* n_batch x n_head*head_dim */
+    float *k, *v;              /* n_batch x n_head_kv*head_dim */
+    float *att;                /* n_batch x n_head*head_dim: attention output */
+    float *hb, *hb2;           /* n_batch x n_ff: gate, up */
+    float *scores;             /* n_threads x n_ctx */
+    float *vec;                /* max(n_embd, n_head*head_dim): a norm weight or bias */
+    float *inv_freq;           /* n_rot / 2 RoPE angles per position */
+    uint16_t *kcache, *vcache; /* n_layer x n_ctx x n_head_kv*head_dim, F16 */
+};
+
+/* Runs the transformer over n (<= n_batch) tokens at positions c->pos ..
+ * c->pos + n - 1, filling the KV cache there (c->pos is left to the
+ * caller). logits: NULL, or n x n_vocab (all) or n_vocab (last token). */
+chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
+                           float *logits, bool all, chord_err *err);
+
+/* The tokenizer's vocabulary of a loaded model (for engine/tok's wrappers). */
+const struct tok_vocab *model_vocab(const chord_model *m);
+
+/* Tensor k (LT_*) of layer il, or NULL if the model lacks it. The layer's
+ * group (1 + il) must be acquired. */
+const model_tensor *model_layer_tensor(const chord_model *m, int il, int k);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * model_ctx.c - contexts: the run state of one conversation (KV cache,
+ * activation buffers, thread pool), and chord_ctx_eval, which cuts a batch
+ * into pieces the buffers hold and keeps the speed counters.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "kern/kern.h"
+#include "model/model.h"
+#include "pool/pool.h"
+#include "quant/quant_types.h"
+
+/* Tokens per forward pass: bounds the activation buffers; longer batches
+ * are run as consecutive pieces (the result is the same: attention is
+ * causal and the cache holds the earlier pieces). */
+#define MODEL_MAX_BATCH 128
+
+chord_ctx_params chord_ctx_default_params(void)
+{
+    chord_ctx_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+void chord_ctx_free(chord_ctx *c)
+{
+    if (!c)
+        return;
+    pool_free(c->pool);
+    kern_ws_free(c->ws);
+    free(c->x);
+    free(c->xb);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->scores);
+    free(c->vec);
+    free(c->inv_freq);
+    free(c->kcache);
+    free(c->vcache);
+    free(c);
+}
+
+static int max_int(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx **out,
+                           chord_err *err)
+{
+    *out = NULL;
+    if (!m || !m->lc)
+        return err_set(err, CHORD_E_INVALID, "%s: a context needs a model loaded with its weights",
+                       m ? m->path : "(null)");
+    const model_config *cf = &m->cfg;
+    chord_ctx_params cp = p ? *p : chord_ctx_default_params();
+    if (cp.n_ctx < 0 || cp.n_threads < 0)
+        return err_set(err, CHORD_E_INVALID, "context: negative n_ctx (%d) or n_threads (%d)",
+                       cp.n_ctx, cp.n_threads);
+    chord_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(err, CHORD_E_NOMEM, "context: out of memory");
+    c->m = m;
+    c->n_ctx = cp.n_ctx ? cp.n_ctx : (cf->n_ctx_train < 4096 ? cf->n_ctx_train : 4096);
+    c->n_batch = c->n_ctx < MODEL_MAX_BATCH ? c->n_ctx : MODEL_MAX_BATCH;
+    c->n_threads = cp.n_threads ? cp.n_threads : m->params.n_threads;
+    if (c->n_threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->n_threads = n > 0 ? (int)n : 1;
+    }
+    if (c->n_threads > 1024)
+        c->n_threads = 1024;
+
+    size_t nb = (size_t)c->n_batch, ne = (size_t)cf->n_embd;
+    size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
+    size_t cache = (size_t)cf->n_layer * (size_t)c->n_ctx * nkv;
+    c->x = malloc(nb * ne * sizeof(float));
+    c->xb = malloc(nb * ne * sizeof(float));
+    c->q = malloc(nb * nq * sizeof(float));
+    c->k = malloc(nb * nkv * sizeof(float));
+    c->v = malloc(nb * nkv * sizeof(float));
+    c->att = malloc(nb * nq * sizeof(float));
+    c->hb = malloc(nb * (size_t)cf->n_ff * sizeof(float));
+    c->hb2 = malloc(nb * (size_t)cf->n_ff * sizeof(float));
+    c->scores = malloc((size_t)c->n_threads * (size_t)c->n_ctx * sizeof(float));
+    c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
+    c->inv_freq = malloc((size_t)(cf->n_rot / 2 + 1) * sizeof(float));
+    c->kcache = malloc(cache * sizeof(uint16_t));
+    c->vcache = malloc(cache * sizeof(uint16_t));
+    if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
+        !c->scores || !c->vec || !c->inv_freq || !c->kcache || !c->vcache) {
+        chord_ctx_free(c);
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for a context of %d tokens (KV cache %zu MiB)",
+                       m->path, cp.n_ctx ? cp.n_ctx : c->n_ctx, cache * 4 >> 20);
+    }
+    int max_in = max_int(max_int((int)ne, (int)nq), cf->n_ff);
+    chord_status st = pool_new(c->n_threads, &c->pool, err);
+    if (st == CHORD_OK)
+        st = kern_ws_new(c->n_threads, KERN_GEMM_MIN_TOK, max_in, &c->ws, err);
+    if (st != CHORD_OK) {
+        chord_ctx_free(c);
+        return st;
+    }
+
+    /* RoPE angle per position of each rotated pair, with linear scaling
+     * folded in and, if the model has one, the per-pair divisor table. */
+    const float *ff = NULL;
+    if (m->glob[GT_ROPE_FREQS].slot >= 0)
+        ff = lc_tensor(m->lc, 0, m->glob[GT_ROPE_FREQS].slot);
+    for (int i = 0; i < cf->n_rot / 2; i++) {
+        double f = pow((double)cf->rope_base, -2.0 * i / cf->n_rot) * cf->rope_scale;
+        if (ff && m->glob[GT_ROPE_FREQS].type == QT_F32)
+            f /= ff[i];
+        c->inv_freq[i] = (float)f;
+    }
+    *out = c;
+    return CHORD_OK;
+}
+
+int chord_ctx_n_ctx(const chord_ctx *c)
+{
+    return c ? c->n_ctx : 0;
+}
+
+int chord_ctx_pos(const chord_ctx *c)
+{
+    return c ? c->pos : 0;
+}
+
+void chord_ctx_truncate(chord_ctx *c, int pos)
+{
+    if (c && pos >= 0 && pos < c->pos)
+        c->pos = pos;
+}
+
+void chord_ctx_cancel(chord_ctx *c)
+{
+    if (c)
+        atomic_store(&c->cancel, 1);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+chord_status chord_ctx_eval(chord_ctx *c, const chord_token *tokens, int n,
+                            float *logits, bool all_logits, chord_err *err)
+{
+    if (!c || !tokens || n <= 0)
+        return err_set(err, CHORD_E_INVALID, "eval: no tokens given");
+    chord_model *m = c->m;
+    atomic_store(&c->cancel, 0);
+    if (n > c->n_ctx - c->pos)
+        return err_set(err, CHORD_E_CTX_FULL,
+                       "context full: %d tokens in the cache + %d new exceed the context size %d (--ctx)",
+                       c->pos, n, c->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.n_vocab)
+            return err_set(err, CHORD_E_INVALID, "eval: token %d (at %d) is not in the vocabulary (0..%d)",
+                           tokens[i], i, m->cfg.n_vocab - 1);
+
+    double t0 = now_ms();
+    int pos_start = c->pos;
+    for (int done = 0; done < n;) {
+        int k = n - done < c->n_batch ? n - done : c->n_batch;
+        bool last = done + k == n;
+        float *lg = NULL;
+        if (logits && all_logits)
+            lg = logits + (size_t)done * m->cfg.n_vocab;
+        else if (logits && last)
+            lg = logits;
+        chord_status st = model_forward(c, tokens + done, k, lg, all_logits, err);
+        if (st != CHORD_OK) {
+            c->pos = pos_start; /* roll back: the pieces already run are forgotten */
+            return st;
+        }
+        c->pos += k;
+        done += k;
+    }
+    double ms = now_ms() - t0;
+
+    pthread_mutex_lock(&m->speed.mu);
+    if (n == 1) {
+        m->speed.n_gen_tokens++;
+        m->speed.gen_ms += ms;
+    } else {
+        m->speed.n_prompt_tokens += (uint64_t)n;
+        m->speed.prompt_ms += ms;
+    }
+    m->speed.ctx_used = c->pos;
+    m->speed.ctx_size = c->n_ctx;
+    pthread_mutex_unlock(&m->speed.mu);
+    return CHORD_OK;
+}

@@ -1,0 +1,420 @@
+/*
+ * model_load.c - opening a GGUF model: hyperparameters from the metadata,
+ * the weight table checked against them, the vocabulary, and the layer
+ * cache over the tensor data. Also the model's read-only queries (info,
+ * metadata, plan, stats).
+ */
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "quant/quant.h"
+#include "tok/tok.h"
+
+chord_model_params chord_model_default_params(void)
+{
+    chord_model_params p;
+    memset(&p, 0, sizeof p);
+    p.prefetch = 2;
+    return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Hyperparameters
+ * ---------------------------------------------------------------------- */
+
+/* Reads the integer "<arch>.<suffix>" into *out; when the key is absent,
+ * stores def, or fails if def < 0 (required). Values must fit in [1, 2^30]. */
+static chord_status meta_int(const chord_model *m, const char *arch, const char *suffix,
+                             int def, int *out, chord_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    const gguf_kv *kv = gguf_find(m->gguf, key);
+    int64_t v;
+    if (!kv) {
+        if (def < 0)
+            return err_set(err, CHORD_E_FORMAT, "%s: missing metadata key '%s'", m->path, key);
+        *out = def;
+        return CHORD_OK;
+    }
+    if (!gguf_get_int(m->gguf, key, &v))
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s' at offset %llu is a %s, not an integer",
+                       m->path, key, (unsigned long long)kv->offset, gguf_vtype_name(kv->type));
+    if (v < 1 || v > (1 << 30))
+        return err_set(err, CHORD_E_FORMAT, "%s: key '%s' at offset %llu: value %lld out of range",
+                       m->path, key, (unsigned long long)kv->offset, (long long)v);
+    *out = (int)v;
+    return CHORD_OK;
+}
+
+/* Like meta_int for floats; def is used when absent (NAN = required). */
+static chord_status meta_float(const chord_model *m, const char *arch, const char *suffix,
+                               double def, float *out, chord_err *err)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    const gguf_kv *kv = gguf_find(m->gguf, key);
+    double v;
+    if (!kv) {
+        if (def != def)
+            return err_set(err, CHORD_E_FORMAT, "%s: missing metadata key '%s'", m->path, key);
+        *out = (float)def;
+        return CHORD_OK;
+    }
+    if (!gguf_get_float(m->gguf, key, &v) || !(v > 0 && v < 1e30))
+        return err_set(err, CHORD_E_FORMAT, "%s: key '%s' at offset %llu: not a positive number",
+                       m->path, key, (unsigned long long)kv->offset);
+    *out = (float)v;
+    return CHORD_OK;
+}
+
+#define TRY(x) do { chord_status st_ = (x); if (st_ != CHORD_OK) return st_; } while (0)
+
+static chord_status read_config(chord_model *m, chord_err *err)
+{
+    model_config *c = &m->cfg;
+    const char *arch = gguf_get_str(m->gguf, "general.architecture");
+    if (!arch)
+        return err_set(err, CHORD_E_FORMAT, "%s: missing metadata key 'general.architecture'", m->path);
+    if (!strcmp(arch, "llama")) {
+        c->arch = MODEL_ARCH_LLAMA;
+    } else if (!strcmp(arch, "qwen2")) {
+        c->arch = MODEL_ARCH_QWEN2;
+        c->rope_neox = true;
+    } else {
+        return err_set(err, CHORD_E_UNSUPPORTED,
+                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2)",
+                       m->path, arch);
+    }
+    TRY(meta_int(m, arch, "embedding_length", -1, &c->n_embd, err));
+    TRY(meta_int(m, arch, "block_count", -1, &c->n_layer, err));
+    TRY(meta_int(m, arch, "feed_forward_length", -1, &c->n_ff, err));
+    TRY(meta_int(m, arch, "attention.head_count", -1, &c->n_head, err));
+    TRY(meta_int(m, arch, "attention.head_count_kv", c->n_head, &c->n_head_kv, err));
+    TRY(meta_int(m, arch, "context_length", 4096, &c->n_ctx_train, err));
+    if (c->n_embd % c->n_head)
+        return err_set(err, CHORD_E_FORMAT, "%s: key '%s.embedding_length' (%d) is not a multiple of the head count (%d)",
+                       m->path, arch, c->n_embd, c->n_head);
+    TRY(meta_int(m, arch, "attention.key_length", c->n_embd / c->n_head, &c->head_dim, err));
+    TRY(meta_int(m, arch, "attention.value_length", c->head_dim, &c->head_dim_v, err));
+    TRY(meta_int(m, arch, "rope.dimension_count", c->head_dim, &c->n_rot, err));
+    TRY(meta_float(m, arch, "attention.layer_norm_rms_epsilon", 0.0 / 0.0, &c->eps, err));
+    TRY(meta_float(m, arch, "rope.freq_base", 10000.0, &c->rope_base, err));
+    if (c->n_layer > CHORD_MAX_LAYERS)
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s.block_count': %d layers (chord handles up to %d)",
+                       m->path, arch, c->n_layer, CHORD_MAX_LAYERS);
+    if (c->n_head % c->n_head_kv)
+        return err_set(err, CHORD_E_FORMAT, "%s: key '%s.attention.head_count_kv' (%d) does not divide the head count (%d)",
+                       m->path, arch, c->n_head_kv, c->n_head);
+    if (c->head_dim_v != c->head_dim)
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s.attention.value_length' (%d) differs from the key length (%d)",
+                       m->path, arch, c->head_dim_v, c->head_dim);
+    if (c->n_rot > c->head_dim || c->n_rot % 2)
+        return err_set(err, CHORD_E_FORMAT, "%s: key '%s.rope.dimension_count' (%d) must be even and at most the head size (%d)",
+                       m->path, arch, c->n_rot, c->head_dim);
+
+    /* RoPE scaling: none or linear; anything else would silently give wrong
+     * logits at long positions, so it is refused. */
+    c->rope_scale = 1.0f;
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    const char *stype = gguf_get_str(m->gguf, key);
+    float factor = 1.0f;
+    if (stype && strcmp(stype, "none") && strcmp(stype, "linear"))
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s': RoPE scaling '%s' is not supported (none, linear)",
+                       m->path, key, stype);
+    if (!stype || !strcmp(stype, "linear")) {
+        TRY(meta_float(m, arch, "rope.scaling.factor", 1.0, &factor, err));
+        if (factor == 1.0f)
+            TRY(meta_float(m, arch, "rope.scale_linear", 1.0, &factor, err));
+    }
+    c->rope_scale = 1.0f / factor;
+    return CHORD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * The weight table
+ * ---------------------------------------------------------------------- */
+
+/* Looks a tensor up and checks its type and shape: ne1 = 0 means a vector
+ * (1-D) of ne0 elements. Absent and !required: t->slot stays -1. */
+static chord_status find_weight(chord_model *m, const char *name, int64_t ne0, int64_t ne1,
+                                bool required, model_tensor *t, chord_err *err)
+{
+    t->slot = -1;
+    const gguf_tensor *g = gguf_find_tensor(m->gguf, name);
+    if (!g) {
+        if (required)
+            return err_set(err, CHORD_E_FORMAT, "%s: missing tensor '%s'", m->path, name);
+        return CHORD_OK;
+    }
+    int64_t want1 = ne1 ? ne1 : 1;
+    if (g->ne[0] != ne0 || g->ne[1] != want1 || g->ne[2] != 1 || g->ne[3] != 1)
+        return err_set(err, CHORD_E_FORMAT,
+                       "%s: tensor '%s' at offset %llu has shape [%lld, %lld, %lld, %lld], the metadata implies [%lld, %lld]",
+                       m->path, name, (unsigned long long)g->offset, (long long)g->ne[0],
+                       (long long)g->ne[1], (long long)g->ne[2], (long long)g->ne[3],
+                       (long long)ne0, (long long)want1);
+    const quant_traits *qt = quant_traits_of(g->type);
+    if (!qt || !qt->supported || quant_act_type(g->type) < 0)
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: tensor '%s' at offset %llu: type %s (%d) is not supported",
+                       m->path, name, (unsigned long long)g->offset, qt ? qt->name : "unknown", g->type);
+    t->type = g->type;
+    t->ne0 = ne0;
+    t->ne1 = want1;
+    t->row_bytes = quant_row_bytes(g->type, ne0);
+    if (!t->row_bytes || (uint64_t)t->row_bytes * (uint64_t)want1 != g->nbytes)
+        return err_set(err, CHORD_E_FORMAT, "%s: tensor '%s' at offset %llu: %llu bytes do not match its type and shape",
+                       m->path, name, (unsigned long long)g->offset, (unsigned long long)g->nbytes);
+    t->slot = 0; /* placed in its group later */
+    return CHORD_OK;
+}
+
+static const char *const layer_names[LT_COUNT] = {
+    "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+    "attn_output.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
+    "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+};
+
+static chord_status read_weights(chord_model *m, chord_err *err)
+{
+    const model_config *c = &m->cfg;
+    const gguf_tensor *emb = gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!emb)
+        return err_set(err, CHORD_E_FORMAT, "%s: missing tensor 'token_embd.weight'", m->path);
+    m->cfg.n_vocab = (int)emb->ne[1];
+    if (emb->ne[1] < 1 || emb->ne[1] > (1 << 30))
+        return err_set(err, CHORD_E_FORMAT, "%s: tensor 'token_embd.weight' at offset %llu: bad vocabulary size %lld",
+                       m->path, (unsigned long long)emb->offset, (long long)emb->ne[1]);
+    int nv = c->n_vocab, ne = c->n_embd, nq = c->n_head * c->head_dim, nkv = c->n_head_kv * c->head_dim;
+    TRY(find_weight(m, "token_embd.weight", ne, nv, true, &m->glob[GT_EMBD], err));
+    TRY(find_weight(m, "output_norm.weight", ne, 0, true, &m->glob[GT_OUT_NORM], err));
+    TRY(find_weight(m, "output.weight", ne, nv, false, &m->glob[GT_OUTPUT], err));
+    TRY(find_weight(m, "rope_freqs.weight", c->n_rot / 2, 0, false, &m->glob[GT_ROPE_FREQS], err));
+
+    m->layer = calloc((size_t)c->n_layer * LT_COUNT, sizeof *m->layer);
+    if (!m->layer)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
+    const int64_t shape[LT_COUNT][2] = {
+        [LT_ATTN_NORM] = {ne, 0}, [LT_Q] = {ne, nq}, [LT_K] = {ne, nkv}, [LT_V] = {ne, nkv},
+        [LT_O] = {nq, ne}, [LT_QB] = {nq, 0}, [LT_KB] = {nkv, 0}, [LT_VB] = {nkv, 0},
+        [LT_FFN_NORM] = {ne, 0}, [LT_GATE] = {ne, c->n_ff}, [LT_UP] = {ne, c->n_ff},
+        [LT_DOWN] = {c->n_ff, ne},
+    };
+    for (int il = 0; il < c->n_layer; il++) {
+        for (int k = 0; k < LT_COUNT; k++) {
+            char name[96];
+            snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[k]);
+            bool required = k != LT_QB && k != LT_KB && k != LT_VB;
+            TRY(find_weight(m, name, shape[k][0], shape[k][1], required,
+                            &m->layer[(size_t)il * LT_COUNT + k], err));
+        }
+    }
+    return CHORD_OK;
+}
+
+/* Assigns lc slots and builds the groups: group 0 the global tensors, group
+ * 1 + il every tensor of layer il, then opens the cache. */
+static chord_status open_cache(chord_model *m, chord_err *err)
+{
+    const model_config *c = &m->cfg;
+    int n_groups = c->n_layer + 1;
+    lc_group *groups = calloc((size_t)n_groups, sizeof *groups);
+    lc_extent *ext = calloc((size_t)n_groups * LT_COUNT, sizeof *ext);
+    if (!groups || !ext) {
+        free(groups);
+        free(ext);
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
+    }
+    static const char *const glob_names[GT_COUNT] = {
+        "token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight"};
+    lc_extent *e = ext;
+    groups[0].extents = e;
+    for (int k = 0; k < GT_COUNT; k++) {
+        if (m->glob[k].slot < 0)
+            continue;
+        const gguf_tensor *g = gguf_find_tensor(m->gguf, glob_names[k]);
+        m->glob[k].slot = groups[0].n++;
+        *e++ = (lc_extent){g->offset, g->nbytes};
+    }
+    for (int il = 0; il < c->n_layer; il++) {
+        lc_group *gr = &groups[1 + il];
+        gr->extents = e;
+        for (int k = 0; k < LT_COUNT; k++) {
+            model_tensor *t = &m->layer[(size_t)il * LT_COUNT + k];
+            if (t->slot < 0)
+                continue;
+            char name[96];
+            snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[k]);
+            const gguf_tensor *g = gguf_find_tensor(m->gguf, name);
+            t->slot = gr->n++;
+            *e++ = (lc_extent){g->offset, g->nbytes};
+        }
+    }
+    lc_params lp = {
+        .budget = m->params.mem_budget,
+        .prefetch = m->params.prefetch > 0 ? m->params.prefetch : 2,
+        .direct_io = m->params.direct_io,
+    };
+    chord_status st = lc_open(m->path, n_groups, groups, &lp, &m->lc, err);
+    free(groups);
+    free(ext);
+    return st;
+}
+
+/* Totals for chord_model_get_info: parameters, bytes, bytes read per token
+ * (everything but the embedding table, of which one row is read, unless it
+ * doubles as the output matrix) and the most common layer weight type. */
+static void compute_totals(chord_model *m)
+{
+    int count[QT_COUNT] = {0};
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const gguf_tensor *t = &m->gguf->tensors[i];
+        m->n_params += gguf_tensor_nelem(t);
+        m->weight_bytes += (int64_t)t->nbytes;
+        if (t->n_dims >= 2 && gguf_tensor_layer(t->name) >= 0 && t->type >= 0 && t->type < QT_COUNT)
+            count[t->type]++;
+    }
+    int best = m->glob[GT_EMBD].slot >= 0 ? m->glob[GT_EMBD].type : 0;
+    for (int t = 0; t < QT_COUNT; t++)
+        if (count[t] > count[best])
+            best = t;
+    const quant_traits *qt = quant_traits_of(best);
+    snprintf(m->type_name, sizeof m->type_name, "%s", qt ? qt->name : "?");
+    m->weight_bytes_per_token = m->weight_bytes;
+    if (m->glob[GT_OUTPUT].slot >= 0) {
+        const model_tensor *e = &m->glob[GT_EMBD];
+        m->weight_bytes_per_token -= (int64_t)(e->row_bytes * (size_t)(e->ne1 - 1));
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Load and free
+ * ---------------------------------------------------------------------- */
+
+chord_status chord_model_load(const char *path, const chord_model_params *params,
+                              chord_model **out, chord_err *err)
+{
+    chord_init();
+    *out = NULL;
+    if (!path)
+        return err_set(err, CHORD_E_INVALID, "no model path given");
+    chord_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory", path);
+    }
+    pthread_mutex_init(&m->speed.mu, NULL);
+    m->params = params ? *params : chord_model_default_params();
+    chord_status st = gguf_open(path, &m->gguf, err);
+    /* A vocabulary-only file may come from any architecture: only the
+     * tokenizer is read from it. */
+    if (st == CHORD_OK && !m->params.vocab_only)
+        st = read_config(m, err);
+    if (st == CHORD_OK)
+        st = tok_load_gguf(m->gguf, &m->vocab, err);
+    if (st == CHORD_OK && !m->params.vocab_only) {
+        st = read_weights(m, err);
+        if (st == CHORD_OK)
+            st = open_cache(m, err);
+        if (st == CHORD_OK)
+            compute_totals(m);
+    }
+    if (st != CHORD_OK) {
+        chord_model_free(m);
+        return st;
+    }
+    const char *name = gguf_get_str(m->gguf, "general.name");
+    if (!name) {
+        const char *slash = strrchr(path, '/');
+        name = slash ? slash + 1 : path;
+    }
+    snprintf(m->name, sizeof m->name, "%s", name);
+    *out = m;
+    return CHORD_OK;
+}
+
+void chord_model_free(chord_model *m)
+{
+    if (!m)
+        return;
+    lc_close(m->lc);
+    tok_vocab_free(m->vocab);
+    gguf_close(m->gguf);
+    pthread_mutex_destroy(&m->speed.mu);
+    free(m->layer);
+    free(m->path);
+    free(m);
+}
+
+/* ------------------------------------------------------------------------
+ * Queries
+ * ---------------------------------------------------------------------- */
+
+const struct tok_vocab *model_vocab(const chord_model *m)
+{
+    return m ? m->vocab : NULL;
+}
+
+const model_tensor *model_layer_tensor(const chord_model *m, int il, int k)
+{
+    const model_tensor *t = &m->layer[(size_t)il * LT_COUNT + k];
+    return t->slot >= 0 ? t : NULL;
+}
+
+void chord_model_get_info(const chord_model *m, chord_model_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!m)
+        return;
+    const model_config *c = &m->cfg;
+    out->path = m->path;
+    out->name = m->name;
+    out->arch = gguf_get_str(m->gguf, "general.architecture");
+    out->type_name = m->type_name;
+    out->n_vocab = c->n_vocab;
+    out->n_embd = c->n_embd;
+    out->n_layer = c->n_layer;
+    out->n_head = c->n_head;
+    out->n_head_kv = c->n_head_kv;
+    out->n_ff = c->n_ff;
+    out->n_ctx_train = c->n_ctx_train;
+    out->n_params = m->n_params;
+    out->file_bytes = (int64_t)m->gguf->file_size;
+    out->weight_bytes = m->weight_bytes;
+    out->weight_bytes_per_token = m->weight_bytes_per_token;
+}
+
+const char *chord_model_plan(const chord_model *m)
+{
+    if (!m || !m->lc)
+        return "vocabulary only: no weights loaded";
+    return lc_plan(m->lc);
+}
+
+const char *chord_model_meta_str(const chord_model *m, const char *key)
+{
+    return m && key ? gguf_get_str(m->gguf, key) : NULL;
+}
+
+void chord_stats_get(const chord_model *m, chord_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!m)
+        return;
+    out->n_layer = m->cfg.n_layer;
+    if (m->lc)
+        lc_stats(m->lc, out);
+    model_speed *sp = (model_speed *)&m->speed;
+    pthread_mutex_lock(&sp->mu);
+    out->n_prompt_tokens = sp->n_prompt_tokens;
+    out->n_gen_tokens = sp->n_gen_tokens;
+    out->prompt_ms = sp->prompt_ms;
+    out->gen_ms = sp->gen_ms;
+    out->ctx_used = sp->ctx_used;
+    out->ctx_size = sp->ctx_size;
+    pthread_mutex_unlock(&sp->mu);
+}
