@@ -1,9 +1,30 @@
 /*
- * lc.c - the layer cache (see lc.h).
+ * lc.c - the layer cache (see lc.h): opening, the memory plan, stats.
  *
- * This first version keeps every group resident: the file is mapped
- * read-only and lc_tensor() is the mapping plus the extent's offset.
- * Acquire and release are bookkeeping only.
+ * The policy. A forward pass touches layers 0..L-1 in order, every token,
+ * so the access pattern is a cycle known in advance. Plain LRU is the worst
+ * choice for a cycle longer than the cache: the least recently used layer
+ * is exactly the one needed next, so it would miss every time. Instead:
+ *
+ *  - the global group (embeddings, output) and the first R layers are held
+ *    in memory for the whole run ("pinned");
+ *  - layers R..L-1 stream through a small ring of S slot buffers, read by
+ *    prefetch workers `prefetch` layers ahead of the compute, wrapping from
+ *    layer L-1 to layer R of the next token;
+ *  - when a slot must be reused, the victim is the loaded layer needed
+ *    furthest in the future in that cyclic order (Belady's rule, exact here
+ *    because the future is known); a layer in use or being read is never a
+ *    victim, and a prefetch never evicts a layer needed sooner than the one
+ *    it brings in.
+ *
+ * Pinning a prefix rather than caching "some" layers makes every token
+ * stream exactly the same L-R layers, so the I/O per token is the minimum
+ * the budget allows and it is predictable (bytes per token = streamed
+ * layers). Slots beyond prefetch + 1 would only absorb jitter, so the plan
+ * spends the budget on pinned layers first.
+ *
+ * When the whole model fits the budget, nothing streams: the file is mapped
+ * read-only and tensors point into the mapping.
  */
 #include "lc/lc.h"
 
@@ -17,28 +38,22 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "lc/lc_impl.h"
 
-typedef struct lc_grp {
-    int n;
-    lc_extent *ext;
-    uint64_t bytes;
-    int in_use;       /* acquire count, for the stats */
-} lc_grp;
+#define MIB(x) ((double)(x) / (1024.0 * 1024.0))
 
-struct lc_cache {
-    char *path;
-    int n_groups;
-    lc_grp *g;
-    const uint8_t *map;
-    size_t map_size;
-    uint64_t total_bytes;
-    int64_t budget;
-    int prefetch;
-    char plan[512];
-};
+static size_t align_size(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+static uint64_t streamed_bytes(const lc_cache *lc)
+{
+    uint64_t b = 0;
+    for (int g = lc->n_held; g < lc->n_groups; g++)
+        b += lc->g[g].bytes;
+    return b;
+}
 
 /* Checks that every extent lies inside the file (with overflow checks), so
- * lc_tensor() can never hand out a pointer past the mapping. */
+ * no pointer or read can go past its end. */
 static chord_status check_extents(const char *path, int n_groups,
                                   const lc_group *groups, uint64_t file_size,
                                   chord_err *err)
@@ -59,12 +74,181 @@ static chord_status check_extents(const char *path, int n_groups,
     return CHORD_OK;
 }
 
+/* Copies the caller's groups and builds their read layouts. */
+static bool copy_groups(lc_cache *lc, const lc_group *groups)
+{
+    for (int g = 0; g < lc->n_groups; g++) {
+        lc_grp *gr = &lc->g[g];
+        gr->slot = -1;
+        gr->n = groups[g].n;
+        gr->ext = malloc((gr->n > 0 ? (size_t)gr->n : 1) * sizeof(lc_extent));
+        if (!gr->ext)
+            return false;
+        if (gr->n > 0)
+            memcpy(gr->ext, groups[g].extents, (size_t)gr->n * sizeof(lc_extent));
+        for (int k = 0; k < gr->n; k++)
+            gr->bytes += gr->ext[k].size;
+        lc->total_bytes += gr->bytes;
+        if (!lc_layout(gr, lc->align))
+            return false;
+    }
+    return true;
+}
+
+static chord_status open_mapped(lc_cache *lc, int fd, uint64_t fsize, chord_err *err)
+{
+    if (fsize > 0) {
+        void *m = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            return err_errno(err, CHORD_E_IO, errno, "%s: mmap of %llu bytes", lc->path,
+                             (unsigned long long)fsize);
+        /* advisory only: a failure changes speed, not results */
+        (void)madvise(m, (size_t)fsize, MADV_WILLNEED);
+        lc->map = m;
+        lc->map_size = (size_t)fsize;
+    }
+    lc->used = (int64_t)lc->total_bytes;
+    return CHORD_OK;
+}
+
+/* Chooses R (pinned layers) and S (slots) for a budget that cannot hold
+ * everything: the most pinned layers such that global + pinned + S slots
+ * fit, with S = prefetch + 1 (or fewer streamed layers); if even R = 0 does
+ * not fit, as many slots as fit, at least one. */
+static chord_status plan_stream(lc_cache *lc, chord_err *err)
+{
+    int L = lc->n_groups - 1;
+    int64_t want_s = lc->prefetch_asked + 1;
+    size_t gcost = lc->g[0].cost;
+    /* suffix maxima of layer costs: the slot size when R layers are pinned */
+    size_t *smax = calloc((size_t)L + 1, sizeof *smax);
+    if (!smax)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory planning the layer cache", lc->path);
+    for (int i = L - 1; i >= 0; i--)
+        smax[i] = smax[i + 1] > lc->g[1 + i].cost ? smax[i + 1] : lc->g[1 + i].cost;
+
+    int best_r = -1;
+    int64_t best_s = 0;
+    uint64_t pinned = 0;
+    for (int r = 0; r < L; r++) {
+        int64_t s = want_s < L - r ? want_s : L - r;
+        uint64_t need = gcost + pinned + (uint64_t)s * smax[r];
+        if (need <= (uint64_t)lc->budget) {
+            best_r = r;
+            best_s = s;
+        }
+        pinned += lc->g[1 + r].cost;
+    }
+    if (best_r < 0) {
+        size_t slot = smax[0];
+        uint64_t one = gcost + slot;
+        if ((uint64_t)lc->budget < one) {
+            free(smax);
+            return err_set(err, CHORD_E_NOMEM,
+                           "%s: memory budget of %lld bytes is too small: the global tensors need %zu bytes plus %zu for one streaming slot (at least %llu bytes)",
+                           lc->path, (long long)lc->budget, gcost, slot,
+                           (unsigned long long)one);
+        }
+        best_r = 0;
+        best_s = smax[0] ? (int64_t)(((uint64_t)lc->budget - gcost) / smax[0]) : 1;
+    }
+    lc->n_held = 1 + best_r;
+    lc->n_stream = L - best_r;
+    lc->n_slots = (int)best_s;
+    lc->slot_cost = smax[best_r];
+    free(smax);
+    lc->prefetch = lc->prefetch_asked < lc->n_stream - 1 ? lc->prefetch_asked
+                                                        : lc->n_stream - 1;
+    lc->used = (int64_t)(gcost + (uint64_t)lc->n_slots * lc->slot_cost);
+    for (int g = 1; g < lc->n_held; g++)
+        lc->used += (int64_t)lc->g[g].cost;
+    return CHORD_OK;
+}
+
+/* Allocates the held groups' buffers and the slots, and reads the held
+ * groups synchronously (they are needed before the first token anyway). */
+static chord_status load_held(lc_cache *lc, chord_err *err)
+{
+    size_t a = lc->align < 64 ? 64 : lc->align;
+    for (int g = 0; g < lc->n_held; g++) {
+        lc_grp *gr = &lc->g[g];
+        gr->buf = aligned_alloc(a, gr->cost ? align_size(gr->cost, a) : a);
+        if (!gr->buf)
+            return err_set(err, CHORD_E_NOMEM, "%s: cannot allocate %zu bytes for group %d",
+                           lc->path, gr->cost, g);
+        lc_fail why;
+        if (!lc_read_group(gr, lc->fd, lc->direct, gr->buf, LC_FAULT_NONE, &why))
+            return err_errno(err, CHORD_E_IO, why.err ? why.err : EIO,
+                             "%s: group %d: %s at offset %llu", lc->path, g, why.what,
+                             (unsigned long long)why.offset);
+        gr->csum = lc_checksum(gr, gr->buf);
+        gr->csum_set = true;
+    }
+    lc->slots = calloc((size_t)lc->n_slots, sizeof *lc->slots);
+    if (!lc->slots)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for slots", lc->path);
+    for (int s = 0; s < lc->n_slots; s++) {
+        lc->slots[s].g = -1;
+        lc->slots[s].buf = aligned_alloc(a, lc->slot_cost ? align_size(lc->slot_cost, a) : a);
+        if (!lc->slots[s].buf)
+            return err_set(err, CHORD_E_NOMEM, "%s: cannot allocate a %zu-byte streaming slot",
+                           lc->path, lc->slot_cost);
+    }
+    return CHORD_OK;
+}
+
+static void write_plan(lc_cache *lc, const char *note)
+{
+    int L = lc->n_groups - 1;
+    if (!lc->streaming) {
+        snprintf(lc->plan, sizeof lc->plan,
+                 "all %d layers resident (file mapped read-only): %.1f MiB of weights, budget %.1f MiB, no streaming%s",
+                 L, MIB(lc->total_bytes), MIB(lc->budget), note);
+        return;
+    }
+    int r = lc->n_held - 1;
+    char pinned[64];
+    if (r > 0)
+        snprintf(pinned, sizeof pinned, "layers 0-%d pinned", r - 1);
+    else
+        snprintf(pinned, sizeof pinned, "no layer pinned");
+    snprintf(lc->plan, sizeof lc->plan,
+             "streaming within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB resident, %s, layers %d-%d streamed through %d slot(s) of %.1f MiB, prefetch distance %d with %d reader thread(s), %s; %.1f MiB read per token%s",
+             MIB(lc->budget), MIB(lc->used), MIB(lc->g[0].cost), pinned, r, L - 1,
+             lc->n_slots, MIB(lc->slot_cost), lc->prefetch, lc->n_workers,
+             lc->direct ? "O_DIRECT reads" : "page cache released after reads",
+             MIB(streamed_bytes(lc)), note);
+}
+
+/* Resolves the budget: -1 = everything, 0 = the whole model if it fits in
+ * 80% of MemAvailable, else that 80%. Returns the note for the plan. */
+static const char *resolve_budget(lc_cache *lc, int64_t asked)
+{
+    if (asked < 0) {
+        lc->budget = (int64_t)lc->total_bytes;
+        return "";
+    }
+    if (asked > 0) {
+        lc->budget = asked;
+        return "";
+    }
+    int64_t avail = lc_mem_available();
+    if (avail < 0) {
+        lc->budget = (int64_t)lc->total_bytes;
+        return " (MemAvailable unknown: everything resident)";
+    }
+    int64_t cap = avail / 10 * 8;
+    lc->budget = (int64_t)lc->total_bytes <= cap ? (int64_t)lc->total_bytes : cap;
+    return " (auto budget: 80% of MemAvailable)";
+}
+
 chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
                      const lc_params *p, lc_cache **out, chord_err *err)
 {
     *out = NULL;
     if (!path || n_groups < 1 || !groups || n_groups - 1 > CHORD_MAX_LAYERS)
         return err_set(err, CHORD_E_INVALID, "lc_open: bad arguments (%d groups)", n_groups);
+    int prefetch = p && p->prefetch > 0 ? p->prefetch : 0;
 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -87,50 +271,62 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
         close(fd);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
     }
+    lc->fd = fd;
     lc->n_groups = n_groups;
-    lc->budget = p ? p->budget : 0;
-    lc->prefetch = p ? p->prefetch : 0;
+    lc->prefetch_asked = prefetch;
+    lc->cursor = -1;
+    lc->align = 64;
+    pthread_mutex_init(&lc->mu, NULL);
+    pthread_cond_init(&lc->work_cv, NULL);
+    pthread_cond_init(&lc->done_cv, NULL);
     lc->path = strdup(path);
     lc->g = calloc((size_t)n_groups, sizeof *lc->g);
-    if (!lc->path || !lc->g) {
-        close(fd);
+    if (!lc->path || !lc->g || !copy_groups(lc, groups)) {
         lc_close(lc);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
     }
-    for (int g = 0; g < n_groups; g++) {
-        lc->g[g].n = groups[g].n;
-        if (groups[g].n > 0) {
-            lc->g[g].ext = malloc((size_t)groups[g].n * sizeof(lc_extent));
-            if (!lc->g[g].ext) {
-                close(fd);
-                lc_close(lc);
-                return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
-            }
-            memcpy(lc->g[g].ext, groups[g].extents, (size_t)groups[g].n * sizeof(lc_extent));
+
+    const char *note = resolve_budget(lc, p ? p->budget : 0);
+    /* compare layout costs, not payload: that is what the buffers take */
+    uint64_t all_cost = 0;
+    for (int g = 0; g < n_groups; g++)
+        all_cost += lc->g[g].cost;
+    if (n_groups == 1 || (uint64_t)lc->budget >= all_cost ||
+        (uint64_t)lc->budget >= lc->total_bytes) {
+        s = open_mapped(lc, fd, fsize, err);
+        if (s != CHORD_OK) {
+            lc_close(lc);
+            return s;
         }
-        for (int k = 0; k < groups[g].n; k++)
-            lc->g[g].bytes += groups[g].extents[k].size;
-        lc->total_bytes += lc->g[g].bytes;
+        write_plan(lc, note);
+        *out = lc;
+        return CHORD_OK;
     }
 
-    if (fsize > 0) {
-        void *m = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            int e = errno;
-            close(fd);
-            lc_close(lc);
-            return err_errno(err, CHORD_E_IO, e, "%s: mmap of %llu bytes", path,
-                             (unsigned long long)fsize);
+    lc->streaming = true;
+    if (p && p->direct_io) {
+        int dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+        if (dfd >= 0) {
+            close(lc->fd);
+            lc->fd = dfd;
+            lc->direct = true;
+            lc->align = 4096;
+            for (int g = 0; g < n_groups; g++)
+                if (!lc_layout(&lc->g[g], lc->align)) {
+                    lc_close(lc);
+                    return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
+                }
+        } else {
+            note = errno == EINVAL ? " (O_DIRECT unsupported here: buffered reads)" : note;
         }
-        /* advisory only: a failure changes speed, not results */
-        (void)madvise(m, (size_t)fsize, MADV_WILLNEED);
-        lc->map = m;
-        lc->map_size = (size_t)fsize;
     }
-    close(fd);
-    snprintf(lc->plan, sizeof lc->plan,
-             "all %d layers resident (mapped): %.1f MiB of weights, no streaming",
-             n_groups - 1, (double)lc->total_bytes / (1024.0 * 1024.0));
+    lc->n_workers = lc->prefetch_asked < 2 ? lc->prefetch_asked : 2;
+    if ((s = plan_stream(lc, err)) != CHORD_OK || (s = load_held(lc, err)) != CHORD_OK ||
+        (s = lc_stream_start(lc, err)) != CHORD_OK) {
+        lc_close(lc);
+        return s;
+    }
+    write_plan(lc, note);
     *out = lc;
     return CHORD_OK;
 }
@@ -139,35 +335,47 @@ void lc_close(lc_cache *lc)
 {
     if (!lc)
         return;
+    lc_stream_stop(lc);
     if (lc->map)
         munmap((void *)lc->map, lc->map_size);
     if (lc->g)
-        for (int g = 0; g < lc->n_groups; g++)
+        for (int g = 0; g < lc->n_groups; g++) {
             free(lc->g[g].ext);
+            free(lc->g[g].pos);
+            free(lc->g[g].runs);
+            free(lc->g[g].buf);
+        }
+    if (lc->slots)
+        for (int s = 0; s < lc->n_slots; s++)
+            free(lc->slots[s].buf);
+    free(lc->slots);
     free(lc->g);
     free(lc->path);
+    if (lc->fd >= 0)
+        close(lc->fd);
+    pthread_cond_destroy(&lc->work_cv);
+    pthread_cond_destroy(&lc->done_cv);
+    pthread_mutex_destroy(&lc->mu);
     free(lc);
-}
-
-chord_status lc_acquire(lc_cache *lc, int g, chord_err *err)
-{
-    if (!lc || g < 0 || g >= lc->n_groups)
-        return err_set(err, CHORD_E_INVALID, "lc_acquire: group %d out of range", g);
-    lc->g[g].in_use++;
-    return CHORD_OK;
 }
 
 const void *lc_tensor(const lc_cache *lc, int g, int k)
 {
-    if (!lc || g < 0 || g >= lc->n_groups || k < 0 || k >= lc->g[g].n || !lc->map)
+    static const uint8_t empty[64];
+    if (!lc || g < 0 || g >= lc->n_groups || k < 0 || k >= lc->g[g].n)
         return NULL;
-    return lc->map + lc->g[g].ext[k].offset;
-}
-
-void lc_release(lc_cache *lc, int g)
-{
-    if (lc && g >= 0 && g < lc->n_groups && lc->g[g].in_use > 0)
-        lc->g[g].in_use--;
+    const lc_grp *gr = &lc->g[g];
+    if (!lc->streaming)
+        return lc->map ? lc->map + gr->ext[k].offset : empty;
+    if (gr->ext[k].size == 0)
+        return empty;
+    if (g < lc->n_held)
+        return gr->buf + gr->pos[k];
+    /* no lock: the caller acquired g, so its slot cannot change under it,
+     * and the acquire (under the mutex) ordered this read after the write */
+    if (gr->slot < 0)
+        return NULL;
+    return lc->slots[gr->slot].buf + gr->pos[k];
 }
 
 const char *lc_plan(const lc_cache *lc)
@@ -175,24 +383,96 @@ const char *lc_plan(const lc_cache *lc)
     return lc ? lc->plan : "no layer cache";
 }
 
+/* The layer state the UI shows, from the group's slot and refs. */
+static chord_layer_state layer_state(const lc_cache *lc, int g)
+{
+    const lc_grp *gr = &lc->g[g];
+    if (gr->refs > 0)
+        return CHORD_LAYER_IN_USE;
+    if (!lc->streaming)
+        return CHORD_LAYER_RESIDENT;
+    if (g < lc->n_held)
+        return CHORD_LAYER_PINNED;
+    if (gr->slot < 0)
+        return CHORD_LAYER_EVICTED;
+    switch (lc->slots[gr->slot].st) {
+    case LC_SLOT_QUEUED: return CHORD_LAYER_QUEUED;
+    case LC_SLOT_LOADING: return CHORD_LAYER_LOADING;
+    case LC_SLOT_READY: return CHORD_LAYER_READY;
+    case LC_SLOT_IN_USE: return CHORD_LAYER_IN_USE;
+    default: return CHORD_LAYER_EVICTED;
+    }
+}
+
 void lc_stats(const lc_cache *lc, chord_stats *out)
 {
     if (!lc || !out)
         return;
+    /* the mutex is the one mutable part of a const cache */
+    lc_cache *m = (lc_cache *)lc;
+    pthread_mutex_lock(&m->mu);
     int nl = lc->n_groups - 1;
     out->n_layer = nl;
     for (int i = 0; i < nl; i++)
-        out->layer_state[i] = CHORD_LAYER_RESIDENT;
-    out->streaming = false;
-    out->n_resident = nl;
-    out->n_slots = 0;
-    out->prefetch_distance = lc->prefetch;
+        out->layer_state[i] = (uint8_t)layer_state(lc, 1 + i);
+    out->streaming = lc->streaming;
+    out->n_resident = lc->streaming ? lc->n_held - 1 : nl;
+    out->n_slots = lc->n_slots;
+    out->prefetch_distance = lc->streaming ? lc->prefetch : 0;
     out->queue_depth = 0;
     out->in_flight = 0;
-    out->hits = out->stalls = out->evictions = 0;
-    out->stall_ms = 0;
-    out->bytes_read = 0;
-    out->read_mb_s = 0;
+    for (int s = 0; s < lc->n_slots; s++) {
+        out->queue_depth += lc->slots[s].st == LC_SLOT_QUEUED;
+        out->in_flight += lc->slots[s].st == LC_SLOT_LOADING;
+    }
+    out->hits = lc->hits;
+    out->stalls = lc->stalls;
+    out->evictions = lc->evictions;
+    out->stall_ms = lc->stall_ms;
+    out->bytes_read = lc->bytes_read;
+    double sec = 0, bytes = 0;
+    for (int i = 0; i < lc->rate_n; i++) {
+        sec += lc->rate_sec[i];
+        bytes += (double)lc->rate_bytes[i];
+    }
+    out->read_mb_s = sec > 0 ? bytes / sec / 1e6 : 0;
     out->budget_bytes = lc->budget;
-    out->budget_used_bytes = (int64_t)lc->total_bytes;
+    out->budget_used_bytes = lc->used;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void lc_test_inject(lc_cache *lc, int g, lc_fault kind, int count)
+{
+    if (!lc || g < 0 || g >= lc->n_groups)
+        return;
+    pthread_mutex_lock(&lc->mu);
+    lc->g[g].fault_kind = (int)kind;
+    lc->g[g].fault_count = count;
+    pthread_mutex_unlock(&lc->mu);
+}
+
+void lc_test_delay(lc_cache *lc, int max_us, unsigned seed)
+{
+    if (!lc)
+        return;
+    pthread_mutex_lock(&lc->mu);
+    lc->delay_us = max_us;
+    lc->delay_seed = seed;
+    pthread_mutex_unlock(&lc->mu);
+}
+
+uint64_t lc_test_loads(const lc_cache *lc, int g)
+{
+    if (!lc || g < 0 || g >= lc->n_groups)
+        return 0;
+    lc_cache *m = (lc_cache *)lc;
+    pthread_mutex_lock(&m->mu);
+    uint64_t n = lc->g[g].loads;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+uint64_t lc_group_cost(const lc_cache *lc, int g)
+{
+    return lc && g >= 0 && g < lc->n_groups ? lc->g[g].cost : 0;
 }

@@ -61,4 +61,23 @@ const char *lc_plan(const lc_cache *lc);
  * bytes read, budget). Takes the cache's lock briefly; never blocks on I/O. */
 void lc_stats(const lc_cache *lc, chord_stats *out);
 
+/* --- test hooks (always compiled; a lock-protected check per read) --- */
+
+typedef enum lc_fault {
+    LC_FAULT_NONE = 0,
+    LC_FAULT_EIO,        /* the read fails with EIO */
+    LC_FAULT_SHORT,      /* the read comes back short */
+    LC_FAULT_CHECKSUM,   /* a byte flips after the read (only once the
+                            group's checksum is known) */
+} lc_fault;
+
+/* Makes the next `count` reads of group g fail with `kind`. */
+void lc_test_inject(lc_cache *lc, int g, lc_fault kind, int count);
+/* Prefetch workers sleep a random 0..max_us microseconds before each read. */
+void lc_test_delay(lc_cache *lc, int max_us, unsigned seed);
+/* Successful streamed loads of group g so far (0 for held groups). */
+uint64_t lc_test_loads(const lc_cache *lc, int g);
+/* Buffer bytes group g needs (its layout: payload plus alignment). */
+uint64_t lc_group_cost(const lc_cache *lc, int g);
+
 #endif
