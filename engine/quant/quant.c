@@ -47,7 +47,13 @@ static void build_tables(void)
         return;
     fill_scalar(tables[LVL_SCALAR]);
     memcpy(tables[LVL_AVX2], tables[LVL_SCALAR], sizeof tables[LVL_AVX2]);
+    quant_register_float_avx2(tables[LVL_AVX2]);
+    quant_register_legacy_avx2(tables[LVL_AVX2]);
+    quant_register_kquants_avx2(tables[LVL_AVX2]);
     memcpy(tables[LVL_AVX512], tables[LVL_AVX2], sizeof tables[LVL_AVX512]);
+    quant_register_float_avx512(tables[LVL_AVX512]);
+    quant_register_legacy_avx512(tables[LVL_AVX512]);
+    quant_register_kquants_avx512(tables[LVL_AVX512]);
     tables_ready = 1;
 }
 

@@ -202,8 +202,13 @@ static inline void quant_q3_K_scales(const uint8_t *packed, int8_t out[16])
     }
 }
 
-/* --- SIMD twins: each file registers what it has into a table --- */
-void quant_register_avx2(quant_kernels *tab);   /* tab[QT_COUNT] */
-void quant_register_avx512(quant_kernels *tab);
+/* --- SIMD twins: each SIMD file overwrites the entries it has a twin for
+ * in a table of QT_COUNT rows (quant.c builds one table per level) --- */
+void quant_register_float_avx2(quant_kernels *tab);
+void quant_register_legacy_avx2(quant_kernels *tab);
+void quant_register_kquants_avx2(quant_kernels *tab);
+void quant_register_float_avx512(quant_kernels *tab);
+void quant_register_legacy_avx512(quant_kernels *tab);
+void quant_register_kquants_avx512(quant_kernels *tab);
 
 #endif

@@ -1,0 +1,10 @@
+/*
+ * quant_float_avx512.c - AVX-512 twins of quant_float.c (placeholder: the
+ * avx512 table keeps the avx2 kernels until these land).
+ */
+#include "quant/quant_impl.h"
+
+void quant_register_float_avx512(quant_kernels *tab)
+{
+    (void)tab;
+}
