@@ -1,0 +1,109 @@
+/*
+ * ui_chat.h - one conversation and its generation: shared by the TUI and
+ * the REPL.
+ *
+ * Owns the message list, renders it through the chat template, reuses the
+ * KV cache prefix that still matches, runs chord_gen, and records every turn
+ * in the history like batch mode does (the assistant row is created at the
+ * first token and grows with it; an interrupted reply is kept and marked).
+ * Front ends call ui_chat_pump() when chord_gen_fd() is readable (or on a
+ * timer); nothing here blocks on the engine except ui_chat_free().
+ */
+#ifndef CHORD_UI_CHAT_H
+#define CHORD_UI_CHAT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chord.h"
+#include "hist.h"
+#include "ui.h"
+
+typedef enum ui_role { UI_ROLE_USER, UI_ROLE_ASSISTANT, UI_ROLE_NOTE } ui_role;
+
+typedef struct ui_msg {
+    ui_role role;
+    char *text;
+    size_t len, cap;
+    bool interrupted, failed;
+} ui_msg;
+
+typedef struct ui_chat ui_chat;
+
+/* Front-end hooks, all optional: streamed reply text, a note (command
+ * output or warning), the end of a reply. */
+typedef struct ui_chat_hooks {
+    void (*on_text)(void *ud, const char *text, size_t len);
+    void (*on_note)(void *ud, const char *text);
+    void (*on_done)(void *ud, const chord_event *ev);
+    void *ud;
+} ui_chat_hooks;
+
+struct ui_chat {
+    chord_model *model;
+    chord_ctx *ctx;
+    hist *h;                    /* NULL when not recording */
+    chord_model_info info;
+    const char *model_path;
+    const char *tmpl_src, *tmpl_family;
+    char *system;               /* malloc'd or NULL */
+    chord_sampler_params sp;
+    int n_predict;
+
+    int64_t conv_id;            /* 0 until the first message is recorded */
+    char title[256];
+
+    ui_msg *msgs;
+    int n_msgs, cap_msgs;
+    int view_start;             /* /clear hides messages before this one */
+
+    chord_token *kv;            /* tokens at positions 0..n_kv-1 of ctx */
+    int n_kv, cap_kv;
+    chord_token *feed;          /* this turn: prompt + generated tokens */
+    int n_feed, cap_feed;
+
+    chord_gen *gen;             /* the running reply, or NULL */
+    bool stream_open;           /* a hist stream is active */
+    double t_send_ms;
+    /* the last finished (or the running) reply */
+    int last_n_prompt, last_n_gen;
+    double last_prompt_ms, last_gen_ms, last_ttft_ms;
+
+    char *queued;               /* a message typed while a reply ran */
+    uint64_t version;           /* bumped on every visible change */
+    ui_chat_hooks hooks;
+};
+
+/* Sets the chat up from cfg (resuming cfg->resume_id if set). On failure
+ * err says why; the chat is still safe to free. */
+chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err);
+/* Stops and joins a running reply, finishes its history row, frees all. */
+void ui_chat_free(ui_chat *c);
+
+/* Appends a user message and starts the reply. While a reply runs the text
+ * is queued and sent when it ends. */
+chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err);
+bool ui_chat_busy(const ui_chat *c);
+/* The fd that is readable while generation events wait, or -1. */
+int ui_chat_fd(const ui_chat *c);
+/* Handles waiting events (waits up to timeout_ms for the first); returns
+ * true if anything changed. */
+bool ui_chat_pump(ui_chat *c, int timeout_ms);
+/* Asks the running reply to stop (it ends with an interrupted message). */
+void ui_chat_stop(ui_chat *c);
+
+/* Starts a new, empty conversation (keeps the system prompt). */
+void ui_chat_new(ui_chat *c);
+/* Replaces the conversation by a stored one. */
+chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err);
+/* Sets (text non-empty) or clears the system prompt. */
+void ui_chat_set_system(ui_chat *c, const char *text);
+
+/* Adds a note (shown, never sent to the model, never recorded). */
+void ui_chat_note(ui_chat *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The sampling settings as "temp 0.8 · top-k 40 · ..." for the status line. */
+void ui_chat_sampling_str(const ui_chat *c, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * ui_cmd.c - the slash commands (see ui_cmd.h).
+ */
+#include "ui_cmd.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const names[] = {
+    "/help", "/new", "/history", "/search", "/system", "/set", "/stats",
+    "/panes", "/export", "/model", "/clear", "/quit", NULL,
+};
+
+const char *const *ui_cmd_names(void)
+{
+    return names;
+}
+
+static const char help_text[] =
+    "/help                 this list\n"
+    "/new                  start a new conversation\n"
+    "/history [ID]         past conversations (ID resumes one)\n"
+    "/search TEXT          full-text search of the history\n"
+    "/system [TEXT]        set (or clear) the system prompt\n"
+    "/set KEY VALUE        temp, top_k, top_p, min_p, repeat_penalty, seed, n\n"
+    "/stats                engine and history statistics\n"
+    "/panes                show or hide the diagnostics (F2)\n"
+    "/export md|json FILE  write this conversation to FILE\n"
+    "/model                about the model\n"
+    "/clear                clear the screen\n"
+    "/quit                 leave (also Ctrl-D on an empty line)\n"
+    "Esc or Ctrl-C stops a reply; a trailing \\ or Alt-Enter continues the line.";
+
+/* Splits "word rest": returns the rest (leading spaces skipped) and writes
+ * the first word into w. */
+static const char *word(const char *s, char *w, size_t cap)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = 0;
+    while (*s && *s != ' ' && *s != '\t') {
+        if (n + 1 < cap)
+            w[n++] = *s;
+        s++;
+    }
+    w[n] = 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+static void fmt_time(int64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%d %H:%M", &tm);
+}
+
+void ui_cmd_list_history(ui_chat *c, int limit)
+{
+    if (!c->h) {
+        ui_chat_note(c, "history is off (--no-history)");
+        return;
+    }
+    hist_conv_row *rows;
+    int n;
+    chord_err err;
+    if (hist_list(c->h, limit, &rows, &n, &err) != CHORD_OK) {
+        ui_chat_note(c, "history: %s", err.msg);
+        return;
+    }
+    if (n == 0)
+        ui_chat_note(c, "no conversations yet");
+    for (int i = 0; i < n; i++) {
+        char when[32];
+        fmt_time(rows[i].updated_at, when, sizeof when);
+        ui_chat_note(c, "%6lld  %s  %3d msgs  %s", (long long)rows[i].id, when, rows[i].n_msgs,
+                     rows[i].title ? rows[i].title : "(untitled)");
+    }
+    if (n)
+        ui_chat_note(c, "/history ID resumes one");
+    hist_rows_free(rows, n);
+}
+
+static int cmd_history(ui_chat *c, const char *arg, bool tui)
+{
+    if (!*arg) {
+        if (tui && c->h)
+            return UI_CMD_PICKER;
+        ui_cmd_list_history(c, 20);
+        return UI_CMD_REDRAW;
+    }
+    char *end;
+    errno = 0;
+    long long id = strtoll(arg, &end, 10);
+    if (errno || *end || id <= 0) {
+        ui_chat_note(c, "usage: /history [ID]");
+        return UI_CMD_REDRAW;
+    }
+    chord_err err;
+    if (ui_chat_resume(c, id, &err) != CHORD_OK)
+        ui_chat_note(c, "cannot resume %lld: %s", id, err.msg);
+    return UI_CMD_REDRAW;
+}
+
+static int cmd_search(ui_chat *c, const char *arg)
+{
+    if (!c->h) {
+        ui_chat_note(c, "history is off (--no-history)");
+        return UI_CMD_REDRAW;
+    }
+    if (!*arg) {
+        ui_chat_note(c, "usage: /search TEXT");
+        return UI_CMD_REDRAW;
+    }
+    hist_hit *hits;
+    int n;
+    chord_err err;
+    if (hist_search(c->h, arg, 20, "[", "]", &hits, &n, &err) != CHORD_OK) {
+        ui_chat_note(c, "search: %s", err.msg);
+        return UI_CMD_REDRAW;
+    }
+    if (n == 0)
+        ui_chat_note(c, "no match for \"%s\"", arg);
+    for (int i = 0; i < n; i++)
+        ui_chat_note(c, "%6lld  %-9s %s: %s", (long long)hits[i].conv_id, hits[i].role,
+                     hits[i].title ? hits[i].title : "(untitled)", hits[i].snippet);
+    if (n)
+        ui_chat_note(c, "/history ID resumes one");
+    hist_hits_free(hits, n);
+    return UI_CMD_REDRAW;
+}
+
+/* /set KEY VALUE: checks the new settings as a whole before keeping them. */
+static int cmd_set(ui_chat *c, const char *arg)
+{
+    char key[32];
+    const char *val = word(arg, key, sizeof key);
+    if (!*key || !*val) {
+        ui_chat_note(c, "usage: /set temp|top_k|top_p|min_p|repeat_penalty|seed|n VALUE");
+        return UI_CMD_REDRAW;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || *end || !isfinite(v)) {
+        ui_chat_note(c, "/set %s: '%s' is not a number", key, val);
+        return UI_CMD_REDRAW;
+    }
+    chord_sampler_params p = c->sp;
+    int n_predict = c->n_predict;
+    if (!strcmp(key, "temp"))
+        p.temp = (float)v;
+    else if (!strcmp(key, "top_k"))
+        p.top_k = (int)v;
+    else if (!strcmp(key, "top_p"))
+        p.top_p = (float)v;
+    else if (!strcmp(key, "min_p"))
+        p.min_p = (float)v;
+    else if (!strcmp(key, "repeat_penalty"))
+        p.repeat_penalty = (float)v;
+    else if (!strcmp(key, "seed") && v >= 0)
+        p.seed = (uint64_t)v;
+    else if (!strcmp(key, "n") && v >= -1 && v <= 1e9 && v == floor(v))
+        n_predict = (int)v;
+    else {
+        ui_chat_note(c, "/set: unknown key or bad value '%s %s'", key, val);
+        return UI_CMD_REDRAW;
+    }
+    if ((!strcmp(key, "top_k") || !strcmp(key, "seed")) && v != floor(v)) {
+        ui_chat_note(c, "/set %s: needs a whole number", key);
+        return UI_CMD_REDRAW;
+    }
+    chord_err err;
+    if (chord_sampler_check(&p, &err) != CHORD_OK) {
+        ui_chat_note(c, "/set: %s", err.msg);
+        return UI_CMD_REDRAW;
+    }
+    c->sp = p;
+    c->n_predict = n_predict;
+    char s[160];
+    ui_chat_sampling_str(c, s, sizeof s);
+    ui_chat_note(c, "sampling: %s; n %d", s, c->n_predict);
+    return UI_CMD_REDRAW;
+}
+
+static int cmd_stats(ui_chat *c)
+{
+    chord_stats st;
+    chord_stats_get(c->model, &st);
+    double pt = c->last_prompt_ms > 0 ? c->last_n_prompt * 1e3 / c->last_prompt_ms : 0;
+    double gt = c->last_gen_ms > 0 ? c->last_n_gen * 1e3 / c->last_gen_ms : 0;
+    ui_chat_note(c, "last reply: prompt %d tok in %.0f ms (%.1f tok/s), gen %d tok in %.0f ms (%.1f tok/s), first token %.0f ms",
+                 c->last_n_prompt, c->last_prompt_ms, pt, c->last_n_gen, c->last_gen_ms, gt, c->last_ttft_ms);
+    ui_chat_note(c, "context %d / %d; layers %d (%s), resident %d, slots %d, prefetch %d",
+                 st.ctx_used, st.ctx_size, st.n_layer,
+                 st.streaming ? "streaming" : "all resident", st.n_resident, st.n_slots, st.prefetch_distance);
+    if (st.streaming)
+        ui_chat_note(c, "prefetch: hits %llu, stalls %llu (%.0f ms), evictions %llu, read %.1f MB (%.0f MB/s)",
+                     (unsigned long long)st.hits, (unsigned long long)st.stalls, st.stall_ms,
+                     (unsigned long long)st.evictions, st.bytes_read / 1e6, st.read_mb_s);
+    ui_chat_note(c, "memory: %.1f / %.1f MB of the budget", st.budget_used_bytes / 1e6, st.budget_bytes / 1e6);
+    if (c->h) {
+        hist_stats hs;
+        chord_err err;
+        if (hist_stats_get(c->h, &hs, &err) == CHORD_OK) {
+            ui_chat_note(c, "history: %lld conversations, %lld messages, %lld tokens, %.1f MB (%s)",
+                         (long long)hs.n_convs, (long long)hs.n_msgs,
+                         (long long)(hs.n_prompt_tokens + hs.n_gen_tokens), hs.db_bytes / 1e6,
+                         hist_path(c->h));
+            hist_stats_free(&hs);
+        } else {
+            ui_chat_note(c, "history: %s", err.msg);
+        }
+    }
+    return UI_CMD_REDRAW;
+}
+
+static int cmd_export(ui_chat *c, const char *arg)
+{
+    char fmtw[16];
+    const char *path = word(arg, fmtw, sizeof fmtw);
+    bool md = !strcmp(fmtw, "md"), json = !strcmp(fmtw, "json");
+    if ((!md && !json) || !*path) {
+        ui_chat_note(c, "usage: /export md|json FILE");
+        return UI_CMD_REDRAW;
+    }
+    if (!c->h || !c->conv_id) {
+        ui_chat_note(c, c->h ? "nothing to export yet" : "history is off (--no-history): nothing to export");
+        return UI_CMD_REDRAW;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        ui_chat_note(c, "/export: %s: %s", path, strerror(errno));
+        return UI_CMD_REDRAW;
+    }
+    chord_err err;
+    chord_status st = md ? hist_export_md(c->h, c->conv_id, f, &err)
+                         : hist_export_json(c->h, c->conv_id, f, &err);
+    int cerr = fclose(f) != 0 ? errno : 0;
+    if (st != CHORD_OK)
+        ui_chat_note(c, "/export: %s", err.msg);
+    else if (cerr)
+        ui_chat_note(c, "/export: %s: %s", path, strerror(cerr));
+    else
+        ui_chat_note(c, "exported conversation %lld to %s", (long long)c->conv_id, path);
+    return UI_CMD_REDRAW;
+}
+
+static int cmd_model(ui_chat *c)
+{
+    const chord_model_info *i = &c->info;
+    ui_chat_note(c, "%s (%s, %s): %.1fM params, %d layers, dim %d, heads %d/%d, ffn %d, vocab %d, trained ctx %d",
+                 i->name ? i->name : "?", i->arch ? i->arch : "?", i->type_name ? i->type_name : "?",
+                 i->n_params / 1e6, i->n_layer, i->n_embd, i->n_head, i->n_head_kv, i->n_ff,
+                 i->n_vocab, i->n_ctx_train);
+    ui_chat_note(c, "file %s (%.1f MB); SIMD %s", c->model_path ? c->model_path : "?",
+                 i->file_bytes / 1e6, chord_simd_level());
+    const char *plan = chord_model_plan(c->model);
+    if (plan && *plan)
+        ui_chat_note(c, "%s", plan);
+    return UI_CMD_REDRAW;
+}
+
+int ui_cmd_run(ui_chat *c, const char *line, bool tui)
+{
+    char name[32];
+    const char *arg = word(line, name, sizeof name);
+    if (!strcmp(name, "/help")) {
+        ui_chat_note(c, "%s", help_text);
+        return UI_CMD_REDRAW;
+    }
+    if (!strcmp(name, "/quit") || !strcmp(name, "/exit"))
+        return UI_CMD_QUIT;
+    if (!strcmp(name, "/new")) {
+        ui_chat_new(c);
+        ui_chat_note(c, "new conversation");
+        return UI_CMD_REDRAW;
+    }
+    if (!strcmp(name, "/history"))
+        return cmd_history(c, arg, tui);
+    if (!strcmp(name, "/search"))
+        return cmd_search(c, arg);
+    if (!strcmp(name, "/system")) {
+        ui_chat_set_system(c, arg);
+        ui_chat_note(c, *arg ? "system prompt set" : "system prompt cleared");
+        return UI_CMD_REDRAW;
+    }
+    if (!strcmp(name, "/set"))
+        return cmd_set(c, arg);
+    if (!strcmp(name, "/stats"))
+        return cmd_stats(c);
+    if (!strcmp(name, "/panes"))
+        return UI_CMD_PANES;
+    if (!strcmp(name, "/export"))
+        return cmd_export(c, arg);
+    if (!strcmp(name, "/model"))
+        return cmd_model(c);
+    if (!strcmp(name, "/clear")) {
+        c->view_start = c->n_msgs;
+        c->version++;
+        return UI_CMD_CLEAR | UI_CMD_REDRAW;
+    }
+    ui_chat_note(c, "unknown command %s (see /help)", name);
+    return UI_CMD_REDRAW;
+}

@@ -1,0 +1,235 @@
+/*
+ * ui_panes.c - layer map, prefetch, speed and status panes (see ui_panes.h).
+ */
+#include "ui_panes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------
+ * Layer map: one cell per layer, with a legend
+ * ---------------------------------------------------------------------- */
+
+typedef struct layer_pane {
+    ui_pane base;
+    int n_layer;
+    uint8_t state[CHORD_MAX_LAYERS];
+} layer_pane;
+
+static const char *const state_names[] = {"resident", "pinned", "queued", "loading",
+                                          "ready", "in use", "evicted"};
+
+static void layer_update(ui_pane *p, const ui_snap *s)
+{
+    layer_pane *lp = (layer_pane *)p;
+    lp->n_layer = s->st.n_layer < CHORD_MAX_LAYERS ? s->st.n_layer : CHORD_MAX_LAYERS;
+    memcpy(lp->state, s->st.layer_state, (size_t)lp->n_layer);
+    snprintf(p->title, sizeof p->title, "layers %d", lp->n_layer);
+}
+
+/* Cells are "██ " (3 columns) when the map fits that way, else one column. */
+static int layer_cell_w(int n_layer, int width)
+{
+    int per = width / 3;
+    return per > 0 && (n_layer + per - 1) / per <= 8 ? 3 : 1;
+}
+
+static int layer_rows(const ui_pane *p, int width)
+{
+    const layer_pane *lp = (const layer_pane *)p;
+    int cw = layer_cell_w(lp->n_layer, width);
+    int per = width / cw > 0 ? width / cw : 1;
+    int map = lp->n_layer ? (lp->n_layer + per - 1) / per : 1;
+    return map + 4;   /* legend: 7 states in two columns */
+}
+
+static void layer_draw(const ui_pane *p, WINDOW *w, ui_rect r)
+{
+    const layer_pane *lp = (const layer_pane *)p;
+    int cw = layer_cell_w(lp->n_layer, r.w);
+    int per = r.w / cw > 0 ? r.w / cw : 1;
+    int row = 0;
+    if (!lp->n_layer)
+        ui_draw_text(w, r.y, r.x, "(no model)", 10, r.w);
+    for (int i = 0; i < lp->n_layer; i++) {
+        row = i / per;
+        if (row >= r.h - 4)
+            break;
+        int st = lp->state[i];
+        wattrset(w, ui_style_attr((ui_style)(UI_S_L_RESIDENT + (st <= 6 ? st : 6))));
+        wmove(w, r.y + row, r.x + (i % per) * cw);
+        const char *g = ui_layer_glyph(st);
+        waddstr(w, g);
+        if (cw == 3)
+            waddstr(w, g);
+        wattrset(w, A_NORMAL);
+    }
+    int ly = r.y + (lp->n_layer ? (lp->n_layer - 1) / per + 1 : 1);
+    int half = r.w / 2;
+    for (int s = 0; s < 7 && ly + s / 2 < r.y + r.h; s++) {
+        int x = r.x + (s % 2) * half;
+        wattrset(w, ui_style_attr((ui_style)(UI_S_L_RESIDENT + s)));
+        mvwaddstr(w, ly + s / 2, x, ui_layer_glyph(s));
+        wattrset(w, A_NORMAL);
+        ui_draw_text(w, ly + s / 2, x + 2, state_names[s], strlen(state_names[s]), half - 2);
+    }
+}
+
+static layer_pane layers = {{"layers", layer_update, layer_rows, layer_draw}, 0, {0}};
+
+/* ------------------------------------------------------------------------
+ * Prefetch: queue, hits, stalls, read throughput with a sparkline
+ * ---------------------------------------------------------------------- */
+
+typedef struct prefetch_pane {
+    ui_pane base;
+    chord_stats st;
+    double spark[UI_SPARK_N];
+    int n_spark;
+} prefetch_pane;
+
+static void prefetch_update(ui_pane *p, const ui_snap *s)
+{
+    prefetch_pane *pp = (prefetch_pane *)p;
+    pp->st = s->st;
+    memcpy(pp->spark, s->read_mb_s, sizeof pp->spark);
+    pp->n_spark = s->n_spark;
+}
+
+static int prefetch_rows(const ui_pane *p, int width)
+{
+    (void)p;
+    (void)width;
+    return 4;
+}
+
+static void prefetch_draw(const ui_pane *p, WINDOW *w, ui_rect r)
+{
+    const prefetch_pane *pp = (const prefetch_pane *)p;
+    const chord_stats *st = &pp->st;
+    if (!st->streaming) {
+        ui_draw_fmt(w, r.y, r.x, r.w, "all layers resident");
+        ui_draw_fmt(w, r.y + 1, r.x, r.w, "read %.1f MB", st->bytes_read / 1e6);
+        return;
+    }
+    uint64_t acq = st->hits + st->stalls;
+    ui_draw_fmt(w, r.y, r.x, r.w, "distance %d  queue %d  in flight %d", st->prefetch_distance,
+                st->queue_depth, st->in_flight);
+    ui_draw_fmt(w, r.y + 1, r.x, r.w, "hits %.0f%%  stalls %llu (%.0fms)",
+                acq ? 100.0 * (double)st->hits / (double)acq : 0.0,
+                (unsigned long long)st->stalls, st->stall_ms);
+    ui_draw_fmt(w, r.y + 2, r.x, r.w, "read %.0f MB/s  %.1f MB total", st->read_mb_s, st->bytes_read / 1e6);
+    if (r.h > 3) {
+        wattrset(w, ui_style_attr(UI_S_SPARK));
+        ui_draw_spark(w, r.y + 3, r.x, pp->spark, pp->n_spark, r.w);
+        wattrset(w, A_NORMAL);
+    }
+}
+
+static prefetch_pane prefetch = {{"prefetch", prefetch_update, prefetch_rows, prefetch_draw}, {0}, {0}, 0};
+
+/* ------------------------------------------------------------------------
+ * Speed: prompt and generation rates, first-token latency, ctx, memory
+ * ---------------------------------------------------------------------- */
+
+typedef struct speed_pane {
+    ui_pane base;
+    double prompt_tps, gen_tps, ttft_ms;
+    int ctx_used, ctx_size;
+    int64_t mem_used, mem_budget;
+    double spark[UI_SPARK_N];
+    int n_spark;
+} speed_pane;
+
+static void speed_update(ui_pane *p, const ui_snap *s)
+{
+    speed_pane *sp = (speed_pane *)p;
+    const ui_chat *c = s->chat;
+    sp->prompt_tps = c->last_prompt_ms > 0 ? c->last_n_prompt * 1e3 / c->last_prompt_ms : 0;
+    sp->gen_tps = c->last_gen_ms > 0 ? c->last_n_gen * 1e3 / c->last_gen_ms : 0;
+    sp->ttft_ms = c->last_ttft_ms;
+    sp->ctx_used = s->st.ctx_used;
+    sp->ctx_size = s->st.ctx_size;
+    sp->mem_used = s->st.budget_used_bytes;
+    sp->mem_budget = s->st.budget_bytes;
+    memcpy(sp->spark, s->gen_tok_s, sizeof sp->spark);
+    sp->n_spark = s->n_spark;
+}
+
+static int speed_rows(const ui_pane *p, int width)
+{
+    (void)p;
+    (void)width;
+    return 5;
+}
+
+static void speed_draw(const ui_pane *p, WINDOW *w, ui_rect r)
+{
+    const speed_pane *sp = (const speed_pane *)p;
+    ui_draw_fmt(w, r.y, r.x, r.w, "prompt %.1f tok/s", sp->prompt_tps);
+    int n = ui_draw_fmt(w, r.y + 1, r.x, r.w, "gen    %.1f tok/s ", sp->gen_tps);
+    if (n < r.w) {
+        wattrset(w, ui_style_attr(UI_S_SPARK));
+        ui_draw_spark(w, r.y + 1, r.x + n, sp->spark, sp->n_spark, r.w - n);
+        wattrset(w, A_NORMAL);
+    }
+    ui_draw_fmt(w, r.y + 2, r.x, r.w, "first token %.0f ms", sp->ttft_ms);
+    ui_draw_fmt(w, r.y + 3, r.x, r.w, "ctx  %d / %d", sp->ctx_used, sp->ctx_size);
+    ui_draw_fmt(w, r.y + 4, r.x, r.w, "mem  %.1f / %.1f MB budget", sp->mem_used / 1e6, sp->mem_budget / 1e6);
+}
+
+static speed_pane speed = {{"speed", speed_update, speed_rows, speed_draw}, 0, 0, 0, 0, 0, 0, 0, {0}, 0};
+
+ui_pane **ui_panes_diag(int *n)
+{
+    static ui_pane *v[] = {&layers.base, &prefetch.base, &speed.base};
+    *n = 3;
+    return v;
+}
+
+/* ------------------------------------------------------------------------
+ * Status line
+ * ---------------------------------------------------------------------- */
+
+typedef struct status_pane {
+    ui_pane base;
+    char left[256];
+    bool busy;
+} status_pane;
+
+static void status_update(ui_pane *p, const ui_snap *s)
+{
+    status_pane *sp = (status_pane *)p;
+    char samp[160];
+    ui_chat_sampling_str(s->chat, samp, sizeof samp);
+    snprintf(sp->left, sizeof sp->left, "%s", samp);
+    sp->busy = s->busy;
+}
+
+static int status_rows(const ui_pane *p, int width)
+{
+    (void)p;
+    (void)width;
+    return 1;
+}
+
+static void status_draw(const ui_pane *p, WINDOW *w, ui_rect r)
+{
+    const status_pane *sp = (const status_pane *)p;
+    const char *hints = sp->busy ? "Esc stop \xc2\xb7 F2 panes \xc2\xb7 PgUp/PgDn scroll \xc2\xb7 /help"
+                                 : "Ctrl-D quit \xc2\xb7 F2 panes \xc2\xb7 PgUp/PgDn scroll \xc2\xb7 /help";
+    int n = ui_draw_text(w, r.y, r.x, sp->left, strlen(sp->left), r.w);
+    if (n + 3 < r.w) {
+        wattrset(w, ui_style_attr(UI_S_BORDER));
+        mvwaddstr(w, r.y, r.x + n + 1, ui_draw_utf8() ? "\xe2\x94\x82" : "|");
+        wattrset(w, A_NORMAL);
+        ui_draw_text(w, r.y, r.x + n + 3, hints, strlen(hints), r.w - n - 3);
+    }
+}
+
+static status_pane status = {{"status", status_update, status_rows, status_draw}, {0}, false};
+
+ui_pane *ui_pane_status(void)
+{
+    return &status.base;
+}

@@ -1,0 +1,517 @@
+/*
+ * ui_tui.c - the full-screen TUI: layout, keys and the frame loop.
+ *
+ * One loop, one thread: poll() waits on the terminal and on the generation's
+ * event fd; key handlers and events only mark the frame dirty, and the loop
+ * repaints at most ~30 times a second from one stats snapshot. Nothing here
+ * waits on the engine: generation runs on its own thread (chord_gen) and
+ * chord_stats_get() is safe from any thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curses.h>
+
+#include "ui.h"
+#include "ui_chat.h"
+#include "ui_chatview.h"
+#include "ui_cmd.h"
+#include "ui_draw.h"
+#include "ui_input.h"
+#include "ui_panes.h"
+#include "ui_picker.h"
+#include "ui_wrap.h"
+
+#define DIAG_W 28        /* the diagnostics column, borders excluded */
+#define FRAME_MS 33      /* ~30 fps at most */
+#define MIN_W 60
+#define MIN_H 20
+#define WIDE_W 100       /* below this the diagnostics fold away */
+#define INPUT_MAX_ROWS 5
+
+typedef struct tui {
+    ui_chat chat;
+    ui_chatview view;
+    ui_picker picker;
+    bool panes_wide;     /* diagnostics column at >= WIDE_W columns */
+    bool panes_overlay;  /* diagnostics over the chat when narrower */
+    bool quit;
+    bool dirty;
+    ui_snap snap;
+    double last_sample_ms;
+    uint64_t last_gen_tokens;
+} tui;
+
+static tui *T;           /* for readline's line callback */
+static volatile sig_atomic_t sig_quit, sig_int;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGINT)
+        sig_int = 1;
+    else
+        sig_quit = 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ------------------------------------------------------------------------
+ * Commands and lines
+ * ---------------------------------------------------------------------- */
+
+static void apply_cmd_flags(tui *t, int r)
+{
+    if (r & UI_CMD_QUIT)
+        t->quit = true;
+    if (r & UI_CMD_PANES) {
+        if (COLS >= WIDE_W)
+            t->panes_wide = !t->panes_wide;
+        else
+            t->panes_overlay = !t->panes_overlay;
+    }
+    if (r & UI_CMD_PICKER) {
+        chord_err err;
+        if (!ui_picker_open(&t->picker, t->chat.h, &err))
+            ui_chat_note(&t->chat, "history: %s", err.msg);
+    }
+    if (r & UI_CMD_CLEAR) {
+        clearok(curscr, TRUE);
+        t->view.scroll = 0;
+    }
+    t->dirty = true;
+}
+
+static void on_line(char *line)
+{
+    tui *t = T;
+    t->dirty = true;
+    if (!line) {            /* Ctrl-D on an empty line */
+        t->quit = true;
+        return;
+    }
+    if (!*line) {
+        free(line);
+        return;
+    }
+    ui_input_add_history(line);
+    if (line[0] == '/') {
+        apply_cmd_flags(t, ui_cmd_run(&t->chat, line, true));
+    } else {
+        chord_err err;
+        if (ui_chat_send(&t->chat, line, &err) != CHORD_OK)
+            ui_chat_note(&t->chat, "error: %s", err.msg);
+        ui_chatview_scroll(&t->view, INT_MIN);
+    }
+    free(line);
+}
+
+/* ------------------------------------------------------------------------
+ * Keys
+ * ---------------------------------------------------------------------- */
+
+static void feed_char(wint_t ch)
+{
+    char buf[8];
+    mbstate_t ps;
+    memset(&ps, 0, sizeof ps);
+    size_t n = wcrtomb(buf, (wchar_t)ch, &ps);
+    if (n != (size_t)-1)
+        ui_input_feed(buf, n);
+}
+
+static void stop_or_clear(tui *t)
+{
+    if (ui_chat_busy(&t->chat))
+        ui_chat_stop(&t->chat);
+    else
+        ui_input_clear();
+    t->dirty = true;
+}
+
+static void handle_key(tui *t, int r, wint_t ch)
+{
+    if (t->picker.open) {
+        int64_t id = 0;
+        int k = r == KEY_CODE_YES ? (int)ch : (int)ch;
+        switch (ui_picker_key(&t->picker, k, &id)) {
+        case UI_PICK_CHOSEN: {
+            ui_picker_close(&t->picker);
+            chord_err err;
+            if (ui_chat_resume(&t->chat, id, &err) != CHORD_OK)
+                ui_chat_note(&t->chat, "cannot resume %lld: %s", (long long)id, err.msg);
+            ui_chatview_scroll(&t->view, INT_MIN);
+            break;
+        }
+        case UI_PICK_CLOSED:
+            ui_picker_close(&t->picker);
+            break;
+        default:
+            break;
+        }
+        t->dirty = true;
+        return;
+    }
+    if (r == KEY_CODE_YES) {
+        switch (ch) {
+        case KEY_RESIZE:
+            break;
+        case KEY_F(2):
+            apply_cmd_flags(t, UI_CMD_PANES);
+            break;
+        case KEY_PPAGE:
+            ui_chatview_scroll(&t->view, t->view.page > 2 ? t->view.page - 1 : 1);
+            break;
+        case KEY_NPAGE:
+            ui_chatview_scroll(&t->view, -(t->view.page > 2 ? t->view.page - 1 : 1));
+            break;
+        case KEY_HOME:
+            ui_chatview_scroll(&t->view, INT_MAX);
+            break;
+        case KEY_END:
+            ui_chatview_scroll(&t->view, INT_MIN);
+            break;
+        case KEY_MOUSE: {
+            MEVENT me;
+            if (getmouse(&me) == OK) {
+                if (me.bstate & BUTTON4_PRESSED)
+                    ui_chatview_scroll(&t->view, 3);
+#ifdef BUTTON5_PRESSED
+                else if (me.bstate & BUTTON5_PRESSED)
+                    ui_chatview_scroll(&t->view, -3);
+#endif
+            }
+            break;
+        }
+        default:
+            ui_input_key((int)ch);
+            break;
+        }
+        t->dirty = true;
+        return;
+    }
+    if (ch == 27) {
+        /* Esc alone stops; Esc then a key at once is Alt+key */
+        wint_t next;
+        int r2 = get_wch(&next);
+        if (r2 == ERR) {
+            stop_or_clear(t);
+        } else if (r2 == OK && (next == '\r' || next == '\n')) {
+            ui_input_insert("\n");
+        } else if (r2 == OK) {
+            ui_input_feed("\033", 1);
+            feed_char(next);
+        }
+        t->dirty = true;
+        return;
+    }
+    if (ch == 3) {          /* Ctrl-C (raw mode: no SIGINT from the tty) */
+        stop_or_clear(t);
+        return;
+    }
+    if (ch == '\n')
+        ch = '\r';
+    feed_char(ch);
+    t->dirty = true;
+}
+
+/* ------------------------------------------------------------------------
+ * Drawing
+ * ---------------------------------------------------------------------- */
+
+static void hline_at(int y, int x, int n)
+{
+    if (n > 0)
+        mvhline(y, x, ACS_HLINE, n);
+}
+
+/* A border title " text " at (y, x), at most maxw cells. */
+static void border_title(int y, int x, int maxw, const char *text, ui_style st)
+{
+    if (maxw < 4)
+        return;
+    attrset(ui_style_attr(st));
+    int n = ui_draw_fmt(stdscr, y, x, maxw, " %s ", text);
+    (void)n;
+    attrset(A_NORMAL);
+}
+
+/* Stacks the diagnostics panes in column x..x+w-1, rows y..y+h-1; the
+ * first pane's title goes on row title_y. */
+static void draw_diag(tui *t, int title_y, int y, int x, int w, int h)
+{
+    int n;
+    ui_pane **v = ui_panes_diag(&n);
+    int yy = y, end = y + h;
+    for (int i = 0; i < n && yy < end; i++) {
+        ui_pane *p = v[i];
+        p->update(p, &t->snap);
+        int ty = i == 0 ? title_y : yy;
+        if (i > 0) {
+            attrset(ui_style_attr(UI_S_BORDER));
+            mvaddch(yy, x - 1, ACS_LTEE);
+            hline_at(yy, x, w);
+            mvaddch(yy, x + w, ACS_RTEE);
+            attrset(A_NORMAL);
+            yy++;
+        }
+        border_title(ty, x + 1, w - 2, p->title, UI_S_TITLE);
+        int rows = p->rows(p, w - 1);
+        if (rows > end - yy)
+            rows = end - yy;
+        if (rows > 0)
+            p->draw(p, stdscr, (ui_rect){yy, x + 1, rows, w - 1});
+        yy += rows;
+    }
+}
+
+static void draw_frame(tui *t)
+{
+    int H = LINES, W = COLS;
+    erase();
+    if (W < MIN_W || H < MIN_H) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "chord needs %dx%d or more (now %dx%d)", MIN_W, MIN_H, W, H);
+        ui_draw_text(stdscr, 0, 0, msg, strlen(msg), W);
+        curs_set(0);
+        refresh();
+        return;
+    }
+    chord_stats_get(t->chat.model, &t->snap.st);   /* the frame's one snapshot */
+    t->snap.chat = &t->chat;
+    t->snap.busy = ui_chat_busy(&t->chat);
+    bool side = t->panes_wide && W >= WIDE_W;
+    int ih = ui_input_rows(W - 2, INPUT_MAX_ROWS);
+    int ch = H - 3 - ih;                  /* chat rows */
+    int split = side ? W - DIAG_W - 2 : -1; /* column of the split line */
+
+    /* borders */
+    attrset(ui_style_attr(UI_S_BORDER));
+    mvaddch(0, 0, ACS_ULCORNER);
+    hline_at(0, 1, W - 2);
+    mvaddch(0, W - 1, ACS_URCORNER);
+    for (int y = 1; y < H - 1; y++) {
+        mvaddch(y, 0, ACS_VLINE);
+        mvaddch(y, W - 1, ACS_VLINE);
+    }
+    if (side) {
+        mvaddch(0, split, ACS_TTEE);
+        for (int y = 1; y <= ch; y++)
+            mvaddch(y, split, ACS_VLINE);
+    }
+    mvaddch(ch + 1, 0, ACS_LTEE);
+    hline_at(ch + 1, 1, W - 2);
+    mvaddch(ch + 1, W - 1, ACS_RTEE);
+    if (side)
+        mvaddch(ch + 1, split, ACS_BTEE);
+    mvaddch(H - 1, 0, ACS_LLCORNER);
+    hline_at(H - 1, 1, W - 2);
+    mvaddch(H - 1, W - 1, ACS_LRCORNER);
+    attrset(A_NORMAL);
+
+    /* title: chord · model type · "conversation" */
+    const chord_model_info *mi = &t->chat.info;
+    char title[320];
+    snprintf(title, sizeof title, "chord \xc2\xb7 %s %s%s%s%s", mi->name ? mi->name : "?",
+             mi->type_name ? mi->type_name : "", t->chat.title[0] ? " \xc2\xb7 \"" : "",
+             t->chat.title, t->chat.title[0] ? "\"" : "");
+    border_title(0, 2, (side ? split : W - 1) - 3, title, UI_S_TITLE);
+
+    ui_rect chat_r = {1, 2, ch, (side ? split : W - 1) - 3};
+    ui_chatview_draw(&t->view, &t->chat, stdscr, chat_r);
+    if (side) {
+        draw_diag(t, 0, 1, split + 1, W - split - 2, ch);
+    } else if (t->panes_overlay) {
+        /* folded: F2 shows the column over the right of the chat */
+        int x = W - DIAG_W - 3;
+        for (int y = 1; y <= ch; y++)
+            mvhline(y, x, ' ', W - 1 - x);
+        attrset(ui_style_attr(UI_S_BORDER));
+        mvaddch(0, x, ACS_TTEE);
+        for (int y = 1; y <= ch; y++)
+            mvaddch(y, x, ACS_VLINE);
+        mvaddch(ch + 1, x, ACS_BTEE);
+        attrset(A_NORMAL);
+        draw_diag(t, 0, 1, x + 1, W - x - 2, ch);
+    }
+    if (t->picker.open)
+        ui_picker_draw(&t->picker, stdscr, (ui_rect){1, 1, ch, W - 2});
+
+    ui_pane *st = ui_pane_status();
+    st->update(st, &t->snap);
+    st->draw(st, stdscr, (ui_rect){H - 1, 2, 1, W - 4});
+
+    int cy, cx;
+    ui_input_draw(stdscr, ch + 2, 1, W - 2, ih, &cy, &cx);
+    if (t->picker.open) {
+        curs_set(0);
+    } else {
+        curs_set(1);
+        move(cy, cx);
+    }
+    refresh();
+}
+
+/* Once a second: the sparklines' samples. */
+static void sample(tui *t, double now)
+{
+    chord_stats st;
+    chord_stats_get(t->chat.model, &st);
+    double dt = (now - t->last_sample_ms) / 1e3;
+    double gen = dt > 0 ? (double)(st.n_gen_tokens - t->last_gen_tokens) / dt : 0;
+    if (st.n_gen_tokens < t->last_gen_tokens)
+        gen = 0;
+    t->last_gen_tokens = st.n_gen_tokens;
+    t->last_sample_ms = now;
+    ui_snap *s = &t->snap;
+    if (s->n_spark == UI_SPARK_N) {
+        memmove(s->read_mb_s, s->read_mb_s + 1, (UI_SPARK_N - 1) * sizeof *s->read_mb_s);
+        memmove(s->gen_tok_s, s->gen_tok_s + 1, (UI_SPARK_N - 1) * sizeof *s->gen_tok_s);
+        s->n_spark--;
+    }
+    s->read_mb_s[s->n_spark] = st.read_mb_s;
+    s->gen_tok_s[s->n_spark] = gen;
+    s->n_spark++;
+}
+
+/* ------------------------------------------------------------------------
+ * The loop
+ * ---------------------------------------------------------------------- */
+
+static void loop(tui *t)
+{
+    double last_draw = 0;
+    t->last_sample_ms = now_ms();
+    while (!t->quit && !sig_quit) {
+        if (sig_int) {
+            sig_int = 0;
+            stop_or_clear(t);
+        }
+        double now = now_ms();
+        if (now - t->last_sample_ms >= 1000) {
+            sample(t, now);
+            t->dirty = true;
+        }
+        if (ui_chat_busy(&t->chat) && now - last_draw >= 250)
+            t->dirty = true;    /* the layer map and rates move */
+        if (ui_input_take_dirty())
+            t->dirty = true;
+        if (t->dirty && now - last_draw >= FRAME_MS) {
+            draw_frame(t);
+            t->dirty = false;
+            last_draw = now;
+        }
+        int timeout = (int)(1000 - (now - t->last_sample_ms));
+        if (t->dirty) {
+            int left = (int)(FRAME_MS - (now - last_draw));
+            timeout = left < timeout ? left : timeout;
+        } else if (ui_chat_busy(&t->chat) && timeout > 250) {
+            timeout = 250;
+        }
+        if (timeout < 0)
+            timeout = 0;
+        struct pollfd pf[2] = {{.fd = 0, .events = POLLIN}, {.fd = ui_chat_fd(&t->chat), .events = POLLIN}};
+        int r = poll(pf, pf[1].fd >= 0 ? 2 : 1, timeout);
+        if (r < 0 && errno != EINTR)
+            break;
+        /* keys: also after EINTR, which is how SIGWINCH shows up */
+        wint_t ch;
+        int kr;
+        while ((kr = get_wch(&ch)) != ERR) {
+            handle_key(t, kr, ch);
+            if (t->quit)
+                break;
+        }
+        if (ui_chat_pump(&t->chat, 0))
+            t->dirty = true;
+    }
+}
+
+static void seed_history(hist *h)
+{
+    if (!h)
+        return;
+    char **v;
+    int n;
+    chord_err err;
+    if (hist_prompts(h, 500, &v, &n, &err) != CHORD_OK)
+        return;
+    for (int i = 0; i < n; i++)
+        ui_input_add_history(v[i]);
+    hist_strings_free(v, n);
+}
+
+int ui_run_tui(const ui_config *cfg)
+{
+    setlocale(LC_CTYPE, "");
+    static tui t;
+    memset(&t, 0, sizeof t);
+    T = &t;
+    t.panes_wide = true;
+    chord_err err;
+    if (ui_chat_init(&t.chat, cfg, &err) != CHORD_OK) {
+        fprintf(stderr, "chord: %s\n", err.msg);
+        ui_chat_free(&t.chat);
+        return 1;
+    }
+    if (!ui_input_init(on_line)) {
+        fprintf(stderr, "chord: cannot set up line editing\n");
+        ui_chat_free(&t.chat);
+        return 1;
+    }
+    seed_history(cfg->hist);
+
+    struct sigaction sa, old_term, old_hup, old_int;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    sigaction(SIGINT, &sa, &old_int);
+
+    if (!initscr()) {
+        fprintf(stderr, "chord: cannot initialise the terminal\n");
+        ui_input_shutdown();
+        ui_chat_free(&t.chat);
+        return 1;
+    }
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    mousemask(BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+              | BUTTON5_PRESSED
+#endif
+              , NULL);
+    mouseinterval(0);
+    ui_draw_init();
+    if (t.chat.conv_id)
+        ui_chat_note(&t.chat, "resumed conversation %lld", (long long)t.chat.conv_id);
+    t.dirty = true;
+    loop(&t);
+
+    /* leave curses first so the terminal is back even if the rest is slow */
+    endwin();
+    ui_picker_close(&t.picker);
+    ui_input_shutdown();
+    ui_chat_free(&t.chat);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    T = NULL;
+    return 0;
+}
