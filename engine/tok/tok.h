@@ -19,8 +19,13 @@
  *  - BPE ("gpt2"): the pre-tokenizer named by tokenizer.ggml.pre splits the
  *    text into words; each word's bytes are mapped to GPT-2's printable
  *    alphabet and merged lowest-rank first.
- *  - Special tokens (CONTROL, USER_DEFINED) are recognised in the text only
- *    when parse_special is set; in user text they are plain characters.
+ *  - CONTROL (and UNKNOWN) tokens such as <|im_start|> are recognised in
+ *    the text only when parse_special is set (chat templates); in user text
+ *    they are plain characters. USER_DEFINED tokens are pieces a model
+ *    added to its vocabulary (runs of spaces, extra characters): the
+ *    reference always cuts them out of the text, so does chord, or ids
+ *    would differ. A USER_DEFINED token whose text is an end-of-turn marker
+ *    (<|im_end|>, <|end|>...) is made CONTROL, as the reference does.
  */
 #ifndef CHORD_TOK_H
 #define CHORD_TOK_H
@@ -73,7 +78,8 @@ void tok_desc_init(tok_desc *d);
 
 /* Builds a vocabulary (hash index of the token texts, merge ranks, special
  * token list). Fails with CHORD_E_FORMAT on an inconsistent description
- * (bad counts, a special id out of range, a malformed merge), naming it. */
+ * (no tokens, an unknown token type, a merge without "left right"), naming
+ * it; a special id outside the vocabulary falls back to the default. */
 chord_status tok_vocab_build(const tok_desc *d, tok_vocab **out, chord_err *err);
 
 /* Builds the vocabulary from a GGUF file's tokenizer.ggml.* keys. Errors
