@@ -23,10 +23,10 @@ static int cycle(lc_cache *lc, int *failed_g, char *msg, size_t cap, uint64_t *a
 {
     int fails = 0;
     chord_err err;
-    chord_stats st;
-    lc_stats(lc, &st);
+    chord_stats stats;
+    lc_stats(lc, &stats);
     for (int g = 1; g < M.n_groups; g++) {
-        if (g - 1 >= st.n_resident)
+        if (g - 1 >= stats.n_resident)
             (*acquires)++;  /* streamed acquires: the ones stats count */
         chord_status st = lc_acquire(lc, g, &err);
         if (st != CHORD_OK) {
