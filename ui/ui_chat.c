@@ -557,6 +557,13 @@ void ui_chat_sampling_str(const ui_chat *c, char *out, size_t cap)
         n += snprintf(out + n, cap - (size_t)n, " \xc2\xb7 min-p %g", p->min_p);
     if (p->repeat_penalty != 1 && n >= 0 && (size_t)n < cap)
         n += snprintf(out + n, cap - (size_t)n, " \xc2\xb7 rep %g", p->repeat_penalty);
+#ifdef CHORD_SEED_RANDOM
+    if (p->seed == CHORD_SEED_RANDOM) {
+        if (n >= 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, " \xc2\xb7 seed random");
+        return;
+    }
+#endif
     if (n >= 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, " \xc2\xb7 seed %llu", (unsigned long long)p->seed);
 }

@@ -218,12 +218,13 @@ static void status_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     const status_pane *sp = (const status_pane *)p;
     const char *hints = sp->busy ? "Esc stop \xc2\xb7 F2 panes \xc2\xb7 PgUp/PgDn scroll \xc2\xb7 /help"
                                  : "Ctrl-D quit \xc2\xb7 F2 panes \xc2\xb7 PgUp/PgDn scroll \xc2\xb7 /help";
-    int n = ui_draw_text(w, r.y, r.x, sp->left, strlen(sp->left), r.w);
-    if (n + 3 < r.w) {
+    /* " settings │ hints " over the bottom border */
+    int n = ui_draw_fmt(w, r.y, r.x, r.w, " %s ", sp->left);
+    if (n + 4 < r.w) {
         wattrset(w, ui_style_attr(UI_S_BORDER));
-        mvwaddstr(w, r.y, r.x + n + 1, ui_draw_utf8() ? "\xe2\x94\x82" : "|");
+        mvwaddstr(w, r.y, r.x + n, ui_draw_utf8() ? "\xe2\x94\x82" : "|");
         wattrset(w, A_NORMAL);
-        ui_draw_text(w, r.y, r.x + n + 3, hints, strlen(hints), r.w - n - 3);
+        ui_draw_fmt(w, r.y, r.x + n + 1, r.w - n - 1, " %s ", hints);
     }
 }
 
