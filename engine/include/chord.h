@@ -157,6 +157,18 @@ int chord_detok_push(chord_detok *d, const chord_model *m, chord_token t,
 /* Flushes held-back bytes (as U+FFFD) at the end of a stream. */
 int chord_detok_flush(chord_detok *d, char *out, int cap);
 
+/* The tokenizer in use: "spm" (SentencePiece) or the byte-level BPE
+ * pre-tokenizer rule set ("gpt-2", "llama3", "qwen2", ...). If known is not
+ * NULL it is set to false when the file's tokenizer.ggml.pre was not
+ * recognised and gpt-2's rules stand in (worth a warning under -v). */
+const char *chord_tokenizer_name(const chord_model *m, bool *known);
+
+/* Tokenizes about `bytes` bytes of generated mixed text (prose, code,
+ * digits, accents, CJK, emoji, whitespace runs) and reports the tokens made
+ * and the seconds taken. For `chord bench --tokenizer`. */
+chord_status chord_tokenizer_bench(const chord_model *m, size_t bytes,
+                                   int *n_tokens, double *seconds, chord_err *err);
+
 /* ---------------------------------------------------------------------------
  * Chat templates
  * ------------------------------------------------------------------------- */

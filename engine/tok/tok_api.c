@@ -88,3 +88,28 @@ int chord_detok_flush(chord_detok *d, char *out, int cap)
 {
     return tok_detok_flush(d, out, cap);
 }
+
+const char *chord_tokenizer_name(const chord_model *m, bool *known)
+{
+    const tok_vocab *v = vocab_of(m);
+    if (known)
+        *known = v ? tok_pre_known(v) : false;
+    return v ? tok_pre_name(v) : "none";
+}
+
+chord_status chord_tokenizer_bench(const chord_model *m, size_t bytes,
+                                   int *n_tokens, double *seconds, chord_err *err)
+{
+    const tok_vocab *v = vocab_of(m);
+    if (!v)
+        return err_set(err, CHORD_E_INVALID, "tokenizer bench: the model has no vocabulary");
+    tok_bench_result r;
+    chord_status st = tok_bench(v, bytes, &r, err);
+    if (st == CHORD_OK) {
+        if (n_tokens)
+            *n_tokens = r.n_tokens;
+        if (seconds)
+            *seconds = r.seconds;
+    }
+    return st;
+}
