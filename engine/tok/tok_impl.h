@@ -68,6 +68,8 @@ struct tok_vocab {
     bool ignore_merges;      /* llama3: a word that is a token is not merged */
     uint8_t *eog;            /* n flags */
     int32_t byte_tok[256];   /* SPM: <0xXX> ids (-1 if absent) */
+    uint64_t *pairs;         /* SPM: set of adjacent-character pairs found */
+    uint32_t pairs_mask;     /* inside any token (tok_spm_pair_key), 0 = empty */
     char byte_enc[256][2];   /* BPE: UTF-8 of GPT-2's code point for each byte */
     uint8_t byte_enc_len[256];
 };
@@ -88,7 +90,15 @@ typedef struct tok_ids {
 } tok_ids;
 void tok_ids_push(tok_ids *o, chord_token t);
 
-/* ---- tok_spm.c: SentencePiece on one run of text (already prefixed and
+/* ---- tok_spm.c ---- */
+/* The key of two adjacent characters (each a UTF-8 symbol of 1..4 bytes)
+ * in the pair set; never 0. Different pairs may share a key: the set then
+ * only over-approximates, which is safe (see tok_spm.c). */
+uint64_t tok_spm_pair_key(const char *a, size_t an, const char *b, size_t bn);
+/* Builds v->pairs from the token texts; false on allocation failure. */
+bool tok_spm_build_pairs(tok_vocab *v);
+
+/* SentencePiece on one run of text (already prefixed and
  * with spaces escaped as U+2581). Returns false on allocation failure. */
 bool tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_ids *out);
 

@@ -6,7 +6,14 @@
  *
  * A binary heap holds the candidate pairs; a pair whose symbols changed
  * since it was queued is recognised by its size and skipped, so each merge
- * costs O(log n) and long inputs stay linear-logarithmic.
+ * costs O(log n).
+ *
+ * The text is also cut into independent chunks first: every merged piece is
+ * a token, so no piece can ever span two adjacent characters that occur
+ * together in no token (for Llama-style vocabularies: before each U+2581
+ * that follows a letter). Merging chunk by chunk gives exactly the result
+ * of one global queue (merges in one chunk never change another's
+ * candidates) while keeping the heap small and in cache.
  */
 #include <stdlib.h>
 
@@ -112,31 +119,86 @@ static void emit_piece(const tok_vocab *v, const char *s, uint32_t n, tok_ids *o
     }
 }
 
-bool tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_ids *out)
+/* ---- the pair set --------------------------------------------------------- */
+
+uint64_t tok_spm_pair_key(const char *a, size_t an, const char *b, size_t bn)
 {
-    if (n == 0)
-        return true;
-    spm_sym *sym = malloc(n * sizeof *sym);
-    spm_heap h = {0};
-    bool ok = sym != NULL;
-    int32_t count = 0;
+    uint64_t x = 0, y = 0;
+    for (size_t i = 0; i < an && i < 4; i++)
+        x |= (uint64_t)(unsigned char)a[i] << (8 * i);
+    for (size_t i = 0; i < bn && i < 4; i++)
+        y |= (uint64_t)(unsigned char)b[i] << (8 * i);
+    uint64_t k = (x | (y << 32)) * 0x9E3779B97F4A7C15ull;
+    return k ? k : 1;
+}
 
-    /* one symbol per UTF-8 character (a stray byte is its own symbol) */
-    for (size_t off = 0; ok && off < n; count++) {
-        size_t len = (size_t)tok_utf8_len((unsigned char)s[off]);
-        if (len > n - off)
-            len = n - off;
-        sym[count].off = (uint32_t)off;
-        sym[count].n = (uint32_t)len;
-        sym[count].prev = count - 1;
-        off += len;
-        sym[count].next = off == n ? -1 : count + 1;
+static bool pairs_insert(tok_vocab *v, uint64_t k)
+{
+    for (uint32_t i = (uint32_t)(k >> 32) & v->pairs_mask;; i = (i + 1) & v->pairs_mask) {
+        if (v->pairs[i] == k)
+            return false;
+        if (v->pairs[i] == 0) {
+            v->pairs[i] = k;
+            return true;
+        }
     }
-    for (int32_t i = 1; ok && i < count; i++)
-        ok = try_pair(v, s, sym, i - 1, i, &h);
+}
 
-    while (ok && h.n > 0) {
-        spm_pair p = heap_pop(&h);
+static bool pairs_has(const tok_vocab *v, uint64_t k)
+{
+    for (uint32_t i = (uint32_t)(k >> 32) & v->pairs_mask;; i = (i + 1) & v->pairs_mask) {
+        if (v->pairs[i] == k)
+            return true;
+        if (v->pairs[i] == 0)
+            return false;
+    }
+}
+
+/* Visits the adjacent character pairs of every token (cut into characters
+ * exactly as the encoder cuts text). */
+bool tok_spm_build_pairs(tok_vocab *v)
+{
+    size_t total = 0;
+    for (int32_t t = 0; t < v->n; t++)
+        total += v->len[t];
+    size_t cap = 1024;
+    while (cap < 2 * total)
+        cap <<= 1;
+    v->pairs = calloc(cap, sizeof *v->pairs);
+    if (!v->pairs)
+        return false;
+    v->pairs_mask = (uint32_t)(cap - 1);
+    for (int32_t t = 0; t < v->n; t++) {
+        const char *s = v->text[t];
+        size_t n = v->len[t], prev = 0, prev_n = 0;
+        for (size_t off = 0; off < n;) {
+            size_t len = (size_t)tok_utf8_len((unsigned char)s[off]);
+            if (len > n - off)
+                len = n - off;
+            if (prev_n)
+                pairs_insert(v, tok_spm_pair_key(s + prev, prev_n, s + off, len));
+            prev = off;
+            prev_n = len;
+            off += len;
+        }
+    }
+    return true;
+}
+
+/* Merges the symbols sym[a..b) (linked among themselves) and emits them. */
+static bool merge_chunk(const tok_vocab *v, const char *s, spm_sym *sym, int32_t a,
+                        int32_t b, spm_heap *h, tok_ids *out)
+{
+    h->n = 0;
+    for (int32_t i = a; i < b; i++) {
+        sym[i].prev = i == a ? -1 : i - 1;
+        sym[i].next = i + 1 == b ? -1 : i + 1;
+    }
+    for (int32_t i = a + 1; i < b; i++)
+        if (!try_pair(v, s, sym, i - 1, i, h))
+            return false;
+    while (h->n > 0) {
+        spm_pair p = heap_pop(h);
         spm_sym *l = &sym[p.left], *r = &sym[p.right];
         /* stale: one side was merged away or grew since it was queued */
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size || l->next != p.right)
@@ -146,11 +208,41 @@ bool tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_ids *out)
         l->next = r->next;
         if (r->next >= 0)
             sym[r->next].prev = p.left;
-        ok = try_pair(v, s, sym, l->prev, p.left, &h) &&
-             try_pair(v, s, sym, p.left, l->next, &h);
+        if (!try_pair(v, s, sym, l->prev, p.left, h) || !try_pair(v, s, sym, p.left, l->next, h))
+            return false;
     }
-    for (int32_t i = 0; ok && i != -1; i = sym[i].next)
+    for (int32_t i = a; i != -1; i = sym[i].next)
         emit_piece(v, s + sym[i].off, sym[i].n, out);
+    return true;
+}
+
+bool tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_ids *out)
+{
+    if (n == 0)
+        return true;
+    spm_sym *sym = malloc(n * sizeof *sym);
+    spm_heap h = {0};
+    if (!sym)
+        return false;
+    /* one symbol per UTF-8 character (a stray byte is its own symbol) */
+    int32_t count = 0;
+    for (size_t off = 0; off < n; count++) {
+        size_t len = (size_t)tok_utf8_len((unsigned char)s[off]);
+        if (len > n - off)
+            len = n - off;
+        sym[count].off = (uint32_t)off;
+        sym[count].n = (uint32_t)len;
+        off += len;
+    }
+    bool ok = true;
+    int32_t a = 0;
+    for (int32_t i = 1; ok && i <= count; i++) {
+        if (i < count && pairs_has(v, tok_spm_pair_key(s + sym[i - 1].off, sym[i - 1].n,
+                                                       s + sym[i].off, sym[i].n)))
+            continue;
+        ok = merge_chunk(v, s, sym, a, i, &h, out);
+        a = i;
+    }
     free(sym);
     free(h.a);
     return ok && !out->oom;

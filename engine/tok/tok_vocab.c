@@ -317,7 +317,7 @@ static chord_status build(tok_vocab *v, const tok_desc *d, chord_err *err)
         v->byte_enc_len[b] = (uint8_t)tok_utf8_put(tok_byte_to_cp((unsigned char)b), v->byte_enc[b]);
     }
 
-    if (build_specials(v) != CHORD_OK)
+    if (build_specials(v) != CHORD_OK || (spm && !tok_spm_build_pairs(v)))
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory", src);
     if (v->kind == TOK_KIND_BPE)
         return build_merges(v, d, err);
@@ -357,6 +357,7 @@ void tok_vocab_free(tok_vocab *v)
     free(v->merge_pool);
     map_free(&v->merges);
     free(v->special);
+    free(v->pairs);
     free(v);
 }
 

@@ -1,0 +1,77 @@
+/*
+ * test_bench.c - tokenizing 1 MB of mixed text takes under a second (best
+ * of three runs), for both tokenizer families, and a
+ * 64 KiB run of one letter or of spaces (one long word) stays fast: a
+ * quadratic merge would take seconds there.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gguf/gguf.h"
+#include "t.h"
+#include "tok/tok.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void bench_vocab(const char *rel)
+{
+    const char *path = t_shared(rel);
+    gguf_file *f = NULL;
+    tok_vocab *v = NULL;
+    chord_err err = {{0}};
+    if (gguf_open(path, &f, &err) != CHORD_OK || tok_load_gguf(f, &v, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "%s", err.msg);
+        gguf_close(f);
+        return;
+    }
+    /* best of up to three runs: the machine may be shared */
+    tok_bench_result r = {0}, best = {0};
+    best.seconds = 1e9;
+    chord_status st = CHORD_OK;
+    for (int run = 0; run < 3 && best.seconds >= 1.0; run++) {
+        st = tok_bench(v, 1 << 20, &r, &err);
+        T_CHECK(st == CHORD_OK, "tok_bench: %s", err.msg);
+        if (st != CHORD_OK)
+            break;
+        if (r.seconds < best.seconds)
+            best = r;
+    }
+    r = best;
+    printf("%-28s %zu bytes -> %d tokens in %.3f s (%.1f MB/s)\n", rel, r.bytes, r.n_tokens,
+           r.seconds, r.mb_per_s);
+    T_CHECK(r.n_tokens > (int)(r.bytes / 16), "%s: only %d tokens for %zu bytes", rel, r.n_tokens, r.bytes);
+    T_CHECK(r.seconds < 1.0, "%s: 1 MB took %.3f s (bound 1 s)", rel, r.seconds);
+
+    size_t n = 64 * 1024;
+    char *run = malloc(n);
+    T_CHECK(run != NULL, "malloc");
+    if (run) {
+        const char fill[] = {'a', ' ', '7'};
+        for (int k = 0; k < 3; k++) {
+            memset(run, fill[k], n);
+            double t0 = now_s();
+            int got = tok_encode(v, run, n, false, false, NULL, 0, &err);
+            double dt = now_s() - t0;
+            printf("  64 KiB of '%c': %d tokens in %.3f s\n", fill[k], got, dt);
+            T_CHECK(got > 0, "%s: run of '%c' gave %d", rel, fill[k], got);
+            T_CHECK(dt < 0.5, "%s: 64 KiB run of '%c' took %.3f s", rel, fill[k], dt);
+        }
+        free(run);
+    }
+    tok_vocab_free(v);
+    gguf_close(f);
+}
+
+int main(void)
+{
+    bench_vocab("ref/tokenizer/ggml-vocab-llama-spm.gguf");
+    bench_vocab("ref/tokenizer/ggml-vocab-gpt-2.gguf");
+    bench_vocab("ref/tokenizer/ggml-vocab-deepseek-llm.gguf");
+    return t_done();
+}
