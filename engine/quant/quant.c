@@ -3,9 +3,9 @@
  * level, filled once by quant_init(), and the public entry points that
  * index the table of the level in use.
  *
- * The scalar table is complete; the avx2 and avx512 tables start as copies
- * of it and each SIMD file overwrites the kernels it has a twin for, so a
- * missing twin silently means the scalar one.
+ * The scalar table is complete; the avx2 table starts as a copy of it and
+ * the avx512 table as a copy of the avx2 one, and each SIMD file overwrites
+ * the kernels it has a twin for: a missing twin means the level below.
  */
 #include "quant/quant_impl.h"
 

@@ -1,10 +1,151 @@
 /*
- * quant_legacy_avx512.c - AVX-512 twins of quant_legacy.c (placeholder: the
- * avx512 table keeps the avx2 kernels until these land).
+ * quant_legacy_avx512.c - AVX-512 VNNI twins of the 32-element block dot
+ * products (quant_legacy.c); dequantization and Q8_0 quantization keep
+ * the AVX2 kernels, which the avx512 table inherits.
+ *
+ * Two blocks per zmm. vpdpbusd multiplies unsigned by signed bytes and
+ * sums four products into each int32 without 16-bit saturation, so each
+ * weight is fed as an unsigned quant u = value + offset (Q8_0: x ^ 0x80 =
+ * x + 128; Q4_0: +8; Q5_0: +16) and the offset is taken back with the
+ * activation's sum (a second vpdpbusd against ones). That is exact for
+ * every byte value, -128 included. Block results are accumulated in float
+ * lanes: the difference to the scalar twin is summation order only.
  */
+#include <immintrin.h>
+
 #include "quant/quant_impl.h"
+
+/* 16 nibble bytes of two blocks -> 64 bytes: block 0 low nibbles, block 0
+ * high nibbles, block 1 low, block 1 high (the element order of each). */
+static inline __m512i nibbles_64(const uint8_t *qs0, const uint8_t *qs1)
+{
+    const __m128i a = _mm_loadu_si128((const __m128i *)qs0), b = _mm_loadu_si128((const __m128i *)qs1);
+    __m512i z = _mm512_castsi128_si512(a);
+    z = _mm512_inserti32x4(z, _mm_srli_epi16(a, 4), 1);
+    z = _mm512_inserti32x4(z, b, 2);
+    z = _mm512_inserti32x4(z, _mm_srli_epi16(b, 4), 3);
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
+}
+
+static inline __m512i load_2x32(const int8_t *p0, const int8_t *p1)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+/* Bit i of each 32-bit word -> byte i of its half = 0x10 or 0. */
+static inline __m512i fifth_bits(const uint8_t *qh0, const uint8_t *qh1)
+{
+    uint32_t a, b;
+    memcpy(&a, qh0, 4);
+    memcpy(&b, qh1, 4);
+    const __mmask64 m = (__mmask64)a | ((__mmask64)b << 32);
+    return _mm512_maskz_mov_epi8(m, _mm512_set1_epi8(0x10));
+}
+
+/* Per-lane float scale: d0 in the low 8 lanes, d1 in the high 8. */
+static inline __m512 two_scales(float d0, float d1)
+{
+    return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+}
+
+/* Float lanes of one pair of blocks: d * (u.y - 2^shift * sum(y)), plus
+ * m * sum(y) for the types with a min (m NULL otherwise). */
+static inline __m512 pair_dot(__m512i u, __m512i qy, __m512 d, const __m512 *m, int shift)
+{
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, qy);
+    const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), qy);
+    if (m)
+        return _mm512_fmadd_ps(*m, _mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(p, _mm512_sllv_epi32(s, _mm512_set1_epi32(shift)))));
+}
+
+/* Blocks go in pairs (i, j = i + 1); with an odd count the last block
+ * pairs with itself and the copy gets a zero scale. */
+#define PAIR(i, j, nb) const int64_t j = (i) + 1 < (nb) ? (i) + 1 : (i)
+#define DY1(y, i, j, nb) ((i) + 1 < (nb) ? quant_h2f((y)[j].d) : 0.0f)
+
+static void vec_dot_q8_0(int64_t n, float *out, const void *w, const void *a)
+{
+    const block_q8_0 *x = w, *y = a;
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        PAIR(i, j, nb);
+        const __m512i u = _mm512_xor_si512(load_2x32(x[i].qs, x[j].qs), _mm512_set1_epi8((char)0x80));
+        const __m512 d = two_scales(quant_h2f(x[i].d) * quant_h2f(y[i].d), quant_h2f(x[j].d) * DY1(y, i, j, nb));
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, NULL, 7));
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
+
+static void vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
+{
+    const block_q4_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        PAIR(i, j, nb);
+        const __m512 d = two_scales(quant_h2f(x[i].d) * quant_h2f(y[i].d), quant_h2f(x[j].d) * DY1(y, i, j, nb));
+        acc = _mm512_add_ps(acc, pair_dot(nibbles_64(x[i].qs, x[j].qs), load_2x32(y[i].qs, y[j].qs), d, NULL, 3));
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
+
+static void vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
+{
+    const block_q5_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        PAIR(i, j, nb);
+        const __m512i u = _mm512_or_si512(nibbles_64(x[i].qs, x[j].qs), fifth_bits(x[i].qh, x[j].qh));
+        const __m512 d = two_scales(quant_h2f(x[i].d) * quant_h2f(y[i].d), quant_h2f(x[j].d) * DY1(y, i, j, nb));
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, NULL, 4));
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
+
+static void vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a)
+{
+    const block_q4_1 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        PAIR(i, j, nb);
+        const float dy0 = quant_h2f(y[i].d), dy1 = DY1(y, i, j, nb);
+        const __m512 d = two_scales(quant_h2f(x[i].d) * dy0, quant_h2f(x[j].d) * dy1);
+        const __m512 m = two_scales(quant_h2f(x[i].m) * dy0, quant_h2f(x[j].m) * dy1);
+        acc = _mm512_add_ps(acc, pair_dot(nibbles_64(x[i].qs, x[j].qs), load_2x32(y[i].qs, y[j].qs), d, &m, 0));
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
+
+static void vec_dot_q5_1(int64_t n, float *out, const void *w, const void *a)
+{
+    const block_q5_1 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        PAIR(i, j, nb);
+        const float dy0 = quant_h2f(y[i].d), dy1 = DY1(y, i, j, nb);
+        const __m512 d = two_scales(quant_h2f(x[i].d) * dy0, quant_h2f(x[j].d) * dy1);
+        const __m512 m = two_scales(quant_h2f(x[i].m) * dy0, quant_h2f(x[j].m) * dy1);
+        const __m512i u = _mm512_or_si512(nibbles_64(x[i].qs, x[j].qs), fifth_bits(x[i].qh, x[j].qh));
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, &m, 0));
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
 
 void quant_register_legacy_avx512(quant_kernels *tab)
 {
-    (void)tab;
+    tab[QT_Q4_0].vec_dot = vec_dot_q4_0;
+    tab[QT_Q4_1].vec_dot = vec_dot_q4_1;
+    tab[QT_Q5_0].vec_dot = vec_dot_q5_0;
+    tab[QT_Q5_1].vec_dot = vec_dot_q5_1;
+    tab[QT_Q8_0].vec_dot = vec_dot_q8_0;
 }
