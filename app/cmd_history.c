@@ -19,6 +19,7 @@ static void usage(FILE *f)
 {
     fputs("usage: chord history [--db PATH] COMMAND [options]\n"
           "  list [--limit N] [--json]        conversations, newest activity first\n"
+          "                                   (default 50; --limit 0 lists all)\n"
           "  show ID [--json|--md]            one conversation\n"
           "  search QUERY... [--limit N] [--json]\n"
           "                                   full-text search; word* matches a prefix\n"
@@ -28,6 +29,8 @@ static void usage(FILE *f)
           "The database defaults to $XDG_DATA_HOME/chord/history.db\n"
           "(~/.local/share/chord/history.db).\n", f);
 }
+
+enum { LIST_DEFAULT_LIMIT = 50 };
 
 typedef struct args {
     const char *db;
@@ -207,8 +210,13 @@ static int do_list(hist *h, const args *a)
     hist_conv_row *rows;
     int n;
     chord_err e;
-    if (hist_list(h, a->has_limit ? (int)a->limit : 0, &rows, &n, &e) != CHORD_OK)
+    /* One row more than shown tells whether older ones were left out. */
+    int limit = a->has_limit ? (int)a->limit : LIST_DEFAULT_LIMIT;
+    if (hist_list(h, limit > 0 ? limit + 1 : 0, &rows, &n, &e) != CHORD_OK)
         return fail(&e);
+    bool more = limit > 0 && n > limit;
+    if (more)
+        n = limit;
     char t[40];
     if (a->json) {
         fputc('[', stdout);
@@ -233,8 +241,10 @@ static int do_list(hist *h, const args *a)
                    rows[i].n_msgs, rows[i].model ? rows[i].model : "",
                    rows[i].title ? rows[i].title : "(untitled)");
         }
+        if (more)
+            printf("(older conversations not shown: --limit 0 lists all)\n");
     }
-    hist_rows_free(rows, n);
+    hist_rows_free(rows, more ? n + 1 : n);
     return out_status(EXIT_OK);
 }
 
