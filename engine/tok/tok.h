@@ -119,12 +119,14 @@ chord_token tok_find(const tok_vocab *v, const char *s, size_t len);
 /* ---- encoding and decoding ---------------------------------------------- */
 
 /* Tokenizes len bytes of text (need not be NUL-terminated; invalid UTF-8
- * bytes are read as U+FFFD like the reference). add_bos/add_eos apply only
- * if the vocabulary asks for them. Writes at most max ids to out (out may be
- * NULL when max is 0) and returns how many the whole text needs, or -1 with
- * err filled (allocation failure). */
-int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_special,
-               bool parse_special, chord_token *out, int max, chord_err *err);
+ * bytes are read as U+FFFD like the reference). add_bos / add_eos add BOS /
+ * EOS only if the vocabulary asks for them (the reference's add_special is
+ * both). Writes at most max ids to out (out may be NULL when max is 0) and
+ * returns how many the whole text needs, or -1 with err filled (allocation
+ * failure). */
+int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
+               bool add_eos, bool parse_special, chord_token *out, int max,
+               chord_err *err);
 
 /* The raw bytes token t stands for: byte-fallback tokens give their byte,
  * byte-level BPE tokens are decoded to bytes, U+2581 becomes a space in

@@ -25,7 +25,9 @@ int chord_tokenize(const chord_model *m, const char *text, size_t len,
         err_set(err, CHORD_E_INVALID, "tokenize: bad output buffer (max %d)", max);
         return -1;
     }
-    return tok_encode(v, text, len, add_bos, parse_special, out, max, err);
+    /* chord's contract is BOS only: an EOS at the end of a prompt would
+     * end the turn before the model spoke */
+    return tok_encode(v, text, len, add_bos, false, parse_special, out, max, err);
 }
 
 int chord_token_to_bytes(const chord_model *m, chord_token t, bool show_special,

@@ -64,7 +64,7 @@ chord_status tok_bench(const tok_vocab *v, size_t bytes, tok_bench_result *r,
         n--;
 
     double t0 = now_s();
-    int k = tok_encode(v, text, n, false, false, NULL, 0, err);
+    int k = tok_encode(v, text, n, false, false, false, NULL, 0, err);
     double t1 = now_s();
     free(text);
     if (k < 0)

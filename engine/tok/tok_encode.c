@@ -81,8 +81,9 @@ static bool plain_run(const tok_vocab *v, const char *s, size_t n, bool after_sp
     return tok_bpe_encode(v, s, n, out);
 }
 
-int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_special,
-               bool parse_special, chord_token *out, int max, chord_err *err)
+int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
+               bool add_eos, bool parse_special, chord_token *out, int max,
+               chord_err *err)
 {
     tok_ids ids = {0};
     bool ok = true;
@@ -90,7 +91,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
         err_set(err, CHORD_E_INVALID, "tokenize: NULL text");
         return -1;
     }
-    if (add_special && v->add_bos)
+    if (add_bos && v->add_bos)
         tok_ids_push(&ids, v->bos);
 
     /* The start of the text counts as "after a special token" for the
@@ -114,7 +115,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_specia
     }
     if (ok)
         ok = plain_run(v, text + start, len - start, after_special, &ids);
-    if (ok && add_special && v->add_eos)
+    if (ok && add_eos && v->add_eos)
         tok_ids_push(&ids, v->eos);
     if (!ok || ids.oom) {
         free(ids.ids);

@@ -56,7 +56,7 @@ static void bench_vocab(const char *rel)
         for (int k = 0; k < 3; k++) {
             memset(run, fill[k], n);
             double t0 = now_s();
-            int got = tok_encode(v, run, n, false, false, NULL, 0, &err);
+            int got = tok_encode(v, run, n, false, false, false, NULL, 0, &err);
             double dt = now_s() - t0;
             printf("  64 KiB of '%c': %d tokens in %.3f s\n", fill[k], got, dt);
             T_CHECK(got > 0, "%s: run of '%c' gave %d", rel, fill[k], got);

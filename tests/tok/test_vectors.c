@@ -91,7 +91,7 @@ static int check_vocab(const char *dir, const char *inp_name, int *n_bad)
         ip += tlen + strlen(SEP);
         cases++;
 
-        int ng = tok_encode(v, text, tlen, false, false, got, 4096, &err);
+        int ng = tok_encode(v, text, tlen, false, false, false, got, 4096, &err);
         bool same = ng == nw && ng <= 4096 && memcmp(got, want, (size_t)ng * sizeof *got) == 0;
         if (!same) {
             bad++;
