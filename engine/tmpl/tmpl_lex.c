@@ -223,7 +223,9 @@ static bool lex_tag(lexer *L, bool block, char *end_flag)
         const char *p = L->s + L->pos;
         size_t left = L->n - L->pos;
         char ec = block ? '%' : '}';
-        if (depth == 0) {
+        /* "%}" cannot occur inside a block's expression, but "}}" can close
+         * two dict literals inside {{ }}: that one counts brackets */
+        if (block || depth == 0) {
             char flag = 0;
             size_t skip = 0;
             if ((p[0] == '-' || p[0] == '+') && left >= 3 && p[1] == ec && p[2] == '}') {
