@@ -98,9 +98,8 @@ static void prefetch_update(ui_pane *p, const ui_snap *s)
 
 static int prefetch_rows(const ui_pane *p, int width)
 {
-    (void)p;
     (void)width;
-    return 4;
+    return ((const prefetch_pane *)p)->st.streaming ? 5 : 2;
 }
 
 static void prefetch_draw(const ui_pane *p, WINDOW *w, ui_rect r)
@@ -113,15 +112,14 @@ static void prefetch_draw(const ui_pane *p, WINDOW *w, ui_rect r)
         return;
     }
     uint64_t acq = st->hits + st->stalls;
-    ui_draw_fmt(w, r.y, r.x, r.w, "distance %d  queue %d  in flight %d", st->prefetch_distance,
-                st->queue_depth, st->in_flight);
-    ui_draw_fmt(w, r.y + 1, r.x, r.w, "hits %.0f%%  stalls %llu (%.0fms)",
-                acq ? 100.0 * (double)st->hits / (double)acq : 0.0,
-                (unsigned long long)st->stalls, st->stall_ms);
-    ui_draw_fmt(w, r.y + 2, r.x, r.w, "read %.0f MB/s  %.1f MB total", st->read_mb_s, st->bytes_read / 1e6);
-    if (r.h > 3) {
+    ui_draw_fmt(w, r.y, r.x, r.w, "distance %d  queue %d", st->prefetch_distance, st->queue_depth);
+    ui_draw_fmt(w, r.y + 1, r.x, r.w, "in flight %d  hits %.0f%%", st->in_flight,
+                acq ? 100.0 * (double)st->hits / (double)acq : 0.0);
+    ui_draw_fmt(w, r.y + 2, r.x, r.w, "stalls %llu (%.0f ms)", (unsigned long long)st->stalls, st->stall_ms);
+    ui_draw_fmt(w, r.y + 3, r.x, r.w, "read %.0f MB/s  %.0f MB", st->read_mb_s, st->bytes_read / 1e6);
+    if (r.h > 4) {
         wattrset(w, ui_style_attr(UI_S_SPARK));
-        ui_draw_spark(w, r.y + 3, r.x, pp->spark, pp->n_spark, r.w);
+        ui_draw_spark(w, r.y + 4, r.x, pp->spark, pp->n_spark, r.w);
         wattrset(w, A_NORMAL);
     }
 }

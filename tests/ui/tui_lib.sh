@@ -1,0 +1,71 @@
+# tui_lib.sh - driving chord's TUI in a private tmux server (source after
+# common/lib.sh). Every screen captured is kept in $SCREENS and printed when
+# a check fails, so the log shows what the user would have seen.
+command -v tmux >/dev/null || fail "tmux is not installed (apt-get install tmux)"
+SOCK="$TMP/tmux.sock"
+SCREENS="$TMP/screens.log"
+: > "$SCREENS"
+T() { tmux -S "$SOCK" "$@"; }
+trap 'tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
+
+# screen: the current screen of the chord window.
+screen() { T capture-pane -p -t chord; }
+snap() { { echo "=== $1 ==="; screen; } >> "$SCREENS"; }
+die() {
+    snap "at failure"
+    echo "--- captured screens ---" >&2
+    cat "$SCREENS" >&2
+    fail "$*"
+}
+# wait_for PATTERN SECONDS: until the screen matches (grep -E).
+wait_for() {
+    local n=$(( $2 * 10 ))
+    while [ "$n" -gt 0 ]; do
+        screen | grep -qE -- "$1" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+# wait_file PATH SECONDS
+wait_file() {
+    local n=$(( $2 * 10 ))
+    while [ "$n" -gt 0 ]; do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+# start ARGS...: runs chord in a 120x40 window; records the tty settings
+# before and after, the exit status and chord's pid.
+start() {
+    rm -f "$TMP/stty.before" "$TMP/stty.after" "$TMP/exit" "$TMP/pid"
+    {
+        echo "stty -g > '$TMP/stty.before'"
+        printf 'bash -c '\''echo $$ > "$0"; exec "$@"'\'' %q %q' "$TMP/pid" "$CHORD"
+        printf ' %q' "$@"
+        echo
+        echo "echo \"EXIT=\$?\" > '$TMP/exit'"
+        echo "stty -g > '$TMP/stty.after'"
+        echo "sleep 600"
+    } > "$TMP/run.sh"
+    T kill-session -t chord 2>/dev/null
+    T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh" \
+        || fail "cannot start tmux"
+    wait_for 'Ctrl-D quit' 30 || die "chord did not show its screen"
+}
+# idle: waits until no reply is running (the hints say Ctrl-D again).
+idle() { wait_for 'Ctrl-D quit' "${1:-60}" || die "the reply did not end"; }
+# check_exit: chord ended with status 0 and left the tty as it found it.
+check_exit() {
+    wait_file "$TMP/stty.after" 20 || die "chord did not exit"
+    grep -q '^EXIT=0$' "$TMP/exit" || die "exit status: $(cat "$TMP/exit")"
+    cmp -s "$TMP/stty.before" "$TMP/stty.after" || die "terminal settings not restored"
+}
+# reply_text: the chat lines of the last "chord" reply with all whitespace
+# removed (wrapping moves spaces; the text itself must not change).
+reply_text() {
+    screen | awk -F'│' '/^│ chord /{on=1; s=""} on && /^├/{on=0} on{x = $2; sub(/├.*/, "", x); s = s x} END{print s}' \
+        | sed 's/^ chord//; s/\[interrupted\]//' | tr -d ' \n'
+}
