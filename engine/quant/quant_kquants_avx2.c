@@ -7,7 +7,7 @@
  * 63 * 128 * 2), then combined with the float scales by the same
  * expressions, in the same order, as the scalar twin; so these dot products
  * happen to give the scalar twin's exact result. Q8_K quantization and the
- * dequantizers are bit-identical too.
+ * dequantizers (every k-quant and Q8_K) are bit-identical too.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -202,15 +202,57 @@ static void vec_dot_q6_K(int64_t n, float *out, const void *w, const void *a)
  * Dequantization (the same float operations per element as the scalar twin)
  * ------------------------------------------------------------------------- */
 
-/* 32 unsigned bytes u -> 32 floats d * u - m */
-static inline void store_affine(__m256i u, float d, float m, float *dst)
+/* 32 quant bytes q (values in -128..127) -> 32 floats d * q - m, with
+ * (d0, m0) for the first 16 and (d1, m1) for the last 16: the scalar
+ * twin's operations (with m = 0 the subtraction changes nothing, not even
+ * the sign of a zero). */
+static inline void store_32(__m256i q, float d0, float m0, float d1, float m1, float *dst)
 {
-    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
     for (int k = 0; k < 4; k++) {
-        const __m128i b = k < 2 ? _mm256_castsi256_si128(u) : _mm256_extracti128_si256(u, 1);
+        const __m128i b = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
         const __m128i part = (k & 1) ? _mm_srli_si128(b, 8) : b;
-        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(part));
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part));
+        const __m256 vd = _mm256_set1_ps(k < 2 ? d0 : d1), vm = _mm256_set1_ps(k < 2 ? m0 : m1);
         _mm256_storeu_ps(dst + 8 * k, _mm256_sub_ps(_mm256_mul_ps(vd, f), vm));
+    }
+}
+
+static void dequant_q2_K(const void *src, float *dst, int64_t n)
+{
+    const block_q2_K *x = src;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = quant_h2f(x[i].d), min = quant_h2f(x[i].dmin);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = load32(x[i].qs + 32 * h);
+            for (int s = 0; s < 4; s++, dst += 32) {
+                const uint8_t *sc = x[i].scales + 8 * h + 2 * s;
+                store_32(_mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3), d * (float)(sc[0] & 0xF),
+                         min * (float)(sc[0] >> 4), d * (float)(sc[1] & 0xF), min * (float)(sc[1] >> 4), dst);
+            }
+        }
+    }
+}
+
+static void dequant_q3_K(const void *src, float *dst, int64_t n)
+{
+    const block_q3_K *x = src;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = quant_h2f(x[i].d);
+        int8_t sc[16];
+        quant_q3_K_scales(x[i].scales, sc);
+        const __m256i hm = load32(x[i].hmask);
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = load32(x[i].qs + 32 * h);
+            for (int s = 0; s < 4; s++, dst += 32) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), m3);
+                const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + s), one);
+                const __m256i v = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hb, 2)), four);
+                const int k = 8 * h + 2 * s;
+                store_32(v, d * (float)sc[k], 0.0f, d * (float)sc[k + 1], 0.0f, dst);
+            }
+        }
     }
 }
 
@@ -224,10 +266,34 @@ static void dequant_q4_K(const void *src, float *dst, int64_t n)
             uint8_t sc, m;
             const __m256i q = load32(x[i].qs + 32 * p);
             quant_scale_min_k4(2 * p, x[i].scales, &sc, &m);
-            store_affine(_mm256_and_si256(q, m4), d * (float)sc, min * (float)m, dst);
+            const float d0 = d * (float)sc, m0 = min * (float)m;
+            store_32(_mm256_and_si256(q, m4), d0, m0, d0, m0, dst);
             quant_scale_min_k4(2 * p + 1, x[i].scales, &sc, &m);
-            store_affine(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d * (float)sc, min * (float)m,
-                         dst + 32);
+            const float d1 = d * (float)sc, m1 = min * (float)m;
+            store_32(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), d1, m1, d1, m1, dst + 32);
+        }
+    }
+}
+
+static void dequant_q5_K(const void *src, float *dst, int64_t n)
+{
+    const block_q5_K *x = src;
+    const __m256i m4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = quant_h2f(x[i].d), min = quant_h2f(x[i].dmin);
+        const __m256i qh = load32(x[i].qh);
+        for (int p = 0; p < 4; p++, dst += 64) {
+            uint8_t sc, m;
+            const __m256i q = load32(x[i].qs + 32 * p);
+            const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one);
+            const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one);
+            quant_scale_min_k4(2 * p, x[i].scales, &sc, &m);
+            const float d0 = d * (float)sc, m0 = min * (float)m;
+            store_32(_mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(h0, 4)), d0, m0, d0, m0, dst);
+            quant_scale_min_k4(2 * p + 1, x[i].scales, &sc, &m);
+            const float d1 = d * (float)sc, m1 = min * (float)m;
+            store_32(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), _mm256_slli_epi16(h1, 4)),
+                     d1, m1, d1, m1, dst + 32);
         }
     }
 }
@@ -240,7 +306,7 @@ static void dequant_q6_K(const void *src, float *dst, int64_t n)
     const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = quant_h2f(x[i].d);
-        for (int h = 0; h < 2; h++, dst += 128) {
+        for (int h = 0; h < 2; h++) {
             const __m256i ql0 = load32(x[i].ql + 64 * h), ql1 = load32(x[i].ql + 64 * h + 32);
             const __m256i qh = load32(x[i].qh + 32 * h);
             const __m256i lo[4] = {
@@ -248,20 +314,22 @@ static void dequant_q6_K(const void *src, float *dst, int64_t n)
                 _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
                 _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
             };
-            for (int s = 0; s < 4; s++) {
+            for (int s = 0; s < 4; s++, dst += 32) {
                 const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * s), m3);
                 const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo[s], _mm256_slli_epi16(hb, 4)), off);
-                const int e = 128 * h + 32 * s;
-                for (int k = 0; k < 4; k++) {
-                    const __m128i b = k < 2 ? _mm256_castsi256_si128(q) : _mm256_extracti128_si256(q, 1);
-                    const __m128i part = (k & 1) ? _mm_srli_si128(b, 8) : b;
-                    const __m256 vs = _mm256_set1_ps(d * (float)x[i].scales[(e + 8 * k) / 16]);
-                    const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(part));
-                    _mm256_storeu_ps(dst + 32 * s + 8 * k, _mm256_mul_ps(vs, f));
-                }
+                const int k = 8 * h + 2 * s;
+                store_32(q, d * (float)x[i].scales[k], 0.0f, d * (float)x[i].scales[k + 1], 0.0f, dst);
             }
         }
     }
+}
+
+static void dequant_q8_K(const void *src, float *dst, int64_t n)
+{
+    const block_q8_K *x = src;
+    for (int64_t i = 0; i < n / QK_K; i++)
+        for (int j = 0; j < QK_K; j += 32, dst += 32)
+            store_32(load32(x[i].qs + j), x[i].d, 0.0f, x[i].d, 0.0f, dst);
 }
 
 /* ---------------------------------------------------------------------------
@@ -324,7 +392,11 @@ void quant_register_kquants_avx2(quant_kernels *tab)
     tab[QT_Q4_K].vec_dot = vec_dot_q4_K;
     tab[QT_Q5_K].vec_dot = vec_dot_q5_K;
     tab[QT_Q6_K].vec_dot = vec_dot_q6_K;
+    tab[QT_Q2_K].dequant = dequant_q2_K;
+    tab[QT_Q3_K].dequant = dequant_q3_K;
     tab[QT_Q4_K].dequant = dequant_q4_K;
+    tab[QT_Q5_K].dequant = dequant_q5_K;
     tab[QT_Q6_K].dequant = dequant_q6_K;
+    tab[QT_Q8_K].dequant = dequant_q8_K;
     tab[QT_Q8_K].quantize = quantize_q8_K;
 }

@@ -82,6 +82,41 @@ static inline void store_scaled(__m256i q, float d, float *dst)
     _mm256_storeu_ps(dst + 24, _mm256_mul_ps(to_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), vd));
 }
 
+/* 32 bytes of values 0..31 -> (float)q * d + m, as the scalar twin. */
+static inline void store_affine(__m256i q, float d, float m, float *dst)
+{
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(dst + 8 * k, _mm256_add_ps(_mm256_mul_ps(to_ps(_mm256_cvtepi8_epi32(parts[k])), vd), vm));
+}
+
+static void dequant_q4_1(const void *src, float *dst, int64_t n)
+{
+    const block_q4_1 *x = src;
+    for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0)
+        store_affine(nibbles_32(x[i].qs), quant_h2f(x[i].d), quant_h2f(x[i].m), dst);
+}
+
+static void dequant_q5_0(const void *src, float *dst, int64_t n)
+{
+    const block_q5_0 *x = src;
+    for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
+        const __m256i hi = _mm256_andnot_si256(bits_to_bytes(x[i].qh), _mm256_set1_epi8((char)0xF0));
+        store_scaled(_mm256_or_si256(nibbles_32(x[i].qs), hi), quant_h2f(x[i].d), dst);
+    }
+}
+
+static void dequant_q5_1(const void *src, float *dst, int64_t n)
+{
+    const block_q5_1 *x = src;
+    for (int64_t i = 0; i < n / QK4_0; i++, dst += QK4_0) {
+        const __m256i hi = _mm256_and_si256(bits_to_bytes(x[i].qh), _mm256_set1_epi8(0x10));
+        store_affine(_mm256_or_si256(nibbles_32(x[i].qs), hi), quant_h2f(x[i].d), quant_h2f(x[i].m), dst);
+    }
+}
+
 static void dequant_q4_0(const void *src, float *dst, int64_t n)
 {
     const block_q4_0 *x = src;
@@ -219,6 +254,9 @@ static void vec_dot_q8_0(int64_t n, float *out, const void *w, const void *a)
 void quant_register_legacy_avx2(quant_kernels *tab)
 {
     tab[QT_Q4_0].dequant = dequant_q4_0;
+    tab[QT_Q4_1].dequant = dequant_q4_1;
+    tab[QT_Q5_0].dequant = dequant_q5_0;
+    tab[QT_Q5_1].dequant = dequant_q5_1;
     tab[QT_Q8_0].dequant = dequant_q8_0;
     tab[QT_Q8_0].quantize = quantize_q8_0;
     tab[QT_Q4_0].vec_dot = vec_dot_q4_0;
