@@ -18,7 +18,7 @@ static const char *db;
  * with_err) into *out. */
 static int cli(const char *args, bool with_err, char **out)
 {
-    char cmd[8192];
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "'%s' history %s --db '%s' </dev/null %s", t_chord_bin(), args,
              db, with_err ? "2>&1" : "2>/dev/null");
     return t_run(cmd, out);
@@ -87,7 +87,7 @@ int main(void)
     free(out);
 
     /* --db before the command works too. */
-    char cmd[8192];
+    char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' history --db='%s' list --json", t_chord_bin(), path);
     T_EQ_INT(t_run(cmd, &out), 0);
     j = parse(out);
