@@ -43,6 +43,7 @@ typedef struct rd {
     uint64_t size;
     uint64_t pos;          /* logical position of the next read */
     uint8_t *buf;
+    size_t buf_cap;        /* RD_BUF_SIZE, or less for a small file */
     uint64_t buf_start;    /* file offset of buf[0] */
     size_t buf_len;        /* valid bytes in buf */
     chord_err *err;
@@ -122,7 +123,7 @@ static chord_status rd_read(rd *r, void *dst, uint64_t n)
             n -= k;
             continue;
         }
-        if (n >= RD_BUF_SIZE) {
+        if (n >= r->buf_cap) {
             chord_status st = rd_pread(r, out, (size_t)n, r->pos);
             if (st)
                 return st;
@@ -130,8 +131,8 @@ static chord_status rd_read(rd *r, void *dst, uint64_t n)
             return CHORD_OK;
         }
         uint64_t k = r->size - r->pos;
-        if (k > RD_BUF_SIZE)
-            k = RD_BUF_SIZE;
+        if (k > r->buf_cap)
+            k = r->buf_cap;
         chord_status st = rd_pread(r, r->buf, (size_t)k, r->pos);
         if (st)
             return st;
@@ -618,7 +619,8 @@ chord_status gguf_open(const char *path, gguf_file **out, chord_err *err)
     }
     r.size = (uint64_t)sb.st_size;
     gguf_file *f = gguf_file_new(path);
-    r.buf = malloc(RD_BUF_SIZE);
+    r.buf_cap = r.size < RD_BUF_SIZE ? (size_t)r.size + 1 : RD_BUF_SIZE;
+    r.buf = malloc(r.buf_cap);
     chord_status st;
     if (!f || !r.buf)
         st = err_set(err, CHORD_E_NOMEM, "%s: out of memory at offset 0", path);
