@@ -38,16 +38,17 @@ static float fit_sym(const float *x, int n, int nmax, int8_t *L)
     float best_s = 0.0f, best_gain = -1.0f;
     for (int is = -9; is <= 9; is++) {
         const float iscale = -((float)nmax + 0.1f * (float)is) / max;
-        double sxl = 0, sll = 0;
+        float sxl = 0;
+        int sll = 0;
         for (int j = 0; j < n; j++) {
             const int l = clampi(quant_nearest_int(iscale * x[j]), -nmax, nmax - 1);
-            sxl += (double)x[j] * l;
-            sll += (double)l * l;
+            sxl += x[j] * (float)l;
+            sll += l * l;
         }
         /* error = sum x^2 - sxl^2 / sll: maximize the second term */
-        if (sll > 0 && sxl * sxl / sll > best_gain) {
-            best_gain = (float)(sxl * sxl / sll);
-            best_s = (float)(sxl / sll);
+        if (sll > 0 && sxl * sxl / (float)sll > best_gain) {
+            best_gain = sxl * sxl / (float)sll;
+            best_s = sxl / (float)sll;
         }
     }
     for (int j = 0; j < n; j++)
@@ -74,24 +75,27 @@ static float fit_affine(const float *x, int n, int nmax, uint8_t *L, float *m)
         return 0.0f;
     }
     float best_s = (mx - mn) / (float)nmax, best_b = mn;
-    double best_err = DBL_MAX;
+    double best_err = DBL_MAX, sx = 0, sxx = 0;
+    for (int j = 0; j < n; j++) {
+        sx += x[j];
+        sxx += (double)x[j] * x[j];
+    }
     uint8_t Lt[32];
     for (int is = -1; is <= 20; is++) {
         /* is = -1 evaluates the plain min/max fit */
-        const float s0 = is < 0 ? best_s : 0.0f;
-        const float iscale = is < 0 ? 1.0f / s0
+        const float iscale = is < 0 ? (float)nmax / (mx - mn)
                                     : ((float)nmax - 1.0f + 0.1f * (float)is) / (mx - mn);
-        double sl = 0, sll = 0, sx = 0, sxl = 0;
+        int sl = 0, sll = 0; /* integers: exact and cheap */
+        float sxl = 0;
         for (int j = 0; j < n; j++) {
             const int l = clampi(quant_nearest_int(iscale * (x[j] - mn)), 0, nmax);
             Lt[j] = (uint8_t)l;
             sl += l;
-            sll += (double)l * l;
-            sx += x[j];
-            sxl += (double)x[j] * l;
+            sll += l * l;
+            sxl += x[j] * (float)l;
         }
         double s, b;
-        const double det = n * sll - sl * sl;
+        const double det = (double)n * sll - (double)sl * sl;
         if (is < 0) {
             s = best_s;
             b = best_b;
@@ -107,11 +111,8 @@ static float fit_affine(const float *x, int n, int nmax, uint8_t *L, float *m)
         }
         if (s < 0)
             continue;
-        double err = 0;
-        for (int j = 0; j < n; j++) {
-            const double e = s * Lt[j] + b - x[j];
-            err += e * e;
-        }
+        /* sum (s L + b - x)^2, expanded over the sums already at hand */
+        const double err = s * s * sll + 2 * s * b * sl + n * b * b - 2 * s * sxl - 2 * b * sx + sxx;
         if (err < best_err) {
             best_err = err;
             best_s = (float)s;
