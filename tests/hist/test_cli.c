@@ -181,6 +181,17 @@ int main(void)
     T_CHECK(ht_has(out, path) && ht_has(out, "no conversation"), "gone: %s", out);
     free(out);
     T_EQ_INT(cli("rm 999 --yes", true, NULL), 1);
+
+    /* On a terminal (script(1) gives it a pty) rm asks; only y deletes. */
+    for (int yes = 0; yes < 2; yes++) {
+        snprintf(cmd, sizeof cmd, "printf '%s\\n' | script -qec \"'%s' history --db '%s' rm %lld\""
+                 " /dev/null", yes ? "y" : "n", t_chord_bin(), path, (long long)c2);
+        int rc = t_run(cmd, &out);
+        T_CHECK(rc == (yes ? 0 : 1), "rm on a tty answering %s: exit %d: %s", yes ? "y" : "n", rc, out);
+        T_CHECK(ht_has(out, "[y/N]"), "asked: %s", out);
+        free(out);
+        T_EQ_INT(ht_int(path, "SELECT count(*) FROM conversations WHERE id = ?", c2, true), !yes);
+    }
     T_EQ_INT(ht_int(path, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'fresnel'",
                     0, false), 0);
 
