@@ -148,16 +148,20 @@ static bool kv_begin(gguf_writer *w, const char *key, gguf_vtype t)
     return true;
 }
 
-/* Serializes one numeric value of type t from its host-order bytes. */
+/* Serializes one numeric value of type t from its host-order bytes (v
+ * need not be aligned). */
 static void put_scalar(gguf_writer *w, gguf_vtype t, const void *v)
 {
     size_t n = gguf_vtype_size(t);
+    uint8_t b8;
+    uint16_t b16;
+    uint32_t b32;
     uint64_t u = 0;
     switch (n) {
-    case 1: u = *(const uint8_t *)v; break;
-    case 2: u = *(const uint16_t *)v; break;
-    case 4: u = *(const uint32_t *)v; break;
-    case 8: u = *(const uint64_t *)v; break;
+    case 1: memcpy(&b8, v, 1); u = b8; break;
+    case 2: memcpy(&b16, v, 2); u = b16; break;
+    case 4: memcpy(&b32, v, 4); u = b32; break;
+    case 8: memcpy(&u, v, 8); break;
     }
     meta_le(w, u, n);
 }
