@@ -29,6 +29,8 @@ enum tok_pre {
     TOK_PRE_DEEPSEEK_CODER,
     TOK_PRE_BLOOM,          /* bloom, poro-chat, gpt3-finnish */
     TOK_PRE_VIKING,
+    TOK_PRE_SEED_CODER,
+    TOK_PRE_CHAMELEON,
 };
 
 /* Open-addressing hash index from byte strings to ids; the strings live in

@@ -104,8 +104,9 @@ static size_t m_gpt2(const seg *s, size_t p)
 
 /* Llama 3 (max_digits 3) and Qwen2 (1):
  * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,D}
- * | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-static size_t m_llama3_like(const seg *s, size_t p, size_t max_digits)
+ * | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * Seed-Coder is Qwen2's without the [\r\n]* after punctuation (nl_tail). */
+static size_t m_llama3_like(const seg *s, size_t p, size_t max_digits, bool nl_tail)
 {
     size_t m = contraction(s, p, true);
     if (m)
@@ -123,7 +124,7 @@ static size_t m_llama3_like(const seg *s, size_t p, size_t max_digits)
     size_t sp = (c == ' ' && p + 1 < s->n && is_x(s, p + 1)) ? 1 : 0;
     if (sp || is_x(s, p)) {
         size_t q = p + sp + run_x(s, p + sp);
-        while (q < s->n && is_nl(s->cp[q]))
+        while (nl_tail && q < s->n && is_nl(s->cp[q]))
             q++;
         return q - p;
     }
@@ -139,8 +140,9 @@ static size_t m_llama3_like(const seg *s, size_t p, size_t max_digits)
     return w;
 }
 
-static size_t m_llama3(const seg *s, size_t p) { return m_llama3_like(s, p, 3); }
-static size_t m_qwen2(const seg *s, size_t p) { return m_llama3_like(s, p, 1); }
+static size_t m_llama3(const seg *s, size_t p) { return m_llama3_like(s, p, 3, true); }
+static size_t m_qwen2(const seg *s, size_t p) { return m_llama3_like(s, p, 1, true); }
+static size_t m_seed_coder(const seg *s, size_t p) { return m_llama3_like(s, p, 1, false); }
 
 /* [\p{P}\$\+<=>\^~\|]+ and, for Falcon, the same with the backtick */
 static bool punct_sym(const seg *s, size_t q, bool backtick)
@@ -270,6 +272,58 @@ static size_t m_bloom(const seg *s, size_t p)
     return q - p == sp ? 0 : q - p;
 }
 
+/* Chameleon: <sentinel:[0-9]+> */
+static size_t m_sentinel(const seg *s, size_t p)
+{
+    static const char pre[] = "<sentinel:";
+    size_t q = p;
+    for (const char *c = pre; *c; c++, q++)
+        if (q >= s->n || s->cp[q] != (uint32_t)*c)
+            return 0;
+    size_t d = q;
+    while (q < s->n && s->cp[q] >= '0' && s->cp[q] <= '9')
+        q++;
+    if (q == d || q >= s->n || s->cp[q] != '>')
+        return 0;
+    return q + 1 - p;
+}
+
+/* Chameleon: (IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z. Backing off the {1,4}
+ * never helps: the letter it gives back is not a Z. */
+static size_t m_image(const seg *s, size_t p)
+{
+    static const char pre[] = "IMGIMG";
+    size_t q = p;
+    for (const char *c = pre; *c; c++, q++)
+        if (q >= s->n || s->cp[q] != (uint32_t)*c)
+            return 0;
+    size_t d = q;
+    while (q < s->n && q - d < 4 && s->cp[q] >= 'A' && s->cp[q] <= 'I')
+        q++;
+    if (q == d || q >= s->n || s->cp[q] != 'Z')
+        return 0;
+    return q + 1 - p;
+}
+
+/* Chameleon: ([\t\n]|    |  ) */
+static size_t m_tab_nl_spaces(const seg *s, size_t p)
+{
+    if (s->cp[p] == '\t' || s->cp[p] == '\n')
+        return 1;
+    size_t w = 0;
+    while (w < 4 && p + w < s->n && s->cp[p + w] == ' ')
+        w++;
+    return w == 4 ? 4 : (w >= 2 ? 2 : 0);
+}
+
+/* Chameleon: [\p{P}!-/:-@\[-`{-~], one character */
+static size_t m_punct_one(const seg *s, size_t p)
+{
+    uint32_t c = s->cp[p];
+    return s->k[p] == K_P || (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) ||
+           (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
+}
+
 /* ---- rule sets ----------------------------------------------------------- */
 
 #define MAX_RULES 6
@@ -290,6 +344,9 @@ static const struct rule_set {
     [TOK_PRE_DEEPSEEK_CODER] = {"deepseek-coder", {m_newline, m_ws_letters, m_ws_punct, m_cjk, m_num_one}},
     [TOK_PRE_BLOOM] = {"bloom", {m_bloom}},
     [TOK_PRE_VIKING] = {"viking", {m_bloom, m_num_one}},
+    [TOK_PRE_SEED_CODER] = {"seed-coder", {m_seed_coder}},
+    [TOK_PRE_CHAMELEON] = {"chameleon",
+                           {m_sentinel, m_image, m_tab_nl_spaces, m_num_one, m_punct_one, m_gpt2}},
 };
 
 static const struct pre_name {
@@ -315,6 +372,11 @@ static const struct pre_name {
     {"deepseek-coder", TOK_PRE_DEEPSEEK_CODER},
     {"bloom", TOK_PRE_BLOOM}, {"poro-chat", TOK_PRE_BLOOM}, {"gpt3-finnish", TOK_PRE_BLOOM},
     {"viking", TOK_PRE_VIKING},
+    {"seed-coder", TOK_PRE_SEED_CODER},
+    {"chameleon", TOK_PRE_CHAMELEON},
+    {"bailingmoe", TOK_PRE_QWEN2}, /* its \s*[\r\n] ends where \s*[\r\n]+ does */
+    {"grok-2", TOK_PRE_QWEN2}, {"hunyuan", TOK_PRE_QWEN2},
+    {"granite-docling", TOK_PRE_GPT2},
 };
 
 enum tok_pre tok_pre_from_name(const char *name, bool *known)
