@@ -91,6 +91,11 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
         err_set(err, CHORD_E_INVALID, "tokenize: NULL text");
         return -1;
     }
+    /* symbol offsets are 32-bit and the result count is an int */
+    if (len > ((size_t)1 << 30)) {
+        err_set(err, CHORD_E_INVALID, "tokenize: text of %zu bytes is too long (1 GiB at most)", len);
+        return -1;
+    }
     if (add_bos && v->add_bos)
         tok_ids_push(&ids, v->bos);
 

@@ -110,33 +110,30 @@ bool tok_is_deepseek_letter(uint32_t cp)
     return range_lookup(tok_ucd_deepseek_letters, tok_ucd_n_deepseek_letters, cp) != 0;
 }
 
-/* Bytes GPT-2 keeps as themselves: printable ASCII and Latin-1 except the
- * soft hyphen; the other 68 bytes are numbered from U+0100 in byte order. */
-static bool byte_is_self(unsigned b)
-{
-    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-}
-
+/* GPT-2 keeps printable ASCII and Latin-1 (except the soft hyphen) as
+ * themselves; the other 68 bytes, in byte order, become U+0100 + k:
+ * 0x00-0x20 (k = 0..32), 0x7F-0xA0 (k = 33..66) and 0xAD (k = 67). */
 uint32_t tok_byte_to_cp(unsigned char b)
 {
-    if (byte_is_self(b))
-        return b;
-    unsigned k = 0;
-    for (unsigned x = 0; x < b; x++)
-        k += !byte_is_self(x);
-    return 0x100 + k;
+    if (b <= 0x20)
+        return 0x100u + b;
+    if (b >= 0x7F && b <= 0xA0)
+        return 0x100u + 33 + (b - 0x7Fu);
+    if (b == 0xAD)
+        return 0x100u + 67;
+    return b;
 }
 
 int tok_cp_to_byte(uint32_t cp)
 {
     if (cp < 0x100)
-        return byte_is_self(cp) ? (int)cp : -1;
+        return (cp <= 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD) ? -1 : (int)cp;
     if (cp >= 0x100 + 68)
         return -1;
-    unsigned k = cp - 0x100;
-    for (unsigned b = 0; b < 256; b++) {
-        if (!byte_is_self(b) && k-- == 0)
-            return (int)b;
-    }
-    return -1;
+    uint32_t k = cp - 0x100;
+    if (k <= 32)
+        return (int)k;
+    if (k <= 66)
+        return (int)(0x7F + (k - 33));
+    return 0xAD;
 }
