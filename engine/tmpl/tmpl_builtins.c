@@ -1,9 +1,9 @@
 /*
- * tmpl_builtins.c - Jinja filters and tests, the Python string/dict
- * methods templates call, and the globals (range, namespace,
- * raise_exception, strftime_now). Behaviour follows Jinja2 and Python
- * where chat templates can see the difference; tojson is transformers'
- * own (json.dumps with ensure_ascii=False, no HTML escaping).
+ * tmpl_builtins.c - Jinja tests (is defined, is string...), the Python
+ * string and dict methods templates call (.strip(), .split(), .get()...),
+ * the globals (range, namespace, dict, raise_exception, strftime_now), and
+ * the string helpers the filters share. Behaviour follows Jinja2 and Python
+ * wherever a chat template can see the difference.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, localtime_r */
@@ -18,7 +18,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static const tv *arg(const targs *a, int i, const char *name)
+const tv *bi_arg(const targs *a, int i, const char *name)
 {
     if (i < a->npos)
         return &a->pos[i];
@@ -28,24 +28,24 @@ static const tv *arg(const targs *a, int i, const char *name)
     return NULL;
 }
 
-static bool need_str(rctx *rc, const node *at, tv v, const char *what)
+bool bi_need_str(rctx *rc, const node *at, tv v, const char *what)
 {
     if (v.k == TV_STR)
         return true;
     return rc_fail(rc, at, CHORD_E_TEMPLATE, "%s expects a string, got %s", what, tv_type_name(v));
 }
 
-static tv mkstr(rctx *rc, const char *p, size_t n)
+tv bi_mkstr(rctx *rc, const char *p, size_t n)
 {
     char *s = ar_strndup(rc_arena(rc), p, n);
     return s ? tv_str(s, n) : tv_none();
 }
 
-static bool ret_str(rctx *rc, const node *at, sbuf *b, tv *out)
+bool bi_ret_str(rctx *rc, const node *at, sbuf *b, tv *out)
 {
     bool ok = !b->oom;
     if (ok) {
-        *out = mkstr(rc, b->p ? b->p : "", b->n);
+        *out = bi_mkstr(rc, b->p ? b->p : "", b->n);
         ok = out->k == TV_STR;
     }
     free(b->p);
@@ -53,7 +53,7 @@ static bool ret_str(rctx *rc, const node *at, sbuf *b, tv *out)
 }
 
 /* Strips chars (NULL = Unicode whitespace) from the left and/or right. */
-static tv strip(tv s, const tv *chars, bool left, bool right)
+tv bi_strip(tv s, const tv *chars, bool left, bool right)
 {
     const char *p = s.u.s.p;
     size_t n = s.u.s.n, k;
@@ -94,7 +94,7 @@ static tv strip(tv s, const tv *chars, bool left, bool right)
 }
 
 /* ASCII case mapping; mode 'u' upper, 'l' lower, 't' title, 'c' capitalize. */
-static bool recase(rctx *rc, const node *at, tv s, char mode, tv *out)
+bool bi_recase(rctx *rc, const node *at, tv s, char mode, tv *out)
 {
     char *p = ar_strndup(rc_arena(rc), s.u.s.p, s.u.s.n);
     if (!p)
@@ -116,9 +116,9 @@ static bool recase(rctx *rc, const node *at, tv s, char mode, tv *out)
     return true;
 }
 
-static bool replace(rctx *rc, const node *at, tv s, tv old, tv new, int64_t count, tv *out)
+bool bi_replace(rctx *rc, const node *at, tv s, tv old, tv new, int64_t count, tv *out)
 {
-    if (!need_str(rc, at, old, "replace") || !need_str(rc, at, new, "replace"))
+    if (!bi_need_str(rc, at, old, "replace") || !bi_need_str(rc, at, new, "replace"))
         return false;
     sbuf b = {0};
     sb_put(&b, "", 0);
@@ -137,7 +137,7 @@ static bool replace(rctx *rc, const node *at, tv s, tv old, tv new, int64_t coun
                 k += c - 1;
             }
         }
-        return ret_str(rc, at, &b, out);
+        return bi_ret_str(rc, at, &b, out);
     }
     while (i < s.u.s.n) {
         if ((count < 0 || done < count) && i + old.u.s.n <= s.u.s.n &&
@@ -149,10 +149,10 @@ static bool replace(rctx *rc, const node *at, tv s, tv old, tv new, int64_t coun
             sb_putc(&b, s.u.s.p[i++]);
         }
     }
-    return ret_str(rc, at, &b, out);
+    return bi_ret_str(rc, at, &b, out);
 }
 
-static bool split(rctx *rc, const node *at, tv s, const tv *sep, const tv *maxsplit, tv *out)
+bool bi_split(rctx *rc, const node *at, tv s, const tv *sep, const tv *maxsplit, tv *out)
 {
     arena *ar = rc_arena(rc);
     tv l = tv_new_list(ar, 0);
@@ -172,7 +172,7 @@ static bool split(rctx *rc, const node *at, tv s, const tv *sep, const tv *maxsp
                 break;
             size_t st = i;
             if (max >= 0 && done >= max) {
-                tv rest = strip(tv_str(p + st, n - st), NULL, false, true);
+                tv rest = bi_strip(tv_str(p + st, n - st), NULL, false, true);
                 tv_list_push(ar, l.u.l, rest);
                 break;
             }
@@ -182,7 +182,7 @@ static bool split(rctx *rc, const node *at, tv s, const tv *sep, const tv *maxsp
             done++;
         }
     } else {
-        if (!need_str(rc, at, *sep, "split"))
+        if (!bi_need_str(rc, at, *sep, "split"))
             return false;
         if (sep->u.s.n == 0)
             return rc_fail(rc, at, CHORD_E_TEMPLATE, "empty separator");
@@ -218,7 +218,7 @@ static bool affix(rctx *rc, const node *at, tv s, const tv *x, bool start, tv *o
         *out = tv_bool(false);
         return true;
     }
-    if (!need_str(rc, at, *x, start ? "startswith" : "endswith"))
+    if (!bi_need_str(rc, at, *x, start ? "startswith" : "endswith"))
         return false;
     size_t k = x->u.s.n;
     bool r = k <= s.u.s.n && memcmp(start ? s.u.s.p : s.u.s.p + s.u.s.n - k, x->u.s.p, k) == 0;
@@ -226,7 +226,7 @@ static bool affix(rctx *rc, const node *at, tv s, const tv *x, bool start, tv *o
     return true;
 }
 
-static tv dict_items(rctx *rc, tv d)
+tv bi_dict_items(rctx *rc, tv d)
 {
     arena *ar = rc_arena(rc);
     tv l = tv_new_list(ar, d.u.d->n);
@@ -245,7 +245,7 @@ static tv dict_items(rctx *rc, tv d)
 }
 
 /* list(v): list items, dict keys, string characters. */
-static bool to_list(rctx *rc, const node *at, tv v, tv *out)
+bool bi_to_list(rctx *rc, const node *at, tv v, tv *out)
 {
     arena *ar = rc_arena(rc);
     if (v.k == TV_LIST) {
@@ -271,70 +271,9 @@ static bool to_list(rctx *rc, const node *at, tv v, tv *out)
     return true;
 }
 
-static bool get_attr_path(tv obj, tv name, tv *out)
-{
-    if (obj.k != TV_DICT || name.k != TV_STR)
-        return false;
-    /* "a.b" walks nested dicts, as Jinja's attribute= does */
-    const char *p = name.u.s.p, *end = p + name.u.s.n;
-    tv cur = obj;
-    while (p <= end) {
-        const char *dot = memchr(p, '.', (size_t)(end - p));
-        size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
-        if (cur.k != TV_DICT)
-            return false;
-        tv *v = tv_dict_get(cur.u.d, tv_str(p, n));
-        if (!v)
-            return false;
-        cur = *v;
-        if (!dot)
-            break;
-        p = dot + 1;
-    }
-    *out = cur;
-    return true;
-}
-
-/* select/reject/selectattr/rejectattr: keep items whose test (default:
- * truthiness) is want; attr picks the tested attribute. */
-static bool select_items(rctx *rc, const node *at, tv seq, const targs *a, bool attr, bool want, tv *out)
-{
-    tv items;
-    if (!to_list(rc, at, seq, &items))
-        return false;
-    int first = attr ? 1 : 0;
-    if (attr && a->npos < 1)
-        return rc_fail(rc, at, CHORD_E_TEMPLATE, "selectattr/rejectattr need an attribute name");
-    const char *test = NULL;
-    if (a->npos > first) {
-        if (a->pos[first].k != TV_STR)
-            return rc_fail(rc, at, CHORD_E_TEMPLATE, "test name must be a string");
-        test = ar_strndup(rc_arena(rc), a->pos[first].u.s.p, a->pos[first].u.s.n);
-    }
-    targs rest = {a->pos + first + 1, a->npos > first + 1 ? a->npos - first - 1 : 0, NULL, NULL, 0};
-    arena *ar = rc_arena(rc);
-    tv l = tv_new_list(ar, 0);
-    if (l.k != TV_LIST)
-        return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < items.u.l->n; i++) {
-        tv v = items.u.l->v[i];
-        if (attr && !get_attr_path(v, a->pos[0], &v))
-            v = tv_undef("attribute is undefined");
-        bool r;
-        if (test) {
-            if (!bi_test(rc, at, test, v, &rest, &r))
-                return false;
-        } else {
-            r = tv_truthy(v);
-        }
-        if (r == want)
-            tv_list_push(ar, l.u.l, items.u.l->v[i]);
-    }
-    *out = l;
-    return true;
-}
-
-static int cmp_vals(const void *x, const void *y)
+/* Orders numbers and strings (sort, min, max, lt/gt tests); other types
+ * order by kind. */
+int bi_cmp(const void *x, const void *y)
 {
     const tv *a = x, *b = y;
     if ((a->k == TV_INT || a->k == TV_FLOAT) && (b->k == TV_INT || b->k == TV_FLOAT)) {
@@ -349,267 +288,11 @@ static int cmp_vals(const void *x, const void *y)
     return (int)a->k - (int)b->k;
 }
 
-static bool json_filter(rctx *rc, const node *at, tv v, const targs *a, tv *out)
-{
-    const tv *ind = arg(a, 0, "indent");
-    int indent = ind && ind->k == TV_INT ? (int)ind->u.i : -1;
-    sbuf b = {0};
-    sb_put(&b, "", 0);
-    if (!tv_to_json(&b, v, indent, 0)) {
-        free(b.p);
-        if (v.k == TV_UNDEF)
-            return rc_fail(rc, at, CHORD_E_TEMPLATE, "%s", v.hint ? v.hint : "value is undefined");
-        return rc_fail(rc, at, CHORD_E_TEMPLATE, "object of type %s is not JSON serializable", tv_type_name(v));
-    }
-    return ret_str(rc, at, &b, out);
-}
-
-/* ---------------------------------------------------------------- filters */
-
-bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv *out)
-{
-    arena *ar = rc_arena(rc);
-    const tv *a0 = arg(a, 0, NULL);
-    if (!strcmp(f, "default") || !strcmp(f, "d")) {
-        const tv *bo = arg(a, 1, "boolean");
-        bool use_default = v.k == TV_UNDEF || (bo && tv_truthy(*bo) && !tv_truthy(v));
-        *out = use_default ? (a0 ? *a0 : tv_str("", 0)) : v;
-        return true;
-    }
-    if (!strcmp(f, "tojson"))
-        return json_filter(rc, at, v, a, out);
-    if (!strcmp(f, "safe") || !strcmp(f, "e") || !strcmp(f, "escape")) {
-        /* no autoescaping in chat templates: both are the identity on text */
-        *out = v.k == TV_STR ? v : tv_stringify(ar, v);
-        return true;
-    }
-    if (!strcmp(f, "string")) {
-        *out = v.k == TV_UNDEF ? tv_str("", 0) : tv_stringify(ar, v);
-        return true;
-    }
-    if (!strcmp(f, "length") || !strcmp(f, "count")) {
-        switch (v.k) {
-        case TV_STR: *out = tv_int((int64_t)u8_len(v.u.s.p, v.u.s.n)); return true;
-        case TV_LIST: *out = tv_int((int64_t)v.u.l->n); return true;
-        case TV_DICT: *out = tv_int((int64_t)v.u.d->n); return true;
-        case TV_UNDEF: *out = tv_int(0); return true;
-        default: return rc_fail(rc, at, CHORD_E_TEMPLATE, "object of type '%s' has no len()", tv_type_name(v));
-        }
-    }
-    if (!strcmp(f, "list"))
-        return to_list(rc, at, v, out);
-    if (!strcmp(f, "items")) {
-        if (v.k == TV_UNDEF) {
-            *out = tv_new_list(ar, 0);
-            return true;
-        }
-        if (v.k != TV_DICT)
-            return rc_fail(rc, at, CHORD_E_TEMPLATE, "items expects a mapping, got %s", tv_type_name(v));
-        *out = dict_items(rc, v);
-        return out->k == TV_LIST || rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
-    }
-    if (!strcmp(f, "first") || !strcmp(f, "last")) {
-        tv l;
-        if (!to_list(rc, at, v, &l))
-            return false;
-        *out = l.u.l->n ? l.u.l->v[f[0] == 'f' ? 0 : l.u.l->n - 1] : tv_undef("no first/last item of an empty sequence");
-        return true;
-    }
-    if (!strcmp(f, "reverse")) {
-        if (v.k == TV_STR) {
-            sbuf b = {0};
-            sb_put(&b, "", 0);
-            size_t n = u8_len(v.u.s.p, v.u.s.n);
-            for (size_t i = n; i-- > 0;) {
-                size_t s = u8_offset(v.u.s.p, v.u.s.n, i), e = u8_offset(v.u.s.p, v.u.s.n, i + 1);
-                sb_put(&b, v.u.s.p + s, e - s);
-            }
-            return ret_str(rc, at, &b, out);
-        }
-        tv l, r;
-        if (!to_list(rc, at, v, &l))
-            return false;
-        r = tv_new_list(ar, l.u.l->n);
-        for (size_t i = l.u.l->n; r.k == TV_LIST && i-- > 0;)
-            tv_list_push(ar, r.u.l, l.u.l->v[i]);
-        *out = r;
-        return r.k == TV_LIST || rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
-    }
-    if (!strcmp(f, "join")) {
-        tv l;
-        if (!to_list(rc, at, v, &l))
-            return false;
-        const tv *sep = arg(a, 0, "d");
-        const tv *attr = arg(a, 1, "attribute");
-        sbuf b = {0};
-        sb_put(&b, "", 0);
-        for (size_t i = 0; i < l.u.l->n; i++) {
-            if (i && sep)
-                tv_to_str(&b, *sep);
-            tv item = l.u.l->v[i];
-            if (attr && !get_attr_path(item, *attr, &item))
-                item = tv_undef(NULL);
-            tv_to_str(&b, item);
-        }
-        return ret_str(rc, at, &b, out);
-    }
-    if (!strcmp(f, "int")) {
-        const tv *def = arg(a, 0, "default");
-        switch (v.k) {
-        case TV_INT: *out = v; return true;
-        case TV_BOOL: *out = tv_int(v.u.b); return true;
-        case TV_FLOAT: *out = tv_int((int64_t)v.u.f); return true;
-        case TV_STR: {
-            char tmp[64];
-            tv t = strip(v, NULL, true, true);
-            size_t n = t.u.s.n < sizeof tmp - 1 ? t.u.s.n : sizeof tmp - 1;
-            memcpy(tmp, t.u.s.p, n);
-            tmp[n] = 0;
-            char *end;
-            long long x = strtoll(tmp, &end, 10);
-            if (n && !*end) {
-                *out = tv_int(x);
-                return true;
-            }
-            double d = strtod(tmp, &end);
-            if (n && !*end) {
-                *out = tv_int((int64_t)d);
-                return true;
-            }
-            break;
-        }
-        default: break;
-        }
-        *out = def ? *def : tv_int(0);
-        return true;
-    }
-    if (!strcmp(f, "float")) {
-        if (v.k == TV_INT || v.k == TV_BOOL) *out = tv_float(v.k == TV_INT ? (double)v.u.i : v.u.b);
-        else if (v.k == TV_FLOAT) *out = v;
-        else if (v.k == TV_STR) {
-            char tmp[64], *end;
-            size_t n = v.u.s.n < sizeof tmp - 1 ? v.u.s.n : sizeof tmp - 1;
-            memcpy(tmp, v.u.s.p, n);
-            tmp[n] = 0;
-            double d = strtod(tmp, &end);
-            *out = n && !*end ? tv_float(d) : tv_float(0);
-        } else *out = tv_float(0);
-        return true;
-    }
-    if (!strcmp(f, "abs")) {
-        if (v.k == TV_INT) *out = tv_int(v.u.i < 0 ? -v.u.i : v.u.i);
-        else if (v.k == TV_FLOAT) *out = tv_float(fabs(v.u.f));
-        else return rc_fail(rc, at, CHORD_E_TEMPLATE, "bad operand type for abs(): '%s'", tv_type_name(v));
-        return true;
-    }
-    if (!strcmp(f, "select") || !strcmp(f, "reject"))
-        return select_items(rc, at, v, a, false, f[0] == 's', out);
-    if (!strcmp(f, "selectattr") || !strcmp(f, "rejectattr"))
-        return select_items(rc, at, v, a, true, f[0] == 's', out);
-    if (!strcmp(f, "map")) {
-        tv l;
-        if (!to_list(rc, at, v, &l))
-            return false;
-        const tv *attr = arg(a, 99, "attribute");
-        const tv *def = arg(a, 99, "default");
-        tv r = tv_new_list(ar, l.u.l->n);
-        if (r.k != TV_LIST)
-            return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
-        for (size_t i = 0; i < l.u.l->n; i++) {
-            tv item = l.u.l->v[i], m;
-            if (attr) {
-                if (!get_attr_path(item, *attr, &m))
-                    m = def ? *def : tv_undef("attribute is undefined");
-            } else {
-                if (!a0 || a0->k != TV_STR)
-                    return rc_fail(rc, at, CHORD_E_TEMPLATE, "map needs a filter name or attribute=");
-                targs rest = {a->pos + 1, a->npos - 1, NULL, NULL, 0};
-                char *fname = ar_strndup(ar, a0->u.s.p, a0->u.s.n);
-                if (!fname || !bi_filter(rc, at, fname, item, &rest, &m))
-                    return false;
-            }
-            tv_list_push(ar, r.u.l, m);
-        }
-        *out = r;
-        return true;
-    }
-    if (!strcmp(f, "sort") || !strcmp(f, "unique") || !strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum")) {
-        tv l;
-        if (!to_list(rc, at, v, &l))
-            return false;
-        size_t n = l.u.l->n;
-        tv r = tv_new_list(ar, n ? n : 1);
-        if (r.k != TV_LIST)
-            return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
-        if (!strcmp(f, "sum")) {
-            tv acc = tv_int(0);
-            for (size_t i = 0; i < n; i++) {
-                tv x = l.u.l->v[i];
-                if (x.k == TV_INT && acc.k == TV_INT) acc = tv_int(acc.u.i + x.u.i);
-                else if (x.k == TV_INT || x.k == TV_FLOAT)
-                    acc = tv_float((acc.k == TV_INT ? (double)acc.u.i : acc.u.f) + (x.k == TV_INT ? (double)x.u.i : x.u.f));
-                else return rc_fail(rc, at, CHORD_E_TEMPLATE, "sum of non-numbers");
-            }
-            *out = acc;
-            return true;
-        }
-        for (size_t i = 0; i < n; i++) {
-            bool dup = false;
-            for (size_t k = 0; f[0] == 'u' && k < r.u.l->n && !dup; k++)
-                dup = tv_equal(r.u.l->v[k], l.u.l->v[i]);
-            if (!dup)
-                tv_list_push(ar, r.u.l, l.u.l->v[i]);
-        }
-        if (f[0] == 's' || f[0] == 'm')
-            qsort(r.u.l->v, r.u.l->n, sizeof *r.u.l->v, cmp_vals);
-        const tv *rev = arg(a, 0, "reverse");
-        if (f[0] == 's' && rev && tv_truthy(*rev))
-            for (size_t i = 0; i < r.u.l->n / 2; i++) {
-                tv t = r.u.l->v[i];
-                r.u.l->v[i] = r.u.l->v[r.u.l->n - 1 - i];
-                r.u.l->v[r.u.l->n - 1 - i] = t;
-            }
-        if (!strcmp(f, "min") || !strcmp(f, "max"))
-            *out = r.u.l->n ? r.u.l->v[f[1] == 'i' ? 0 : r.u.l->n - 1] : tv_undef("empty sequence");
-        else
-            *out = r;
-        return true;
-    }
-    /* the string filters */
-    if (v.k == TV_UNDEF)
-        v = tv_str("", 0);
-    tv s = tv_stringify(ar, v);
-    if (s.k != TV_STR)
-        return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
-    if (!strcmp(f, "trim")) {
-        *out = strip(s, arg(a, 0, "chars"), true, true);
-        return true;
-    }
-    if (!strcmp(f, "upper")) return recase(rc, at, s, 'u', out);
-    if (!strcmp(f, "lower")) return recase(rc, at, s, 'l', out);
-    if (!strcmp(f, "title")) return recase(rc, at, s, 't', out);
-    if (!strcmp(f, "capitalize")) return recase(rc, at, s, 'c', out);
-    if (!strcmp(f, "replace")) {
-        const tv *o = arg(a, 0, "old"), *nw = arg(a, 1, "new"), *c = arg(a, 2, "count");
-        if (!o || !nw)
-            return rc_fail(rc, at, CHORD_E_TEMPLATE, "replace needs two arguments");
-        return replace(rc, at, s, *o, *nw, c && c->k == TV_INT ? c->u.i : -1, out);
-    }
-    if (!strcmp(f, "wordcount")) {
-        tv parts;
-        if (!split(rc, at, s, NULL, NULL, &parts))
-            return false;
-        *out = tv_int((int64_t)parts.u.l->n);
-        return true;
-    }
-    return rc_fail(rc, at, CHORD_E_TEMPLATE, "no filter named '%s'", f);
-}
-
 /* ---------------------------------------------------------------- tests */
 
 bool bi_test(rctx *rc, const node *at, const char *t, tv v, const targs *a, bool *out)
 {
-    const tv *a0 = arg(a, 0, NULL);
+    const tv *a0 = bi_arg(a, 0, NULL);
     int c;
     if (!strcmp(t, "defined")) *out = v.k != TV_UNDEF;
     else if (!strcmp(t, "undefined")) *out = v.k == TV_UNDEF;
@@ -661,7 +344,7 @@ bool bi_test(rctx *rc, const node *at, const char *t, tv v, const targs *a, bool
         } else if (!strcmp(t, "lt") || !strcmp(t, "le") || !strcmp(t, "gt") || !strcmp(t, "ge") ||
                    !strcmp(t, "lessthan") || !strcmp(t, "greaterthan")) {
             tv x[2] = {v, *a0};
-            c = cmp_vals(&x[0], &x[1]);
+            c = bi_cmp(&x[0], &x[1]);
             *out = t[0] == 'l' ? (t[1] == 'e' && t[2] == 0 ? c <= 0 : c < 0) : (t[1] == 'e' && t[2] == 0 ? c >= 0 : c > 0);
         } else
             return rc_fail(rc, at, CHORD_E_TEMPLATE, "no test named '%s'", t);
@@ -673,26 +356,26 @@ bool bi_test(rctx *rc, const node *at, const char *t, tv v, const targs *a, bool
 
 bool bi_method(rctx *rc, const node *at, tv obj, const char *m, const targs *a, tv *out)
 {
-    const tv *a0 = arg(a, 0, NULL), *a1 = arg(a, 1, NULL);
+    const tv *a0 = bi_arg(a, 0, NULL), *a1 = bi_arg(a, 1, NULL);
     if (obj.k == TV_STR) {
-        if (!strcmp(m, "strip")) { *out = strip(obj, a0, true, true); return true; }
-        if (!strcmp(m, "lstrip")) { *out = strip(obj, a0, true, false); return true; }
-        if (!strcmp(m, "rstrip")) { *out = strip(obj, a0, false, true); return true; }
-        if (!strcmp(m, "upper")) return recase(rc, at, obj, 'u', out);
-        if (!strcmp(m, "lower")) return recase(rc, at, obj, 'l', out);
-        if (!strcmp(m, "title")) return recase(rc, at, obj, 't', out);
-        if (!strcmp(m, "capitalize")) return recase(rc, at, obj, 'c', out);
+        if (!strcmp(m, "strip")) { *out = bi_strip(obj, a0, true, true); return true; }
+        if (!strcmp(m, "lstrip")) { *out = bi_strip(obj, a0, true, false); return true; }
+        if (!strcmp(m, "rstrip")) { *out = bi_strip(obj, a0, false, true); return true; }
+        if (!strcmp(m, "upper")) return bi_recase(rc, at, obj, 'u', out);
+        if (!strcmp(m, "lower")) return bi_recase(rc, at, obj, 'l', out);
+        if (!strcmp(m, "title")) return bi_recase(rc, at, obj, 't', out);
+        if (!strcmp(m, "capitalize")) return bi_recase(rc, at, obj, 'c', out);
         if (!strcmp(m, "startswith")) return affix(rc, at, obj, a0, true, out);
         if (!strcmp(m, "endswith")) return affix(rc, at, obj, a0, false, out);
-        if (!strcmp(m, "split")) return split(rc, at, obj, arg(a, 0, "sep"), arg(a, 1, "maxsplit"), out);
+        if (!strcmp(m, "split")) return bi_split(rc, at, obj, bi_arg(a, 0, "sep"), bi_arg(a, 1, "maxsplit"), out);
         if (!strcmp(m, "replace")) {
             if (!a0 || !a1)
                 return rc_fail(rc, at, CHORD_E_TEMPLATE, "replace needs two arguments");
-            const tv *c = arg(a, 2, "count");
-            return replace(rc, at, obj, *a0, *a1, c && c->k == TV_INT ? c->u.i : -1, out);
+            const tv *c = bi_arg(a, 2, "count");
+            return bi_replace(rc, at, obj, *a0, *a1, c && c->k == TV_INT ? c->u.i : -1, out);
         }
         if (!strcmp(m, "find") || !strcmp(m, "count")) {
-            if (!a0 || !need_str(rc, at, *a0, m))
+            if (!a0 || !bi_need_str(rc, at, *a0, m))
                 return a0 ? false : rc_fail(rc, at, CHORD_E_TEMPLATE, "%s needs an argument", m);
             int64_t found = -1, count = 0;
             for (size_t i = 0; i + a0->u.s.n <= obj.u.s.n;) {
@@ -710,7 +393,7 @@ bool bi_method(rctx *rc, const node *at, tv obj, const char *m, const targs *a, 
         }
         if (!strcmp(m, "join")) {
             tv l;
-            if (!a0 || !to_list(rc, at, *a0, &l))
+            if (!a0 || !bi_to_list(rc, at, *a0, &l))
                 return a0 ? false : rc_fail(rc, at, CHORD_E_TEMPLATE, "join needs an argument");
             sbuf b = {0};
             sb_put(&b, "", 0);
@@ -719,7 +402,7 @@ bool bi_method(rctx *rc, const node *at, tv obj, const char *m, const targs *a, 
                     sb_put(&b, obj.u.s.p, obj.u.s.n);
                 tv_to_str(&b, l.u.l->v[i]);
             }
-            return ret_str(rc, at, &b, out);
+            return bi_ret_str(rc, at, &b, out);
         }
     } else if (obj.k == TV_DICT) {
         if (!strcmp(m, "get")) {
@@ -730,7 +413,7 @@ bool bi_method(rctx *rc, const node *at, tv obj, const char *m, const targs *a, 
             return true;
         }
         if (!strcmp(m, "items")) {
-            *out = dict_items(rc, obj);
+            *out = bi_dict_items(rc, obj);
             return out->k == TV_LIST || rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
         }
         if (!strcmp(m, "keys") || !strcmp(m, "values")) {
@@ -840,7 +523,7 @@ bool bi_global(rctx *rc, const node *at, const tv_func *fn, const targs *a, tv *
         struct tm tm;
         localtime_r(&now, &tm);
         size_t k = strftime(buf, sizeof buf, fmt, &tm);
-        *out = mkstr(rc, buf, k);
+        *out = bi_mkstr(rc, buf, k);
         return out->k == TV_STR || rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
     }
     default:

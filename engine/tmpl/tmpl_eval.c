@@ -17,24 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SCOPES 256
 #define MAX_MACRO_DEPTH 64
 #define MAX_STEPS 10000000L
-#define MAX_OUTPUT (256u << 20)
-
-struct rctx {
-    arena ar;
-    const tmpl *t;
-    sbuf *out;
-    tv_dict *scopes[MAX_SCOPES];
-    int nscopes;
-    int brk;                 /* 1 = break, 2 = continue pending */
-    int macro_depth;
-    long steps;
-    chord_err *err;
-    chord_status st;
-    bool failed;
-};
 
 static long now_override;
 
@@ -61,13 +45,13 @@ bool rc_fail(rctx *rc, const node *n, chord_status st, const char *fmt, ...)
     return false;
 }
 
-static bool oom(rctx *rc, const node *n)
+bool rc_oom(rctx *rc, const node *n)
 {
     return rc_fail(rc, n, CHORD_E_NOMEM, "out of memory");
 }
 
 /* An Undefined carrying the message its misuse will give. */
-static tv undef_msg(rctx *rc, const char *fmt, const char *a, const char *b)
+tv rc_undef(rctx *rc, const char *fmt, const char *a, const char *b)
 {
     char msg[200];
     snprintf(msg, sizeof msg, fmt, a, b);
@@ -75,7 +59,7 @@ static tv undef_msg(rctx *rc, const char *fmt, const char *a, const char *b)
     return v;
 }
 
-static bool undef_error(rctx *rc, const node *n, tv v)
+bool rc_undef_error(rctx *rc, const node *n, tv v)
 {
     return rc_fail(rc, n, CHORD_E_TEMPLATE, "%s", v.hint ? v.hint : "value is undefined");
 }
@@ -86,7 +70,7 @@ static bool push_scope(rctx *rc, const node *n)
         return rc_fail(rc, n, CHORD_E_TEMPLATE, "scopes nested too deeply");
     tv d = tv_new_dict(&rc->ar);
     if (d.k != TV_DICT)
-        return oom(rc, n);
+        return rc_oom(rc, n);
     rc->scopes[rc->nscopes++] = d.u.d;
     return true;
 }
@@ -102,102 +86,20 @@ static tv lookup(rctx *rc, const char *name)
     tv g = bi_lookup_global(name);
     if (g.k != TV_UNDEF)
         return g;
-    return undef_msg(rc, "'%s' is undefined", name, "");
+    return rc_undef(rc, "'%s' is undefined", name, "");
 }
 
 static bool assign(rctx *rc, const node *n, const char *name, tv v)
 {
     if (!tv_dict_set(&rc->ar, rc->scopes[rc->nscopes - 1], tv_str(name, strlen(name)), v))
-        return oom(rc, n);
+        return rc_oom(rc, n);
     return true;
 }
 
 static bool eval(rctx *rc, const node *n, tv *out);
 static bool exec_list(rctx *rc, const node *n);
 
-/* ---------------------------------------------------------------- access */
-
-static bool get_item(rctx *rc, const node *n, tv obj, tv key, tv *out)
-{
-    switch (obj.k) {
-    case TV_DICT: {
-        tv *v = tv_dict_get(obj.u.d, key);
-        if (v) {
-            *out = *v;
-        } else {
-            sbuf b = {0};
-            tv_repr(&b, key);
-            *out = undef_msg(rc, "'dict object' has no attribute %s%s", b.p ? b.p : "?", "");
-            free(b.p);
-        }
-        return true;
-    }
-    case TV_LIST:
-    case TV_STR: {
-        if (key.k != TV_INT && key.k != TV_BOOL) {
-            *out = undef_msg(rc, "%s index must be an integer, not %s", tv_type_name(obj), tv_type_name(key));
-            return true;
-        }
-        int64_t i = key.k == TV_INT ? key.u.i : key.u.b;
-        int64_t len = obj.k == TV_LIST ? (int64_t)obj.u.l->n : (int64_t)u8_len(obj.u.s.p, obj.u.s.n);
-        if (i < 0)
-            i += len;
-        if (i < 0 || i >= len) {
-            *out = undef_msg(rc, "%s index out of range%s", tv_type_name(obj), "");
-        } else if (obj.k == TV_LIST) {
-            *out = obj.u.l->v[i];
-        } else {
-            size_t a = u8_offset(obj.u.s.p, obj.u.s.n, (size_t)i);
-            size_t b = u8_offset(obj.u.s.p, obj.u.s.n, (size_t)i + 1);
-            *out = tv_str(obj.u.s.p + a, b - a);
-        }
-        return true;
-    }
-    case TV_UNDEF:
-        return undef_error(rc, n, obj);
-    default:
-        *out = undef_msg(rc, "'%s object' has no item%s", tv_type_name(obj), "");
-        return true;
-    }
-}
-
-static bool get_attr(rctx *rc, const node *n, tv obj, const char *name, tv *out)
-{
-    if (obj.k == TV_UNDEF)
-        return undef_error(rc, n, obj);
-    if (obj.k == TV_DICT) {
-        tv *v = tv_dict_gets(obj.u.d, name);
-        if (v) {
-            *out = *v;
-            return true;
-        }
-    }
-    *out = undef_msg(rc, "'%s object' has no attribute '%s'", tv_type_name(obj), name);
-    return true;
-}
-
-/* Python slice bounds for a sequence of len items. */
-static void slice_bounds(int64_t len, const tv *lo, const tv *hi, int64_t step, int64_t *start, int64_t *stop)
-{
-    int64_t s, e;
-    if (step > 0) {
-        s = lo ? lo->u.i : 0;
-        e = hi ? hi->u.i : len;
-        if (s < 0) s += len;
-        if (e < 0) e += len;
-        s = s < 0 ? 0 : s > len ? len : s;
-        e = e < 0 ? 0 : e > len ? len : e;
-    } else {
-        s = lo ? lo->u.i : len - 1;
-        e = hi ? hi->u.i : -len - 1;
-        if (s < 0) s += len;
-        if (e < 0) e += len;
-        s = s < -1 ? -1 : s >= len ? len - 1 : s;
-        e = e < -1 ? -1 : e >= len ? len - 1 : e;
-    }
-    *start = s;
-    *stop = e;
-}
+/* ---------------------------------------------------------------- slices */
 
 static bool eval_slice(rctx *rc, const node *n, tv *out)
 {
@@ -212,254 +114,7 @@ static bool eval_slice(rctx *rc, const node *n, tv *out)
         if (parts[i].k != TV_NONE && parts[i].k != TV_INT)
             return rc_fail(rc, n, CHORD_E_TEMPLATE, "slice indices must be integers");
     }
-    int64_t step = parts[2].k == TV_INT ? parts[2].u.i : 1;
-    if (step == 0)
-        return rc_fail(rc, n, CHORD_E_TEMPLATE, "slice step cannot be zero");
-    if (obj.k == TV_UNDEF)
-        return undef_error(rc, n, obj);
-    if (obj.k != TV_LIST && obj.k != TV_STR)
-        return rc_fail(rc, n, CHORD_E_TEMPLATE, "'%s' object is not subscriptable", tv_type_name(obj));
-    int64_t len = obj.k == TV_LIST ? (int64_t)obj.u.l->n : (int64_t)u8_len(obj.u.s.p, obj.u.s.n);
-    int64_t s, e;
-    slice_bounds(len, parts[0].k == TV_INT ? &parts[0] : NULL, parts[1].k == TV_INT ? &parts[1] : NULL, step, &s, &e);
-    if (obj.k == TV_LIST) {
-        tv r = tv_new_list(&rc->ar, 0);
-        if (r.k != TV_LIST)
-            return oom(rc, n);
-        for (int64_t i = s; step > 0 ? i < e : i > e; i += step)
-            if (!tv_list_push(&rc->ar, r.u.l, obj.u.l->v[i]))
-                return oom(rc, n);
-        *out = r;
-        return true;
-    }
-    if (step == 1) {
-        size_t a = u8_offset(obj.u.s.p, obj.u.s.n, (size_t)s);
-        size_t b = e > s ? u8_offset(obj.u.s.p, obj.u.s.n, (size_t)e) : a;
-        *out = tv_str(obj.u.s.p + a, b - a);
-        return true;
-    }
-    sbuf b = {0};
-    sb_put(&b, "", 0);
-    for (int64_t i = s; step > 0 ? i < e : i > e; i += step) {
-        size_t a = u8_offset(obj.u.s.p, obj.u.s.n, (size_t)i);
-        size_t z = u8_offset(obj.u.s.p, obj.u.s.n, (size_t)i + 1);
-        sb_put(&b, obj.u.s.p + a, z - a);
-    }
-    char *p = b.oom ? NULL : ar_strndup(&rc->ar, b.p, b.n);
-    size_t len2 = b.n;
-    free(b.p);
-    if (!p)
-        return oom(rc, n);
-    *out = tv_str(p, len2);
-    return true;
-}
-
-/* ---------------------------------------------------------------- operators */
-
-static bool num_of(tv v, double *f, int64_t *i, bool *is_int)
-{
-    if (v.k == TV_INT) { *i = v.u.i; *f = (double)v.u.i; *is_int = true; return true; }
-    if (v.k == TV_BOOL) { *i = v.u.b; *f = v.u.b; *is_int = true; return true; }
-    if (v.k == TV_FLOAT) { *f = v.u.f; *is_int = false; return true; }
-    return false;
-}
-
-static tv concat_str(rctx *rc, tv a, tv b)
-{
-    char *p = ar_alloc(&rc->ar, a.u.s.n + b.u.s.n + 1);
-    if (!p)
-        return tv_none();
-    memcpy(p, a.u.s.p, a.u.s.n);
-    memcpy(p + a.u.s.n, b.u.s.p, b.u.s.n);
-    return tv_str(p, a.u.s.n + b.u.s.n);
-}
-
-static const char *const op_text[] = {"+", "-", "*", "/", "//", "%", "**", "~",
-                                      "==", "!=", "<", "<=", ">", ">=", "in", "not in"};
-
-static bool type_error(rctx *rc, const node *n, tv a, tv b)
-{
-    if (a.k == TV_UNDEF)
-        return undef_error(rc, n, a);
-    if (b.k == TV_UNDEF)
-        return undef_error(rc, n, b);
-    if (n->op == OP_ADD && a.k == TV_STR)
-        return rc_fail(rc, n, CHORD_E_TEMPLATE, "can only concatenate str (not \"%s\") to str", tv_type_name(b));
-    return rc_fail(rc, n, CHORD_E_TEMPLATE, "unsupported operand type(s) for %s: '%s' and '%s'",
-                   op_text[n->op], tv_type_name(a), tv_type_name(b));
-}
-
-static bool contains(rctx *rc, const node *n, tv hay, tv needle, bool *out)
-{
-    switch (hay.k) {
-    case TV_STR:
-        if (needle.k != TV_STR)
-            return rc_fail(rc, n, CHORD_E_TEMPLATE, "'in <string>' requires string as left operand, not %s", tv_type_name(needle));
-        if (needle.u.s.n == 0) {
-            *out = true;
-        } else {
-            *out = false;
-            for (size_t i = 0; i + needle.u.s.n <= hay.u.s.n && !*out; i++)
-                *out = memcmp(hay.u.s.p + i, needle.u.s.p, needle.u.s.n) == 0;
-        }
-        return true;
-    case TV_LIST:
-        *out = false;
-        for (size_t i = 0; i < hay.u.l->n && !*out; i++)
-            *out = tv_equal(hay.u.l->v[i], needle);
-        return true;
-    case TV_DICT:
-        *out = tv_dict_get(hay.u.d, needle) != NULL;
-        return true;
-    case TV_UNDEF:
-        *out = false;   /* Undefined iterates as empty */
-        return true;
-    default:
-        return rc_fail(rc, n, CHORD_E_TEMPLATE, "argument of type '%s' is not iterable", tv_type_name(hay));
-    }
-}
-
-/* -1, 0, 1 for ordered comparisons; false if the types do not order. */
-static bool compare(tv a, tv b, int *c)
-{
-    double fa, fb;
-    int64_t ia, ib;
-    bool ai, bi;
-    if (num_of(a, &fa, &ia, &ai) && num_of(b, &fb, &ib, &bi)) {
-        if (ai && bi)
-            *c = ia < ib ? -1 : ia > ib;
-        else
-            *c = fa < fb ? -1 : fa > fb;
-        return true;
-    }
-    if (a.k == TV_STR && b.k == TV_STR) {
-        size_t m = a.u.s.n < b.u.s.n ? a.u.s.n : b.u.s.n;
-        int r = memcmp(a.u.s.p, b.u.s.p, m);
-        *c = r ? (r < 0 ? -1 : 1) : a.u.s.n < b.u.s.n ? -1 : a.u.s.n > b.u.s.n;
-        return true;
-    }
-    if (a.k == TV_LIST && b.k == TV_LIST) {
-        for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++) {
-            if (tv_equal(a.u.l->v[i], b.u.l->v[i]))
-                continue;
-            return compare(a.u.l->v[i], b.u.l->v[i], c);
-        }
-        *c = a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
-        return true;
-    }
-    return false;
-}
-
-static bool binop(rctx *rc, const node *n, tv a, tv b, tv *out)
-{
-    double fa = 0, fb = 0;
-    int64_t ia = 0, ib = 0;
-    bool ai = false, bi = false;
-    bool nums = num_of(a, &fa, &ia, &ai) && num_of(b, &fb, &ib, &bi);
-    bool ints = nums && ai && bi;
-    int c = 0;
-    bool in = false;
-    switch (n->op) {
-    case OP_ADD:
-        if (nums) { *out = ints ? tv_int(ia + ib) : tv_float(fa + fb); return true; }
-        if (a.k == TV_STR && b.k == TV_STR) {
-            *out = concat_str(rc, a, b);
-            return out->k == TV_STR || oom(rc, n);
-        }
-        if (a.k == TV_LIST && b.k == TV_LIST) {
-            tv r = tv_new_list(&rc->ar, a.u.l->n + b.u.l->n);
-            if (r.k != TV_LIST)
-                return oom(rc, n);
-            for (size_t i = 0; i < a.u.l->n; i++)
-                tv_list_push(&rc->ar, r.u.l, a.u.l->v[i]);
-            for (size_t i = 0; i < b.u.l->n; i++)
-                tv_list_push(&rc->ar, r.u.l, b.u.l->v[i]);
-            *out = r;
-            return true;
-        }
-        return type_error(rc, n, a, b);
-    case OP_SUB:
-        if (!nums) return type_error(rc, n, a, b);
-        *out = ints ? tv_int(ia - ib) : tv_float(fa - fb);
-        return true;
-    case OP_MUL:
-        if (nums) { *out = ints ? tv_int(ia * ib) : tv_float(fa * fb); return true; }
-        if ((a.k == TV_STR && (b.k == TV_INT || b.k == TV_BOOL)) || (b.k == TV_STR && (a.k == TV_INT || a.k == TV_BOOL))) {
-            tv s = a.k == TV_STR ? a : b;
-            int64_t k = a.k == TV_STR ? (b.k == TV_INT ? b.u.i : b.u.b) : (a.k == TV_INT ? a.u.i : a.u.b);
-            if (k < 0)
-                k = 0;
-            if ((uint64_t)k * s.u.s.n > MAX_OUTPUT)
-                return rc_fail(rc, n, CHORD_E_NOMEM, "string repetition too large");
-            char *p = ar_alloc(&rc->ar, (size_t)k * s.u.s.n + 1);
-            if (!p)
-                return oom(rc, n);
-            for (int64_t i = 0; i < k; i++)
-                memcpy(p + (size_t)i * s.u.s.n, s.u.s.p, s.u.s.n);
-            *out = tv_str(p, (size_t)k * s.u.s.n);
-            return true;
-        }
-        return type_error(rc, n, a, b);
-    case OP_DIV:
-        if (!nums) return type_error(rc, n, a, b);
-        if (fb == 0) return rc_fail(rc, n, CHORD_E_TEMPLATE, "division by zero");
-        *out = tv_float(fa / fb);
-        return true;
-    case OP_FLOORDIV:
-    case OP_MOD:
-        if (!nums) return type_error(rc, n, a, b);
-        if (fb == 0) return rc_fail(rc, n, CHORD_E_TEMPLATE, "integer division or modulo by zero");
-        if (ints) {
-            int64_t q = ia / ib, r = ia % ib;
-            if (r != 0 && ((r < 0) != (ib < 0))) {
-                q--;
-                r += ib;
-            }
-            *out = tv_int(n->op == OP_MOD ? r : q);
-        } else {
-            double q = floor(fa / fb);
-            *out = tv_float(n->op == OP_MOD ? fa - q * fb : q);
-        }
-        return true;
-    case OP_POW:
-        if (!nums) return type_error(rc, n, a, b);
-        if (ints && ib >= 0) {
-            int64_t r = 1;
-            for (int64_t i = 0; i < ib && i < 64; i++)
-                r *= ia;
-            *out = tv_int(r);
-        } else {
-            *out = tv_float(pow(fa, fb));
-        }
-        return true;
-    case OP_CONCAT: {
-        tv sa = tv_stringify(&rc->ar, a), sb = tv_stringify(&rc->ar, b);
-        if (a.k == TV_UNDEF) sa = tv_str("", 0);
-        if (b.k == TV_UNDEF) sb = tv_str("", 0);
-        if (sa.k != TV_STR || sb.k != TV_STR)
-            return oom(rc, n);
-        *out = concat_str(rc, sa, sb);
-        return out->k == TV_STR || oom(rc, n);
-    }
-    case OP_EQ: *out = tv_bool(tv_equal(a, b)); return true;
-    case OP_NE: *out = tv_bool(!tv_equal(a, b)); return true;
-    case OP_LT: case OP_LE: case OP_GT: case OP_GE:
-        if (!compare(a, b, &c)) {
-            if (a.k == TV_UNDEF || b.k == TV_UNDEF)
-                return type_error(rc, n, a, b);
-            return rc_fail(rc, n, CHORD_E_TEMPLATE, "'%s' not supported between instances of '%s' and '%s'",
-                           op_text[n->op], tv_type_name(a), tv_type_name(b));
-        }
-        *out = tv_bool(n->op == OP_LT ? c < 0 : n->op == OP_LE ? c <= 0 : n->op == OP_GT ? c > 0 : c >= 0);
-        return true;
-    case OP_IN:
-    case OP_NOTIN:
-        if (!contains(rc, n, b, a, &in))
-            return false;
-        *out = tv_bool(n->op == OP_IN ? in : !in);
-        return true;
-    }
-    return rc_fail(rc, n, CHORD_E_TEMPLATE, "unknown operator");
+    return ops_slice(rc, n, obj, parts, out);
 }
 
 /* ---------------------------------------------------------------- calls */
@@ -471,7 +126,7 @@ static bool eval_args(rctx *rc, const node *n, targs *a)
     tv *kwv = ar_alloc(&rc->ar, (size_t)(n->nargs + 1) * sizeof *kwv);
     const char **kwn = ar_alloc(&rc->ar, (size_t)(n->nargs + 1) * sizeof *kwn);
     if (!pos || !kwv || !kwn)
-        return oom(rc, n);
+        return rc_oom(rc, n);
     memset(a, 0, sizeof *a);
     for (int i = 0; i < n->nargs; i++) {
         tv v;
@@ -515,7 +170,7 @@ bool rc_call_macro(rctx *rc, const node *at, const tv_func *fn, const tv *pos, i
         if (!have && m->args[i] && !eval(rc, m->args[i], &v))
             return false;
         if (!have && !m->args[i])
-            v = undef_msg(rc, "'%s' is undefined", m->kw[i], "");
+            v = rc_undef(rc, "'%s' is undefined", m->kw[i], "");
         if (!assign(rc, at, m->kw[i], v))
             return false;
     }
@@ -531,7 +186,7 @@ bool rc_call_macro(rctx *rc, const node *at, const tv_func *fn, const tv *pos, i
     if (ok) {
         char *p = buf.oom ? NULL : ar_strndup(&rc->ar, buf.p, buf.n);
         if (!p)
-            ok = oom(rc, at);
+            ok = rc_oom(rc, at);
         else
             *out = tv_str(p, buf.n);
     }
@@ -547,7 +202,7 @@ static bool eval_call(rctx *rc, const node *n, tv *out)
         if (!eval(rc, n->a->a, &obj))
             return false;
         if (obj.k == TV_UNDEF)
-            return undef_error(rc, n, obj);
+            return rc_undef_error(rc, n, obj);
         tv *member = obj.k == TV_DICT ? tv_dict_gets(obj.u.d, n->a->name) : NULL;
         if (!member || member->k != TV_FUNC) {
             if (!eval_args(rc, n, &a))
@@ -559,7 +214,7 @@ static bool eval_call(rctx *rc, const node *n, tv *out)
     if (!eval(rc, n->a, &f))
         return false;
     if (f.k == TV_UNDEF)
-        return undef_error(rc, n, f);
+        return rc_undef_error(rc, n, f);
     if (f.k != TV_FUNC)
         return rc_fail(rc, n, CHORD_E_TEMPLATE, "'%s' object is not callable", tv_type_name(f));
     if (!eval_args(rc, n, &a))
@@ -576,20 +231,20 @@ static bool eval_seq(rctx *rc, const node *n, tv *out)
     if (n->kind == E_DICT) {
         tv d = tv_new_dict(&rc->ar);
         if (d.k != TV_DICT)
-            return oom(rc, n);
+            return rc_oom(rc, n);
         for (int i = 0; i + 1 < n->nargs; i += 2) {
             tv k, v;
             if (!eval(rc, n->args[i], &k) || !eval(rc, n->args[i + 1], &v))
                 return false;
             if (!tv_dict_set(&rc->ar, d.u.d, k, v))
-                return oom(rc, n);
+                return rc_oom(rc, n);
         }
         *out = d;
         return true;
     }
     tv l = tv_new_list(&rc->ar, (size_t)n->nargs);
     if (l.k != TV_LIST)
-        return oom(rc, n);
+        return rc_oom(rc, n);
     l.u.l->tuple = n->kind == E_TUPLE;
     for (int i = 0; i < n->nargs; i++) {
         tv v;
@@ -609,9 +264,9 @@ static bool eval(rctx *rc, const node *n, tv *out)
     case E_LIT: *out = n->lit; return true;
     case E_NAME: *out = lookup(rc, n->name); return true;
     case E_ATTR:
-        return eval(rc, n->a, &a) && get_attr(rc, n, a, n->name, out);
+        return eval(rc, n->a, &a) && ops_get_attr(rc, n, a, n->name, out);
     case E_ITEM:
-        return eval(rc, n->a, &a) && eval(rc, n->b, &b) && get_item(rc, n, a, b, out);
+        return eval(rc, n->a, &a) && eval(rc, n->b, &b) && ops_get_item(rc, n, a, b, out);
     case E_SLICE: return eval_slice(rc, n, out);
     case E_CALL: return eval_call(rc, n, out);
     case E_FILTER:
@@ -635,11 +290,11 @@ static bool eval(rctx *rc, const node *n, tv *out)
         if (a.k == TV_INT) *out = tv_int(n->kind == E_NEG ? -a.u.i : a.u.i);
         else if (a.k == TV_FLOAT) *out = tv_float(n->kind == E_NEG ? -a.u.f : a.u.f);
         else if (a.k == TV_BOOL) *out = tv_int(n->kind == E_NEG ? -(int)a.u.b : a.u.b);
-        else if (a.k == TV_UNDEF) return undef_error(rc, n, a);
+        else if (a.k == TV_UNDEF) return rc_undef_error(rc, n, a);
         else return rc_fail(rc, n, CHORD_E_TEMPLATE, "bad operand type for unary %c: '%s'", n->kind == E_NEG ? '-' : '+', tv_type_name(a));
         return true;
     case E_BIN:
-        return eval(rc, n->a, &a) && eval(rc, n->b, &b) && binop(rc, n, a, b, out);
+        return eval(rc, n->a, &a) && eval(rc, n->b, &b) && ops_binop(rc, n, a, b, out);
     case E_AND:
     case E_OR:
         if (!eval(rc, n->a, &a))
@@ -678,16 +333,16 @@ static bool iter_items(rctx *rc, const node *n, tv v, tv *out)
     }
     tv l = tv_new_list(&rc->ar, 0);
     if (l.k != TV_LIST)
-        return oom(rc, n);
+        return rc_oom(rc, n);
     if (v.k == TV_DICT) {
         for (size_t i = 0; i < v.u.d->n; i++)
             if (!tv_list_push(&rc->ar, l.u.l, v.u.d->keys[i]))
-                return oom(rc, n);
+                return rc_oom(rc, n);
     } else if (v.k == TV_STR) {
         for (size_t i = 0; i < v.u.s.n;) {
             size_t k = u8_offset(v.u.s.p + i, v.u.s.n - i, 1);
             if (!tv_list_push(&rc->ar, l.u.l, tv_str(v.u.s.p + i, k)))
-                return oom(rc, n);
+                return rc_oom(rc, n);
             i += k;
         }
     } else if (v.k != TV_UNDEF) {
@@ -718,7 +373,7 @@ static bool exec_for(rctx *rc, const node *n)
         /* the loop filter runs first, so loop.length counts what is left */
         tv kept = tv_new_list(&rc->ar, items.u.l->n);
         if (kept.k != TV_LIST || !push_scope(rc, n))
-            return kept.k == TV_LIST ? false : oom(rc, n);
+            return kept.k == TV_LIST ? false : rc_oom(rc, n);
         for (size_t i = 0; i < items.u.l->n; i++) {
             tv c;
             if (!bind_targets(rc, n, items.u.l->v[i]) || !eval(rc, n->b, &c)) {
@@ -741,7 +396,7 @@ static bool exec_for(rctx *rc, const node *n)
             return false;
         tv loop = tv_new_dict(&rc->ar);
         if (loop.k != TV_DICT)
-            return oom(rc, n);
+            return rc_oom(rc, n);
         static const char *const keys[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length"};
         tv vals[] = {tv_int((int64_t)i + 1), tv_int((int64_t)i), tv_int((int64_t)(len - i)), tv_int((int64_t)(len - i - 1)),
                      tv_bool(i == 0), tv_bool(i + 1 == len), tv_int((int64_t)len)};
@@ -750,7 +405,7 @@ static bool exec_for(rctx *rc, const node *n)
         tv_dict_set(&rc->ar, loop.u.d, tv_str("previtem", 8), i ? items.u.l->v[i - 1] : tv_undef("'previtem' is undefined"));
         tv_dict_set(&rc->ar, loop.u.d, tv_str("nextitem", 8), i + 1 < len ? items.u.l->v[i + 1] : tv_undef("'nextitem' is undefined"));
         if (rc->ar.oom)
-            return oom(rc, n);
+            return rc_oom(rc, n);
         if (!assign(rc, n, "loop", loop) || !bind_targets(rc, n, items.u.l->v[i]))
             return false;
         bool ok = exec_list(rc, n->body);
@@ -780,7 +435,7 @@ static bool exec_set(rctx *rc, const node *n)
         if (!ok)
             return false;
         if (!p)
-            return oom(rc, n);
+            return rc_oom(rc, n);
         return assign(rc, n, n->targets[0], tv_str(p, len));
     }
     if (!eval(rc, n->a, &v))
@@ -791,7 +446,7 @@ static bool exec_set(rctx *rc, const node *n)
             return rc_fail(rc, n, CHORD_E_TEMPLATE, "cannot assign attribute '%s' on '%s': not a namespace",
                            n->attr, n->targets[0]);
         if (!tv_dict_set(&rc->ar, obj.u.d, tv_str(n->attr, strlen(n->attr)), v))
-            return oom(rc, n);
+            return rc_oom(rc, n);
         return true;
     }
     return bind_targets(rc, n, v);
@@ -821,7 +476,7 @@ static bool exec_stmt(rctx *rc, const node *n)
     case N_MACRO: {
         tv_func *f = ar_alloc(&rc->ar, sizeof *f);
         if (!f)
-            return oom(rc, n);
+            return rc_oom(rc, n);
         f->builtin = TF_MACRO;
         f->macro = n;
         v = tv_none();
@@ -839,7 +494,7 @@ static bool exec_stmt(rctx *rc, const node *n)
         return rc_fail(rc, n, CHORD_E_TEMPLATE, "internal error: expression used as statement");
     }
     if (rc->out->oom)
-        return oom(rc, n);
+        return rc_oom(rc, n);
     if (rc->out->n > MAX_OUTPUT)
         return rc_fail(rc, n, CHORD_E_NOMEM, "output larger than %u bytes", MAX_OUTPUT);
     return true;
@@ -907,11 +562,11 @@ chord_status tmpl_render(const tmpl *t, const chord_json *ctx, char **out, size_
                 rc->scopes[0] = g.u.d;
         }
         if (rc->ar.oom)
-            oom(rc, NULL);
+            rc_oom(rc, NULL);
         else
             exec_list(rc, t->root);
         if (!rc->failed && buf.oom)
-            oom(rc, NULL);
+            rc_oom(rc, NULL);
         st = rc->failed ? rc->st : CHORD_OK;
     }
     ar_free(&rc->ar);

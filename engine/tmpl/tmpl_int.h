@@ -187,19 +187,71 @@ typedef struct tok {
 chord_status tmpl_lex(tmpl *t, const char *src, size_t len, tok **out, size_t *ntok,
                       chord_err *err);
 
+/* tmpl_expr.c: the parser state and the expression grammar */
+typedef struct parser {
+    tmpl *t;
+    tok *toks;
+    size_t n, i;
+    chord_err *err;
+    bool failed;
+} parser;
+
+tok *tp_cur(parser *P);
+tok *tp_peek(parser *P, size_t k);
+/* Records a syntax error at t (first one wins); returns NULL. */
+void *tp_pfail(parser *P, const tok *t, const char *fmt, const char *arg);
+/* "expected X, got Y" at the current token; returns NULL. */
+void *tp_unexpected(parser *P, const char *expected);
+bool tp_is_op(parser *P, const char *op);
+bool tp_is_name(parser *P, const char *nm);
+bool tp_accept_op(parser *P, const char *op);
+bool tp_accept_name(parser *P, const char *nm);
+bool tp_expect_op(parser *P, const char *op);
+node *tp_mk(parser *P, node_kind k, const tok *at);
+/* A full expression (with a if c else b); tp_or stops before "if". */
+node *tp_expr(parser *P);
+node *tp_or(parser *P);
+
 /* tmpl_parse.c */
 chord_status tmpl_parse_src(tmpl *t, const char *src, size_t len, chord_err *err);
 
-/* tmpl_eval.c: the render state the builtins need */
-typedef struct rctx rctx;
+/* tmpl_eval.c: the render state */
+#define MAX_SCOPES 256
+#define MAX_OUTPUT (256u << 20)
+
+typedef struct rctx {
+    arena ar;
+    const tmpl *t;
+    sbuf *out;
+    tv_dict *scopes[MAX_SCOPES];
+    int nscopes;
+    int brk;                 /* 1 = break, 2 = continue pending */
+    int macro_depth;
+    long steps;
+    chord_err *err;
+    chord_status st;
+    bool failed;
+} rctx;
+
 arena *rc_arena(rctx *rc);
 /* Records a runtime error at node n (first one wins); returns false. */
 bool rc_fail(rctx *rc, const node *n, chord_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+bool rc_oom(rctx *rc, const node *n);
+/* An Undefined whose misuse reports fmt (with a and b filled in). */
+tv rc_undef(rctx *rc, const char *fmt, const char *a, const char *b);
+/* Fails with the message an Undefined carries. */
+bool rc_undef_error(rctx *rc, const node *n, tv v);
 /* Calls a macro value with evaluated arguments. */
 bool rc_call_macro(rctx *rc, const node *at, const tv_func *fn, const tv *pos, int npos,
                    const char **kwn, const tv *kwv, int nkw, tv *out);
 long tmpl_now_override(void);
+
+/* tmpl_ops.c */
+bool ops_get_item(rctx *rc, const node *n, tv obj, tv key, tv *out);
+bool ops_get_attr(rctx *rc, const node *n, tv obj, const char *name, tv *out);
+bool ops_slice(rctx *rc, const node *n, tv obj, const tv parts[3], tv *out);
+bool ops_binop(rctx *rc, const node *n, tv a, tv b, tv *out);
 
 /* tmpl_builtins.c: arguments are evaluated before these are called */
 typedef struct targs {
@@ -214,6 +266,27 @@ bool bi_filter(rctx *rc, const node *at, const char *name, tv v, const targs *a,
 bool bi_test(rctx *rc, const node *at, const char *name, tv v, const targs *a, bool *out);
 bool bi_method(rctx *rc, const node *at, tv obj, const char *name, const targs *a, tv *out);
 bool bi_global(rctx *rc, const node *at, const tv_func *fn, const targs *a, tv *out);
+
+/* Helpers the filters share with the methods (tmpl_builtins.c). */
+/* Argument i, or the keyword name, or NULL. */
+const tv *bi_arg(const targs *a, int i, const char *name);
+bool bi_need_str(rctx *rc, const node *at, tv v, const char *what);
+tv bi_mkstr(rctx *rc, const char *p, size_t n);
+/* Turns b into a string value in the arena and frees b. */
+bool bi_ret_str(rctx *rc, const node *at, sbuf *b, tv *out);
+/* Strips chars (NULL = Unicode whitespace) from the left and/or right. */
+tv bi_strip(tv s, const tv *chars, bool left, bool right);
+/* ASCII case mapping: mode 'u' upper, 'l' lower, 't' title, 'c' capitalize. */
+bool bi_recase(rctx *rc, const node *at, tv s, char mode, tv *out);
+bool bi_replace(rctx *rc, const node *at, tv s, tv old, tv new, int64_t count, tv *out);
+/* str.split(sep=None, maxsplit=-1). */
+bool bi_split(rctx *rc, const node *at, tv s, const tv *sep, const tv *maxsplit, tv *out);
+/* dict.items(): a list of (key, value) tuples. */
+tv bi_dict_items(rctx *rc, tv d);
+/* list(v): list items, dict keys, string characters; Undefined = []. */
+bool bi_to_list(rctx *rc, const node *at, tv v, tv *out);
+int bi_cmp(const void *x, const void *y);
+
 /* The value of a global function name (range, namespace...) or UNDEF. */
 tv bi_lookup_global(const char *name);
 

@@ -1,0 +1,331 @@
+/*
+ * tmpl_filters.c - Jinja's filters ({{ x | trim }}): the string ones, the
+ * sequence ones (join, first, last, sort, select/reject, map...) and
+ * tojson as transformers defines it (json.dumps, ensure_ascii=False, no
+ * HTML escaping, optional indent).
+ */
+#include "tmpl/tmpl_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Looks up name.sub.sub in nested dicts, as Jinja's attribute= does. */
+static bool get_attr_path(tv obj, tv name, tv *out)
+{
+    if (obj.k != TV_DICT || name.k != TV_STR)
+        return false;
+    /* "a.b" walks nested dicts, as Jinja's attribute= does */
+    const char *p = name.u.s.p, *end = p + name.u.s.n;
+    tv cur = obj;
+    while (p <= end) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
+        if (cur.k != TV_DICT)
+            return false;
+        tv *v = tv_dict_get(cur.u.d, tv_str(p, n));
+        if (!v)
+            return false;
+        cur = *v;
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+    *out = cur;
+    return true;
+}
+
+/* select/reject/selectattr/rejectattr: keep items whose test (default:
+ * truthiness) is want; attr picks the tested attribute. */
+static bool select_items(rctx *rc, const node *at, tv seq, const targs *a, bool attr, bool want, tv *out)
+{
+    tv items;
+    if (!bi_to_list(rc, at, seq, &items))
+        return false;
+    int first = attr ? 1 : 0;
+    if (attr && a->npos < 1)
+        return rc_fail(rc, at, CHORD_E_TEMPLATE, "selectattr/rejectattr need an attribute name");
+    const char *test = NULL;
+    if (a->npos > first) {
+        if (a->pos[first].k != TV_STR)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "test name must be a string");
+        test = ar_strndup(rc_arena(rc), a->pos[first].u.s.p, a->pos[first].u.s.n);
+    }
+    targs rest = {a->pos + first + 1, a->npos > first + 1 ? a->npos - first - 1 : 0, NULL, NULL, 0};
+    arena *ar = rc_arena(rc);
+    tv l = tv_new_list(ar, 0);
+    if (l.k != TV_LIST)
+        return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < items.u.l->n; i++) {
+        tv v = items.u.l->v[i];
+        if (attr && !get_attr_path(v, a->pos[0], &v))
+            v = tv_undef("attribute is undefined");
+        bool r;
+        if (test) {
+            if (!bi_test(rc, at, test, v, &rest, &r))
+                return false;
+        } else {
+            r = tv_truthy(v);
+        }
+        if (r == want)
+            tv_list_push(ar, l.u.l, items.u.l->v[i]);
+    }
+    *out = l;
+    return true;
+}
+
+static bool json_filter(rctx *rc, const node *at, tv v, const targs *a, tv *out)
+{
+    const tv *ind = bi_arg(a, 0, "indent");
+    int indent = ind && ind->k == TV_INT ? (int)ind->u.i : -1;
+    sbuf b = {0};
+    sb_put(&b, "", 0);
+    if (!tv_to_json(&b, v, indent, 0)) {
+        free(b.p);
+        if (v.k == TV_UNDEF)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "%s", v.hint ? v.hint : "value is undefined");
+        return rc_fail(rc, at, CHORD_E_TEMPLATE, "object of type %s is not JSON serializable", tv_type_name(v));
+    }
+    return bi_ret_str(rc, at, &b, out);
+}
+
+/* ---------------------------------------------------------------- filters */
+
+bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv *out)
+{
+    arena *ar = rc_arena(rc);
+    const tv *a0 = bi_arg(a, 0, NULL);
+    if (!strcmp(f, "default") || !strcmp(f, "d")) {
+        const tv *bo = bi_arg(a, 1, "boolean");
+        bool use_default = v.k == TV_UNDEF || (bo && tv_truthy(*bo) && !tv_truthy(v));
+        *out = use_default ? (a0 ? *a0 : tv_str("", 0)) : v;
+        return true;
+    }
+    if (!strcmp(f, "tojson"))
+        return json_filter(rc, at, v, a, out);
+    if (!strcmp(f, "safe") || !strcmp(f, "e") || !strcmp(f, "escape")) {
+        /* no autoescaping in chat templates: both are the identity on text */
+        *out = v.k == TV_STR ? v : tv_stringify(ar, v);
+        return true;
+    }
+    if (!strcmp(f, "string")) {
+        *out = v.k == TV_UNDEF ? tv_str("", 0) : tv_stringify(ar, v);
+        return true;
+    }
+    if (!strcmp(f, "length") || !strcmp(f, "count")) {
+        switch (v.k) {
+        case TV_STR: *out = tv_int((int64_t)u8_len(v.u.s.p, v.u.s.n)); return true;
+        case TV_LIST: *out = tv_int((int64_t)v.u.l->n); return true;
+        case TV_DICT: *out = tv_int((int64_t)v.u.d->n); return true;
+        case TV_UNDEF: *out = tv_int(0); return true;
+        default: return rc_fail(rc, at, CHORD_E_TEMPLATE, "object of type '%s' has no len()", tv_type_name(v));
+        }
+    }
+    if (!strcmp(f, "list"))
+        return bi_to_list(rc, at, v, out);
+    if (!strcmp(f, "items")) {
+        if (v.k == TV_UNDEF) {
+            *out = tv_new_list(ar, 0);
+            return true;
+        }
+        if (v.k != TV_DICT)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "items expects a mapping, got %s", tv_type_name(v));
+        *out = bi_dict_items(rc, v);
+        return out->k == TV_LIST || rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+    }
+    if (!strcmp(f, "first") || !strcmp(f, "last")) {
+        tv l;
+        if (!bi_to_list(rc, at, v, &l))
+            return false;
+        *out = l.u.l->n ? l.u.l->v[f[0] == 'f' ? 0 : l.u.l->n - 1] : tv_undef("no first/last item of an empty sequence");
+        return true;
+    }
+    if (!strcmp(f, "reverse")) {
+        if (v.k == TV_STR) {
+            sbuf b = {0};
+            sb_put(&b, "", 0);
+            size_t n = u8_len(v.u.s.p, v.u.s.n);
+            for (size_t i = n; i-- > 0;) {
+                size_t s = u8_offset(v.u.s.p, v.u.s.n, i), e = u8_offset(v.u.s.p, v.u.s.n, i + 1);
+                sb_put(&b, v.u.s.p + s, e - s);
+            }
+            return bi_ret_str(rc, at, &b, out);
+        }
+        tv l, r;
+        if (!bi_to_list(rc, at, v, &l))
+            return false;
+        r = tv_new_list(ar, l.u.l->n);
+        for (size_t i = l.u.l->n; r.k == TV_LIST && i-- > 0;)
+            tv_list_push(ar, r.u.l, l.u.l->v[i]);
+        *out = r;
+        return r.k == TV_LIST || rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+    }
+    if (!strcmp(f, "join")) {
+        tv l;
+        if (!bi_to_list(rc, at, v, &l))
+            return false;
+        const tv *sep = bi_arg(a, 0, "d");
+        const tv *attr = bi_arg(a, 1, "attribute");
+        sbuf b = {0};
+        sb_put(&b, "", 0);
+        for (size_t i = 0; i < l.u.l->n; i++) {
+            if (i && sep)
+                tv_to_str(&b, *sep);
+            tv item = l.u.l->v[i];
+            if (attr && !get_attr_path(item, *attr, &item))
+                item = tv_undef(NULL);
+            tv_to_str(&b, item);
+        }
+        return bi_ret_str(rc, at, &b, out);
+    }
+    if (!strcmp(f, "int")) {
+        const tv *def = bi_arg(a, 0, "default");
+        switch (v.k) {
+        case TV_INT: *out = v; return true;
+        case TV_BOOL: *out = tv_int(v.u.b); return true;
+        case TV_FLOAT: *out = tv_int((int64_t)v.u.f); return true;
+        case TV_STR: {
+            char tmp[64];
+            tv t = bi_strip(v, NULL, true, true);
+            size_t n = t.u.s.n < sizeof tmp - 1 ? t.u.s.n : sizeof tmp - 1;
+            memcpy(tmp, t.u.s.p, n);
+            tmp[n] = 0;
+            char *end;
+            long long x = strtoll(tmp, &end, 10);
+            if (n && !*end) {
+                *out = tv_int(x);
+                return true;
+            }
+            double d = strtod(tmp, &end);
+            if (n && !*end) {
+                *out = tv_int((int64_t)d);
+                return true;
+            }
+            break;
+        }
+        default: break;
+        }
+        *out = def ? *def : tv_int(0);
+        return true;
+    }
+    if (!strcmp(f, "float")) {
+        if (v.k == TV_INT || v.k == TV_BOOL) *out = tv_float(v.k == TV_INT ? (double)v.u.i : v.u.b);
+        else if (v.k == TV_FLOAT) *out = v;
+        else if (v.k == TV_STR) {
+            char tmp[64], *end;
+            size_t n = v.u.s.n < sizeof tmp - 1 ? v.u.s.n : sizeof tmp - 1;
+            memcpy(tmp, v.u.s.p, n);
+            tmp[n] = 0;
+            double d = strtod(tmp, &end);
+            *out = n && !*end ? tv_float(d) : tv_float(0);
+        } else *out = tv_float(0);
+        return true;
+    }
+    if (!strcmp(f, "abs")) {
+        if (v.k == TV_INT) *out = tv_int(v.u.i < 0 ? -v.u.i : v.u.i);
+        else if (v.k == TV_FLOAT) *out = tv_float(fabs(v.u.f));
+        else return rc_fail(rc, at, CHORD_E_TEMPLATE, "bad operand type for abs(): '%s'", tv_type_name(v));
+        return true;
+    }
+    if (!strcmp(f, "select") || !strcmp(f, "reject"))
+        return select_items(rc, at, v, a, false, f[0] == 's', out);
+    if (!strcmp(f, "selectattr") || !strcmp(f, "rejectattr"))
+        return select_items(rc, at, v, a, true, f[0] == 's', out);
+    if (!strcmp(f, "map")) {
+        tv l;
+        if (!bi_to_list(rc, at, v, &l))
+            return false;
+        const tv *attr = bi_arg(a, 99, "attribute");
+        const tv *def = bi_arg(a, 99, "default");
+        tv r = tv_new_list(ar, l.u.l->n);
+        if (r.k != TV_LIST)
+            return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < l.u.l->n; i++) {
+            tv item = l.u.l->v[i], m;
+            if (attr) {
+                if (!get_attr_path(item, *attr, &m))
+                    m = def ? *def : tv_undef("attribute is undefined");
+            } else {
+                if (!a0 || a0->k != TV_STR)
+                    return rc_fail(rc, at, CHORD_E_TEMPLATE, "map needs a filter name or attribute=");
+                targs rest = {a->pos + 1, a->npos - 1, NULL, NULL, 0};
+                char *fname = ar_strndup(ar, a0->u.s.p, a0->u.s.n);
+                if (!fname || !bi_filter(rc, at, fname, item, &rest, &m))
+                    return false;
+            }
+            tv_list_push(ar, r.u.l, m);
+        }
+        *out = r;
+        return true;
+    }
+    if (!strcmp(f, "sort") || !strcmp(f, "unique") || !strcmp(f, "min") || !strcmp(f, "max") || !strcmp(f, "sum")) {
+        tv l;
+        if (!bi_to_list(rc, at, v, &l))
+            return false;
+        size_t n = l.u.l->n;
+        tv r = tv_new_list(ar, n ? n : 1);
+        if (r.k != TV_LIST)
+            return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+        if (!strcmp(f, "sum")) {
+            tv acc = tv_int(0);
+            for (size_t i = 0; i < n; i++) {
+                tv x = l.u.l->v[i];
+                if (x.k == TV_INT && acc.k == TV_INT) acc = tv_int(acc.u.i + x.u.i);
+                else if (x.k == TV_INT || x.k == TV_FLOAT)
+                    acc = tv_float((acc.k == TV_INT ? (double)acc.u.i : acc.u.f) + (x.k == TV_INT ? (double)x.u.i : x.u.f));
+                else return rc_fail(rc, at, CHORD_E_TEMPLATE, "sum of non-numbers");
+            }
+            *out = acc;
+            return true;
+        }
+        for (size_t i = 0; i < n; i++) {
+            bool dup = false;
+            for (size_t k = 0; f[0] == 'u' && k < r.u.l->n && !dup; k++)
+                dup = tv_equal(r.u.l->v[k], l.u.l->v[i]);
+            if (!dup)
+                tv_list_push(ar, r.u.l, l.u.l->v[i]);
+        }
+        if (f[0] == 's' || f[0] == 'm')
+            qsort(r.u.l->v, r.u.l->n, sizeof *r.u.l->v, bi_cmp);
+        const tv *rev = bi_arg(a, 0, "reverse");
+        if (f[0] == 's' && rev && tv_truthy(*rev))
+            for (size_t i = 0; i < r.u.l->n / 2; i++) {
+                tv t = r.u.l->v[i];
+                r.u.l->v[i] = r.u.l->v[r.u.l->n - 1 - i];
+                r.u.l->v[r.u.l->n - 1 - i] = t;
+            }
+        if (!strcmp(f, "min") || !strcmp(f, "max"))
+            *out = r.u.l->n ? r.u.l->v[f[1] == 'i' ? 0 : r.u.l->n - 1] : tv_undef("empty sequence");
+        else
+            *out = r;
+        return true;
+    }
+    /* the string filters */
+    if (v.k == TV_UNDEF)
+        v = tv_str("", 0);
+    tv s = tv_stringify(ar, v);
+    if (s.k != TV_STR)
+        return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+    if (!strcmp(f, "trim")) {
+        *out = bi_strip(s, bi_arg(a, 0, "chars"), true, true);
+        return true;
+    }
+    if (!strcmp(f, "upper")) return bi_recase(rc, at, s, 'u', out);
+    if (!strcmp(f, "lower")) return bi_recase(rc, at, s, 'l', out);
+    if (!strcmp(f, "title")) return bi_recase(rc, at, s, 't', out);
+    if (!strcmp(f, "capitalize")) return bi_recase(rc, at, s, 'c', out);
+    if (!strcmp(f, "replace")) {
+        const tv *o = bi_arg(a, 0, "old"), *nw = bi_arg(a, 1, "new"), *c = bi_arg(a, 2, "count");
+        if (!o || !nw)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "replace needs two arguments");
+        return bi_replace(rc, at, s, *o, *nw, c && c->k == TV_INT ? c->u.i : -1, out);
+    }
+    if (!strcmp(f, "wordcount")) {
+        tv parts;
+        if (!bi_split(rc, at, s, NULL, NULL, &parts))
+            return false;
+        *out = tv_int((int64_t)parts.u.l->n);
+        return true;
+    }
+    return rc_fail(rc, at, CHORD_E_TEMPLATE, "no filter named '%s'", f);
+}
