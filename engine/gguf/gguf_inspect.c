@@ -18,11 +18,10 @@
 #define STR_SHOW 64   /* bytes of a string value shown before truncating */
 #define ARR_SHOW 5    /* array elements shown */
 
-/* Writes s (at most max of its n bytes) quoted, with control bytes, quotes
- * and backslashes escaped, so every metadata key stays on one line. */
-static void put_quoted(FILE *out, const char *s, uint64_t n, uint64_t max)
+/* Writes at most max of the n bytes of s with control bytes, quotes and
+ * backslashes escaped, so every key and tensor stays on one line. */
+static void put_escaped(FILE *out, const char *s, uint64_t n, uint64_t max)
 {
-    fputc('"', out);
     for (uint64_t i = 0; i < n && i < max; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
@@ -36,9 +35,30 @@ static void put_quoted(FILE *out, const char *s, uint64_t n, uint64_t max)
         else
             fputc(c, out);
     }
+}
+
+/* A string value: quoted, cut at max bytes with its full length noted. */
+static void put_quoted(FILE *out, const char *s, uint64_t n, uint64_t max)
+{
+    /* cut on a character boundary, not inside a UTF-8 sequence */
+    while (max > 0 && max < n && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    fputc('"', out);
+    put_escaped(out, s, n, max);
     fputc('"', out);
     if (n > max)
         fprintf(out, "... (%" PRIu64 " bytes)", n);
+}
+
+/* A key or tensor name, left-aligned in width columns. */
+static void put_name(FILE *out, const char *s, int width)
+{
+    size_t n = strlen(s);
+    fputs("  ", out);
+    put_escaped(out, s, n, n);
+    for (size_t i = n; i < (size_t)width; i++)
+        fputc(' ', out);
+    fputc(' ', out);
 }
 
 /* One numeric element of type t from packed host-order bytes p. */
@@ -62,7 +82,7 @@ static void put_number(FILE *out, gguf_vtype t, const void *p)
 
 static void put_kv(FILE *out, const gguf_kv *kv)
 {
-    fprintf(out, "  %-40s ", kv->key);
+    put_name(out, kv->key, 40);
     if (kv->type == GGUF_STRING) {
         fprintf(out, "%-6s ", "str");
         put_quoted(out, kv->str, kv->str_len, STR_SHOW);
@@ -113,8 +133,9 @@ static void put_tensors(FILE *out, const gguf_file *f)
         size_t n = 0;
         for (int d = 0; d < t->n_dims && n < sizeof shape; d++)
             n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%" PRId64, d ? " x " : "", t->ne[d]);
-        fprintf(out, "  %-32s %-5s %-24s %12" PRIu64 " %12" PRIu64 "\n", t->name,
-                type_name(t->type), shape, t->offset, t->nbytes);
+        put_name(out, t->name, 32);
+        fprintf(out, "%-5s %-24s %12" PRIu64 " %12" PRIu64 "\n", type_name(t->type), shape,
+                t->offset, t->nbytes);
     }
     /* totals by type: type ids are below QT_COUNT (the reader checked) */
     uint64_t count[QT_COUNT] = {0}, bytes[QT_COUNT] = {0};
