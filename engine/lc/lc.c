@@ -207,15 +207,20 @@ static void write_plan(lc_cache *lc, const char *note)
         return;
     }
     int r = lc->n_held - 1;
-    char pinned[64];
+    char pinned[64], ahead[128] = "";
     if (r > 0)
         snprintf(pinned, sizeof pinned, "layers 0-%d pinned", r - 1);
     else
         snprintf(pinned, sizeof pinned, "no layer pinned");
+    /* with fewer slots than prefetch + 1, reads run only as far ahead as
+     * free slots allow: say so rather than promise the distance asked */
+    if (lc->prefetch > lc->n_slots - 1)
+        snprintf(ahead, sizeof ahead, " (%d slot(s) hold at most %d layer(s) ahead of the one in use)",
+                 lc->n_slots, lc->n_slots - 1);
     snprintf(lc->plan, sizeof lc->plan,
-             "streaming within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB resident, %s, layers %d-%d streamed through %d slot(s) of %.1f MiB, prefetch distance %d with %d reader thread(s), %s; %.1f MiB read per token%s",
+             "streaming within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB resident, %s, layers %d-%d streamed through %d slot(s) of %.2f MiB, prefetch distance %d%s with %d reader thread(s), %s; %.1f MiB read per token%s",
              MIB(lc->budget), MIB(lc->used), MIB(lc->g[0].cost), pinned, r, L - 1,
-             lc->n_slots, MIB(lc->slot_cost), lc->prefetch, lc->n_workers,
+             lc->n_slots, MIB(lc->slot_cost), lc->prefetch, ahead, lc->n_workers,
              lc->direct ? "O_DIRECT reads" : "page cache released after reads",
              MIB(streamed_bytes(lc)), note);
 }
@@ -320,9 +325,14 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
             note = errno == EINVAL ? " (O_DIRECT unsupported here: buffered reads)" : note;
         }
     }
-    lc->n_workers = lc->prefetch_asked < 2 ? lc->prefetch_asked : 2;
-    if ((s = plan_stream(lc, err)) != CHORD_OK || (s = load_held(lc, err)) != CHORD_OK ||
-        (s = lc_stream_start(lc, err)) != CHORD_OK) {
+    if ((s = plan_stream(lc, err)) != CHORD_OK) {
+        lc_close(lc);
+        return s;
+    }
+    /* two readers keep a fast disk busy; more than the layers that can be
+     * queued at once would only wait */
+    lc->n_workers = lc->prefetch < 2 ? lc->prefetch : 2;
+    if ((s = load_held(lc, err)) != CHORD_OK || (s = lc_stream_start(lc, err)) != CHORD_OK) {
         lc_close(lc);
         return s;
     }
