@@ -143,9 +143,11 @@ void quant_dequant_q8_K(const void *src, float *dst, int64_t n)
             *dst++ = x[i].d * (float)x[i].qs[j];
 }
 
-/* Q8_K follows the reference exactly: the signed extreme maps to -128
- * (clamped to 127 on the positive side), rounding to nearest even, and the
- * stored scale is the reciprocal of the one used. */
+/* Q8_K follows the reference exactly: the signed extreme maps to -127
+ * (so no quant is ever -128; the reference moved from -128 to -127), the
+ * rest round to nearest even with a clamp at 127, and the stored scale is
+ * the reciprocal of the one used. Matching its bytes matters: the logits
+ * are compared with a reference that quantized its activations this way. */
 void quant_quantize_q8_K(const float *src, void *dst, int64_t n)
 {
     block_q8_K *y = dst;
@@ -162,7 +164,7 @@ void quant_quantize_q8_K(const float *src, void *dst, int64_t n)
             memset(&y[i], 0, sizeof y[i]);
             continue;
         }
-        const float iscale = -128.0f / max;
+        const float iscale = -127.0f / max;
         for (int j = 0; j < QK_K; j++) {
             const int v = quant_nearest_int(iscale * src[j]);
             y[i].qs[j] = (int8_t)(v < 127 ? v : 127);

@@ -360,7 +360,7 @@ static void quantize_q8_K(const float *src, void *dst, int64_t n)
                 break;
             }
         }
-        const float iscale = -128.0f / max;
+        const float iscale = -127.0f / max;
         const __m256 vis = _mm256_set1_ps(iscale);
         const __m256i lim = _mm256_set1_epi32(127);
         for (int j = 0; j < QK_K; j += 32) {

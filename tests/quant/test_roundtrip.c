@@ -114,33 +114,33 @@ static void test_activation_bytes(void)
     T_EQ_INT(b.qs[4], -127);
     T_EQ_INT(b.qs[5], 0);
 
-    /* Q8_K: the signed extreme maps to -128, iscale = -128/max, rounding to
-     * nearest even, +128 clamps to 127, d = 1/iscale */
+    /* Q8_K: the signed extreme maps to -127 (iscale = -127/max), rounding to
+     * nearest even, d = 1/iscale */
     block_q8_K k;
     memset(x, 0, sizeof x);
-    x[0] = -128.0f;
+    x[0] = -127.0f;
     x[1] = 2.5f;
     x[2] = 3.5f;
     x[3] = -2.5f;
-    x[4] = 128.0f;
+    x[4] = 127.0f; /* as large as x[0] but later: x[0] stays the extreme */
     x[17] = 100.25f;
     quant_quantize_q8_K(x, &k, QK_K);
     T_CHECK(k.d == 1.0f, "Q8_K d = %g, want 1", k.d);
-    T_EQ_INT(k.qs[0], -128);
+    T_EQ_INT(k.qs[0], -127);
     T_EQ_INT(k.qs[1], 2);
     T_EQ_INT(k.qs[2], 4);
     T_EQ_INT(k.qs[3], -2);
     T_EQ_INT(k.qs[4], 127);
     T_EQ_INT(k.qs[17], 100);
-    T_EQ_INT(k.bsums[0], -128 + 2 + 4 - 2 + 127);
+    T_EQ_INT(k.bsums[0], -127 + 2 + 4 - 2 + 127);
     T_EQ_INT(k.bsums[1], 100);
-    /* positive extreme: iscale negative, so values flip sign */
+    /* positive extreme: iscale negative, so values flip sign; 63.5 is a tie */
     memset(x, 0, sizeof x);
     x[0] = 64.0f;
     x[1] = -32.0f;
     quant_quantize_q8_K(x, &k, QK_K);
-    T_CHECK(k.d == -0.5f, "Q8_K d = %g, want -0.5", k.d);
-    T_EQ_INT(k.qs[0], -128);
+    T_CHECK(k.d == 1.0f / (-127.0f / 64.0f), "Q8_K d = %g, want -64/127", k.d);
+    T_EQ_INT(k.qs[0], -127);
     T_EQ_INT(k.qs[1], 64);
 }
 
