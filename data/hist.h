@@ -211,7 +211,8 @@ typedef struct hist_hit {
     double rank;               /* bm25: lower is better */
 } hist_hit;
 
-/* Full-text search over message content, best match first. The query is
+/* Full-text search over message content, best match first. A message
+ * enters the index when it stops streaming (ends or is recovered). The query is
  * plain words (all must match); a word ending in '*' is a prefix
  * ("lightho*"). Quotes and FTS operators in the text are taken literally,
  * never as syntax. CHORD_E_INVALID for a query with no searchable word.

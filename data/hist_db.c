@@ -215,14 +215,43 @@ static const char schema_v1[] =
     " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);"
     " END;";
 
-/* Version 2: who is writing a streaming row (for crash recovery), and the
- * indexes that keep list, recovery and the prompt history fast. */
+/* Version 2: who is writing a streaming row (for crash recovery); the
+ * indexes that keep list, recovery and the prompt history fast; and a
+ * search index that sees a message only once it stops streaming, so a flush
+ * (every 32 tokens) no longer re-indexes the whole growing text. The index
+ * reads its content through a view that shows '' for streaming rows; the
+ * triggers keep it equal to that view (which FTS5's integrity-check
+ * verifies), and a flush that leaves a row streaming touches no index. */
 static const char schema_v2[] =
     "ALTER TABLE messages ADD COLUMN writer_pid INTEGER;"
     "ALTER TABLE messages ADD COLUMN writer_start INTEGER;"
     "CREATE INDEX conversations_by_activity ON conversations(updated_at, id);"
     "CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';"
-    "CREATE INDEX messages_by_role ON messages(role, id);";
+    "CREATE INDEX messages_by_role ON messages(role, id);"
+    "DROP TRIGGER messages_fts_ai;"
+    "DROP TRIGGER messages_fts_ad;"
+    "DROP TRIGGER messages_fts_au;"
+    "DROP TABLE messages_fts;"
+    "CREATE VIEW messages_searchable AS SELECT id,"
+    " CASE WHEN status = 'streaming' THEN '' ELSE content END AS content FROM messages;"
+    "CREATE VIRTUAL TABLE messages_fts USING fts5("
+    " content, content='messages_searchable', content_rowid='id');"
+    "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');"
+    "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages BEGIN"
+    " INSERT INTO messages_fts(rowid, content) VALUES (new.id,"
+    "  CASE WHEN new.status = 'streaming' THEN '' ELSE new.content END);"
+    " END;"
+    "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN"
+    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id,"
+    "  CASE WHEN old.status = 'streaming' THEN '' ELSE old.content END);"
+    " END;"
+    "CREATE TRIGGER messages_fts_au AFTER UPDATE OF content, status ON messages"
+    " WHEN old.status <> 'streaming' OR new.status <> 'streaming' BEGIN"
+    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id,"
+    "  CASE WHEN old.status = 'streaming' THEN '' ELSE old.content END);"
+    " INSERT INTO messages_fts(rowid, content) VALUES (new.id,"
+    "  CASE WHEN new.status = 'streaming' THEN '' ELSE new.content END);"
+    " END;";
 
 static const char *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

@@ -104,7 +104,8 @@ static chord_status set_title(hist *h, int64_t conv, const char *text,
                               bool only_if_unset, chord_err *err)
 {
     char title[4 * HIST_TITLE_CHARS + 8];
-    hist_title_from(text, title, sizeof title);
+    if (hist_title_from(text, title, sizeof title) == 0 && only_if_unset)
+        return CHORD_OK;   /* an empty first prompt leaves room for the next */
     sqlite3_stmt *q;
     chord_status st = hist_prep(h, only_if_unset
         ? "UPDATE conversations SET title = ? WHERE id = ? AND title IS NULL"
@@ -306,6 +307,11 @@ chord_status hist_stream_write(hist *h, bool final, hist_msg_status status,
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {
         st = hist_sqlerr(h, err, rc, doing);
+        goto fail;
+    }
+    if (sqlite3_changes(h->db) == 0) {   /* `chord history rm` meanwhile */
+        st = hist_err(h, err, CHORD_E_INVALID, "message %lld was deleted while streaming",
+                      (long long)h->s_msg);
         goto fail;
     }
     if ((st = hist_prep(h, "UPDATE conversations SET updated_at = ? WHERE id = ?",

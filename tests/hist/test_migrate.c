@@ -39,7 +39,7 @@ static char *schema_of(const char *path)
         sqlite3_prepare_v2(db,
             "SELECT m.type, m.name, m.tbl_name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk"
             " FROM sqlite_master m LEFT JOIN pragma_table_info(m.name) p"
-            " WHERE m.type IN ('table', 'index', 'trigger')"
+            " WHERE m.type IN ('table', 'index', 'trigger', 'view')"
             " ORDER BY m.type, m.name, p.cid", -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             for (int i = 0; i < 8; i++)

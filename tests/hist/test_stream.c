@@ -60,9 +60,19 @@ static void test_stream_complete(const char *path, int64_t conv)
             T_EQ_INT(row_len(path, id), 32 * 9);
     }
     T_EQ_INT(ht_int(path, "SELECT n_gen FROM messages WHERE id = ?", id, true), 96);
+    /* Not searchable while streaming (flushes do not re-index)... */
+    hist_hit *hits;
+    int n = -1;
+    T_CHECK(hist_search(h, "chunk010", 10, NULL, NULL, &hits, &n, &e) == CHORD_OK && n == 0,
+            "streaming row searchable: %d", n);
+    hist_hits_free(hits, n);
     hist_counts c = {7, 100, 12.5, 2000};
     T_CHECK(hist_stream_end(h, HIST_COMPLETE, &c, &e) == CHORD_OK, "%s", e.msg);
     T_CHECK(!hist_stream_active(h), "ended");
+    /* ...and is, once it ends. */
+    T_CHECK(hist_search(h, "chunk010", 10, NULL, NULL, &hits, &n, &e) == CHORD_OK && n == 1,
+            "finished row searchable: %d", n);
+    hist_hits_free(hits, n);
     T_EQ_INT(hist_stream_add(h, "x", 1, &e), CHORD_E_INVALID);
     hist_conv *cv;
     T_CHECK(hist_conv_load(h, conv, &cv, &e) == CHORD_OK, "%s", e.msg);
@@ -91,6 +101,27 @@ static void test_stream_complete(const char *path, int64_t conv)
     T_EQ_STR(st, "interrupted");
     free(st);
     T_EQ_INT(row_len(path, id), 10);
+    T_EQ_INT(ht_int(path, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'slow'",
+                    0, false), 1);
+
+    /* A conversation deleted by another process while streaming into it. */
+    h = ht_open(path);
+    if (!h)
+        return;
+    int64_t doomed;
+    hist_conv_params cp = {"tiny.gguf", NULL, NULL, NULL};
+    T_CHECK(hist_conv_create(h, &cp, &doomed, &e) == CHORD_OK, "%s", e.msg);
+    T_CHECK(hist_stream_begin(h, doomed, &id, &e) == CHORD_OK, "%s", e.msg);
+    hist *other = ht_open(path);
+    T_CHECK(other && hist_conv_delete(other, doomed, &e) == CHORD_OK, "delete");
+    hist_close(other);
+    chord_status s2 = CHORD_OK;
+    for (int i = 0; i < HIST_FLUSH_TOKENS && s2 == CHORD_OK; i++)
+        s2 = hist_stream_add(h, "x", 1, &e);
+    T_EQ_INT(s2, CHORD_E_INVALID);
+    T_CHECK(ht_has(e.msg, "deleted while streaming"), "%s", e.msg);
+    T_CHECK(hist_stream_end(h, HIST_COMPLETE, NULL, &e) != CHORD_OK, "end fails too");
+    hist_close(h);
 }
 
 /* The text of token i in the crash test. */
