@@ -64,8 +64,10 @@ char *hist_default_path(chord_err *err);
  * path, whose directories are created with mode 0700. A new file gets mode
  * 0600. Upgrades the schema to the current version, then marks streaming
  * rows of dead writers as interrupted. p NULL = defaults. A read-only file
- * or directory, a corrupt file, a lock held beyond the timeout or a newer
- * schema than this build knows are errors naming the file. */
+ * or directory, a corrupt file, a newer schema than this build knows, or a
+ * lock held beyond the timeout while open has to write (upgrade, recovery)
+ * are errors naming the file; otherwise a lock shows up as an error from
+ * the first write that waits too long. */
 chord_status hist_open(const char *path, const hist_open_params *p, hist **out,
                        chord_err *err);
 
@@ -140,7 +142,9 @@ chord_status hist_msg_add(hist *h, int64_t conv, const char *role,
  * rest and sets the final status and counts (status must not be
  * HIST_STREAMING). If a flush fails, the error is returned and later add/
  * poll calls return at once with CHORD_E_IO without touching the file; end
- * still tries one final write. */
+ * still tries one final write, and the stream is over after end whatever it
+ * returns (a row it could not finish stays "streaming" until this process
+ * exits; the next open elsewhere then marks it interrupted). */
 chord_status hist_stream_begin(hist *h, int64_t conv, int64_t *msg_id,
                                chord_err *err);
 chord_status hist_stream_add(hist *h, const char *text, int n_tokens,

@@ -150,6 +150,22 @@ int main(void)
     T_REQUIRE(hist_conv_create(h, &cp2, &c2, &e) == CHORD_OK, "%s", e.msg);
     const char *dense = "lighthouse lighthouse lighthouse";
     T_CHECK(hist_msg_add(h, c2, "user", dense, strlen(dense), NULL, NULL, &e) == CHORD_OK, "%s", e.msg);
+    /* An empty first prompt leaves the title to the next one. */
+    int64_t c3;
+    T_REQUIRE(hist_conv_create(h, &cp2, &c3, &e) == CHORD_OK, "%s", e.msg);
+    T_CHECK(hist_msg_add(h, c3, "user", " \n ", 3, NULL, NULL, &e) == CHORD_OK, "%s", e.msg);
+    T_CHECK(hist_msg_add(h, c3, "user", "Real question?", 14, NULL, NULL, &e) == CHORD_OK, "%s", e.msg);
+    T_CHECK(hist_msg_add(h, c3, "user", "Later one", 9, NULL, NULL, &e) == CHORD_OK, "%s", e.msg);
+    char *title = ht_text(path, "SELECT title FROM conversations WHERE id = ?", c3);
+    T_EQ_STR(title, "Real question?");
+    free(title);
+    T_CHECK(hist_conv_set_title(h, c3, "  Renamed\n", &e) == CHORD_OK, "%s", e.msg);
+    title = ht_text(path, "SELECT title FROM conversations WHERE id = ?", c3);
+    T_EQ_STR(title, "Renamed");
+    free(title);
+    T_EQ_INT(hist_conv_set_title(h, 424242, "x", &e), CHORD_E_INVALID);
+    T_CHECK(hist_conv_delete(h, c3, &e) == CHORD_OK, "%s", e.msg);
+
     int64_t last;
     T_CHECK(hist_conv_last(h, &last, &e) == CHORD_OK && last == c2, "last %lld", (long long)last);
 
