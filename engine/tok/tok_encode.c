@@ -132,7 +132,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
         err_set(err, CHORD_E_INVALID, "tokenize: text too long (%zu bytes)", len);
         return -1;
     }
-    if (out && max > 0)
+    if (out && max > 0 && ids.n > 0)
         memcpy(out, ids.ids, (ids.n < (size_t)max ? ids.n : (size_t)max) * sizeof *out);
     free(ids.ids);
     return (int)ids.n;
