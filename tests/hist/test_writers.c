@@ -48,8 +48,51 @@ static int writer(const char *path, int64_t shared_conv, int who)
     return 0;
 }
 
+/* Two processes racing to create, configure and upgrade the same new file:
+ * both must end up writing to one valid database. */
+static void test_fresh_race(void)
+{
+    char *path = ht_path("race.db");
+    int go[2];
+    T_CHECK(pipe(go) == 0, "pipe");
+    pid_t pids[2];
+    for (int w = 0; w < 2; w++) {
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            char c;
+            close(go[1]);
+            if (read(go[0], &c, 1) != 0)   /* EOF = start together */
+                _exit(6);
+            hist *h = ht_open(path);
+            chord_err e;
+            int64_t conv;
+            hist_conv_params cp = {"race.gguf", NULL, NULL, NULL};
+            if (!h || hist_conv_create(h, &cp, &conv, &e) != CHORD_OK)
+                _exit(2);
+            for (int i = 0; i < 20; i++)
+                if (hist_msg_add(h, conv, "user", "hi", 2, NULL, NULL, &e) != CHORD_OK)
+                    _exit(3);
+            hist_close(h);
+            _exit(0);
+        }
+    }
+    close(go[0]);
+    close(go[1]);
+    for (int w = 0; w < 2; w++) {
+        int status;
+        waitpid(pids[w], &status, 0);
+        T_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "racer %d: status %d", w, status);
+    }
+    T_EQ_INT(ht_int(path, "SELECT count(*) FROM messages", 0, false), 40);
+    T_EQ_INT(ht_int(path, "PRAGMA user_version", 0, false), hist_schema_version());
+    T_CHECK(ht_integrity(path), "integrity");
+    free(path);
+}
+
 int main(void)
 {
+    test_fresh_race();
+
     char *path = ht_path("w.db");
     hist *h = ht_open(path);
     T_REQUIRE(h, "open");
