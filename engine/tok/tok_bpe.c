@@ -6,7 +6,9 @@
  *
  * Like SentencePiece (tok_spm.c) the candidate pairs sit in a binary heap
  * and stale ones are recognised by their size, so a long word costs
- * O(n log n), not O(n^2).
+ * O(n log n), not O(n^2). Symbols carry their token id, so the rank of a
+ * pair of tokens is one integer-keyed lookup; only symbols that are not
+ * tokens take the string-keyed path, with the same result.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 typedef struct bpe_sym {
     int32_t prev, next;
     uint32_t off, n;
+    int32_t id;            /* the token this symbol is, or -1 */
 } bpe_sym;
 
 typedef struct bpe_pair {
@@ -87,7 +90,11 @@ static bool try_pair(const tok_vocab *v, bpe_work *w, int32_t left, int32_t righ
     if (left < 0 || right < 0)
         return true;
     const bpe_sym *l = &w->sym[left], *r = &w->sym[right];
-    int32_t rank = tok_merge_rank(v, w->word + l->off, l->n, w->word + r->off, r->n);
+    int32_t rank;
+    if (l->id >= 0 && r->id >= 0)
+        rank = tok_pair_get(&v->merge_ids, l->id, r->id);
+    else
+        rank = tok_merge_rank(v, w->word + l->off, l->n, w->word + r->off, r->n);
     if (rank < 0)
         return true;
     bpe_pair p = {rank, left, right, l->n + r->n};
@@ -111,8 +118,9 @@ static void emit_piece(const tok_vocab *v, const char *s, uint32_t n, tok_ids *o
     }
 }
 
-/* Merges one word already written in the byte-level alphabet (w->word). */
-static bool merge_word(const tok_vocab *v, bpe_work *w, size_t n, tok_ids *out)
+/* Merges one word: its count symbols (one per byte, in GPT-2's alphabet)
+ * are in w->sym, their text (n bytes) in w->word. */
+static bool merge_word(const tok_vocab *v, bpe_work *w, int32_t count, size_t n, tok_ids *out)
 {
     if (v->ignore_merges) {
         int32_t id = tok_lookup(v, w->word, n);
@@ -120,24 +128,6 @@ static bool merge_word(const tok_vocab *v, bpe_work *w, size_t n, tok_ids *out)
             tok_ids_push(out, id);
             return true;
         }
-    }
-    if (n > w->sym_cap) {
-        bpe_sym *s = realloc(w->sym, n * sizeof *s);
-        if (!s)
-            return false;
-        w->sym = s;
-        w->sym_cap = n;
-    }
-    int32_t count = 0;
-    for (size_t off = 0; off < n; count++) {
-        size_t len = (size_t)tok_utf8_len((unsigned char)w->word[off]);
-        if (len > n - off)
-            len = n - off;
-        w->sym[count].off = (uint32_t)off;
-        w->sym[count].n = (uint32_t)len;
-        w->sym[count].prev = count - 1;
-        off += len;
-        w->sym[count].next = off == n ? -1 : count + 1;
     }
     w->heap_n = 0;
     for (int32_t i = 1; i < count; i++)
@@ -149,6 +139,7 @@ static bool merge_word(const tok_vocab *v, bpe_work *w, size_t n, tok_ids *out)
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size || l->next != p.right)
             continue;
         l->n += r->n;
+        l->id = v->merge_result[p.rank];
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0)
@@ -156,8 +147,12 @@ static bool merge_word(const tok_vocab *v, bpe_work *w, size_t n, tok_ids *out)
         if (!try_pair(v, w, l->prev, p.left) || !try_pair(v, w, p.left, l->next))
             return false;
     }
-    for (int32_t i = 0; i != -1; i = w->sym[i].next)
-        emit_piece(v, w->word + w->sym[i].off, w->sym[i].n, out);
+    for (int32_t i = 0; i != -1; i = w->sym[i].next) {
+        if (w->sym[i].id >= 0)
+            tok_ids_push(out, w->sym[i].id);
+        else
+            emit_piece(v, w->word + w->sym[i].off, w->sym[i].n, out);
+    }
     return true;
 }
 
@@ -179,26 +174,39 @@ bool tok_bpe_encode(const tok_vocab *v, const char *s, size_t n, tok_ids *out)
     for (long wi = 0; ok && wi < nw; wi++) {
         size_t len = lens[wi];
         /* each code point is at most 4 bytes, each byte at most 2 */
-        if (8 * len > w.word_cap) {
+        if (8 * len > w.word_cap || 4 * len > w.sym_cap) {
             char *b = realloc(w.word, 8 * len);
-            if (!b) {
+            bpe_sym *sy = b ? realloc(w.sym, 4 * len * sizeof *sy) : NULL;
+            if (b)
+                w.word = b;
+            if (!b || !sy) {
                 ok = false;
                 break;
             }
-            w.word = b;
+            w.sym = sy;
             w.word_cap = 8 * len;
+            w.sym_cap = 4 * len;
         }
         size_t wn = 0;
+        int32_t count = 0;
         for (size_t j = at; j < at + len; j++) {
             char u[4];
             int ul = tok_utf8_put(cp[j], u);
-            for (int b = 0; b < ul; b++) {
+            for (int b = 0; b < ul; b++, count++) {
                 unsigned char byte = (unsigned char)u[b];
+                bpe_sym *sy = &w.sym[count];
+                sy->off = (uint32_t)wn;
+                sy->n = v->byte_enc_len[byte];
+                sy->id = v->byte_sym[byte];
+                sy->prev = count - 1;
+                sy->next = count + 1;
                 memcpy(w.word + wn, v->byte_enc[byte], v->byte_enc_len[byte]);
                 wn += v->byte_enc_len[byte];
             }
         }
-        ok = merge_word(v, &w, wn, out);
+        if (count > 0)
+            w.sym[count - 1].next = -1;
+        ok = merge_word(v, &w, count, wn, out);
         at += len;
     }
     free(cp);

@@ -41,6 +41,18 @@ typedef struct tok_map {
     uint32_t mask;
 } tok_map;
 
+/* Open-addressing map from a pair of ids to an id: the fast path of both
+ * merge loops (no string hashing or comparing for pairs of tokens). */
+typedef struct tok_pair_slot {
+    uint64_t key;       /* 0 = empty */
+    int32_t val;
+} tok_pair_slot;
+
+typedef struct tok_pairmap {
+    tok_pair_slot *slot;
+    uint32_t mask;
+} tok_pairmap;
+
 struct tok_vocab {
     enum tok_kind kind;
     enum tok_pre pre;
@@ -60,6 +72,11 @@ struct tok_vocab {
     uint32_t *merge_left;    /* length of the left part */
     char *merge_pool;
     tok_map merges;          /* (left, right) -> rank (the first one wins) */
+    int32_t *merge_result;   /* id of a merge's concatenation, or -1 */
+    tok_pairmap merge_ids;   /* (left id, right id) -> rank, for token parts */
+    tok_pairmap spm_pairs;   /* SPM: (left id, right id) -> id of the concatenation */
+    int32_t byte_sym[256];   /* BPE: id of each byte's one-character symbol, or -1 */
+    int32_t ascii_id[128];   /* id of each one-byte text, or -1 */
 
     int32_t *special;        /* matchable special ids, by first byte, longest first */
     int32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with b */
@@ -84,6 +101,22 @@ int32_t tok_lookup(const tok_vocab *v, const char *s, size_t n);
 int32_t tok_merge_rank(const tok_vocab *v, const char *l, size_t ln,
                        const char *r, size_t rn);
 
+/* The value stored for (a, b), or -1 (a, b >= 0). */
+static inline int32_t tok_pair_get(const tok_pairmap *m, int32_t a, int32_t b)
+{
+    uint64_t k = ((uint64_t)(uint32_t)(a + 1) << 32) | (uint32_t)(b + 1);
+    uint64_t h = k * 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = (uint32_t)(h >> 40) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->slot[i].key == k)
+            return m->slot[i].val;
+        if (m->slot[i].key == 0)
+            return -1;
+    }
+}
+bool tok_pairmap_init(tok_pairmap *m, size_t n);
+/* Stores val for (a, b) unless the pair is already there (first wins). */
+void tok_pair_put(tok_pairmap *m, int32_t a, int32_t b, int32_t val);
+
 /* ---- growable id list used while encoding ---- */
 typedef struct tok_ids {
     chord_token *ids;
@@ -97,7 +130,8 @@ void tok_ids_push(tok_ids *o, chord_token t);
  * in the pair set; never 0. Different pairs may share a key: the set then
  * only over-approximates, which is safe (see tok_spm.c). */
 uint64_t tok_spm_pair_key(const char *a, size_t an, const char *b, size_t bn);
-/* Builds v->pairs from the token texts; false on allocation failure. */
+/* Builds v->pairs (adjacent characters seen in tokens) and v->spm_pairs
+ * (every split of a token into two tokens); false on allocation failure. */
 bool tok_spm_build_pairs(tok_vocab *v);
 
 /* SentencePiece on one run of text (already prefixed and

@@ -23,12 +23,14 @@
 typedef struct spm_sym {
     int32_t prev, next;
     uint32_t off, n;       /* n = 0: merged into its left neighbour */
+    int32_t id;            /* the token this symbol is, or -1 */
 } spm_sym;
 
 typedef struct spm_pair {
     float score;
     int32_t left, right;
     uint32_t size;
+    int32_t id;            /* the token the pair makes */
 } spm_pair;
 
 typedef struct spm_heap {
@@ -84,17 +86,23 @@ static spm_pair heap_pop(spm_heap *h)
     return top;
 }
 
-/* Queues (left, right) if their concatenation is a token. */
+/* Queues (left, right) if their concatenation is a token: by id when both
+ * symbols are tokens (every split of every token is in v->spm_pairs), by
+ * text otherwise. */
 static bool try_pair(const tok_vocab *v, const char *s, const spm_sym *sym,
                      int32_t left, int32_t right, spm_heap *h)
 {
     if (left < 0 || right < 0)
         return true;
     uint32_t size = sym[left].n + sym[right].n;
-    int32_t id = tok_lookup(v, s + sym[left].off, size);
+    int32_t id;
+    if (sym[left].id >= 0 && sym[right].id >= 0)
+        id = tok_pair_get(&v->spm_pairs, sym[left].id, sym[right].id);
+    else
+        id = tok_lookup(v, s + sym[left].off, size);
     if (id < 0)
         return true;
-    spm_pair p = {v->score[id], left, right, size};
+    spm_pair p = {v->score[id], left, right, size, id};
     return heap_push(h, p);
 }
 
@@ -168,15 +176,23 @@ bool tok_spm_build_pairs(tok_vocab *v)
     if (!v->pairs)
         return false;
     v->pairs_mask = (uint32_t)(cap - 1);
+    if (!tok_pairmap_init(&v->spm_pairs, total))
+        return false;
     for (int32_t t = 0; t < v->n; t++) {
         const char *s = v->text[t];
         size_t n = v->len[t], prev = 0, prev_n = 0;
+        /* only the id that wins the text's lookup can come out of a merge */
+        bool winner = tok_lookup(v, s, n) == t;
         for (size_t off = 0; off < n;) {
             size_t len = (size_t)tok_utf8_len((unsigned char)s[off]);
             if (len > n - off)
                 len = n - off;
-            if (prev_n)
+            if (prev_n) {
                 pairs_insert(v, tok_spm_pair_key(s + prev, prev_n, s + off, len));
+                int32_t a, b;
+                if (winner && (a = tok_lookup(v, s, off)) >= 0 && (b = tok_lookup(v, s + off, n - off)) >= 0)
+                    tok_pair_put(&v->spm_pairs, a, b, t);
+            }
             prev = off;
             prev_n = len;
             off += len;
@@ -204,6 +220,7 @@ static bool merge_chunk(const tok_vocab *v, const char *s, spm_sym *sym, int32_t
         if (l->n == 0 || r->n == 0 || l->n + r->n != p.size || l->next != p.right)
             continue;
         l->n += r->n;
+        l->id = p.id;
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0)
@@ -211,8 +228,12 @@ static bool merge_chunk(const tok_vocab *v, const char *s, spm_sym *sym, int32_t
         if (!try_pair(v, s, sym, l->prev, p.left, h) || !try_pair(v, s, sym, p.left, l->next, h))
             return false;
     }
-    for (int32_t i = a; i != -1; i = sym[i].next)
-        emit_piece(v, s + sym[i].off, sym[i].n, out);
+    for (int32_t i = a; i != -1; i = sym[i].next) {
+        if (sym[i].id >= 0)
+            tok_ids_push(out, sym[i].id);
+        else
+            emit_piece(v, s + sym[i].off, sym[i].n, out);
+    }
     return true;
 }
 
@@ -232,6 +253,8 @@ bool tok_spm_encode(const tok_vocab *v, const char *s, size_t n, tok_ids *out)
             len = n - off;
         sym[count].off = (uint32_t)off;
         sym[count].n = (uint32_t)len;
+        unsigned char c = (unsigned char)s[off];
+        sym[count].id = (len == 1 && c < 128) ? v->ascii_id[c] : tok_lookup(v, s + off, len);
         off += len;
     }
     bool ok = true;

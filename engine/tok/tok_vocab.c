@@ -116,6 +116,31 @@ static void merges_put(tok_vocab *v, int32_t k)
     }
 }
 
+bool tok_pairmap_init(tok_pairmap *m, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    m->slot = calloc(cap, sizeof *m->slot);
+    m->mask = (uint32_t)(cap - 1);
+    return m->slot != NULL;
+}
+
+void tok_pair_put(tok_pairmap *m, int32_t a, int32_t b, int32_t val)
+{
+    uint64_t k = ((uint64_t)(uint32_t)(a + 1) << 32) | (uint32_t)(b + 1);
+    uint64_t h = k * 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = (uint32_t)(h >> 40) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->slot[i].key == k)
+            return;
+        if (m->slot[i].key == 0) {
+            m->slot[i].key = k;
+            m->slot[i].val = val;
+            return;
+        }
+    }
+}
+
 /* ---- building ------------------------------------------------------------ */
 
 static const char *src_name(const tok_desc *d)
@@ -232,6 +257,27 @@ static chord_status build_merges(tok_vocab *v, const tok_desc *d, chord_err *err
         v->merge_left[k] = (uint32_t)(sp - v->merge[k]);
         merges_put(v, k);
     }
+    /* the id fast path: merges of two tokens by id, and what each makes */
+    v->merge_result = malloc((size_t)d->n_merges * sizeof *v->merge_result);
+    char *cat = malloc(1024);
+    if (!v->merge_result || !cat || !tok_pairmap_init(&v->merge_ids, (size_t)d->n_merges)) {
+        free(cat);
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for %d merges", src_name(d), (int)d->n_merges);
+    }
+    for (int32_t k = 0; k < d->n_merges; k++) {
+        uint32_t ln = v->merge_left[k], rn = v->merge_len[k] - ln - 1;
+        const char *l = v->merge[k], *r = v->merge[k] + ln + 1;
+        int32_t a = tok_lookup(v, l, ln), b = tok_lookup(v, r, rn);
+        if (a >= 0 && b >= 0)
+            tok_pair_put(&v->merge_ids, a, b, k);
+        v->merge_result[k] = -1;
+        if (ln + rn <= 1024) {
+            memcpy(cat, l, ln);
+            memcpy(cat + ln, r, rn);
+            v->merge_result[k] = tok_lookup(v, cat, ln + rn);
+        }
+    }
+    free(cat);
     return CHORD_OK;
 }
 
@@ -315,6 +361,11 @@ static chord_status build(tok_vocab *v, const tok_desc *d, chord_err *err)
         buf[3] = hex[b >> 4]; buf[4] = hex[b & 15]; buf[5] = '>';
         v->byte_tok[b] = tok_lookup(v, buf, 6);
         v->byte_enc_len[b] = (uint8_t)tok_utf8_put(tok_byte_to_cp((unsigned char)b), v->byte_enc[b]);
+        v->byte_sym[b] = tok_lookup(v, v->byte_enc[b], v->byte_enc_len[b]);
+        if (b < 128) {
+            char c = (char)b;
+            v->ascii_id[b] = tok_lookup(v, &c, 1);
+        }
     }
 
     if (build_specials(v) != CHORD_OK || (spm && !tok_spm_build_pairs(v)))
@@ -356,6 +407,9 @@ void tok_vocab_free(tok_vocab *v)
     free(v->merge_left);
     free(v->merge_pool);
     map_free(&v->merges);
+    free(v->merge_result);
+    free(v->merge_ids.slot);
+    free(v->spm_pairs.slot);
     free(v->special);
     free(v->pairs);
     free(v);
