@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "quant/quant.h"
+#include "quant/quant_impl.h"
 
 /* Rows of weights dequantized per sgemm call. Fixed (not derived from the
  * thread count) so that each output element comes from the same sgemm shape
@@ -21,6 +22,7 @@
 struct kern_ws {
     int n_threads, max_tok, max_in;
     uint8_t *act;     /* max_tok quantized activation rows (F32 is widest) */
+    float *xr;        /* max_tok activation rows after the round trip */
     float **tile;     /* per thread: KERN_TILE_ROWS x max_in floats */
 };
 
@@ -45,8 +47,9 @@ chord_status kern_ws_new(int n_threads, int max_tok, int max_in, kern_ws **out,
     ws->max_tok = max_tok;
     ws->max_in = max_in;
     ws->act = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
+    ws->xr = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
     ws->tile = calloc((size_t)n_threads, sizeof *ws->tile);
-    if (!ws->act || !ws->tile)
+    if (!ws->act || !ws->xr || !ws->tile)
         goto nomem;
     for (int i = 0; i < n_threads; i++)
         if (!(ws->tile[i] = malloc((size_t)KERN_TILE_ROWS * (size_t)max_in * sizeof(float))))
@@ -67,6 +70,7 @@ void kern_ws_free(kern_ws *ws)
         free(ws->tile[i]);
     free(ws->tile);
     free(ws->act);
+    free(ws->xr);
     free(ws);
 }
 
@@ -121,19 +125,84 @@ static void mm_gemm_job(void *arg, int ith, int nth)
     }
 }
 
+/* Q8_K activations exactly as the reference engine makes them: scale
+ * -127/max (the signed extreme maps to -127), rounding to nearest even.
+ * quant_quantize_row(QT_Q8_K) keeps the older -128/max rule: an equally
+ * valid block, but its rounding noise is not the reference's, and on the
+ * shared fixtures that noise alone moved k-quant logits by up to 0.24 at
+ * the first position (0.000 with this rule). */
+static void quantize_q8_K_ref(const float *src, void *dst, int n)
+{
+    block_q8_K *y = dst;
+    for (int i = 0; i < n / QK_K; i++, src += QK_K) {
+        float max = 0.0f, amax = 0.0f;
+        for (int j = 0; j < QK_K; j++) {
+            float ax = fabsf(src[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = src[j];
+            }
+        }
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        const float iscale = -127.0f / max;
+        for (int j = 0; j < QK_K; j++) {
+            int v = quant_nearest_int(iscale * src[j]);
+            y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int sum = 0;
+            for (int l = 0; l < 16; l++)
+                sum += y[i].qs[16 * j + l];
+            y[i].bsums[j] = (int16_t)sum;
+        }
+        y[i].d = 1.0f / iscale;
+    }
+}
+
+/* Whether sgemm may stand in for the dot products of this weight type.
+ * Only for float weights: quantized dot products sum integers exactly
+ * within each block, and the reference's logits come from those exact
+ * sums; sgemm's float sums differ in the last bits, which is enough to
+ * flip the rounding of a later activation quantization now and then and
+ * lose the reference's greedy tokens where two candidates are nearly tied
+ * (measured: b-spm-q6_k.p1 diverged at position 1 through sgemm, at 15
+ * through the dot products). */
+static bool kern_gemm_type(int type)
+{
+    return type == QT_F32 || type == QT_F16 || type == QT_BF16;
+}
+
+/* One activation row to the activation type of a weight type. */
+static void act_quantize(int at, const float *src, void *dst, int n)
+{
+    if (at == QT_Q8_K)
+        quantize_q8_K_ref(src, dst, n);
+    else
+        quant_quantize_row(at, src, dst, n);
+}
+
 void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
                  int n_tok, float *y, int ldy)
 {
     mm_job j = {.ws = ws, .w = w, .x = x, .n_tok = n_tok, .y = y, .ldy = ldy};
-    if (n_tok >= KERN_GEMM_MIN_TOK) {
-        pool_run(p, mm_gemm_job, &j);
-        return;
-    }
     int at = quant_act_type(w->type);
     j.act_bytes = quant_row_bytes(at, w->n_in);
     for (int t = 0; t < n_tok; t++)
-        quant_quantize_row(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
-    pool_run(p, mm_dot_job, &j);
+        act_quantize(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
+    if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type)) {
+        pool_run(p, mm_dot_job, &j);
+        return;
+    }
+    /* sgemm sees the activations exactly as the dot products would (each
+     * row quantized to the activation type and back), so both paths agree
+     * with each other up to float summation order. */
+    for (int t = 0; t < n_tok; t++)
+        quant_dequant_row(at, ws->act + (size_t)t * j.act_bytes, ws->xr + (size_t)t * w->n_in, w->n_in);
+    j.x = ws->xr;
+    pool_run(p, mm_gemm_job, &j);
 }
 
 void kern_row_f32(int type, const void *src, float *dst, int n)
@@ -149,26 +218,31 @@ void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 {
     double ss = 0;
     for (int i = 0; i < n; i++)
-        ss += (double)x[i] * x[i];
-    float scale = (float)(1.0 / sqrt(ss / n + eps));
+        ss += (double)(x[i] * x[i]);
+    float mean = (float)(ss / n);
+    float scale = 1.0f / sqrtf(mean + eps);
     for (int i = 0; i < n; i++)
         out[i] = x[i] * scale * w[i];
 }
 
 void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
-               const float *inv_freq, bool neox)
+               float theta_scale, float freq_scale, const float *freq_div, bool neox)
 {
     int half = n_rot / 2;
-    for (int i = 0; i < half; i++) {
-        float theta = (float)pos * inv_freq[i];
-        float c = cosf(theta), s = sinf(theta);
+    /* The angle of pair i is pos * theta_scale^i, built by repeated float
+     * multiplication: the way the reference computes it, so the rotations
+     * agree to the last bit in practice. */
+    float theta = (float)pos;
+    for (int i = 0; i < half; i++, theta *= theta_scale) {
+        float th = freq_scale * (freq_div ? theta / freq_div[i] : theta);
+        float c = cosf(th), s = sinf(th);
         for (int h = 0; h < n_heads; h++) {
             float *hv = v + (size_t)h * head_dim;
             int a = neox ? i : 2 * i;
             int b = neox ? i + half : 2 * i + 1;
             float x0 = hv[a], x1 = hv[b];
-            hv[a] = x0 * c - x1 * s;
-            hv[b] = x0 * s + x1 * c;
+            hv[a] = fmaf(x0, c, -(x1 * s));
+            hv[b] = fmaf(x0, s, x1 * c);
         }
     }
 }

@@ -3,10 +3,12 @@
  * matrix multiplication by a (quantized) weight matrix, RMSNorm, RoPE,
  * softmax, SwiGLU.
  *
- * Matmul picks its method by batch size: for a few tokens it quantizes each
- * activation row once to the weight type's activation format and uses the
- * quantized dot products; from KERN_GEMM_MIN_TOK tokens on it dequantizes
- * fixed tiles of weight rows to F32 and hands them to OpenBLAS sgemm. Both
+ * Matmul quantizes each activation row once to the weight type's
+ * activation format. Quantized weights then always use the quantized dot
+ * products (exact integer sums per block, as the reference does); float
+ * weights switch, from KERN_GEMM_MIN_TOK tokens on, to OpenBLAS sgemm on
+ * fixed tiles of weight rows dequantized to F32, fed the activations
+ * rounded the same way. Both
  * split the output rows over the pool so that every output element is
  * computed by one thread in a fixed order: results do not depend on the
  * number of threads.
@@ -20,10 +22,12 @@
 #include "chord.h"
 #include "pool/pool.h"
 
-/* Batches of at least this many tokens go through sgemm (measured on the
- * fixture models: below it the dequantization of the weight tile costs more
- * than the quantized dot products save). */
-#define KERN_GEMM_MIN_TOK 8
+/* Batches of at least this many tokens multiply float (F32/F16/BF16)
+ * weights through sgemm. Measured on 2048x2048 F16 with 2 threads (busy
+ * machine): the dot products cost 600-720 us/token at 1-4 tokens, sgemm
+ * 760 us/token at 16 and 410 at 128, and loses below 16. Quantized
+ * weights always take the dot products (see kern.c). */
+#define KERN_GEMM_MIN_TOK 16
 
 /* A weight matrix as stored in the file: n_out rows of n_in elements of
  * type (a quant_type id). */
@@ -55,10 +59,11 @@ void kern_row_f32(int type, const void *src, float *dst, int n);
 void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 
 /* Rotates the first n_rot dimensions of each of n_heads heads of head_dim
- * floats for position pos. inv_freq[i] (i < n_rot / 2) is the angle per
- * position of pair i. neox: pairs (i, i + n_rot/2) instead of (2i, 2i+1). */
+ * floats for position pos: pair i turns by freq_scale * pos *
+ * theta_scale^i (divided by freq_div[i] if not NULL). neox: pairs
+ * (i, i + n_rot/2) instead of (2i, 2i+1). */
 void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
-               const float *inv_freq, bool neox);
+               float theta_scale, float freq_scale, const float *freq_div, bool neox);
 
 /* In-place softmax of n floats. */
 void kern_softmax(float *x, int n);

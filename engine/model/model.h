@@ -90,9 +90,10 @@ struct chord_ctx {
     float *k, *v;              /* n_batch x n_head_kv*head_dim */
     float *att;                /* n_batch x n_head*head_dim: attention output */
     float *hb, *hb2;           /* n_batch x n_ff: gate, up */
-    float *scores;             /* n_threads x n_ctx */
+    uint16_t *attn_tmp;        /* n_threads x 2*head_dim: a query and an accumulator, F16 */
     float *vec;                /* max(n_embd, n_head*head_dim): a norm weight or bias */
-    float *inv_freq;           /* n_rot / 2 RoPE angles per position */
+    float theta_scale;         /* RoPE: rope_base^(-2/n_rot) */
+    float *freq_div;           /* RoPE: per-pair divisors (rope_freqs), or NULL */
     uint16_t *kcache, *vcache; /* n_layer x n_ctx x n_head_kv*head_dim, F16 */
 };
 

@@ -42,9 +42,9 @@ void chord_ctx_free(chord_ctx *c)
     free(c->att);
     free(c->hb);
     free(c->hb2);
-    free(c->scores);
+    free(c->attn_tmp);
     free(c->vec);
-    free(c->inv_freq);
+    free(c->freq_div);
     free(c->kcache);
     free(c->vcache);
     free(c);
@@ -92,13 +92,12 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->att = malloc(nb * nq * sizeof(float));
     c->hb = malloc(nb * (size_t)cf->n_ff * sizeof(float));
     c->hb2 = malloc(nb * (size_t)cf->n_ff * sizeof(float));
-    c->scores = malloc((size_t)c->n_threads * (size_t)c->n_ctx * sizeof(float));
+    c->attn_tmp = malloc((size_t)c->n_threads * 2 * (size_t)cf->head_dim * sizeof(uint16_t));
     c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
-    c->inv_freq = malloc((size_t)(cf->n_rot / 2 + 1) * sizeof(float));
     c->kcache = malloc(cache * sizeof(uint16_t));
     c->vcache = malloc(cache * sizeof(uint16_t));
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->scores || !c->vec || !c->inv_freq || !c->kcache || !c->vcache) {
+        !c->attn_tmp || !c->vec || !c->kcache || !c->vcache) {
         chord_ctx_free(c);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for a context of %d tokens (KV cache %zu MiB)",
                        m->path, cp.n_ctx ? cp.n_ctx : c->n_ctx, cache * 4 >> 20);
@@ -106,22 +105,22 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     int max_in = max_int(max_int((int)ne, (int)nq), cf->n_ff);
     chord_status st = pool_new(c->n_threads, &c->pool, err);
     if (st == CHORD_OK)
-        st = kern_ws_new(c->n_threads, KERN_GEMM_MIN_TOK, max_in, &c->ws, err);
+        st = kern_ws_new(c->n_threads, c->n_batch, max_in, &c->ws, err);
     if (st != CHORD_OK) {
         chord_ctx_free(c);
         return st;
     }
 
-    /* RoPE angle per position of each rotated pair, with linear scaling
-     * folded in and, if the model has one, the per-pair divisor table. */
-    const float *ff = NULL;
-    if (m->glob[GT_ROPE_FREQS].slot >= 0)
-        ff = lc_tensor(m->lc, 0, m->glob[GT_ROPE_FREQS].slot);
-    for (int i = 0; i < cf->n_rot / 2; i++) {
-        double f = pow((double)cf->rope_base, -2.0 * i / cf->n_rot) * cf->rope_scale;
-        if (ff && m->glob[GT_ROPE_FREQS].type == QT_F32)
-            f /= ff[i];
-        c->inv_freq[i] = (float)f;
+    /* RoPE: the angle step between pairs and, if the model has one, the
+     * per-pair divisor table (llama 3 style frequency factors). */
+    c->theta_scale = powf(cf->rope_base, -2.0f / (float)cf->n_rot);
+    const model_tensor *ff = &m->glob[GT_ROPE_FREQS];
+    if (ff->slot >= 0) {
+        if (!(c->freq_div = malloc((size_t)ff->ne0 * sizeof(float)))) {
+            chord_ctx_free(c);
+            return err_set(err, CHORD_E_NOMEM, "context: out of memory");
+        }
+        kern_row_f32(ff->type, lc_tensor(m->lc, 0, ff->slot), c->freq_div, (int)ff->ne0);
     }
     *out = c;
     return CHORD_OK;
