@@ -29,7 +29,8 @@ void tmpl_free(tmpl *t);
 /* Renders with the members of ctx (a JSON object) as variables; JSON
  * numbers that are whole become ints. On success *out is a malloc'd,
  * NUL-terminated string (*out_len bytes, may be NULL). A raise_exception()
- * gives CHORD_E_TEMPLATE with the template's own message. */
+ * gives CHORD_E_TEMPLATE with the template's own message; a filter, test or
+ * method this interpreter lacks gives CHORD_E_UNSUPPORTED. */
 chord_status tmpl_render(const tmpl *t, const chord_json *ctx, char **out, size_t *out_len,
                          chord_err *err);
 

@@ -327,8 +327,15 @@ bool bi_test(rctx *rc, const node *at, const char *t, tv v, const targs *a, bool
         int64_t r = ((v.u.i % d) + d) % d;
         *out = t[0] == 'o' ? r == 1 : r == 0;
     } else {
+        static const char *const with_arg[] = {"equalto", "eq", "==", "ne", "!=", "sameas", "in", "lt", "le",
+                                               "gt", "ge", "lessthan", "greaterthan", NULL};
+        bool known = false;
+        for (int i = 0; with_arg[i]; i++)
+            known |= strcmp(t, with_arg[i]) == 0;
+        if (!known)
+            return rc_fail(rc, at, CHORD_E_UNSUPPORTED, "no test named '%s'", t);
         if (!a0)
-            return rc_fail(rc, at, CHORD_E_TEMPLATE, "test '%s' needs an argument (or no test named '%s')", t, t);
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "test '%s' needs an argument", t);
         if (!strcmp(t, "equalto") || !strcmp(t, "eq") || !strcmp(t, "==")) *out = tv_equal(v, *a0);
         else if (!strcmp(t, "ne") || !strcmp(t, "!=")) *out = !tv_equal(v, *a0);
         else if (!strcmp(t, "sameas")) *out = tv_equal(v, *a0) && v.k == a0->k;
@@ -346,8 +353,7 @@ bool bi_test(rctx *rc, const node *at, const char *t, tv v, const targs *a, bool
             tv x[2] = {v, *a0};
             c = bi_cmp(&x[0], &x[1]);
             *out = t[0] == 'l' ? (t[1] == 'e' && t[2] == 0 ? c <= 0 : c < 0) : (t[1] == 'e' && t[2] == 0 ? c >= 0 : c > 0);
-        } else
-            return rc_fail(rc, at, CHORD_E_TEMPLATE, "no test named '%s'", t);
+        }
     }
     return true;
 }
@@ -426,7 +432,7 @@ bool bi_method(rctx *rc, const node *at, tv obj, const char *m, const targs *a, 
             return true;
         }
     }
-    return rc_fail(rc, at, CHORD_E_TEMPLATE, "'%s object' has no method '%s'", tv_type_name(obj), m);
+    return rc_fail(rc, at, CHORD_E_UNSUPPORTED, "'%s object' has no method '%s' here", tv_type_name(obj), m);
 }
 
 /* ---------------------------------------------------------------- globals */

@@ -241,5 +241,13 @@ chord_status chord_chat_render(const chord_model *m, const char *template_src,
     }
     chord_status st = render_msgs(t, msgs, n_msgs, add_generation_prompt, bos, eos, out, err);
     tmpl_free(t);
-    return st;
+    if (st == CHORD_E_UNSUPPORTED && own) {
+        /* the model's template needs a filter or method this interpreter
+         * lacks: the family it looks like does better than nothing */
+        const char *fam = chord_chat_detect_family(m);
+        return chord_chat_render_builtin(fam ? fam : "chatml", msgs, n_msgs, add_generation_prompt,
+                                         bos, eos, out, err);
+    }
+    /* to callers, a template this engine cannot run is a template error */
+    return st == CHORD_E_UNSUPPORTED ? CHORD_E_TEMPLATE : st;
 }

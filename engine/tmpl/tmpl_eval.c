@@ -207,7 +207,7 @@ static bool eval_call(rctx *rc, const node *n, tv *out)
         if (!member || member->k != TV_FUNC) {
             if (!eval_args(rc, n, &a))
                 return false;
-            return bi_method(rc, n, obj, n->a->name, &a, out);
+            return bi_method(rc, n->a, obj, n->a->name, &a, out);
         }
     }
     tv f;

@@ -476,9 +476,12 @@ static node *parse_math1(parser *P)
     }
 }
 
+/* Comparisons chain as in Python: a < b < c means a < b and b < c (b is
+ * an expression without side effects here, so evaluating it twice is
+ * harmless). */
 static node *parse_compare(parser *P)
 {
-    node *e = parse_math1(P);
+    node *e = parse_math1(P), *last = NULL;
     for (;;) {
         tok *at = tp_cur(P);
         int op = tp_is_op(P, "==") ? OP_EQ : tp_is_op(P, "!=") ? OP_NE : tp_is_op(P, "<") ? OP_LT
@@ -491,7 +494,19 @@ static node *parse_compare(parser *P)
         if (!e || op < 0)
             return e;
         P->i++;
-        e = mk_bin(P, at, op, e, parse_math1(P));
+        node *rhs = parse_math1(P);
+        if (!last) {
+            e = last = mk_bin(P, at, op, e, rhs);
+            continue;
+        }
+        node *next = mk_bin(P, at, op, last->b, rhs);
+        node *both = next ? tp_mk(P, E_AND, at) : NULL;
+        if (!both)
+            return NULL;
+        both->a = e;
+        both->b = next;
+        e = both;
+        last = next;
     }
 }
 

@@ -89,6 +89,68 @@ static bool json_filter(rctx *rc, const node *at, tv v, const targs *a, tv *out)
     return bi_ret_str(rc, at, &b, out);
 }
 
+/* Sorts (key, value) pairs by key or value, strings case-folded (ASCII)
+ * unless case_sensitive, as dictsort does. Insertion sort: dicts in chat
+ * templates are small, and it is stable like Python's sort. */
+static void sort_pairs(rctx *rc, tv_list *l, bool by_value, bool case_sensitive, bool reverse)
+{
+    tv *keys = ar_alloc(rc_arena(rc), (l->n + 1) * sizeof *keys);
+    if (!keys)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        keys[i] = l->v[i].u.l->v[by_value ? 1 : 0];
+        if (!case_sensitive && keys[i].k == TV_STR)
+            bi_recase(rc, NULL, keys[i], 'l', &keys[i]);
+    }
+    for (size_t i = 1; i < l->n; i++) {
+        tv k = keys[i], item = l->v[i];
+        size_t j = i;
+        while (j > 0 && (reverse ? bi_cmp(&keys[j - 1], &k) < 0 : bi_cmp(&keys[j - 1], &k) > 0)) {
+            keys[j] = keys[j - 1];
+            l->v[j] = l->v[j - 1];
+            j--;
+        }
+        keys[j] = k;
+        l->v[j] = item;
+    }
+}
+
+/* Jinja's indent(width=4, first=False, blank=False): every line but the
+ * first gets width spaces (or the width string); blank lines only with
+ * blank=True. */
+static bool indent(rctx *rc, const node *at, tv s, const targs *a, tv *out)
+{
+    const tv *w = bi_arg(a, 0, "width"), *first = bi_arg(a, 1, "first"), *blank = bi_arg(a, 2, "blank");
+    sbuf pad = {0}, b = {0};
+    if (w && w->k == TV_STR)
+        sb_put(&pad, w->u.s.p, w->u.s.n);
+    else
+        for (int64_t i = 0; i < (w && w->k == TV_INT ? w->u.i : 4) && i < 256; i++)
+            sb_putc(&pad, ' ');
+    sb_put(&b, "", 0);
+    const char *p = s.u.s.p, *end = p + s.u.s.n;
+    bool first_line = true;
+    for (;;) {
+        const char *nl = p;
+        while (nl < end && *nl != '\n' && *nl != '\r')
+            nl++;
+        bool empty = nl == p;
+        if (!first_line)
+            sb_putc(&b, '\n');
+        if (first_line ? first && tv_truthy(*first) : !empty || (blank && tv_truthy(*blank)))
+            sb_put(&b, pad.p ? pad.p : "", pad.n);
+        sb_put(&b, p, (size_t)(nl - p));
+        first_line = false;
+        if (nl >= end)
+            break;
+        /* a final newline leaves one more (empty) line, as splitlines on
+         * s + "\n" does */
+        p = nl + (nl[0] == '\r' && nl + 1 < end && nl[1] == '\n' ? 2 : 1);
+    }
+    free(pad.p);
+    return bi_ret_str(rc, at, &b, out);
+}
+
 /* ---------------------------------------------------------------- filters */
 
 bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv *out)
@@ -221,6 +283,35 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
         } else *out = tv_float(0);
         return true;
     }
+    if (!strcmp(f, "round")) {
+        const tv *pr = bi_arg(a, 0, "precision"), *me = bi_arg(a, 1, "method");
+        double x = v.k == TV_INT ? (double)v.u.i : v.k == TV_FLOAT ? v.u.f : NAN;
+        if (isnan(x) && v.k != TV_FLOAT)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "round expects a number, got %s", tv_type_name(v));
+        double scale = pow(10.0, pr && pr->k == TV_INT ? (double)pr->u.i : 0.0);
+        char m = me && me->k == TV_STR && me->u.s.n ? me->u.s.p[0] : 'c';
+        if (v.k == TV_INT && m == 'c' && !(me && me->u.s.n > 1 && me->u.s.p[1] == 'e') && (!pr || pr->k != TV_INT || pr->u.i >= 0)) {
+            *out = v;   /* Python's round() keeps an int an int */
+            return true;
+        }
+        /* common = Python's round(): halves go to the even neighbour */
+        double r = m == 'f' ? floor(x * scale) : m == 'c' && me && me->u.s.n > 1 && me->u.s.p[1] == 'e'
+                 ? ceil(x * scale) : nearbyint(x * scale);
+        *out = tv_float(r / scale);
+        return true;
+    }
+    if (!strcmp(f, "dictsort")) {
+        if (v.k != TV_DICT)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "dictsort expects a mapping, got %s", tv_type_name(v));
+        const tv *cs = bi_arg(a, 0, "case_sensitive"), *by = bi_arg(a, 1, "by"), *rev = bi_arg(a, 2, "reverse");
+        tv items = bi_dict_items(rc, v);
+        if (items.k != TV_LIST)
+            return rc_fail(rc, at, CHORD_E_NOMEM, "out of memory");
+        sort_pairs(rc, items.u.l, by && by->k == TV_STR && by->u.s.n && by->u.s.p[0] == 'v',
+                   cs && tv_truthy(*cs), rev && tv_truthy(*rev));
+        *out = items;
+        return true;
+    }
     if (!strcmp(f, "abs")) {
         if (v.k == TV_INT) *out = tv_int(v.u.i < 0 ? -v.u.i : v.u.i);
         else if (v.k == TV_FLOAT) *out = tv_float(fabs(v.u.f));
@@ -320,6 +411,8 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
             return rc_fail(rc, at, CHORD_E_TEMPLATE, "replace needs two arguments");
         return bi_replace(rc, at, s, *o, *nw, c && c->k == TV_INT ? c->u.i : -1, out);
     }
+    if (!strcmp(f, "indent"))
+        return indent(rc, at, s, a, out);
     if (!strcmp(f, "wordcount")) {
         tv parts;
         if (!bi_split(rc, at, s, NULL, NULL, &parts))
@@ -327,5 +420,5 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
         *out = tv_int((int64_t)parts.u.l->n);
         return true;
     }
-    return rc_fail(rc, at, CHORD_E_TEMPLATE, "no filter named '%s'", f);
+    return rc_fail(rc, at, CHORD_E_UNSUPPORTED, "no filter named '%s'", f);
 }

@@ -66,6 +66,13 @@ CASES = [
      {'msgs': [{'role': 'user', 'content': 'u1'}, {'role': 'assistant', 'content': 'a1'},
                {'role': 'user', 'content': 'u2'}]},
      "u1,u2|1|['a', 'b']|[2, 4]|AB"),
+    ('{{ "a\nb\n\nc" | indent }}|{{ "a\nb\n" | indent(2, true) }}|{{ "a\n\nb" | indent("> ", blank=true) }}|{{ "" | indent(first=true) }}',
+     {}, 'a\n    b\n\n    c|  a\n  b\n|a\n> \n> b|    '),
+    ('{% for k, v in d | dictsort %}{{ k }}{{ v }}{% endfor %}|{{ d | dictsort(reverse=true) | first }}|{{ d | dictsort(false, "value") | last }}',
+     {'d': {'b': 1, 'A': 3, 'c': 2}}, "A3b1c2|('c', 2)|('A', 3)"),
+    ('{{ 2.5 | round }} {{ 3.5 | round }} {{ 2.567 | round(2) }} {{ 2.1 | round(0, "ceil") }} {{ 2.9 | round(method="floor") }} {{ 3 | round }}',
+     {}, '2.0 4.0 2.57 3.0 2.0 3'),
+    ('{{ 1 < 2 < 3 }}{{ 3 > 2 > 2 }}{{ 1 == 1 != 2 }}{{ "a" in "abc" in "xabcx" }}', {}, 'TrueFalseTrueTrue'),
     # tojson as transformers does it
     ('{{ v | tojson }}', {'v': {'a': [1, 2.5, 'é"\n\u0001<>&\''], 'b': None, 'c': True, 'd': {}}},
      '{"a": [1, 2.5, "é\\"\\n\\u0001<>&\'"], "b": null, "c": true, "d": {}}'),

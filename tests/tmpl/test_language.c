@@ -69,21 +69,25 @@ static void test_cases(void)
 /* Syntax and runtime errors: one line, with where and what. */
 static void test_errors(void)
 {
-    static const struct { const char *src, *want; } cases[] = {
-        {"{{ 1 + }}", "line 1:8: expected an expression, got '}}'"},
-        {"a\n{% if x %}b", "line 2:12: unexpected end of template: missing '{% endif %}'"},
-        {"{% for x %}{% endfor %}", "line 1:10: expected 'in', got '%}'"},
-        {"x\n  {{ 'abc }}", "line 2:6: unterminated string literal"},
-        {"{% foo %}", "line 1:4: unknown or misplaced tag 'foo'"},
-        {"{% if 1 %}{% endfor %}", "line 1:14: unknown or misplaced tag 'endfor'"},
-        {"{{ x | }}", "line 1:8: expected a filter name, got '}}'"},
-        {"ab {# never closed", "line 1:4: unterminated comment"},
-        {"{{ 1 }", "line 1:7: unexpected end of template: missing '}}'"},
-        {"{% set x = [1, 2 %}", "line 1:18: expected ']', got '%}'"},
-        {"\n\n   {{ x.y }}", "line 3:8: 'x' is undefined"},
-        {"{{ 'a' + 1 }}", "line 1:8: can only concatenate str (not \"int\") to str"},
-        {"{{ raise_exception('Roles must alternate') }}", "Roles must alternate"},
-        {"{{ [1] | nosuchfilter }}", "line 1:8: no filter named 'nosuchfilter'"},
+    static const struct { const char *src, *want; chord_status st; } cases[] = {
+        {"{{ 1 + }}", "line 1:8: expected an expression, got '}}'", CHORD_E_TEMPLATE},
+        {"a\n{% if x %}b", "line 2:12: unexpected end of template: missing '{% endif %}'", CHORD_E_TEMPLATE},
+        {"{% for x %}{% endfor %}", "line 1:10: expected 'in', got '%}'", CHORD_E_TEMPLATE},
+        {"x\n  {{ 'abc }}", "line 2:6: unterminated string literal", CHORD_E_TEMPLATE},
+        {"{% foo %}", "line 1:4: unknown or misplaced tag 'foo'", CHORD_E_TEMPLATE},
+        {"{% if 1 %}{% endfor %}", "line 1:14: unknown or misplaced tag 'endfor'", CHORD_E_TEMPLATE},
+        {"{{ x | }}", "line 1:8: expected a filter name, got '}}'", CHORD_E_TEMPLATE},
+        {"ab {# never closed", "line 1:4: unterminated comment", CHORD_E_TEMPLATE},
+        {"{{ 1 }", "line 1:7: unexpected end of template: missing '}}'", CHORD_E_TEMPLATE},
+        {"{% set x = [1, 2 %}", "line 1:18: expected ']', got '%}'", CHORD_E_TEMPLATE},
+        {"\n\n   {{ x.y }}", "line 3:8: 'x' is undefined", CHORD_E_TEMPLATE},
+        {"{{ 'a' + 1 }}", "line 1:8: can only concatenate str (not \"int\") to str", CHORD_E_TEMPLATE},
+        {"{{ raise_exception('Roles must alternate') }}", "Roles must alternate", CHORD_E_TEMPLATE},
+        {"{{ [1] | nosuchfilter }}", "line 1:8: no filter named 'nosuchfilter'", CHORD_E_UNSUPPORTED},
+        {"{{ 'a'.nosuchmethod() }}", "line 1:7: 'str object' has no method 'nosuchmethod'", CHORD_E_UNSUPPORTED},
+        {"{{ 1 is nosuchtest }}", "line 1:6: no test named 'nosuchtest'", CHORD_E_UNSUPPORTED},
+        {"{{ 0 < 5 < 3 }}{{ 1 < 2 < 3 }}{{ raise_exception('chain ok') if (0 < 5 < 3) == false and 1 < 2 < 3 }}",
+         "chain ok", CHORD_E_TEMPLATE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         chord_err err = {{0}};
@@ -91,7 +95,7 @@ static void test_errors(void)
         char *out = render(cases[i].src, NULL, &err, &st);
         T_CHECK(!out, "error case %zu rendered \"%s\"", i, out ? out : "");
         free(out);
-        T_EQ_INT(st, CHORD_E_TEMPLATE);
+        T_EQ_INT(st, cases[i].st);
         T_CHECK(strncmp(err.msg, cases[i].want, strlen(cases[i].want)) == 0,
                 "error case %zu: got \"%s\", want \"%s\"", i, err.msg, cases[i].want);
         T_CHECK(!strchr(err.msg, '\n'), "error case %zu: message spans lines", i);
@@ -151,6 +155,7 @@ static void test_families(void)
     /* a template given explicitly must parse: no silent fallback */
     T_EQ_INT(chord_chat_render(NULL, "{% if %}", msgs, 1, true, "", "", &out, &err), CHORD_E_TEMPLATE);
     T_CHECK(strstr(err.msg, "line 1:7") != NULL, "got \"%s\"", err.msg);
+    T_EQ_INT(chord_chat_render(NULL, "{{ 1 | nosuchfilter }}", msgs, 1, true, "", "", &out, &err), CHORD_E_TEMPLATE);
 }
 
 int main(void)
