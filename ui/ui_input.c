@@ -224,6 +224,9 @@ bool ui_input_empty(void)
 void ui_input_add_history(const char *line)
 {
     add_history(line);
+    /* the next Up starts from the newest entry, also for entries seeded
+     * outside a line handler */
+    using_history();
 }
 
 bool ui_input_take_dirty(void)
