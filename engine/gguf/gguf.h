@@ -4,9 +4,11 @@
  * The reader parses and validates the whole header (metadata, tensor infos,
  * alignment, data offset) against the file size before trusting any count,
  * so a hostile file can neither crash it nor make it allocate much more than
- * the file's own size. It reads with buffered pread(), keeps no descriptor
- * open and never maps the file: tensor data is the caller's business (the
- * layer cache reads it by absolute offset).
+ * the file's own size: entry tables grow with what is actually read (a
+ * header of 700k tiny keys costs 2-4 bytes of memory per byte of file).
+ * It reads with buffered pread(), keeps no descriptor open and never maps
+ * the file: tensor data is the caller's business (the layer cache reads it
+ * by absolute offset).
  *
  * The writer streams: the caller declares every key and tensor, writes the
  * header, then hands each tensor's bytes in declaration order. It never
@@ -70,7 +72,8 @@ typedef struct gguf_file {
     uint64_t n_tensors;
     gguf_tensor *tensors; /* in file order */
     uint32_t alignment;   /* general.alignment or 32 */
-    uint64_t data_offset; /* start of the data section (aligned end of the header) */
+    uint64_t data_offset; /* start of the data section (aligned end of the header;
+                             past the end of a file without tensors) */
 } gguf_file;
 
 /* Parses and validates a GGUF file. On success *out owns everything (free
