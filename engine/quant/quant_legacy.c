@@ -4,9 +4,10 @@
  *
  * Dequantization follows the format's formulas in their exact order of
  * operations (q * d, q * d + m), since reference files compare bit for bit.
- * Quantization follows the reference rounding (Q8_0: roundf of x / d; the
- * 4/5-bit types: truncation of x / d + offset + 0.5), so that activations
- * quantized here match those of the reference implementation.
+ * Quantization follows the reference rounding (Q8_0: x * 127/amax rounded
+ * to nearest even; the 4/5-bit types: truncation of x / d + offset + 0.5),
+ * so that activations quantized here match those of the reference
+ * implementation.
  *
  * Every legacy dot product takes Q8_0 activations; for the types with a
  * min (Q4_1, Q5_1) the min term needs the activation's plain sum, which is
@@ -208,8 +209,12 @@ void quant_quantize_q5_1(const float *src, void *dst, int64_t n)
     }
 }
 
-/* Q8_0 is also the activation format: the reference computes d = amax/127
- * in float, multiplies by 1/d and rounds half away from zero (roundf). */
+/* Q8_0 is also the activation format, so it follows the reference's
+ * activation quantizer to the bit: d = amax/127 stored as a half, the
+ * quants x * (127/amax) (not x * (1/d): the two differ in the last place)
+ * rounded to nearest even. With anything else every matmul adds rounding
+ * noise of its own: a-spm-q8_0's logits went from NRMSE 7e-3 to 1e-7 of
+ * the reference when this matched. */
 void quant_quantize_q8_0(const float *src, void *dst, int64_t n)
 {
     block_q8_0 *y = dst;
@@ -218,10 +223,10 @@ void quant_quantize_q8_0(const float *src, void *dst, int64_t n)
         for (int j = 0; j < QK8_0; j++)
             amax = fmaxf(amax, fabsf(src[j]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = quant_f32_to_f16(d);
         for (int j = 0; j < QK8_0; j++)
-            y[i].qs[j] = (int8_t)roundf(src[j] * id);
+            y[i].qs[j] = (int8_t)quant_nearest_int(src[j] * id);
     }
 }
 

@@ -3,7 +3,7 @@
  * (quant_legacy.c).
  *
  * Dequantization and the Q8_0 quantizer give the scalar twin's exact bytes
- * (same float operations per element, roundf emulated exactly). Dot
+ * (same float operations per element, same rounding). Dot
  * products compute each block's integer sum exactly, then accumulate
  * block_scale * sum in eight float lanes with FMA: they differ from the
  * scalar twin by summation order only.
@@ -131,18 +131,6 @@ static void dequant_q8_0(const void *src, float *dst, int64_t n)
         store_scaled(_mm256_loadu_si256((const __m256i *)x[i].qs), quant_h2f(x[i].d), dst);
 }
 
-/* roundf (half away from zero) exactly: truncate, then step away from zero
- * when the dropped fraction (exact: |v| < 2^23) is at least one half. */
-static inline __m256i roundf_epi32(__m256 v)
-{
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 sign = _mm256_and_ps(v, _mm256_set1_ps(-0.0f));
-    const __m256 frac = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), _mm256_sub_ps(v, t));
-    const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    const __m256 step = _mm256_and_ps(up, _mm256_or_ps(_mm256_set1_ps(1.0f), sign));
-    return _mm256_cvttps_epi32(_mm256_add_ps(t, step));
-}
-
 static void quantize_q8_0(const float *src, void *dst, int64_t n)
 {
     block_q8_0 *y = dst;
@@ -158,12 +146,13 @@ static void quantize_q8_0(const float *src, void *dst, int64_t n)
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         const float amax = _mm_cvtss_f32(m4);
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         y[i].d = quant_f32_to_f16(d);
         const __m256 vid = _mm256_set1_ps(id);
         __m256i q[4];
-        for (int k = 0; k < 4; k++)
-            q[k] = roundf_epi32(_mm256_mul_ps(v[k], vid));
+        for (int k = 0; k < 4; k++) /* round to nearest even, as the scalar twin */
+            q[k] = _mm256_cvttps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(v[k], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         /* 4 x 8 int32 -> 32 int8 in order: packs work per 128-bit lane,
          * the final permute restores element order */
         const __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);

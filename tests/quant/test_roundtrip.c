@@ -99,20 +99,32 @@ static void test_activation_bytes(void)
     float x[QK_K];
     block_q8_0 b;
     memset(x, 0, sizeof x);
-    x[0] = 127.0f; /* d = 1 exactly, 1/d = 1 */
-    x[1] = 63.5f;  /* roundf: half away from zero */
+    x[0] = 127.0f; /* d = 1, 127/amax = 1 exactly */
+    x[1] = 63.5f;  /* ties go to even */
     x[2] = -0.5f;
     x[3] = 2.5f;
     x[4] = -127.0f;
     x[5] = 0.49999997f;
+    x[6] = 3.5f;
+    x[7] = -1.5f;
     quant_quantize_q8_0(x, &b, 32);
     T_EQ_INT(b.d, 0x3c00);
     T_EQ_INT(b.qs[0], 127);
     T_EQ_INT(b.qs[1], 64);
-    T_EQ_INT(b.qs[2], -1);
-    T_EQ_INT(b.qs[3], 3);
+    T_EQ_INT(b.qs[2], 0);
+    T_EQ_INT(b.qs[3], 2);
     T_EQ_INT(b.qs[4], -127);
     T_EQ_INT(b.qs[5], 0);
+    T_EQ_INT(b.qs[6], 4);
+    T_EQ_INT(b.qs[7], -2);
+    /* the multiplier is 127/amax, not 1/(amax/127): for this amax they
+     * differ in the last place, enough to move x * id across 5.5 */
+    memset(x, 0, sizeof x);
+    x[0] = 0.149999991f;
+    x[1] = 0.0064960625f; /* 5.49999952 with 127/amax, 5.5 (-> 6) with 1/d */
+    quant_quantize_q8_0(x, &b, 32);
+    T_EQ_INT(b.qs[0], 127);
+    T_EQ_INT(b.qs[1], 5);
 
     /* Q8_K: the signed extreme maps to -127 (iscale = -127/max), rounding to
      * nearest even, d = 1/iscale */
