@@ -11,6 +11,8 @@ for sig in TERM HUP; do
     start -m "$M" --seed 9 --temp 1 --ctx 4096 -n -1 --threads 2 --db "$DB"
     T send-keys -t chord "Tell me a story" Enter
     wait_for 'Esc stop' 30 || die "no reply started"
+    # the row exists from the first token on
+    wait_for '^│ chord  [^▌ ]' 30 || die "no reply text"
     sleep 0.3
     kill -"$sig" "$(cat "$TMP/pid")" || die "cannot signal chord"
     check_exit
