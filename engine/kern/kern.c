@@ -247,6 +247,88 @@ void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
     }
 }
 
+/* ------------------------------------------------------------------------
+ * Attention
+ * ---------------------------------------------------------------------- */
+
+/* F16 -> F32 by table: the KV cache is read a value at a time in the
+ * innermost loops, where a conversion call per value would dominate. */
+static float f16_table[65536];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+
+typedef void (*attn_fn)(const float *, const uint16_t *, const uint16_t *, size_t, int, int,
+                        float, uint16_t *, float *);
+static attn_fn attn_simd;
+
+static void attn_init(void)
+{
+    for (int i = 0; i < 65536; i++)
+        f16_table[i] = quant_f16_to_f32((uint16_t)i);
+    if (strcmp(chord_simd_level(), "scalar") != 0 && quant_cpu_has("avx2"))
+        attn_simd = kern_attn_head_avx2;
+}
+
+/* Dot product of two F16 vectors in the reference's order: 32 lanes (4 x
+ * 8) of fused multiply-adds, folded pairwise, then any tail in double. */
+static float dot_f16(const uint16_t *x, const uint16_t *y, int n)
+{
+    int np = n & ~31;
+    float acc[32] = {0};
+    for (int i = 0; i < np; i += 32)
+        for (int l = 0; l < 32; l++)
+            acc[l] = fmaf(f16_table[x[i + l]], f16_table[y[i + l]], acc[l]);
+    float r8[8], r4[4];
+    for (int l = 0; l < 8; l++)
+        r8[l] = (acc[l] + acc[16 + l]) + (acc[8 + l] + acc[24 + l]);
+    for (int l = 0; l < 4; l++)
+        r4[l] = r8[l] + r8[4 + l];
+    double sum = (r4[0] + r4[1]) + (r4[2] + r4[3]);
+    for (int i = np; i < n; i++)
+        sum += (double)(f16_table[x[i]] * f16_table[y[i]]);
+    return (float)sum;
+}
+
+void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
+                           int n_pos, int hd, float scale, uint16_t *tmp, float *out)
+{
+    pthread_once(&f16_once, attn_init);
+    uint16_t *q16 = tmp, *acc = tmp + hd;
+    for (int d = 0; d < hd; d++) {
+        q16[d] = quant_f32_to_f16(q[d]);
+        acc[d] = 0;
+    }
+    float mx = -INFINITY, sum = 0;
+    for (int p = 0; p < n_pos; p++) {
+        const uint16_t *kr = k + (size_t)p * ld, *vr = v + (size_t)p * ld;
+        float s = dot_f16(kr, q16, hd) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > mx) {
+            ms = expf(mx - s);
+            mx = s;
+            for (int d = 0; d < hd; d++)
+                acc[d] = quant_f32_to_f16(f16_table[acc[d]] * ms);
+        } else {
+            vs = expf(s - mx);
+        }
+        for (int d = 0; d < hd; d++)
+            acc[d] = quant_f32_to_f16(fmaf(f16_table[vr[d]], vs, f16_table[acc[d]]));
+        sum = sum * ms + vs;
+    }
+    float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    for (int d = 0; d < hd; d++)
+        out[d] = f16_table[acc[d]] * inv;
+}
+
+void kern_attn_head(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
+                    int n_pos, int hd, float scale, uint16_t *tmp, float *out)
+{
+    pthread_once(&f16_once, attn_init);
+    if (attn_simd && hd % 32 == 0)
+        attn_simd(q, k, v, ld, n_pos, hd, scale, tmp, out);
+    else
+        kern_attn_head_scalar(q, k, v, ld, n_pos, hd, scale, tmp, out);
+}
+
 void kern_softmax(float *x, int n)
 {
     float mx = -INFINITY;

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chord.h"
 #include "pool/pool.h"
@@ -64,6 +65,23 @@ void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
  * (i, i + n_rot/2) instead of (2i, 2i+1). */
 void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
                float theta_scale, float freq_scale, const float *freq_div, bool neox);
+
+/* Attention of one query head over n_pos cached positions, as an online
+ * softmax in the reference's precision: the query rounded to F16 like the
+ * keys, each score a dot product of F16 values in 32 fused lanes folded
+ * pairwise (then double for a tail), times scale; the weighted values
+ * accumulated in an F16 vector, rescaled whenever the running maximum
+ * moves. k and v point at position 0 of this head's key and value rows,
+ * ld elements apart. tmp holds 2 * hd halves; out receives hd floats.
+ * The AVX2 twin gives the same bits; kern_attn_head picks it when the CPU
+ * has AVX2 and CHORD_SIMD does not force scalar. */
+void kern_attn_head(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
+                    int n_pos, int hd, float scale, uint16_t *tmp, float *out);
+void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
+                           int n_pos, int hd, float scale, uint16_t *tmp, float *out);
+/* Needs hd a multiple of 32 and an AVX2+F16C CPU. */
+void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
+                         int n_pos, int hd, float scale, uint16_t *tmp, float *out);
 
 /* In-place softmax of n floats. */
 void kern_softmax(float *x, int n);

@@ -71,52 +71,14 @@ static void project(chord_ctx *c, int g, const model_tensor *w, const model_tens
  * Attention
  * ---------------------------------------------------------------------- */
 
-/* F16 -> F32 by table: the KV cache is read head_dim values at a time in
- * the innermost loop, where a conversion call per value would dominate. */
-static float f16_table[65536];
-static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
-
-static void f16_table_init(void)
-{
-    for (int i = 0; i < 65536; i++)
-        f16_table[i] = quant_f16_to_f32((uint16_t)i);
-}
-
-/* Dot product of two F16 vectors, summed in the reference's order: 32
- * lanes (4 x 8) of fused multiply-adds, folded pairwise, then the rest in
- * double. */
-static float dot_f16(const uint16_t *x, const uint16_t *y, int n)
-{
-    int np = n & ~31;
-    float acc[32] = {0};
-    for (int i = 0; i < np; i += 32)
-        for (int l = 0; l < 32; l++)
-            acc[l] = fmaf(f16_table[x[i + l]], f16_table[y[i + l]], acc[l]);
-    float r8[8], r4[4];
-    for (int l = 0; l < 8; l++) {
-        float a = acc[l] + acc[16 + l], b = acc[8 + l] + acc[24 + l];
-        r8[l] = a + b;
-    }
-    for (int l = 0; l < 4; l++)
-        r4[l] = r8[l] + r8[4 + l];
-    double sum = (r4[0] + r4[1]) + (r4[2] + r4[3]);
-    for (int i = np; i < n; i++)
-        sum += (double)(f16_table[x[i]] * f16_table[y[i]]);
-    return (float)sum;
-}
-
 typedef struct attn_job {
     chord_ctx *c;
     int il, n, pos0;
 } attn_job;
 
 /* One (head, token) pair per work item, split contiguously over the
- * threads. Attention over the cached positions up to the token's own (the
- * causal mask) with an online softmax, in the reference's precision: the
- * query rounded to F16 like the cached keys, scores summed in double, the
- * weighted values accumulated in an F16 vector. Mirroring those roundings
- * keeps our logits within a hair of the reference's, which matters where
- * two candidate tokens are nearly tied. */
+ * threads: the token's query head against the cached positions up to its
+ * own (the causal mask). */
 static void attn_work(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
@@ -127,39 +89,14 @@ static void attn_work(void *arg, int ith, int nth)
     float scale = 1.0f / sqrtf((float)hd);
     const uint16_t *kl = c->kcache + (size_t)j->il * c->n_ctx * nkv;
     const uint16_t *vl = c->vcache + (size_t)j->il * c->n_ctx * nkv;
-    uint16_t *q16 = c->attn_tmp + (size_t)ith * 2 * hd, *acc = q16 + hd;
+    uint16_t *tmp = c->attn_tmp + (size_t)ith * 2 * hd;
     int lo, hi;
     pool_split(cf->n_head * j->n, ith, nth, &lo, &hi);
     for (int item = lo; item < hi; item++) {
         int h = item / j->n, t = item % j->n;
-        int kvh = h / group, n_pos = j->pos0 + t + 1;
-        const float *q = c->q + (size_t)t * nq + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) {
-            q16[d] = quant_f32_to_f16(q[d]);
-            acc[d] = 0;
-        }
-        float mx = -INFINITY, sum = 0;
-        for (int p = 0; p < n_pos; p++) {
-            const uint16_t *kr = kl + (size_t)p * nkv + (size_t)kvh * hd;
-            const uint16_t *vr = vl + (size_t)p * nkv + (size_t)kvh * hd;
-            float s = dot_f16(kr, q16, hd) * scale;
-            float ms = 1.0f, vs = 1.0f;
-            if (s > mx) {
-                ms = expf(mx - s);
-                mx = s;
-                for (int d = 0; d < hd; d++)
-                    acc[d] = quant_f32_to_f16(f16_table[acc[d]] * ms);
-            } else {
-                vs = expf(s - mx);
-            }
-            for (int d = 0; d < hd; d++)
-                acc[d] = quant_f32_to_f16(fmaf(f16_table[vr[d]], vs, f16_table[acc[d]]));
-            sum = sum * ms + vs;
-        }
-        float inv = sum > 0 ? 1.0f / sum : 0.0f;
-        float *out = c->att + (size_t)t * nq + (size_t)h * hd;
-        for (int d = 0; d < hd; d++)
-            out[d] = f16_table[acc[d]] * inv;
+        size_t off = (size_t)(h / group) * hd;
+        kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, kl + off, vl + off, (size_t)nkv,
+                       j->pos0 + t + 1, hd, scale, tmp, c->att + (size_t)t * nq + (size_t)h * hd);
     }
 }
 
@@ -192,7 +129,6 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
     chord_model *m = c->m;
     const model_config *cf = &m->cfg;
     int ne = cf->n_embd, pos0 = c->pos;
-    pthread_once(&f16_once, f16_table_init);
 
     /* Embedding: one row of the table per token. */
     const model_tensor *emb = &m->glob[GT_EMBD];

@@ -1,0 +1,78 @@
+/*
+ * kern_attn_avx2.c - the AVX2/F16C twin of kern_attn_head_scalar (kern.c):
+ * the same operations in the same order, eight lanes at a time, so the
+ * results are bit for bit the scalar ones (F16C converts with round to
+ * nearest even like quant_f32_to_f16; fused multiply-adds everywhere the
+ * scalar code uses fmaf).
+ */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kern/kern.h"
+
+/* Scores: 4 x 8 lanes of fused multiply-adds over 32-element steps, then
+ * folded (0+2, 1+3, then together, high half onto low, two pairwise adds):
+ * the scalar twin's order. hd is a multiple of 32. */
+static inline float dot_f16(const uint16_t *k, const __m256 *qf, int hd)
+{
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int i = 0; i < hd; i += 32)
+        for (int j = 0; j < 4; j++) {
+            __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i + 8 * j)));
+            a[j] = _mm256_fmadd_ps(kv, qf[i / 8 + j], a[j]);
+        }
+    __m256 x = _mm256_add_ps(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]));
+    __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    __m128 t1 = _mm_hadd_ps(t0, t0);
+    float r = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    return (float)(double)r;
+}
+
+void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
+                         int n_pos, int hd, float scale, uint16_t *tmp, float *out)
+{
+    enum { MAX_HD = 512 };
+    __m256 qf[MAX_HD / 8];
+    if (hd > MAX_HD || hd % 32) {
+        kern_attn_head_scalar(q, k, v, ld, n_pos, hd, scale, tmp, out);
+        return;
+    }
+    uint16_t *acc = tmp + hd;
+    for (int d = 0; d < hd; d += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT);
+        qf[d / 8] = _mm256_cvtph_ps(h);
+        _mm_storeu_si128((__m128i *)(acc + d), _mm_setzero_si128());
+    }
+    float mx = -INFINITY, sum = 0;
+    for (int p = 0; p < n_pos; p++) {
+        const uint16_t *kr = k + (size_t)p * ld, *vr = v + (size_t)p * ld;
+        float s = dot_f16(kr, qf, hd) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > mx) {
+            ms = expf(mx - s);
+            mx = s;
+            __m256 m = _mm256_set1_ps(ms);
+            for (int d = 0; d < hd; d += 8) {
+                __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + d)));
+                _mm_storeu_si128((__m128i *)(acc + d),
+                                 _mm256_cvtps_ph(_mm256_mul_ps(a, m), _MM_FROUND_TO_NEAREST_INT));
+            }
+        } else {
+            vs = expf(s - mx);
+        }
+        __m256 w = _mm256_set1_ps(vs);
+        for (int d = 0; d < hd; d += 8) {
+            __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + d)));
+            __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + d)));
+            _mm_storeu_si128((__m128i *)(acc + d),
+                             _mm256_cvtps_ph(_mm256_fmadd_ps(vv, w, a), _MM_FROUND_TO_NEAREST_INT));
+        }
+        sum = sum * ms + vs;
+    }
+    float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    __m256 iv = _mm256_set1_ps(inv);
+    for (int d = 0; d < hd; d += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + d)));
+        _mm256_storeu_ps(out + d, _mm256_mul_ps(a, iv));
+    }
+}
