@@ -26,6 +26,10 @@
  *    reference always cuts them out of the text, so does chord, or ids
  *    would differ. A USER_DEFINED token whose text is an end-of-turn marker
  *    (<|im_end|>, <|end|>...) is made CONTROL, as the reference does.
+ *    Special texts are cut out leftmost-longest in one pass; the reference
+ *    takes the longest token first over the whole text, which differs only
+ *    when two special texts overlap in the input. Its per-model lstrip /
+ *    rstrip flags on special tokens (phi-3) are not applied.
  */
 #ifndef CHORD_TOK_H
 #define CHORD_TOK_H
