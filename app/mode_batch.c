@@ -8,13 +8,14 @@
  * text to stdout as it comes, through the same generation thread and event
  * queue as the TUI. Only -v puts load and timing lines on stderr. A reader
  * that goes away (`| head -c 10`) ends the run quietly with status 0.
- * Chat mode (without --raw) needs the chat template and is refused for now.
+ * Chat mode (without --raw) is app/batch_chat.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "batch_chat.h"
 #include "cmd.h"
 
 /* Reads all of stdin into a malloc'd NUL-terminated buffer. */
@@ -141,10 +142,8 @@ static bool print_event(const chord_opts *o, const chord_event *ev, bool *first)
 
 int mode_batch(const chord_opts *o)
 {
-    if (!o->raw) {
-        app_error("chat mode needs a chat template, which --batch does not support yet: use --raw for text completion");
-        return EXIT_FAIL;
-    }
+    if (!o->raw)
+        return batch_chat(o);
     chord_err err = {{0}};
     if (chord_sampler_check(&o->sampling, &err) != CHORD_OK) {
         app_error("%s", err.msg);

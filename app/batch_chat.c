@@ -1,0 +1,563 @@
+/*
+ * batch_chat.c - `chord --batch -m MODEL` without --raw: a chat over pipes.
+ *
+ *   chord --batch -m MODEL [-p TEXT] [--system TEXT] [--chat-template F|NAME]
+ *         [--json | --token-ids] [-n N] [sampling, memory and --ctx options]
+ *         [--db PATH | --no-history] [-c | --resume ID] [-v]
+ *
+ * Each stdin line (or the one -p TEXT) is a user turn of one conversation;
+ * the reply goes to stdout followed by a newline and is flushed, so a
+ * script can write a line and read the answer. A reply may itself contain
+ * newlines: --json frames every token and ends each turn with a "done"
+ * event, which is the robust way to drive chord from a program.
+ *
+ * The KV cache keeps the earlier turns (chat_session.h): a turn prefills
+ * only its new tokens. When the conversation outgrows --ctx the oldest
+ * turns leave the model's view (one stderr line says so); they stay in
+ * the history.
+ *
+ * History: the conversation is created at the first turn (or continued
+ * with -c / --resume ID); each user line is added, the reply is streamed
+ * into its row as it grows (flushed every second / 32 tokens) and ended as
+ * complete, interrupted or error. A database that cannot be opened or
+ * written costs one warning line on stderr; the chat goes on unrecorded.
+ *
+ * SIGINT or SIGTERM stops the reply in progress (kept as "interrupted",
+ * followed by its newline), reads no further turn, and exits 130 (143 for
+ * SIGTERM). A failed turn (too long for the context, engine error) prints
+ * an error and an empty reply line, later turns still run, and the exit
+ * status is 1.
+ */
+#include "batch_chat.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_session.h"
+#include "cmd.h"
+#include "hist.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+typedef struct batch {
+    const chord_opts *o;
+    chord_model *m;
+    chord_ctx *ctx;
+    chord_model_info info;
+    chat_session s;
+    hist *h;                 /* NULL when not recording */
+    int64_t conv;            /* 0 until the first turn is recorded */
+    int turn;
+    int rc;
+    bool stop;               /* a signal or a closed stdout: no more turns */
+    char *reply;             /* the reply being generated */
+    size_t reply_len, reply_cap;
+} batch;
+
+/* ------------------------------------------------------------------------
+ * History: any failure warns once and stops the recording, never the chat
+ * ---------------------------------------------------------------------- */
+
+static void hist_failed(batch *b, const chord_err *err)
+{
+    app_error("warning: %s (the chat goes on without history)", err->msg);
+    hist_close(b->h);
+    b->h = NULL;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static bool hist_ensure_conv(batch *b)
+{
+    if (!b->h)
+        return false;
+    if (b->conv)
+        return true;
+    const chord_sampler_params *sp = &b->o->sampling;
+    char pj[320];
+    snprintf(pj, sizeof pj,
+             "{\"temp\":%g,\"top_k\":%d,\"top_p\":%g,\"min_p\":%g,\"repeat_penalty\":%g,"
+             "\"repeat_last_n\":%d,\"seed\":%llu,\"n_predict\":%d}",
+             sp->temp, sp->top_k, sp->top_p, sp->min_p, sp->repeat_penalty, sp->repeat_last_n,
+             (unsigned long long)sp->seed, b->o->n_predict);
+    hist_conv_params p = {
+        .model = base_name(b->o->model),
+        .arch = b->info.arch,
+        .system_prompt = b->s.system,
+        .params_json = pj,
+    };
+    chord_err err;
+    if (hist_conv_create(b->h, &p, &b->conv, &err) != CHORD_OK) {
+        hist_failed(b, &err);
+        return false;
+    }
+    return true;
+}
+
+static void hist_user(batch *b, const char *text, size_t len)
+{
+    chord_err err;
+    if (hist_ensure_conv(b) &&
+        hist_msg_add(b->h, b->conv, "user", text, len, NULL, NULL, &err) != CHORD_OK)
+        hist_failed(b, &err);
+}
+
+static void hist_begin(batch *b)
+{
+    chord_err err;
+    if (hist_ensure_conv(b) && hist_stream_begin(b->h, b->conv, NULL, &err) != CHORD_OK)
+        hist_failed(b, &err);
+}
+
+static void hist_add(batch *b, const char *text, int n_tokens)
+{
+    chord_err err;
+    if (b->h && hist_stream_active(b->h) &&
+        hist_stream_add(b->h, text, n_tokens, &err) != CHORD_OK)
+        hist_failed(b, &err);
+}
+
+static void hist_poll(batch *b)
+{
+    chord_err err;
+    if (b->h && hist_stream_active(b->h) && hist_stream_poll(b->h, &err) != CHORD_OK)
+        hist_failed(b, &err);
+}
+
+static void hist_end(batch *b, hist_msg_status st, const hist_counts *hc)
+{
+    chord_err err;
+    if (b->h && hist_stream_active(b->h) && hist_stream_end(b->h, st, hc, &err) != CHORD_OK)
+        hist_failed(b, &err);
+}
+
+/* Loads the conversation to continue into the session. Error turns (an
+ * assistant row with status error) are left out with the user line they
+ * answered: the model never saw them either. Returns false after printing
+ * the problem. */
+static bool resume(batch *b, hist_conv **out)
+{
+    const chord_opts *o = b->o;
+    chord_err err;
+    int64_t id = o->resume_id;
+    if (!b->h) {
+        app_error("cannot %s: the history is not available", o->resume_id ? "resume" : "continue");
+        return false;
+    }
+    if (!id) {
+        if (hist_conv_last(b->h, &id, &err) != CHORD_OK) {
+            app_error("%s", err.msg);
+            return false;
+        }
+        if (!id) {
+            app_error("no conversation to continue in %s", hist_path(b->h));
+            return false;
+        }
+    }
+    if (hist_conv_load(b->h, id, out, &err) != CHORD_OK) {
+        app_error("%s", err.msg);
+        return false;
+    }
+    b->conv = id;
+    return true;
+}
+
+static bool resume_msgs(batch *b, const hist_conv *hc)
+{
+    chord_err err;
+    for (int i = 0; i < hc->n_msgs; i++) {
+        const hist_msg *hm = &hc->msgs[i];
+        bool user = !strcmp(hm->role, "user");
+        if (!user && strcmp(hm->role, "assistant"))
+            continue;
+        if (!user && hm->status == HIST_ERROR) {
+            if (b->s.n_msgs > 0 && b->s.msgs[b->s.n_msgs - 1].user)
+                chs_pop(&b->s);
+            continue;
+        }
+        if (chs_add(&b->s, user, hm->content, hm->len, &err) != CHORD_OK) {
+            app_error("%s", err.msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Output
+ * ---------------------------------------------------------------------- */
+
+static const char *stop_name(chord_stop_reason r)
+{
+    switch (r) {
+    case CHORD_STOP_EOG: return "eog";
+    case CHORD_STOP_LIMIT: return "limit";
+    case CHORD_STOP_CANCELLED: return "cancelled";
+    case CHORD_STOP_CTX_FULL: return "ctx_full";
+    default: return "error";
+    }
+}
+
+static void out(batch *b, const char *s, size_t n)
+{
+    if (!app_stdout_write(s, n))
+        b->stop = true;
+}
+
+static void out_token(batch *b, chord_token t, const char *text, bool first)
+{
+    const chord_opts *o = b->o;
+    char buf[512];
+    int n = 0;
+    if (o->json) {
+        char *q = chord_json_quote(text, strlen(text));
+        n = snprintf(buf, sizeof buf, "{\"event\":\"token\",\"id\":%d,\"text\":%s}\n", t, q ? q : "\"\"");
+        free(q);
+    } else if (o->token_ids) {
+        n = snprintf(buf, sizeof buf, "%s%d", first ? "" : " ", t);
+    } else {
+        out(b, text, strlen(text));
+        return;
+    }
+    if (n > 0)
+        out(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void out_error(batch *b, const char *msg)
+{
+    if (b->o->json) {
+        char *q = chord_json_quote(msg, strlen(msg));
+        char *line = NULL;
+        size_t n = 0;
+        FILE *f = q ? open_memstream(&line, &n) : NULL;
+        if (f) {
+            fprintf(f, "{\"event\":\"error\",\"turn\":%d,\"message\":%s}\n", b->turn, q);
+            fclose(f);
+            out(b, line, n);
+        }
+        free(line);
+        free(q);
+    } else {
+        out(b, "\n", 1);
+    }
+    app_error("turn %d: %s", b->turn, msg);
+}
+
+static void out_done(batch *b, const chord_event *ev, const char *stop, int n_gen, int n_reuse)
+{
+    if (b->o->json) {
+        char buf[512];
+        int n = snprintf(buf, sizeof buf,
+                         "{\"event\":\"done\",\"turn\":%d,\"n_prompt\":%d,\"n_cached\":%d,\"n_gen\":%d,"
+                         "\"prompt_ms\":%.3f,\"gen_ms\":%.3f,\"stop\":\"%s\"}\n",
+                         b->turn, ev->n_prompt, n_reuse, n_gen, ev->prompt_ms, ev->gen_ms, stop);
+        out(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    } else {
+        out(b, "\n", 1);
+    }
+    if (b->o->verbose)
+        fprintf(stderr,
+                "chord: turn %d: %d prompt tokens (%d reused from the cache) in %.1f ms, %d generated in %.1f ms (%.1f tok/s), stop: %s\n",
+                b->turn, ev->n_prompt, n_reuse, ev->prompt_ms, n_gen, ev->gen_ms,
+                ev->gen_ms > 0 ? n_gen * 1e3 / ev->gen_ms : 0.0, stop);
+}
+
+static bool reply_append(batch *b, const char *s, size_t n)
+{
+    if (b->reply_len + n + 1 > b->reply_cap) {
+        size_t cap = b->reply_cap ? b->reply_cap : 256;
+        while (cap < b->reply_len + n + 1)
+            cap *= 2;
+        char *t = realloc(b->reply, cap);
+        if (!t)
+            return false;
+        b->reply = t;
+        b->reply_cap = cap;
+    }
+    memcpy(b->reply + b->reply_len, s, n);
+    b->reply_len += n;
+    b->reply[b->reply_len] = 0;
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * One turn
+ * ---------------------------------------------------------------------- */
+
+/* The room kept for the reply when deciding to drop old turns: -n tokens,
+ * at most half the context; a quarter of it when -n is unlimited. */
+static int reply_reserve(const batch *b)
+{
+    int n_ctx = chord_ctx_n_ctx(b->ctx);
+    int r = b->o->n_predict >= 0 ? b->o->n_predict : n_ctx / 4;
+    if (r > n_ctx / 2)
+        r = n_ctx / 2;
+    return r < 1 ? 1 : r;
+}
+
+/* A turn that gets no reply: reported, recorded as an error, and taken out
+ * of the conversation the model sees. */
+static void turn_failed(batch *b, const char *msg, bool recorded_user)
+{
+    out_error(b, msg);
+    if (recorded_user && b->h) {
+        hist_begin(b);
+        hist_end(b, HIST_ERROR, NULL);
+    }
+    chs_pop(&b->s);
+    b->rc = EXIT_FAIL;
+}
+
+static void run_turn(batch *b, const char *text, size_t len)
+{
+    chord_err err = {{0}};
+    b->turn++;
+    if (chs_add(&b->s, true, text, len, &err) != CHORD_OK) {
+        out_error(b, err.msg);
+        b->rc = EXIT_FAIL;
+        return;
+    }
+    hist_user(b, text, len);
+    int n_dropped = 0, n_reuse = 0;
+    chord_status st = chs_prepare(&b->s, reply_reserve(b), &n_dropped, &n_reuse, &err);
+    if (n_dropped)
+        app_error("context full (%d tokens): the oldest %d turn%s left the model's view",
+                  chord_ctx_n_ctx(b->ctx), n_dropped, n_dropped > 1 ? "s" : "");
+    if (st != CHORD_OK) {
+        turn_failed(b, err.msg, true);
+        return;
+    }
+    chord_gen_params gp = {
+        .prompt = b->s.feed + n_reuse,
+        .n_prompt = b->s.n_feed - n_reuse,
+        .n_predict = b->o->n_predict,
+        .sampling = b->o->sampling,
+        .model = b->m,
+    };
+    chord_gen *g = NULL;
+    if (chord_gen_start(b->ctx, &gp, &g, &err) != CHORD_OK) {
+        turn_failed(b, err.msg, true);
+        return;
+    }
+    hist_begin(b);
+    b->reply_len = 0;
+    reply_append(b, "", 0);
+    bool first = true, template_stop = false, cancel_sent = false, oom = false;
+    int n_gen = 0;
+    chord_event ev;
+    for (;;) {
+        if ((got_signal || b->stop) && !cancel_sent) {
+            chord_gen_cancel(g);
+            cancel_sent = true;
+        }
+        if (!chord_gen_next(g, &ev, 200)) {
+            hist_poll(b);
+            continue;
+        }
+        if (ev.kind == CHORD_EV_PREFILL_DONE)
+            continue;
+        if (ev.kind == CHORD_EV_TOKEN) {
+            if (template_stop)
+                continue;
+            if (chs_push_token(&b->s, ev.token, &err) != CHORD_OK)
+                oom = true;
+            if (chs_is_stop(&b->s, ev.token)) {
+                /* the template's end of turn: the reply is complete */
+                template_stop = true;
+                chord_gen_cancel(g);
+                cancel_sent = true;
+                continue;
+            }
+            n_gen++;
+            if (!reply_append(b, ev.text, strlen(ev.text)))
+                oom = true;
+            /* recorded before it is shown: what a reader saw is on disk
+             * within a flush */
+            hist_add(b, ev.text, 1);
+            out_token(b, ev.token, ev.text, first);
+            first = false;
+            continue;
+        }
+        break;
+    }
+    chord_gen_join(g);
+    chs_after_reply(&b->s);
+
+    hist_counts hc = {ev.n_prompt, n_gen, ev.prompt_ms, ev.gen_ms};
+    if (ev.kind == CHORD_EV_ERROR) {
+        hist_end(b, HIST_ERROR, &hc);
+        if (!b->o->json && !b->o->token_ids && b->reply_len)
+            out(b, "\n", 1);
+        out_error(b, ev.message);
+        chs_pop(&b->s);
+        b->rc = EXIT_FAIL;
+        return;
+    }
+    /* text the detokenizer held back at the end (an incomplete UTF-8) */
+    size_t tail = strlen(ev.text);
+    if (tail && !template_stop) {
+        reply_append(b, ev.text, tail);
+        hist_add(b, ev.text, 0);
+        if (!b->o->json && !b->o->token_ids)
+            out(b, ev.text, tail);
+    }
+    bool interrupted = ev.reason == CHORD_STOP_CANCELLED && !template_stop;
+    const char *stop = template_stop ? "eog" : stop_name(ev.reason);
+    hist_end(b, interrupted ? HIST_INTERRUPTED : HIST_COMPLETE, &hc);
+    if (ev.reason == CHORD_STOP_CTX_FULL)
+        app_error("context full (%d tokens): turn %d's reply was cut there", chord_ctx_n_ctx(b->ctx),
+                  b->turn);
+    if (oom) {
+        out_error(b, "out of memory keeping the reply");
+        chs_pop(&b->s);
+        return;
+    }
+    if (chs_add(&b->s, false, b->reply, b->reply_len, &err) != CHORD_OK) {
+        out_error(b, err.msg);
+        chs_pop(&b->s);
+        b->rc = EXIT_FAIL;
+        return;
+    }
+    out_done(b, &ev, stop, n_gen, n_reuse);
+    if (interrupted)
+        b->stop = true;
+}
+
+/* ------------------------------------------------------------------------
+ * The mode
+ * ---------------------------------------------------------------------- */
+
+static bool setup(batch *b)
+{
+    const chord_opts *o = b->o;
+    chord_err err = {{0}};
+    char *tsrc = NULL;
+    const char *tfam = NULL;
+    if (chs_template_arg(o->chat_template, &tsrc, &tfam, &err) != CHORD_OK) {
+        app_error("%s", err.msg);
+        return false;
+    }
+    chord_model_params mp = opts_model_params(o);
+    if (chord_model_load(o->model, &mp, &b->m, &err) != CHORD_OK) {
+        app_error("%s", err.msg);
+        free(tsrc);
+        return false;
+    }
+    chord_model_get_info(b->m, &b->info);
+    if (o->verbose)
+        fprintf(stderr, "chord: %s\n", chord_model_plan(b->m));
+    chord_ctx_params cp = opts_ctx_params(o);
+    if (chord_ctx_new(b->m, &cp, &b->ctx, &err) != CHORD_OK) {
+        app_error("%s", err.msg);
+        free(tsrc);
+        return false;
+    }
+    if (!o->no_history && hist_open(o->db, NULL, &b->h, &err) != CHORD_OK) {
+        app_error("warning: %s (the chat goes on without history)", err.msg);
+        b->h = NULL;
+    }
+    hist_conv *hc = NULL;
+    if ((o->continue_last || o->resume_id) && !resume(b, &hc)) {
+        free(tsrc);
+        return false;
+    }
+    /* --system overrides the stored conversation's system prompt for the
+     * model; the stored row keeps the one it was created with */
+    const char *system = o->system ? o->system : hc ? hc->system_prompt : NULL;
+    bool ok = chs_init(&b->s, b->m, b->ctx, tsrc, tfam, system, &err) == CHORD_OK;
+    if (!ok)
+        app_error("%s", err.msg);
+    else if (hc)
+        ok = resume_msgs(b, hc);
+    if (ok && o->verbose) {
+        char line[700];
+        chs_describe_template(&b->s, line, sizeof line);
+        fprintf(stderr, "chord: %s\n", line);
+        if (hc)
+            fprintf(stderr, "chord: continuing conversation %lld (%d messages)\n", (long long)hc->id,
+                    b->s.n_msgs);
+    }
+    hist_conv_free(hc);
+    return ok;
+}
+
+/* Reads turns from stdin, one per line, until EOF or a stop. */
+static void read_turns(batch *b)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    while (!b->stop && !got_signal) {
+        errno = 0;
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            if (ferror(stdin) && errno != EINTR) {
+                app_error("reading stdin: %s", strerror(errno));
+                b->rc = EXIT_FAIL;
+            }
+            break;
+        }
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = 0;
+        if (n > 0 && line[n - 1] == '\r')
+            line[--n] = 0;
+        run_turn(b, line, (size_t)n);
+    }
+    free(line);
+}
+
+int batch_chat(const chord_opts *o)
+{
+    chord_err err = {{0}};
+    if (!o->model) {
+        app_error("no model: use -m MODEL.gguf (see chord --help)");
+        return EXIT_USAGE;
+    }
+    if (o->prompt_tokens) {
+        app_error("--prompt-tokens needs --raw (chat turns are text)");
+        return EXIT_USAGE;
+    }
+    if (chord_sampler_check(&o->sampling, &err) != CHORD_OK) {
+        app_error("%s", err.msg);
+        return EXIT_USAGE;
+    }
+    batch b;
+    memset(&b, 0, sizeof b);
+    b.o = o;
+    b.rc = EXIT_OK;
+    /* no SA_RESTART: a signal must also end a blocking read of stdin */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (!setup(&b)) {
+        b.rc = EXIT_FAIL;
+    } else if (o->prompt) {
+        run_turn(&b, o->prompt, strlen(o->prompt));
+    } else {
+        read_turns(&b);
+    }
+    int rc = b.rc;
+    if (got_signal)
+        rc = 128 + got_signal;
+    hist_close(b.h);
+    chs_free(&b.s);
+    chord_ctx_free(b.ctx);
+    chord_model_free(b.m);
+    free(b.reply);
+    return rc;
+}
