@@ -12,6 +12,13 @@
 
 #include "quant/quant_impl.h"
 
+/* One half scale to float: a single F16C instruction (exact, like
+ * quant_h2f) instead of the portable bit manipulation. */
+static inline float h2f(qhalf h)
+{
+    return _cvtsh_ss(h);
+}
+
 static inline float hsum_ps(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -33,7 +40,7 @@ static void dequant_f16(const void *src, float *dst, int64_t n)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
     for (; i < n; i++)
-        dst[i] = quant_h2f(s[i]);
+        dst[i] = h2f(s[i]);
 }
 
 static void dequant_bf16(const void *src, float *dst, int64_t n)
@@ -109,7 +116,7 @@ static void vec_dot_f16(int64_t n, float *out, const void *w, const void *a)
     }
     float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++)
-        sum += quant_h2f(x[i]) * quant_h2f(y[i]);
+        sum += h2f(x[i]) * h2f(y[i]);
     *out = sum;
 }
 

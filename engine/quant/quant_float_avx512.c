@@ -11,6 +11,13 @@
 
 #include "quant/quant_impl.h"
 
+/* One half scale to float: a single F16C instruction (exact, like
+ * quant_h2f) instead of the portable bit manipulation. */
+static inline float h2f(qhalf h)
+{
+    return _cvtsh_ss(h);
+}
+
 static inline __m512 load_f16(const uint16_t *p)
 {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
@@ -29,7 +36,7 @@ static void dequant_f16(const void *src, float *dst, int64_t n)
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(dst + i, load_f16(s + i));
     for (; i < n; i++)
-        dst[i] = quant_h2f(s[i]);
+        dst[i] = h2f(s[i]);
 }
 
 static void dequant_bf16(const void *src, float *dst, int64_t n)
@@ -68,7 +75,7 @@ static void vec_dot_f16(int64_t n, float *out, const void *w, const void *a)
     }
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     for (; i < n; i++)
-        sum += quant_h2f(x[i]) * quant_h2f(y[i]);
+        sum += h2f(x[i]) * h2f(y[i]);
     *out = sum;
 }
 
