@@ -1,3 +1,46 @@
-/* TEMPORARY placeholder: replaced by the real subcommand. */
+/*
+ * cmd_quantize.c - `chord quantize IN OUT TYPE`: re-quantizes a model.
+ */
+#include <string.h>
+
 #include "cmd.h"
-int cmd_quantize(int argc, char **argv) { app_error("%s: not built yet", argv[0]); return EXIT_FAIL; }
+
+static void usage(FILE *f)
+{
+    fputs("usage: chord quantize IN.gguf OUT.gguf TYPE\n"
+          "Re-quantizes every matrix of IN to TYPE (F32, F16, BF16, Q4_0, Q4_1, Q5_0,\n"
+          "Q5_1, Q8_0, Q2_K..Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M), tensor by\n"
+          "tensor; vectors become F32 and the metadata is kept.\n", f);
+}
+
+int cmd_quantize(int argc, char **argv)
+{
+    const char *pos[3];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            app_error("quantize: unknown option '%s' (see chord quantize --help)", argv[i]);
+            return EXIT_USAGE;
+        }
+        if (n == 3) {
+            app_error("quantize: too many arguments (usage: chord quantize IN OUT TYPE)");
+            return EXIT_USAGE;
+        }
+        pos[n++] = argv[i];
+    }
+    if (n != 3) {
+        app_error("quantize: expected IN OUT TYPE (usage: chord quantize IN OUT TYPE)");
+        return EXIT_USAGE;
+    }
+    chord_err err;
+    chord_status st = chord_quantize(pos[0], pos[1], pos[2], &err);
+    if (st != CHORD_OK) {
+        app_error("quantize: %s", err.msg);
+        return st == CHORD_E_INVALID ? EXIT_USAGE : EXIT_FAIL;
+    }
+    return EXIT_OK;
+}

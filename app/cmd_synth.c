@@ -1,3 +1,109 @@
-/* TEMPORARY placeholder: replaced by the real subcommand. */
+/*
+ * cmd_synth.c - `chord synth`: writes a random-weight model of a given
+ * shape and type (for tests and benchmarks without downloads).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
-int cmd_synth(int argc, char **argv) { app_error("%s: not built yet", argv[0]); return EXIT_FAIL; }
+
+static void usage(FILE *f)
+{
+    fputs("usage: chord synth --arch llama|qwen2 --dim D --layers L --heads H\n"
+          "                   --kv-heads K --ffn F [--vocab-from VOCAB.gguf | --vocab N]\n"
+          "                   --type TYPE [--seed S] [--ctx N] -o FILE\n"
+          "Writes a GGUF model with random weights of that shape, quantized to TYPE\n"
+          "(F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, Q3_K_M, Q4_K_S,\n"
+          "Q4_K_M, Q5_K_S, Q5_K_M). The vocabulary is copied from VOCAB.gguf or\n"
+          "generated with N tokens (default 32000).\n", f);
+}
+
+/* A whole-string unsigned 64-bit number. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+int cmd_synth(int argc, char **argv)
+{
+    chord_synth_params p;
+    memset(&p, 0, sizeof p);
+    p.vocab = 32000;
+    const char *out = NULL;
+    struct { const char *flag; int *dst; long long lo, hi; } ints[] = {
+        {"--dim", &p.dim, 2, 1 << 16}, {"--layers", &p.layers, 1, CHORD_MAX_LAYERS},
+        {"--heads", &p.heads, 1, 1 << 12}, {"--kv-heads", &p.kv_heads, 1, 1 << 12},
+        {"--ffn", &p.ffn, 1, 1 << 18}, {"--vocab", &p.vocab, 260, 1 << 24},
+        {"--ctx", &p.ctx_len, 1, 1 << 24},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (i + 1 >= argc) {
+            app_error("synth: unknown option or missing value: '%s' (see chord synth --help)", a);
+            return EXIT_USAGE;
+        }
+        const char *v = argv[++i];
+        bool done = false;
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !done; k++) {
+            if (strcmp(a, ints[k].flag))
+                continue;
+            long long x;
+            if (!opts_parse_int(v, ints[k].lo, ints[k].hi, &x)) {
+                app_error("synth: %s: bad value '%s' (an integer from %lld to %lld)", a, v,
+                          ints[k].lo, ints[k].hi);
+                return EXIT_USAGE;
+            }
+            *ints[k].dst = (int)x;
+            done = true;
+        }
+        if (done)
+            continue;
+        if (!strcmp(a, "--arch")) {
+            p.arch = v;
+        } else if (!strcmp(a, "--vocab-from")) {
+            p.vocab_from = v;
+        } else if (!strcmp(a, "--type")) {
+            p.type = v;
+        } else if (!strcmp(a, "--seed")) {
+            if (!parse_u64(v, &p.seed)) {
+                app_error("synth: --seed: bad value '%s' (an unsigned 64-bit integer)", v);
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            out = v;
+        } else {
+            app_error("synth: unknown option '%s' (see chord synth --help)", a);
+            return EXIT_USAGE;
+        }
+    }
+    const char *missing = !p.arch ? "--arch" : !p.dim ? "--dim" : !p.layers ? "--layers"
+                        : !p.heads ? "--heads" : !p.ffn ? "--ffn" : !p.type ? "--type"
+                        : !out ? "-o FILE" : NULL;
+    if (missing) {
+        app_error("synth: %s is required (see chord synth --help)", missing);
+        return EXIT_USAGE;
+    }
+    if (!p.kv_heads)
+        p.kv_heads = p.heads;
+    chord_err err;
+    chord_status st = chord_synth(&p, out, &err);
+    if (st != CHORD_OK) {
+        app_error("synth: %s", err.msg);
+        /* a shape or type the engine refuses is the caller's mistake */
+        return st == CHORD_E_INVALID ? EXIT_USAGE : EXIT_FAIL;
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * synth.h - making model files: random-weight models of any shape
+ * (chord_synth, for tests and benchmarks without downloads) and
+ * re-quantization of existing ones (chord_quantize). Both write tensor by
+ * tensor through the streaming GGUF writer, a few rows at a time, so
+ * memory stays small whatever the model size.
+ *
+ * This header is shared by the files of engine/synth only: the public
+ * entry points are in chord.h.
+ */
+#ifndef CHORD_SYNTH_H
+#define CHORD_SYNTH_H
+
+#include <stdint.h>
+
+#include "chord.h"
+#include "gguf/gguf.h"
+
+/* A target "file type": one base tensor type, or a llama.cpp-style mix
+ * (Q4_K_M: Q4_K with Q6_K for the output and for attn_v/ffn_down in about
+ * half the layers). */
+typedef struct synth_ftype {
+    int base;           /* quant_type id */
+    char mix;           /* 0, 'M' or 'S' */
+    char name[16];      /* as given, upper case */
+} synth_ftype;
+
+/* Parses "Q4_K_M", "q8_0", "F16"... Fails with CHORD_E_INVALID naming the
+ * accepted names. */
+chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err);
+
+/* The type tensor `name` (n_dims dims, rows of ne0) gets under ft, layer
+ * = its block index or -1, n_layer = the model's block count. Vectors stay
+ * F32; a type whose block does not divide ne0 falls back to the nearest
+ * one that does (as llama.cpp does: Q4_K -> Q5_0, Q6_K -> Q8_0...). */
+int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64_t ne0,
+                      int layer, int n_layer);
+
+/* Declares the tokenizer keys: copied from p->vocab_from (every
+ * "tokenizer.*" key) or generated (a SentencePiece-style vocabulary of
+ * p->vocab pieces: <unk>, <s>, </s>, 256 byte tokens, then letters and
+ * letter groups). Sets *n_vocab. */
+chord_status synth_vocab(gguf_writer *w, const chord_synth_params *p, int *n_vocab,
+                         chord_err *err);
+
+/* splitmix64: the random stream of one tensor, from the seed and its name,
+ * so every tensor is reproducible on its own. */
+uint64_t synth_seed_for(uint64_t seed, const char *name);
+float synth_uniform(uint64_t *state); /* in [-1, 1) */
+
+#endif
