@@ -1,7 +1,7 @@
 # model_batch_cli.sh - `chord --batch --raw` and `chord eval` at the edges:
-# a closed pipe ends quietly, the context limit is a one-line error, chat
-# mode is refused clearly, -n and --token-ids behave, and the same seed
-# gives the same sampled text.
+# a closed pipe ends quietly, the context limit is a one-line error, -n and
+# --token-ids behave, the same seed gives the same sampled text, and
+# streaming the layers within a small budget changes nothing.
 . "$CHORD_TESTS/common/lib.sh"
 need_shared models/a-spm-q8_0.gguf
 M="$SHARED/models/a-spm-q8_0.gguf"
@@ -24,6 +24,19 @@ b=$("$CHORD" --batch -m "$M" --raw -p "The quick brown fox" --token-ids -n 12 --
 [ "$a" = "$b" ] || fail "stdin vs -p with the same seed: '$a' vs '$b'"
 [ "$(echo "$a" | wc -w)" = 12 ] || fail "seeded run gave '$a'"
 
+# Streaming the layers within a small budget generates the same tokens.
+# (The smallest budget is taken from the refusal of a too-small one.)
+B="$SHARED/models/b-spm-q4_k_m.gguf"
+need_shared models/b-spm-q4_k_m.gguf
+ref=$("$CHORD" --batch -m "$B" --raw --prompt-tokens "1 9038 2501 263 931" --token-ids --temp 0 -n 12) || fail "resident run"
+"$CHORD" --batch -m "$B" --raw -p x -n 1 --mem-budget 1M 2>"$TMP/err" && fail "1M budget accepted"
+min=$(sed -n 's/.*at least \([0-9]*\) bytes.*/\1/p' "$TMP/err")
+[ -n "$min" ] || fail "no minimum budget in: $(cat "$TMP/err")"
+str=$("$CHORD" --batch -m "$B" --raw --prompt-tokens "1 9038 2501 263 931" --token-ids --temp 0 -n 12 \
+      --mem-budget "$min" --prefetch 1 -v 2>"$TMP/err") || fail "streaming run: $(cat "$TMP/err")"
+grep -q "stream" "$TMP/err" || fail "budget $min did not stream: $(cat "$TMP/err")"
+[ "$ref" = "$str" ] || fail "streaming changed the tokens: '$ref' vs '$str'"
+
 # Context full: one line on stderr, status 1.
 "$CHORD" eval -m "$M" --tokens "1 2 3 4 5 6 7 8 9 10" --ctx 4 --dump-logits "$TMP/x.f32" 2>"$TMP/err" && fail "eval past --ctx succeeded"
 grep -q "context full" "$TMP/err" || fail "ctx full message: $(cat "$TMP/err")"
@@ -38,10 +51,6 @@ n=$(wc -w <"$TMP/out")
 # eval writes n_tokens x n_vocab floats.
 "$CHORD" eval -m "$M" --tokens "1 9038 2501" --dump-logits "$TMP/l.f32" || fail "eval"
 [ "$(wc -c <"$TMP/l.f32")" = $((3 * 32000 * 4)) ] || fail "eval dump size"
-
-# Chat mode is not there yet: a clear refusal.
-"$CHORD" --batch -m "$M" -p "hi" 2>"$TMP/err" && fail "non-raw batch succeeded"
-grep -q "chat mode" "$TMP/err" || fail "non-raw message: $(cat "$TMP/err")"
 
 # A missing model: one line, status 1.
 "$CHORD" --batch -m "$TMP/none.gguf" --raw -p x 2>"$TMP/err"

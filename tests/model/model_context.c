@@ -6,6 +6,9 @@
  * and unsupported models are refused with a message naming the key.
  */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +152,49 @@ static void test_long_batch(chord_model *m, int nv)
     chord_ctx_free(b);
 }
 
+typedef struct cancel_arg {
+    chord_ctx *c;
+    atomic_int done;
+} cancel_arg;
+
+/* Keeps asking the eval to stop until it has returned. */
+static void *canceller(void *v)
+{
+    cancel_arg *a = v;
+    struct timespec ts = {0, 200000};
+    while (!atomic_load(&a->done)) {
+        chord_ctx_cancel(a->c);
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+/* A cancelled eval stops at a layer boundary and rolls the cache back. */
+static void test_cancel_rolls_back(chord_model *m)
+{
+    enum { N = 400 };
+    chord_ctx *c = new_ctx(m, 512, 1);
+    if (!c)
+        return;
+    chord_token t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = 1 + (i * 7919) % 30000;
+    chord_err err = {{0}};
+    T_EQ_INT(chord_ctx_eval(c, t, 3, NULL, false, &err), CHORD_OK);
+    cancel_arg a = {c, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, canceller, &a);
+    chord_status st = chord_ctx_eval(c, t, N, NULL, false, &err);
+    atomic_store(&a.done, 1);
+    pthread_join(th, NULL);
+    T_EQ_INT(st, CHORD_E_CANCELLED);
+    T_CHECK(strstr(err.msg, "cancelled"), "message: %s", err.msg);
+    T_EQ_INT(chord_ctx_pos(c), 3);
+    T_EQ_INT(chord_ctx_eval(c, t, 2, NULL, false, &err), CHORD_OK); /* the flag was cleared */
+    T_EQ_INT(chord_ctx_pos(c), 5);
+    chord_ctx_free(c);
+}
+
 static void test_vocab_only(void)
 {
     chord_model *m = load("ref/tokenizer/ggml-vocab-llama-spm.gguf", true);
@@ -201,6 +247,7 @@ int main(void)
     test_ctx_full_has_no_side_effects(m, info.n_vocab);
     test_truncate_and_decode_match_batch(m, info.n_vocab);
     test_long_batch(m, info.n_vocab);
+    test_cancel_rolls_back(m);
     chord_model_free(m);
     test_vocab_only();
     test_unsupported_arch();
