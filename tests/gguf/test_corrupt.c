@@ -302,6 +302,10 @@ static void test_crafted(bool cli)
     truncate_everywhere("crafted", base.p, base.n, o.data_end);
     flip_everywhere("crafted", base.p, base.n, o.data_end - 288);
     uint8_t *q = malloc(base.n);
+    /* version 2 has the same layout as 3 and must parse */
+    memcpy(q, base.p, base.n);
+    put32(q + o.version, 2);
+    T_CHECK(parse_bytes("version 2", q, base.n, &err) == CHORD_OK, "version 2: %s", err.msg);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const patch_case *pc = &cases[c];
         memcpy(q, base.p, base.n);

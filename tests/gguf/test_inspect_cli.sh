@@ -37,6 +37,14 @@ grep -Eq "^  Q4_K +[0-9]+ tensors" "$TMP/out2" || fail "no Q4_K total in b"
 grep -Eq "^  Q6_K +[0-9]+ tensors" "$TMP/out2" || fail "no Q6_K total in b"
 grep -Eq "^  layer 3 +9 tensors" "$TMP/out2" || fail "b layer 3 missing"
 
+# a vocabulary-only file: no tensors, an empty global group
+need_shared ref/tokenizer/ggml-vocab-gpt-2.gguf
+"$CHORD" inspect "$SHARED/ref/tokenizer/ggml-vocab-gpt-2.gguf" >"$TMP/out3" || fail "inspect vocab failed"
+grep -q "tokenizer.ggml.merges *\[50000 x str\] \"Ġ t\"" "$TMP/out3" || fail "merges line wrong"
+grep -q "^tensors (0):" "$TMP/out3" || fail "vocab: tensor count"
+grep -Eq "^  global +0 tensors +0 bytes$" "$TMP/out3" || fail "vocab: global group"
+grep -q "^total: 0 tensors, 0 bytes" "$TMP/out3" || fail "vocab: total"
+
 # a reader that goes away is not an error
 "$CHORD" inspect "$m" | head -n 1 >/dev/null
 rc=${PIPESTATUS[0]}
