@@ -1,0 +1,119 @@
+#!/bin/bash
+# chat_batch: `chord --batch` chat without --raw: one reply per stdin line,
+# the KV cache reused across turns, --json events, -p, --system,
+# --chat-template, end-of-turn tokens never shown, context full.
+. "$CHORD_TESTS/common/lib.sh"
+. "$CHORD_TESTS/chat/chat_lib.sh"
+need_shared models/a-spm-q8_0.gguf models/c-qwen2-q8_0.gguf
+cd "$TMP" || fail "cd"
+G=(-n 8 --temp 0 --no-history)
+printf 'Hello there\nWhat is two plus two?\nThanks\n' > three.txt
+
+# --- three turns as JSON: fields, counts, cache reuse ---------------------
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" --json < three.txt > j.out 2> j.err || fail "json run exit $?: $(cat j.err)"
+jsum j.out > j.sum || fail "bad --json output"
+[ "$(wc -l < j.sum)" = 3 ] || fail "expected 3 turns: $(cat j.sum)"
+mapfile -t T < j.sum
+for i in 0 1 2; do
+    [ "$(field "${T[$i]}" 1)" = $((i + 1)) ] || fail "turn numbers: ${T[$i]}"
+    [ "$(field "${T[$i]}" 4)" = 8 ] && [ "$(field "${T[$i]}" 5)" = limit ] || fail "turn $((i + 1)) not 8 tokens to the limit: ${T[$i]}"
+done
+[ "$(field "${T[0]}" 3)" = 0 ] || fail "turn 1 reused a cache it cannot have: ${T[0]}"
+# a fresh run of the whole three-turn conversation prefills all of it: the
+# resumed run below measures that; here each later turn must reuse the cache
+total3=$(( $(field "${T[2]}" 2) + $(field "${T[2]}" 3) ))
+# (the reply itself may be re-prefilled: its text re-tokenized need not give
+# the sampled tokens back, e.g. SentencePiece's leading space)
+for i in 1 2; do
+    np=$(field "${T[$i]}" 2); nc=$(field "${T[$i]}" 3)
+    [ "$nc" -gt 0 ] || fail "turn $((i + 1)) reused nothing: ${T[$i]}"
+done
+[ $(( 2 * $(field "${T[2]}" 2) )) -lt "$total3" ] || fail "turn 3 prefilled $(field "${T[2]}" 2) of $total3 tokens"
+# turn 2's cache holds at least turn 1's prompt
+[ "$(field "${T[1]}" 3)" -ge "$(field "${T[0]}" 2)" ] || fail "turn 2 did not keep turn 1's prompt cached: ${T[1]}"
+
+# --- plain text: the same replies, one per line ---------------------------
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" < three.txt > p.out 2> p.err || fail "plain run exit $?: $(cat p.err)"
+[ ! -s p.err ] || fail "plain run wrote to stderr without -v: $(cat p.err)"
+python3 - j.sum p.out <<'PY' || fail "plain output differs from the --json replies"
+import json, sys
+want = "".join(json.loads(l.split(" ", 6)[6]) + "\n" for l in open(sys.argv[1], encoding="utf-8"))
+got = open(sys.argv[2], encoding="utf-8").read()
+sys.exit(0 if got == want else "want %r\ngot  %r" % (want, got))
+PY
+
+# --- the whole conversation at once (resumed) answers turn 3 the same -----
+export XDG_DATA_HOME="$TMP/xdg"
+head -2 three.txt | "$CHORD" --batch -m "$A_MODEL" -n 8 --temp 0 --db r.db --json > r1.out 2> r1.err || fail "resume setup: $(cat r1.err)"
+tail -1 three.txt | "$CHORD" --batch -m "$A_MODEL" -n 8 --temp 0 --db r.db -c --json > r2.out 2> r2.err || fail "-c run: $(cat r2.err)"
+R=$(jsum r2.out) || fail "bad json from -c"
+[ "$(field "$R" 1)" = 1 ] && [ "$(field "$R" 3)" = 0 ] || fail "-c turn: $R"
+[ "$(field "$R" 2)" -eq "$total3" ] || fail "-c prefilled $(field "$R" 2) tokens, the whole conversation is $total3"
+[ "$(reply "$R")" = "$(reply "${T[2]}")" ] || fail "turn 3 after resume $(reply "$R") != continuous $(reply "${T[2]}")"
+
+# --- -p is one turn; --system is rendered; -v names the template ----------
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" --json -p "Hello there" > p1.out < /dev/null || fail "-p run"
+P1=$(jsum p1.out) || fail "bad -p json"
+[ "$(echo "$P1" | wc -l)" = 1 ] || fail "-p gave more than one turn"
+[ "$(reply "$P1")" = "$(reply "${T[0]}")" ] || fail "-p reply differs from the first stdin turn"
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" --json -p "Hello there" --system "You are terse." -v > s.out 2> s.err || fail "--system run"
+S=$(jsum s.out) || fail "bad --system json"
+[ "$(field "$S" 2)" -gt "$(field "$P1" 2)" ] || fail "--system did not reach the prompt ($S vs $P1)"
+grep -q "chat template: the model's own" s.err || fail "-v does not name the model's template: $(cat s.err)"
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" --json -p "Hello there" --chat-template chatml -v > f.out 2> f.err || fail "--chat-template chatml"
+grep -q "built-in family chatml" f.err || fail "-v does not name the chatml family: $(cat f.err)"
+F=$(jsum f.out) || fail "bad chatml json"
+[ "$(field "$F" 2)" != "$(field "$P1" 2)" ] || fail "--chat-template chatml rendered the same prompt length as zephyr"
+printf '%s\n' '{% for m in messages %}[{{ m.role }}] {{ m.content }}{{ eos_token }}{% endfor %}[assistant] ' > t.jinja
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" --json -p "Hello there" --chat-template t.jinja > t.out 2> t.err || fail "--chat-template FILE: $(cat t.err)"
+jsum t.out > /dev/null || fail "bad json with a template file"
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" -p hi --chat-template nosuch.jinja > /dev/null 2> n.err && fail "a missing template file was accepted"
+grep -q "nosuch.jinja" n.err || fail "missing template error does not name the file"
+
+# --- ChatML model: turns, cache reuse, specials never printed -------------
+"$CHORD" --batch -m "$C_MODEL" "${G[@]}" --json < three.txt > c.out 2> c.err || fail "qwen2 run: $(cat c.err)"
+jsum c.out > c.sum || fail "bad qwen2 json"
+[ "$(wc -l < c.sum)" = 3 ] && [ "$(field "$(sed -n 3p c.sum)" 3)" -gt 0 ] || fail "qwen2 turns: $(cat c.sum)"
+
+# End-of-turn tokens: never a token event, never in the text (EOS of the
+# SentencePiece vocab is 2; the specials of both templates as text).
+for f in j.out c.out s.out f.out; do
+    python3 - "$f" <<'PY' || fail "$f shows an end-of-turn token"
+import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    j = json.loads(l)
+    if j["event"] == "token":
+        for s in ("</s>", "<|im_end|>", "<|endoftext|>", "<|im_start|>"):
+            if s in j["text"]:
+                sys.exit("special %s printed" % s)
+PY
+done
+grep -q '"id":2,' j.out s.out && fail "EOS (id 2) printed as a token"
+
+# --- context full: old turns dropped with a note, the chat goes on -------
+printf 'Hello there my friend\nWhat is two plus two?\nThanks a lot\nOne more time please\n' |
+    "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --ctx 64 --json > x.out 2> x.err || fail "tiny ctx exit $?: $(cat x.err)"
+jsum x.out > x.sum || fail "bad tiny-ctx json"
+[ "$(wc -l < x.sum)" = 4 ] || fail "tiny ctx: expected 4 replies: $(cat x.sum)"
+grep -q "context full (64 tokens): the oldest" x.err || fail "no note about dropped turns: $(cat x.err)"
+[ "$(grep -c . x.err)" -le 4 ] || fail "too many stderr lines: $(cat x.err)"
+awk '{ if ($2 + $3 + $4 > 64) exit 1 }' x.sum || fail "a turn exceeded the context: $(cat x.sum)"
+
+# a turn too long for the context alone: error for that turn, later turns
+# still answered, exit 1
+{ echo "Hello"; python3 -c 'print("word " * 200)'; echo "Thanks"; } |
+    "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --ctx 64 --json > y.out 2> y.err
+rc=$?
+[ $rc = 1 ] || fail "an unanswerable turn exited $rc, want 1"
+jsum y.out > y.sum || fail "bad json with an error turn"
+[ "$(sed -n 2p y.sum | cut -d' ' -f1-2)" = "error 2" ] || fail "turn 2 should be an error: $(cat y.sum)"
+[ "$(sed -n 3p y.sum | cut -d' ' -f1)" = 3 ] || fail "turn 3 not answered after the error: $(cat y.sum)"
+grep -q "context holds 64" y.err || fail "the error does not say why: $(cat y.err)"
+{ echo "Hello"; python3 -c 'print("word " * 200)'; echo "Thanks"; } |
+    "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --ctx 64 > z.out 2> /dev/null
+[ "$(wc -l < z.out)" = 3 ] || fail "plain mode must still write one line per turn (an empty one for the error)"
+
+# --- usage ----------------------------------------------------------------
+"$CHORD" --batch -m "$A_MODEL" --prompt-tokens "1 2" < /dev/null > /dev/null 2>&1
+[ $? = 2 ] || fail "--prompt-tokens without --raw must be a usage error"
+echo PASS
