@@ -18,7 +18,8 @@
 #include <string.h>
 
 #define MAX_MACRO_DEPTH 64
-#define MAX_STEPS 10000000L
+#define MAX_STEPS 2000000L       /* loop iterations per render */
+#define MAX_MEMORY (256u << 20)  /* bytes of values per render */
 
 static long now_override;
 
@@ -47,6 +48,8 @@ bool rc_fail(rctx *rc, const node *n, chord_status st, const char *fmt, ...)
 
 bool rc_oom(rctx *rc, const node *n)
 {
+    if (rc->ar.over_limit)
+        return rc_fail(rc, n, CHORD_E_NOMEM, "the render needs more than %u MiB", MAX_MEMORY >> 20);
     return rc_fail(rc, n, CHORD_E_NOMEM, "out of memory");
 }
 
@@ -548,6 +551,9 @@ chord_status tmpl_render(const tmpl *t, const chord_json *ctx, char **out, size_
     if (!rc)
         return err_set(err, CHORD_E_NOMEM, "out of memory");
     rc->t = t;
+    /* a runaway template (huge ranges, string doubling) stops here rather
+     * than taking the machine's memory */
+    rc->ar.limit = MAX_MEMORY;
     rc->err = err;
     sbuf buf = {0};
     sb_put(&buf, "", 0);

@@ -25,6 +25,9 @@ typedef struct ar_blk ar_blk;
 typedef struct arena {
     ar_blk *head;
     bool oom;          /* an allocation failed: the caller reports NOMEM */
+    size_t used;       /* bytes taken from malloc so far */
+    size_t limit;      /* 0 = none; past it allocations fail */
+    bool over_limit;   /* an allocation failed because of limit */
 } arena;
 
 void *ar_alloc(arena *a, size_t n);              /* zeroed; NULL on failure */

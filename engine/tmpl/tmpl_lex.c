@@ -264,11 +264,14 @@ static bool lex_tag(lexer *L, bool block, char *end_flag)
             for (size_t i = 0; i < sizeof ops2 / sizeof *ops2; i++)
                 if (left >= 2 && p[0] == ops2[i][0] && p[1] == ops2[i][1])
                     len = 2;
-            if (!len && strchr("+-*/%~|.,:()[]{}<>=", c))
+            if (!len && c && strchr("+-*/%~|.,:()[]{}<>=", c))
                 len = 1;
             if (!len) {
                 char msg[64];
-                snprintf(msg, sizeof msg, "unexpected character '%c'", c);
+                if (c >= 0x20 && c < 0x7f)
+                    snprintf(msg, sizeof msg, "unexpected character '%c'", c);
+                else
+                    snprintf(msg, sizeof msg, "unexpected byte 0x%02x", (unsigned char)c);
                 return lfail(L, L->pos, msg);
             }
             if (c == '(' || c == '[' || c == '{')
@@ -368,7 +371,10 @@ chord_status tmpl_lex(tmpl *t, const char *src, size_t len, tok **out, size_t *n
             break;
         L.pos = at + 2 + (oflag[2] ? 1 : 0);
         if (kind == '#') {
-            const char *e = strstr(L.s + L.pos, "#}");
+            const char *e = NULL;
+            for (size_t k = L.pos; k + 1 < L.n && !e; k++)
+                if (L.s[k] == '#' && L.s[k + 1] == '}')
+                    e = L.s + k;
             if (!e) {
                 lfail(&L, at, "unterminated comment");
                 break;

@@ -27,11 +27,16 @@ void *ar_alloc(arena *a, size_t n)
     ar_blk *b = a->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > AR_BLOCK ? n : AR_BLOCK;
+        if (a->limit && a->used + cap > a->limit) {
+            a->oom = a->over_limit = true;
+            return NULL;
+        }
         ar_blk *nb = malloc(sizeof *nb + cap);
         if (!nb) {
             a->oom = true;
             return NULL;
         }
+        a->used += cap;
         nb->used = 0;
         nb->cap = cap;
         /* a big one-off block goes behind the current one so the current
@@ -68,6 +73,7 @@ void ar_free(arena *a)
         b = nx;
     }
     a->head = NULL;
+    a->used = 0;
 }
 
 /* ---------------------------------------------------------------- sbuf */

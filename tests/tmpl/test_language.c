@@ -100,6 +100,23 @@ static void test_errors(void)
                 "error case %zu: got \"%s\", want \"%s\"", i, err.msg, cases[i].want);
         T_CHECK(!strchr(err.msg, '\n'), "error case %zu: message spans lines", i);
     }
+    /* runaway templates stop with an error instead of eating the machine */
+    static const struct { const char *src, *want; chord_status st; } limits[] = {
+        {"{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+         "line 1:", CHORD_E_NOMEM},
+        {"{% for i in range(2000) %}{% for j in range(2000) %}{% endfor %}{% endfor %}", "line 1:", CHORD_E_NOMEM},
+        {"{{ range(10000000) | length }}", "line 1:9: range too large", CHORD_E_TEMPLATE},
+        {"{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "line 1:", CHORD_E_TEMPLATE},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        chord_err err = {{0}};
+        chord_status st;
+        char *out = render(limits[i].src, NULL, &err, &st);
+        T_CHECK(!out, "limit case %zu rendered", i);
+        free(out);
+        T_EQ_INT(st, limits[i].st);
+        T_CHECK(strncmp(err.msg, limits[i].want, strlen(limits[i].want)) == 0, "limit case %zu: \"%s\"", i, err.msg);
+    }
     /* a named template prefixes its name */
     tmpl *t = NULL;
     chord_err err;
