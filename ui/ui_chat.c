@@ -386,12 +386,12 @@ chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err)
         c->msgs[idx].failed = true;
         return st;
     }
+    if (!c->title[0])     /* the same title the history gives it */
+        hist_title_from(text, c->title, sizeof c->title);
     if (hist_ensure_conv(c)) {
         chord_err herr;
         if (hist_msg_add(c->h, c->conv_id, "user", text, strlen(text), NULL, NULL, &herr) != CHORD_OK)
             hist_failed(c, &herr);
-        else if (!c->title[0])
-            hist_title_from(text, c->title, sizeof c->title);
     }
     return CHORD_OK;
 }

@@ -147,7 +147,9 @@ static void speed_update(ui_pane *p, const ui_snap *s)
     sp->gen_tps = c->last_gen_ms > 0 ? c->last_n_gen * 1e3 / c->last_gen_ms : 0;
     sp->ttft_ms = c->last_ttft_ms;
     sp->ctx_used = s->st.ctx_used;
-    sp->ctx_size = s->st.ctx_size;
+    /* before the first eval the engine has no size to report yet; the
+     * context's length never changes, so reading it here is safe */
+    sp->ctx_size = s->st.ctx_size ? s->st.ctx_size : chord_ctx_n_ctx(c->ctx);
     sp->mem_used = s->st.budget_used_bytes;
     sp->mem_budget = s->st.budget_bytes;
     memcpy(sp->spark, s->gen_tok_s, sizeof sp->spark);

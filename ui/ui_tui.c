@@ -326,7 +326,8 @@ static void draw_frame(tui *t)
     snprintf(title, sizeof title, "chord \xc2\xb7 %s %s%s%s%s", mi->name ? mi->name : "?",
              mi->type_name ? mi->type_name : "", t->chat.title[0] ? " \xc2\xb7 \"" : "",
              t->chat.title, t->chat.title[0] ? "\"" : "");
-    border_title(0, 2, (side ? split : W - 1) - 3, title, UI_S_TITLE);
+    int title_end = side ? split : t->panes_overlay ? W - DIAG_W - 3 : W - 1;
+    border_title(0, 2, title_end - 3, title, UI_S_TITLE);
 
     ui_rect chat_r = {1, 2, ch, (side ? split : W - 1) - 3};
     ui_chatview_draw(&t->view, &t->chat, stdscr, chat_r);
