@@ -1,0 +1,137 @@
+#!/bin/bash
+# chat_history: `chord --batch` chat records its turns (roles, status,
+# counts, title, model, system prompt, sampling), -c and --resume continue
+# a stored conversation, two processes share one database, and a database
+# that cannot be used costs one warning while the chat still answers.
+. "$CHORD_TESTS/common/lib.sh"
+. "$CHORD_TESTS/chat/chat_lib.sh"
+need_shared models/a-spm-q8_0.gguf
+cd "$TMP" || fail "cd"
+export XDG_DATA_HOME="$TMP/xdg" HOME="$TMP/home"
+G=(-n 8 --temp 0)
+DB="$TMP/h.db"
+
+# check_conv ID WANT_N_MSGS SUMFILE [SYSTEM]: the stored conversation has
+# the turns of SUMFILE (jsum lines) as its last messages, in order.
+check_conv() {
+    "$CHORD" history show "$1" --json --db "$DB" > show.json || fail "history show $1"
+    python3 - show.json "$2" "$3" "${4-}" <<'PY' || fail "conversation $1 as stored: $(cat show.json)"
+import json, sys
+c = json.load(open(sys.argv[1], encoding="utf-8"))
+msgs = c["messages"]
+assert len(msgs) == int(sys.argv[2]), "%d messages" % len(msgs)
+assert c["model"] == "a-spm-q8_0.gguf" and c["arch"] == "llama", c
+assert c["params"]["temp"] == 0, c["params"]
+if sys.argv[4]:
+    assert c["system_prompt"] == sys.argv[4], c["system_prompt"]
+turns = [l.rstrip("\n").split(" ", 6) for l in open(sys.argv[3], encoding="utf-8")]
+tail = msgs[len(msgs) - 2 * len(turns):]
+for k, t in enumerate(turns):
+    u, a = tail[2 * k], tail[2 * k + 1]
+    assert u["role"] == "user" and u["status"] == "complete", u
+    assert a["role"] == "assistant" and a["status"] == "complete", a
+    assert a["n_prompt"] == int(t[1]) and a["n_gen"] == int(t[3]), (a, t)
+    assert a["content"] == json.loads(t[6]), (a["content"], t[6])
+    assert a["gen_ms"] > 0 and a["prompt_ms"] > 0, a
+for i, m in enumerate(msgs):
+    assert m["seq"] == i + 1, m
+PY
+}
+
+# --- a new conversation ---------------------------------------------------
+printf 'Hello there\nWhat is two plus two?\n' |
+    "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --system "Be brief." --db "$DB" --json > a.out 2> a.err || fail "exit $?: $(cat a.err)"
+[ ! -s a.err ] || fail "stderr without -v: $(cat a.err)"
+jsum a.out > a.sum || fail "bad json"
+check_conv 1 4 a.sum "Be brief."
+"$CHORD" history show 1 --json --db "$DB" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)
+assert c["title"] == "Hello there", c["title"]
+assert [m["content"] for m in c["messages"] if m["role"] == "user"] == ["Hello there", "What is two plus two?"]
+' || fail "title or user messages"
+
+# --- -c continues the most recent conversation ----------------------------
+echo "Thanks" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$DB" -c --json > c.out 2> c.err || fail "-c: $(cat c.err)"
+jsum c.out > c.sum || fail "bad -c json"
+# the prompt holds the earlier turns: far more than "Thanks" alone
+echo "Thanks" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --system "Be brief." --no-history --json > alone.out || fail "alone"
+alone=$(field "$(jsum alone.out)" 2)
+[ "$(field "$(cat c.sum)" 2)" -gt $((alone + 20)) ] || fail "-c prefilled $(field "$(cat c.sum)" 2) tokens, \"Thanks\" alone is $alone"
+check_conv 1 6 c.sum "Be brief."
+[ "$("$CHORD" history list --db "$DB" | grep -c 'a-spm')" = 1 ] || fail "-c created a new conversation"
+
+# the stored system prompt is used on resume: same prompt as a continuous run
+printf 'Hello there\nWhat is two plus two?\nThanks\n' |
+    "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --system "Be brief." --no-history --json > full.out || fail "continuous"
+F3=$(jsum full.out | sed -n 3p)
+[ "$(field "$(cat c.sum)" 2)" = $(( $(field "$F3" 2) + $(field "$F3" 3) )) ] || fail "-c prompt $(cat c.sum) is not the whole conversation of $F3"
+[ "$(reply "$(cat c.sum)")" = "$(reply "$F3")" ] || fail "-c reply differs from the continuous run's third"
+
+# --- --resume ID appends to that conversation, not the newest -------------
+echo "Another topic" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$DB" > /dev/null 2>&1 || fail "second conversation"
+echo "Back to the first" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$DB" --resume 1 --json > r.out 2> r.err || fail "--resume 1: $(cat r.err)"
+jsum r.out > r.sum || fail "bad --resume json"
+check_conv 1 8 r.sum
+"$CHORD" history show 2 --json --db "$DB" | python3 -c 'import json,sys; assert len(json.load(sys.stdin)["messages"]) == 2' || fail "conversation 2 changed"
+echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$DB" --resume 99 > /dev/null 2> r99.err && fail "--resume 99 succeeded"
+grep -q "99" r99.err || fail "--resume 99 error does not name it: $(cat r99.err)"
+echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$TMP/empty.db" -c > /dev/null 2> c0.err && fail "-c on an empty history succeeded"
+grep -q "no conversation to continue" c0.err || fail "-c on empty: $(cat c0.err)"
+
+# --- --no-history writes nothing; the default path is under XDG ---------
+echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --no-history > /dev/null || fail "--no-history"
+[ ! -e "$XDG_DATA_HOME/chord/history.db" ] || fail "--no-history created the default database"
+echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" > /dev/null || fail "default db"
+[ -s "$XDG_DATA_HOME/chord/history.db" ] || fail "the default database was not written"
+
+# --- two processes at once on one database --------------------------------
+printf 'first writer one\nfirst writer two\nfirst writer three\n' > w1.txt
+printf 'second writer one\nsecond writer two\nsecond writer three\n' > w2.txt
+"$CHORD" --batch -m "$A_MODEL" -n 16 --temp 0 --db two.db --json < w1.txt > w1.out 2> w1.err &
+p1=$!
+"$CHORD" --batch -m "$A_MODEL" -n 16 --temp 0 --db two.db --json < w2.txt > w2.out 2> w2.err &
+p2=$!
+wait $p1 || fail "writer 1 exit: $(cat w1.err)"
+wait $p2 || fail "writer 2 exit: $(cat w2.err)"
+[ ! -s w1.err ] && [ ! -s w2.err ] || fail "writers warned: $(cat w1.err w2.err)"
+DB="$TMP/two.db"
+"$CHORD" history list --db "$DB" > two.list || fail "list two.db"
+[ "$(grep -c 'a-spm' two.list)" = 2 ] || fail "two writers: $(cat two.list)"
+for id in 1 2; do
+    t=$("$CHORD" history show $id --json --db "$DB" | python3 -c 'import json,sys; print(json.load(sys.stdin)["title"])')
+    case "$t" in "first writer one") jsum w1.out > w.sum ;; "second writer one") jsum w2.out > w.sum ;; *) fail "title $t" ;; esac
+    check_conv $id 6 w.sum
+done
+
+# --- a database that cannot be used: one warning, the chat answers --------
+ref=$(echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --no-history)
+check_bad() { # NAME DBPATH
+    echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$2" > bad.out 2> bad.err
+    rc=$?
+    [ $rc = 0 ] || fail "$1: exit $rc: $(cat bad.err)"
+    [ "$(cat bad.out)" = "$ref" ] || fail "$1: the chat did not answer as usual: $(cat bad.out)"
+    [ "$(wc -l < bad.err)" = 1 ] || fail "$1: want one warning line: $(cat bad.err)"
+    grep -q "$2" bad.err || fail "$1: the warning does not name the file: $(cat bad.err)"
+}
+head -c 8192 /dev/urandom > corrupt.db
+check_bad corrupt "$TMP/corrupt.db"
+echo "not a directory" > notdir
+check_bad unopenable "$TMP/notdir/h.db"
+# a lock held beyond the busy timeout (5 s) by another connection
+"$CHORD" history list --db "$TMP/locked.db" > /dev/null 2>&1
+echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$TMP/locked.db" > /dev/null 2>&1 || fail "locked.db setup"
+python3 - "$TMP/locked.db" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(9)
+c.execute("ROLLBACK")
+PY
+locker=$!
+for _ in $(seq 100); do [ -e "$TMP/locked.db.held" ] && break; sleep 0.1; done
+[ -e "$TMP/locked.db.held" ] || fail "the locker did not start"
+check_bad locked "$TMP/locked.db"
+wait $locker
+echo PASS
