@@ -28,8 +28,10 @@
  *    (<|im_end|>, <|end|>...) is made CONTROL, as the reference does.
  *    Special texts are cut out leftmost-longest in one pass; the reference
  *    takes the longest token first over the whole text, which differs only
- *    when two special texts overlap in the input. Its per-model lstrip /
- *    rstrip flags on special tokens (phi-3) are not applied.
+ *    when two special texts overlap in the input. As in the reference, for
+ *    Phi-3 models (general.name) ASCII white space after a special token
+ *    is dropped (its "rstrip" flag), except after <unk>, <s> and
+ *    <|endoftext|>.
  */
 #ifndef CHORD_TOK_H
 #define CHORD_TOK_H
@@ -63,6 +65,8 @@ typedef struct tok_desc {
     const char *source;          /* file name for error messages, or NULL */
     const char *model;           /* "llama" (SentencePiece) or "gpt2" (BPE) */
     const char *pre;             /* BPE pre-tokenizer name; NULL = "default" */
+    const char *name;            /* general.name, or NULL (some models get
+                                    the reference's per-model token flags) */
     int32_t n_tokens;
     const char *const *tokens;   /* n_tokens strings (may hold NULs: see lens) */
     const uint64_t *token_lens;  /* byte lengths, or NULL for strlen */

@@ -114,8 +114,12 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
             ok = plain_run(v, text + start, i - start, after_special, &ids);
             tok_ids_push(&ids, id);
             after_special = true;
-            i += v->len[id] - 1;
-            start = i + 1;
+            i += v->len[id];
+            if (v->rstrip[id])
+                while (i < len && (text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r')))
+                    i++;
+            start = i;
+            i--; /* the loop's i++ lands on start */
         }
     }
     if (ok)

@@ -83,6 +83,7 @@ chord_status tok_load_gguf(const struct gguf_file *f, tok_vocab **out, chord_err
         return err_set(err, CHORD_E_FORMAT, "%s: key 'tokenizer.ggml.pre' at offset %llu: expected a string",
                        f->path, (unsigned long long)pre->offset);
     d.pre = pre ? pre->str : NULL;
+    d.name = gguf_get_str(f, "general.name");
 
     const gguf_kv *tokens = gguf_find(f, "tokenizer.ggml.tokens");
     if (!tokens)

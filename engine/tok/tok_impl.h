@@ -81,6 +81,7 @@ struct tok_vocab {
     int32_t *special;        /* matchable special ids, by first byte, longest first */
     int32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with b */
     int32_t n_user_defined;  /* USER_DEFINED tokens among them */
+    uint8_t *rstrip;         /* n flags: drop ASCII white space after it */
 
     int32_t bos, eos, eot, eom, unk, pad;
     bool add_bos, add_eos, add_space_prefix;

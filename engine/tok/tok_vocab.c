@@ -235,6 +235,33 @@ static chord_status build_specials(tok_vocab *v)
     return CHORD_OK;
 }
 
+/* The reference's per-model special-token flags: Phi-3 models drop the
+ * white space after their special tokens (but not after <unk>, <s>,
+ * <|endoftext|>). */
+static bool set_strip_flags(tok_vocab *v, const char *name)
+{
+    v->rstrip = calloc((size_t)v->n, 1);
+    if (!v->rstrip)
+        return false;
+    char lower[256];
+    size_t i = 0;
+    for (; name && name[i] && i < sizeof lower - 1; i++)
+        lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    lower[i] = 0;
+    if (!strstr(lower, "phi-3") && !strstr(lower, "phi3"))
+        return true;
+    for (int32_t k = 0; k < v->special_at[256]; k++)
+        v->rstrip[v->special[k]] = 1;
+    static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+    int32_t id = tok_lookup(v, "</s>", 4);
+    if (id >= 0)
+        v->rstrip[id] = 1;
+    for (int k = 0; k < 3; k++)
+        if ((id = tok_lookup(v, keep[k], strlen(keep[k]))) >= 0)
+            v->rstrip[id] = 0;
+    return true;
+}
+
 static chord_status build_merges(tok_vocab *v, const tok_desc *d, chord_err *err)
 {
     v->n_merges = d->n_merges;
@@ -368,7 +395,8 @@ static chord_status build(tok_vocab *v, const tok_desc *d, chord_err *err)
         }
     }
 
-    if (build_specials(v) != CHORD_OK || (spm && !tok_spm_build_pairs(v)))
+    if (build_specials(v) != CHORD_OK || (spm && !tok_spm_build_pairs(v)) ||
+        !set_strip_flags(v, d->name))
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory", src);
     if (v->kind == TOK_KIND_BPE)
         return build_merges(v, d, err);
@@ -411,6 +439,7 @@ void tok_vocab_free(tok_vocab *v)
     free(v->merge_ids.slot);
     free(v->spm_pairs.slot);
     free(v->special);
+    free(v->rstrip);
     free(v->pairs);
     free(v);
 }

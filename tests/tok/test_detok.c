@@ -364,6 +364,17 @@ static void test_real_specials(void)
             T_CHECK(ids[i] != end, "<|end|> matched in user text");
         n = enc(v, "hi<|end|>", false, true, ids);
         T_CHECK(n >= 2 && ids[n - 1] == end, "<|end|> with specials");
+        /* Phi-3: white space after a special token is dropped (rstrip),
+         * but not after <s>; "</s>" is user-defined, so even in user text */
+        int p = enc(v, "<|end|>x", false, true, plain);
+        n = enc(v, "<|end|> \n x", false, true, ids);
+        expect_ids("phi-3 rstrip after <|end|>", ids, n, plain, p);
+        p = enc(v, "</s>x", false, false, plain);
+        n = enc(v, "</s>\t x", false, false, ids);
+        expect_ids("phi-3 rstrip after </s>", ids, n, plain, p);
+        p = enc(v, "<s>x", false, true, plain);
+        n = enc(v, "<s> x", false, true, ids);
+        T_CHECK(n > p, "no rstrip after <s>: %d vs %d ids", n, p);
         tok_vocab_free(v);
         gguf_close(f);
     }
