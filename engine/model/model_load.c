@@ -318,6 +318,12 @@ chord_status chord_model_load(const char *path, const chord_model_params *params
         st = tok_load_gguf(m->gguf, &m->vocab, err);
     if (st == CHORD_OK && !m->params.vocab_only) {
         st = read_weights(m, err);
+        /* Every token id the tokenizer can produce must have an embedding
+         * row (more rows than tokens is fine: padded vocabularies). */
+        if (st == CHORD_OK && tok_n_vocab(m->vocab) > m->cfg.n_vocab)
+            st = err_set(err, CHORD_E_FORMAT,
+                         "%s: tensor 'token_embd.weight' has %d rows but the tokenizer has %d tokens",
+                         path, m->cfg.n_vocab, (int)tok_n_vocab(m->vocab));
         if (st == CHORD_OK)
             st = open_cache(m, err);
         if (st == CHORD_OK)
@@ -327,6 +333,8 @@ chord_status chord_model_load(const char *path, const chord_model_params *params
         chord_model_free(m);
         return st;
     }
+    if (m->params.vocab_only)
+        m->cfg.n_vocab = (int)tok_n_vocab(m->vocab);
     const char *name = gguf_get_str(m->gguf, "general.name");
     if (!name) {
         const char *slash = strrchr(path, '/');
