@@ -7,9 +7,11 @@
  * the avx512 table as a copy of the avx2 one, and each SIMD file overwrites
  * the kernels it has a twin for: a missing twin means the level below.
  */
+#include "chord.h"
 #include "quant/quant_impl.h"
 
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,7 @@ static quant_kernels tables[LVL_COUNT][QT_COUNT];
 static const quant_kernels *active = tables[LVL_SCALAR];
 static int active_level = LVL_SCALAR;
 static int tables_ready;
+static atomic_int initialized; /* quant_init has picked the active table */
 
 static void fill_scalar(quant_kernels *t)
 {
@@ -121,6 +124,17 @@ void quant_init(void)
     }
     active_level = lvl;
     active = tables[lvl];
+    atomic_store_explicit(&initialized, 1, memory_order_release);
+}
+
+/* The entry points below need the table: a caller that skipped
+ * chord_init() gets it here (chord_init is once-only and thread-safe)
+ * instead of a NULL kernel. */
+static inline const quant_kernels *table(void)
+{
+    if (!atomic_load_explicit(&initialized, memory_order_acquire))
+        chord_init();
+    return active;
 }
 
 const char *quant_simd_name(void)
@@ -144,12 +158,12 @@ const quant_kernels *quant_kernels_for(int type, const char *level)
 
 void quant_dequant_row(int type, const void *src, float *dst, int64_t n)
 {
-    active[type].dequant(src, dst, n);
+    table()[type].dequant(src, dst, n);
 }
 
 void quant_quantize_row(int type, const float *src, void *dst, int64_t n)
 {
-    active[type].quantize(src, dst, n);
+    table()[type].quantize(src, dst, n);
 }
 
 int quant_act_type(int type)
@@ -168,5 +182,5 @@ int quant_act_type(int type)
 
 void quant_vec_dot(int type, int64_t n, float *out, const void *w_row, const void *act_row)
 {
-    active[type].vec_dot(n, out, w_row, act_row);
+    table()[type].vec_dot(n, out, w_row, act_row);
 }

@@ -1,9 +1,10 @@
 /*
  * test_dispatch.c - quant_dispatch: the level picked at start (the best the
  * CPU has, lowered but never raised by CHORD_SIMD), the table lookups, the
- * activation type of every weight type, and the type table against the
- * block layouts.
+ * activation type of every weight type, the type table against the block
+ * layouts, and entry points that work even before chord_init().
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,15 @@
 int main(void)
 {
     unsetenv("CHORD_SIMD");
+    /* a caller that forgot chord_init() still gets working kernels */
+    float x[32], y[32];
+    block_q8_0 q;
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)(i - 16);
+    quant_quantize_row(QT_Q8_0, x, &q, 32);
+    quant_dequant_row(QT_Q8_0, &q, y, 32);
+    for (int i = 0; i < 32; i++) /* within half a step of d = 16/127 */
+        T_CHECK(fabsf(y[i] - x[i]) <= 0.064f, "uninitialized use: x[%d] = %g came back %g", i, x[i], y[i]);
     chord_init();
     const char *best = quant_cpu_has("avx512") ? "avx512" : quant_cpu_has("avx2") ? "avx2" : "scalar";
     T_EQ_STR(quant_simd_name(), best);
