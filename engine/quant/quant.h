@@ -11,8 +11,18 @@
  * to quant_act_type(weight type): the caller quantizes the activation row
  * once (quant_quantize_row) and reuses it against every weight row.
  *
- * Threading: quant_init() must have run (chord_init() calls it) before any
- * other function; after that everything here is pure and thread-safe.
+ * Activations (Q8_0, Q8_K) are quantized exactly as the reference engine
+ * does it (see quant_legacy.c, quant_kquants.c): matching its rounding is
+ * what lets logits match the reference to float precision.
+ *
+ * SIMD: every kernel has a scalar twin. Dequantization and quantization
+ * give identical bytes at every level; k-quant dot products too; legacy
+ * and float dot products differ from the scalar twin by float summation
+ * order only (tests/quant/test_simd_twins.c).
+ *
+ * Threading: chord_init() runs quant_init() once; an entry point called
+ * before that initializes on first use. After initialization everything
+ * here is pure and thread-safe.
  */
 #ifndef CHORD_QUANT_H
 #define CHORD_QUANT_H
