@@ -19,6 +19,13 @@
  * whatever the number of threads. */
 #define KERN_TILE_ROWS 64
 
+/* Below this many multiply-adds a matmul runs on the calling thread alone:
+ * waking the pool costs more than it saves (measured on the 128-wide
+ * fixture models, where two threads decoded at half the speed of one).
+ * Which thread computes an element never changes its value, so this does
+ * not affect results. */
+#define KERN_PARALLEL_MIN_MACS (1 << 18)
+
 struct kern_ws {
     int n_threads, max_tok, max_in;
     uint8_t *act;     /* max_tok quantized activation rows (F32 is widest) */
@@ -192,8 +199,12 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
     j.act_bytes = quant_row_bytes(at, w->n_in);
     for (int t = 0; t < n_tok; t++)
         act_quantize(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
+    bool small = (size_t)w->n_out * (size_t)w->n_in * (size_t)n_tok < KERN_PARALLEL_MIN_MACS;
     if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type)) {
-        pool_run(p, mm_dot_job, &j);
+        if (small)
+            mm_dot_job(&j, 0, 1);
+        else
+            pool_run(p, mm_dot_job, &j);
         return;
     }
     /* sgemm sees the activations exactly as the dot products would (each
@@ -202,7 +213,10 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
     for (int t = 0; t < n_tok; t++)
         quant_dequant_row(at, ws->act + (size_t)t * j.act_bytes, ws->xr + (size_t)t * w->n_in, w->n_in);
     j.x = ws->xr;
-    pool_run(p, mm_gemm_job, &j);
+    if (small)
+        mm_gemm_job(&j, 0, 1);
+    else
+        pool_run(p, mm_gemm_job, &j);
 }
 
 void kern_row_f32(int type, const void *src, float *dst, int n)

@@ -151,7 +151,10 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
         project(c, g, LT(LT_V), LT(LT_VB), c->xb, n, c->v);
         rope_and_store(c, il, n, pos0);
         attn_job aj = {c, il, n, pos0};
-        pool_run(c->pool, attn_work, &aj);
+        if ((size_t)cf->n_head * n * (pos0 + n) * cf->head_dim < (1u << 16))
+            attn_work(&aj, 0, 1); /* too little work to wake the pool */
+        else
+            pool_run(c->pool, attn_work, &aj);
         project(c, g, LT(LT_O), NULL, c->att, n, c->xb);
         kern_add(c->x, c->xb, n * ne);
 
