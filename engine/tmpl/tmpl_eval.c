@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define MAX_MACRO_DEPTH 64
-#define MAX_STEPS 2000000L       /* loop iterations per render */
+#define MAX_STEPS 500000L        /* loop iterations per render */
 #define MAX_MEMORY (256u << 20)  /* bytes of values per render */
 
 static long now_override;
@@ -392,23 +392,38 @@ static bool exec_for(rctx *rc, const node *n)
     size_t len = items.u.l->n;
     if (len == 0)
         return exec_list(rc, n->els);
+    /* Per iteration only the loop object's values are new: the iteration
+     * scope is one dict emptied each time (nothing can hold on to a scope),
+     * and every loop object shares one key array (loop is not a namespace,
+     * so its keys never change). Long conversations stay cheap. */
+    static const char *const names[] = {"index", "index0", "revindex", "revindex0", "first", "last",
+                                        "length", "previtem", "nextitem"};
+    enum { N_LOOP_KEYS = sizeof names / sizeof *names };
+    tv *keys = ar_alloc(&rc->ar, N_LOOP_KEYS * sizeof *keys);
+    if (!keys || !push_scope(rc, n))
+        return keys ? false : rc_oom(rc, n);
+    tv_dict *scope = rc->scopes[--rc->nscopes];
+    for (size_t k = 0; k < N_LOOP_KEYS; k++)
+        keys[k] = tv_str(names[k], strlen(names[k]));
     for (size_t i = 0; i < len; i++) {
         if (++rc->steps > MAX_STEPS)
-            return rc_fail(rc, n, CHORD_E_TEMPLATE, "template ran too long");
-        if (!push_scope(rc, n))
-            return false;
+            return rc_fail(rc, n, CHORD_E_TEMPLATE, "template ran too long (more than %ld loop iterations)", MAX_STEPS);
         tv loop = tv_new_dict(&rc->ar);
-        if (loop.k != TV_DICT)
+        tv *vals = ar_alloc(&rc->ar, N_LOOP_KEYS * sizeof *vals);
+        if (loop.k != TV_DICT || !vals)
             return rc_oom(rc, n);
-        static const char *const keys[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length"};
-        tv vals[] = {tv_int((int64_t)i + 1), tv_int((int64_t)i), tv_int((int64_t)(len - i)), tv_int((int64_t)(len - i - 1)),
-                     tv_bool(i == 0), tv_bool(i + 1 == len), tv_int((int64_t)len)};
-        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-            tv_dict_set(&rc->ar, loop.u.d, tv_str(keys[k], strlen(keys[k])), vals[k]);
-        tv_dict_set(&rc->ar, loop.u.d, tv_str("previtem", 8), i ? items.u.l->v[i - 1] : tv_undef("'previtem' is undefined"));
-        tv_dict_set(&rc->ar, loop.u.d, tv_str("nextitem", 8), i + 1 < len ? items.u.l->v[i + 1] : tv_undef("'nextitem' is undefined"));
-        if (rc->ar.oom)
-            return rc_oom(rc, n);
+        tv v[N_LOOP_KEYS] = {
+            tv_int((int64_t)i + 1), tv_int((int64_t)i), tv_int((int64_t)(len - i)), tv_int((int64_t)(len - i - 1)),
+            tv_bool(i == 0), tv_bool(i + 1 == len), tv_int((int64_t)len),
+            i ? items.u.l->v[i - 1] : tv_undef("'previtem' is undefined"),
+            i + 1 < len ? items.u.l->v[i + 1] : tv_undef("'nextitem' is undefined"),
+        };
+        memcpy(vals, v, sizeof v);
+        loop.u.d->keys = keys;
+        loop.u.d->vals = vals;
+        loop.u.d->n = loop.u.d->cap = N_LOOP_KEYS;
+        scope->n = 0;
+        rc->scopes[rc->nscopes++] = scope;
         if (!assign(rc, n, "loop", loop) || !bind_targets(rc, n, items.u.l->v[i]))
             return false;
         bool ok = exec_list(rc, n->body);

@@ -20,13 +20,21 @@ typedef struct lexer {
     size_t ntok, cap;
     chord_err *err;
     bool failed;
+    size_t at_off;        /* where() resumes from here: tokens come in order */
+    int at_line, at_col;
 } lexer;
 
 /* Line and column (in characters) of byte offset off, both from 1. */
-static void where(const lexer *L, size_t off, int *line, int *col)
+static void where(lexer *L, size_t off, int *line, int *col)
 {
     int l = 1, c = 1;
-    for (size_t i = 0; i < off && i < L->n; i++) {
+    size_t i = 0;
+    if (off >= L->at_off && L->at_line) {
+        i = L->at_off;
+        l = L->at_line;
+        c = L->at_col;
+    }
+    for (; i < off && i < L->n; i++) {
         if (L->s[i] == '\n') {
             l++;
             c = 1;
@@ -36,6 +44,9 @@ static void where(const lexer *L, size_t off, int *line, int *col)
     }
     *line = l;
     *col = c;
+    L->at_off = i;
+    L->at_line = l;
+    L->at_col = c;
 }
 
 static bool lfail(lexer *L, size_t off, const char *what)

@@ -4,6 +4,9 @@
  * (int/float arithmetic, floor division and modulo signs, str and list
  * concatenation, deep ==, ordered comparisons only between like types).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include "tmpl/tmpl_int.h"
 
 #include <math.h>
@@ -181,13 +184,7 @@ static bool contains(rctx *rc, const node *n, tv hay, tv needle, bool *out)
     case TV_STR:
         if (needle.k != TV_STR)
             return rc_fail(rc, n, CHORD_E_TEMPLATE, "'in <string>' requires string as left operand, not %s", tv_type_name(needle));
-        if (needle.u.s.n == 0) {
-            *out = true;
-        } else {
-            *out = false;
-            for (size_t i = 0; i + needle.u.s.n <= hay.u.s.n && !*out; i++)
-                *out = memcmp(hay.u.s.p + i, needle.u.s.p, needle.u.s.n) == 0;
-        }
+        *out = needle.u.s.n == 0 || memmem(hay.u.s.p, hay.u.s.n, needle.u.s.p, needle.u.s.n) != NULL;
         return true;
     case TV_LIST:
         *out = false;

@@ -181,7 +181,7 @@ bool tv_dict_set(arena *a, tv_dict *d, tv key, tv val)
         return true;
     }
     if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
+        size_t cap = d->cap ? d->cap * 2 : 4;
         tv *nk = ar_alloc(a, cap * sizeof *nk), *nv = ar_alloc(a, cap * sizeof *nv);
         if (!nk || !nv)
             return false;
