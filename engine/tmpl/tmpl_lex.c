@@ -336,6 +336,39 @@ static bool emit_text(lexer *L, size_t a, size_t b, char lead, const char *open)
     return true;
 }
 
+/* After {% raw %}: everything up to {% endraw %} is text, tags included.
+ * The whitespace rules apply at both ends as for any block tag, except
+ * that a newline right after {% raw %} stays. */
+static bool lex_raw(lexer *L, size_t raw_at, char *lead)
+{
+    for (size_t k = L->pos; k + 1 < L->n; k++) {
+        if (L->s[k] != '{' || L->s[k + 1] != '%')
+            continue;
+        size_t p = k + 2;
+        char flag = p < L->n && (L->s[p] == '-' || L->s[p] == '+') ? L->s[p++] : 0;
+        while (p < L->n && isspace((unsigned char)L->s[p]))
+            p++;
+        if (L->n - p < 6 || memcmp(L->s + p, "endraw", 6) != 0)
+            continue;
+        p += 6;
+        while (p < L->n && isspace((unsigned char)L->s[p]))
+            p++;
+        char eflag = 0;
+        if (p < L->n && (L->s[p] == '-' || L->s[p] == '+'))
+            eflag = L->s[p++];
+        if (L->n - p < 2 || L->s[p] != '%' || L->s[p + 1] != '}')
+            continue;
+        /* Jinja keeps the newline after {% raw %} (no trim_blocks there) */
+        char open[4] = {'{', '%', flag, 0};
+        if (!emit_text(L, L->pos, k, *lead == '-' ? '-' : 0, open))
+            return false;
+        L->pos = p + 2;
+        *lead = eflag == '-' ? '-' : eflag == '+' ? 0 : 'n';
+        return true;
+    }
+    return lfail(L, raw_at, "unexpected end of template: missing '{% endraw %}'");
+}
+
 chord_status tmpl_lex(tmpl *t, const char *src, size_t len, tok **out, size_t *ntok, chord_err *err)
 {
     lexer L = {.t = t, .err = err};
@@ -401,6 +434,12 @@ chord_status tmpl_lex(tmpl *t, const char *src, size_t len, tok **out, size_t *n
         if (!lex_tag(&L, block, &ef))
             break;
         lead = ef == '-' ? '-' : (block && ef != '+') ? 'n' : 0;
+        if (block && L.ntok >= 3 && L.toks[L.ntok - 2].k == T_NAME && L.toks[L.ntok - 3].k == T_BLOCK_BEGIN &&
+            strcmp(L.toks[L.ntok - 2].s, "raw") == 0) {
+            L.ntok -= 3;
+            if (!lex_raw(&L, at, &lead))
+                break;
+        }
     }
     if (!L.failed)
         emit(&L, T_EOF, L.n);

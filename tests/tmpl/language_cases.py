@@ -142,6 +142,7 @@ CASES = [
     ('{% if true -%}\n\n  x  \n\n  {%- endif %}.', {}, 'x.'),
     ('a\r\nb{% if true %}\r\nc{% endif %}\r\n', {}, 'a\nbc'),
     ('{% generation %}gen{% endgeneration %}', {}, 'gen'),
+    ('a{% raw %}\n{{ x }}{% if %}\n  {% endraw %}\nb{%- raw -%}  {#c#}  {%- endraw -%} d', {}, 'a\n{{ x }}{% if %}\nb{#c#}d'),
 ]
 
 
