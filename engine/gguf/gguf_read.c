@@ -438,10 +438,7 @@ static chord_status rd_tensor(rd *r, gguf_tensor *t, uint64_t *info_at)
     uint64_t row_bytes = (uint64_t)(t->ne[0] / qt->block) * (uint64_t)qt->bytes;
     if (__builtin_mul_overflow(rows, row_bytes, &t->nbytes))
         return rd_fail(r, CHORD_E_FORMAT, at, "data size overflows");
-    at = r->pos;
-    if ((st = rd_u64(r, &t->offset, "tensor data offset")))
-        return st;
-    return CHORD_OK;
+    return rd_u64(r, &t->offset, "tensor data offset");
 }
 
 /* Grows an array of elements of size esz so that index n fits. Capacity
