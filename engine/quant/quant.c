@@ -41,6 +41,8 @@ static void fill_scalar(quant_kernels *t)
     K(QT_Q5_K, q5_K);
     K(QT_Q6_K, q6_K);
 #undef K
+    /* activation-only formats: no dot product of their own */
+    t[QT_Q8_1] = (quant_kernels){quant_dequant_q8_1, quant_quantize_q8_1, NULL};
     t[QT_Q8_K] = (quant_kernels){quant_dequant_q8_K, quant_quantize_q8_K, NULL};
 }
 
@@ -146,7 +148,7 @@ const quant_kernels *quant_kernels_for(int type, const char *level)
 {
     build_tables();
     const quant_traits *t = quant_traits_of(type);
-    if (!t || (!t->supported && type != QT_Q8_K))
+    if (!t || (!t->supported && type != QT_Q8_K && type != QT_Q8_1))
         return NULL;
     if (!level)
         return &active[type];
@@ -171,8 +173,10 @@ int quant_act_type(int type)
     switch (type) {
     case QT_F32: case QT_F16: case QT_BF16:
         return type;
-    case QT_Q4_0: case QT_Q4_1: case QT_Q5_0: case QT_Q5_1: case QT_Q8_0:
+    case QT_Q4_0: case QT_Q5_0: case QT_Q8_0:
         return QT_Q8_0;
+    case QT_Q4_1: case QT_Q5_1:
+        return QT_Q8_1;
     case QT_Q2_K: case QT_Q3_K: case QT_Q4_K: case QT_Q5_K: case QT_Q6_K:
         return QT_Q8_K;
     default:

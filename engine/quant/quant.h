@@ -54,11 +54,12 @@ uint16_t quant_f32_to_bf16(float f);
 void quant_dequant_row(int type, const void *src, float *dst, int64_t n);
 
 /* Quantizes n floats into dst (quant_row_bytes(type, n) bytes). Works for
- * every supported type and for Q8_K (the k-quant activation format). */
+ * every supported type and for the activation formats Q8_1 and Q8_K. */
 void quant_quantize_row(int type, const float *src, void *dst, int64_t n);
 
 /* The activation type the dot product of weight type `type` takes:
- * Q8_0 for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, Q8_K for Q2_K..Q6_K, F16 for F16,
+ * Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1 (its s term serves their
+ * min), Q8_K for Q2_K..Q6_K, F16 for F16,
  * BF16 for BF16, F32 for F32; -1 for an unsupported type. */
 int quant_act_type(int type);
 
@@ -69,7 +70,7 @@ void quant_vec_dot(int type, int64_t n, float *out, const void *w_row,
 
 /* The kernels of one type at one level, so tests can compare a SIMD kernel
  * with its scalar twin. A member is NULL where the type has no such
- * operation (Q8_K has no dot product of its own). */
+ * operation (Q8_1 and Q8_K have no dot product of their own). */
 typedef struct quant_kernels {
     void (*dequant)(const void *src, float *dst, int64_t n);
     void (*quantize)(const float *src, void *dst, int64_t n);

@@ -58,6 +58,14 @@ typedef struct __attribute__((packed)) block_q8_0 {
 } block_q8_0;
 _Static_assert(sizeof(block_q8_0) == 34, "Q8_0 block");
 
+/* The activation of the Q4_1/Q5_1 dot products: Q8_0 plus s = d * sum(qs)
+ * (as a half), which the min term of those dots needs. */
+typedef struct __attribute__((packed)) block_q8_1 {
+    qhalf d, s;
+    int8_t qs[QK8_0];
+} block_q8_1;
+_Static_assert(sizeof(block_q8_1) == 36, "Q8_1 block");
+
 /* k-quants: super-blocks of 256 elements in sub-blocks of 16 or 32. */
 typedef struct __attribute__((packed)) block_q2_K {
     uint8_t scales[QK_K / 16]; /* low nibble scale, high nibble min */
@@ -151,11 +159,13 @@ void quant_dequant_q4_1(const void *src, float *dst, int64_t n);
 void quant_dequant_q5_0(const void *src, float *dst, int64_t n);
 void quant_dequant_q5_1(const void *src, float *dst, int64_t n);
 void quant_dequant_q8_0(const void *src, float *dst, int64_t n);
+void quant_dequant_q8_1(const void *src, float *dst, int64_t n);
 void quant_quantize_q4_0(const float *src, void *dst, int64_t n);
 void quant_quantize_q4_1(const float *src, void *dst, int64_t n);
 void quant_quantize_q5_0(const float *src, void *dst, int64_t n);
 void quant_quantize_q5_1(const float *src, void *dst, int64_t n);
 void quant_quantize_q8_0(const float *src, void *dst, int64_t n);
+void quant_quantize_q8_1(const float *src, void *dst, int64_t n);
 void quant_vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a);
 void quant_vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a);
 void quant_vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a);

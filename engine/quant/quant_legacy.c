@@ -9,9 +9,9 @@
  * so that activations quantized here match those of the reference
  * implementation.
  *
- * Every legacy dot product takes Q8_0 activations; for the types with a
- * min (Q4_1, Q5_1) the min term needs the activation's plain sum, which is
- * computed from its quants on the fly.
+ * The legacy dot products take Q8_0 activations, except those of the types
+ * with a min (Q4_1, Q5_1): they take Q8_1, whose s = d * sum(qs) (rounded
+ * to a half, as the reference has it) gives the min term.
  */
 #include "quant/quant_impl.h"
 
@@ -95,6 +95,16 @@ void quant_dequant_q5_1(const void *src, float *dst, int64_t n)
 void quant_dequant_q8_0(const void *src, float *dst, int64_t n)
 {
     const block_q8_0 *x = src;
+    for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
+        const float d = quant_h2f(x[i].d);
+        for (int j = 0; j < QK8_0; j++)
+            dst[j] = (float)x[i].qs[j] * d;
+    }
+}
+
+void quant_dequant_q8_1(const void *src, float *dst, int64_t n)
+{
+    const block_q8_1 *x = src;
     for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0) {
         const float d = quant_h2f(x[i].d);
         for (int j = 0; j < QK8_0; j++)
@@ -230,9 +240,30 @@ void quant_quantize_q8_0(const float *src, void *dst, int64_t n)
     }
 }
 
+/* Q8_1: the Q8_0 quants and d, plus s = half(d * sum(qs)) with the float
+ * d before its rounding to a half, as the reference computes it. */
+void quant_quantize_q8_1(const float *src, void *dst, int64_t n)
+{
+    block_q8_1 *y = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++)
+            amax = fmaxf(amax, fabsf(src[j]));
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < QK8_0; j++) {
+            y[i].qs[j] = (int8_t)quant_nearest_int(src[j] * id);
+            sum += y[i].qs[j];
+        }
+        y[i].d = quant_f32_to_f16(d);
+        y[i].s = quant_f32_to_f16(d * (float)sum);
+    }
+}
+
 /* ---------------------------------------------------------------------------
- * Dot products with Q8_0 activations: integer sums per block, one float
- * multiply-add per block.
+ * Dot products with Q8_0 (Q8_1) activations: integer sums per block, one
+ * float multiply-add per block.
  * ------------------------------------------------------------------------- */
 
 void quant_vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
@@ -254,17 +285,15 @@ void quant_vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
 void quant_vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q4_1 *x = w;
-    const block_q8_0 *y = a;
+    const block_q8_1 *y = a;
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK4_0; i++) {
-        int sumi = 0, sumy = 0;
+        int sumi = 0;
         for (int j = 0; j < QK4_0 / 2; j++) {
             sumi += (x[i].qs[j] & 0x0F) * y[i].qs[j];
             sumi += (x[i].qs[j] >> 4) * y[i].qs[j + 16];
-            sumy += y[i].qs[j] + y[i].qs[j + 16];
         }
-        const float dy = quant_h2f(y[i].d);
-        sum += (float)sumi * (quant_h2f(x[i].d) * dy) + (float)sumy * (quant_h2f(x[i].m) * dy);
+        sum += (quant_h2f(x[i].d) * quant_h2f(y[i].d)) * (float)sumi + quant_h2f(x[i].m) * quant_h2f(y[i].s);
     }
     *out = sum;
 }
@@ -290,19 +319,17 @@ void quant_vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
 void quant_vec_dot_q5_1(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q5_1 *x = w;
-    const block_q8_0 *y = a;
+    const block_q8_1 *y = a;
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK4_0; i++) {
         const uint32_t qh = load_qh(x[i].qh);
-        int sumi = 0, sumy = 0;
+        int sumi = 0;
         for (int j = 0; j < QK4_0 / 2; j++) {
             const int x0 = (x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1) << 4);
             const int x1 = (x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
             sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + 16];
-            sumy += y[i].qs[j] + y[i].qs[j + 16];
         }
-        const float dy = quant_h2f(y[i].d);
-        sum += (float)sumi * (quant_h2f(x[i].d) * dy) + (float)sumy * (quant_h2f(x[i].m) * dy);
+        sum += (quant_h2f(x[i].d) * quant_h2f(y[i].d)) * (float)sumi + quant_h2f(x[i].m) * quant_h2f(y[i].s);
     }
     *out = sum;
 }

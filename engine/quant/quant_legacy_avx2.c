@@ -66,12 +66,6 @@ static inline __m256i dot_u8s8(__m256i u, __m256i y)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
 }
 
-/* Eight int32 partial sums of the signed bytes y. */
-static inline __m256i sum_s8(__m256i y)
-{
-    return dot_u8s8(_mm256_set1_epi8(1), y);
-}
-
 static inline __m256 to_ps(__m256i v)
 {
     return _mm256_cvtepi32_ps(v);
@@ -131,6 +125,13 @@ static void dequant_q4_0(const void *src, float *dst, int64_t n)
         store_scaled(_mm256_sub_epi8(nibbles_32(x[i].qs), _mm256_set1_epi8(8)), h2f(x[i].d), dst);
 }
 
+static void dequant_q8_1(const void *src, float *dst, int64_t n)
+{
+    const block_q8_1 *x = src;
+    for (int64_t i = 0; i < n / QK8_0; i++, dst += QK8_0)
+        store_scaled(_mm256_loadu_si256((const __m256i *)x[i].qs), h2f(x[i].d), dst);
+}
+
 static void dequant_q8_0(const void *src, float *dst, int64_t n)
 {
     const block_q8_0 *x = src;
@@ -183,20 +184,21 @@ static void vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
     *out = hsum_ps(acc);
 }
 
+/* The types with a min take Q8_1: the min term is m * s per block, summed
+ * apart from the lanes as the scalar twin does. */
 static void vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q4_1 *x = w;
-    const block_q8_0 *y = a;
+    const block_q8_1 *y = a;
     __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
     for (int64_t i = 0; i < n / QK4_0; i++) {
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        const float dy = h2f(y[i].d);
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * dy);
-        const __m256 m = _mm256_set1_ps(h2f(x[i].m) * dy);
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
         acc = _mm256_fmadd_ps(d, to_ps(dot_u8s8(nibbles_32(x[i].qs), qy)), acc);
-        acc = _mm256_fmadd_ps(m, to_ps(sum_s8(qy)), acc);
+        summs += h2f(x[i].m) * h2f(y[i].s);
     }
-    *out = hsum_ps(acc);
+    *out = hsum_ps(acc) + summs;
 }
 
 static void vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
@@ -218,19 +220,18 @@ static void vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
 static void vec_dot_q5_1(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q5_1 *x = w;
-    const block_q8_0 *y = a;
+    const block_q8_1 *y = a;
     __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
     for (int64_t i = 0; i < n / QK4_0; i++) {
         const __m256i hi = _mm256_and_si256(bits_to_bytes(x[i].qh), _mm256_set1_epi8(0x10));
         const __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), hi);
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        const float dy = h2f(y[i].d);
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * dy);
-        const __m256 m = _mm256_set1_ps(h2f(x[i].m) * dy);
+        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
         acc = _mm256_fmadd_ps(d, to_ps(dot_u8s8(qx, qy)), acc);
-        acc = _mm256_fmadd_ps(m, to_ps(sum_s8(qy)), acc);
+        summs += h2f(x[i].m) * h2f(y[i].s);
     }
-    *out = hsum_ps(acc);
+    *out = hsum_ps(acc) + summs;
 }
 
 static void vec_dot_q8_0(int64_t n, float *out, const void *w, const void *a)
@@ -254,6 +255,7 @@ void quant_register_legacy_avx2(quant_kernels *tab)
     tab[QT_Q5_0].dequant = dequant_q5_0;
     tab[QT_Q5_1].dequant = dequant_q5_1;
     tab[QT_Q8_0].dequant = dequant_q8_0;
+    tab[QT_Q8_1].dequant = dequant_q8_1;
     tab[QT_Q8_0].quantize = quantize_q8_0;
     tab[QT_Q4_0].vec_dot = vec_dot_q4_0;
     tab[QT_Q4_1].vec_dot = vec_dot_q4_1;

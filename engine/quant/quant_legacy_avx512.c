@@ -8,7 +8,8 @@
  * weight is fed as an unsigned quant u = value + offset (Q8_0: x ^ 0x80 =
  * x + 128; Q4_0: +8; Q5_0: +16) and the offset is taken back with the
  * activation's sum (a second vpdpbusd against ones). That is exact for
- * every byte value, -128 included. Block results are accumulated in float
+ * every byte value, -128 included. Q4_1/Q5_1 take Q8_1 activations and add
+ * m * s per block. Block results are accumulated in float
  * lanes: the difference to the scalar twin is summation order only.
  */
 #include <immintrin.h>
@@ -56,14 +57,14 @@ static inline __m512 two_scales(float d0, float d1)
     return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
 }
 
-/* Float lanes of one pair of blocks: d * (u.y - 2^shift * sum(y)), plus
- * m * sum(y) for the types with a min (m NULL otherwise). */
-static inline __m512 pair_dot(__m512i u, __m512i qy, __m512 d, const __m512 *m, int shift)
+/* Float lanes of one pair of blocks: d * (u.y - 2^shift * sum(y)); shift 0
+ * (the types with a min, whose min term is m * s) skips the sum. */
+static inline __m512 pair_dot(__m512i u, __m512i qy, __m512 d, int shift)
 {
     const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, qy);
+    if (!shift)
+        return _mm512_mul_ps(d, _mm512_cvtepi32_ps(p));
     const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), qy);
-    if (m)
-        return _mm512_fmadd_ps(*m, _mm512_cvtepi32_ps(s), _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
     return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(p, _mm512_sllv_epi32(s, _mm512_set1_epi32(shift)))));
 }
 
@@ -81,7 +82,7 @@ static void vec_dot_q8_0(int64_t n, float *out, const void *w, const void *a)
         PAIR(i, j, nb);
         const __m512i u = _mm512_xor_si512(load_2x32(x[i].qs, x[j].qs), _mm512_set1_epi8((char)0x80));
         const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
-        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, NULL, 7));
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, 7));
     }
     *out = _mm512_reduce_add_ps(acc);
 }
@@ -95,7 +96,7 @@ static void vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
     for (int64_t i = 0; i < nb; i += 2) {
         PAIR(i, j, nb);
         const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
-        acc = _mm512_add_ps(acc, pair_dot(nibbles_64(x[i].qs, x[j].qs), load_2x32(y[i].qs, y[j].qs), d, NULL, 3));
+        acc = _mm512_add_ps(acc, pair_dot(nibbles_64(x[i].qs, x[j].qs), load_2x32(y[i].qs, y[j].qs), d, 3));
     }
     *out = _mm512_reduce_add_ps(acc);
 }
@@ -110,7 +111,7 @@ static void vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
         PAIR(i, j, nb);
         const __m512i u = _mm512_or_si512(nibbles_64(x[i].qs, x[j].qs), fifth_bits(x[i].qh, x[j].qh));
         const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
-        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, NULL, 4));
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, 4));
     }
     *out = _mm512_reduce_add_ps(acc);
 }
@@ -118,34 +119,39 @@ static void vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
 static void vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q4_1 *x = w;
-    const block_q8_0 *y = a;
+    const block_q8_1 *y = a;
     const int64_t nb = n / QK8_0;
     __m512 acc = _mm512_setzero_ps();
+    float summs = 0.0f;
     for (int64_t i = 0; i < nb; i += 2) {
         PAIR(i, j, nb);
-        const float dy0 = h2f(y[i].d), dy1 = DY1(y, i, j, nb);
-        const __m512 d = two_scales(h2f(x[i].d) * dy0, h2f(x[j].d) * dy1);
-        const __m512 m = two_scales(h2f(x[i].m) * dy0, h2f(x[j].m) * dy1);
-        acc = _mm512_add_ps(acc, pair_dot(nibbles_64(x[i].qs, x[j].qs), load_2x32(y[i].qs, y[j].qs), d, &m, 0));
+        const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
+        const __m512i u = nibbles_64(x[i].qs, x[j].qs);
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, 0));
+        summs += h2f(x[i].m) * h2f(y[i].s);
+        if (j != i)
+            summs += h2f(x[j].m) * h2f(y[j].s);
     }
-    *out = _mm512_reduce_add_ps(acc);
+    *out = _mm512_reduce_add_ps(acc) + summs;
 }
 
 static void vec_dot_q5_1(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q5_1 *x = w;
-    const block_q8_0 *y = a;
+    const block_q8_1 *y = a;
     const int64_t nb = n / QK8_0;
     __m512 acc = _mm512_setzero_ps();
+    float summs = 0.0f;
     for (int64_t i = 0; i < nb; i += 2) {
         PAIR(i, j, nb);
-        const float dy0 = h2f(y[i].d), dy1 = DY1(y, i, j, nb);
-        const __m512 d = two_scales(h2f(x[i].d) * dy0, h2f(x[j].d) * dy1);
-        const __m512 m = two_scales(h2f(x[i].m) * dy0, h2f(x[j].m) * dy1);
+        const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
         const __m512i u = _mm512_or_si512(nibbles_64(x[i].qs, x[j].qs), fifth_bits(x[i].qh, x[j].qh));
-        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, &m, 0));
+        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, 0));
+        summs += h2f(x[i].m) * h2f(y[i].s);
+        if (j != i)
+            summs += h2f(x[j].m) * h2f(y[j].s);
     }
-    *out = _mm512_reduce_add_ps(acc);
+    *out = _mm512_reduce_add_ps(acc) + summs;
 }
 
 void quant_register_legacy_avx512(quant_kernels *tab)

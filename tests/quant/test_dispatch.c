@@ -47,16 +47,18 @@ int main(void)
     unsetenv("CHORD_SIMD");
     quant_init();
 
-    T_CHECK(quant_kernels_for(QT_Q8_1, "scalar") == NULL, "Q8_1 is not supported");
+    T_CHECK(quant_kernels_for(QT_Q2_K + 100, "scalar") == NULL, "id out of range");
     T_CHECK(quant_kernels_for(QT_Q4_0, "sse9") == NULL, "unknown level");
     T_CHECK(quant_kernels_for(999, "scalar") == NULL, "unknown type");
     const quant_kernels *k8 = quant_kernels_for(QT_Q8_K, "scalar");
     T_CHECK(k8 && k8->quantize && k8->dequant && !k8->vec_dot, "Q8_K: quantize and dequant only");
+    const quant_kernels *k81 = quant_kernels_for(QT_Q8_1, "scalar");
+    T_CHECK(k81 && k81->quantize && k81->dequant && !k81->vec_dot, "Q8_1: quantize and dequant only");
 
     static const struct { int type, act; size_t block_bytes; } map[] = {
         {QT_F32, QT_F32, 4}, {QT_F16, QT_F16, 2}, {QT_BF16, QT_BF16, 2},
-        {QT_Q4_0, QT_Q8_0, sizeof(block_q4_0)}, {QT_Q4_1, QT_Q8_0, sizeof(block_q4_1)},
-        {QT_Q5_0, QT_Q8_0, sizeof(block_q5_0)}, {QT_Q5_1, QT_Q8_0, sizeof(block_q5_1)},
+        {QT_Q4_0, QT_Q8_0, sizeof(block_q4_0)}, {QT_Q4_1, QT_Q8_1, sizeof(block_q4_1)},
+        {QT_Q5_0, QT_Q8_0, sizeof(block_q5_0)}, {QT_Q5_1, QT_Q8_1, sizeof(block_q5_1)},
         {QT_Q8_0, QT_Q8_0, sizeof(block_q8_0)}, {QT_Q2_K, QT_Q8_K, sizeof(block_q2_K)},
         {QT_Q3_K, QT_Q8_K, sizeof(block_q3_K)}, {QT_Q4_K, QT_Q8_K, sizeof(block_q4_K)},
         {QT_Q5_K, QT_Q8_K, sizeof(block_q5_K)}, {QT_Q6_K, QT_Q8_K, sizeof(block_q6_K)},
@@ -74,6 +76,7 @@ int main(void)
         }
     }
     T_EQ_INT(quant_traits_of(QT_Q8_K)->bytes, sizeof(block_q8_K));
+    T_EQ_INT(quant_traits_of(QT_Q8_1)->bytes, sizeof(block_q8_1));
     T_EQ_INT(quant_act_type(QT_Q8_1), -1);
     T_EQ_INT(quant_act_type(QT_Q8_K), -1);
     return t_done();

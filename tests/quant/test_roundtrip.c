@@ -42,7 +42,7 @@ static const struct {
     {QT_F32, 0.0},     {QT_F16, 2.5e-4},  {QT_BF16, 1.9e-3}, {QT_Q8_0, 0.0075},
     {QT_Q5_0, 0.060},  {QT_Q5_1, 0.046},  {QT_Q4_0, 0.115},  {QT_Q4_1, 0.092},
     {QT_Q6_K, 0.023},  {QT_Q5_K, 0.044},  {QT_Q4_K, 0.087},  {QT_Q3_K, 0.178},
-    {QT_Q2_K, 0.310},  {QT_Q8_K, 0.0135},
+    {QT_Q2_K, 0.310},  {QT_Q8_K, 0.0135}, {QT_Q8_1, 0.0075},
 };
 
 static void test_rms(void)
@@ -126,6 +126,26 @@ static void test_activation_bytes(void)
     T_EQ_INT(b.qs[0], 127);
     T_EQ_INT(b.qs[1], 5);
 
+    /* Q8_1: the Q8_0 quants plus s = half(d * sum) with d = amax/127
+     * before rounding (here 127/127 * (127 + 64 + 2) = 193) */
+    block_q8_1 b1;
+    memset(x, 0, sizeof x);
+    x[0] = 127.0f;
+    x[1] = 63.5f;
+    x[2] = 2.5f;
+    quant_quantize_q8_1(x, &b1, 32);
+    T_EQ_INT(b1.d, 0x3c00);
+    T_EQ_INT(b1.qs[0], 127);
+    T_EQ_INT(b1.qs[1], 64);
+    T_EQ_INT(b1.qs[2], 2);
+    T_EQ_INT(b1.s, quant_f32_to_f16(193.0f));
+    /* s uses the unrounded d: amax 100 gives d = 100/127, not its half */
+    memset(x, 0, sizeof x);
+    x[0] = 100.0f;
+    x[1] = 50.0f;
+    quant_quantize_q8_1(x, &b1, 32);
+    T_EQ_INT(b1.s, quant_f32_to_f16((100.0f / 127.0f) * (float)(127 + b1.qs[1])));
+
     /* Q8_K: the signed extreme maps to -127 (iscale = -127/max), rounding to
      * nearest even, d = 1/iscale */
     block_q8_K k;
@@ -185,6 +205,20 @@ static void test_vec_dot(void)
             for (int i = 0; i < N; i++) {
                 want += (double)xd[i] * ad[i];
                 mag += fabs((double)xd[i] * ad[i]);
+            }
+            /* Q8_1: the min term is m * s, s = half(d * sum) with the
+             * unrounded d, not m * (dequantized sum): swap it in */
+            if (at == QT_Q8_1) {
+                const size_t wb = (size_t)quant_traits_of(type)->bytes;
+                for (int b = 0; b < N / 32; b++) {
+                    const block_q8_1 *yb = (const block_q8_1 *)qa + b;
+                    qhalf m;
+                    memcpy(&m, (const uint8_t *)qx + b * wb + 2, 2); /* d, m lead both blocks */
+                    int sum = 0;
+                    for (int j = 0; j < 32; j++)
+                        sum += yb->qs[j];
+                    want += (double)quant_h2f(m) * (quant_h2f(yb->s) - (double)quant_h2f(yb->d) * sum);
+                }
             }
             float got = 0;
             quant_vec_dot(type, N, &got, qx, qa);

@@ -67,7 +67,7 @@ static int scale_fields(int type, int off[2])
 static void make_weights(int type, uint8_t *row, int64_t n)
 {
     const quant_traits *t = quant_traits_of(type);
-    if (type == QT_F32 || type == QT_F16 || type == QT_BF16 || type == QT_Q8_K) {
+    if (type == QT_F32 || type == QT_F16 || type == QT_BF16 || type == QT_Q8_K || type == QT_Q8_1) {
         float *f = malloc((size_t)n * sizeof *f);
         for (int64_t i = 0; i < n; i++)
             f[i] = gauss() * (i % 64 == 0 ? 1000.0f : 1.0f);
@@ -122,7 +122,7 @@ static void make_acts(int at, uint8_t *row, int64_t n, int variant)
 }
 
 static const int types[] = {QT_F32, QT_F16, QT_BF16, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1, QT_Q8_0,
-                            QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q8_K};
+                            QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q8_K, QT_Q8_1};
 
 static void check_level(const char *level)
 {
