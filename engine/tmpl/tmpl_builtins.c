@@ -204,6 +204,7 @@ bool bi_split(rctx *rc, const node *at, tv s, const tv *sep, const tv *maxsplit,
     return true;
 }
 
+/* str.startswith / str.endswith, with a string or a tuple of them. */
 static bool affix(rctx *rc, const node *at, tv s, const tv *x, bool start, tv *out)
 {
     if (!x)
@@ -458,6 +459,8 @@ tv bi_lookup_global(const char *name)
     return tv_undef(NULL);
 }
 
+/* Calls range(), namespace(), dict(), raise_exception() (an error with
+ * exactly the template's message, no position) or strftime_now(). */
 bool bi_global(rctx *rc, const node *at, const tv_func *fn, const targs *a, tv *out)
 {
     arena *ar = rc_arena(rc);

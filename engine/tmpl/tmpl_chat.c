@@ -97,6 +97,9 @@ static const char *detect_text(const char *t)
     return NULL;
 }
 
+/* The template text decides when it has a known marker; otherwise the
+ * vocabulary does (a model without a template but with <|im_start|> is
+ * ChatML). */
 const char *chord_chat_detect_family(const chord_model *m)
 {
     if (!m)
@@ -203,6 +206,10 @@ static const char *token_text_or_empty(const chord_model *m, chord_token id)
     return s ? s : "";
 }
 
+/* An explicit template must parse and run. The model's own may fall back
+ * to the family it looks like (or ChatML) when it is missing, does not
+ * parse, or needs something this interpreter lacks; a template that
+ * raises is an error either way. bos/eos NULL = the model's token texts. */
 chord_status chord_chat_render(const chord_model *m, const char *template_src,
                                const chord_chat_msg *msgs, int n_msgs,
                                bool add_generation_prompt, const char *bos, const char *eos,

@@ -67,6 +67,7 @@ bool rc_undef_error(rctx *rc, const node *n, tv v)
     return rc_fail(rc, n, CHORD_E_TEMPLATE, "%s", v.hint ? v.hint : "value is undefined");
 }
 
+/* Opens a fresh innermost scope (for a macro call or a loop filter). */
 static bool push_scope(rctx *rc, const node *n)
 {
     if (rc->nscopes == MAX_SCOPES)
@@ -78,6 +79,8 @@ static bool push_scope(rctx *rc, const node *n)
     return true;
 }
 
+/* A name's value: innermost scope first, then the globals; else an
+ * Undefined that remembers the name for its error message. */
 static tv lookup(rctx *rc, const char *name)
 {
     tv key = tv_str(name, strlen(name));
@@ -92,6 +95,7 @@ static tv lookup(rctx *rc, const char *name)
     return rc_undef(rc, "'%s' is undefined", name, "");
 }
 
+/* {% set %} and loop variables bind in the innermost scope only. */
 static bool assign(rctx *rc, const node *n, const char *name, tv v)
 {
     if (!tv_dict_set(&rc->ar, rc->scopes[rc->nscopes - 1], tv_str(name, strlen(name)), v))
@@ -99,6 +103,8 @@ static bool assign(rctx *rc, const node *n, const char *name, tv v)
     return true;
 }
 
+/* Evaluates an expression node into *out; false (error recorded) on
+ * failure. */
 static bool eval(rctx *rc, const node *n, tv *out);
 static bool exec_list(rctx *rc, const node *n);
 
@@ -197,6 +203,9 @@ bool rc_call_macro(rctx *rc, const node *at, const tv_func *fn, const tv *pos, i
     return ok;
 }
 
+/* f(args): x.m(args) is a method call unless x is a dict holding a
+ * callable under m (a namespace holding a macro); otherwise the callee
+ * must be a macro or a global function. */
 static bool eval_call(rctx *rc, const node *n, tv *out)
 {
     targs a;
@@ -355,6 +364,7 @@ static bool iter_items(rctx *rc, const node *n, tv v, tv *out)
     return true;
 }
 
+/* Binds a loop item to "x" or unpacks it into "k, v". */
 static bool bind_targets(rctx *rc, const node *n, tv item)
 {
     if (n->ntargets == 1)
@@ -367,6 +377,8 @@ static bool bind_targets(rctx *rc, const node *n, tv item)
     return true;
 }
 
+/* {% for %}: filter first (so loop.length counts kept items), the else
+ * body when nothing is left, break/continue through rc->brk. */
 static bool exec_for(rctx *rc, const node *n)
 {
     tv seq, items = tv_none();
@@ -438,6 +450,8 @@ static bool exec_for(rctx *rc, const node *n)
     return true;
 }
 
+/* {% set x = v %}, {% set a, b = v %}, {% set ns.attr = v %} (namespaces
+ * only, as in Jinja) and the block form {% set x %}...{% endset %}. */
 static bool exec_set(rctx *rc, const node *n)
 {
     tv v;

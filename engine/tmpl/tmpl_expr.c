@@ -95,7 +95,10 @@ node *tp_mk(parser *P, node_kind k, const tok *at)
     return n;
 }
 
+/* -x and +x, then postfixes; as in Jinja the filters apply to the
+ * negated value: -x | abs is (-x) | abs. */
 static node *parse_unary(parser *P, bool with_filter);
+/* Literals, names, (expr) or tuples, [lists] and {dicts}. */
 static node *parse_primary(parser *P);
 
 /* (args) after a callee, filter or test: positional expressions, then
@@ -138,6 +141,7 @@ static bool parse_args(parser *P, node *n)
     return true;
 }
 
+/* .name, .0, [i], [a:b:c] and (args) after a primary, left to right. */
 static node *parse_postfix(parser *P, node *e)
 {
     while (e) {
@@ -226,6 +230,8 @@ static bool starts_test_arg(parser *P)
     return t->k == T_OP && (strcmp(t->s, "[") == 0 || strcmp(t->s, "{") == 0);
 }
 
+/* |filter(args), is [not] test [arg] and calls, which bind tighter than
+ * every binary operator: a + b | trim is a + (b | trim). */
 static node *parse_filters(parser *P, node *e)
 {
     while (e) {
