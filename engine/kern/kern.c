@@ -182,11 +182,30 @@ static bool kern_gemm_type(int type)
     return type == QT_F32 || type == QT_F16 || type == QT_BF16;
 }
 
+/* Q8_0 activations as the reference's x86 kernels make them: d =
+ * amax/127 stored as F16, values scaled by 127/amax (not 1/d) and rounded
+ * to nearest even. */
+static void quantize_q8_0_ref(const float *src, void *dst, int n)
+{
+    block_q8_0 *y = dst;
+    for (int i = 0; i < n / QK8_0; i++, src += QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++)
+            amax = fmaxf(amax, fabsf(src[j]));
+        y[i].d = quant_f32_to_f16(amax / 127.0f);
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        for (int j = 0; j < QK8_0; j++)
+            y[i].qs[j] = (int8_t)quant_nearest_int(src[j] * id);
+    }
+}
+
 /* One activation row to the activation type of a weight type. */
 static void act_quantize(int at, const float *src, void *dst, int n)
 {
     if (at == QT_Q8_K)
         quantize_q8_K_ref(src, dst, n);
+    else if (at == QT_Q8_0)
+        quantize_q8_0_ref(src, dst, n);
     else
         quant_quantize_row(at, src, dst, n);
 }
