@@ -60,6 +60,13 @@ typedef struct batch {
     bool stop;               /* a signal or a closed stdout: no more turns */
     char *reply;             /* the reply being generated */
     size_t reply_len, reply_cap;
+    /* Tokens of the reply not shown yet, held back while the reply's end
+     * could be the start of the template's stop text: each is its token
+     * id and the offset in reply where its text ends. */
+    struct held { chord_token id; size_t end; } *held;
+    int n_held, cap_held;
+    size_t shown;            /* bytes of reply shown (and recorded) */
+    int n_shown;             /* tokens shown */
 } batch;
 
 /* ------------------------------------------------------------------------
@@ -216,19 +223,20 @@ static void out(batch *b, const char *s, size_t n)
         b->stop = true;
 }
 
-static void out_token(batch *b, chord_token t, const char *text, bool first)
+/* Shows one token (t < 0: text without a token, the detokenizer's tail). */
+static void out_token(batch *b, chord_token t, const char *text, size_t len)
 {
     const chord_opts *o = b->o;
     char buf[512];
     int n = 0;
-    if (o->json) {
-        char *q = chord_json_quote(text, strlen(text));
+    if (o->json && t >= 0) {
+        char *q = chord_json_quote(text, len);
         n = snprintf(buf, sizeof buf, "{\"event\":\"token\",\"id\":%d,\"text\":%s}\n", t, q ? q : "\"\"");
         free(q);
-    } else if (o->token_ids) {
-        n = snprintf(buf, sizeof buf, "%s%d", first ? "" : " ", t);
-    } else {
-        out(b, text, strlen(text));
+    } else if (o->token_ids && t >= 0) {
+        n = snprintf(buf, sizeof buf, "%s%d", b->n_shown ? " " : "", t);
+    } else if (!o->json && !o->token_ids) {
+        out(b, text, len);
         return;
     }
     if (n > 0)
@@ -296,6 +304,82 @@ static bool reply_append(batch *b, const char *s, size_t n)
  * One turn
  * ---------------------------------------------------------------------- */
 
+/* Shows and records the held tokens whose text ends at or before limit.
+ * cut: the reply ends at limit (the stop text starts there), so a token
+ * that straddles it is shown up to limit and the rest is dropped. */
+static void release(batch *b, size_t limit, bool cut)
+{
+    int i = 0;
+    while (i < b->n_held) {
+        const struct held *t = &b->held[i];
+        size_t end = t->end;
+        if (end > limit) {
+            if (!cut || limit <= b->shown)
+                break;
+            end = limit;
+        }
+        /* recorded before it is shown: what a reader saw is on disk
+         * within a flush */
+        char keep = b->reply[end];
+        b->reply[end] = 0;
+        hist_add(b, b->reply + b->shown, t->id >= 0 ? 1 : 0);
+        b->reply[end] = keep;
+        out_token(b, t->id, b->reply + b->shown, end - b->shown);
+        if (t->id >= 0)
+            b->n_shown++;
+        b->shown = end;
+        i++;
+    }
+    memmove(b->held, b->held + i, (size_t)(b->n_held - i) * sizeof *b->held);
+    b->n_held -= i;
+    if (cut) {
+        b->n_held = 0;
+        b->reply_len = limit;
+        b->reply[limit] = 0;
+    }
+}
+
+/* Adds generated text (id < 0: the detokenizer's tail) and shows what can
+ * no longer be part of the stop text. Returns true when the reply reached
+ * the stop text (it ends before it). False with *oom set if memory ran out. */
+static bool reply_token(batch *b, chord_token id, const char *text, bool *oom)
+{
+    size_t n = strlen(text);
+    if (b->n_held == b->cap_held) {
+        int cap = b->cap_held ? b->cap_held * 2 : 64;
+        struct held *t = realloc(b->held, (size_t)cap * sizeof *t);
+        if (!t) {
+            *oom = true;
+            return false;
+        }
+        b->held = t;
+        b->cap_held = cap;
+    }
+    if (!reply_append(b, text, n)) {
+        *oom = true;
+        return false;
+    }
+    b->held[b->n_held++] = (struct held){id, b->reply_len};
+    const char *st = b->s.stop_text;
+    size_t sl = strlen(st);
+    if (!sl) {
+        release(b, b->reply_len, false);
+        return false;
+    }
+    size_t from = b->shown;
+    const char *hit = memmem(b->reply + from, b->reply_len - from, st, sl);
+    if (hit) {
+        release(b, (size_t)(hit - b->reply), true);
+        return true;
+    }
+    /* hold back the longest end of the reply that begins the stop text */
+    size_t hold = sl - 1 < b->reply_len - from ? sl - 1 : b->reply_len - from;
+    while (hold && memcmp(b->reply + b->reply_len - hold, st, hold))
+        hold--;
+    release(b, b->reply_len - hold, false);
+    return false;
+}
+
 /* The room kept for the reply when deciding to drop old turns: -n tokens,
  * at most half the context; a quarter of it when -n is unlimited. */
 static int reply_reserve(const batch *b)
@@ -352,10 +436,9 @@ static void run_turn(batch *b, const char *text, size_t len)
         return;
     }
     hist_begin(b);
-    b->reply_len = 0;
-    reply_append(b, "", 0);
-    bool first = true, template_stop = false, cancel_sent = false, oom = false;
-    int n_gen = 0;
+    b->reply_len = b->shown = 0;
+    b->n_held = b->n_shown = 0;
+    bool template_stop = false, cancel_sent = false, oom = !reply_append(b, "", 0);
     chord_event ev;
     for (;;) {
         if ((got_signal || b->stop) && !cancel_sent) {
@@ -373,27 +456,29 @@ static void run_turn(batch *b, const char *text, size_t len)
                 continue;
             if (chs_push_token(&b->s, ev.token, &err) != CHORD_OK)
                 oom = true;
+            /* the template's end of turn (a token or its text): the reply
+             * is complete */
             if (chs_is_stop(&b->s, ev.token)) {
-                /* the template's end of turn: the reply is complete */
+                release(b, b->reply_len, false);
                 template_stop = true;
+            } else {
+                template_stop = reply_token(b, ev.token, ev.text, &oom);
+            }
+            if (template_stop && !cancel_sent) {
                 chord_gen_cancel(g);
                 cancel_sent = true;
-                continue;
             }
-            n_gen++;
-            if (!reply_append(b, ev.text, strlen(ev.text)))
-                oom = true;
-            /* recorded before it is shown: what a reader saw is on disk
-             * within a flush */
-            hist_add(b, ev.text, 1);
-            out_token(b, ev.token, ev.text, first);
-            first = false;
             continue;
         }
         break;
     }
     chord_gen_join(g);
     chs_after_reply(&b->s);
+    /* text the detokenizer held back at the end (an incomplete UTF-8) */
+    if (!template_stop && ev.kind == CHORD_EV_DONE && ev.text[0])
+        reply_token(b, -1, ev.text, &oom);
+    release(b, b->reply_len, false);
+    int n_gen = b->n_shown;
 
     hist_counts hc = {ev.n_prompt, n_gen, ev.prompt_ms, ev.gen_ms};
     if (ev.kind == CHORD_EV_ERROR) {
@@ -404,14 +489,6 @@ static void run_turn(batch *b, const char *text, size_t len)
         chs_pop(&b->s);
         b->rc = EXIT_FAIL;
         return;
-    }
-    /* text the detokenizer held back at the end (an incomplete UTF-8) */
-    size_t tail = strlen(ev.text);
-    if (tail && !template_stop) {
-        reply_append(b, ev.text, tail);
-        hist_add(b, ev.text, 0);
-        if (!b->o->json && !b->o->token_ids)
-            out(b, ev.text, tail);
     }
     bool interrupted = ev.reason == CHORD_STOP_CANCELLED && !template_stop;
     const char *stop = template_stop ? "eog" : stop_name(ev.reason);
@@ -559,5 +636,6 @@ int batch_chat(const chord_opts *o)
     chord_ctx_free(b.ctx);
     chord_model_free(b.m);
     free(b.reply);
+    free(b.held);
     return rc;
 }

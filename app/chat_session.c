@@ -116,10 +116,13 @@ static chord_status tokenize(const chord_model *m, const char *text, bool bos_ok
     return CHORD_OK;
 }
 
-/* The token right after an assistant message in a probe render: if it is
- * a control token (no text of its own) that the engine does not already
- * treat as end of generation, the reply must stop there too. Best effort:
- * a template that cannot render the probe adds nothing. */
+/* What follows an assistant message in a probe render. Its first word is
+ * the stop text ("</s>", "<|im_end|>", "<end_of_turn>"...) unless it
+ * starts with whitespace (then the template closes turns with nothing
+ * a reply could spell out, or only with a newline, which replies use). Its first
+ * token, if a control token (no text of its own) that the engine does not
+ * already treat as end of generation, ends the reply too. Best effort: a
+ * template that cannot render the probe adds nothing. */
 static void find_stop_tokens(chat_session *s)
 {
     static const char mark[] = "q7Zx9w";
@@ -129,6 +132,14 @@ static void find_stop_tokens(chat_session *s)
     if (render(s, v, 2, false, &text, &err) != CHORD_OK)
         return;
     const char *p = strstr(text, mark);
+    if (p && p[strlen(mark)] && !strchr(" \t\r\n", p[strlen(mark)])) {
+        const char *w = p + strlen(mark);
+        size_t n = strcspn(w, " \t\r\n");
+        if (n < sizeof s->stop_text) {
+            memcpy(s->stop_text, w, n);
+            s->stop_text[n] = 0;
+        }
+    }
     chord_token *t = NULL;
     int n = 0;
     if (p && tokenize(s->model, p + strlen(mark), false, &t, &n, &err) == CHORD_OK && n > 0) {

@@ -47,6 +47,10 @@ typedef struct chat_session {
 
     chord_token stop[CHS_MAX_STOP]; /* extra end-of-turn tokens of the template */
     int n_stop;
+    /* The text the template closes assistant turns with ("</s>",
+     * "<|im_end|>"...), empty if none: a vocabulary without that special
+     * token can still spell it out piece by piece. */
+    char stop_text[64];
 } chat_session;
 
 /* Resolves --chat-template: a built-in family name is kept as *family; any
@@ -57,8 +61,9 @@ chord_status chs_template_arg(const char *arg, char **src, const char **family,
 
 /* Sets a session up over model and ctx (both borrowed; ctx should be
  * empty). Takes ownership of tmpl_src. system NULL or "" = none. Also
- * finds the token the template ends assistant turns with, if it is a
- * control token the engine's end-of-generation set lacks. */
+ * finds what the template ends assistant turns with: the text, and the
+ * token if it is a control token the engine's end-of-generation set
+ * lacks. */
 chord_status chs_init(chat_session *s, chord_model *model, chord_ctx *ctx,
                       char *tmpl_src, const char *tmpl_family, const char *system,
                       chord_err *err);
@@ -88,7 +93,8 @@ chord_status chs_push_token(chat_session *s, chord_token t, chord_err *err);
 void chs_after_reply(chat_session *s);
 
 /* Whether t ends an assistant turn under this template without being an
- * engine end-of-generation token (the caller must stop there). */
+ * engine end-of-generation token (the caller must stop there; the reply
+ * must also stop where its text reaches s->stop_text). */
 bool chs_is_stop(const chat_session *s, chord_token t);
 
 #endif

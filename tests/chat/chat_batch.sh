@@ -90,6 +90,38 @@ PY
 done
 grep -q '"id":2,' j.out s.out && fail "EOS (id 2) printed as a token"
 
+# --- the template's end-of-turn text stops a reply, even spelled out in
+# pieces and starting mid-token; it is never shown nor recorded ----------
+tpl() { printf '%s\n' "{% for m in messages %}[{{ m.role }}] {{ m.content }}{% if m.role == 'assistant' %}$1 {% endif %}{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}"; }
+tpl "<never-said>" > t0.jinja
+"$CHORD" --batch -m "$A_MODEL" -n 16 --temp 0 --no-history --json -p hi --chat-template t0.jinja > t0.out || fail "t0 run"
+# a stop text from the middle of one token into the next one
+python3 - t0.out > stop.txt <<'PY' || fail "no token pair fits a stop text: $(cat t0.out)"
+import json, sys
+t = [j["text"] for j in map(json.loads, open(sys.argv[1])) if j["event"] == "token"]
+for i in range(2, len(t) - 1):
+    a, b = t[i], t[i + 1].lstrip()
+    if len(a) >= 3 and a[1:].isalnum() and len(b) >= 2 and b[:2].isalnum():
+        stop = a[1:] + t[i + 1][:t[i + 1].index(b[0]) + 2]
+        before = "".join(t[:i]) + a[0]
+        if stop not in "".join(t[:i]) + a:
+            print(stop); print(json.dumps(before)); print(i + 1); sys.exit(0)
+sys.exit(1)
+PY
+stop=$(sed -n 1p stop.txt); want=$(sed -n 2p stop.txt); want_n=$(sed -n 3p stop.txt)
+tpl "$stop" > ts.jinja
+"$CHORD" --batch -m "$A_MODEL" -n 16 --temp 0 --db ts.db --json -p hi --chat-template ts.jinja > ts.out 2> ts.err || fail "stop text run: $(cat ts.err)"
+TS=$(jsum ts.out) || fail "bad json with a stop text"
+[ "$(field "$TS" 5)" = eog ] && [ "$(field "$TS" 4)" = "$want_n" ] || fail "stop text '$stop': $TS (want $want_n tokens, eog)"
+[ "$(reply "$TS")" = "$want" ] || fail "stop text '$stop': reply $(reply "$TS"), want $want"
+"$CHORD" history show 1 --json --db ts.db | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["messages"][1]
+assert a["status"] == "complete" and a["content"] == json.loads(sys.argv[1]) and a["n_gen"] == int(sys.argv[2]), a' "$want" "$want_n" ||
+    fail "stop text: history does not hold the cut reply"
+"$CHORD" --batch -m "$A_MODEL" -n 16 --temp 0 --no-history -p hi --chat-template ts.jinja > tsp.out || fail "stop text plain"
+[ "$(cat tsp.out)" = "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]))' "$want")" ] || fail "plain reply with a stop text: $(cat tsp.out)"
+
 # --- context full: old turns dropped with a note, the chat goes on -------
 printf 'Hello there my friend\nWhat is two plus two?\nThanks a lot\nOne more time please\n' |
     "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --ctx 64 --json > x.out 2> x.err || fail "tiny ctx exit $?: $(cat x.err)"
