@@ -208,8 +208,10 @@ static void write_plan(lc_cache *lc, const char *note)
     }
     int r = lc->n_held - 1;
     char pinned[64], ahead[128] = "";
-    if (r > 0)
+    if (r > 1)
         snprintf(pinned, sizeof pinned, "layers 0-%d pinned", r - 1);
+    else if (r == 1)
+        snprintf(pinned, sizeof pinned, "layer 0 pinned");
     else
         snprintf(pinned, sizeof pinned, "no layer pinned");
     /* with fewer slots than prefetch + 1, reads run only as far ahead as

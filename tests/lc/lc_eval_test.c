@@ -181,11 +181,10 @@ static float *decode_all(const char *path, int64_t budget, int prefetch, bool di
     return out;
 }
 
-static void test_decode_budgets(const char *name, const model_sizes *s, const chord_token *toks, int n)
+static void test_decode_budgets(const char *name, const char *path, const model_sizes *s,
+                                const chord_token *toks, int n)
 {
-    char model[512], plan[1024];
-    snprintf(model, sizeof model, "models/%s.gguf", name);
-    const char *path = t_shared(model);
+    char plan[1024];
     int nv = 0, nv2 = 0;
     float *want = decode_all(path, -1, 2, false, toks, n, &nv, plan, sizeof plan);
     if (!want)
@@ -222,6 +221,47 @@ static void test_decode_budgets(const char *name, const model_sizes *s, const ch
     free(want);
 }
 
+/* A synthetic 12-layer model: plans with several pinned layers, and 40
+ * decoded tokens so the slot ring wraps 40 times. */
+static void test_synth_many_layers(void)
+{
+    char path[4200], plan[1024];
+    snprintf(path, sizeof path, "%s/synth12.gguf", t_tmpdir());
+    chord_synth_params sp = {.arch = "llama", .dim = 256, .layers = 12, .heads = 8, .kv_heads = 4,
+                             .ffn = 768, .vocab = 1000, .type = "Q4_K_M", .seed = 5};
+    chord_err err;
+    if (chord_synth(&sp, path, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "chord_synth: %s", err.msg);
+        return;
+    }
+    model_sizes s;
+    if (!sizes_of(path, &s))
+        return;
+    chord_token toks[40];
+    for (int i = 0; i < 40; i++)
+        toks[i] = (chord_token)(1 + (i * 37) % 999);
+    int nv = 0, nv2 = 0;
+    float *want = decode_all(path, -1, 2, false, toks, 40, &nv, plan, sizeof plan);
+    if (!want)
+        return;
+    uint64_t per_layer = (s.total - s.global) / (uint64_t)s.n_layer;
+    for (int pinned = 0; pinned <= 9; pinned += 3)
+        for (int pf = 0; pf <= 4; pf += 2) {
+            uint64_t budget = s.global + (uint64_t)pinned * per_layer +
+                              (uint64_t)(pf + 1) * s.largest + 65536;
+            float *got = decode_all(path, (int64_t)budget, pf, false, toks, 40, &nv2, plan, sizeof plan);
+            if (!got)
+                continue;
+            T_CHECK(strstr(plan, "streaming"), "synth12: budget %llu not streaming: %s",
+                    (unsigned long long)budget, plan);
+            T_CHECK(nv == nv2 && memcmp(got, want, (size_t)40 * (size_t)nv * sizeof *got) == 0,
+                    "synth12: budget %llu prefetch %d: logits differ from the resident run (%s)",
+                    (unsigned long long)budget, pf, plan);
+            free(got);
+        }
+    free(want);
+}
+
 int main(void)
 {
     static const char *const models[] = {"a-spm-f16", "a-spm-q4_0", "b-spm-q4_k_m",
@@ -237,8 +277,10 @@ int main(void)
         int n = ref_tokens(t_shared(rel), &toks);
         T_REQUIRE(n > 0, "%s: no tokens", rel);
         test_cli_budgets(models[i], &s, toks, n);
-        test_decode_budgets(models[i], &s, toks, n < 16 ? n : 16);
+        snprintf(rel, sizeof rel, "models/%s.gguf", models[i]);
+        test_decode_budgets(models[i], t_shared(rel), &s, toks, n < 16 ? n : 16);
         free(toks);
     }
+    test_synth_many_layers();
     return t_done();
 }
