@@ -26,9 +26,8 @@
  *    reference always cuts them out of the text, so does chord, or ids
  *    would differ. A USER_DEFINED token whose text is an end-of-turn marker
  *    (<|im_end|>, <|end|>...) is made CONTROL, as the reference does.
- *    Special texts are cut out leftmost-longest in one pass; the reference
- *    takes the longest token first over the whole text, which differs only
- *    when two special texts overlap in the input. As in the reference, for
+ *    Special texts are cut out in the reference's order: the longest token
+ *    first, each token's occurrences left to right. As in the reference, for
  *    Phi-3 models (general.name) ASCII white space after a special token
  *    is dropped (its "rstrip" flag), except after <unk>, <s> and
  *    <|endoftext|>.

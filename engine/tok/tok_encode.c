@@ -26,21 +26,121 @@ void tok_ids_push(tok_ids *o, chord_token t)
     o->ids[o->n++] = t;
 }
 
-/* The longest special token starting at s[0] (within n bytes), or -1.
- * USER_DEFINED tokens are plain pieces the model added to its vocabulary
- * (runs of spaces, extra characters) and match anywhere, as in the
- * reference; CONTROL and UNKNOWN tokens only when parse_special. */
-static int32_t special_at(const tok_vocab *v, const char *s, size_t n, bool parse_special)
+/* ---- cutting special tokens out of the text --------------------------- */
+
+/* One occurrence of a special token in the text. */
+typedef struct sp_hit {
+    size_t pos;
+    int32_t id;
+} sp_hit;
+
+typedef struct sp_hits {
+    sp_hit *a;
+    size_t n, cap;
+} sp_hits;
+
+static bool hits_push(sp_hits *h, size_t pos, int32_t id)
 {
-    unsigned char b = (unsigned char)s[0];
-    for (int32_t i = v->special_at[b]; i < v->special_at[b + 1]; i++) {
-        int32_t id = v->special[i];
-        if (!parse_special && v->type[id] != TOK_TYPE_USER_DEFINED)
-            continue;
-        if (v->len[id] <= n && memcmp(v->text[id], s, v->len[id]) == 0)
-            return id;
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 64;
+        sp_hit *a = realloc(h->a, cap * sizeof *a);
+        if (!a)
+            return false;
+        h->a = a;
+        h->cap = cap;
     }
-    return -1;
+    h->a[h->n].pos = pos;
+    h->a[h->n++].id = id;
+    return true;
+}
+
+static int cmp_by_pos(const void *a, const void *b)
+{
+    const sp_hit *x = a, *y = b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static bool is_ascii_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Finds the special tokens to cut out of text, in text order, into *out;
+ * mark[i] becomes 1 for bytes of a chosen token and 2 for white space an
+ * rstrip token swallowed (both arrays are the caller's to free). Matches
+ * the reference: each token, longest first, takes its occurrences left to
+ * right in what earlier tokens left of the text. USER_DEFINED tokens are
+ * pieces the model added to its vocabulary (space runs, extra characters)
+ * and always count; CONTROL and UNKNOWN ones only with parse_special.
+ *
+ * A first pass notes which tokens occur at all (by rank in that order);
+ * then each of those searches the text with memmem, jumping over the
+ * spans already taken, so the work is linear in the text per token that
+ * occurs rather than per (position, token) pair. */
+static bool find_specials(const tok_vocab *v, const char *text, size_t len,
+                          bool parse_special, sp_hits *out, uint8_t **mark)
+{
+    int32_t n_rank = v->special_at[256];
+    uint8_t *seen = NULL;
+    bool any = false;
+    *mark = NULL;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)text[i];
+        for (int32_t k = v->special_at[b]; k < v->special_at[b + 1]; k++) {
+            int32_t id = v->special[k];
+            uint32_t n = v->len[id];
+            if (n > len - i || (n > 1 && v->text[id][1] != text[i + 1]) ||
+                (!parse_special && v->type[id] != TOK_TYPE_USER_DEFINED) ||
+                memcmp(v->text[id], text + i, n) != 0)
+                continue;
+            if (!seen && !(seen = calloc((size_t)n_rank, 1)))
+                return false;
+            seen[v->sp_rank[id]] = 1;
+            any = true;
+        }
+    }
+    if (!any)
+        return true;
+    *mark = calloc(len, 1);
+    if (!*mark) {
+        free(seen);
+        return false;
+    }
+    uint8_t *m = *mark;
+    bool ok = true;
+    for (int32_t r = 0; ok && r < n_rank; r++) {
+        if (!seen[r])
+            continue;
+        int32_t id = v->sp_order[r];
+        size_t n = v->len[id];
+        for (size_t p = 0; p + n <= len;) {
+            const char *q = memmem(text + p, len - p, v->text[id], n);
+            if (!q)
+                break;
+            size_t pos = (size_t)(q - text), j = pos;
+            while (j < pos + n && m[j] == 0)
+                j++;
+            if (j < pos + n) {
+                /* overlaps a taken span: resume after it */
+                while (j < len && m[j] != 0)
+                    j++;
+                p = j;
+                continue;
+            }
+            memset(m + pos, 1, n);
+            if (!(ok = hits_push(out, pos, id)))
+                break;
+            p = pos + n;
+            if (v->rstrip[id])
+                for (; p < len && m[p] == 0 && is_ascii_space(text[p]); p++)
+                    m[p] = 2;
+        }
+    }
+    free(seen);
+    if (!ok)
+        return false;
+    qsort(out->a, out->n, sizeof *out->a, cmp_by_pos);
+    return true;
 }
 
 /* SentencePiece on one run of plain text: the optional leading space, then
@@ -103,27 +203,24 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
      * SentencePiece space prefix, with or without BOS (the reference). */
     bool after_special = true;
     size_t start = 0;
-    /* Special tokens are cut out leftmost-longest first; the reference
-     * takes the longest token type first, which differs only when two
-     * special texts overlap in the input. */
-    if (parse_special || v->n_user_defined > 0) {
-        for (size_t i = 0; ok && i < len; i++) {
-            int32_t id = special_at(v, text + i, len - i, parse_special);
-            if (id < 0)
-                continue;
-            ok = plain_run(v, text + start, i - start, after_special, &ids);
-            tok_ids_push(&ids, id);
-            after_special = true;
-            i += v->len[id];
-            if (v->rstrip[id])
-                while (i < len && (text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r')))
-                    i++;
-            start = i;
-            i--; /* the loop's i++ lands on start */
-        }
+    sp_hits hits = {0};
+    uint8_t *mark = NULL;
+    if (parse_special || v->n_user_defined > 0)
+        ok = find_specials(v, text, len, parse_special, &hits, &mark);
+    for (size_t h = 0; ok && h < hits.n; h++) {
+        size_t pos = hits.a[h].pos;
+        int32_t id = hits.a[h].id;
+        ok = plain_run(v, text + start, pos - start, after_special, &ids);
+        tok_ids_push(&ids, id);
+        after_special = true;
+        start = pos + v->len[id];
+        while (start < len && mark[start] == 2)
+            start++;
     }
     if (ok)
         ok = plain_run(v, text + start, len - start, after_special, &ids);
+    free(hits.a);
+    free(mark);
     if (ok && add_eos && v->add_eos)
         tok_ids_push(&ids, v->eos);
     if (!ok || ids.oom) {

@@ -82,6 +82,9 @@ struct tok_vocab {
     int32_t special_at[257]; /* special[special_at[b] .. special_at[b+1]) start with b */
     int32_t n_user_defined;  /* USER_DEFINED tokens among them */
     uint8_t *rstrip;         /* n flags: drop ASCII white space after it */
+    int32_t *sp_rank;        /* n: a special token's place in the reference's
+                                cutting order (longest first, then id); -1 */
+    int32_t *sp_order;       /* the special ids in that order */
 
     int32_t bos, eos, eot, eom, unk, pad;
     bool add_bos, add_eos, add_space_prefix;

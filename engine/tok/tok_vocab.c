@@ -205,6 +205,15 @@ static int cmp_special(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
+static int cmp_cut_order(const void *a, const void *b, void *ctx)
+{
+    const tok_vocab *v = ctx;
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (v->len[x] != v->len[y])
+        return v->len[x] > v->len[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 static bool is_special_type(int t)
 {
     return t == TOK_TYPE_CONTROL || t == TOK_TYPE_USER_DEFINED || t == TOK_TYPE_UNKNOWN;
@@ -232,6 +241,21 @@ static chord_status build_specials(tok_vocab *v)
             k++;
     }
     v->special_at[256] = n;
+
+    /* the reference's cutting order, and each token's rank in it */
+    int32_t *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+    v->sp_rank = malloc((size_t)v->n * sizeof *v->sp_rank);
+    if (!order || !v->sp_rank) {
+        free(order);
+        return CHORD_E_NOMEM;
+    }
+    memcpy(order, v->special, (size_t)n * sizeof *order);
+    qsort_r(order, (size_t)n, sizeof *order, cmp_cut_order, v);
+    for (int32_t i = 0; i < v->n; i++)
+        v->sp_rank[i] = -1;
+    for (int32_t r = 0; r < n; r++)
+        v->sp_rank[order[r]] = r;
+    v->sp_order = order;
     return CHORD_OK;
 }
 
@@ -440,6 +464,8 @@ void tok_vocab_free(tok_vocab *v)
     free(v->spm_pairs.slot);
     free(v->special);
     free(v->rstrip);
+    free(v->sp_rank);
+    free(v->sp_order);
     free(v->pairs);
     free(v);
 }

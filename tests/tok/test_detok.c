@@ -17,7 +17,7 @@
 /* ---- a hand-made SentencePiece vocabulary ---------------------------------- */
 
 enum { ID_UNK, ID_BOS, ID_EOS, ID_BYTE0, ID_SP = ID_BYTE0 + 256, ID_A, ID_B, ID_C, ID_AB,
-       ID_BC, ID_SPA, ID_ABC, ID_IMEND, N_SPM };
+       ID_BC, ID_SPA, ID_ABC, ID_IMEND, ID_XY, ID_YZW, N_SPM };
 
 static tok_vocab *make_spm(void)
 {
@@ -47,6 +47,9 @@ static tok_vocab *make_spm(void)
     tok[ID_ABC] = "abc"; score[ID_ABC] = -4;
     /* an end-of-turn marker stored as user-defined: must become control */
     tok[ID_IMEND] = "<|im_end|>"; type[ID_IMEND] = TOK_TYPE_USER_DEFINED;
+    /* two user-defined pieces that can overlap in a text */
+    tok[ID_XY] = "xy"; type[ID_XY] = TOK_TYPE_USER_DEFINED;
+    tok[ID_YZW] = "yzw"; type[ID_YZW] = TOK_TYPE_USER_DEFINED;
 
     tok_desc d;
     tok_desc_init(&d);
@@ -120,6 +123,13 @@ static void test_spm_merge_order_and_fallback(void)
     T_CHECK(!tok_is_eog(v, ID_A), "'a' is not end of generation");
     n = enc(v, "<|im_end|>", false, true, ids);
     expect_ids("<|im_end|> special", ids, n, (chord_token[]){ID_IMEND}, 1);
+    /* user-defined pieces count in any text; where two overlap, the
+     * longer one wins wherever it is (the reference's order), so "xyzw"
+     * is "x" + "yzw", not "xy" + "zw"; "x" alone is ▁ + the byte 'x' */
+    n = enc(v, "xyzw", false, false, ids);
+    expect_ids("xyzw", ids, n, (chord_token[]){ID_SP, ID_BYTE0 + 'x', ID_YZW}, 3);
+    n = enc(v, "xyxy", false, false, ids);
+    expect_ids("xyxy", ids, n, (chord_token[]){ID_XY, ID_XY}, 2);
     /* empty text: nothing, not even the space */
     n = enc(v, "", false, false, ids);
     T_EQ_INT(n, 0);
