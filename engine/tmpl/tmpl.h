@@ -30,7 +30,9 @@ void tmpl_free(tmpl *t);
  * numbers that are whole become ints. On success *out is a malloc'd,
  * NUL-terminated string (*out_len bytes, may be NULL). A raise_exception()
  * gives CHORD_E_TEMPLATE with the template's own message; a filter, test or
- * method this interpreter lacks gives CHORD_E_UNSUPPORTED. */
+ * method this interpreter lacks gives CHORD_E_UNSUPPORTED. A runaway
+ * template stops: CHORD_E_NOMEM past 256 MiB of values or of output,
+ * CHORD_E_TEMPLATE past 500k loop iterations or 64 nested macro calls. */
 chord_status tmpl_render(const tmpl *t, const chord_json *ctx, char **out, size_t *out_len,
                          chord_err *err);
 
