@@ -5,7 +5,8 @@
  *   chord chat-template (-m MODEL | --template FILE) --messages FILE.json
  *                       [--bos S] [--eos S] [--no-generation-prompt]
  *
- * --messages is a JSON array of {"role": ..., "content": ...}.
+ * --messages is a JSON array of {"role": ..., "content": ...} ("-" reads it
+ * from stdin).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,11 +21,12 @@ static void usage(FILE *f)
           "                           [--bos S] [--eos S] [--no-generation-prompt]\n", f);
 }
 
-/* Reads a whole file into a NUL-terminated buffer; prints and returns NULL
- * on failure. */
+/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer; prints
+ * and returns NULL on failure. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    bool in = strcmp(path, "-") == 0;
+    FILE *f = in ? stdin : fopen(path, "rb");
     if (!f) {
         app_error("%s: %s", path, strerror(errno));
         return NULL;
@@ -48,7 +50,8 @@ static char *slurp(const char *path, size_t *len)
             break;
     }
     bool bad = ferror(f);
-    fclose(f);
+    if (!in)
+        fclose(f);
     if (!buf || bad) {
         app_error("%s: %s", path, buf ? "read error" : "out of memory");
         free(buf);

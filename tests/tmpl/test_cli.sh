@@ -29,6 +29,10 @@ cmp "$TMP/out" "$TMP/want" || fail "output differs: $(od -c "$TMP/out" | head -5
 printf '<user>caf\xc3\xa9 "q"\n<assistant>ok' > "$TMP/want"
 cmp "$TMP/out" "$TMP/want" || fail "--no-generation-prompt output differs: $(od -c "$TMP/out" | head -5)"
 
+# --messages - reads stdin
+"$CHORD" chat-template --template "$TMP/t.jinja" --messages - --no-generation-prompt <"$TMP/m.json" >"$TMP/out" || fail "stdin render failed"
+cmp "$TMP/out" "$TMP/want" || fail "--messages - output differs"
+
 # failures: exit 1, one line naming the file
 check_fail() { # what file args...
     local what=$1 file=$2; shift 2
