@@ -5,10 +5,11 @@
  *     bound per type, set about 15% above what these quantizers measured
  *     (so a regression in the scale search shows) and far below what a
  *     broken layout gives;
- *   the activation quantizers (Q8_0, Q8_K) give the reference's exact bytes
- *     on hand-made rows (rounding half away from zero / to even, clamping);
- *   vec_dot equals the dot of the dequantized weight and activation rows,
- *     within float summation error.
+ *   the activation quantizers (Q8_0, Q8_1, Q8_K) give the reference's
+ *     exact bytes on hand-made rows (scale 127/amax or -127/max, ties to
+ *     even, Q8_1's s from the unrounded d);
+ *   vec_dot equals the dot of the dequantized weight and activation rows
+ *     (Q8_1: with its s in the min term), within float summation error.
  */
 #include <math.h>
 #include <stdlib.h>
