@@ -1,7 +1,8 @@
 /*
  * test_dequant_ref.c - quant_dequant_matches_reference: every tensor listed
  * by every JSON file in ../shared/ref/dequant dequantizes bit for bit to the
- * reference floats, at every SIMD level this CPU runs. The directory is
+ * reference floats, at every SIMD level this CPU runs, and the dot
+ * products on those rows agree with the reference floats. The directory is
  * scanned, so fixtures added later are checked without touching this file.
  */
 #include <dirent.h>
@@ -13,7 +14,7 @@
 
 #include "chord.h"
 #include "gguf/gguf.h"
-#include "quant/quant.h"
+#include "quant/quant_impl.h"
 #include "t.h"
 
 static const char *const levels[] = {"scalar", "avx2", "avx512"};
@@ -23,6 +24,63 @@ static bool join(char *buf, const char *dir, const char *name)
 {
     int len = snprintf(buf, 4096, "%s/%s", dir, name);
     return len >= 0 && len < 4096;
+}
+
+/* The dot products on the file's own rows: with an activation row (fixed
+ * pseudo-random floats quantized by the scalar quantizer of the activation
+ * type), every level's vec_dot must equal the dot of the reference floats
+ * with the dequantized activation, within float summation error (2e-6 of
+ * the sum of |w * a|). Q8_1's min term is m * s, not m * its dequantized
+ * sum: that difference is added to the expected value. */
+static void check_dots(const char *what, int type, const unsigned char *raw, size_t row_bytes,
+                       const float *ref, int64_t rows, int64_t n)
+{
+    const int at = quant_act_type(type);
+    const quant_kernels *ka = quant_kernels_for(at, "scalar");
+    T_CHECK(at >= 0 && ka, "%s: no activation type", what);
+    if (at < 0 || !ka)
+        return;
+    float *x = malloc((size_t)n * sizeof *x), *xd = malloc((size_t)n * sizeof *xd);
+    unsigned char *act = malloc((size_t)n * 4 + 64);
+    uint32_t seed = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)((int32_t)(seed >> 8) - (1 << 23)) / (float)(1 << 23);
+    }
+    ka->quantize(x, act, n);
+    ka->dequant(act, xd, n);
+    for (int64_t r = 0; r < rows; r++) {
+        const unsigned char *w = raw + (size_t)r * row_bytes;
+        double want = 0, mag = 0;
+        for (int64_t i = 0; i < n; i++) {
+            want += (double)ref[r * n + i] * xd[i];
+            mag += fabs((double)ref[r * n + i] * xd[i]);
+        }
+        if (at == QT_Q8_1) {
+            const size_t wb = (size_t)quant_traits_of(type)->bytes;
+            for (int64_t b = 0; b < n / 32; b++) {
+                const block_q8_1 *yb = (const block_q8_1 *)act + b;
+                uint16_t m;
+                memcpy(&m, w + b * wb + 2, 2); /* Q4_1 and Q5_1 blocks open with d, m */
+                int sum = 0;
+                for (int j = 0; j < 32; j++)
+                    sum += yb->qs[j];
+                want += (double)quant_f16_to_f32(m) *
+                        (quant_f16_to_f32(yb->s) - (double)quant_f16_to_f32(yb->d) * sum);
+            }
+        }
+        for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+            if (!quant_cpu_has(levels[l]))
+                continue;
+            float got = 0;
+            quant_kernels_for(type, levels[l])->vec_dot(n, &got, w, act);
+            T_CHECK(fabs(got - want) <= 2e-6 * mag, "%s row %lld [%s]: dot %.9g, dequantized dot %.9g",
+                    what, (long long)r, levels[l], got, want);
+        }
+    }
+    free(x);
+    free(xd);
+    free(act);
 }
 
 /* Checks one json entry: tensor `name` of the open model against `ref`. */
@@ -99,6 +157,10 @@ static void check_tensor(const char *json_name, gguf_file *gf, const char *model
                 printf("ok %-28s %-24s %-5s %lld x %lld\n", json_name, name, jy->string,
                        (long long)rows, (long long)n);
         }
+        char what[512];
+        snprintf(what, sizeof what, "%s %s %s", json_name, name, jy->string);
+        if (got == (ssize_t)bytes)
+            check_dots(what, t->type, raw, row_bytes, ref, rows, n);
     }
     if (fd >= 0)
         close(fd);
