@@ -219,6 +219,7 @@ static int extra(void)
                                             chord_json_get(c, "eos_token")->string, &out, &err);
         if (want->type == CHORD_JSON_NULL) {
             T_CHECK(st == CHORD_E_TEMPLATE, "%s/%s/%d: expected a template error, got %d", name, conv, agp, st);
+            n_ok += st == CHORD_E_TEMPLATE;
         } else if (st != CHORD_OK) {
             t_fail_at(__FILE__, __LINE__, "%s/%s/%d: %s", name, conv, agp, err.msg);
         } else if (strcmp(out, want->string) != 0) {
@@ -231,7 +232,7 @@ static int extra(void)
         free(src);
     }
     tmpl_set_now(0);
-    printf("%d of %zu cases match\n", n_ok, cases->len);
+    printf("%d of %zu cases match (renders byte for byte, expected errors raised)\n", n_ok, cases->len);
     chord_json_free(doc);
     return t_done();
 }
