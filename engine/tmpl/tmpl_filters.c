@@ -74,13 +74,43 @@ static bool select_items(rctx *rc, const node *at, tv seq, const targs *a, bool 
     return true;
 }
 
+/* tojson(ensure_ascii=False, indent=None, separators=None,
+ * sort_keys=False), the filter transformers installs: json.dumps with no
+ * HTML escaping. */
 static bool json_filter(rctx *rc, const node *at, tv v, const targs *a, tv *out)
 {
-    const tv *ind = bi_arg(a, 0, "indent");
-    int indent = ind && ind->k == TV_INT ? (int)ind->u.i : -1;
+    const tv *asc = bi_arg(a, 0, "ensure_ascii"), *ind = bi_arg(a, 1, "indent");
+    const tv *sep = bi_arg(a, 2, "separators"), *sk = bi_arg(a, 3, "sort_keys");
+    char spaces[64];
+    json_opts o = {.item_sep = ", ", .key_sep = ": ", .ascii = asc && tv_truthy(*asc),
+                   .sort_keys = sk && tv_truthy(*sk)};
+    if (ind && ind->k == TV_INT) {
+        int64_t k = ind->u.i < 0 ? 0 : ind->u.i > 63 ? 63 : ind->u.i;
+        memset(spaces, ' ', (size_t)k);
+        o.pretty = true;
+        o.indent = spaces;
+        o.indent_len = (size_t)k;
+    } else if (ind && ind->k == TV_STR) {
+        o.pretty = true;
+        o.indent = ind->u.s.p;
+        o.indent_len = ind->u.s.n;
+    }
+    if (o.pretty)
+        o.item_sep = ",";
+    if (sep && sep->k != TV_NONE) {
+        if (sep->k != TV_LIST || sep->u.l->n != 2 || sep->u.l->v[0].k != TV_STR || sep->u.l->v[1].k != TV_STR)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "tojson separators must be two strings");
+        tv s0 = tv_stringify(rc_arena(rc), sep->u.l->v[0]), s1 = tv_stringify(rc_arena(rc), sep->u.l->v[1]);
+        /* the arena copies are NUL-terminated */
+        char *p0 = ar_strndup(rc_arena(rc), s0.u.s.p, s0.u.s.n), *p1 = ar_strndup(rc_arena(rc), s1.u.s.p, s1.u.s.n);
+        if (!p0 || !p1)
+            return rc_oom(rc, at);
+        o.item_sep = p0;
+        o.key_sep = p1;
+    }
     sbuf b = {0};
     sb_put(&b, "", 0);
-    if (!tv_to_json(&b, v, indent, 0)) {
+    if (!tv_to_json(&b, v, &o, 0)) {
         free(b.p);
         if (v.k == TV_UNDEF)
             return rc_fail(rc, at, CHORD_E_TEMPLATE, "%s", v.hint ? v.hint : "value is undefined");

@@ -114,9 +114,18 @@ const char *tv_type_name(tv v);
 void tv_to_str(sbuf *b, tv v);
 /* Appends repr(v). */
 void tv_repr(sbuf *b, tv v);
-/* Appends json.dumps(v, ensure_ascii=False, indent=indent) (indent < 0 =
- * none); returns false for a value JSON cannot hold (undefined, callable). */
-bool tv_to_json(sbuf *b, tv v, int indent, int depth);
+/* json.dumps options, as transformers' tojson passes them. */
+typedef struct json_opts {
+    bool pretty;             /* indent given: newlines between members */
+    const char *indent;      /* one level of indentation */
+    size_t indent_len;
+    const char *item_sep, *key_sep;
+    bool sort_keys, ascii;   /* ascii = ensure_ascii */
+} json_opts;
+
+/* Appends json.dumps(v, ...) with options o; returns false for a value
+ * JSON cannot hold (undefined, callable). */
+bool tv_to_json(sbuf *b, tv v, const json_opts *o, int depth);
 /* str(v) as a value in the arena (strings are returned as they are). */
 tv tv_stringify(arena *a, tv v);
 /* Python float repr: shortest text that reads back as the same double. */

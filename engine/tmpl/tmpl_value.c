@@ -332,6 +332,8 @@ void fmt_float(sbuf *b, double f)
     }
 }
 
+static uint32_t u8_decode(const char *s, size_t n, size_t *len);
+
 static void repr_str(sbuf *b, const char *s, size_t n)
 {
     bool has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
@@ -413,9 +415,10 @@ tv tv_stringify(arena *a, tv v)
     return r;
 }
 
-/* json.dumps string escaping with ensure_ascii=False: only quotes,
- * backslashes and control characters are escaped. */
-static void json_str(sbuf *b, const char *s, size_t n)
+/* json.dumps string escaping: quotes, backslashes and control characters;
+ * with ascii (ensure_ascii=True) also everything past U+007F as \uXXXX,
+ * astral characters as a surrogate pair. */
+static void json_str(sbuf *b, const char *s, size_t n, bool ascii)
 {
     sb_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
@@ -429,23 +432,57 @@ static void json_str(sbuf *b, const char *s, size_t n)
         case '\b': sb_puts(b, "\\b"); break;
         case '\f': sb_puts(b, "\\f"); break;
         default:
-            if (c < 0x20)
+            if (c < 0x20) {
                 sb_printf(b, "\\u%04x", c);
-            else
+            } else if (c >= 0x80 && ascii) {
+                size_t k;
+                uint32_t cp = u8_decode(s + i, n - i, &k);
+                if (cp >= 0x10000)
+                    sb_printf(b, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff));
+                else
+                    sb_printf(b, "\\u%04x", cp);
+                i += k - 1;
+            } else {
                 sb_putc(b, (char)c);
+            }
         }
     }
     sb_putc(b, '"');
 }
 
-static void json_nl(sbuf *b, int indent, int depth)
+static void json_nl(sbuf *b, const json_opts *o, int depth)
 {
     sb_putc(b, '\n');
-    for (int i = 0; i < indent * depth; i++)
-        sb_putc(b, ' ');
+    for (int i = 0; i < depth; i++)
+        sb_put(b, o->indent, o->indent_len);
 }
 
-bool tv_to_json(sbuf *b, tv v, int indent, int depth)
+/* Dict member order for sort_keys: indexes sorted by key (strings by code
+ * point, which UTF-8 byte order gives; other keys by their text). */
+static size_t *json_order(const tv_dict *d, bool sort)
+{
+    size_t *ix = malloc((d->n + 1) * sizeof *ix);
+    if (!ix)
+        return NULL;
+    for (size_t i = 0; i < d->n; i++) {
+        size_t j = i;
+        while (sort && j > 0) {
+            tv x = d->keys[ix[j - 1]], y = d->keys[i];
+            size_t m = x.k == TV_STR && y.k == TV_STR ? (x.u.s.n < y.u.s.n ? x.u.s.n : y.u.s.n) : 0;
+            int c = x.k == TV_STR && y.k == TV_STR ? memcmp(x.u.s.p, y.u.s.p, m) : 0;
+            if (c == 0 && x.k == TV_STR && y.k == TV_STR)
+                c = (x.u.s.n > y.u.s.n) - (x.u.s.n < y.u.s.n);
+            if (c <= 0)
+                break;
+            ix[j] = ix[j - 1];
+            j--;
+        }
+        ix[j] = i;
+    }
+    return ix;
+}
+
+bool tv_to_json(sbuf *b, tv v, const json_opts *o, int depth)
 {
     if (depth > 100)
         return false;
@@ -458,7 +495,7 @@ bool tv_to_json(sbuf *b, tv v, int indent, int depth)
         else if (isinf(v.u.f)) sb_puts(b, v.u.f < 0 ? "-Infinity" : "Infinity");
         else fmt_float(b, v.u.f);
         return true;
-    case TV_STR: json_str(b, v.u.s.p, v.u.s.n); return true;
+    case TV_STR: json_str(b, v.u.s.p, v.u.s.n, o->ascii); return true;
     case TV_LIST:
     case TV_DICT: {
         bool list = v.k == TV_LIST;
@@ -468,31 +505,37 @@ bool tv_to_json(sbuf *b, tv v, int indent, int depth)
             sb_putc(b, list ? ']' : '}');
             return true;
         }
-        for (size_t i = 0; i < n; i++) {
+        size_t *ix = list ? NULL : json_order(v.u.d, o->sort_keys);
+        if (!list && !ix)
+            return false;
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++) {
             if (i)
-                sb_puts(b, indent >= 0 ? "," : ", ");
-            if (indent >= 0)
-                json_nl(b, indent, depth + 1);
+                sb_puts(b, o->item_sep);
+            if (o->pretty)
+                json_nl(b, o, depth + 1);
             if (!list) {
-                tv k = v.u.d->keys[i];
+                tv k = v.u.d->keys[ix[i]];
                 if (k.k == TV_STR) {
-                    json_str(b, k.u.s.p, k.u.s.n);
+                    json_str(b, k.u.s.p, k.u.s.n, o->ascii);
                 } else {
                     /* json.dumps turns scalar keys into strings */
                     sbuf t = {0};
                     if (k.k == TV_NONE) sb_puts(&t, "null");
                     else if (k.k == TV_BOOL) sb_puts(&t, k.u.b ? "true" : "false");
                     else tv_to_str(&t, k);
-                    json_str(b, t.p ? t.p : "", t.n);
+                    json_str(b, t.p ? t.p : "", t.n, o->ascii);
                     free(t.p);
                 }
-                sb_puts(b, ": ");
+                sb_puts(b, o->key_sep);
             }
-            if (!tv_to_json(b, list ? v.u.l->v[i] : v.u.d->vals[i], indent, depth + 1))
-                return false;
+            ok = tv_to_json(b, list ? v.u.l->v[i] : v.u.d->vals[ix[i]], o, depth + 1);
         }
-        if (indent >= 0)
-            json_nl(b, indent, depth);
+        free(ix);
+        if (!ok)
+            return false;
+        if (o->pretty)
+            json_nl(b, o, depth);
         sb_putc(b, list ? ']' : '}');
         return true;
     }

@@ -79,6 +79,13 @@ CASES = [
     ('{{ v | tojson(indent=2) }}', {'v': {'a': [1, {}], 'c': [], 'd': {'e': 'f'}}},
      '{\n  "a": [\n    1,\n    {}\n  ],\n  "c": [],\n  "d": {\n    "e": "f"\n  }\n}'),
     ('{{ nothing | tojson }}', {}, None),
+    ('{{ v | tojson(sort_keys=true) }}|{{ v | tojson(separators=(",", ":")) }}|{{ v | tojson(true) }}|{{ v | tojson(indent="\t") }}',
+     {'v': {'b': 'é😀', 'a': [1, {'d': 0, 'c': None}]}},
+     '{"a": [1, {"c": null, "d": 0}], "b": "é😀"}|{"b":"é😀","a":[1,{"d":0,"c":null}]}|'
+     '{"b": "\\u00e9\\ud83d\\ude00", "a": [1, {"d": 0, "c": null}]}|'
+     '{\n\t"b": "é😀",\n\t"a": [\n\t\t1,\n\t\t{\n\t\t\t"d": 0,\n\t\t\t"c": null\n\t\t}\n\t]\n}'),
+    ('{{ {"b": {"z": 1, "y": 2}, "a": 0} | tojson(indent=1, sort_keys=true) }}', {},
+     '{\n "a": 0,\n "b": {\n  "y": 2,\n  "z": 1\n }\n}'),
     # string methods
     ('{{ "  a b  ".strip() }}|{{ "xxaxx".strip("x") }}|{{ "  a".lstrip() }}|{{ "a\\n\\n".rstrip("\\n") }}|{{ " a ".rstrip() }}|',
      {}, 'a b|a|a|a| a|'),
