@@ -1,3 +1,165 @@
-/* TEMPORARY placeholder: replaced by the real subcommand. */
+/*
+ * cmd_bench.c - `chord bench`: options, and the order of the parts
+ * (resident model, machine limits, streamed model, tokenizer). The
+ * measuring is in bench_run.c, the printing in bench_report.c.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
 #include "cmd.h"
-int cmd_bench(int argc, char **argv) { app_error("%s: not built yet", argv[0]); return EXIT_FAIL; }
+
+static void usage(FILE *f)
+{
+    fputs("usage: chord bench -m MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--json]\n"
+          "                   [--mem-budget SIZE] [--prefetch N] [--cold] [--tokenizer]\n"
+          "Times prompt processing (pp: one batch of -p tokens) and token generation\n"
+          "(tg: -n decode steps), min/median/max over -r repetitions after a warm-up,\n"
+          "next to the machine's limits measured in the same run: memory read\n"
+          "bandwidth (tg bound = bandwidth / weight bytes per token), sgemm and int8\n"
+          "peaks (pp bound = peak / (2 x parameters per token)).\n"
+          "--mem-budget SIZE  also run the model streamed through the layer cache\n"
+          "--cold             drop the file's pages before each streamed run and\n"
+          "                   measure the disk's read rate\n"
+          "--tokenizer        tokenize 1 MB of mixed text\n", f);
+}
+
+static bool is_float_type(const char *t)
+{
+    return !strcmp(t, "F32") || !strcmp(t, "F16") || !strcmp(t, "BF16");
+}
+
+static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
+{
+    struct { const char *flag; int *dst; long long lo, hi; } ints[] = {
+        {"-p", &o->n_pp, 1, 1 << 16}, {"-n", &o->n_tg, 1, 1 << 16},
+        {"-r", &o->reps, 1, BENCH_MAX_REPS}, {"--threads", &o->threads, 1, 1024},
+        {"--prefetch", &o->prefetch, 1, 64},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            *done = true;
+            return EXIT_OK;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = true;
+            continue;
+        }
+        if (!strcmp(a, "--cold")) {
+            o->cold = true;
+            continue;
+        }
+        if (!strcmp(a, "--tokenizer")) {
+            o->tokenizer = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            app_error("bench: unknown option or missing value: '%s' (see chord bench --help)", a);
+            return EXIT_USAGE;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            o->model = v;
+            continue;
+        }
+        if (!strcmp(a, "--mem-budget")) {
+            o->mem_budget = opts_parse_size(v);
+            if (o->mem_budget <= 0) {
+                app_error("bench: --mem-budget: bad size '%s' (e.g. 600M, 2G)", v);
+                return EXIT_USAGE;
+            }
+            continue;
+        }
+        bool found = false;
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0] && !found; k++) {
+            if (strcmp(a, ints[k].flag))
+                continue;
+            long long x;
+            if (!opts_parse_int(v, ints[k].lo, ints[k].hi, &x)) {
+                app_error("bench: %s: bad value '%s' (an integer from %lld to %lld)", a, v,
+                          ints[k].lo, ints[k].hi);
+                return EXIT_USAGE;
+            }
+            *ints[k].dst = (int)x;
+            found = true;
+        }
+        if (!found) {
+            app_error("bench: unknown option '%s' (see chord bench --help)", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o->model) {
+        app_error("bench: -m MODEL is required (see chord bench --help)");
+        return EXIT_USAGE;
+    }
+    if (o->cold && !o->mem_budget) {
+        app_error("bench: --cold applies to the streamed run: give --mem-budget too");
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_opts o = {.n_pp = 512, .n_tg = 128, .reps = 3};
+    bool done = false;
+    int rc = parse_args(&o, argc, argv, &done);
+    if (rc != EXIT_OK || done)
+        return rc;
+    if (o.threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = n > 0 ? (int)n : 1;
+    }
+    static bench_result r; /* large; one per process */
+    memset(&r, 0, sizeof r);
+    chord_err err = {{0}};
+
+    /* Resident first: its load also gives the shapes the probes need. */
+    chord_model_params mp = chord_model_default_params();
+    mp.n_threads = o.threads;
+    mp.mem_budget = -1;
+    if (bench_model(&o, &mp, &r.resident, &r, &err) != CHORD_OK) {
+        app_error("bench: %s", err.msg);
+        return EXIT_FAIL;
+    }
+    r.float_path = is_float_type(r.type);
+    if (bench_limits_measure(&o, &r, &err) != CHORD_OK) {
+        app_error("bench: %s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (o.mem_budget > 0) {
+        mp.mem_budget = o.mem_budget;
+        mp.prefetch = o.prefetch;
+        bench_reset_hwm();
+        chord_err e2 = {{0}};
+        if (bench_model(&o, &mp, &r.stream, NULL, &e2) != CHORD_OK) {
+            app_error("bench: streamed run: %s", e2.msg);
+            return EXIT_FAIL;
+        }
+        r.have_stream = true;
+    }
+    if (o.tokenizer) {
+        chord_model_params vp = chord_model_default_params();
+        vp.vocab_only = true;
+        chord_model *m = NULL;
+        if (chord_model_load(o.model, &vp, &m, &err) != CHORD_OK ||
+            chord_tokenizer_bench(m, (size_t)1 << 20, &r.tok_tokens, &r.tok_seconds, &err) !=
+                CHORD_OK) {
+            chord_model_free(m);
+            app_error("bench: tokenizer: %s", err.msg);
+            return EXIT_FAIL;
+        }
+        chord_model_free(m);
+        r.have_tok = true;
+        r.tok_bytes = (size_t)1 << 20;
+        r.tok_mb_s = r.tok_seconds > 0 ? (double)r.tok_bytes / r.tok_seconds / 1e6 : 0;
+    }
+    if (o.json)
+        bench_print_json(&o, &r);
+    else
+        bench_print_text(&o, &r);
+    fflush(stdout);
+    return EXIT_OK;
+}

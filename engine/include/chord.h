@@ -384,6 +384,36 @@ chord_status chord_quantize(const char *in_path, const char *out_path,
                             const char *type, chord_err *err);
 
 /* ---------------------------------------------------------------------------
+ * Machine limits, for `chord bench` (engine/probe). Each measures under the
+ * machine's current load; rates are in 1e9 (GB, GFLOP, GOP) or 1e6 (MB) units.
+ * ------------------------------------------------------------------------- */
+
+/* Streaming read bandwidth: the best of reps passes over a buffer of about
+ * bytes (take much more than the caches), split over n_threads threads. */
+chord_status chord_probe_mem_read(int n_threads, size_t bytes, int reps, double *gb_s,
+                                  chord_err *err);
+/* memcpy bandwidth (bytes copied per second) between two such buffers. */
+chord_status chord_probe_memcpy(int n_threads, size_t bytes, int reps, double *gb_s,
+                                chord_err *err);
+/* OpenBLAS sgemm GFLOP/s for m rows of activations times each weight
+ * matrix shapes[2i] (rows out) x shapes[2i+1] (inputs), i < n_shapes, run
+ * as the engine runs it (rows split over n_threads single-threaded sgemm
+ * calls); the best of reps passes over all shapes. */
+chord_status chord_probe_sgemm(int n_threads, int m, const int *shapes, int n_shapes, int reps,
+                               double *gflops, chord_err *err);
+/* Peak int8 multiply-accumulate rate (a multiply and an add count as two
+ * operations) on n_threads threads with the instructions of the SIMD level
+ * in use: AVX-512 VNNI vpdpbusd, else AVX2 vpmaddubsw, else scalar. kind
+ * (may be NULL) receives a name of the instructions used. */
+chord_status chord_probe_int8(int n_threads, double *gops, const char **kind, chord_err *err);
+/* Drops the file's pages from the page cache (dirty pages written first). */
+chord_status chord_file_drop_cache(const char *path, chord_err *err);
+/* Sequential read rate of the file's first max_bytes (<= 0: all of it),
+ * after dropping its pages from the cache if drop_first. */
+chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool drop_first,
+                                   double *mb_s, chord_err *err);
+
+/* ---------------------------------------------------------------------------
  * JSON: a small DOM parser and a string escaper, shared by app/, data/, tests
  * ------------------------------------------------------------------------- */
 

@@ -1,0 +1,86 @@
+/*
+ * bench.h - `chord bench`: prompt processing and token generation speeds
+ * next to the machine's limits measured in the same run (roofline), the
+ * layer cache streamed against the resident model, and the tokenizer.
+ *
+ * cmd_bench.c parses the options and runs the parts in order;
+ * bench_run.c times the model; bench_report.c prints text or JSON.
+ */
+#ifndef CHORD_APP_BENCH_H
+#define CHORD_APP_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chord.h"
+
+#define BENCH_MAX_REPS 100
+
+typedef struct bench_opts {
+    const char *model;
+    int n_pp, n_tg, reps, threads;
+    bool json, cold, tokenizer;
+    int64_t mem_budget;   /* 0 = no streamed run */
+    int prefetch;         /* 0 = engine default */
+} bench_opts;
+
+/* min / median / max of a series of tokens/s. */
+typedef struct bench_mmm {
+    double min, med, max;
+} bench_mmm;
+
+/* One model configuration (resident or streamed) timed. */
+typedef struct bench_speed {
+    bench_mmm pp, tg;
+    /* tg's share of the layer cache counters, per generated token */
+    double stalls_per_tok, stall_ms_per_tok, bytes_per_tok, read_mb_s;
+    bool streaming;
+    int n_resident, n_slots;
+    int64_t budget_bytes;
+    int64_t rss_kb, hwm_kb;      /* after the runs; HWM since the load */
+    char plan[256];
+} bench_speed;
+
+/* The machine's limits. */
+typedef struct bench_limits {
+    double mem_bw_gb_s, memcpy_gb_s, sgemm_gflops, int8_gops;
+    const char *int8_kind;
+    int memcpy_threads;
+    double disk_mb_s;            /* 0 when not measured (no --cold) */
+} bench_limits;
+
+typedef struct bench_result {
+    chord_model_info info;       /* strings point into the result's copies */
+    char name[256], type[32], arch[32];
+    bool float_path;             /* prefill through sgemm (float weights) */
+    bench_limits lim;
+    bench_speed resident;
+    bool have_stream;
+    bench_speed stream;
+    int64_t kv_bytes;            /* the context's KV cache */
+    bool have_tok;
+    double tok_mb_s, tok_seconds;
+    int tok_tokens;
+    size_t tok_bytes;
+} bench_result;
+
+/* Loads the model with mp (mem_budget decides resident or streamed) and
+ * times pp and tg over o->reps repetitions after a short warm-up. With
+ * o->cold, the file's pages are dropped before each repetition. info, if
+ * not NULL, receives the model's info (its strings are valid until the
+ * model is freed: copy them). Prints nothing. */
+chord_status bench_model(const bench_opts *o, const chord_model_params *mp, bench_speed *out,
+                         bench_result *res, chord_err *err);
+
+/* Measures the machine's limits for the model's shapes (res->info). */
+chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_err *err);
+
+/* Reads VmRSS and VmHWM (kB) from /proc/self/status; -1 when unknown. */
+void bench_rss(int64_t *rss_kb, int64_t *hwm_kb);
+/* Resets VmHWM to the current RSS (Linux clear_refs), if allowed. */
+void bench_reset_hwm(void);
+
+void bench_print_text(const bench_opts *o, const bench_result *r);
+void bench_print_json(const bench_opts *o, const bench_result *r);
+
+#endif

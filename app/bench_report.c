@@ -1,0 +1,160 @@
+/*
+ * bench_report.c - `chord bench` output: a readable table, or one JSON
+ * object (--json) with the same numbers. Bounds are derived here from the
+ * measured limits so that text and JSON cannot disagree.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define MIB(x) ((double)(x) / (1024.0 * 1024.0))
+
+/* Derived bounds, in tokens/s (0 when a limit is unknown). */
+typedef struct bounds {
+    double ops_per_tok;          /* 2 x matmul parameters per token */
+    double tg, pp_sgemm, pp_int8, pp_path;
+    double tg_frac, pp_frac, pp_frac_sgemm, pp_frac_int8;
+    double copy_bound, disk_bound, stream_ratio;
+    int64_t rss_limit;           /* budget + KV + 64 MiB, bytes */
+} bounds;
+
+static double div0(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+static bounds derive(const bench_opts *o, const bench_result *r)
+{
+    bounds b = {0};
+    const chord_model_info *in = &r->info;
+    /* The embedding table is a lookup, not a matmul. */
+    b.ops_per_tok = 2.0 * (double)(in->n_params - (int64_t)in->n_vocab * in->n_embd);
+    b.tg = div0(r->lim.mem_bw_gb_s * 1e9, (double)in->weight_bytes_per_token);
+    b.pp_sgemm = div0(r->lim.sgemm_gflops * 1e9, b.ops_per_tok);
+    b.pp_int8 = div0(r->lim.int8_gops * 1e9, b.ops_per_tok);
+    b.pp_path = r->float_path ? b.pp_sgemm : b.pp_int8;
+    b.tg_frac = div0(r->resident.tg.med, b.tg);
+    b.pp_frac = div0(r->resident.pp.med, b.pp_path);
+    b.pp_frac_sgemm = div0(r->resident.pp.med, b.pp_sgemm);
+    b.pp_frac_int8 = div0(r->resident.pp.med, b.pp_int8);
+    if (r->have_stream) {
+        const bench_speed *s = &r->stream;
+        b.copy_bound = div0(r->lim.memcpy_gb_s * 1e9, s->bytes_per_tok);
+        b.disk_bound = div0(r->lim.disk_mb_s * 1e6, s->bytes_per_tok);
+        if (o->cold) {
+            b.stream_ratio = div0(s->tg.med, b.disk_bound);
+        } else {
+            double ref = r->resident.tg.med;
+            if (b.copy_bound > 0 && b.copy_bound < ref)
+                ref = b.copy_bound;
+            b.stream_ratio = div0(s->tg.med, ref);
+        }
+        b.rss_limit = s->budget_bytes + r->kv_bytes + ((int64_t)64 << 20);
+    }
+    return b;
+}
+
+static void row(const char *name, int n, const bench_mmm *m, double bound, const char *what)
+{
+    printf("  %-4s%-6d %9.2f %9.2f %9.2f   %10.2f  %6.1f%% of %s\n", name, n, m->min, m->med,
+           m->max, bound, 100 * div0(m->med, bound), what);
+}
+
+void bench_print_text(const bench_opts *o, const bench_result *r)
+{
+    const chord_model_info *in = &r->info;
+    bounds b = derive(o, r);
+    printf("model    %s: %s %s, %.3f B params, weights %.1f MiB, %.1f MiB read per token\n",
+           in->path, in->arch, in->type_name, (double)in->n_params / 1e9, MIB(in->weight_bytes),
+           MIB(in->weight_bytes_per_token));
+    printf("threads  %d, simd %s, prefill path %s\n", o->threads, chord_simd_level(),
+           r->float_path ? "sgemm (float weights)" : "int8 dot products (quantized weights)");
+    printf("machine  read %.2f GB/s | memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | "
+           "int8 %.1f GOP/s (%s)\n",
+           r->lim.mem_bw_gb_s, r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops,
+           o->n_pp, r->lim.int8_gops, r->lim.int8_kind ? r->lim.int8_kind : "?");
+    printf("resident (tokens/s over %d reps)\n  test        min       med       max    bound t/s\n",
+           o->reps);
+    row("pp", o->n_pp, &r->resident.pp, b.pp_path, r->float_path ? "sgemm bound" : "int8 bound");
+    row("tg", o->n_tg, &r->resident.tg, b.tg, "bandwidth bound");
+    printf("  pp vs the other bound: %.1f%% of sgemm (%.1f t/s), %.1f%% of int8 (%.1f t/s)\n",
+           100 * b.pp_frac_sgemm, b.pp_sgemm, 100 * b.pp_frac_int8, b.pp_int8);
+    printf("  RSS %.1f MiB, peak %.1f MiB\n", r->resident.rss_kb / 1024.0,
+           r->resident.hwm_kb / 1024.0);
+    if (r->have_stream) {
+        const bench_speed *s = &r->stream;
+        printf("streamed, budget %.1f MiB%s: %s\n", MIB(s->budget_bytes),
+               o->cold ? ", cold (pages dropped before each run)" : ", warm", s->plan);
+        row("pp", o->n_pp, &s->pp, r->resident.pp.med, "resident");
+        row("tg", o->n_tg, &s->tg, r->resident.tg.med, "resident");
+        printf("  per token: %.2f stalls, %.2f ms stalled, %.1f MiB streamed; read %.1f MB/s\n",
+               s->stalls_per_tok, s->stall_ms_per_tok, MIB(s->bytes_per_tok), s->read_mb_s);
+        printf("  copy bound %.2f t/s (memcpy / bytes per token)", b.copy_bound);
+        if (o->cold)
+            printf(", disk bound %.2f t/s (disk read %.1f MB/s)\n"
+                   "  cold ratio tg / disk bound = %.2f\n", b.disk_bound, r->lim.disk_mb_s,
+                   b.stream_ratio);
+        else
+            printf("\n  warm ratio tg / min(resident tg, copy bound) = %.2f\n", b.stream_ratio);
+        printf("  RSS %.1f MiB, peak %.1f MiB vs budget + KV + 64 MiB = %.1f MiB\n",
+               s->rss_kb / 1024.0, s->hwm_kb / 1024.0, MIB(b.rss_limit));
+    }
+    if (r->have_tok)
+        printf("tokenizer  %.2f MB/s (%zu bytes -> %d tokens in %.3f s)\n", r->tok_mb_s,
+               r->tok_bytes, r->tok_tokens, r->tok_seconds);
+}
+
+static void json_mmm(const char *key, const bench_mmm *m)
+{
+    printf(",\"%s_tok_s\":%.4f,\"%s_tok_s_min\":%.4f,\"%s_tok_s_max\":%.4f", key, m->med, key,
+           m->min, key, m->max);
+}
+
+void bench_print_json(const bench_opts *o, const bench_result *r)
+{
+    const chord_model_info *in = &r->info;
+    bounds b = derive(o, r);
+    printf("{\"model\":");
+    chord_json_write_str(stdout, in->path, strlen(in->path));
+    printf(",\"name\":");
+    chord_json_write_str(stdout, in->name, strlen(in->name));
+    printf(",\"type\":");
+    chord_json_write_str(stdout, in->type_name, strlen(in->type_name));
+    printf(",\"threads\":%d,\"simd\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"reps\":%d",
+           o->threads, chord_simd_level(), o->n_pp, o->n_tg, o->reps);
+    printf(",\"n_params\":%lld,\"weight_bytes\":%lld,\"weight_bytes_per_token\":%lld",
+           (long long)in->n_params, (long long)in->weight_bytes,
+           (long long)in->weight_bytes_per_token);
+    json_mmm("pp", &r->resident.pp);
+    json_mmm("tg", &r->resident.tg);
+    printf(",\"mem_bw_gb_s\":%.4f,\"memcpy_gb_s\":%.4f,\"sgemm_gflops\":%.4f,\"int8_gops\":%.4f",
+           r->lim.mem_bw_gb_s, r->lim.memcpy_gb_s, r->lim.sgemm_gflops, r->lim.int8_gops);
+    printf(",\"int8_kind\":\"%s\",\"pp_path\":\"%s\"", r->lim.int8_kind ? r->lim.int8_kind : "",
+           r->float_path ? "sgemm" : "int8");
+    printf(",\"tg_bound_tok_s\":%.4f,\"pp_bound_tok_s\":%.4f", b.tg, b.pp_path);
+    printf(",\"tg_fraction_of_bound\":%.4f,\"pp_fraction_of_bound\":%.4f", b.tg_frac, b.pp_frac);
+    printf(",\"pp_fraction_of_sgemm\":%.4f,\"pp_fraction_of_int8\":%.4f", b.pp_frac_sgemm,
+           b.pp_frac_int8);
+    printf(",\"rss_bytes\":%lld,\"peak_rss_bytes\":%lld", (long long)r->resident.rss_kb * 1024,
+           (long long)r->resident.hwm_kb * 1024);
+    if (r->have_stream) {
+        const bench_speed *s = &r->stream;
+        printf(",\"stream\":{\"cold\":%s,\"budget_bytes\":%lld,\"n_resident\":%d,\"n_slots\":%d",
+               o->cold ? "true" : "false", (long long)s->budget_bytes, s->n_resident, s->n_slots);
+        json_mmm("pp", &s->pp);
+        json_mmm("tg", &s->tg);
+        printf(",\"stalls_per_token\":%.4f,\"stall_ms_per_token\":%.4f,\"bytes_per_token\":%.0f"
+               ",\"read_mb_s\":%.4f", s->stalls_per_tok, s->stall_ms_per_tok, s->bytes_per_tok,
+               s->read_mb_s);
+        printf(",\"copy_bound_tok_s\":%.4f,\"disk_mb_s\":%.4f,\"disk_bound_tok_s\":%.4f",
+               b.copy_bound, r->lim.disk_mb_s, b.disk_bound);
+        printf(",\"ratio\":%.4f,\"rss_bytes\":%lld,\"peak_rss_bytes\":%lld,\"rss_limit_bytes\":%lld}",
+               b.stream_ratio, (long long)s->rss_kb * 1024, (long long)s->hwm_kb * 1024,
+               (long long)b.rss_limit);
+    }
+    if (r->have_tok)
+        printf(",\"tokenizer_mb_s\":%.4f,\"tokenizer_seconds\":%.6f,\"tokenizer_tokens\":%d",
+               r->tok_mb_s, r->tok_seconds, r->tok_tokens);
+    printf("}\n");
+}

@@ -1,0 +1,227 @@
+/*
+ * bench_run.c - the measuring half of `chord bench`: times prompt
+ * processing and token generation on a loaded model, and asks the engine's
+ * probes for the machine's limits at the model's shapes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bench_mmm mmm(double *v, int n)
+{
+    bench_mmm r = {0, 0, 0};
+    if (n <= 0)
+        return r;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    r.min = v[0];
+    r.max = v[n - 1];
+    r.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return r;
+}
+
+void bench_rss(int64_t *rss_kb, int64_t *hwm_kb)
+{
+    *rss_kb = *hwm_kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        long long v;
+        if (sscanf(line, "VmRSS: %lld", &v) == 1)
+            *rss_kb = v;
+        else if (sscanf(line, "VmHWM: %lld", &v) == 1)
+            *hwm_kb = v;
+    }
+    fclose(f);
+}
+
+void bench_reset_hwm(void)
+{
+    /* "5" resets the peak RSS (Linux >= 4.0); without it VmHWM would still
+     * hold the resident run's peak. */
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return;
+    fputs("5", f);
+    fclose(f);
+}
+
+/* Drops the model file's pages before a cold repetition. */
+static chord_status maybe_drop(const bench_opts *o, const chord_model_params *mp, chord_err *err)
+{
+    if (!o->cold || mp->mem_budget < 0)
+        return CHORD_OK;
+    return chord_file_drop_cache(o->model, err);
+}
+
+/* Runs n tokens from an empty context: one batch (pp) or n single steps
+ * (tg). Returns the seconds taken, or -1 with err filled. */
+static double run_once(chord_ctx *c, const chord_token *toks, int n, bool batch, float *logits,
+                       chord_err *err)
+{
+    chord_ctx_truncate(c, 0);
+    double t0 = now_s();
+    if (batch) {
+        if (chord_ctx_eval(c, toks, n, logits, false, err) != CHORD_OK)
+            return -1;
+    } else {
+        for (int i = 0; i < n; i++)
+            if (chord_ctx_eval(c, toks + i, 1, logits, false, err) != CHORD_OK)
+                return -1;
+    }
+    return now_s() - t0;
+}
+
+chord_status bench_model(const bench_opts *o, const chord_model_params *mp, bench_speed *out,
+                         bench_result *res, chord_err *err)
+{
+    memset(out, 0, sizeof *out);
+    chord_model *m = NULL;
+    chord_status st = chord_model_load(o->model, mp, &m, err);
+    if (st != CHORD_OK)
+        return st;
+    chord_model_info info;
+    chord_model_get_info(m, &info);
+    if (res) {
+        res->info = info;
+        snprintf(res->name, sizeof res->name, "%s", info.name ? info.name : "");
+        snprintf(res->type, sizeof res->type, "%s", info.type_name ? info.type_name : "");
+        snprintf(res->arch, sizeof res->arch, "%s", info.arch ? info.arch : "");
+        res->info.name = res->name;
+        res->info.type_name = res->type;
+        res->info.arch = res->arch;
+        res->info.path = o->model;
+    }
+    int n_max = o->n_pp > o->n_tg ? o->n_pp : o->n_tg;
+    chord_ctx_params cp = chord_ctx_default_params();
+    cp.n_ctx = n_max < 16 ? 16 : n_max;
+    cp.n_threads = o->threads;
+    chord_ctx *c = NULL;
+    chord_token *toks = malloc((size_t)n_max * sizeof *toks);
+    float *logits = malloc((size_t)info.n_vocab * sizeof *logits);
+    if (!toks || !logits) {
+        st = CHORD_E_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "bench: out of memory for %d tokens", n_max);
+        goto done;
+    }
+    st = chord_ctx_new(m, &cp, &c, err);
+    if (st != CHORD_OK)
+        goto done;
+    if (res) {
+        int hd = info.n_head > 0 ? info.n_embd / info.n_head : 0;
+        res->kv_bytes = (int64_t)chord_ctx_n_ctx(c) * info.n_layer * info.n_head_kv * hd * 2 * 2;
+    }
+    /* Ordinary token ids spread over the vocabulary; the values do not
+     * change the work done. */
+    for (int i = 0; i < n_max; i++)
+        toks[i] = (chord_token)((100 + (int64_t)i * 7919) % info.n_vocab);
+
+    /* Warm-up: a short batch and a few steps fault the weights in and wake
+     * the threads at a fraction of a full repetition's cost. */
+    if (run_once(c, toks, o->n_pp < 32 ? o->n_pp : 32, true, logits, err) < 0 ||
+        run_once(c, toks, o->n_tg < 4 ? o->n_tg : 4, false, logits, err) < 0) {
+        st = CHORD_E_INVALID;
+        goto done;
+    }
+    double pp[BENCH_MAX_REPS], tg[BENCH_MAX_REPS];
+    chord_stats s0, s1;
+    uint64_t stalls = 0, bytes = 0;
+    double stall_ms = 0, tg_s = 0;
+    for (int r = 0; r < o->reps; r++) {
+        if ((st = maybe_drop(o, mp, err)) != CHORD_OK)
+            goto done;
+        double dt = run_once(c, toks, o->n_pp, true, logits, err);
+        if (dt < 0) {
+            st = CHORD_E_INVALID;
+            goto done;
+        }
+        pp[r] = o->n_pp / dt;
+        if ((st = maybe_drop(o, mp, err)) != CHORD_OK)
+            goto done;
+        chord_stats_get(m, &s0);
+        dt = run_once(c, toks, o->n_tg, false, logits, err);
+        if (dt < 0) {
+            st = CHORD_E_INVALID;
+            goto done;
+        }
+        chord_stats_get(m, &s1);
+        tg[r] = o->n_tg / dt;
+        stalls += s1.stalls - s0.stalls;
+        stall_ms += s1.stall_ms - s0.stall_ms;
+        bytes += s1.bytes_read - s0.bytes_read;
+        tg_s += dt;
+    }
+    out->pp = mmm(pp, o->reps);
+    out->tg = mmm(tg, o->reps);
+    double n_tok = (double)o->n_tg * o->reps;
+    out->stalls_per_tok = (double)stalls / n_tok;
+    out->stall_ms_per_tok = stall_ms / n_tok;
+    out->bytes_per_tok = (double)bytes / n_tok;
+    out->read_mb_s = tg_s > 0 ? (double)bytes / tg_s / 1e6 : 0;
+    chord_stats_get(m, &s1);
+    out->streaming = s1.streaming;
+    out->n_resident = s1.n_resident;
+    out->n_slots = s1.n_slots;
+    out->budget_bytes = s1.budget_bytes;
+    bench_rss(&out->rss_kb, &out->hwm_kb);
+    const char *plan = chord_model_plan(m);
+    size_t k = 0;
+    while (plan[k] && plan[k] != '\n' && k + 1 < sizeof out->plan) {
+        out->plan[k] = plan[k];
+        k++;
+    }
+    out->plan[k] = 0;
+done:
+    if (st != CHORD_OK && !err->msg[0])
+        snprintf(err->msg, sizeof err->msg, "bench: %s", chord_status_str(st));
+    chord_ctx_free(c);
+    chord_model_free(m);
+    free(toks);
+    free(logits);
+    return st;
+}
+
+chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_err *err)
+{
+    bench_limits *l = &res->lim;
+    int nt = o->threads;
+    chord_status st = chord_probe_mem_read(nt, (size_t)1 << 30, 3, &l->mem_bw_gb_s, err);
+    if (st != CHORD_OK)
+        return st;
+    /* The layer cache copies with up to two prefetch workers. */
+    int pf = o->prefetch > 0 ? o->prefetch : 2;
+    l->memcpy_threads = pf < 2 ? pf : 2;
+    st = chord_probe_memcpy(l->memcpy_threads, (size_t)256 << 20, 3, &l->memcpy_gb_s, err);
+    if (st != CHORD_OK)
+        return st;
+    const chord_model_info *in = &res->info;
+    int hd = in->n_head > 0 ? in->n_embd / in->n_head : in->n_embd;
+    int kv = in->n_head_kv * hd, d = in->n_embd, f = in->n_ff;
+    /* One layer's matrices: q, k, v, o, gate, up, down (rows out, inputs). */
+    int shapes[] = {d, d, kv, d, kv, d, d, d, f, d, f, d, d, f};
+    st = chord_probe_sgemm(nt, o->n_pp, shapes, 7, 2, &l->sgemm_gflops, err);
+    if (st != CHORD_OK)
+        return st;
+    st = chord_probe_int8(nt, &l->int8_gops, &l->int8_kind, err);
+    if (st != CHORD_OK)
+        return st;
+    if (o->cold && o->mem_budget > 0)
+        st = chord_probe_file_read(o->model, (int64_t)1 << 30, true, &l->disk_mb_s, err);
+    return st;
+}

@@ -1,0 +1,54 @@
+/*
+ * probe_avx512.c - AVX-512 kernels of the machine-limit probes (built with
+ * -mavx512* flags; called only when the CPU has them).
+ */
+#include <immintrin.h>
+
+#include "probe/probe.h"
+
+uint64_t probe_read_avx512(const void *p, size_t n)
+{
+    /* Four independent accumulators keep several loads in flight, as a
+     * streaming matmul does. */
+    const __m512i *v = p;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n / 64; i += 4) {
+        a0 = _mm512_add_epi64(a0, _mm512_load_si512(v + i));
+        a1 = _mm512_add_epi64(a1, _mm512_load_si512(v + i + 1));
+        a2 = _mm512_add_epi64(a2, _mm512_load_si512(v + i + 2));
+        a3 = _mm512_add_epi64(a3, _mm512_load_si512(v + i + 3));
+    }
+    a0 = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
+    return (uint64_t)_mm512_reduce_add_epi64(a0);
+}
+
+int32_t probe_int8_vnni512(const uint8_t *buf, int64_t iters)
+{
+    /* Twelve accumulators cover vpdpbusd's latency on two ports; the
+     * operands are loaded once (in registers) and never change, but each
+     * accumulator depends on its previous value, so nothing is hoisted. */
+    const __m512i *v = (const __m512i *)buf;
+    __m512i x0 = _mm512_load_si512(v), x1 = _mm512_load_si512(v + 1);
+    __m512i y0 = _mm512_load_si512(v + 2), y1 = _mm512_load_si512(v + 3);
+    __m512i c[12];
+    for (int k = 0; k < 12; k++)
+        c[k] = _mm512_load_si512(v + 4 + (k & 3));
+    for (int64_t i = 0; i < iters; i++) {
+        c[0] = _mm512_dpbusd_epi32(c[0], x0, y0);
+        c[1] = _mm512_dpbusd_epi32(c[1], x1, y1);
+        c[2] = _mm512_dpbusd_epi32(c[2], x0, y1);
+        c[3] = _mm512_dpbusd_epi32(c[3], x1, y0);
+        c[4] = _mm512_dpbusd_epi32(c[4], x0, y0);
+        c[5] = _mm512_dpbusd_epi32(c[5], x1, y1);
+        c[6] = _mm512_dpbusd_epi32(c[6], x0, y1);
+        c[7] = _mm512_dpbusd_epi32(c[7], x1, y0);
+        c[8] = _mm512_dpbusd_epi32(c[8], x0, y0);
+        c[9] = _mm512_dpbusd_epi32(c[9], x1, y1);
+        c[10] = _mm512_dpbusd_epi32(c[10], x0, y1);
+        c[11] = _mm512_dpbusd_epi32(c[11], x1, y0);
+    }
+    __m512i s = c[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm512_add_epi32(s, c[k]);
+    return _mm512_reduce_add_epi32(s);
+}

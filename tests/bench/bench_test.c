@@ -1,0 +1,144 @@
+/*
+ * bench_test.c - `chord bench` runs on a small synthetic model and its
+ * --json object has every field with sane values: speeds and limits
+ * positive, fractions of the bounds in (0, 1.5], the streamed run's
+ * counters consistent with a budget below the model. Speeds themselves are
+ * never asserted (the machine is shared).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chord.h"
+#include "t.h"
+
+static double num(const chord_json *o, const char *key)
+{
+    const chord_json *v = chord_json_get(o, key);
+    if (!v || v->type != CHORD_JSON_NUMBER) {
+        t_fail_at(__FILE__, __LINE__, "field \"%s\" missing or not a number", key);
+        return NAN;
+    }
+    return v->number;
+}
+
+static void positive(const chord_json *o, const char *key)
+{
+    double v = num(o, key);
+    T_CHECK(v > 0 && isfinite(v), "%s = %g, want > 0", key, v);
+}
+
+static void fraction(const chord_json *o, const char *key)
+{
+    double v = num(o, key);
+    T_CHECK(v > 0 && v <= 1.5, "%s = %g, want in (0, 1.5]", key, v);
+}
+
+static void min_med_max(const chord_json *o, const char *k)
+{
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s_min", k);
+    snprintf(b, sizeof b, "%s_max", k);
+    positive(o, a);
+    T_CHECK(num(o, a) <= num(o, k) && num(o, k) <= num(o, b), "%s: min <= median <= max", k);
+}
+
+/* Runs chord bench with args on model and parses its one JSON object. */
+static chord_json *bench_json(const char *model, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' bench -m '%s' %s", t_chord_bin(), model, args);
+    char *out = NULL;
+    int rc = t_run(cmd, &out);
+    T_EQ_INT(rc, 0);
+    if (rc != 0 || !out) {
+        free(out);
+        return NULL;
+    }
+    chord_err err;
+    chord_json *j = chord_json_parse(out, strlen(out), &err);
+    T_CHECK(j && j->type == CHORD_JSON_OBJECT, "bench --json output does not parse: %s: %.200s",
+            j ? "not an object" : err.msg, out);
+    free(out);
+    return j;
+}
+
+int main(void)
+{
+    const char *dir = t_tmpdir();
+    char model[1024], cmd[4096];
+    snprintf(model, sizeof model, "%s/m.gguf", dir);
+    /* Big enough that the weights leave the L2 (the tg bound means
+     * something), small enough to run in seconds. */
+    snprintf(cmd, sizeof cmd,
+             "'%s' synth --arch llama --dim 256 --layers 4 --heads 4 --kv-heads 2 --ffn 768 "
+             "--vocab 2000 --type Q8_0 -o '%s'", t_chord_bin(), model);
+    T_REQUIRE(t_run(cmd, NULL) == 0, "synth failed: %s", cmd);
+
+    chord_json *j = bench_json(model, "-p 32 -n 8 -r 2 --threads 2 --json --tokenizer");
+    T_REQUIRE(j, "no JSON");
+    const chord_json *m = chord_json_get(j, "model");
+    T_CHECK(m && m->type == CHORD_JSON_STRING && !strcmp(m->string, model), "model field");
+    T_EQ_INT(num(j, "threads"), 2);
+    T_EQ_INT(num(j, "n_prompt"), 32);
+    T_EQ_INT(num(j, "n_gen"), 8);
+    min_med_max(j, "pp_tok_s");
+    min_med_max(j, "tg_tok_s");
+    positive(j, "mem_bw_gb_s");
+    positive(j, "memcpy_gb_s");
+    positive(j, "sgemm_gflops");
+    positive(j, "int8_gops");
+    positive(j, "weight_bytes");
+    positive(j, "weight_bytes_per_token");
+    T_CHECK(num(j, "weight_bytes_per_token") <= num(j, "weight_bytes"), "bytes per token <= weights");
+    fraction(j, "tg_fraction_of_bound");
+    fraction(j, "pp_fraction_of_bound");
+    const chord_json *path = chord_json_get(j, "pp_path");
+    T_CHECK(path && path->type == CHORD_JSON_STRING && !strcmp(path->string, "int8"),
+            "Q8_0 prefill goes through the int8 dot products");
+    T_NEAR(num(j, "pp_fraction_of_bound"), num(j, "pp_fraction_of_int8"), 1e-3);
+    positive(j, "tokenizer_mb_s");
+    positive(j, "tokenizer_tokens");
+    positive(j, "rss_bytes");
+    T_CHECK(chord_json_get(j, "stream") == NULL, "no streamed run without --mem-budget");
+    double wb = num(j, "weight_bytes");
+    chord_json_free(j);
+
+    /* Streamed, cold: half the weights as budget. */
+    char args[256];
+    snprintf(args, sizeof args, "-p 16 -n 8 -r 1 --threads 2 --json --mem-budget %lld --cold",
+             (long long)(wb / 2));
+    j = bench_json(model, args);
+    T_REQUIRE(j, "no JSON (streamed)");
+    const chord_json *s = chord_json_get(j, "stream");
+    T_REQUIRE(s && s->type == CHORD_JSON_OBJECT, "stream object missing");
+    T_CHECK(chord_json_get(s, "cold") && chord_json_get(s, "cold")->type == CHORD_JSON_TRUE,
+            "cold flag");
+    min_med_max(s, "tg_tok_s");
+    positive(s, "budget_bytes");
+    T_CHECK(num(s, "budget_bytes") < wb, "budget %g below the weights %g", num(s, "budget_bytes"), wb);
+    /* Streaming reads part of the model each token: more than nothing, at
+     * most the whole file. */
+    positive(s, "bytes_per_token");
+    T_CHECK(num(s, "bytes_per_token") <= wb, "streamed %g bytes per token > weights %g",
+            num(s, "bytes_per_token"), wb);
+    T_CHECK(num(s, "stalls_per_token") >= 0, "stalls per token");
+    positive(s, "disk_mb_s");
+    positive(s, "disk_bound_tok_s");
+    positive(s, "copy_bound_tok_s");
+    positive(s, "ratio");
+    positive(s, "peak_rss_bytes");
+    chord_json_free(j);
+
+    /* Usage errors exit 2. */
+    snprintf(cmd, sizeof cmd, "'%s' bench -p 16 2>/dev/null", t_chord_bin());
+    T_EQ_INT(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "'%s' bench -m '%s' -r 0 2>/dev/null", t_chord_bin(), model);
+    T_EQ_INT(t_run(cmd, NULL), 2);
+    snprintf(cmd, sizeof cmd, "'%s' bench -m '%s' --cold 2>/dev/null", t_chord_bin(), model);
+    T_EQ_INT(t_run(cmd, NULL), 2);
+    /* A missing model is a failure, not a usage error. */
+    snprintf(cmd, sizeof cmd, "'%s' bench -m '%s/none.gguf' 2>/dev/null", t_chord_bin(), dir);
+    T_EQ_INT(t_run(cmd, NULL), 1);
+    return t_done();
+}
