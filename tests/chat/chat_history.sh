@@ -134,4 +134,44 @@ for _ in $(seq 100); do [ -e "$TMP/locked.db.held" ] && break; sleep 0.1; done
 [ -e "$TMP/locked.db.held" ] || fail "the locker did not start"
 check_bad locked "$TMP/locked.db"
 wait $locker
+
+# a write that fails mid-chat (the lock taken between two turns): one
+# warning, the turn still answered, the rest of the chat unrecorded
+mkfifo in.fifo || fail "mkfifo"
+exec 4<> in.fifo
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$TMP/mid.db" --json < in.fifo > mid.out 2> mid.err 4>&- &
+chat=$!
+wait_done() { # N: until N done events are out
+    for _ in $(seq 300); do [ "$(grep -c '"event":"done"' mid.out)" -ge "$1" ] && return; sleep 0.1; done
+    fail "turn $1 not answered: $(cat mid.out mid.err)"
+}
+echo "first turn" >&4
+wait_done 1
+rm -f "$TMP/mid.db.held"
+python3 - "$TMP/mid.db" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[1] + ".held", "w").close()
+time.sleep(8)
+c.execute("ROLLBACK")
+PY
+locker=$!
+for _ in $(seq 100); do [ -e "$TMP/mid.db.held" ] && break; sleep 0.1; done
+[ -e "$TMP/mid.db.held" ] || fail "the mid-chat locker did not start"
+echo "second turn" >&4
+wait_done 2
+wait $locker
+echo "third turn" >&4
+wait_done 3
+exec 4>&-
+wait $chat || fail "mid-chat failure: exit $?: $(cat mid.err)"
+[ "$(wc -l < mid.err)" = 1 ] && grep -q "mid.db" mid.err || fail "mid-chat failure: want one warning naming the file: $(cat mid.err)"
+jsum mid.out > mid.sum || fail "bad mid-chat json"
+[ "$(wc -l < mid.sum)" = 3 ] || fail "mid-chat: $(cat mid.sum)"
+"$CHORD" history show 1 --json --db "$TMP/mid.db" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["messages"]
+assert [(x["role"], x["status"]) for x in m] == [("user", "complete"), ("assistant", "complete")], m
+assert m[0]["content"] == "first turn"' || fail "mid-chat: the first turn is not kept alone"
 echo PASS
