@@ -92,4 +92,13 @@ echo "Go on" | "$CHORD" --batch -m "$A_MODEL" -n 4 --temp 0 --db i.db -c --json 
 import json, sys
 m = json.load(sys.stdin)["messages"]
 assert [x["status"] for x in m] == ["complete", "interrupted", "complete", "complete"], m' || fail "-c after SIGINT did not append"
+# --- a reader that goes away: the reply stops, exit 0, kept as interrupted
+printf 'hi\nhello\nmore\n' | "$CHORD" --batch -m "$A_MODEL" -n 50 --temp 0 --db h.db 2> h.err | head -c 5 > h.out
+[ "${PIPESTATUS[1]}" = 0 ] || fail "closed stdout: exit ${PIPESTATUS[1]}: $(cat h.err)"
+[ "$(wc -c < h.out)" = 5 ] && [ ! -s h.err ] || fail "closed stdout: $(cat h.out h.err)"
+"$CHORD" history show 1 --json --db h.db | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["messages"]
+assert [(x["role"], x["status"]) for x in m] == [("user", "complete"), ("assistant", "interrupted")], m' ||
+    fail "closed stdout: the reply is not kept as interrupted, or more turns ran"
 echo PASS
