@@ -202,19 +202,27 @@ static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint
     }
 }
 
-/* Unpacks the 16 signed 6-bit scales of a Q3_K block (value - 32). The
- * low nibbles of scales 0-7 and the high nibbles (8-15) sit in bytes 0-7,
- * their top two bits in bytes 8-11 (scale j: byte 8 + j%4, bits 2*(j/4));
- * 32-bit masks unpack four at a time. */
-static inline void quant_q3_K_scales(const uint8_t *packed, int8_t out[16])
+/* Unpacks the 16 6-bit scales of a Q3_K block, stored with an offset of
+ * 32: the low nibbles of scales 0-7 and the high nibbles (8-15) sit in
+ * bytes 0-7, their top two bits in bytes 8-11 (scale j: byte 8 + j%4,
+ * bits 2*(j/4)); 32-bit masks unpack four at a time, as bytes 0..63 in
+ * order in v. */
+static inline void quant_q3_K_scales_u32(const uint8_t *packed, uint32_t v[4])
 {
-    uint32_t a[3], v[4];
+    uint32_t a[3];
     memcpy(a, packed, 12);
     v[0] = (a[0] & 0x0f0f0f0fu) | ((a[2] & 0x03030303u) << 4);
     v[1] = (a[1] & 0x0f0f0f0fu) | (((a[2] >> 2) & 0x03030303u) << 4);
     v[2] = ((a[0] >> 4) & 0x0f0f0f0fu) | (((a[2] >> 4) & 0x03030303u) << 4);
     v[3] = ((a[1] >> 4) & 0x0f0f0f0fu) | (((a[2] >> 6) & 0x03030303u) << 4);
+}
+
+/* The same as signed values (scale - 32). */
+static inline void quant_q3_K_scales(const uint8_t *packed, int8_t out[16])
+{
+    uint32_t v[4];
     uint8_t u[16];
+    quant_q3_K_scales_u32(packed, v);
     memcpy(u, v, 16);
     for (int j = 0; j < 16; j++)
         out[j] = (int8_t)(u[j] - 32);

@@ -89,8 +89,14 @@ static void vec_dot_q3_K(int64_t n, float *out, const void *w, const void *a)
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int8_t sc[16];
-        quant_q3_K_scales(x[i].scales, sc);
+        /* the 16 scales as int16 in one store, read back word by word */
+        uint32_t sv[4];
+        quant_q3_K_scales_u32(x[i].scales, sv);
+        const __m128i sc8 = _mm_sub_epi8(_mm_set_epi32((int)sv[3], (int)sv[2], (int)sv[1], (int)sv[0]),
+                                         _mm_set1_epi8(32));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        int16_t sc[16];
+        _mm256_storeu_si256((__m256i *)sc, sc16);
         const __m256i hm = load32(x[i].hmask);
         __m256i acc = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -103,7 +109,8 @@ static void vec_dot_q3_K(int64_t n, float *out, const void *w, const void *a)
                 acc = _mm256_add_epi32(acc, dot_scaled(u, load32(y[i].qs + e), sc[e / 16], sc[e / 16 + 1]));
             }
         }
-        const int sumi = hsum_epi32(acc) - 4 * scaled_bsums(sc, &y[i]);
+        const __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), sc16);
+        const int sumi = hsum_epi32(acc) - 4 * hsum_epi32(bs);
         sum += (h2f(x[i].d) * y[i].d) * (float)sumi;
     }
     *out = sum;
@@ -247,8 +254,14 @@ static void dequant_q3_K(const void *src, float *dst, int64_t n)
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = h2f(x[i].d);
-        int8_t sc[16];
-        quant_q3_K_scales(x[i].scales, sc);
+        /* the 16 scales as int16 in one store, read back word by word */
+        uint32_t sv[4];
+        quant_q3_K_scales_u32(x[i].scales, sv);
+        const __m128i sc8 = _mm_sub_epi8(_mm_set_epi32((int)sv[3], (int)sv[2], (int)sv[1], (int)sv[0]),
+                                         _mm_set1_epi8(32));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        int16_t sc[16];
+        _mm256_storeu_si256((__m256i *)sc, sc16);
         const __m256i hm = load32(x[i].hmask);
         for (int h = 0; h < 2; h++) {
             const __m256i q = load32(x[i].qs + 32 * h);

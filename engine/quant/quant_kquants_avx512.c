@@ -123,9 +123,11 @@ static void vec_dot_q3_K(int64_t n, float *out, const void *w, const void *a)
     const __m512i m3 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int8_t sc[16];
-        quant_q3_K_scales(x[i].scales, sc);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        uint32_t v[4];
+        quant_q3_K_scales_u32(x[i].scales, v);
+        const __m128i sc8 = _mm_sub_epi8(_mm_set_epi32((int)v[3], (int)v[2], (int)v[1], (int)v[0]),
+                                         _mm_set1_epi8(32));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
         const __m512i hm = dup32(x[i].hmask);
         __m512i acc = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++) {
