@@ -38,7 +38,7 @@ typedef struct bench_speed {
     int n_resident, n_slots;
     int64_t budget_bytes;
     int64_t rss_kb, hwm_kb;      /* after the runs; HWM since the load */
-    char plan[256];
+    char plan[512];
 } bench_speed;
 
 /* The machine's limits. */
@@ -62,6 +62,7 @@ typedef struct bench_result {
     double tok_mb_s, tok_seconds;
     int tok_tokens;
     size_t tok_bytes;
+    double load_avg;             /* 1-minute load average at the start */
 } bench_result;
 
 /* Loads the model with mp (mem_budget decides resident or streamed) and

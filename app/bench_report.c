@@ -68,8 +68,10 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
     printf("model    %s: %s %s, %.3f B params, weights %.1f MiB, %.1f MiB read per token\n",
            in->path, in->arch, in->type_name, (double)in->n_params / 1e9, MIB(in->weight_bytes),
            MIB(in->weight_bytes_per_token));
-    printf("threads  %d, simd %s, prefill path %s\n", o->threads, chord_simd_level(),
-           r->float_path ? "sgemm (float weights)" : "int8 dot products (quantized weights)");
+    printf("threads  %d, simd %s, prefill path %s, load average %.2f\n", o->threads,
+           chord_simd_level(),
+           r->float_path ? "sgemm (float weights)" : "int8 dot products (quantized weights)",
+           r->load_avg);
     printf("machine  read %.2f GB/s | memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | "
            "int8 %.1f GOP/s (%s)\n",
            r->lim.mem_bw_gb_s, r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops,
@@ -84,7 +86,7 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
            r->resident.hwm_kb / 1024.0);
     if (r->have_stream) {
         const bench_speed *s = &r->stream;
-        printf("streamed, budget %.1f MiB%s: %s\n", MIB(s->budget_bytes),
+        printf("streamed, budget %.1f MiB%s\n  plan: %s\n", MIB(s->budget_bytes),
                o->cold ? ", cold (pages dropped before each run)" : ", warm", s->plan);
         row("pp", o->n_pp, &s->pp, r->resident.pp.med, "resident");
         row("tg", o->n_tg, &s->tg, r->resident.tg.med, "resident");
@@ -121,8 +123,9 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
     chord_json_write_str(stdout, in->name, strlen(in->name));
     printf(",\"type\":");
     chord_json_write_str(stdout, in->type_name, strlen(in->type_name));
-    printf(",\"threads\":%d,\"simd\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"reps\":%d",
-           o->threads, chord_simd_level(), o->n_pp, o->n_tg, o->reps);
+    printf(",\"threads\":%d,\"simd\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"reps\":%d"
+           ",\"load_avg\":%.2f", o->threads, chord_simd_level(), o->n_pp, o->n_tg, o->reps,
+           r->load_avg);
     printf(",\"n_params\":%lld,\"weight_bytes\":%lld,\"weight_bytes_per_token\":%lld",
            (long long)in->n_params, (long long)in->weight_bytes,
            (long long)in->weight_bytes_per_token);
