@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "t.h"
 
@@ -84,4 +85,17 @@ bool fx_check_group(const fx_model *m, const lc_cache *lc, int g)
         }
     }
     return true;
+}
+
+bool fx_quiesce(const lc_cache *lc)
+{
+    for (int i = 0; i < 10000; i++) {
+        chord_stats st;
+        lc_stats(lc, &st);
+        if (st.queue_depth == 0 && st.in_flight == 0)
+            return true;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    t_fail_at(__FILE__, __LINE__, "prefetch reads still pending after 10 s");
+    return false;
 }

@@ -31,6 +31,10 @@ void fx_free(fx_model *m);
  * (reports the first difference with t_fail_at). */
 bool fx_check_group(const fx_model *m, const lc_cache *lc, int g);
 
+/* Waits (up to 10 s) until no read is queued or in flight, so counters
+ * read in several calls agree. Returns false on timeout. */
+bool fx_quiesce(const lc_cache *lc);
+
 /* A small deterministic generator for the tests. */
 uint64_t fx_rand(uint64_t *s);
 

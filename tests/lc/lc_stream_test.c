@@ -61,6 +61,7 @@ static void check_stats(lc_cache *lc, const char *what, uint64_t streamed_acquir
 {
     chord_stats st;
     memset(&st, 0, sizeof st);
+    fx_quiesce(lc);  /* no prefetch may land between the counters read below */
     lc_stats(lc, &st);
     int L = M.n_groups - 1;
     T_EQ_INT(st.n_layer, L);

@@ -17,7 +17,17 @@
 
 static fx_model M;
 static atomic_bool stop_stats;
-static lc_cache *_Atomic shared_lc;
+/* the cache the poller reads; swapped under shared_mu so it never reads a
+ * cache being closed (the lifetime rule any lc_stats caller follows) */
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static lc_cache *shared_lc;
+
+static void set_shared(lc_cache *lc)
+{
+    pthread_mutex_lock(&shared_mu);
+    shared_lc = lc;
+    pthread_mutex_unlock(&shared_mu);
+}
 
 /* Polls lc_stats like the UI does, checking invariants that must hold in
  * any snapshot. */
@@ -29,11 +39,14 @@ static void *stats_main(void *arg)
         /* a UI polls a few hundred times a second; poll much faster than
          * that, but leave the shared CPUs some air */
         nanosleep(&(struct timespec){0, 20000}, NULL);
-        lc_cache *lc = atomic_load(&shared_lc);
-        if (!lc)
-            continue;
         chord_stats st;
-        lc_stats(lc, &st);
+        pthread_mutex_lock(&shared_mu);
+        bool have = shared_lc != NULL;
+        if (have)
+            lc_stats(shared_lc, &st);
+        pthread_mutex_unlock(&shared_mu);
+        if (!have)
+            continue;
         if (st.queue_depth + st.in_flight > st.n_slots || st.budget_used_bytes > st.budget_bytes)
             t_fail_at(__FILE__, __LINE__, "inconsistent snapshot: queue %d in flight %d slots %d used %lld budget %lld",
                       st.queue_depth, st.in_flight, st.n_slots,
@@ -77,7 +90,7 @@ int main(void)
                         .direct_io = direct};
         T_REQUIRE(lc_open(M.path, M.n_groups, M.groups, &p, &lc, &err) == CHORD_OK, "%s", err.msg);
         lc_test_delay(lc, (int)(fx_rand(&s) % 400), (unsigned)c);
-        atomic_store(&shared_lc, lc);
+        set_shared(lc);
         chord_stats st;
         lc_stats(lc, &st);
         uint64_t streamed_acq = 0;
@@ -100,7 +113,8 @@ int main(void)
             }
             total_cycles++;
         }
-        atomic_store(&shared_lc, NULL);
+        set_shared(NULL);
+        fx_quiesce(lc);
         lc_stats(lc, &st);
         uint64_t loaded = 0;
         for (int g = 1; g <= L; g++)
