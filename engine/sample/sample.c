@@ -259,45 +259,73 @@ static void keep_top_k(samp_cand *c, int n, int k)
     }
 }
 
+/* Fills c with the tokens whose logit is at least thr; returns how many. */
+static int gather(const float *logits, int n_vocab, float thr, samp_cand *c)
+{
+    int n = 0;
+    for (int i = 0; i < n_vocab; i++)
+        if (logits[i] >= thr && logits[i] > -INFINITY)
+            c[n++] = (samp_cand){logits[i], i};
+    return n;
+}
+
 chord_token chord_sampler_sample(chord_sampler *s, float *logits)
 {
     int n_vocab = s->n_vocab;
     apply_penalty(s, logits);
     if (s->p.temp <= 0.0f)
         return samp_argmax(logits, n_vocab);
-
-    /* min-p first: its threshold is relative to the top logit, which every
-     * other truncation keeps, so doing it first only saves work. */
     float maxl = logits[samp_argmax(logits, n_vocab)];
     if (!isfinite(maxl))
         return samp_argmax(logits, n_vocab);
-    float thr = s->p.min_p > 0.0f ? maxl + logf(s->p.min_p) : -INFINITY;
-    samp_cand *c = s->cand;
-    int n = 0;
-    for (int i = 0; i < n_vocab; i++)
-        if (logits[i] >= thr && logits[i] > -INFINITY)
-            c[n++] = (samp_cand){logits[i], i};
 
-    if (s->p.top_k > 0 && n > s->p.top_k) {
-        keep_top_k(c, n, s->p.top_k);
-        n = s->p.top_k;
+    /* The order is top-k, top-p, min-p. Each keeps a prefix of the sorted
+     * candidates, so min-p (a threshold relative to the top logit) can be
+     * applied first to save work, as long as top-p measures its share
+     * against the mass of everything top-k kept (z). */
+    samp_cand *c = s->cand;
+    float thr = s->p.min_p > 0.0f ? maxl + logf(s->p.min_p) : -INFINITY;
+    double z = 0;
+    int n;
+    if (s->p.top_k > 0 && s->p.top_k < n_vocab) {
+        n = gather(logits, n_vocab, -INFINITY, c);
+        if (n > s->p.top_k) {
+            keep_top_k(c, n, s->p.top_k);
+            n = s->p.top_k;
+        }
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            z += exp((double)c[i].logit - maxl);
+            if (c[i].logit >= thr)
+                c[kept++] = c[i];
+        }
+        n = kept;
+    } else {
+        for (int i = 0; i < n_vocab; i++)
+            z += exp((double)logits[i] - maxl);
+        n = gather(logits, n_vocab, thr, c);
+        if (s->p.top_p < 1.0f && n > 256) {
+            /* A nucleus is usually small: if the best 256 already hold
+             * top_p of the mass, nothing beyond them can be kept, so
+             * sorting the whole vocabulary is not needed. */
+            keep_top_k(c, n, 256);
+            double best = 0;
+            for (int i = 0; i < 256; i++)
+                best += exp((double)c[i].logit - maxl);
+            n = best >= (double)s->p.top_p * z ? 256 : gather(logits, n_vocab, thr, c);
+        }
     }
     qsort(c, (size_t)n, sizeof *c, cand_cmp);
 
     if (s->p.top_p < 1.0f) {
-        double sum = 0;
-        for (int i = 0; i < n; i++)
-            sum += exp((double)c[i].logit - maxl);
-        double cum = 0, target = (double)s->p.top_p * sum;
-        int keep = n;
+        double cum = 0, target = (double)s->p.top_p * z;
         for (int i = 0; i < n; i++) {
             cum += exp((double)c[i].logit - maxl);
             if (cum >= target) {
-                keep = i + 1;
+                n = i + 1;
                 break;
             }
         }
-        n = keep;
     }
 
     /* The draw: weights exp((l - max) / T), walked in candidate order. */

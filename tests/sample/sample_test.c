@@ -134,6 +134,57 @@ static void test_truncations(void)
     T_NEAR(f[0], 1.0, 1e-9);
 }
 
+/* Top-p measures against the mass top-k kept, before min-p: with
+ * probabilities .4 .3 .2 .1, top-p 0.5 keeps two tokens (.4 < .5 <= .7)
+ * and min-p 0.6 (p >= .24) keeps both of them. (Applying min-p first and
+ * renormalizing would keep only the first.) */
+static void test_truncation_order(void)
+{
+    float logits[4] = {logf(0.4f), logf(0.3f), logf(0.2f), logf(0.1f)};
+    double f[4];
+    chord_sampler_params p = plain(11);
+    p.top_p = 0.5f;
+    p.min_p = 0.6f;
+    frequencies(&p, logits, 4, 20000, f);
+    T_NEAR(f[1], 0.3 / 0.7, 0.02);
+    T_CHECK(f[2] == 0 && f[3] == 0, "two tokens kept: %g %g", f[2], f[3]);
+}
+
+/* Large vocabularies: the nucleus found among the best 256, and the full
+ * sort when 256 are not enough (ties rank by id). */
+static void test_large_vocab_nucleus(void)
+{
+    enum { NV = 1000 };
+    float logits[NV];
+    double f[NV];
+    for (int i = 0; i < NV; i++)
+        logits[i] = i < 10 ? 10.0f : 0.0f;
+    chord_sampler_params p = plain(5);
+    p.top_p = 0.9f;
+    frequencies(&p, logits, NV, 5000, f);
+    double in10 = 0;
+    for (int i = 0; i < 10; i++)
+        in10 += f[i];
+    T_NEAR(in10, 1.0, 1e-9);
+
+    for (int i = 0; i < NV; i++)
+        logits[i] = 0.0f; /* uniform: top-p 0.5 keeps ids 0..499 */
+    p.top_p = 0.5f;
+    frequencies(&p, logits, NV, 20000, f);
+    double low = 0, mid = 0, high = 0;
+    for (int i = 0; i < NV; i++) {
+        if (i < 256)
+            low += f[i];
+        else if (i < 500)
+            mid += f[i];
+        else
+            high += f[i];
+    }
+    T_NEAR(low, 256.0 / 500, 0.02);
+    T_NEAR(mid, 244.0 / 500, 0.02);
+    T_NEAR(high, 0.0, 1e-9);
+}
+
 static void test_repeat_penalty(void)
 {
     chord_sampler_params p = plain(3);
@@ -199,6 +250,8 @@ int main(void)
     test_greedy_is_argmax();
     test_distribution_matches_softmax();
     test_truncations();
+    test_truncation_order();
+    test_large_vocab_nucleus();
     test_repeat_penalty();
     test_seed_reproducible();
     return t_done();
