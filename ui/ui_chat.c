@@ -65,6 +65,7 @@ static void msgs_clear(ui_chat *c)
         free(c->msgs[i].text);
     c->n_msgs = 0;
     c->view_start = 0;
+    c->win_first = 0;
     c->version++;
 }
 
@@ -82,6 +83,19 @@ void ui_chat_note(ui_chat *c, const char *fmt, ...)
     ui_msg *m = msg_push(c, UI_ROLE_NOTE);
     if (m)
         msg_append(m, buf, strlen(buf));
+}
+
+void ui_chat_warn(ui_chat *c, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (c->hooks.on_warn)
+        c->hooks.on_warn(c->hooks.ud, buf);
+    else
+        ui_chat_note(c, "%s", buf);
 }
 
 static bool tokens_push(chord_token **v, int *n, int *cap, const chord_token *t, int k)
@@ -107,7 +121,7 @@ static bool tokens_push(chord_token **v, int *n, int *cap, const chord_token *t,
 
 static void hist_failed(ui_chat *c, const chord_err *err)
 {
-    ui_chat_note(c, "history: %s (not recording this session any more)", err->msg);
+    ui_chat_warn(c, "history: %s (not recording this session any more)", err->msg);
     c->h = NULL;
     c->stream_open = false;
 }
@@ -262,7 +276,7 @@ static chord_status chat_render(ui_chat *c, char **out, chord_err *err)
     int n = 0;
     if (c->system)
         v[n++] = (chord_chat_msg){"system", c->system};
-    for (int i = 0; i < c->n_msgs; i++) {
+    for (int i = c->win_first; i < c->n_msgs; i++) {
         /* notes are ours; a user message that failed to send got no reply */
         if (c->msgs[i].role == UI_ROLE_NOTE || (c->msgs[i].role == UI_ROLE_USER && c->msgs[i].failed))
             continue;
@@ -311,17 +325,62 @@ static chord_status chat_tokenize(ui_chat *c, const char *text, chord_err *err)
     return CHORD_OK;
 }
 
+/* The room kept for the reply when old turns must leave the window, as
+ * batch mode keeps it: -n tokens, a quarter of the context when unlimited,
+ * never more than half. */
+static int reply_reserve(const ui_chat *c, int n_ctx)
+{
+    int r = c->n_predict >= 0 ? c->n_predict : n_ctx / 4;
+    if (r > n_ctx / 2)
+        r = n_ctx / 2;
+    return r < 1 ? 1 : r;
+}
+
+/* The index of the last user message, or -1. */
+static int last_user(const ui_chat *c)
+{
+    for (int i = c->n_msgs - 1; i >= c->win_first; i--)
+        if (c->msgs[i].role == UI_ROLE_USER)
+            return i;
+    return -1;
+}
+
+/* Renders and tokenizes the window into c->feed; while it does not fit
+ * with room for the reply, the oldest turn (a user message and what
+ * follows it up to the next one) leaves the window. The newest user
+ * message always stays. */
+static chord_status chat_fit(ui_chat *c, int n_ctx, chord_err *err)
+{
+    int lu = last_user(c), dropped = 0;
+    for (;;) {
+        char *text;
+        chord_status st = chat_render(c, &text, err);
+        if (st != CHORD_OK)
+            return st;
+        st = chat_tokenize(c, text, err);
+        free(text);
+        if (st != CHORD_OK)
+            return st;
+        if (c->n_feed + reply_reserve(c, n_ctx) <= n_ctx || lu < 0 || c->win_first >= lu)
+            break;
+        int i = c->win_first + 1;
+        while (i < lu && c->msgs[i].role != UI_ROLE_USER)
+            i++;
+        c->win_first = i;
+        dropped++;
+    }
+    if (dropped)
+        ui_chat_warn(c, "(context %d tokens: the %d oldest turn%s left the model's window)", n_ctx,
+                     dropped, dropped > 1 ? "s" : "");
+    return CHORD_OK;
+}
+
 static chord_status chat_start(ui_chat *c, chord_err *err)
 {
-    char *text;
-    chord_status st = chat_render(c, &text, err);
-    if (st != CHORD_OK)
-        return st;
-    st = chat_tokenize(c, text, err);
-    free(text);
-    if (st != CHORD_OK)
-        return st;
     int n_ctx = chord_ctx_n_ctx(c->ctx);
+    chord_status st = chat_fit(c, n_ctx, err);
+    if (st != CHORD_OK)
+        return st;
     if (c->n_feed >= n_ctx) {
         snprintf(err->msg, sizeof err->msg,
                  "the conversation needs %d tokens but the context holds %d: /new starts over",
@@ -497,9 +556,9 @@ static void on_end(ui_chat *c, const chord_event *ev)
     c->n_kv = 0;
     tokens_push(&c->kv, &c->n_kv, &c->cap_kv, c->feed, pos);
     if (failed)
-        ui_chat_note(c, "error: %s", ev->message);
+        ui_chat_warn(c, "error: %s", ev->message);
     else if (ev->reason == CHORD_STOP_CTX_FULL)
-        ui_chat_note(c, "(context full: /new starts a fresh conversation)");
+        ui_chat_warn(c, "(context full: /new starts a fresh conversation)");
     c->version++;
     if (c->hooks.on_done)
         c->hooks.on_done(c->hooks.ud, ev);
@@ -508,7 +567,7 @@ static void on_end(ui_chat *c, const chord_event *ev)
         c->queued = NULL;
         chord_err serr;
         if (ui_chat_send(c, q, &serr) != CHORD_OK)
-            ui_chat_note(c, "error: %s", serr.msg);
+            ui_chat_warn(c, "error: %s", serr.msg);
         free(q);
     }
 }

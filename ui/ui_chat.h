@@ -37,6 +37,7 @@ typedef struct ui_chat_hooks {
     void (*on_text)(void *ud, const char *text, size_t len);
     void (*on_note)(void *ud, const char *text);
     void (*on_done)(void *ud, const chord_event *ev);
+    void (*on_warn)(void *ud, const char *text);   /* problems; else on_note */
     void *ud;
 } ui_chat_hooks;
 
@@ -57,6 +58,8 @@ struct ui_chat {
     ui_msg *msgs;
     int n_msgs, cap_msgs;
     int view_start;             /* /clear hides messages before this one */
+    int win_first;              /* messages before this one left the model's
+                                   window (the context was full); still shown */
 
     chord_token *kv;            /* tokens at positions 0..n_kv-1 of ctx */
     int n_kv, cap_kv;
@@ -102,6 +105,9 @@ void ui_chat_set_system(ui_chat *c, const char *text);
 
 /* Adds a note (shown, never sent to the model, never recorded). */
 void ui_chat_note(ui_chat *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A note about a problem (an error, a history failure, turns dropped):
+ * the REPL sends these to stderr so stdout stays the conversation. */
+void ui_chat_warn(ui_chat *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The sampling settings as "temp 0.8 · top-k 40 · ..." for the status line. */
 void ui_chat_sampling_str(const ui_chat *c, char *out, size_t cap);

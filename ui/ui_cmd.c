@@ -105,6 +105,8 @@ static int cmd_history(ui_chat *c, const char *arg, bool tui)
     chord_err err;
     if (ui_chat_resume(c, id, &err) != CHORD_OK)
         ui_chat_note(c, "cannot resume %lld: %s", id, err.msg);
+    else
+        ui_chat_note(c, "resumed conversation %lld", id);
     return UI_CMD_REDRAW;
 }
 

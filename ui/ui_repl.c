@@ -45,6 +45,13 @@ static void repl_note(void *ud, const char *text)
     fflush(stdout);
 }
 
+static void repl_warn(void *ud, const char *text)
+{
+    (void)ud;
+    fflush(stdout);
+    fprintf(stderr, "chord: %s\n", text);
+}
+
 static void repl_done(void *ud, const chord_event *ev)
 {
     (void)ud;
@@ -121,7 +128,7 @@ int ui_run_repl(const ui_config *cfg)
         ui_chat_free(&chat);
         return 1;
     }
-    chat.hooks = (ui_chat_hooks){repl_text, repl_note, repl_done, NULL};
+    chat.hooks = (ui_chat_hooks){repl_text, repl_note, repl_done, repl_warn, NULL};
     setlocale(LC_CTYPE, "");
     bool tty = isatty(0);
     struct sigaction sa, old_sa;

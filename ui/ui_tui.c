@@ -151,6 +151,8 @@ static void handle_key(tui *t, int r, wint_t ch)
             chord_err err;
             if (ui_chat_resume(&t->chat, id, &err) != CHORD_OK)
                 ui_chat_note(&t->chat, "cannot resume %lld: %s", (long long)id, err.msg);
+            else
+                ui_chat_note(&t->chat, "resumed conversation %lld", (long long)id);
             ui_chatview_scroll(&t->view, INT_MIN);
             break;
         }

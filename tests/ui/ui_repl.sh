@@ -29,4 +29,15 @@ users=$(grep -c '"role": "user"' "$TMP/c.json")
 grep -q '"content": "second\\nline"' "$TMP/c.json" || fail "backslash continuation not joined with a newline"
 ngen=$(grep -oE '"n_gen": [0-9]+' "$TMP/c.json" | sed -n 4p | grep -oE '[0-9]+')
 [ "$ngen" = 5 ] || fail "second reply should have 5 tokens after /set n 5, got $ngen"
+# several turns in a small context: old turns leave the window the same
+# way as in --batch, and the replies are byte-identical to it
+printf 'Tell me a story\nAnd then what happened next\nWhy is that so\nOk\n' > "$TMP/turns"
+"$CHORD" --batch -m "$M" --seed 4 -n 30 --ctx 128 --threads 2 --no-history < "$TMP/turns" > "$TMP/b.out" 2>/dev/null \
+    || fail "--batch multi-turn failed"
+"$CHORD" -m "$M" --seed 4 -n 30 --ctx 128 --threads 2 --no-history < "$TMP/turns" > "$TMP/r.out" 2> "$TMP/r.err" \
+    || fail "REPL multi-turn failed"
+[ "$(wc -l < "$TMP/r.out")" -eq 4 ] || fail "expected 4 reply lines: $(cat "$TMP/r.out")"
+cmp -s "$TMP/b.out" "$TMP/r.out" || fail "REPL turns differ from --batch:
+$(diff "$TMP/b.out" "$TMP/r.out")"
+grep -q 'oldest turn left' "$TMP/r.err" || fail "no notice on stderr that turns left the window"
 echo "ok"

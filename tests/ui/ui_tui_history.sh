@@ -37,13 +37,15 @@ screen | grep -q 'Second talk' || die "picker misses the second conversation"
 screen | grep -q 'Lighthouse keeper story' || die "picker misses the first conversation"
 # newest first: the first conversation is one row down
 T send-keys -t chord Down Enter
-wait_for 'resumed|you    Lighthouse keeper story' 5 || die "Enter did not resume"
-sleep 0.3
+wait_for 'resumed conversation 1' 5 || die "Enter did not resume"
 snap "resumed"
-screen | grep -q '│ you    Lighthouse keeper story' || die "resumed chat lacks the user message"
 screen | grep -q '\[interrupted\]' || die "resumed chat lacks the interrupted reply"
 screen | grep -q 'Second talk' && die "the other conversation is still on screen"
 screen | sed -n 1p | grep -q '"Lighthouse keeper story"' || die "title not shown in the top border"
+# the reply may be long: Home shows the start of the conversation
+T send-keys -t chord Home
+wait_for '^│ you    Lighthouse keeper story' 3 || die "resumed chat lacks the user message"
+T send-keys -t chord End
 
 T send-keys -t chord C-d
 check_exit
