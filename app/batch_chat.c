@@ -152,8 +152,10 @@ static void hist_end(batch *b, hist_msg_status st, const hist_counts *hc)
 
 /* Loads the conversation to continue into the session. Error turns (an
  * assistant row with status error) are left out with the user line they
- * answered: the model never saw them either. Returns false after printing
- * the problem. */
+ * answered: the model never saw them either. So is a user line that got no
+ * reply at all (its writer died, or could not record the reply), since
+ * some templates refuse two user turns in a row. Returns false after
+ * printing the problem. */
 static bool resume(batch *b, hist_conv **out)
 {
     const chord_opts *o = b->o;
@@ -189,16 +191,20 @@ static bool resume_msgs(batch *b, const hist_conv *hc)
         bool user = !strcmp(hm->role, "user");
         if (!user && strcmp(hm->role, "assistant"))
             continue;
-        if (!user && hm->status == HIST_ERROR) {
-            if (b->s.n_msgs > 0 && b->s.msgs[b->s.n_msgs - 1].user)
+        bool after_user = b->s.n_msgs > 0 && b->s.msgs[b->s.n_msgs - 1].user;
+        if ((!user && hm->status == HIST_ERROR) || (user && after_user)) {
+            if (after_user)
                 chs_pop(&b->s);
-            continue;
+            if (!user)
+                continue;
         }
         if (chs_add(&b->s, user, hm->content, hm->len, &err) != CHORD_OK) {
             app_error("%s", err.msg);
             return false;
         }
     }
+    if (b->s.n_msgs > 0 && b->s.msgs[b->s.n_msgs - 1].user)
+        chs_pop(&b->s);
     return true;
 }
 

@@ -79,6 +79,23 @@ grep -q "99" r99.err || fail "--resume 99 error does not name it: $(cat r99.err)
 echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$TMP/empty.db" -c > /dev/null 2> c0.err && fail "-c on an empty history succeeded"
 grep -q "no conversation to continue" c0.err || fail "-c on empty: $(cat c0.err)"
 
+# --- a stored user line that got no reply is left out on resume (this
+# template, like several real ones, refuses two user turns in a row) -----
+cat > alt.jinja <<'JINJA'
+{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('roles must alternate') }}{% endif %}{{ m['role'] }}: {{ m['content'] }}
+{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}
+JINJA
+A=(--batch -m "$A_MODEL" "${G[@]}" --chat-template alt.jinja --json)
+printf 'first\nsecond\n' | "$CHORD" "${A[@]}" --db d.db > /dev/null 2>&1 || fail "dangling setup"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM messages WHERE seq = 4"); c.commit()' d.db ||
+    fail "cannot remove the last reply"
+echo next | "$CHORD" "${A[@]}" --db d.db -c > d.out 2> d.err || fail "resume with a dangling user line: $(cat d.err)"
+echo first | "$CHORD" "${A[@]}" --db e.db > /dev/null 2>&1 || fail "reference setup"
+echo next | "$CHORD" "${A[@]}" --db e.db -c > e.out 2> e.err || fail "reference -c: $(cat e.err)"
+D=$(jsum d.out); E=$(jsum e.out)
+[ "$(field "$D" 2)" = "$(field "$E" 2)" ] && [ "$(reply "$D")" = "$(reply "$E")" ] ||
+    fail "resume did not skip the unanswered line: $D vs $E"
+
 # --- --no-history writes nothing; the default path is under XDG ---------
 echo hi | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --no-history > /dev/null || fail "--no-history"
 [ ! -e "$XDG_DATA_HOME/chord/history.db" ] || fail "--no-history created the default database"
