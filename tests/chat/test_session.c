@@ -1,0 +1,148 @@
+/*
+ * chat_session: app/chat_session.c on the shared models: what ends an
+ * assistant turn under each template (stop text, extra stop token), the
+ * KV-cache prefix kept across turns, dropping the oldest turns when the
+ * context is full, and the error for a turn that cannot fit at all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat_session.h"
+#include "t.h"
+
+static chord_model *load(const char *rel)
+{
+    chord_model_params mp = chord_model_default_params();
+    mp.n_threads = 1;
+    chord_model *m = NULL;
+    chord_err err;
+    if (chord_model_load(t_shared(rel), &mp, &m, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "load %s: %s", rel, err.msg);
+        return NULL;
+    }
+    return m;
+}
+
+static chord_ctx *new_ctx(chord_model *m, int n_ctx)
+{
+    chord_ctx_params cp = chord_ctx_default_params();
+    cp.n_ctx = n_ctx;
+    chord_ctx *c = NULL;
+    chord_err err;
+    if (chord_ctx_new(m, &cp, &c, &err) != CHORD_OK)
+        t_fail_at(__FILE__, __LINE__, "ctx: %s", err.msg);
+    return c;
+}
+
+/* The stop text and stop tokens a template gives. */
+static void check_stops(chord_model *m, chord_ctx *c, const char *src, const char *family,
+                        const char *want_text, chord_token want_tok)
+{
+    chat_session s;
+    chord_err err;
+    if (chs_init(&s, m, c, src ? strdup(src) : NULL, family, NULL, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "chs_init: %s", err.msg);
+        return;
+    }
+    T_EQ_STR(s.stop_text, want_text);
+    if (want_tok < 0) {
+        T_EQ_INT(s.n_stop, 0);
+    } else {
+        T_EQ_INT(s.n_stop, 1);
+        T_EQ_INT(s.stop[0], want_tok);
+        T_CHECK(chs_is_stop(&s, want_tok), "chs_is_stop(%d)", want_tok);
+    }
+    chs_free(&s);
+}
+
+/* Evaluates the prompt part chs_prepare left to prefill, as chord_gen would. */
+static void prefill(chat_session *s, int n_reuse)
+{
+    chord_err err;
+    chord_status st = chord_ctx_eval(s->ctx, s->feed + n_reuse, s->n_feed - n_reuse, NULL, false, &err);
+    T_CHECK(st == CHORD_OK, "eval: %s", err.msg);
+    chs_after_reply(s);
+}
+
+int main(void)
+{
+    chord_model *a = load("models/a-spm-q8_0.gguf");
+    chord_model *q = load("models/c-qwen2-q8_0.gguf");
+    T_REQUIRE(a && q, "models");
+    chord_ctx *ca = new_ctx(a, 64), *cq = new_ctx(q, 64);
+    T_REQUIRE(ca && cq, "contexts");
+
+    /* zephyr (the a model's own): </s> is EOS, already end of generation */
+    check_stops(a, ca, NULL, NULL, "</s>", -1);
+    /* ChatML on a vocabulary without <|im_end|>: the text only */
+    check_stops(a, ca, NULL, "chatml", "<|im_end|>", -1);
+    check_stops(q, cq, NULL, NULL, "<|im_end|>", -1);
+    /* a template that closes replies with BOS, a control token that is not
+     * end of generation: it becomes a stop token */
+    check_stops(a, ca,
+                "{% for m in messages %}{{ m.role }}: {{ m.content }}{% if m.role == 'assistant' %}{{ bos_token }}\n{% endif %}{% endfor %}",
+                NULL, "<s>", chord_token_bos(a));
+    /* closing with a newline only: nothing to stop on */
+    check_stops(a, ca, "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}", NULL, "", -1);
+
+    /* the cache: a second turn keeps the whole first one */
+    chat_session s;
+    chord_err err;
+    T_REQUIRE(chs_init(&s, a, ca, NULL, NULL, "Be brief.", &err) == CHORD_OK, "init: %s", err.msg);
+    int dropped = -1, reuse = -1;
+    T_REQUIRE(chs_add(&s, true, "Hi", 2, &err) == CHORD_OK, "add");
+    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 1: %s", err.msg);
+    T_EQ_INT(dropped, 0);
+    T_EQ_INT(reuse, 0);
+    int n1 = s.n_feed;
+    prefill(&s, reuse);
+    T_EQ_INT(chord_ctx_pos(ca), n1);
+    T_REQUIRE(chs_add(&s, false, "Hello", 5, &err) == CHORD_OK, "add");
+    T_REQUIRE(chs_add(&s, true, "Bye", 3, &err) == CHORD_OK, "add");
+    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 2: %s", err.msg);
+    T_EQ_INT(dropped, 0);
+    T_EQ_INT(reuse, n1);
+    T_EQ_INT(chord_ctx_pos(ca), n1);
+    T_CHECK(s.n_feed > n1, "the second turn adds tokens");
+    prefill(&s, reuse);
+
+    /* a changed history (different reply text) keeps only the common part */
+    free(s.msgs[1].text);
+    s.msgs[1].text = strdup("Howdy");
+    s.msgs[1].len = 5;
+    int n2 = s.n_feed;
+    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 3: %s", err.msg);
+    T_CHECK(reuse >= n1 && reuse < n2, "reuse %d after an edit (first turn %d, all %d)", reuse, n1, n2);
+    T_EQ_INT(chord_ctx_pos(ca), reuse);
+    prefill(&s, reuse);
+
+    /* more turns than 64 tokens hold: the oldest go, the system prompt and
+     * the last user turn stay */
+    for (int i = 0; i < 4; i++) {
+        T_REQUIRE(chs_add(&s, false, "A longer answer with several words in it", 40, &err) == CHORD_OK, "add");
+        T_REQUIRE(chs_add(&s, true, "Tell me more about that", 23, &err) == CHORD_OK, "add");
+    }
+    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 4: %s", err.msg);
+    T_CHECK(dropped > 0, "no turn dropped");
+    T_CHECK(s.n_feed + 8 <= 64, "window of %d tokens + 8 > 64", s.n_feed);
+    T_CHECK(s.msgs[s.first].user, "the window starts with a user turn");
+    T_CHECK(s.first < s.n_msgs, "the last user turn stays");
+
+    /* a turn too long for the context alone */
+    char big[2000];
+    memset(big, 0, sizeof big);
+    for (int i = 0; i + 5 < (int)sizeof big - 1; i += 5)
+        memcpy(big + i, "word ", 5);
+    T_REQUIRE(chs_add(&s, true, big, strlen(big), &err) == CHORD_OK, "add");
+    T_CHECK(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_E_CTX_FULL, "a too-long turn was accepted");
+    T_CHECK(strstr(err.msg, "context holds 64") != NULL, "error: %s", err.msg);
+    chs_pop(&s);
+    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare after pop: %s", err.msg);
+    chs_free(&s);
+
+    chord_ctx_free(ca);
+    chord_ctx_free(cq);
+    chord_model_free(a);
+    chord_model_free(q);
+    return t_done();
+}
