@@ -44,6 +44,10 @@ typedef struct bench_speed {
 /* The machine's limits. */
 typedef struct bench_limits {
     double mem_bw_gb_s, memcpy_gb_s, sgemm_gflops, int8_gops;
+    /* read bandwidth over a buffer the size of the weights one token
+     * reads, when that is under 1 GiB: a model that fits in the caches is
+     * bound by them, not by DRAM (0 = not measured: mem_bw_gb_s applies) */
+    double model_bw_gb_s;
     const char *int8_kind;
     int memcpy_threads;
     double disk_mb_s;            /* 0 when not measured (no --cold) */

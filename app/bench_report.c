@@ -13,6 +13,7 @@
 /* Derived bounds, in tokens/s (0 when a limit is unknown). */
 typedef struct bounds {
     double ops_per_tok;          /* 2 x matmul parameters per token */
+    double bw;                   /* GB/s behind the tg bound */
     double tg, pp_sgemm, pp_int8, pp_path;
     double tg_frac, pp_frac, pp_frac_sgemm, pp_frac_int8;
     double copy_bound, disk_bound, stream_ratio;
@@ -30,7 +31,8 @@ static bounds derive(const bench_opts *o, const bench_result *r)
     const chord_model_info *in = &r->info;
     /* The embedding table is a lookup, not a matmul. */
     b.ops_per_tok = 2.0 * (double)(in->n_params - (int64_t)in->n_vocab * in->n_embd);
-    b.tg = div0(r->lim.mem_bw_gb_s * 1e9, (double)in->weight_bytes_per_token);
+    b.bw = r->lim.model_bw_gb_s > 0 ? r->lim.model_bw_gb_s : r->lim.mem_bw_gb_s;
+    b.tg = div0(b.bw * 1e9, (double)in->weight_bytes_per_token);
     b.pp_sgemm = div0(r->lim.sgemm_gflops * 1e9, b.ops_per_tok);
     b.pp_int8 = div0(r->lim.int8_gops * 1e9, b.ops_per_tok);
     b.pp_path = r->float_path ? b.pp_sgemm : b.pp_int8;
@@ -72,10 +74,12 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
            chord_simd_level(),
            r->float_path ? "sgemm (float weights)" : "int8 dot products (quantized weights)",
            r->load_avg);
-    printf("machine  read %.2f GB/s | memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | "
-           "int8 %.1f GOP/s (%s)\n",
-           r->lim.mem_bw_gb_s, r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops,
-           o->n_pp, r->lim.int8_gops, r->lim.int8_kind ? r->lim.int8_kind : "?");
+    printf("machine  read %.2f GB/s (1 GiB), %.2f GB/s over %.1f MiB (the tg bound's)\n",
+           r->lim.mem_bw_gb_s, b.bw,
+           MIB(r->lim.model_bw_gb_s > 0 ? in->weight_bytes_per_token : (int64_t)1 << 30));
+    printf("         memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | int8 %.1f GOP/s (%s)\n",
+           r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops, o->n_pp,
+           r->lim.int8_gops, r->lim.int8_kind ? r->lim.int8_kind : "?");
     printf("resident (tokens/s over %d reps)\n  test        min       med       max    bound t/s\n",
            o->reps);
     row("pp", o->n_pp, &r->resident.pp, b.pp_path, r->float_path ? "sgemm bound" : "int8 bound");
@@ -135,6 +139,7 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
            r->lim.mem_bw_gb_s, r->lim.memcpy_gb_s, r->lim.sgemm_gflops, r->lim.int8_gops);
     printf(",\"int8_kind\":\"%s\",\"pp_path\":\"%s\"", r->lim.int8_kind ? r->lim.int8_kind : "",
            r->float_path ? "sgemm" : "int8");
+    printf(",\"tg_bound_bw_gb_s\":%.4f", b.bw);
     printf(",\"tg_bound_tok_s\":%.4f,\"pp_bound_tok_s\":%.4f", b.tg, b.pp_path);
     printf(",\"tg_fraction_of_bound\":%.4f,\"pp_fraction_of_bound\":%.4f", b.tg_frac, b.pp_frac);
     printf(",\"pp_fraction_of_sgemm\":%.4f,\"pp_fraction_of_int8\":%.4f", b.pp_frac_sgemm,

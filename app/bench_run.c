@@ -201,9 +201,16 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
 {
     bench_limits *l = &res->lim;
     int nt = o->threads;
-    chord_status st = chord_probe_mem_read(nt, (size_t)1 << 30, 3, &l->mem_bw_gb_s, err);
+    chord_status st = chord_probe_mem_read(nt, (size_t)1 << 30, 5, &l->mem_bw_gb_s, err);
     if (st != CHORD_OK)
         return st;
+    int64_t wpt = res->info.weight_bytes_per_token;
+    if (wpt > 0 && wpt < ((int64_t)1 << 30)) {
+        st = chord_probe_mem_read(nt, (size_t)wpt < ((size_t)1 << 20) ? (size_t)1 << 20 : (size_t)wpt,
+                                  5, &l->model_bw_gb_s, err);
+        if (st != CHORD_OK)
+            return st;
+    }
     /* The layer cache copies with up to two prefetch workers. */
     int pf = o->prefetch > 0 ? o->prefetch : 2;
     l->memcpy_threads = pf < 2 ? pf : 2;
