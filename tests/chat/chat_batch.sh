@@ -145,6 +145,22 @@ grep -q "context holds 64" y.err || fail "the error does not say why: $(cat y.er
     "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --ctx 64 > z.out 2> /dev/null
 [ "$(wc -l < z.out)" = 3 ] || fail "plain mode must still write one line per turn (an empty one for the error)"
 
+# --- interactive use: each reply is out (flushed) before the next line is
+# written; stdin stays open meanwhile ---------------------------------------
+mkfifo in.fifo out.fifo || fail "mkfifo"
+"$CHORD" --batch -m "$A_MODEL" "${G[@]}" < in.fifo > out.fifo 2> io.err &
+chat=$!
+exec 4> in.fifo 5< out.fifo
+mapfile -t want < p.out
+for i in 0 1 2; do
+    sed -n "$((i + 1))p" three.txt >&4
+    IFS= read -r -t 60 line <&5 || fail "no reply to line $((i + 1)) while stdin is open: $(cat io.err)"
+    [ "$line" = "${want[$i]}" ] || fail "interactive reply $((i + 1)): '$line', want '${want[$i]}'"
+done
+exec 4>&-
+wait $chat || fail "interactive run exit $?: $(cat io.err)"
+exec 5<&-
+
 # --- usage ----------------------------------------------------------------
 "$CHORD" --batch -m "$A_MODEL" --prompt-tokens "1 2" < /dev/null > /dev/null 2>&1
 [ $? = 2 ] || fail "--prompt-tokens without --raw must be a usage error"
