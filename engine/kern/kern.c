@@ -93,7 +93,17 @@ typedef struct mm_job {
     float *y;
     int ldy;
     size_t act_bytes; /* bytes of one quantized activation row */
+    bool qgemm;       /* quantized weights through quant_gemm */
 } mm_job;
+
+/* From how many tokens quantized weights go through the blocked int8
+ * GEMM (quant_gemm) instead of one vec_dot per (row, token). Both give
+ * the same bits (quant.h), so this is speed only; see kern_qgemm_min_tok. */
+static int kern_qgemm_min_tok(int type)
+{
+    (void)type;
+    return 2;
+}
 
 /* Small batches: each thread takes a contiguous range of output rows and
  * dots each with every (pre-quantized) activation row. */
@@ -103,6 +113,11 @@ static void mm_dot_job(void *arg, int ith, int nth)
     const kern_mat *w = j->w;
     int lo, hi;
     pool_split(w->n_out, ith, nth, &lo, &hi);
+    if (j->qgemm) {
+        quant_gemm(w->type, w->n_in, w->data, w->row_bytes, lo, hi, j->ws->act, j->act_bytes,
+                   j->n_tok, j->y, (size_t)j->ldy);
+        return;
+    }
     const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
     for (int o = lo; o < hi; o++, wrow += w->row_bytes)
         for (int t = 0; t < j->n_tok; t++)
@@ -220,6 +235,8 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
         act_quantize(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
     bool small = (size_t)w->n_out * (size_t)w->n_in * (size_t)n_tok < KERN_PARALLEL_MIN_MACS;
     if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type)) {
+        j.qgemm = !kern_gemm_type(w->type) && n_tok >= kern_qgemm_min_tok(w->type) &&
+                  quant_gemm_has(w->type);
         if (small)
             mm_dot_job(&j, 0, 1);
         else

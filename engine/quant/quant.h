@@ -27,6 +27,7 @@
 #ifndef CHORD_QUANT_H
 #define CHORD_QUANT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "quant/quant_types.h"
@@ -85,5 +86,34 @@ const quant_kernels *quant_kernels_for(int type, const char *level);
 
 /* Whether this CPU can run level ("scalar" always can). */
 int quant_cpu_has(const char *level);
+
+/* --- multi-token GEMM (quant_gemm.c, quant_gemm_avx512.c) ---
+ *
+ * out[t * ldy + r] = quant_vec_dot of weight row r (rows row_bytes apart
+ * from w, so row r starts at w + r * row_bytes) with activation row t
+ * (act + t * act_bytes, already in quant_act_type(type)), for r in
+ * [r0, r1) and t in [0, n_tok). Prefill is why it exists: where the level
+ * in use has a blocked kernel for the type (quant_gemm_has), each weight
+ * block is unpacked once for several tokens; elsewhere it loops over
+ * quant_vec_dot. Either way every element has the bits quant_vec_dot
+ * gives at that level (the blocked kernels repeat its integer sums and
+ * float order), and depends on nothing but its row and token. */
+typedef void (*quant_gemm_fn)(int64_t n, const void *w, size_t row_bytes, int r0, int r1,
+                              const void *act, size_t act_bytes, int n_tok, float *out,
+                              size_t ldy);
+
+void quant_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1,
+                const void *act, size_t act_bytes, int n_tok, float *out, size_t ldy);
+
+/* Whether the level in use has a blocked GEMM kernel for type. */
+int quant_gemm_has(int type);
+
+/* The GEMM of type at level "scalar" or "avx512" (NULL = the level in
+ * use), for tests: "scalar" is the reference (per-token scalar vec_dot);
+ * NULL where the level has no kernel of its own for the type. */
+quant_gemm_fn quant_gemm_for(int type, const char *level);
+
+/* Internal to engine/quant: the AVX-512 kernels (NULL if none for type). */
+quant_gemm_fn quant_gemm_avx512_for(int type);
 
 #endif

@@ -1,0 +1,350 @@
+/*
+ * quant_gemm_avx512.c - AVX-512 (BW + VNNI) multi-token GEMM kernels (see
+ * the quant_gemm section of quant.h).
+ *
+ * Why they exist: the per-token dot product re-reads and re-unpacks every
+ * weight row once per token. Here a weight block is unpacked to bytes
+ * once and multiplied against the same block of GT tokens while it sits
+ * in registers, so prefill reads each weight row once per GT tokens.
+ *
+ * Each (row, token) result is built with exactly the operations of the
+ * AVX-512 vec_dot of the type, in the same order, so it has the same bits:
+ *  - k-quants: the integer sum of a super-block is exact whatever the
+ *    order (maddubs + vpdpwssd against per-16 scales, the offset taken
+ *    back through the activation's bsums), then combined in float one
+ *    super-block after the other exactly like the scalar twin;
+ *  - Q8_0 / Q4_0: two blocks per zmm, per-lane exact integer sums
+ *    (vpdpbusd on offset unsigned weights, the offset removed with the
+ *    activation's sums), scaled and accumulated in float lanes as the
+ *    AVX-512 vec_dot does, reduced by the same _mm512_reduce_add_ps.
+ * So the path choice (vec_dot vs GEMM) never changes a logit.
+ */
+#include <immintrin.h>
+
+#include "quant/quant_impl.h"
+
+/* Tokens per micro-tile: the accumulators of GT tokens stay in registers
+ * next to the unpacked weights. */
+#define GT 4
+
+typedef const uint8_t *bytes;
+
+static inline float h2f(qhalf h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Sums of four int32 vectors, lane t = sum of all lanes of v[t] (exact:
+ * integer adds in any order). */
+static inline __m128i reduce4_epi32(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* ---------------------------------------------------------------- k-quants */
+
+/* The per-16 scales of the four sub-blocks of 16 in chunk c of 64 bytes,
+ * each over its 128-bit lane (as quant_kquants_avx512.c lays them out). */
+static inline __m512i chunk_scales(__m256i sc16, int c)
+{
+    const __m512i idx = _mm512_add_epi16(
+        _mm512_set1_epi16((short)(4 * c)),
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(1), _mm_setzero_si128())),
+                           _mm256_set_m128i(_mm_set1_epi16(3), _mm_set1_epi16(2)), 1));
+    return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(sc16));
+}
+
+static inline __m512i srl2(__m512i v, int a, int b)
+{
+    const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)a), _mm256_set1_epi16((short)b), 1);
+    return _mm512_srlv_epi16(v, cnt);
+}
+
+static inline __m512i dup32(const void *p)
+{
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+}
+
+/* madd of the sixteen bsums of y with sixteen int16 weights, widened to
+ * a zmm (upper half zero) so it can join reduce4_epi32. */
+static inline __m512i bsum_terms(const block_q8_K *y, __m256i w16)
+{
+    const __m256i b = _mm256_loadu_si256((const __m256i *)y->bsums);
+    return _mm512_zextsi256_si512(_mm256_madd_epi16(b, w16));
+}
+
+/* Four chunks u[0..3] (64 unsigned bytes each, elements 64c..64c+63) of
+ * one weight super-block against super-block i of the nt tokens: acc[t]
+ * gets the scaled integer products. */
+static inline __attribute__((always_inline)) void
+kq_chunks(__m512i acc[GT], const __m512i u[4], const __m512i sc[4], bytes act, size_t act_bytes,
+          int64_t i, int nt)
+{
+    for (int t = 0; t < nt; t++) {
+        const int8_t *y = ((const block_q8_K *)(act + (size_t)t * act_bytes))[i].qs;
+        for (int c = 0; c < 4; c++) {
+            const __m512i p = _mm512_maddubs_epi16(u[c], _mm512_loadu_si512(y + 64 * c));
+            acc[t] = _mm512_dpwssd_epi32(acc[t], p, sc[c]);
+        }
+    }
+}
+
+/* The four activation scales y[i].d of the tokens (0 past nt). */
+static inline __m128 act_d4(bytes act, size_t act_bytes, int64_t i, int nt)
+{
+    float d[4] = {0};
+    for (int t = 0; t < nt; t++)
+        d[t] = ((const block_q8_K *)(act + (size_t)t * act_bytes))[i].d;
+    return _mm_loadu_ps(d);
+}
+
+static inline __m128i reduce_acc(const __m512i acc[GT], int nt)
+{
+    const __m512i z = _mm512_setzero_si512();
+    return reduce4_epi32(acc[0], nt > 1 ? acc[1] : z, nt > 2 ? acc[2] : z, nt > 3 ? acc[3] : z);
+}
+
+static inline void store4(__m128 sum, float *out, size_t ldy, int nt)
+{
+    float s[4];
+    _mm_storeu_ps(s, sum);
+    for (int t = 0; t < nt; t++)
+        out[(size_t)t * ldy] = s[t];
+}
+
+/* Same unpacking of the Q4_K/Q5_K scales and mins as the vec_dot. */
+static inline void k4_scales(const uint8_t *packed, __m256i *sc16, __m256i *m16)
+{
+    uint32_t a[3];
+    memcpy(a, packed, 12);
+    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);
+    const uint32_t m_lo = a[1] & 0x3f3f3f3fu;
+    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4);
+    const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo);
+    const __m128i m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    *m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    *sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
+}
+
+/* One Q4_K row against nt <= GT tokens. */
+static inline __attribute__((always_inline)) void
+row_q4_K(int64_t nb, const block_q4_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    __m128 sum = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sc16, m16;
+        k4_scales(x[i].scales, &sc16, &m16);
+        __m512i u[4], sc[4], acc[GT], mt[GT];
+        for (int c = 0; c < 4; c++) {
+            u[c] = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
+            sc[c] = chunk_scales(sc16, c);
+        }
+        for (int t = 0; t < GT; t++) {
+            acc[t] = _mm512_setzero_si512();
+            mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
+                           : _mm512_setzero_si512();
+        }
+        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
+        const __m128i sumi = reduce_acc(acc, nt);
+        const __m128i summ = reduce_acc(mt, nt);
+        const __m128 dy = act_d4(act, act_bytes, i, nt);
+        const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), dy);
+        const __m128 dmin = _mm_mul_ps(_mm_set1_ps(h2f(x[i].dmin)), dy);
+        sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, _mm_cvtepi32_ps(sumi)),
+                                         _mm_mul_ps(dmin, _mm_cvtepi32_ps(summ))));
+    }
+    store4(sum, out, ldy, nt);
+}
+
+/* One Q5_K row against nt <= GT tokens. */
+static inline __attribute__((always_inline)) void
+row_q5_K(int64_t nb, const block_q5_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), one = _mm512_set1_epi8(1);
+    __m128 sum = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sc16, m16;
+        k4_scales(x[i].scales, &sc16, &m16);
+        const __m512i qh = dup32(x[i].qh);
+        __m512i u[4], sc[4], acc[GT], mt[GT];
+        for (int c = 0; c < 4; c++) {
+            const __m512i lo = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
+            const __m512i hb = _mm512_and_si512(srl2(qh, 2 * c, 2 * c + 1), one);
+            u[c] = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+            sc[c] = chunk_scales(sc16, c);
+        }
+        for (int t = 0; t < GT; t++) {
+            acc[t] = _mm512_setzero_si512();
+            mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
+                           : _mm512_setzero_si512();
+        }
+        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
+        const __m128i sumi = reduce_acc(acc, nt);
+        const __m128i summ = reduce_acc(mt, nt);
+        const __m128 dy = act_d4(act, act_bytes, i, nt);
+        const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), dy);
+        const __m128 dmin = _mm_mul_ps(_mm_set1_ps(h2f(x[i].dmin)), dy);
+        sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, _mm_cvtepi32_ps(sumi)),
+                                         _mm_mul_ps(dmin, _mm_cvtepi32_ps(summ))));
+    }
+    store4(sum, out, ldy, nt);
+}
+
+/* One Q6_K row against nt <= GT tokens. The -32 offset of the quants
+ * joins the integer sum through the bsums (exact). */
+static inline __attribute__((always_inline)) void
+row_q6_K(int64_t nb, const block_q6_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    __m128 sum = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i neg32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
+        __m512i u[4], sc[4], acc[GT];
+        for (int c = 0; c < 4; c++) {
+            const int h = c / 2, s0 = 2 * (c % 2);
+            const __m512i lo = _mm512_and_si512(
+                _mm512_srli_epi16(_mm512_loadu_si512(x[i].ql + 64 * h), 4 * (c % 2)), m4);
+            const __m512i hb = _mm512_and_si512(srl2(dup32(x[i].qh + 32 * h), 2 * s0, 2 * s0 + 2), m3);
+            u[c] = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+            sc[c] = chunk_scales(sc16, c);
+        }
+        /* scales are in [-128, 127]: times -32 fits an int16 */
+        for (int t = 0; t < GT; t++)
+            acc[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], neg32)
+                            : _mm512_setzero_si512();
+        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
+        const __m128i sumi = reduce_acc(acc, nt);
+        const __m128 dy = act_d4(act, act_bytes, i, nt);
+        const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), dy);
+        sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(sumi)));
+    }
+    store4(sum, out, ldy, nt);
+}
+
+/* ------------------------------------------------------- Q8_0 and Q4_0 */
+
+static inline __m512i load_2x32(const int8_t *p0, const int8_t *p1)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+
+static inline __m512i nibbles_64(const uint8_t *qs0, const uint8_t *qs1)
+{
+    const __m128i a = _mm_loadu_si128((const __m128i *)qs0), b = _mm_loadu_si128((const __m128i *)qs1);
+    __m512i z = _mm512_castsi128_si512(a);
+    z = _mm512_inserti32x4(z, _mm_srli_epi16(a, 4), 1);
+    z = _mm512_inserti32x4(z, b, 2);
+    z = _mm512_inserti32x4(z, _mm_srli_epi16(b, 4), 3);
+    return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
+}
+
+static inline __m512 two_scales(float d0, float d1)
+{
+    return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+}
+
+/* One Q8_0 (q4 = 0) or Q4_0 (q4 = 1) row against nt <= GT tokens of Q8_0
+ * activations. Blocks pair as in the vec_dot (an odd last block pairs
+ * with itself, its copy scaled by zero). Per token and pair: the lanes
+ * d * (u.y - 2^shift sum(y)) added to the token's float lanes. */
+static inline __attribute__((always_inline)) void
+row_q0(int q4, int64_t nb, bytes xw, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
+{
+    const block_q8_0 *x8 = (const block_q8_0 *)xw;
+    const block_q4_0 *x4 = (const block_q4_0 *)xw;
+    const __m512i ones = _mm512_set1_epi8(1), shift = _mm512_set1_epi32(q4 ? 3 : 7);
+    __m512 acc[GT];
+    for (int t = 0; t < GT; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 2) {
+        const int64_t j = i + 1 < nb ? i + 1 : i;
+        __m512i u;
+        float dxi, dxj;
+        if (q4) {
+            u = nibbles_64(x4[i].qs, x4[j].qs);
+            dxi = h2f(x4[i].d);
+            dxj = h2f(x4[j].d);
+        } else {
+            u = _mm512_xor_si512(load_2x32(x8[i].qs, x8[j].qs), _mm512_set1_epi8((char)0x80));
+            dxi = h2f(x8[i].d);
+            dxj = h2f(x8[j].d);
+        }
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *y = (const block_q8_0 *)(act + (size_t)t * act_bytes);
+            const __m512i qy = load_2x32(y[i].qs, y[j].qs);
+            const __m512 d = two_scales(dxi * h2f(y[i].d), dxj * (i + 1 < nb ? h2f(y[j].d) : 0.0f));
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, qy);
+            const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, qy);
+            const __m512i v = _mm512_sub_epi32(p, _mm512_sllv_epi32(s, shift));
+            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(v)));
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[(size_t)t * ldy] = _mm512_reduce_add_ps(acc[t]);
+}
+
+/* ------------------------------------------------------------ drivers */
+
+/* Blocking: TB tokens of activations (about 150 KB of Q8_K at n = 2048)
+ * stay in L2 while RB weight rows (tens of KB) are multiplied against them
+ * in tiles of GT tokens, so the weights are read from memory once per TB
+ * tokens. The full tiles take the constant-GT instance (accumulators in
+ * registers), the last partial tile a generic one. Each (row, token) is
+ * computed the same way whatever the blocking. */
+#define TB 64
+#define RB 16
+#define GEMM_DRIVER(name, ROWCALL)                                                          \
+    static void name(int64_t n, const void *w, size_t row_bytes, int r0, int r1,              \
+                     const void *act, size_t act_bytes, int n_tok, float *out, size_t ldy)    \
+    {                                                                                         \
+        for (int tb = 0; tb < n_tok; tb += TB) {                                              \
+            const int te = n_tok - tb < TB ? n_tok : tb + TB;                                 \
+            for (int rb = r0; rb < r1; rb += RB) {                                            \
+                const int re = r1 - rb < RB ? r1 : rb + RB;                                   \
+                for (int t0 = tb; t0 < te; t0 += GT) {                                        \
+                    const int nt = te - t0 < GT ? te - t0 : GT;                               \
+                    bytes a = (bytes)act + (size_t)t0 * act_bytes;                            \
+                    float *o = out + (size_t)t0 * ldy;                                        \
+                    for (int r = rb; r < re; r++) {                                           \
+                        bytes xr = (bytes)w + (size_t)r * row_bytes;                          \
+                        if (nt == GT)                                                         \
+                            ROWCALL(xr, a, act_bytes, GT, o + r, ldy);                        \
+                        else                                                                  \
+                            ROWCALL(xr, a, act_bytes, nt, o + r, ldy);                        \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
+#define CALL_Q4_K(xr, a, ab, nt, o, ldy) row_q4_K(n / QK_K, (const block_q4_K *)(xr), a, ab, nt, o, ldy)
+#define CALL_Q5_K(xr, a, ab, nt, o, ldy) row_q5_K(n / QK_K, (const block_q5_K *)(xr), a, ab, nt, o, ldy)
+#define CALL_Q6_K(xr, a, ab, nt, o, ldy) row_q6_K(n / QK_K, (const block_q6_K *)(xr), a, ab, nt, o, ldy)
+#define CALL_Q8_0(xr, a, ab, nt, o, ldy) row_q0(0, n / QK8_0, xr, a, ab, nt, o, ldy)
+#define CALL_Q4_0(xr, a, ab, nt, o, ldy) row_q0(1, n / QK8_0, xr, a, ab, nt, o, ldy)
+
+GEMM_DRIVER(gemm_q4_K, CALL_Q4_K)
+GEMM_DRIVER(gemm_q5_K, CALL_Q5_K)
+GEMM_DRIVER(gemm_q6_K, CALL_Q6_K)
+GEMM_DRIVER(gemm_q8_0, CALL_Q8_0)
+GEMM_DRIVER(gemm_q4_0, CALL_Q4_0)
+
+quant_gemm_fn quant_gemm_avx512_for(int type)
+{
+    switch (type) {
+    case QT_Q4_K: return gemm_q4_K;
+    case QT_Q5_K: return gemm_q5_K;
+    case QT_Q6_K: return gemm_q6_K;
+    case QT_Q8_0: return gemm_q8_0;
+    case QT_Q4_0: return gemm_q4_0;
+    default: return NULL;
+    }
+}
