@@ -21,6 +21,8 @@ typedef struct cv_line {
     bool first;       /* the message's first line: draw the role */
 } cv_line;
 
+static const char *msg_mark(const ui_msg *m);
+
 static const char *role_name(const ui_msg *m)
 {
     switch (m->role) {
@@ -68,8 +70,8 @@ static int layout(const ui_chat *c, int width, cv_line **out)
             return -1;
         }
         ui_wrap(m->text, m->len, width, L, k);
-        if (n + k + 1 > cap) {
-            while (n + k + 1 > cap)
+        if (n + k + 2 > cap) {
+            while (n + k + 2 > cap)
                 cap *= 2;
             cv_line *t = realloc(v, (size_t)cap * sizeof *t);
             if (!t) {
@@ -85,6 +87,10 @@ static int layout(const ui_chat *c, int width, cv_line **out)
             v[n++] = (cv_line){-1, 0, 0, false};
         for (int j = 0; j < k; j++)
             v[n++] = (cv_line){i, L[j].start, L[j].end, j == 0};
+        /* a mark that does not fit after the text gets a line of its own */
+        const char *mk = msg_mark(m);
+        if (*mk && L[k - 1].cols + ui_text_width(mk, strlen(mk)) > width)
+            v[n++] = (cv_line){i, m->len, m->len, false};
         free(L);
     }
     *out = v;
@@ -136,6 +142,8 @@ void ui_chatview_draw(ui_chatview *v, const ui_chat *c, WINDOW *w, ui_rect r)
         if (last) {
             const char *mk = msg_mark(m);
             if (*mk) {
+                if (cols == 0 && l->a == m->len && m->len)
+                    mk++;   /* its own line: no separating space */
                 wattrset(w, ui_style_attr(UI_S_DIM));
                 ui_draw_text(w, y, r.x + GUTTER + cols, mk, strlen(mk), width - cols);
                 wattrset(w, A_NORMAL);
