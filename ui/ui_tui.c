@@ -428,6 +428,9 @@ static void loop(tui *t)
         int r = poll(pf, pf[1].fd >= 0 ? 2 : 1, timeout);
         if (r < 0 && errno != EINTR)
             break;
+        /* the terminal went away without a SIGHUP: leave, do not spin */
+        if (r > 0 && (pf[0].revents & (POLLHUP | POLLERR | POLLNVAL)) && !(pf[0].revents & POLLIN))
+            break;
         /* keys: also after EINTR, which is how SIGWINCH shows up */
         wint_t ch;
         int kr;
