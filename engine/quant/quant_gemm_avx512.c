@@ -251,44 +251,59 @@ static inline __m512 two_scales(float d0, float d1)
     return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
 }
 
-/* One Q8_0 (q4 = 0) or Q4_0 (q4 = 1) row against nt <= GT tokens of Q8_0
- * activations. Blocks pair as in the vec_dot (an odd last block pairs
- * with itself, its copy scaled by zero). Per token and pair: the lanes
- * d * (u.y - 2^shift sum(y)) added to the token's float lanes. */
-static inline __attribute__((always_inline)) void
-row_q0(int q4, int64_t nb, bytes xw, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
+/* The pair (i, j) of one Q8_0 (q4 = 0) or Q4_0 row: offset unsigned
+ * quants and the two weight scales per half (lane-wise products with the
+ * activation scales equal the vec_dot's scalar products). */
+static inline void q0_pair(int q4, bytes xw, int64_t i, int64_t j, __m512i *u, __m512 *dx)
 {
-    const block_q8_0 *x8 = (const block_q8_0 *)xw;
-    const block_q4_0 *x4 = (const block_q4_0 *)xw;
+    if (q4) {
+        const block_q4_0 *x = (const block_q4_0 *)xw;
+        *u = nibbles_64(x[i].qs, x[j].qs);
+        *dx = two_scales(h2f(x[i].d), h2f(x[j].d));
+    } else {
+        const block_q8_0 *x = (const block_q8_0 *)xw;
+        *u = _mm512_xor_si512(load_2x32(x[i].qs, x[j].qs), _mm512_set1_epi8((char)0x80));
+        *dx = two_scales(h2f(x[i].d), h2f(x[j].d));
+    }
+}
+
+/* Two rows (xa, xb: NR = 2) or one (xb unused) of Q8_0 (q4 = 0) or Q4_0
+ * against nt <= GT tokens of Q8_0 activations. Blocks pair as in the
+ * vec_dot (an odd last block pairs with itself, its copy scaled by zero);
+ * per row, token and pair the lanes d * (u.y - 2^shift sum(y)) join the
+ * float lanes of that (row, token). The activation's side (its quants,
+ * sums and scales) is prepared once for both rows. */
+static inline __attribute__((always_inline)) void
+rows_q0(int q4, int nr, int64_t nb, bytes xa, bytes xb, bytes act, size_t act_bytes, int nt,
+        float *out, size_t ldy)
+{
     const __m512i ones = _mm512_set1_epi8(1), shift = _mm512_set1_epi32(q4 ? 3 : 7);
-    __m512 acc[GT];
-    for (int t = 0; t < GT; t++)
-        acc[t] = _mm512_setzero_ps();
+    __m512 acc[2][GT];
+    for (int r = 0; r < 2; r++)
+        for (int t = 0; t < GT; t++)
+            acc[r][t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i += 2) {
         const int64_t j = i + 1 < nb ? i + 1 : i;
-        __m512i u;
-        float dxi, dxj;
-        if (q4) {
-            u = nibbles_64(x4[i].qs, x4[j].qs);
-            dxi = h2f(x4[i].d);
-            dxj = h2f(x4[j].d);
-        } else {
-            u = _mm512_xor_si512(load_2x32(x8[i].qs, x8[j].qs), _mm512_set1_epi8((char)0x80));
-            dxi = h2f(x8[i].d);
-            dxj = h2f(x8[j].d);
-        }
+        __m512i u[2];
+        __m512 dx[2];
+        q0_pair(q4, xa, i, j, &u[0], &dx[0]);
+        if (nr == 2)
+            q0_pair(q4, xb, i, j, &u[1], &dx[1]);
         for (int t = 0; t < nt; t++) {
             const block_q8_0 *y = (const block_q8_0 *)(act + (size_t)t * act_bytes);
             const __m512i qy = load_2x32(y[i].qs, y[j].qs);
-            const __m512 d = two_scales(dxi * h2f(y[i].d), dxj * (i + 1 < nb ? h2f(y[j].d) : 0.0f));
-            const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, qy);
-            const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, qy);
-            const __m512i v = _mm512_sub_epi32(p, _mm512_sllv_epi32(s, shift));
-            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(v)));
+            const __m512 dy = two_scales(h2f(y[i].d), i + 1 < nb ? h2f(y[j].d) : 0.0f);
+            const __m512i s = _mm512_sllv_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, qy), shift);
+            for (int r = 0; r < nr; r++) {
+                const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[r], qy);
+                const __m512 d = _mm512_mul_ps(dx[r], dy);
+                acc[r][t] = _mm512_add_ps(acc[r][t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(p, s))));
+            }
         }
     }
-    for (int t = 0; t < nt; t++)
-        out[(size_t)t * ldy] = _mm512_reduce_add_ps(acc[t]);
+    for (int r = 0; r < nr; r++)
+        for (int t = 0; t < nt; t++)
+            out[(size_t)t * ldy + (size_t)r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 /* ------------------------------------------------------------ drivers */
@@ -328,14 +343,49 @@ row_q0(int q4, int64_t nb, bytes xw, bytes act, size_t act_bytes, int nt, float 
 #define CALL_Q4_K(xr, a, ab, nt, o, ldy) row_q4_K(n / QK_K, (const block_q4_K *)(xr), a, ab, nt, o, ldy)
 #define CALL_Q5_K(xr, a, ab, nt, o, ldy) row_q5_K(n / QK_K, (const block_q5_K *)(xr), a, ab, nt, o, ldy)
 #define CALL_Q6_K(xr, a, ab, nt, o, ldy) row_q6_K(n / QK_K, (const block_q6_K *)(xr), a, ab, nt, o, ldy)
-#define CALL_Q8_0(xr, a, ab, nt, o, ldy) row_q0(0, n / QK8_0, xr, a, ab, nt, o, ldy)
-#define CALL_Q4_0(xr, a, ab, nt, o, ldy) row_q0(1, n / QK8_0, xr, a, ab, nt, o, ldy)
 
 GEMM_DRIVER(gemm_q4_K, CALL_Q4_K)
 GEMM_DRIVER(gemm_q5_K, CALL_Q5_K)
 GEMM_DRIVER(gemm_q6_K, CALL_Q6_K)
-GEMM_DRIVER(gemm_q8_0, CALL_Q8_0)
-GEMM_DRIVER(gemm_q4_0, CALL_Q4_0)
+/* Q8_0 / Q4_0 driver: the blocking of GEMM_DRIVER, rows two at a time. */
+static inline __attribute__((always_inline)) void
+gemm_q0(int q4, int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+        size_t act_bytes, int n_tok, float *out, size_t ldy)
+{
+    const int64_t nb = n / QK8_0;
+    for (int tb = 0; tb < n_tok; tb += TB) {
+        const int te = n_tok - tb < TB ? n_tok : tb + TB;
+        for (int rb = r0; rb < r1; rb += RB) {
+            const int re = r1 - rb < RB ? r1 : rb + RB;
+            for (int t0 = tb; t0 < te; t0 += GT) {
+                const int nt = te - t0 < GT ? te - t0 : GT;
+                bytes a = (bytes)act + (size_t)t0 * act_bytes;
+                float *o = out + (size_t)t0 * ldy;
+                for (int r = rb; r < re; r += 2) {
+                    bytes xa = (bytes)w + (size_t)r * row_bytes, xb = xa + row_bytes;
+                    if (r + 1 < re && nt == GT)
+                        rows_q0(q4, 2, nb, xa, xb, a, act_bytes, GT, o + r, ldy);
+                    else if (r + 1 < re)
+                        rows_q0(q4, 2, nb, xa, xb, a, act_bytes, nt, o + r, ldy);
+                    else
+                        rows_q0(q4, 1, nb, xa, xa, a, act_bytes, nt, o + r, ldy);
+                }
+            }
+        }
+    }
+}
+
+static void gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+                      size_t act_bytes, int n_tok, float *out, size_t ldy)
+{
+    gemm_q0(0, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
+}
+
+static void gemm_q4_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+                      size_t act_bytes, int n_tok, float *out, size_t ldy)
+{
+    gemm_q0(1, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
+}
 
 quant_gemm_fn quant_gemm_avx512_for(int type)
 {
