@@ -158,6 +158,8 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path, chor
     gguf_writer_kv_str(w, "general.architecture", a);
     snprintf(name, sizeof name, "synth-%s-%dx%d-%s", a, p->dim, p->layers, ft.name);
     gguf_writer_kv_str(w, "general.name", name);
+    if (synth_ftype_id(&ft) >= 0)
+        gguf_writer_kv_u32(w, "general.file_type", (uint32_t)synth_ftype_id(&ft));
 #define KV_U32(suffix, v) do { snprintf(key, sizeof key, "%s." suffix, a); \
                                gguf_writer_kv_u32(w, key, (uint32_t)(v)); } while (0)
 #define KV_F32(suffix, v) do { snprintf(key, sizeof key, "%s." suffix, a); \

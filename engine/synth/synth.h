@@ -29,6 +29,10 @@ typedef struct synth_ftype {
  * accepted names. */
 chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err);
 
+/* llama.cpp's "general.file_type" number for ft, or -1 when ft has no
+ * exact counterpart there (plain Q3_K, Q4_K, Q5_K). */
+int synth_ftype_id(const synth_ftype *ft);
+
 /* The type tensor `name` (n_dims dims, rows of ne0) gets under ft, layer
  * = its block index or -1, n_layer = the model's block count. Vectors stay
  * F32; a type whose block does not divide ne0 falls back to the nearest

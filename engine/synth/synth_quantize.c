@@ -1,6 +1,7 @@
 /*
  * synth_quantize.c - chord_quantize: re-quantizes a GGUF model tensor by
- * tensor. Metadata is copied as is (except the stale general.file_type);
+ * tensor. Metadata is copied as is (general.file_type becomes the
+ * target's);
  * matrices get the target type (with the mixes of synth_tensor_type),
  * vectors become F32, and a tensor that already has its target type is
  * copied byte for byte (no second rounding).
@@ -115,9 +116,12 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
             int il = gguf_tensor_layer(f->tensors[i].name);
             n_layer = il + 1 > n_layer ? il + 1 : n_layer;
         }
+        /* the file type is the target's now (or unnamed) */
         for (uint64_t i = 0; i < f->n_kv; i++)
             if (strcmp(f->kv[i].key, "general.file_type"))
                 gguf_writer_kv_copy(w, &f->kv[i]);
+        if (synth_ftype_id(&ft) >= 0)
+            gguf_writer_kv_u32(w, "general.file_type", (uint32_t)synth_ftype_id(&ft));
         for (uint64_t i = 0; i < f->n_tensors && st == CHORD_OK; i++) {
             const gguf_tensor *t = &f->tensors[i];
             const quant_traits *qt = quant_traits_of(t->type);

@@ -41,6 +41,19 @@ bad:
                    s ? s : "");
 }
 
+int synth_ftype_id(const synth_ftype *ft)
+{
+    static const struct { const char *name; int id; } ids[] = {
+        {"F32", 0}, {"F16", 1}, {"Q4_0", 2}, {"Q4_1", 3}, {"Q8_0", 7}, {"Q5_0", 8},
+        {"Q5_1", 9}, {"Q2_K", 10}, {"Q3_K_M", 12}, {"Q4_K_S", 14}, {"Q4_K_M", 15},
+        {"Q5_K_S", 16}, {"Q5_K_M", 17}, {"Q6_K", 18}, {"BF16", 32},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (!strcmp(ft->name, ids[i].name))
+            return ids[i].id;
+    return -1;
+}
+
 /* llama.cpp's choice of layers that get more bits in the _M mixes: the
  * first and last eighth, and every third layer in between. */
 static bool more_bits(int i, int n)

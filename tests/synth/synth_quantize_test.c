@@ -76,8 +76,10 @@ static void check_same_bytes(const char *a_path, const char *b_path)
                 "%s: tensor '%s' is not a verbatim copy", a_path, bt->name);
     }
     for (uint64_t i = 0; i < b->n_kv; i++)
-        if (strcmp(b->kv[i].key, "general.file_type"))
-            T_CHECK(gguf_find(a, b->kv[i].key) != NULL, "%s: key '%s' lost", a_path, b->kv[i].key);
+        T_CHECK(gguf_find(a, b->kv[i].key) != NULL, "%s: key '%s' lost", a_path, b->kv[i].key);
+    int64_t ft = -1;
+    T_CHECK(gguf_get_int(a, "general.file_type", &ft) && ft == 7, "%s: general.file_type %lld, want 7 (Q8_0)",
+            a_path, (long long)ft);
     free(ab);
     free(bb);
     gguf_close(a);
