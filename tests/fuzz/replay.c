@@ -19,6 +19,8 @@
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n);
+/* optional, as in libFuzzer: one-time setup before the first input */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int n_run;
 
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
         free(p);
         i += 2;
     }
+    if (LLVMFuzzerInitialize)
+        LLVMFuzzerInitialize(&argc, &argv);
     int bad = 0;
     for (; i < argc; i++)
         bad |= run_path(argv[i]);
