@@ -71,21 +71,20 @@ static chord_status maybe_drop(const bench_opts *o, const chord_model_params *mp
 }
 
 /* Runs n tokens from an empty context: one batch (pp) or n single steps
- * (tg). Returns the seconds taken, or -1 with err filled. */
-static double run_once(chord_ctx *c, const chord_token *toks, int n, bool batch, float *logits,
-                       chord_err *err)
+ * (tg); *secs receives the time taken. */
+static chord_status run_once(chord_ctx *c, const chord_token *toks, int n, bool batch,
+                             float *logits, double *secs, chord_err *err)
 {
     chord_ctx_truncate(c, 0);
     double t0 = now_s();
-    if (batch) {
-        if (chord_ctx_eval(c, toks, n, logits, false, err) != CHORD_OK)
-            return -1;
-    } else {
-        for (int i = 0; i < n; i++)
-            if (chord_ctx_eval(c, toks + i, 1, logits, false, err) != CHORD_OK)
-                return -1;
-    }
-    return now_s() - t0;
+    chord_status st = CHORD_OK;
+    if (batch)
+        st = chord_ctx_eval(c, toks, n, logits, false, err);
+    else
+        for (int i = 0; i < n && st == CHORD_OK; i++)
+            st = chord_ctx_eval(c, toks + i, 1, logits, false, err);
+    *secs = now_s() - t0;
+    return st;
 }
 
 chord_status bench_model(const bench_opts *o, const chord_model_params *mp, bench_speed *out,
@@ -134,32 +133,24 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
 
     /* Warm-up: a short batch and a few steps fault the weights in and wake
      * the threads at a fraction of a full repetition's cost. */
-    if (run_once(c, toks, o->n_pp < 32 ? o->n_pp : 32, true, logits, err) < 0 ||
-        run_once(c, toks, o->n_tg < 4 ? o->n_tg : 4, false, logits, err) < 0) {
-        st = CHORD_E_INVALID;
+    double dt;
+    if ((st = run_once(c, toks, o->n_pp < 32 ? o->n_pp : 32, true, logits, &dt, err)) != CHORD_OK ||
+        (st = run_once(c, toks, o->n_tg < 4 ? o->n_tg : 4, false, logits, &dt, err)) != CHORD_OK)
         goto done;
-    }
     double pp[BENCH_MAX_REPS], tg[BENCH_MAX_REPS];
     chord_stats s0, s1;
     uint64_t stalls = 0, bytes = 0;
     double stall_ms = 0, tg_s = 0;
     for (int r = 0; r < o->reps; r++) {
-        if ((st = maybe_drop(o, mp, err)) != CHORD_OK)
+        if ((st = maybe_drop(o, mp, err)) != CHORD_OK ||
+            (st = run_once(c, toks, o->n_pp, true, logits, &dt, err)) != CHORD_OK)
             goto done;
-        double dt = run_once(c, toks, o->n_pp, true, logits, err);
-        if (dt < 0) {
-            st = CHORD_E_INVALID;
-            goto done;
-        }
         pp[r] = o->n_pp / dt;
         if ((st = maybe_drop(o, mp, err)) != CHORD_OK)
             goto done;
         chord_stats_get(m, &s0);
-        dt = run_once(c, toks, o->n_tg, false, logits, err);
-        if (dt < 0) {
-            st = CHORD_E_INVALID;
+        if ((st = run_once(c, toks, o->n_tg, false, logits, &dt, err)) != CHORD_OK)
             goto done;
-        }
         chord_stats_get(m, &s1);
         tg[r] = o->n_tg / dt;
         stalls += s1.stalls - s0.stalls;
