@@ -95,8 +95,10 @@ static chord_status bandwidth(int n_threads, size_t bytes, int reps, bool copy,
         goto done;
     }
     /* Distinct values, written by the threads that will read them. */
+    /* bytes is a multiple of 256 * n_threads, not of the page: the last
+     * page may be partial */
     for (size_t i = 0; i < bytes; i += 4096)
-        memset(j.src + i, (int)(i >> 12), 4096);
+        memset(j.src + i, (int)(i >> 12), bytes - i < 4096 ? bytes - i : 4096);
     if (copy)
         memset(j.dst, 1, bytes);
     for (int r = 0; r < reps; r++) {
