@@ -98,11 +98,28 @@ typedef struct mm_job {
 
 /* From how many tokens quantized weights go through the blocked int8
  * GEMM (quant_gemm) instead of one vec_dot per (row, token). Both give
- * the same bits (quant.h), so this is speed only; see kern_qgemm_min_tok. */
+ * the same bits (quant.h), so this is speed only. Dequant + sgemm is not
+ * a candidate for quantized weights: it is faster from 64 tokens (about
+ * 110 us/token on 2048x2048 against 130-250) but changes the last bits
+ * (kern_gemm_type). Measured with tests/quant/bench_gemm.c, CPU time of
+ * one thread, us per token, GEMM / dots, busy machine (load 17 on 2
+ * cores: +-20%):
+ *             2048x2048                      5632x2048
+ *   T     2    4    8   16   64  512      2    4    8   16   64  512
+ * Q4_K  190  163  142  127  133  149    583  397  346  357  393  400
+ *       249  192  135  132  129  131    356  413  398  374  373  377
+ * Q6_K  223  145  106  113  120  133   1166  557  520  561  532  621
+ *       169  153  185  245  170  188    797  873  904  789  768  798
+ * Q8_0  483  203  190  151  191  177    981  454  444  390  447  526
+ *       243  250  277  252  225  257    722  790  750  818  747  809
+ * Q4_0  299  220  157  187  167  175    858  438  519  362  404  478
+ *       242  253  218  233  239  234    861  701  695  725  680  689
+ * Below 4 tokens the tile is partial and the GEMM loses; Q4_K's dots are
+ * as fast as its GEMM (both bound by the same maddubs + vpdpwssd work),
+ * which takes over from 8 where it is ahead on the larger matrix. */
 static int kern_qgemm_min_tok(int type)
 {
-    (void)type;
-    return 2;
+    return type == QT_Q4_K || type == QT_Q5_K ? 8 : 4;
 }
 
 /* Small batches: each thread takes a contiguous range of output rows and
