@@ -1,7 +1,7 @@
 /*
  * bench_test.c - `chord bench` runs on a small synthetic model and its
  * --json object has every field with sane values: speeds and limits
- * positive, fractions of the bounds in (0, 1.5], the streamed run's
+ * positive, fractions of the bounds positive and finite, the streamed run's
  * counters consistent with a budget below the model. Speeds themselves are
  * never asserted (the machine is shared).
  */
@@ -28,10 +28,14 @@ static void positive(const chord_json *o, const char *key)
     T_CHECK(v > 0 && isfinite(v), "%s = %g, want > 0", key, v);
 }
 
+/* A fraction of a bound is a ratio of two timings taken moments apart on a
+ * shared machine: a limit probe that ran while another process competed can
+ * make it exceed 1 by any amount (seen: 2.3 at load 17), so only its sign
+ * and finiteness are checked; the value itself belongs to the benchmark. */
 static void fraction(const chord_json *o, const char *key)
 {
     double v = num(o, key);
-    T_CHECK(v > 0 && v <= 1.5, "%s = %g, want in (0, 1.5]", key, v);
+    T_CHECK(v > 0 && isfinite(v), "%s = %g, want > 0 and finite", key, v);
 }
 
 static void min_med_max(const chord_json *o, const char *k)
