@@ -355,7 +355,8 @@ void chs_after_reply(chat_session *s)
         s->kv = p;
         s->cap_kv = pos;
     }
-    memcpy(s->kv, s->feed, (size_t)pos * sizeof *s->kv);
+    if (pos > 0)   /* a reply cut before any evaluation: kv may still be NULL */
+        memcpy(s->kv, s->feed, (size_t)pos * sizeof *s->kv);
     s->n_kv = pos;
 }
 
