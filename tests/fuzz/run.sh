@@ -36,7 +36,7 @@ run_one() {
     # the template and tokenizer inputs are text; bigger inputs only slow them
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     CHORD_SHARED="$shared" "$build/tests/fuzz/fuzz_$t" \
-        -max_total_time="$secs" -timeout=60 -rss_limit_mb=2560 -max_len=8192 \
+        -max_total_time="$secs" -timeout=120 -rss_limit_mb=2560 -max_len=8192 \
         -print_final_stats=1 -artifact_prefix="$art" \
         "$corpus" "$seeds/$t" "$root/tests/fuzz/seeds/$t" "$root/tests/fuzz/regress/$t" \
         >"$build/$t.log" 2>&1
