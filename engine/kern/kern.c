@@ -106,20 +106,21 @@ typedef struct mm_job {
  * cores: +-20%):
  *             2048x2048                      5632x2048
  *   T     2    4    8   16   64  512      2    4    8   16   64  512
- * Q4_K  190  163  142  127  133  149    583  397  346  357  393  400
- *       249  192  135  132  129  131    356  413  398  374  373  377
- * Q6_K  223  145  106  113  120  133   1166  557  520  561  532  621
- *       169  153  185  245  170  188    797  873  904  789  768  798
+ * Q4_K  319  165  117  118  122  143   1110  435  338  334  367  408
+ *       123  119  133  139  128  140    456  365  372  433  394  385
+ * Q6_K  191  167   88   82   81  107    524  411  227  248  306  315
+ *       176  199  178  181  180  164    445  506  470  794  568  458
  * Q8_0  483  203  190  151  191  177    981  454  444  390  447  526
  *       243  250  277  252  225  257    722  790  750  818  747  809
  * Q4_0  299  220  157  187  167  175    858  438  519  362  404  478
  *       242  253  218  233  239  234    861  701  695  725  680  689
- * Below 4 tokens the tile is partial and the GEMM loses; Q4_K's dots are
- * as fast as its GEMM (both bound by the same maddubs + vpdpwssd work),
- * which takes over from 8 where it is ahead on the larger matrix. */
+ * (k-quant GEMM with 8-token tiles, Q8_0/Q4_0 with 4-token tiles.) A
+ * partial tile loses to the dots, so each type switches at its tile
+ * width. Q4_K's GEMM only matches its dots (both bound by the same
+ * maddubs + vpdpwssd work); Q6_K's is twice as fast. */
 static int kern_qgemm_min_tok(int type)
 {
-    return type == QT_Q4_K || type == QT_Q5_K ? 8 : 4;
+    return type == QT_Q4_K || type == QT_Q5_K || type == QT_Q6_K ? 8 : 4;
 }
 
 /* Small batches: each thread takes a contiguous range of output rows and

@@ -4,8 +4,9 @@
  *
  * Why they exist: the per-token dot product re-reads and re-unpacks every
  * weight row once per token. Here a weight block is unpacked to bytes
- * once and multiplied against the same block of GT tokens while it sits
- * in registers, so prefill reads each weight row once per GT tokens.
+ * once and multiplied against the same block of several tokens (GT, or
+ * KT for k-quants) while it sits in registers, so prefill unpacks each
+ * weight block once per tile of tokens.
  *
  * Each (row, token) result is built with exactly the operations of the
  * AVX-512 vec_dot of the type, in the same order, so it has the same bits:
@@ -26,6 +27,8 @@
 /* Tokens per micro-tile: the accumulators of GT tokens stay in registers
  * next to the unpacked weights. */
 #define GT 4
+/* k-quants: 8 tokens (their unpacking costs more, so it is shared wider). */
+#define KT 8
 
 typedef const uint8_t *bytes;
 
@@ -81,7 +84,7 @@ static inline __m512i bsum_terms(const block_q8_K *y, __m256i w16)
  * one weight super-block against super-block i of the nt tokens: acc[t]
  * gets the scaled integer products. */
 static inline __attribute__((always_inline)) void
-kq_chunks(__m512i acc[GT], const __m512i u[4], const __m512i sc[4], bytes act, size_t act_bytes,
+kq_chunks(__m512i acc[KT], const __m512i u[4], const __m512i sc[4], bytes act, size_t act_bytes,
           int64_t i, int nt)
 {
     for (int t = 0; t < nt; t++) {
@@ -93,25 +96,29 @@ kq_chunks(__m512i acc[GT], const __m512i u[4], const __m512i sc[4], bytes act, s
     }
 }
 
-/* The four activation scales y[i].d of the tokens (0 past nt). */
-static inline __m128 act_d4(bytes act, size_t act_bytes, int64_t i, int nt)
+/* The eight activation scales y[i].d of the tokens (0 past nt). */
+static inline __m256 act_d8(bytes act, size_t act_bytes, int64_t i, int nt)
 {
-    float d[4] = {0};
+    float d[8] = {0};
     for (int t = 0; t < nt; t++)
         d[t] = ((const block_q8_K *)(act + (size_t)t * act_bytes))[i].d;
-    return _mm_loadu_ps(d);
+    return _mm256_loadu_ps(d);
 }
 
-static inline __m128i reduce_acc(const __m512i acc[GT], int nt)
+static inline __m256i reduce_acc(const __m512i acc[KT], int nt)
 {
     const __m512i z = _mm512_setzero_si512();
-    return reduce4_epi32(acc[0], nt > 1 ? acc[1] : z, nt > 2 ? acc[2] : z, nt > 3 ? acc[3] : z);
+    const __m128i lo = reduce4_epi32(acc[0], nt > 1 ? acc[1] : z, nt > 2 ? acc[2] : z, nt > 3 ? acc[3] : z);
+    if (nt <= 4)
+        return _mm256_zextsi128_si256(lo);
+    const __m128i hi = reduce4_epi32(acc[4], nt > 5 ? acc[5] : z, nt > 6 ? acc[6] : z, nt > 7 ? acc[7] : z);
+    return _mm256_set_m128i(hi, lo);
 }
 
-static inline void store4(__m128 sum, float *out, size_t ldy, int nt)
+static inline void store8(__m256 sum, float *out, size_t ldy, int nt)
 {
-    float s[4];
-    _mm_storeu_ps(s, sum);
+    float s[8];
+    _mm256_storeu_ps(s, sum);
     for (int t = 0; t < nt; t++)
         out[(size_t)t * ldy] = s[t];
 }
@@ -131,82 +138,84 @@ static inline void k4_scales(const uint8_t *packed, __m256i *sc16, __m256i *m16)
     *sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
 }
 
-/* One Q4_K row against nt <= GT tokens. */
+/* One Q4_K row against nt <= KT tokens. */
 static inline __attribute__((always_inline)) void
 row_q4_K(int64_t nb, const block_q4_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
-    __m128 sum = _mm_setzero_ps();
+    __m256 sum = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         __m256i sc16, m16;
         k4_scales(x[i].scales, &sc16, &m16);
-        __m512i u[4], sc[4], acc[GT], mt[GT];
+        __m512i u[4], sc[4], acc[KT], mt[KT];
         for (int c = 0; c < 4; c++) {
             u[c] = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
             sc[c] = chunk_scales(sc16, c);
         }
-        for (int t = 0; t < GT; t++) {
+        for (int t = 0; t < KT; t++)
             acc[t] = _mm512_setzero_si512();
+        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
+        const __m256i sumi = reduce_acc(acc, nt);
+        /* the min terms after the products: fewer live registers */
+        for (int t = 0; t < KT; t++)
             mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
                            : _mm512_setzero_si512();
-        }
-        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
-        const __m128i sumi = reduce_acc(acc, nt);
-        const __m128i summ = reduce_acc(mt, nt);
-        const __m128 dy = act_d4(act, act_bytes, i, nt);
-        const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), dy);
-        const __m128 dmin = _mm_mul_ps(_mm_set1_ps(h2f(x[i].dmin)), dy);
-        sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, _mm_cvtepi32_ps(sumi)),
-                                         _mm_mul_ps(dmin, _mm_cvtepi32_ps(summ))));
+        const __m256i summ = reduce_acc(mt, nt);
+        const __m256 dy = act_d8(act, act_bytes, i, nt);
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].d)), dy);
+        const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].dmin)), dy);
+        sum = _mm256_add_ps(sum, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi)),
+                                               _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(summ))));
     }
-    store4(sum, out, ldy, nt);
+    store8(sum, out, ldy, nt);
 }
 
-/* One Q5_K row against nt <= GT tokens. */
+/* One Q5_K row against nt <= KT tokens. */
 static inline __attribute__((always_inline)) void
 row_q5_K(int64_t nb, const block_q5_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF), one = _mm512_set1_epi8(1);
-    __m128 sum = _mm_setzero_ps();
+    __m256 sum = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         __m256i sc16, m16;
         k4_scales(x[i].scales, &sc16, &m16);
         const __m512i qh = dup32(x[i].qh);
-        __m512i u[4], sc[4], acc[GT], mt[GT];
+        __m512i u[4], sc[4], acc[KT], mt[KT];
         for (int c = 0; c < 4; c++) {
             const __m512i lo = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
             const __m512i hb = _mm512_and_si512(srl2(qh, 2 * c, 2 * c + 1), one);
             u[c] = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
             sc[c] = chunk_scales(sc16, c);
         }
-        for (int t = 0; t < GT; t++) {
+        for (int t = 0; t < KT; t++)
             acc[t] = _mm512_setzero_si512();
+        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
+        const __m256i sumi = reduce_acc(acc, nt);
+        /* the min terms after the products: fewer live registers */
+        for (int t = 0; t < KT; t++)
             mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
                            : _mm512_setzero_si512();
-        }
-        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
-        const __m128i sumi = reduce_acc(acc, nt);
-        const __m128i summ = reduce_acc(mt, nt);
-        const __m128 dy = act_d4(act, act_bytes, i, nt);
-        const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), dy);
-        const __m128 dmin = _mm_mul_ps(_mm_set1_ps(h2f(x[i].dmin)), dy);
-        sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, _mm_cvtepi32_ps(sumi)),
-                                         _mm_mul_ps(dmin, _mm_cvtepi32_ps(summ))));
+        const __m256i summ = reduce_acc(mt, nt);
+        const __m256 dy = act_d8(act, act_bytes, i, nt);
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].d)), dy);
+        const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].dmin)), dy);
+        sum = _mm256_add_ps(sum, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi)),
+                                               _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(summ))));
     }
-    store4(sum, out, ldy, nt);
+    store8(sum, out, ldy, nt);
 }
 
-/* One Q6_K row against nt <= GT tokens. The -32 offset of the quants
+/* One Q6_K row against nt <= KT tokens. The -32 offset of the quants
  * joins the integer sum through the bsums (exact). */
 static inline __attribute__((always_inline)) void
 row_q6_K(int64_t nb, const block_q6_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
-    __m128 sum = _mm_setzero_ps();
+    __m256 sum = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         const __m256i neg32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
-        __m512i u[4], sc[4], acc[GT];
+        __m512i u[4], sc[4], acc[KT];
         for (int c = 0; c < 4; c++) {
             const int h = c / 2, s0 = 2 * (c % 2);
             const __m512i lo = _mm512_and_si512(
@@ -216,16 +225,16 @@ row_q6_K(int64_t nb, const block_q6_K *x, bytes act, size_t act_bytes, int nt, f
             sc[c] = chunk_scales(sc16, c);
         }
         /* scales are in [-128, 127]: times -32 fits an int16 */
-        for (int t = 0; t < GT; t++)
+        for (int t = 0; t < KT; t++)
             acc[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], neg32)
                             : _mm512_setzero_si512();
         kq_chunks(acc, u, sc, act, act_bytes, i, nt);
-        const __m128i sumi = reduce_acc(acc, nt);
-        const __m128 dy = act_d4(act, act_bytes, i, nt);
-        const __m128 d = _mm_mul_ps(_mm_set1_ps(h2f(x[i].d)), dy);
-        sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(sumi)));
+        const __m256i sumi = reduce_acc(acc, nt);
+        const __m256 dy = act_d8(act, act_bytes, i, nt);
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].d)), dy);
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi)));
     }
-    store4(sum, out, ldy, nt);
+    store8(sum, out, ldy, nt);
 }
 
 /* ------------------------------------------------------- Q8_0 and Q4_0 */
@@ -316,7 +325,7 @@ rows_q0(int q4, int nr, int64_t nb, bytes xa, bytes xb, bytes act, size_t act_by
  * computed the same way whatever the blocking. */
 #define TB 64
 #define RB 16
-#define GEMM_DRIVER(name, ROWCALL)                                                          \
+#define GEMM_DRIVER(name, ROWCALL, GT)                                                          \
     static void name(int64_t n, const void *w, size_t row_bytes, int r0, int r1,              \
                      const void *act, size_t act_bytes, int n_tok, float *out, size_t ldy)    \
     {                                                                                         \
@@ -344,9 +353,9 @@ rows_q0(int q4, int nr, int64_t nb, bytes xa, bytes xb, bytes act, size_t act_by
 #define CALL_Q5_K(xr, a, ab, nt, o, ldy) row_q5_K(n / QK_K, (const block_q5_K *)(xr), a, ab, nt, o, ldy)
 #define CALL_Q6_K(xr, a, ab, nt, o, ldy) row_q6_K(n / QK_K, (const block_q6_K *)(xr), a, ab, nt, o, ldy)
 
-GEMM_DRIVER(gemm_q4_K, CALL_Q4_K)
-GEMM_DRIVER(gemm_q5_K, CALL_Q5_K)
-GEMM_DRIVER(gemm_q6_K, CALL_Q6_K)
+GEMM_DRIVER(gemm_q4_K, CALL_Q4_K, KT)
+GEMM_DRIVER(gemm_q5_K, CALL_Q5_K, KT)
+GEMM_DRIVER(gemm_q6_K, CALL_Q6_K, KT)
 /* Q8_0 / Q4_0 driver: the blocking of GEMM_DRIVER, rows two at a time. */
 static inline __attribute__((always_inline)) void
 gemm_q0(int q4, int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
