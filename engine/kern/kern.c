@@ -165,43 +165,6 @@ static void mm_gemm_job(void *arg, int ith, int nth)
     }
 }
 
-/* Q8_K activations exactly as the reference engine makes them: scale
- * -127/max (the signed extreme maps to -127), rounding to nearest even.
- * quant_quantize_row(QT_Q8_K) keeps the older -128/max rule: an equally
- * valid block, but its rounding noise is not the reference's, and on the
- * shared fixtures that noise alone moved k-quant logits by up to 0.24 at
- * the first position (0.000 with this rule). */
-static void quantize_q8_K_ref(const float *src, void *dst, int n)
-{
-    block_q8_K *y = dst;
-    for (int i = 0; i < n / QK_K; i++, src += QK_K) {
-        float max = 0.0f, amax = 0.0f;
-        for (int j = 0; j < QK_K; j++) {
-            float ax = fabsf(src[j]);
-            if (ax > amax) {
-                amax = ax;
-                max = src[j];
-            }
-        }
-        if (amax == 0.0f) {
-            memset(&y[i], 0, sizeof y[i]);
-            continue;
-        }
-        const float iscale = -127.0f / max;
-        for (int j = 0; j < QK_K; j++) {
-            int v = quant_nearest_int(iscale * src[j]);
-            y[i].qs[j] = (int8_t)(v < 127 ? v : 127);
-        }
-        for (int j = 0; j < QK_K / 16; j++) {
-            int sum = 0;
-            for (int l = 0; l < 16; l++)
-                sum += y[i].qs[16 * j + l];
-            y[i].bsums[j] = (int16_t)sum;
-        }
-        y[i].d = 1.0f / iscale;
-    }
-}
-
 /* Whether sgemm may stand in for the dot products of this weight type.
  * Only for float weights: quantized dot products sum integers exactly
  * within each block, and the reference's logits come from those exact
@@ -215,42 +178,17 @@ static bool kern_gemm_type(int type)
     return type == QT_F32 || type == QT_F16 || type == QT_BF16;
 }
 
-/* Q8_0 activations as the reference's x86 kernels make them: d =
- * amax/127 stored as F16, values scaled by 127/amax (not 1/d) and rounded
- * to nearest even. */
-static void quantize_q8_0_ref(const float *src, void *dst, int n)
-{
-    block_q8_0 *y = dst;
-    for (int i = 0; i < n / QK8_0; i++, src += QK8_0) {
-        float amax = 0.0f;
-        for (int j = 0; j < QK8_0; j++)
-            amax = fmaxf(amax, fabsf(src[j]));
-        y[i].d = quant_f32_to_f16(amax / 127.0f);
-        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-        for (int j = 0; j < QK8_0; j++)
-            y[i].qs[j] = (int8_t)quant_nearest_int(src[j] * id);
-    }
-}
-
-/* One activation row to the activation type of a weight type. */
-static void act_quantize(int at, const float *src, void *dst, int n)
-{
-    if (at == QT_Q8_K)
-        quantize_q8_K_ref(src, dst, n);
-    else if (at == QT_Q8_0)
-        quantize_q8_0_ref(src, dst, n);
-    else
-        quant_quantize_row(at, src, dst, n);
-}
-
 void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
                  int n_tok, float *y, int ldy)
 {
     mm_job j = {.ws = ws, .w = w, .x = x, .n_tok = n_tok, .y = y, .ldy = ldy};
     int at = quant_act_type(w->type);
     j.act_bytes = quant_row_bytes(at, w->n_in);
+    /* quant_quantize_row makes Q8_0/Q8_K activations the reference's way
+     * (see quant_legacy.c, quant_kquants.c): its rounding decides whether
+     * near-tied logits agree with the reference. */
     for (int t = 0; t < n_tok; t++)
-        act_quantize(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
+        quant_quantize_row(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
     bool small = (size_t)w->n_out * (size_t)w->n_in * (size_t)n_tok < KERN_PARALLEL_MIN_MACS;
     if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type)) {
         j.qgemm = !kern_gemm_type(w->type) && n_tok >= kern_qgemm_min_tok(w->type) &&

@@ -4,12 +4,13 @@
  * softmax, SwiGLU.
  *
  * Matmul quantizes each activation row once to the weight type's
- * activation format. Quantized weights then always use the quantized dot
- * products (exact integer sums per block, as the reference does); float
- * weights switch, from KERN_GEMM_MIN_TOK tokens on, to OpenBLAS sgemm on
- * fixed tiles of weight rows dequantized to F32, fed the activations
- * rounded the same way. Both
- * split the output rows over the pool so that every output element is
+ * activation format. Quantized weights then use exact integer sums per
+ * block, as the reference does: one dot product per (row, token) for short
+ * batches, and from a per-type batch size on the multi-token int8 GEMM
+ * (quant_gemm), which gives the same bits. Float weights switch, from
+ * KERN_GEMM_MIN_TOK tokens on, to OpenBLAS sgemm on fixed tiles of weight
+ * rows dequantized to F32, fed the activations rounded the same way. All
+ * paths split the output rows over the pool so that every output element is
  * computed by one thread in a fixed order: results do not depend on the
  * number of threads.
  */
@@ -27,7 +28,7 @@
  * weights through sgemm. Measured on 2048x2048 F16 with 2 threads (busy
  * machine): the dot products cost 600-720 us/token at 1-4 tokens, sgemm
  * 760 us/token at 16 and 410 at 128, and loses below 16. Quantized
- * weights always take the dot products (see kern.c). */
+ * weights never take sgemm (see kern_gemm_type in kern.c). */
 #define KERN_GEMM_MIN_TOK 16
 
 /* A weight matrix as stored in the file: n_out rows of n_in elements of
