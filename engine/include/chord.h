@@ -67,7 +67,8 @@ typedef struct chord_model_params {
     int n_threads;        /* compute threads; 0 = number of online cores */
     int64_t mem_budget;   /* bytes of weights to hold in memory; 0 = auto,
                              -1 = everything (no streaming) */
-    int prefetch;         /* prefetch distance in layers; 0 = default (2) */
+    int prefetch;         /* prefetch distance in layers (0 = read each layer
+                             only when the compute asks; < 0 = default, 2) */
     bool direct_io;       /* stream with O_DIRECT instead of fadvise(DONTNEED) */
     bool verbose_plan;    /* fill chord_model_plan() text at load */
     bool vocab_only;      /* load metadata and vocabulary only (no tensors

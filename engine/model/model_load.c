@@ -256,7 +256,7 @@ static chord_status open_cache(chord_model *m, chord_err *err)
     }
     lc_params lp = {
         .budget = m->params.mem_budget,
-        .prefetch = m->params.prefetch > 0 ? m->params.prefetch : 2,
+        .prefetch = m->params.prefetch >= 0 ? m->params.prefetch : 2,
         .direct_io = m->params.direct_io,
     };
     chord_status st = lc_open(m->path, n_groups, groups, &lp, &m->lc, err);
