@@ -49,7 +49,8 @@ int32_t probe_int8_avx2(const uint8_t *buf, int64_t iters)
     __m256i s = c[0];
     for (int k = 1; k < 8; k++)
         s = _mm256_add_epi32(s, c[k]);
-    int32_t lanes[8];
+    /* summed unsigned: the sum only keeps the work alive and may wrap */
+    uint32_t lanes[8];
     _mm256_storeu_si256((__m256i *)lanes, s);
-    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+    return (int32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7]);
 }

@@ -19,7 +19,13 @@ uint64_t probe_read_avx512(const void *p, size_t n)
         a3 = _mm512_add_epi64(a3, _mm512_load_si512(v + i + 3));
     }
     a0 = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
-    return (uint64_t)_mm512_reduce_add_epi64(a0);
+    /* summed unsigned: the intrinsic's reduction adds signed 64-bit lanes,
+     * and this checksum wraps (UBSan flags it) */
+    uint64_t lane[8], sum = 0;
+    _mm512_storeu_si512(lane, a0);
+    for (int k = 0; k < 8; k++)
+        sum += lane[k];
+    return sum;
 }
 
 int32_t probe_int8_vnni512(const uint8_t *buf, int64_t iters)
@@ -50,5 +56,10 @@ int32_t probe_int8_vnni512(const uint8_t *buf, int64_t iters)
     __m512i s = c[0];
     for (int k = 1; k < 12; k++)
         s = _mm512_add_epi32(s, c[k]);
-    return _mm512_reduce_add_epi32(s);
+    /* the result only keeps the work alive: sum wrapping, unsigned */
+    uint32_t lane[16], sum = 0;
+    _mm512_storeu_si512(lane, s);
+    for (int k = 0; k < 16; k++)
+        sum += lane[k];
+    return (int32_t)sum;
 }
