@@ -336,7 +336,8 @@ static void release(batch *b, size_t limit, bool cut)
         b->shown = end;
         i++;
     }
-    memmove(b->held, b->held + i, (size_t)(b->n_held - i) * sizeof *b->held);
+    if (i < b->n_held)   /* held may still be NULL when nothing was held */
+        memmove(b->held, b->held + i, (size_t)(b->n_held - i) * sizeof *b->held);
     b->n_held -= i;
     if (cut) {
         b->n_held = 0;
