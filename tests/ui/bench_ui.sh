@@ -34,11 +34,15 @@ trap 'tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
 # wide window: the /stats line must not be wrapped by the chat view
 W=240
 screen() { T capture-pane -p -J -S -200 -t b; }
-wait_for() {   # PATTERN SECONDS
-    local n=$(( $2 * 10 ))
+# wait_for PATTERN SECONDS [INTERVAL]: each look is a tmux client, a
+# capture of the pane and a grep, several ms of CPU on the machine the
+# model runs on: while a reply is timed, look only every INTERVAL seconds.
+wait_for() {
+    local dt=${3:-0.1}
+    local n; n=$(awk -v s="$2" -v dt="$dt" 'BEGIN { print int(s / dt) }')
     while [ "$n" -gt 0 ]; do
         screen | grep -qE -- "$1" && return 0
-        sleep 0.1; n=$((n - 1))
+        sleep "$dt"; n=$((n - 1))
     done
     return 1
 }
@@ -67,12 +71,13 @@ run_ui() {
     echo '; sleep 600' >> "$TMP/cmd"
     T new-session -d -s b -x "$W" -y 50 -e LANG=C.UTF-8 "bash -c '$(cat "$TMP/cmd")'" || return 1
     wait_for "$ready" 60 || { echo "no ready screen" >&2; screen >&2; return 1; }
-    local pid ui0 all0
+    local pid ui0 all0 srv srv0
+    srv=$(T display-message -p '#{pid}'); srv0=$(cpu_ms "/proc/$srv/stat")
     pid=$(pgrep -P "$(T display-message -p -t b '#{pane_pid}')" -x "$(basename "$CHORD")")
     ui0=$(run_ns "$pid"); all0=$(cpu_ms "/proc/$pid/stat")
     T send-keys -t b -l "$PROMPT"; T send-keys -t b Enter
-    sleep 0.5
-    wait_for "$ready" 600 || { echo "reply did not end" >&2; return 1; }
+    sleep 1
+    wait_for "$ready" 600 2 || { echo "reply did not end" >&2; return 1; }
     T send-keys -t b -l "/stats"; T send-keys -t b Enter
     wait_for 'gen [0-9]+ tok in' 30 || { echo "no /stats" >&2; screen >&2; return 1; }
     local line ui all
@@ -82,11 +87,12 @@ run_ui() {
     # machine's wall clock.
     ui=$(( ($(run_ns "$pid") - ui0) / 1000000 ))
     all=$(( $(cpu_ms "/proc/$pid/stat") - all0 ))
+    srv=$(( $(cpu_ms "/proc/$srv/stat") - srv0 ))
     T send-keys -t b C-d
     T kill-server 2>/dev/null
-    echo "$line" | awk -v ui="$ui" -v all="$all" \
-        '{ printf "%.2f %d %.1f cpu_ms %d ui_thread_ms %d (%.1f%% of the gen time)\n",
-                 $2 * 1000 / $5, $2, $5, all, ui, ui * 100 / $5 }'
+    echo "$line" | awk -v ui="$ui" -v all="$all" -v srv="$srv" \
+        '{ printf "%.2f %d %.1f cpu_ms %d ui_thread_ms %d (%.1f%% of the gen time) tmux_cpu_ms %d\n",
+                 $2 * 1000 / $5, $2, $5, all, ui, ui * 100 / $5, srv }'
 }
 # run_ns PID: time the main (UI) thread spent on a CPU, in ns (schedstat
 # counts in ns where /proc/PID/stat counts 10 ms ticks)
