@@ -67,6 +67,14 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     if (cp.n_ctx < 0 || cp.n_threads < 0)
         return err_set(err, CHORD_E_INVALID, "context: negative n_ctx (%d) or n_threads (%d)",
                        cp.n_ctx, cp.n_threads);
+    /* Past its training length a model's positions are extrapolation (no
+     * context scaling here), and the KV cache would be sized by whatever
+     * the caller typed: refuse rather than allocate gigabytes for garbage. */
+    if (cp.n_ctx > cf->n_ctx_train)
+        return err_set(err, CHORD_E_INVALID,
+                       "%s: context of %d tokens exceeds the model's %d (%s.context_length)",
+                       m->path, cp.n_ctx, cf->n_ctx_train,
+                       cf->arch == MODEL_ARCH_QWEN2 ? "qwen2" : "llama");
     chord_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return err_set(err, CHORD_E_NOMEM, "context: out of memory");

@@ -41,6 +41,12 @@ run 2 "--repeat-penalty" --repeat-penalty 0
 run 2 "--repeat-last-n" --repeat-last-n -7
 run 2 "--seed" --seed -1
 run 2 "--prefetch" --prefetch 99999999
+# past the model's training context (2048 here): a model-dependent refusal naming the key
+timeout 120 "$CHORD" -m "$M" --batch --raw -p hi -n 2 --ctx 4096 --threads 2 --no-history >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc = 1 ] || fail "--ctx 4096 on a 2048-token model: exit $rc, want 1"
+grep -q "context_length" "$TMP/err" || fail "--ctx 4096: message does not name the key: $(cat "$TMP/err")"
+[ "$(wc -l < "$TMP/err")" = 1 ] || fail "--ctx 4096: more than one line on stderr: $(cat "$TMP/err")"
 # the model's window: a prompt longer than --ctx is a model-dependent refusal
 long=$(printf 'word %.0s' $(seq 1 200))
 timeout 120 "$CHORD" -m "$M" --batch --raw -p "$long" -n 2 --ctx 16 --threads 2 --no-history >"$TMP/out" 2>"$TMP/err"

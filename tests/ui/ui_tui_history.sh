@@ -7,7 +7,7 @@
 need_shared models/a-spm-q8_0.gguf
 M="$SHARED/models/a-spm-q8_0.gguf"
 DB="$TMP/h.db"
-start -m "$M" --seed 5 --temp 1 --ctx 4096 -n -1 --threads 2 --db "$DB"
+start -m "$M" --seed 5 --temp 1 --ctx 2048 -n -1 --threads 2 --db "$DB"
 T send-keys -t chord "Lighthouse keeper story" Enter
 wait_for 'Esc stop' 30 || die "no reply started"
 wait_for '^│ (chord|     )  [^▌ ]' 30 || die "no reply text"

@@ -8,7 +8,7 @@ need_shared models/a-spm-q8_0.gguf
 M="$SHARED/models/a-spm-q8_0.gguf"
 for sig in TERM HUP; do
     DB="$TMP/$sig.db"
-    start -m "$M" --seed 9 --temp 1 --ctx 4096 -n -1 --threads 2 --db "$DB"
+    start -m "$M" --seed 9 --temp 1 --ctx 2048 -n -1 --threads 2 --db "$DB"
     T send-keys -t chord "Tell me a story" Enter
     wait_for 'Esc stop' 30 || die "no reply started"
     # the row exists from the first token on

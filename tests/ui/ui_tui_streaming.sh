@@ -8,7 +8,7 @@ need_shared models/a-spm-q8_0.gguf
 M="$SHARED/models/a-spm-q8_0.gguf"
 # a-spm-q8_0: 8704512 bytes of global tensors + 209920 per layer; this
 # budget holds the globals and two layer slots, so the three layers stream
-start -m "$M" --seed 1 --temp 1 -n 3000 --ctx 4096 --threads 2 --mem-budget 9130000 --no-history
+start -m "$M" --seed 1 --temp 1 -n 3000 --ctx 2048 --threads 2 --mem-budget 9130000 --no-history
 T send-keys -t chord "Tell me a story" Enter
 wait_for 'Esc stop' 30 || die "no reply started"
 maps=""
