@@ -60,11 +60,13 @@ assert [x["role"] for x in m] == ["user", "assistant"], m
 assert m[0]["content"] == "Tell me a very long story about the sea." and m[0]["status"] == "complete"
 a = m[1]
 assert a["status"] == "interrupted", a["status"]
-# at least the first 32 tokens were flushed before the 40th was shown;
-# the writer may have got further than the reader
+# the flush policy (every second and every 32 tokens since the last flush)
+# loses at most 32 of the 40 tokens shown; a one-second flush may have come
+# first (a slow sanitizer build: 25, then the next at 57), so only 40 - 32
+# are owed. The writer may have got further than the reader.
 assert len(a["content"]) > 0, "nothing recovered"
 assert seen.startswith(a["content"]) or a["content"].startswith(seen), (a["content"], seen)
-assert a["n_gen"] >= 32, a["n_gen"]
+assert a["n_gen"] >= 40 - 32, a["n_gen"]
 PY
 
 # --- SIGINT after 20 tokens (stdin turns: the next line is never read) ----
