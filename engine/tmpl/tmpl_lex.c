@@ -189,7 +189,8 @@ static bool lex_number(lexer *L)
     char buf[64];
     size_t k = 0;
     bool is_float = false;
-    while (L->pos < L->n && k < sizeof buf - 1) {
+    /* room for two more characters (an exponent's 'e' and sign) and the NUL */
+    while (L->pos < L->n && k < sizeof buf - 2) {
         char c = L->s[L->pos];
         if (isdigit((unsigned char)c)) {
             buf[k++] = c;
@@ -211,6 +212,8 @@ static bool lex_number(lexer *L)
         L->pos++;
     }
     buf[k] = 0;
+    if (L->pos < L->n && isdigit((unsigned char)L->s[L->pos]))
+        return lfail(L, start, "number literal too long");
     tok *t = emit(L, is_float ? T_FLOAT : T_INT, start);
     if (!t)
         return false;
