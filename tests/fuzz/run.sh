@@ -6,6 +6,8 @@
 # tests/fuzz/seeds, tests/fuzz/regress and ../shared (copied at run time).
 # Crash inputs land in build-fuzz/artifacts/<target>/; copy a fixed one to
 # tests/fuzz/regress/<target>/ so fuzz_regress_<target> replays it.
+# FUZZ_SEED and FUZZ_RUNS fix libFuzzer's seed and input count, so a CI run
+# explores the same inputs every time (SECONDS stays as a safety cap).
 # Prints each target's executions and final coverage; exits 1 if any
 # target found a crash, leak or timeout.
 set -euo pipefail
@@ -37,6 +39,7 @@ run_one() {
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     CHORD_SHARED="$shared" "$build/tests/fuzz/fuzz_$t" \
         -max_total_time="$secs" -timeout=120 -rss_limit_mb=2560 -max_len=8192 \
+        ${FUZZ_SEED:+-seed="$FUZZ_SEED"} ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
         -print_final_stats=1 -artifact_prefix="$art" \
         "$corpus" "$seeds/$t" "$root/tests/fuzz/seeds/$t" "$root/tests/fuzz/regress/$t" \
         >"$build/$t.log" 2>&1
