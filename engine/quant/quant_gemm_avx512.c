@@ -22,6 +22,7 @@
  */
 #include <immintrin.h>
 
+#include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
 
 /* Tokens per micro-tile: the accumulators of GT tokens stay in registers
@@ -353,9 +354,25 @@ rows_q0(int q4, int nr, int64_t nb, bytes xa, bytes xb, bytes act, size_t act_by
 #define CALL_Q5_K(xr, a, ab, nt, o, ldy) row_q5_K(n / QK_K, (const block_q5_K *)(xr), a, ab, nt, o, ldy)
 #define CALL_Q6_K(xr, a, ab, nt, o, ldy) row_q6_K(n / QK_K, (const block_q6_K *)(xr), a, ab, nt, o, ldy)
 
-GEMM_DRIVER(gemm_q4_K, CALL_Q4_K, KT)
-GEMM_DRIVER(gemm_q5_K, CALL_Q5_K, KT)
-GEMM_DRIVER(gemm_q6_K, CALL_Q6_K, KT)
+GEMM_DRIVER(rows_gemm_q4_K, CALL_Q4_K, KT)
+GEMM_DRIVER(rows_gemm_q5_K, CALL_Q5_K, KT)
+GEMM_DRIVER(rows_gemm_q6_K, CALL_Q6_K, KT)
+
+/* k-quants: wide batches go to the row-interleaved kernels
+ * (quant_gemm_pack_avx512.c), narrow ones stay with the per-row tiles
+ * above, which need no repacking. Same bits either way. */
+#define KQ_GEMM(name, packed, rows)                                                             \
+    static void name(int64_t n, const void *w, size_t row_bytes, int r0, int r1,              \
+                     const void *act, size_t act_bytes, int n_tok, float *out, size_t ldy)    \
+    {                                                                                         \
+        if (n_tok >= QGP_MIN_TOK)                                                             \
+            packed(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                 \
+        else                                                                                  \
+            rows(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                   \
+    }
+KQ_GEMM(gemm_q4_K, qgp_gemm_q4_K, rows_gemm_q4_K)
+KQ_GEMM(gemm_q5_K, qgp_gemm_q5_K, rows_gemm_q5_K)
+KQ_GEMM(gemm_q6_K, qgp_gemm_q6_K, rows_gemm_q6_K)
 /* Q8_0 / Q4_0 driver: the blocking of GEMM_DRIVER, rows two at a time. */
 static inline __attribute__((always_inline)) void
 gemm_q0(int q4, int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,

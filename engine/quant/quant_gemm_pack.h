@@ -1,0 +1,28 @@
+/*
+ * quant_gemm_pack.h - internal to engine/quant: the row-interleaved
+ * ("packed") AVX-512 GEMM kernels that quant_gemm_avx512.c hands large
+ * token batches to.
+ *
+ * They take the arguments of quant_gemm_fn and promise the same: every
+ * element has the bits of the AVX-512 vec_dot of its type and depends on
+ * nothing but its row and token. They repack weights per call (no state,
+ * no allocation), which pays off only for batches of some width:
+ * QGP_MIN_TOK tokens and more.
+ */
+#ifndef CHORD_QUANT_GEMM_PACK_H
+#define CHORD_QUANT_GEMM_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Below this batch the per-call repacking costs more than it saves. */
+#define QGP_MIN_TOK 16
+
+void qgp_gemm_q4_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+                   size_t act_bytes, int n_tok, float *out, size_t ldy);
+void qgp_gemm_q5_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+                   size_t act_bytes, int n_tok, float *out, size_t ldy);
+void qgp_gemm_q6_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+                   size_t act_bytes, int n_tok, float *out, size_t ldy);
+
+#endif
