@@ -138,7 +138,9 @@ int cmd_bench(int argc, char **argv)
     }
     if (o.mem_budget > 0) {
         mp.mem_budget = o.mem_budget;
-        mp.prefetch = o.prefetch;
+        /* 0 in bench_opts is "not given": the engine's default distance
+         * (in chord_model_params, 0 would mean no read-ahead at all) */
+        mp.prefetch = o.prefetch > 0 ? o.prefetch : -1;
         bench_reset_hwm();
         chord_err e2 = {{0}};
         if (bench_model(&o, &mp, &r.stream, NULL, &e2) != CHORD_OK) {

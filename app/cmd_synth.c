@@ -12,11 +12,14 @@ static void usage(FILE *f)
 {
     fputs("usage: chord synth --arch llama|qwen2 --dim D --layers L --heads H\n"
           "                   --kv-heads K --ffn F [--vocab-from VOCAB.gguf | --vocab N]\n"
-          "                   --type TYPE [--seed S] [--ctx N] -o FILE\n"
+          "                   --type TYPE [--seed S] [--ctx N] [--fast] -o FILE\n"
           "Writes a GGUF model with random weights of that shape, quantized to TYPE\n"
           "(F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, Q3_K_M, Q4_K_S,\n"
           "Q4_K_M, Q5_K_S, Q5_K_M). The vocabulary is copied from VOCAB.gguf or\n"
-          "generated with N tokens (default 32000).\n", f);
+          "generated with N tokens (default 32000).\n"
+          "--fast  quantize a pool of random blocks per tensor once and fill the rows\n"
+          "        with blocks drawn from it (valid blocks, same statistics, written\n"
+          "        at disk speed: for models of tens of GB)\n", f);
 }
 
 /* A whole-string unsigned 64-bit number. */
@@ -50,6 +53,10 @@ int cmd_synth(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return EXIT_OK;
+        }
+        if (!strcmp(a, "--fast")) {
+            p.fast = true;
+            continue;
         }
         if (i + 1 >= argc) {
             app_error("synth: unknown option or missing value: '%s' (see chord synth --help)", a);

@@ -372,6 +372,10 @@ typedef struct chord_synth_params {
     const char *type;        /* "Q4_K_M", "Q8_0", "F16", ... */
     uint64_t seed;
     int ctx_len;             /* 0 = 4096 */
+    bool fast;               /* quantized tensors: rows of random blocks
+                                drawn from a per-tensor pool quantized once
+                                (valid, same statistics, ~memcpy speed)
+                                instead of quantizing every row */
 } chord_synth_params;
 
 /* Writes a random-weight GGUF, tensor by tensor (never the whole model in

@@ -5,7 +5,9 @@
  * unit size through the layers, with RMS-norm weights near 1 and an output
  * matrix scaled for logits of a few units: a model whose logits are spread
  * and whose argmax is decisive, like a trained one, so tests built on it
- * can tell right from wrong arithmetic.
+ * can tell right from wrong arithmetic. With p->fast, block-quantized
+ * tensors are filled from a per-tensor pool of quantized blocks (see
+ * write_tensor_fast): the way to make models of tens of GB.
  */
 #include <math.h>
 #include <stdio.h>
@@ -55,6 +57,63 @@ static chord_status write_tensor(gguf_writer *w, const syn_tensor *t, uint64_t s
     }
     free(f);
     free(q);
+    return st;
+}
+
+/* Blocks in the fast path's pool: enough that a row almost never repeats a
+ * pair of neighbouring blocks, small enough to quantize in a few ms. */
+#define FAST_POOL_BLOCKS 4096
+/* Bytes the fast path assembles per write. */
+#define FAST_CHUNK (4u << 20)
+
+/* The fast path (p->fast) for block-quantized types: quantizing a 30 GB
+ * model through the k-quant search runs for hours on two cores, so instead
+ * each tensor quantizes a pool of FAST_POOL_BLOCKS random blocks once, with
+ * the real quantizer and the tensor's own value distribution, and then
+ * fills its rows with blocks drawn at random from that pool. Every block of
+ * these formats carries its own scales, so any block is valid anywhere:
+ * the file is a valid model of the same weight statistics (finite scales,
+ * activations as spread as the slow path's), deterministic from the seed,
+ * written at memcpy speed with memory bounded by the pool and one chunk. */
+static chord_status write_tensor_fast(gguf_writer *w, const syn_tensor *t, uint64_t seed,
+                                      chord_err *err)
+{
+    const quant_traits *qt = quant_traits_of(t->type);
+    size_t bb = (size_t)qt->bytes;
+    uint64_t n_blocks = (uint64_t)t->ne0 / (uint64_t)qt->block * (uint64_t)t->ne1;
+    size_t pool_n = n_blocks < FAST_POOL_BLOCKS ? (size_t)n_blocks : FAST_POOL_BLOCKS;
+    size_t out_n = FAST_CHUNK / bb;
+    float *f = malloc(pool_n * (size_t)qt->block * sizeof *f);
+    uint8_t *pool = malloc(pool_n * bb);
+    uint8_t *out = malloc(out_n * bb);
+    if (!f || !pool || !out) {
+        free(f);
+        free(pool);
+        free(out);
+        return err_set(err, CHORD_E_NOMEM, "tensor '%s': out of memory for the fast synth pool",
+                       t->name);
+    }
+    uint64_t state = synth_seed_for(seed, t->name);
+    for (size_t i = 0; i < pool_n * (size_t)qt->block; i++)
+        f[i] = t->center + t->scale * synth_uniform(&state);
+    quant_quantize_row(t->type, f, pool, (int64_t)(pool_n * (size_t)qt->block));
+    free(f);
+    chord_status st = CHORD_OK;
+    for (uint64_t b = 0; b < n_blocks && st == CHORD_OK;) {
+        size_t n = n_blocks - b < out_n ? (size_t)(n_blocks - b) : out_n;
+        for (size_t i = 0; i < n; i++) {
+            /* splitmix64 step; the top bits pick the block */
+            uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            z ^= z >> 31;
+            memcpy(out + i * bb, pool + (size_t)((z >> 32) % pool_n) * bb, bb);
+        }
+        st = gguf_writer_write(w, out, n * bb, err);
+        b += n;
+    }
+    free(pool);
+    free(out);
     return st;
 }
 
@@ -188,8 +247,14 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path, chor
     for (int i = 0; i < n_t; i++)
         gguf_writer_tensor(w, t[i].name, t[i].type, t[i].n_dims, (int64_t[2]){t[i].ne0, t[i].ne1});
     st = gguf_writer_begin_data(w, err);
-    for (int i = 0; i < n_t && st == CHORD_OK; i++)
-        st = write_tensor(w, &t[i], p->seed, err);
+    for (int i = 0; i < n_t && st == CHORD_OK; i++) {
+        const quant_traits *qt = quant_traits_of(t[i].type);
+        /* float types convert at memory speed already */
+        if (p->fast && qt && qt->block >= 32)
+            st = write_tensor_fast(w, &t[i], p->seed, err);
+        else
+            st = write_tensor(w, &t[i], p->seed, err);
+    }
     free(t);
     if (st != CHORD_OK) {
         gguf_writer_abort(w);
