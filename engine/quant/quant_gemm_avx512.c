@@ -404,6 +404,8 @@ gemm_q0(int q4, int64_t n, const void *w, size_t row_bytes, int r0, int r1, cons
 static void gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                       size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
+    if (n_tok >= QGP_MIN_TOK && qgp_gemm_q8_0(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy))
+        return;
     gemm_q0(0, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
 }
 

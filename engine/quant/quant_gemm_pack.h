@@ -25,4 +25,15 @@ void qgp_gemm_q5_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, c
 void qgp_gemm_q6_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                    size_t act_bytes, int n_tok, float *out, size_t ldy);
 
+/* Q8_0: returns 0 (and does nothing) when its work buffer cannot be
+ * allocated; the caller then takes the per-row kernel. */
+int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+                  size_t act_bytes, int n_tok, float *out, size_t ldy);
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords). */
+void qgp_transpose16(__m512i a[16]);
+#endif
+
 #endif

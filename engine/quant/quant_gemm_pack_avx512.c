@@ -101,8 +101,7 @@ kp_sub4(const uint8_t *u, const int8_t *y0, const int8_t *y1, const int8_t *y2, 
     a[3] = _mm512_add_epi32(a3, b3);
 }
 
-/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords). */
-static inline void tr16(__m512i a[16])
+void qgp_transpose16(__m512i a[16])
 {
     __m512i b[16], c[16];
     for (int i = 0; i < 8; i++) {
@@ -134,7 +133,7 @@ static inline void load_tr(bytes const blk[16], size_t off, __m512i a[16])
 {
     for (int r = 0; r < 16; r++)
         a[r] = _mm512_loadu_si512(blk[r] + off);
-    tr16(a);
+    qgp_transpose16(a);
 }
 
 /* ------------------------------------------------------------- packing */
