@@ -11,8 +11,8 @@
  * newlines: --json frames every token and ends each turn with a "done"
  * event, which is the robust way to drive chord from a program.
  *
- * The KV cache keeps the earlier turns (chat_session.h): a turn prefills
- * only its new tokens. When the conversation outgrows --ctx the oldest
+ * The KV cache keeps the earlier turns (chord_chat_* in chord.h): a turn
+ * prefills only its new tokens. When the conversation outgrows --ctx the oldest
  * turns leave the model's view (one stderr line says so); they stay in
  * the history.
  *
@@ -52,21 +52,13 @@ typedef struct batch {
     chord_model *m;
     chord_ctx *ctx;
     chord_model_info info;
-    chat_session s;
+    chord_chat *s;
     hist *h;                 /* NULL when not recording */
     int64_t conv;            /* 0 until the first turn is recorded */
     int turn;
     int rc;
     bool stop;               /* a signal or a closed stdout: no more turns */
-    char *reply;             /* the reply being generated */
-    size_t reply_len, reply_cap;
-    /* Tokens of the reply not shown yet, held back while the reply's end
-     * could be the start of the template's stop text: each is its token
-     * id and the offset in reply where its text ends. */
-    struct held { chord_token id; size_t end; } *held;
-    int n_held, cap_held;
-    size_t shown;            /* bytes of reply shown (and recorded) */
-    int n_shown;             /* tokens shown */
+    int n_shown;             /* tokens of the reply shown */
 } batch;
 
 /* ------------------------------------------------------------------------
@@ -102,7 +94,7 @@ static bool hist_ensure_conv(batch *b)
     hist_conv_params p = {
         .model = base_name(b->o->model),
         .arch = b->info.arch,
-        .system_prompt = b->s.system,
+        .system_prompt = chord_chat_system(b->s),
         .params_json = pj,
     };
     chord_err err;
@@ -183,6 +175,12 @@ static bool resume(batch *b, hist_conv **out)
     return true;
 }
 
+static bool last_is_user(const chord_chat *s)
+{
+    bool user = false;
+    return chord_chat_msg_text(s, chord_chat_n_msgs(s) - 1, &user) && user;
+}
+
 static bool resume_msgs(batch *b, const hist_conv *hc)
 {
     chord_err err;
@@ -191,20 +189,20 @@ static bool resume_msgs(batch *b, const hist_conv *hc)
         bool user = !strcmp(hm->role, "user");
         if (!user && strcmp(hm->role, "assistant"))
             continue;
-        bool after_user = b->s.n_msgs > 0 && b->s.msgs[b->s.n_msgs - 1].user;
+        bool after_user = last_is_user(b->s);
         if ((!user && hm->status == HIST_ERROR) || (user && after_user)) {
             if (after_user)
-                chs_pop(&b->s);
+                chord_chat_pop(b->s);
             if (!user)
                 continue;
         }
-        if (chs_add(&b->s, user, hm->content, hm->len, &err) != CHORD_OK) {
+        if (chord_chat_add(b->s, user, hm->content, hm->len, &err) != CHORD_OK) {
             app_error("%s", err.msg);
             return false;
         }
     }
-    if (b->s.n_msgs > 0 && b->s.msgs[b->s.n_msgs - 1].user)
-        chs_pop(&b->s);
+    if (last_is_user(b->s))
+        chord_chat_pop(b->s);
     return true;
 }
 
@@ -288,103 +286,23 @@ static void out_done(batch *b, const chord_event *ev, const char *stop, int n_ge
                 ev->gen_ms > 0 ? n_gen * 1e3 / ev->gen_ms : 0.0, stop);
 }
 
-static bool reply_append(batch *b, const char *s, size_t n)
-{
-    if (b->reply_len + n + 1 > b->reply_cap) {
-        size_t cap = b->reply_cap ? b->reply_cap : 256;
-        while (cap < b->reply_len + n + 1)
-            cap *= 2;
-        char *t = realloc(b->reply, cap);
-        if (!t)
-            return false;
-        b->reply = t;
-        b->reply_cap = cap;
-    }
-    memcpy(b->reply + b->reply_len, s, n);
-    b->reply_len += n;
-    b->reply[b->reply_len] = 0;
-    return true;
-}
-
 /* ------------------------------------------------------------------------
  * One turn
  * ---------------------------------------------------------------------- */
 
-/* Shows and records the held tokens whose text ends at or before limit.
- * cut: the reply ends at limit (the stop text starts there), so a token
- * that straddles it is shown up to limit and the rest is dropped. */
-static void release(batch *b, size_t limit, bool cut)
+/* Shows and records the reply text the session has cleared: text that may
+ * begin the template's stop text waits until it is known not to. */
+static void show_ready(batch *b)
 {
-    int i = 0;
-    while (i < b->n_held) {
-        const struct held *t = &b->held[i];
-        size_t end = t->end;
-        if (end > limit) {
-            if (!cut || limit <= b->shown)
-                break;
-            end = limit;
-        }
+    chord_chat_piece p;
+    while (chord_chat_reply_next(b->s, &p)) {
         /* recorded before it is shown: what a reader saw is on disk
          * within a flush */
-        char keep = b->reply[end];
-        b->reply[end] = 0;
-        hist_add(b, b->reply + b->shown, t->id >= 0 ? 1 : 0);
-        b->reply[end] = keep;
-        out_token(b, t->id, b->reply + b->shown, end - b->shown);
-        if (t->id >= 0)
+        hist_add(b, p.text, p.token >= 0 ? 1 : 0);
+        out_token(b, p.token, p.text, p.len);
+        if (p.token >= 0)
             b->n_shown++;
-        b->shown = end;
-        i++;
     }
-    if (i < b->n_held)   /* held may still be NULL when nothing was held */
-        memmove(b->held, b->held + i, (size_t)(b->n_held - i) * sizeof *b->held);
-    b->n_held -= i;
-    if (cut) {
-        b->n_held = 0;
-        b->reply_len = limit;
-        b->reply[limit] = 0;
-    }
-}
-
-/* Adds generated text (id < 0: the detokenizer's tail) and shows what can
- * no longer be part of the stop text. Returns true when the reply reached
- * the stop text (it ends before it). False with *oom set if memory ran out. */
-static bool reply_token(batch *b, chord_token id, const char *text, bool *oom)
-{
-    size_t n = strlen(text);
-    if (b->n_held == b->cap_held) {
-        int cap = b->cap_held ? b->cap_held * 2 : 64;
-        struct held *t = realloc(b->held, (size_t)cap * sizeof *t);
-        if (!t) {
-            *oom = true;
-            return false;
-        }
-        b->held = t;
-        b->cap_held = cap;
-    }
-    if (!reply_append(b, text, n)) {
-        *oom = true;
-        return false;
-    }
-    b->held[b->n_held++] = (struct held){id, b->reply_len};
-    const char *st = b->s.stop_text;
-    size_t sl = strlen(st);
-    if (!sl) {
-        release(b, b->reply_len, false);
-        return false;
-    }
-    size_t from = b->shown;
-    const char *hit = memmem(b->reply + from, b->reply_len - from, st, sl);
-    if (hit) {
-        release(b, (size_t)(hit - b->reply), true);
-        return true;
-    }
-    /* hold back the longest end of the reply that begins the stop text */
-    size_t hold = sl - 1 < b->reply_len - from ? sl - 1 : b->reply_len - from;
-    while (hold && memcmp(b->reply + b->reply_len - hold, st, hold))
-        hold--;
-    release(b, b->reply_len - hold, false);
-    return false;
 }
 
 /* The room kept for the reply when deciding to drop old turns: -n tokens,
@@ -407,7 +325,7 @@ static void turn_failed(batch *b, const char *msg, bool recorded_user)
         hist_begin(b);
         hist_end(b, HIST_ERROR, NULL);
     }
-    chs_pop(&b->s);
+    chord_chat_pop(b->s);
     b->rc = EXIT_FAIL;
 }
 
@@ -415,14 +333,16 @@ static void run_turn(batch *b, const char *text, size_t len)
 {
     chord_err err = {{0}};
     b->turn++;
-    if (chs_add(&b->s, true, text, len, &err) != CHORD_OK) {
+    if (chord_chat_add(b->s, true, text, len, &err) != CHORD_OK) {
         out_error(b, err.msg);
         b->rc = EXIT_FAIL;
         return;
     }
     hist_user(b, text, len);
-    int n_dropped = 0, n_reuse = 0;
-    chord_status st = chs_prepare(&b->s, reply_reserve(b), &n_dropped, &n_reuse, &err);
+    int n_dropped = 0, n_reuse = 0, n_prompt = 0;
+    const chord_token *prompt = NULL;
+    chord_status st = chord_chat_prepare(b->s, reply_reserve(b), &prompt, &n_prompt, &n_reuse,
+                                         &n_dropped, &err);
     if (n_dropped)
         app_error("context full (%d tokens): the oldest %d turn%s left the model's view",
                   chord_ctx_n_ctx(b->ctx), n_dropped, n_dropped > 1 ? "s" : "");
@@ -431,8 +351,8 @@ static void run_turn(batch *b, const char *text, size_t len)
         return;
     }
     chord_gen_params gp = {
-        .prompt = b->s.feed + n_reuse,
-        .n_prompt = b->s.n_feed - n_reuse,
+        .prompt = prompt,
+        .n_prompt = n_prompt,
         .n_predict = b->o->n_predict,
         .sampling = b->o->sampling,
         .model = b->m,
@@ -443,9 +363,8 @@ static void run_turn(batch *b, const char *text, size_t len)
         return;
     }
     hist_begin(b);
-    b->reply_len = b->shown = 0;
-    b->n_held = b->n_shown = 0;
-    bool template_stop = false, cancel_sent = false, oom = !reply_append(b, "", 0);
+    b->n_shown = 0;
+    bool template_stop = false, cancel_sent = false, oom = false;
     chord_event ev;
     for (;;) {
         if ((got_signal || b->stop) && !cancel_sent) {
@@ -461,16 +380,13 @@ static void run_turn(batch *b, const char *text, size_t len)
         if (ev.kind == CHORD_EV_TOKEN) {
             if (template_stop)
                 continue;
-            if (chs_push_token(&b->s, ev.token, &err) != CHORD_OK)
-                oom = true;
             /* the template's end of turn (a token or its text): the reply
              * is complete */
-            if (chs_is_stop(&b->s, ev.token)) {
-                release(b, b->reply_len, false);
-                template_stop = true;
-            } else {
-                template_stop = reply_token(b, ev.token, ev.text, &oom);
-            }
+            chord_status pst;
+            template_stop = chord_chat_reply_push(b->s, ev.token, ev.text, &pst);
+            if (pst != CHORD_OK)
+                oom = true;
+            show_ready(b);
             if (template_stop && !cancel_sent) {
                 chord_gen_cancel(g);
                 cancel_sent = true;
@@ -480,20 +396,26 @@ static void run_turn(batch *b, const char *text, size_t len)
         break;
     }
     chord_gen_join(g);
-    chs_after_reply(&b->s);
     /* text the detokenizer held back at the end (an incomplete UTF-8) */
-    if (!template_stop && ev.kind == CHORD_EV_DONE && ev.text[0])
-        reply_token(b, -1, ev.text, &oom);
-    release(b, b->reply_len, false);
+    if (!template_stop && ev.kind == CHORD_EV_DONE && ev.text[0]) {
+        chord_status pst;
+        chord_chat_reply_push(b->s, -1, ev.text, &pst);
+        if (pst != CHORD_OK)
+            oom = true;
+    }
+    chord_chat_reply_flush(b->s);
+    show_ready(b);
     int n_gen = b->n_shown;
+    size_t reply_len = 0;
+    chord_chat_reply_text(b->s, &reply_len);
 
     hist_counts hc = {ev.n_prompt, n_gen, ev.prompt_ms, ev.gen_ms};
     if (ev.kind == CHORD_EV_ERROR) {
         hist_end(b, HIST_ERROR, &hc);
-        if (!b->o->json && !b->o->token_ids && b->reply_len)
+        if (!b->o->json && !b->o->token_ids && reply_len)
             out(b, "\n", 1);
         out_error(b, ev.message);
-        chs_pop(&b->s);
+        chord_chat_reply_end(b->s, false, &err);
         b->rc = EXIT_FAIL;
         return;
     }
@@ -505,12 +427,11 @@ static void run_turn(batch *b, const char *text, size_t len)
                   b->turn);
     if (oom) {
         out_error(b, "out of memory keeping the reply");
-        chs_pop(&b->s);
+        chord_chat_reply_end(b->s, false, &err);
         return;
     }
-    if (chs_add(&b->s, false, b->reply, b->reply_len, &err) != CHORD_OK) {
+    if (chord_chat_reply_end(b->s, true, &err) != CHORD_OK) {
         out_error(b, err.msg);
-        chs_pop(&b->s);
         b->rc = EXIT_FAIL;
         return;
     }
@@ -560,18 +481,21 @@ static bool setup(batch *b)
     /* --system overrides the stored conversation's system prompt for the
      * model; the stored row keeps the one it was created with */
     const char *system = o->system ? o->system : hc ? hc->system_prompt : NULL;
-    bool ok = chs_init(&b->s, b->m, b->ctx, tsrc, tfam, system, &err) == CHORD_OK;
+    chord_chat_params sp = {.template_src = tsrc, .template_family = tfam, .system = system};
+    bool ok = chord_chat_new(b->m, b->ctx, &sp, &b->s, &err) == CHORD_OK;
+    free(tsrc);
+    tsrc = NULL;
     if (!ok)
         app_error("%s", err.msg);
     else if (hc)
         ok = resume_msgs(b, hc);
     if (ok && o->verbose) {
         char line[700];
-        chs_describe_template(&b->s, line, sizeof line);
+        chord_chat_describe_template(b->s, line, sizeof line);
         fprintf(stderr, "chord: %s\n", line);
         if (hc)
             fprintf(stderr, "chord: continuing conversation %lld (%d messages)\n", (long long)hc->id,
-                    b->s.n_msgs);
+                    chord_chat_n_msgs(b->s));
     }
     hist_conv_free(hc);
     return ok;
@@ -639,10 +563,8 @@ int batch_chat(const chord_opts *o)
     if (got_signal)
         rc = 128 + got_signal;
     hist_close(b.h);
-    chs_free(&b.s);
+    chord_chat_free(b.s);
     chord_ctx_free(b.ctx);
     chord_model_free(b.m);
-    free(b.reply);
-    free(b.held);
     return rc;
 }

@@ -326,6 +326,87 @@ void chord_gen_cancel(chord_gen *g);
 void chord_gen_join(chord_gen *g);
 
 /* ---------------------------------------------------------------------------
+ * Chat sessions: one conversation kept in step with a context's KV cache,
+ * shared by every front end so all stop a turn on the same things
+ * ------------------------------------------------------------------------- */
+
+typedef struct chord_chat chord_chat;
+
+typedef struct chord_chat_params {
+    const char *template_src;    /* Jinja source (copied), or NULL */
+    const char *template_family; /* built-in family (copied), or NULL; both
+                                    NULL = the model's own template */
+    const char *system;          /* system prompt; NULL or "" = none */
+} chord_chat_params;
+
+/* A piece of reply text cleared for showing: token is the generated token
+ * it comes from (-1: text without one, the detokenizer's tail); text is
+ * NUL-terminated, len bytes (may be 0), valid until the next call. */
+typedef struct chord_chat_piece {
+    chord_token token;
+    const char *text;
+    size_t len;
+} chord_chat_piece;
+
+/* Starts a session over m and ctx (borrowed; ctx empty and used by this
+ * session only until chord_chat_free). Finds what the template closes an
+ * assistant turn with: its text, and its control token when the model's
+ * end-of-generation set lacks it. */
+chord_status chord_chat_new(chord_model *m, chord_ctx *ctx, const chord_chat_params *p,
+                            chord_chat **out, chord_err *err);
+void chord_chat_free(chord_chat *s);
+/* One line for -v: which template renders the conversation and why. */
+void chord_chat_describe_template(const chord_chat *s, char *out, size_t cap);
+/* The text that ends an assistant turn ("" if none) and the extra stop
+ * tokens (their number; *out may be NULL). */
+const char *chord_chat_stop_text(const chord_chat *s);
+int chord_chat_stop_tokens(const chord_chat *s, const chord_token **out);
+
+/* Sets (non-empty text) or clears the system prompt. */
+chord_status chord_chat_set_system(chord_chat *s, const char *text, chord_err *err);
+const char *chord_chat_system(const chord_chat *s);  /* NULL if none */
+/* Appends a message (user, else assistant). */
+chord_status chord_chat_add(chord_chat *s, bool user, const char *text, size_t len,
+                            chord_err *err);
+/* Removes the last message. */
+void chord_chat_pop(chord_chat *s);
+/* Removes every message (the system prompt and the cached tokens stay). */
+void chord_chat_clear(chord_chat *s);
+int chord_chat_n_msgs(const chord_chat *s);
+/* Message i: whether it is the user's, and its text (NULL if out of range). */
+const char *chord_chat_msg_text(const chord_chat *s, int i, bool *user);
+/* The first message still in the model's window (older ones were dropped). */
+int chord_chat_window_start(const chord_chat *s);
+
+/* Before a reply: renders the window with the generation prompt, dropping
+ * the oldest turns while it plus `reserve` tokens (room for the reply)
+ * exceed the context (*n_dropped: turns dropped now), and truncates the
+ * cache to the prefix that still matches (*n_reuse tokens kept). Then
+ * *prompt / *n_prompt are the tokens to prefill (for chord_gen_start;
+ * valid until the next call). CHORD_E_CTX_FULL when even the last user
+ * turn alone does not fit. Starts a new reply for the calls below. */
+chord_status chord_chat_prepare(chord_chat *s, int reserve, const chord_token **prompt,
+                                int *n_prompt, int *n_reuse, int *n_dropped, chord_err *err);
+/* Feeds one TOKEN event (t and its text), or with t < 0 the DONE event's
+ * leftover text. Returns true once the turn has ended (the template's stop
+ * token or stop text; later calls are ignored): cancel the generation.
+ * *st is CHORD_E_NOMEM if memory ran out (the text is lost). */
+bool chord_chat_reply_push(chord_chat *s, chord_token t, const char *text, chord_status *st);
+/* The reply ended for another reason (EOG, limit, cancel, error): releases
+ * the text held back. */
+void chord_chat_reply_flush(chord_chat *s);
+/* Takes the next piece of reply text cleared for showing, in order (text
+ * that may begin the stop text is held back until it is known not to);
+ * false when none is ready. Call after each push and after the flush. */
+bool chord_chat_reply_next(chord_chat *s, chord_chat_piece *out);
+/* The reply so far, cut before the stop text. */
+const char *chord_chat_reply_text(const chord_chat *s, size_t *len);
+/* After chord_gen_join(): notes what the cache now holds. keep: the reply
+ * joins the conversation as an assistant message; else the turn (with the
+ * user message that asked) leaves it. */
+chord_status chord_chat_reply_end(chord_chat *s, bool keep, chord_err *err);
+
+/* ---------------------------------------------------------------------------
  * Statistics: a consistent snapshot, safe from any thread
  * ------------------------------------------------------------------------- */
 
@@ -417,6 +498,15 @@ chord_status chord_file_drop_cache(const char *path, chord_err *err);
  * after dropping its pages from the cache if drop_first. */
 chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool drop_first,
                                    double *mb_s, chord_err *err);
+/* The disk's read rate for the layer cache's access pattern: n_readers
+ * threads with their own fds read blocks of block_bytes at once (reader i
+ * takes blocks i, i + n_readers, ...), releasing each block's pages after
+ * it as the cache does, over passes of the file's first max_bytes (<= 0:
+ * all of it) with its pages dropped before each pass, until at least
+ * min_total bytes were read. */
+chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
+                                   int64_t block_bytes, int n_readers, double *mb_s,
+                                   chord_err *err);
 
 /* ---------------------------------------------------------------------------
  * JSON: a small DOM parser and a string escaper, shared by app/, data/, tests

@@ -1,5 +1,5 @@
 /*
- * chat_session: app/chat_session.c on the shared models: what ends an
+ * chat_session: the engine's chat sessions (chord_chat_*) on the shared models: what ends an
  * assistant turn under each template (stop text, extra stop token), the
  * KV-cache prefix kept across turns, dropping the oldest turns when the
  * context is full, and the error for a turn that cannot fit at all.
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat_session.h"
+#include "chat/chat.h"
 #include "t.h"
 
 static chord_model *load(const char *rel)
@@ -38,30 +38,47 @@ static chord_ctx *new_ctx(chord_model *m, int n_ctx)
 static void check_stops(chord_model *m, chord_ctx *c, const char *src, const char *family,
                         const char *want_text, chord_token want_tok)
 {
-    chat_session s;
+    chord_chat *s = NULL;
     chord_err err;
-    if (chs_init(&s, m, c, src ? strdup(src) : NULL, family, NULL, &err) != CHORD_OK) {
-        t_fail_at(__FILE__, __LINE__, "chs_init: %s", err.msg);
+    chord_chat_params p = {.template_src = src, .template_family = family};
+    if (chord_chat_new(m, c, &p, &s, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "chord_chat_new: %s", err.msg);
         return;
     }
-    T_EQ_STR(s.stop_text, want_text);
+    T_EQ_STR(chord_chat_stop_text(s), want_text);
+    const chord_token *stop = NULL;
+    int n_stop = chord_chat_stop_tokens(s, &stop);
     if (want_tok < 0) {
-        T_EQ_INT(s.n_stop, 0);
+        T_EQ_INT(n_stop, 0);
     } else {
-        T_EQ_INT(s.n_stop, 1);
-        T_EQ_INT(s.stop[0], want_tok);
-        T_CHECK(chs_is_stop(&s, want_tok), "chs_is_stop(%d)", want_tok);
+        T_EQ_INT(n_stop, 1);
+        T_EQ_INT(stop[0], want_tok);
+        /* the stop token ends the turn and shows nothing */
+        chord_status st;
+        T_CHECK(chord_chat_reply_push(s, want_tok, "", &st), "stop token %d did not end the turn", want_tok);
     }
-    chs_free(&s);
+    chord_chat_free(s);
 }
 
-/* Evaluates the prompt part chs_prepare left to prefill, as chord_gen would. */
-static void prefill(chat_session *s, int n_reuse)
+/* Renders the next turn: chord_chat_prepare's counts and the prompt. */
+static const chord_token *prompt;
+static int n_prompt;
+
+static chord_status prepare(chord_chat *s, int reserve, int *dropped, int *reuse, chord_err *err)
+{
+    return chord_chat_prepare(s, reserve, &prompt, &n_prompt, reuse, dropped, err);
+}
+
+/* Evaluates the prompt part prepare left to prefill, as chord_gen would,
+ * and ends the turn without a reply (the user message stays: the test
+ * adds the reply itself). */
+static void prefill(chord_chat *s)
 {
     chord_err err;
-    chord_status st = chord_ctx_eval(s->ctx, s->feed + n_reuse, s->n_feed - n_reuse, NULL, false, &err);
+    chord_status st = chord_ctx_eval(s->ctx, prompt, n_prompt, NULL, false, &err);
     T_CHECK(st == CHORD_OK, "eval: %s", err.msg);
-    chs_after_reply(s);
+    T_CHECK(chord_chat_reply_end(s, true, &err) == CHORD_OK, "reply_end: %s", err.msg);
+    chord_chat_pop(s);   /* the empty reply */
 }
 
 int main(void)
@@ -86,59 +103,63 @@ int main(void)
     check_stops(a, ca, "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}", NULL, "", -1);
 
     /* the cache: a second turn keeps the whole first one */
-    chat_session s;
+    chord_chat *s = NULL;
     chord_err err;
-    T_REQUIRE(chs_init(&s, a, ca, NULL, NULL, "Be brief.", &err) == CHORD_OK, "init: %s", err.msg);
+    chord_chat_params sp = {.system = "Be brief."};
+    T_REQUIRE(chord_chat_new(a, ca, &sp, &s, &err) == CHORD_OK, "init: %s", err.msg);
     int dropped = -1, reuse = -1;
-    T_REQUIRE(chs_add(&s, true, "Hi", 2, &err) == CHORD_OK, "add");
-    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 1: %s", err.msg);
+    T_REQUIRE(chord_chat_add(s, true, "Hi", 2, &err) == CHORD_OK, "add");
+    T_REQUIRE(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 1: %s", err.msg);
     T_EQ_INT(dropped, 0);
     T_EQ_INT(reuse, 0);
-    int n1 = s.n_feed;
-    prefill(&s, reuse);
+    int n1 = s->n_feed;
+    prefill(s);
     T_EQ_INT(chord_ctx_pos(ca), n1);
-    T_REQUIRE(chs_add(&s, false, "Hello", 5, &err) == CHORD_OK, "add");
-    T_REQUIRE(chs_add(&s, true, "Bye", 3, &err) == CHORD_OK, "add");
-    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 2: %s", err.msg);
+    T_REQUIRE(chord_chat_add(s, false, "Hello", 5, &err) == CHORD_OK, "add");
+    T_REQUIRE(chord_chat_add(s, true, "Bye", 3, &err) == CHORD_OK, "add");
+    T_REQUIRE(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 2: %s", err.msg);
     T_EQ_INT(dropped, 0);
     T_EQ_INT(reuse, n1);
     T_EQ_INT(chord_ctx_pos(ca), n1);
-    T_CHECK(s.n_feed > n1, "the second turn adds tokens");
-    prefill(&s, reuse);
+    T_CHECK(s->n_feed > n1, "the second turn adds tokens");
+    prefill(s);
 
     /* a changed history (different reply text) keeps only the common part */
-    free(s.msgs[1].text);
-    s.msgs[1].text = strdup("Howdy");
-    s.msgs[1].len = 5;
-    int n2 = s.n_feed;
-    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 3: %s", err.msg);
+    chord_chat_pop(s);
+    chord_chat_pop(s);
+    T_REQUIRE(chord_chat_add(s, false, "Howdy", 5, &err) == CHORD_OK, "add");
+    T_REQUIRE(chord_chat_add(s, true, "Bye", 3, &err) == CHORD_OK, "add");
+    int n2 = s->n_feed;
+    T_REQUIRE(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 3: %s", err.msg);
     T_CHECK(reuse >= n1 && reuse < n2, "reuse %d after an edit (first turn %d, all %d)", reuse, n1, n2);
     T_EQ_INT(chord_ctx_pos(ca), reuse);
-    prefill(&s, reuse);
+    prefill(s);
 
     /* more turns than 64 tokens hold: the oldest go, the system prompt and
      * the last user turn stay */
     for (int i = 0; i < 4; i++) {
-        T_REQUIRE(chs_add(&s, false, "A longer answer with several words in it", 40, &err) == CHORD_OK, "add");
-        T_REQUIRE(chs_add(&s, true, "Tell me more about that", 23, &err) == CHORD_OK, "add");
+        T_REQUIRE(chord_chat_add(s, false, "A longer answer with several words in it", 40, &err) == CHORD_OK, "add");
+        T_REQUIRE(chord_chat_add(s, true, "Tell me more about that", 23, &err) == CHORD_OK, "add");
     }
-    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 4: %s", err.msg);
+    T_REQUIRE(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 4: %s", err.msg);
     T_CHECK(dropped > 0, "no turn dropped");
-    T_CHECK(s.n_feed + 8 <= 64, "window of %d tokens + 8 > 64", s.n_feed);
-    T_CHECK(s.msgs[s.first].user, "the window starts with a user turn");
-    T_CHECK(s.first < s.n_msgs, "the last user turn stays");
+    T_CHECK(s->n_feed + 8 <= 64, "window of %d tokens + 8 > 64", s->n_feed);
+    bool user = false;
+    int first = chord_chat_window_start(s);
+    T_CHECK(chord_chat_msg_text(s, first, &user) && user, "the window starts with a user turn");
+    T_CHECK(first < chord_chat_n_msgs(s), "the last user turn stays");
 
     /* a turn too long for the context alone */
     char big[2000];
     memset(big, 0, sizeof big);
     for (int i = 0; i + 5 < (int)sizeof big - 1; i += 5)
         memcpy(big + i, "word ", 5);
-    T_REQUIRE(chs_add(&s, true, big, strlen(big), &err) == CHORD_OK, "add");
-    T_CHECK(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_E_CTX_FULL, "a too-long turn was accepted");
+    T_REQUIRE(chord_chat_add(s, true, big, strlen(big), &err) == CHORD_OK, "add");
+    T_CHECK(prepare(s, 8, &dropped, &reuse, &err) == CHORD_E_CTX_FULL, "a too-long turn was accepted");
     T_CHECK(strstr(err.msg, "context holds 64") != NULL, "error: %s", err.msg);
-    chs_pop(&s);
-    T_REQUIRE(chs_prepare(&s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare after pop: %s", err.msg);
-    chs_free(&s);
+    chord_chat_pop(s);
+    T_REQUIRE(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare after pop: %s", err.msg);
+    chord_chat_free(s);
 
     chord_ctx_free(ca);
     chord_ctx_free(cq);

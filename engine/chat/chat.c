@@ -1,0 +1,385 @@
+/*
+ * chat.c - a conversation kept in step with the KV cache (see chat.h).
+ */
+#include "chat/chat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+static chord_status oom(chord_err *err)
+{
+    return err_set(err, CHORD_E_NOMEM, "chat session: out of memory");
+}
+
+static const char *tok_text(const chord_model *m, chord_token t)
+{
+    const char *s = t >= 0 ? chord_token_text(m, t) : NULL;
+    return s ? s : "";
+}
+
+chord_status chat_render(const chord_chat *s, const chord_chat_msg *v, int n, bool gen_prompt,
+                         char **out, chord_err *err)
+{
+    const char *bos = tok_text(s->model, chord_token_bos(s->model));
+    const char *eos = tok_text(s->model, chord_token_eos(s->model));
+    if (s->tmpl_family)
+        return chord_chat_render_builtin(s->tmpl_family, v, n, gen_prompt, bos, eos, out, err);
+    return chord_chat_render(s->model, s->tmpl_src, v, n, gen_prompt, bos, eos, out, err);
+}
+
+/* Tokenizes text (specials parsed) into a malloc'd array; BOS is added when
+ * the model asks for it and the template did not write it already. */
+static chord_status tokenize(const chord_model *m, const char *text, bool bos_ok,
+                             chord_token **out, int *n_out, chord_err *err)
+{
+    const char *bos_s = tok_text(m, chord_token_bos(m));
+    bool add_bos = bos_ok && chord_model_add_bos(m) &&
+                   !(*bos_s && !strncmp(text, bos_s, strlen(bos_s)));
+    size_t len = strlen(text);
+    int n = chord_tokenize(m, text, len, add_bos, true, NULL, 0, err);
+    if (n < 0)
+        return CHORD_E_INVALID;
+    chord_token *t = malloc((size_t)(n ? n : 1) * sizeof *t);
+    if (!t)
+        return oom(err);
+    if (n && chord_tokenize(m, text, len, add_bos, true, t, n, err) != n) {
+        free(t);
+        return CHORD_E_INVALID;
+    }
+    *out = t;
+    *n_out = n;
+    return CHORD_OK;
+}
+
+/* What follows an assistant message in a probe render. Its first word is
+ * the stop text ("</s>", "<|im_end|>", "<end_of_turn>"...) unless it
+ * starts with whitespace (then the template closes turns with nothing a
+ * reply could spell out, or only with a newline, which replies use). Its
+ * first token, if a control token (no text of its own) that the engine
+ * does not already treat as end of generation, ends the reply too. Best
+ * effort: a template that cannot render the probe adds nothing. */
+static void find_stops(chord_chat *s)
+{
+    static const char mark[] = "q7Zx9w";
+    chord_chat_msg v[2] = {{"user", "hi"}, {"assistant", mark}};
+    char *text = NULL;
+    char stop_text[CHAT_STOP_MAX] = "";
+    chord_err err;
+    if (chat_render(s, v, 2, false, &text, &err) != CHORD_OK)
+        return;
+    const char *p = strstr(text, mark);
+    if (p && p[strlen(mark)] && !strchr(" \t\r\n", p[strlen(mark)])) {
+        const char *w = p + strlen(mark);
+        size_t n = strcspn(w, " \t\r\n");
+        if (n < sizeof stop_text) {
+            memcpy(stop_text, w, n);
+            stop_text[n] = 0;
+        }
+    }
+    chat_stop_init(&s->filter, stop_text);
+    chord_token *t = NULL;
+    int n = 0;
+    if (p && tokenize(s->model, p + strlen(mark), false, &t, &n, &err) == CHORD_OK && n > 0) {
+        char buf[8];
+        bool control = chord_token_to_bytes(s->model, t[0], false, buf, (int)sizeof buf) == 0 &&
+                       chord_token_to_bytes(s->model, t[0], true, buf, (int)sizeof buf) > 0;
+        if (control && !chord_token_is_eog(s->model, t[0]) && s->n_stop < CHAT_MAX_STOP)
+            s->stop[s->n_stop++] = t[0];
+    }
+    free(t);
+    free(text);
+}
+
+chord_status chat_new(chord_model *m, chord_ctx *ctx, const chord_chat_params *p,
+                      chord_chat **out, chord_err *err)
+{
+    *out = NULL;
+    if (!m || !ctx)
+        return err_set(err, CHORD_E_INVALID, "chord_chat_new: no model or context");
+    chord_chat *s = calloc(1, sizeof *s);
+    if (!s)
+        return oom(err);
+    s->model = m;
+    s->ctx = ctx;
+    if (p && p->template_src && !(s->tmpl_src = strdup(p->template_src)))
+        goto nomem;
+    if (p && p->template_family && !(s->tmpl_family = strdup(p->template_family)))
+        goto nomem;
+    if (p && p->system && *p->system && !(s->system = strdup(p->system)))
+        goto nomem;
+    find_stops(s);
+    *out = s;
+    return CHORD_OK;
+nomem:
+    chat_free(s);
+    return oom(err);
+}
+
+void chat_free(chord_chat *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_msgs; i++)
+        free(s->msgs[i].text);
+    free(s->msgs);
+    free(s->kv);
+    free(s->feed);
+    free(s->prompt_text);
+    free(s->sp_text);
+    free(s->sp_tok);
+    free(s->system);
+    free(s->tmpl_src);
+    free(s->tmpl_family);
+    chat_stop_free(&s->filter);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------
+ * Rendering the window
+ * ---------------------------------------------------------------------- */
+
+/* The tokens for text: the tokenizer's, except that when text starts with
+ * the last reply's text (s->sp_text) and the tokenizer cuts a token
+ * boundary right there, the tokens the model saw for that part stand for
+ * it. *out is malloc'd. */
+static chord_status tokenize_window(chord_chat *s, const char *text, chord_token **out,
+                                    int *n_out, chord_err *err)
+{
+    chord_token *t = NULL;
+    int n = 0;
+    chord_status st = tokenize(s->model, text, true, &t, &n, err);
+    if (st != CHORD_OK || !s->sp_text || strncmp(text, s->sp_text, strlen(s->sp_text)))
+        goto done;
+    chord_token *a = NULL;
+    int na = 0;
+    chord_err e2;
+    if (tokenize(s->model, s->sp_text, true, &a, &na, &e2) != CHORD_OK)
+        goto done;     /* only a missed reuse */
+    bool boundary = na <= n && !memcmp(a, t, (size_t)na * sizeof *t);
+    free(a);
+    if (!boundary)
+        goto done;
+    int nn = s->n_sp + (n - na);
+    chord_token *v = malloc((size_t)(nn ? nn : 1) * sizeof *v);
+    if (!v)
+        goto done;
+    memcpy(v, s->sp_tok, (size_t)s->n_sp * sizeof *v);
+    memcpy(v + s->n_sp, t + na, (size_t)(n - na) * sizeof *v);
+    free(t);
+    t = v;
+    n = nn;
+done:
+    if (st != CHORD_OK) {
+        free(t);
+        return st;
+    }
+    *out = t;
+    *n_out = n;
+    return CHORD_OK;
+}
+
+/* Renders and tokenizes the window msgs[first..] into s->feed. */
+static chord_status render_window(chord_chat *s, chord_err *err)
+{
+    chord_chat_msg *v = malloc((size_t)(s->n_msgs - s->first + 1) * sizeof *v);
+    if (!v)
+        return oom(err);
+    int n = 0;
+    if (s->system)
+        v[n++] = (chord_chat_msg){"system", s->system};
+    for (int i = s->first; i < s->n_msgs; i++)
+        v[n++] = (chord_chat_msg){s->msgs[i].user ? "user" : "assistant", s->msgs[i].text};
+    char *text = NULL;
+    chord_status st = chat_render(s, v, n, true, &text, err);
+    free(v);
+    if (st != CHORD_OK)
+        return st;
+    chord_token *t = NULL;
+    int nt = 0;
+    st = tokenize_window(s, text, &t, &nt, err);
+    if (st != CHORD_OK) {
+        free(text);
+        return st;
+    }
+    free(s->feed);
+    s->feed = t;
+    s->n_feed = s->cap_feed = nt;
+    free(s->prompt_text);
+    s->prompt_text = text;
+    s->n_prompt = nt;
+    return CHORD_OK;
+}
+
+/* The index of the last user message in the window, or -1. */
+static int last_user(const chord_chat *s)
+{
+    for (int i = s->n_msgs - 1; i >= s->first; i--)
+        if (s->msgs[i].user)
+            return i;
+    return -1;
+}
+
+chord_status chat_prepare(chord_chat *s, int reserve, int *n_dropped, int *n_reuse,
+                          chord_err *err)
+{
+    *n_dropped = 0;
+    *n_reuse = 0;
+    chat_stop_reset(&s->filter);
+    s->ended = false;
+    int n_ctx = chord_ctx_n_ctx(s->ctx);
+    int lu = last_user(s);
+    for (;;) {
+        chord_status st = render_window(s, err);
+        if (st != CHORD_OK)
+            return st;
+        if (s->n_feed + reserve <= n_ctx || s->first >= lu)
+            break;
+        /* drop one turn: the oldest message and the replies that follow it
+         * up to the next user message */
+        int i = s->first + 1;
+        while (i < lu && !s->msgs[i].user)
+            i++;
+        s->first = i;
+        ++*n_dropped;
+    }
+    if (s->n_feed >= n_ctx)
+        return err_set(err, CHORD_E_CTX_FULL,
+                       "this turn needs %d tokens with the chat template but the context holds %d (--ctx)",
+                       s->n_feed, n_ctx);
+    if (s->n_feed == 0)
+        return err_set(err, CHORD_E_TEMPLATE, "the chat template rendered an empty prompt");
+    /* keep the cached positions that still match; at least one token is
+     * evaluated so the reply has logits to start from */
+    int pos = chord_ctx_pos(s->ctx);
+    int lim = s->n_kv < pos ? s->n_kv : pos;
+    int p = 0;
+    while (p < lim && p < s->n_feed && s->kv[p] == s->feed[p])
+        p++;
+    if (p >= s->n_feed)
+        p = s->n_feed - 1;
+    chord_ctx_truncate(s->ctx, p);
+    s->n_kv = p;
+    *n_reuse = p;
+    return CHORD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * The reply
+ * ---------------------------------------------------------------------- */
+
+static bool feed_push(chord_chat *s, chord_token t)
+{
+    if (s->n_feed == s->cap_feed) {
+        int cap = s->cap_feed ? s->cap_feed * 2 : 256;
+        chord_token *p = realloc(s->feed, (size_t)cap * sizeof *p);
+        if (!p)
+            return false;
+        s->feed = p;
+        s->cap_feed = cap;
+    }
+    s->feed[s->n_feed++] = t;
+    return true;
+}
+
+bool chat_reply_token(chord_chat *s, chord_token t, const char *text, chord_status *st)
+{
+    *st = CHORD_OK;
+    if (s->ended)
+        return true;
+    if (t >= 0 && !feed_push(s, t))
+        *st = CHORD_E_NOMEM;
+    for (int i = 0; t >= 0 && i < s->n_stop; i++)
+        if (s->stop[i] == t) {
+            /* the template's end of turn as a token: the reply is complete */
+            chat_stop_release_all(&s->filter);
+            s->ended = true;
+            return true;
+        }
+    chord_status st2;
+    s->ended = chat_stop_push(&s->filter, t, text, strlen(text), &st2);
+    if (st2 != CHORD_OK)
+        *st = st2;
+    return s->ended;
+}
+
+/* Remembers the tokens the model saw for the prompt and the reply kept
+ * (sp_tok) and the text they stand for (sp_text): the generated tokens
+ * whose text, detokenized as the generation did, spells a prefix of the
+ * reply. A reply cut inside a token keeps the tokens before it. */
+static void remember_reply(chord_chat *s, const char *reply, size_t reply_len)
+{
+    free(s->sp_text);
+    free(s->sp_tok);
+    s->sp_text = NULL;
+    s->sp_tok = NULL;
+    s->n_sp = 0;
+    size_t plen = strlen(s->prompt_text ? s->prompt_text : "");
+    char *text = malloc(plen + reply_len + 1);
+    chord_token *tok = malloc((size_t)(s->n_feed ? s->n_feed : 1) * sizeof *tok);
+    if (!text || !tok || !s->prompt_text) {
+        free(text);
+        free(tok);
+        return;
+    }
+    memcpy(text, s->prompt_text, plen);
+    memcpy(tok, s->feed, (size_t)s->n_feed * sizeof *tok);
+    /* k: the tokens so far whose text is exactly reply[0..at_k); a token
+     * with no text (a control token) only counts once text follows it */
+    int k = s->n_prompt;
+    size_t at_k = 0, done = 0;
+    chord_detok d;
+    chord_detok_init(&d);
+    char buf[256];
+    for (int i = s->n_prompt; i < s->n_feed; i++) {
+        int n = chord_detok_push(&d, s->model, s->feed[i], buf, (int)sizeof buf);
+        if (n < 0 || done + (size_t)n > reply_len || memcmp(reply + done, buf, (size_t)n))
+            break;
+        done += (size_t)n;
+        if (n > 0 && !d.n_pending) {
+            k = i + 1;
+            at_k = done;
+        }
+    }
+    memcpy(text + plen, reply, at_k);
+    text[plen + at_k] = 0;
+    s->sp_text = text;
+    s->sp_tok = tok;
+    s->n_sp = k;
+}
+
+chord_status chat_reply_end(chord_chat *s, bool keep, chord_err *err)
+{
+    /* the cache holds the first pos tokens of prompt + reply (the last
+     * sampled token is not evaluated at a limit or an end of turn) */
+    int pos = chord_ctx_pos(s->ctx);
+    if (pos > s->n_feed)
+        pos = s->n_feed;
+    s->n_kv = 0;
+    if (pos > s->cap_kv) {
+        chord_token *p = realloc(s->kv, (size_t)pos * sizeof *p);
+        /* else forgetting the cache only costs a re-prefill */
+        if (p) {
+            s->kv = p;
+            s->cap_kv = pos;
+        }
+    }
+    if (pos > 0 && pos <= s->cap_kv) {
+        memcpy(s->kv, s->feed, (size_t)pos * sizeof *s->kv);
+        s->n_kv = pos;
+    }
+    if (!keep) {
+        chord_chat_pop(s);
+        return CHORD_OK;
+    }
+    size_t len = 0;
+    const char *reply = chat_stop_reply(&s->filter, &len);
+    chord_status st = chord_chat_add(s, false, reply, len, err);
+    if (st != CHORD_OK) {
+        chord_chat_pop(s);
+        return st;
+    }
+    (void)remember_reply;   /* the next commit uses it */
+    return CHORD_OK;
+}

@@ -1,0 +1,185 @@
+/*
+ * chat_api.c - chord_chat_*: the public face of chat sessions (chat.h), and
+ * the message list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/chat.h"
+#include "core/err.h"
+
+chord_status chord_chat_new(chord_model *m, chord_ctx *ctx, const chord_chat_params *p,
+                            chord_chat **out, chord_err *err)
+{
+    return chat_new(m, ctx, p, out, err);
+}
+
+void chord_chat_free(chord_chat *s)
+{
+    chat_free(s);
+}
+
+const char *chord_chat_stop_text(const chord_chat *s)
+{
+    return s->filter.text;
+}
+
+int chord_chat_stop_tokens(const chord_chat *s, const chord_token **out)
+{
+    if (out)
+        *out = s->stop;
+    return s->n_stop;
+}
+
+void chord_chat_describe_template(const chord_chat *s, char *out, size_t cap)
+{
+    if (s->tmpl_family) {
+        snprintf(out, cap, "chat template: built-in family %s (--chat-template)", s->tmpl_family);
+        return;
+    }
+    if (s->tmpl_src) {
+        snprintf(out, cap, "chat template: from the --chat-template file");
+        return;
+    }
+    const char *fam = chord_chat_detect_family(s->model);
+    const char *own = chord_model_meta_str(s->model, "tokenizer.chat_template");
+    if (!own) {
+        snprintf(out, cap, "chat template: built-in family %s (the model has no tokenizer.chat_template%s)",
+                 fam ? fam : "chatml", fam ? "; the family its vocabulary looks like" : "; chatml by default");
+        return;
+    }
+    /* an explicit source never falls back, so this shows whether the
+     * engine can run the model's own template */
+    chord_chat_msg v[1] = {{"user", "hi"}};
+    char *text = NULL;
+    chord_err err;
+    chord_token bos = chord_token_bos(s->model), eos = chord_token_eos(s->model);
+    const char *bos_s = bos >= 0 ? chord_token_text(s->model, bos) : NULL;
+    const char *eos_s = eos >= 0 ? chord_token_text(s->model, eos) : NULL;
+    if (chord_chat_render(s->model, own, v, 1, true, bos_s ? bos_s : "", eos_s ? eos_s : "", &text,
+                          &err) == CHORD_OK)
+        snprintf(out, cap, "chat template: the model's own (tokenizer.chat_template%s%s)",
+                 fam ? ", looks like " : "", fam ? fam : "");
+    else
+        snprintf(out, cap, "chat template: built-in family %s (the model's own cannot be used: %s)",
+                 fam ? fam : "chatml", err.msg);
+    free(text);
+}
+
+/* ------------------------------------------------------------------------
+ * Messages
+ * ---------------------------------------------------------------------- */
+
+chord_status chord_chat_set_system(chord_chat *s, const char *text, chord_err *err)
+{
+    char *copy = NULL;
+    if (text && *text && !(copy = strdup(text)))
+        return err_set(err, CHORD_E_NOMEM, "chat session: out of memory for the system prompt");
+    free(s->system);
+    s->system = copy;
+    return CHORD_OK;
+}
+
+const char *chord_chat_system(const chord_chat *s)
+{
+    return s->system;
+}
+
+chord_status chord_chat_add(chord_chat *s, bool user, const char *text, size_t len,
+                            chord_err *err)
+{
+    if (s->n_msgs == s->cap_msgs) {
+        int cap = s->cap_msgs ? s->cap_msgs * 2 : 16;
+        chat_msg *t = realloc(s->msgs, (size_t)cap * sizeof *t);
+        if (!t)
+            return err_set(err, CHORD_E_NOMEM, "chat session: out of memory for message %d", s->n_msgs);
+        s->msgs = t;
+        s->cap_msgs = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return err_set(err, CHORD_E_NOMEM, "chat session: out of memory for a %zu-byte message", len);
+    if (len)
+        memcpy(copy, text, len);
+    copy[len] = 0;
+    s->msgs[s->n_msgs++] = (chat_msg){user, copy, len};
+    return CHORD_OK;
+}
+
+void chord_chat_pop(chord_chat *s)
+{
+    if (s->n_msgs > 0) {
+        free(s->msgs[--s->n_msgs].text);
+        if (s->first > s->n_msgs)
+            s->first = s->n_msgs;
+    }
+}
+
+void chord_chat_clear(chord_chat *s)
+{
+    while (s->n_msgs > 0)
+        chord_chat_pop(s);
+    s->first = 0;
+}
+
+int chord_chat_n_msgs(const chord_chat *s)
+{
+    return s->n_msgs;
+}
+
+const char *chord_chat_msg_text(const chord_chat *s, int i, bool *user)
+{
+    if (i < 0 || i >= s->n_msgs)
+        return NULL;
+    if (user)
+        *user = s->msgs[i].user;
+    return s->msgs[i].text;
+}
+
+int chord_chat_window_start(const chord_chat *s)
+{
+    return s->first;
+}
+
+/* ------------------------------------------------------------------------
+ * A reply
+ * ---------------------------------------------------------------------- */
+
+chord_status chord_chat_prepare(chord_chat *s, int reserve, const chord_token **prompt,
+                                int *n_prompt, int *n_reuse, int *n_dropped, chord_err *err)
+{
+    *prompt = NULL;
+    *n_prompt = 0;
+    chord_status st = chat_prepare(s, reserve, n_dropped, n_reuse, err);
+    if (st != CHORD_OK)
+        return st;
+    *prompt = s->feed + *n_reuse;
+    *n_prompt = s->n_feed - *n_reuse;
+    return CHORD_OK;
+}
+
+bool chord_chat_reply_push(chord_chat *s, chord_token t, const char *text, chord_status *st)
+{
+    return chat_reply_token(s, t, text ? text : "", st);
+}
+
+void chord_chat_reply_flush(chord_chat *s)
+{
+    chat_stop_release_all(&s->filter);
+}
+
+bool chord_chat_reply_next(chord_chat *s, chord_chat_piece *out)
+{
+    return chat_stop_next(&s->filter, &out->token, &out->text, &out->len);
+}
+
+const char *chord_chat_reply_text(const chord_chat *s, size_t *len)
+{
+    return chat_stop_reply(&s->filter, len);
+}
+
+chord_status chord_chat_reply_end(chord_chat *s, bool keep, chord_err *err)
+{
+    return chat_reply_end(s, keep, err);
+}
