@@ -65,7 +65,6 @@ static void msgs_clear(ui_chat *c)
         free(c->msgs[i].text);
     c->n_msgs = 0;
     c->view_start = 0;
-    c->win_first = 0;
     c->version++;
 }
 
@@ -96,23 +95,6 @@ void ui_chat_warn(ui_chat *c, const char *fmt, ...)
         c->hooks.on_warn(c->hooks.ud, buf);
     else
         ui_chat_note(c, "%s", buf);
-}
-
-static bool tokens_push(chord_token **v, int *n, int *cap, const chord_token *t, int k)
-{
-    if (*n + k > *cap) {
-        int nc = *cap ? *cap : 256;
-        while (nc < *n + k)
-            nc *= 2;
-        chord_token *p = realloc(*v, (size_t)nc * sizeof *p);
-        if (!p)
-            return false;
-        *v = p;
-        *cap = nc;
-    }
-    memcpy(*v + *n, t, (size_t)k * sizeof *t);
-    *n += k;
-    return true;
 }
 
 /* ------------------------------------------------------------------------
@@ -147,7 +129,7 @@ static bool hist_ensure_conv(ui_chat *c)
     hist_conv_params p = {
         .model = base_name(c->model_path),
         .arch = c->info.arch,
-        .system_prompt = c->system,
+        .system_prompt = c->sess ? chord_chat_system(c->sess) : NULL,
         .params_json = pj,
     };
     chord_err err;
@@ -169,18 +151,17 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     c->ctx = cfg->ctx;
     c->h = cfg->hist;
     c->model_path = cfg->model_path;
-    c->tmpl_src = cfg->template_src;
-    c->tmpl_family = cfg->template_family;
     c->sp = cfg->sampling;
     c->n_predict = cfg->n_predict;
     chord_model_get_info(c->model, &c->info);
-    if (cfg->system && *cfg->system) {
-        c->system = strdup(cfg->system);
-        if (!c->system) {
-            snprintf(err->msg, sizeof err->msg, "out of memory");
-            return CHORD_E_NOMEM;
-        }
-    }
+    chord_chat_params p = {
+        .template_src = cfg->template_src,
+        .template_family = cfg->template_family,
+        .system = cfg->system,
+    };
+    chord_status st = chord_chat_new(c->model, c->ctx, &p, &c->sess, err);
+    if (st != CHORD_OK)
+        return st;
     if (cfg->resume_id)
         return ui_chat_resume(c, cfg->resume_id, err);
     return CHORD_OK;
@@ -201,9 +182,7 @@ void ui_chat_free(ui_chat *c)
     chat_finish_gen(c);
     msgs_clear(c);
     free(c->msgs);
-    free(c->kv);
-    free(c->feed);
-    free(c->system);
+    chord_chat_free(c->sess);
     free(c->queued);
     memset(c, 0, sizeof *c);
 }
@@ -212,15 +191,47 @@ void ui_chat_new(ui_chat *c)
 {
     chat_finish_gen(c);
     msgs_clear(c);
+    chord_chat_clear(c->sess);
     c->conv_id = 0;
     c->title[0] = 0;
 }
 
 void ui_chat_set_system(ui_chat *c, const char *text)
 {
-    free(c->system);
-    c->system = text && *text ? strdup(text) : NULL;
+    chord_err err;
+    if (chord_chat_set_system(c->sess, text, &err) != CHORD_OK)
+        ui_chat_warn(c, "/system: %s", err.msg);
     c->version++;
+}
+
+/* Puts the shown conversation into the session the way batch mode resumes
+ * one: an error reply leaves with the user message it answered, and so
+ * does a user message that got no reply (some templates refuse two user
+ * turns in a row). */
+static chord_status session_from_msgs(ui_chat *c, chord_err *err)
+{
+    chord_chat_clear(c->sess);
+    bool after_user = false;
+    for (int i = 0; i < c->n_msgs; i++) {
+        const ui_msg *m = &c->msgs[i];
+        bool user = m->role == UI_ROLE_USER;
+        if (m->role == UI_ROLE_NOTE)
+            continue;
+        if ((!user && m->failed) || (user && after_user)) {
+            if (after_user)
+                chord_chat_pop(c->sess);
+            after_user = false;
+            if (!user)
+                continue;
+        }
+        chord_status st = chord_chat_add(c->sess, user, m->text, m->len, err);
+        if (st != CHORD_OK)
+            return st;
+        after_user = user;
+    }
+    if (after_user)
+        chord_chat_pop(c->sess);
+    return CHORD_OK;
 }
 
 chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
@@ -257,73 +268,12 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
         m->failed = hm->status == HIST_ERROR;
     }
     hist_conv_free(hc);
-    return CHORD_OK;
+    return session_from_msgs(c, err);
 }
 
 /* ------------------------------------------------------------------------
  * Sending: render, tokenize, reuse the cached prefix, start the thread
  * ---------------------------------------------------------------------- */
-
-/* Renders the conversation (system + user/assistant messages) with the
- * generation prompt; *out is malloc'd. */
-static chord_status chat_render(ui_chat *c, char **out, chord_err *err)
-{
-    chord_chat_msg *v = malloc((size_t)(c->n_msgs + 1) * sizeof *v);
-    if (!v) {
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return CHORD_E_NOMEM;
-    }
-    int n = 0;
-    if (c->system)
-        v[n++] = (chord_chat_msg){"system", c->system};
-    for (int i = c->win_first; i < c->n_msgs; i++) {
-        /* notes are ours; a user message that failed to send got no reply */
-        if (c->msgs[i].role == UI_ROLE_NOTE || (c->msgs[i].role == UI_ROLE_USER && c->msgs[i].failed))
-            continue;
-        v[n++] = (chord_chat_msg){c->msgs[i].role == UI_ROLE_USER ? "user" : "assistant",
-                                  c->msgs[i].text};
-    }
-    chord_token bos = chord_token_bos(c->model), eos = chord_token_eos(c->model);
-    const char *bos_s = bos >= 0 ? chord_token_text(c->model, bos) : NULL;
-    const char *eos_s = eos >= 0 ? chord_token_text(c->model, eos) : NULL;
-    chord_status st;
-    if (c->tmpl_family)
-        st = chord_chat_render_builtin(c->tmpl_family, v, n, true, bos_s ? bos_s : "",
-                                       eos_s ? eos_s : "", out, err);
-    else
-        st = chord_chat_render(c->model, c->tmpl_src, v, n, true, bos_s ? bos_s : "",
-                               eos_s ? eos_s : "", out, err);
-    free(v);
-    return st;
-}
-
-/* Tokenizes the rendered conversation into c->feed. BOS is added when the
- * model asks for it and the template did not already write it. */
-static chord_status chat_tokenize(ui_chat *c, const char *text, chord_err *err)
-{
-    chord_token bos = chord_token_bos(c->model);
-    const char *bos_s = bos >= 0 ? chord_token_text(c->model, bos) : NULL;
-    bool add_bos = chord_model_add_bos(c->model) &&
-                   !(bos_s && *bos_s && !strncmp(text, bos_s, strlen(bos_s)));
-    size_t len = strlen(text);
-    int n = chord_tokenize(c->model, text, len, add_bos, true, NULL, 0, err);
-    if (n < 0)
-        return CHORD_E_INVALID;
-    c->n_feed = 0;
-    if (n > c->cap_feed) {
-        chord_token *t = realloc(c->feed, (size_t)n * sizeof *t);
-        if (!t) {
-            snprintf(err->msg, sizeof err->msg, "out of memory for %d tokens", n);
-            return CHORD_E_NOMEM;
-        }
-        c->feed = t;
-        c->cap_feed = n;
-    }
-    if (chord_tokenize(c->model, text, len, add_bos, true, c->feed, n, err) != n)
-        return CHORD_E_INVALID;
-    c->n_feed = n;
-    return CHORD_OK;
-}
 
 /* The room kept for the reply when old turns must leave the window, as
  * batch mode keeps it: -n tokens, a quarter of the context when unlimited,
@@ -336,69 +286,24 @@ static int reply_reserve(const ui_chat *c, int n_ctx)
     return r < 1 ? 1 : r;
 }
 
-/* The index of the last user message, or -1. */
-static int last_user(const ui_chat *c)
-{
-    for (int i = c->n_msgs - 1; i >= c->win_first; i--)
-        if (c->msgs[i].role == UI_ROLE_USER)
-            return i;
-    return -1;
-}
-
-/* Renders and tokenizes the window into c->feed; while it does not fit
- * with room for the reply, the oldest turn (a user message and what
- * follows it up to the next one) leaves the window. The newest user
- * message always stays. */
-static chord_status chat_fit(ui_chat *c, int n_ctx, chord_err *err)
-{
-    int lu = last_user(c), dropped = 0;
-    for (;;) {
-        char *text;
-        chord_status st = chat_render(c, &text, err);
-        if (st != CHORD_OK)
-            return st;
-        st = chat_tokenize(c, text, err);
-        free(text);
-        if (st != CHORD_OK)
-            return st;
-        if (c->n_feed + reply_reserve(c, n_ctx) <= n_ctx || lu < 0 || c->win_first >= lu)
-            break;
-        int i = c->win_first + 1;
-        while (i < lu && c->msgs[i].role != UI_ROLE_USER)
-            i++;
-        c->win_first = i;
-        dropped++;
-    }
-    if (dropped)
-        ui_chat_warn(c, "(context %d tokens: the %d oldest turn%s left the model's window)", n_ctx,
-                     dropped, dropped > 1 ? "s" : "");
-    return CHORD_OK;
-}
-
+/* Renders the conversation through the session (which keeps the cached
+ * prefix and drops the oldest turns when the context is full) and starts
+ * the generation thread on the tokens left to prefill. */
 static chord_status chat_start(ui_chat *c, chord_err *err)
 {
     int n_ctx = chord_ctx_n_ctx(c->ctx);
-    chord_status st = chat_fit(c, n_ctx, err);
+    const chord_token *prompt = NULL;
+    int n_prompt = 0, n_reuse = 0, dropped = 0;
+    chord_status st = chord_chat_prepare(c->sess, reply_reserve(c, n_ctx), &prompt, &n_prompt,
+                                         &n_reuse, &dropped, err);
+    if (dropped)
+        ui_chat_warn(c, "(context %d tokens: the %d oldest turn%s left the model's window)", n_ctx,
+                     dropped, dropped > 1 ? "s" : "");
     if (st != CHORD_OK)
         return st;
-    if (c->n_feed >= n_ctx) {
-        snprintf(err->msg, sizeof err->msg,
-                 "the conversation needs %d tokens but the context holds %d: /new starts over",
-                 c->n_feed, n_ctx);
-        return CHORD_E_CTX_FULL;
-    }
-    /* Keep the cached positions that still match; at least one token must
-     * be evaluated to get logits. */
-    int p = 0, lim = c->n_kv < chord_ctx_pos(c->ctx) ? c->n_kv : chord_ctx_pos(c->ctx);
-    while (p < lim && p < c->n_feed && c->kv[p] == c->feed[p])
-        p++;
-    if (p >= c->n_feed)
-        p = c->n_feed - 1;
-    chord_ctx_truncate(c->ctx, p);
-    c->n_kv = p;
     chord_gen_params gp = {
-        .prompt = c->feed + p,
-        .n_prompt = c->n_feed - p,
+        .prompt = prompt,
+        .n_prompt = n_prompt,
         .n_predict = c->n_predict,
         .sampling = c->sp,
         .model = c->model,
@@ -407,6 +312,8 @@ static chord_status chat_start(ui_chat *c, chord_err *err)
     c->last_n_prompt = gp.n_prompt;
     c->last_n_gen = 0;
     c->last_prompt_ms = c->last_gen_ms = c->last_ttft_ms = 0;
+    c->turn_ended = false;
+    c->n_shown = 0;
     st = chord_gen_start(c->ctx, &gp, &c->gen, err);
     if (st != CHORD_OK)
         return st;
@@ -439,10 +346,17 @@ chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err)
         return CHORD_E_NOMEM;
     }
     int idx = c->n_msgs - 1;
-    chord_status st = chat_start(c, err);
+    chord_status st = chord_chat_add(c->sess, true, text, strlen(text), err);
     if (st != CHORD_OK) {
-        /* keep the screen honest: the message was not answered */
         c->msgs[idx].failed = true;
+        return st;
+    }
+    st = chat_start(c, err);
+    if (st != CHORD_OK) {
+        /* keep the screen honest: the message was not answered, and the
+         * model does not see it again */
+        c->msgs[idx].failed = true;
+        chord_chat_pop(c->sess);
         return st;
     }
     if (!c->title[0])     /* the same title the history gives it */
@@ -485,60 +399,87 @@ static ui_msg *reply_msg(ui_chat *c)
     return NULL;
 }
 
-static void on_token(ui_chat *c, const chord_event *ev)
+/* Shows and records the reply text the session has cleared for showing
+ * (text that may begin the template's stop text waits until it is known
+ * not to, as in batch mode). */
+static void show_ready(ui_chat *c)
 {
     ui_msg *m = reply_msg(c);
-    size_t n = strlen(ev->text);
+    chord_chat_piece p;
+    while (chord_chat_reply_next(c->sess, &p)) {
+        if (p.token >= 0)
+            c->n_shown++;
+        if (m)
+            msg_append(m, p.text, p.len);
+        c->version++;
+        if (c->hooks.on_text && p.len)
+            c->hooks.on_text(c->hooks.ud, p.text, p.len);
+        if (c->h && !c->stream_open && hist_ensure_conv(c)) {
+            chord_err err;
+            if (hist_stream_begin(c->h, c->conv_id, NULL, &err) != CHORD_OK)
+                hist_failed(c, &err);
+            else
+                c->stream_open = true;
+        }
+        if (c->h && c->stream_open) {
+            chord_err err;
+            if (hist_stream_add(c->h, p.text, p.token >= 0 ? 1 : 0, &err) != CHORD_OK)
+                hist_failed(c, &err);
+        }
+    }
+}
+
+static void on_token(ui_chat *c, const chord_event *ev)
+{
     if (c->last_n_gen == 0)
         c->last_ttft_ms = now_ms() - c->t_send_ms;
     c->last_n_gen = ev->n_gen;
     c->last_gen_ms = ev->gen_ms;
-    tokens_push(&c->feed, &c->n_feed, &c->cap_feed, &ev->token, 1);
-    if (m)
-        msg_append(m, ev->text, n);
     c->version++;
-    if (c->hooks.on_text && n)
-        c->hooks.on_text(c->hooks.ud, ev->text, n);
-    if (c->h && !c->stream_open && hist_ensure_conv(c)) {
-        chord_err err;
-        if (hist_stream_begin(c->h, c->conv_id, NULL, &err) != CHORD_OK)
-            hist_failed(c, &err);
-        else
-            c->stream_open = true;
-    }
-    if (c->h && c->stream_open) {
-        chord_err err;
-        if (hist_stream_add(c->h, ev->text, 1, &err) != CHORD_OK)
-            hist_failed(c, &err);
-    }
+    if (c->turn_ended)
+        return;
+    chord_status st;
+    c->turn_ended = chord_chat_reply_push(c->sess, ev->token, ev->text, &st);
+    if (st != CHORD_OK)
+        c->reply_lost = true;
+    show_ready(c);
+    /* the template's end of turn (its token or its text): the reply is
+     * complete, the generation need not go on */
+    if (c->turn_ended)
+        chord_gen_cancel(c->gen);
 }
 
-static void on_end(ui_chat *c, const chord_event *ev)
+static void on_end(ui_chat *c, const chord_event *ev_in)
 {
     ui_msg *m = reply_msg(c);
-    size_t tail = strlen(ev->text);
-    if (m && tail)
-        msg_append(m, ev->text, tail);
-    if (c->hooks.on_text && tail)
-        c->hooks.on_text(c->hooks.ud, ev->text, tail);
-    bool cancelled = ev->kind == CHORD_EV_DONE && ev->reason == CHORD_STOP_CANCELLED;
-    bool failed = ev->kind == CHORD_EV_ERROR;
+    chord_event ev = *ev_in;
+    if (c->turn_ended && ev.kind == CHORD_EV_DONE)
+        ev.reason = CHORD_STOP_EOG;   /* stopped by us at the end of the turn */
+    /* text the detokenizer held back at the end (an incomplete UTF-8) */
+    if (!c->turn_ended && ev.kind == CHORD_EV_DONE && ev.text[0]) {
+        chord_status st;
+        chord_chat_reply_push(c->sess, -1, ev.text, &st);
+        if (st != CHORD_OK)
+            c->reply_lost = true;
+    }
+    chord_chat_reply_flush(c->sess);
+    show_ready(c);
+    bool cancelled = ev.kind == CHORD_EV_DONE && ev.reason == CHORD_STOP_CANCELLED;
+    bool failed = ev.kind == CHORD_EV_ERROR;
     if (m) {
         m->interrupted = cancelled;
         m->failed = failed;
     }
-    c->last_n_prompt = ev->n_prompt;
-    c->last_n_gen = ev->n_gen;
-    c->last_prompt_ms = ev->prompt_ms;
-    c->last_gen_ms = ev->gen_ms;
+    c->last_n_prompt = ev.n_prompt;
+    c->last_n_gen = ev.n_gen;
+    c->last_prompt_ms = ev.prompt_ms;
+    c->last_gen_ms = ev.gen_ms;
 
-    hist_counts hc = {ev->n_prompt, ev->n_gen, ev->prompt_ms, ev->gen_ms};
+    hist_counts hc = {ev.n_prompt, c->n_shown, ev.prompt_ms, ev.gen_ms};
     hist_msg_status hs = failed ? HIST_ERROR : cancelled ? HIST_INTERRUPTED : HIST_COMPLETE;
     chord_err err;
     if (c->h && c->stream_open) {
-        if (tail && hist_stream_add(c->h, ev->text, 0, &err) != CHORD_OK)
-            hist_failed(c, &err);
-        else if (hist_stream_end(c->h, hs, &hc, &err) != CHORD_OK)
+        if (hist_stream_end(c->h, hs, &hc, &err) != CHORD_OK)
             hist_failed(c, &err);
         c->stream_open = false;
     } else if (c->h && !cancelled && hist_ensure_conv(c)) {
@@ -549,19 +490,21 @@ static void on_end(ui_chat *c, const chord_event *ev)
 
     chord_gen_join(c->gen);
     c->gen = NULL;
-    /* the cache now holds the first pos tokens of prompt + reply */
-    int pos = chord_ctx_pos(c->ctx);
-    if (pos > c->n_feed)
-        pos = c->n_feed;
-    c->n_kv = 0;
-    tokens_push(&c->kv, &c->n_kv, &c->cap_kv, c->feed, pos);
+    /* the session notes what the cache now holds; a failed reply leaves
+     * the model's view with the message that asked (as in batch mode) */
+    bool keep = !failed && !c->reply_lost;
+    if (chord_chat_reply_end(c->sess, keep, &err) != CHORD_OK)
+        ui_chat_warn(c, "error: %s", err.msg);
+    else if (c->reply_lost)
+        ui_chat_warn(c, "error: out of memory keeping the reply");
+    c->reply_lost = false;
     if (failed)
-        ui_chat_warn(c, "error: %s", ev->message);
-    else if (ev->reason == CHORD_STOP_CTX_FULL)
+        ui_chat_warn(c, "error: %s", ev.message);
+    else if (ev.reason == CHORD_STOP_CTX_FULL)
         ui_chat_warn(c, "(context full: /new starts a fresh conversation)");
     c->version++;
     if (c->hooks.on_done)
-        c->hooks.on_done(c->hooks.ud, ev);
+        c->hooks.on_done(c->hooks.ud, &ev);
     if (c->queued) {
         char *q = c->queued;
         c->queued = NULL;

@@ -2,10 +2,15 @@
  * ui_chat.h - one conversation and its generation: shared by the TUI and
  * the REPL.
  *
- * Owns the message list, renders it through the chat template, reuses the
- * KV cache prefix that still matches, runs chord_gen, and records every turn
- * in the history like batch mode does (the assistant row is created at the
- * first token and grows with it; an interrupted reply is kept and marked).
+ * Owns the messages as shown (with notes and the interrupted / failed
+ * marks) and an engine chat session (chord_chat_* in chord.h) that holds
+ * the conversation as the model sees it: the session renders it through the
+ * chat template, reuses the KV cache prefix that still matches, drops the
+ * oldest turns when the context is full, and decides what of a reply may be
+ * shown and where the turn ends (end-of-turn token or text), exactly as in
+ * batch mode. Runs chord_gen, and records every turn in the history like
+ * batch mode does (the assistant row is created at the first shown text
+ * and grows with it; an interrupted reply is kept and marked).
  * Front ends call ui_chat_pump() when chord_gen_fd() is readable (or on a
  * timer); nothing here blocks on the engine except ui_chat_free().
  */
@@ -47,8 +52,7 @@ struct ui_chat {
     hist *h;                    /* NULL when not recording */
     chord_model_info info;
     const char *model_path;
-    const char *tmpl_src, *tmpl_family;
-    char *system;               /* malloc'd or NULL */
+    chord_chat *sess;           /* the conversation the model sees */
     chord_sampler_params sp;
     int n_predict;
 
@@ -58,15 +62,11 @@ struct ui_chat {
     ui_msg *msgs;
     int n_msgs, cap_msgs;
     int view_start;             /* /clear hides messages before this one */
-    int win_first;              /* messages before this one left the model's
-                                   window (the context was full); still shown */
-
-    chord_token *kv;            /* tokens at positions 0..n_kv-1 of ctx */
-    int n_kv, cap_kv;
-    chord_token *feed;          /* this turn: prompt + generated tokens */
-    int n_feed, cap_feed;
 
     chord_gen *gen;             /* the running reply, or NULL */
+    bool turn_ended;            /* the session saw the template's end of turn */
+    bool reply_lost;            /* memory ran out keeping the reply */
+    int n_shown;                /* tokens of the reply shown */
     bool stream_open;           /* a hist stream is active */
     double t_send_ms;
     /* the last finished (or the running) reply */
