@@ -20,7 +20,8 @@ typedef struct bench_opts {
     const char *model;
     int n_pp, n_tg, reps, threads;
     bool json, cold, tokenizer;
-    int64_t mem_budget;   /* 0 = no streamed run */
+    bool stream;          /* --mem-budget given: a streamed run */
+    int64_t mem_budget;   /* its budget; 0 = auto (the engine's choice) */
     int prefetch;         /* 0 = engine default */
 } bench_opts;
 
@@ -51,6 +52,8 @@ typedef struct bench_limits {
     const char *int8_kind;
     int memcpy_threads;
     double disk_mb_s;            /* 0 when not measured (no --cold) */
+    int64_t disk_block;          /* the disk probe's request size... */
+    int disk_readers;            /* ...and concurrent readers */
 } bench_limits;
 
 typedef struct bench_result {
@@ -58,6 +61,7 @@ typedef struct bench_result {
     char name[256], type[32], arch[32];
     bool float_path;             /* prefill through sgemm (float weights) */
     bench_limits lim;
+    bool have_resident;          /* false when the file exceeds available RAM */
     bench_speed resident;
     bool have_stream;
     bench_speed stream;
@@ -67,11 +71,15 @@ typedef struct bench_result {
     int tok_tokens;
     size_t tok_bytes;
     double load_avg;             /* 1-minute load average at the start */
+    double load_avg_end;         /* ...and at the end */
+    int64_t mem_available;       /* MemAvailable at the start, bytes */
 } bench_result;
 
 /* Loads the model with mp (mem_budget decides resident or streamed) and
  * times pp and tg over o->reps repetitions after a short warm-up. With
- * o->cold, the file's pages are dropped before each repetition. info, if
+ * o->cold, the file's pages are dropped before each repetition and, in
+ * tg, before each token (untimed), so that every token streams from disk
+ * even when the layer cache leaves its reads in the page cache. info, if
  * not NULL, receives the model's info (its strings are valid until the
  * model is freed: copy them). Prints nothing. */
 chord_status bench_model(const bench_opts *o, const chord_model_params *mp, bench_speed *out,
@@ -79,6 +87,9 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
 
 /* Measures the machine's limits for the model's shapes (res->info). */
 chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_err *err);
+
+/* MemAvailable in bytes from /proc/meminfo; -1 when unknown. */
+int64_t bench_mem_available(void);
 
 /* Reads VmRSS and VmHWM (kB) from /proc/self/status; -1 when unknown. */
 void bench_rss(int64_t *rss_kb, int64_t *hwm_kb);

@@ -47,7 +47,7 @@ static bounds derive(const bench_opts *o, const bench_result *r)
         if (o->cold) {
             b.stream_ratio = div0(s->tg.med, b.disk_bound);
         } else {
-            double ref = r->resident.tg.med;
+            double ref = r->have_resident ? r->resident.tg.med : b.copy_bound;
             if (b.copy_bound > 0 && b.copy_bound < ref)
                 ref = b.copy_bound;
             b.stream_ratio = div0(s->tg.med, ref);
@@ -70,30 +70,38 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
     printf("model    %s: %s %s, %.3f B params, weights %.1f MiB, %.1f MiB read per token\n",
            in->path, in->arch, in->type_name, (double)in->n_params / 1e9, MIB(in->weight_bytes),
            MIB(in->weight_bytes_per_token));
-    printf("threads  %d, simd %s, prefill path %s, load average %.2f\n", o->threads,
-           chord_simd_level(),
+    printf("threads  %d, simd %s, prefill path %s, load average %.2f (%.2f at the end)\n",
+           o->threads, chord_simd_level(),
            r->float_path ? "sgemm (float weights)" : "int8 dot products (quantized weights)",
-           r->load_avg);
+           r->load_avg, r->load_avg_end);
     printf("machine  read %.2f GB/s (1 GiB), %.2f GB/s over %.1f MiB (the tg bound's)\n",
            r->lim.mem_bw_gb_s, b.bw,
            MIB(r->lim.model_bw_gb_s > 0 ? in->weight_bytes_per_token : (int64_t)1 << 30));
     printf("         memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | int8 %.1f GOP/s (%s)\n",
            r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops, o->n_pp,
            r->lim.int8_gops, r->lim.int8_kind ? r->lim.int8_kind : "?");
-    printf("resident (tokens/s over %d reps)\n  test        min       med       max    bound t/s\n",
-           o->reps);
-    row("pp", o->n_pp, &r->resident.pp, b.pp_path, r->float_path ? "sgemm bound" : "int8 bound");
-    row("tg", o->n_tg, &r->resident.tg, b.tg, "bandwidth bound");
-    printf("  pp vs the other bound: %.1f%% of sgemm (%.1f t/s), %.1f%% of int8 (%.1f t/s)\n",
-           100 * b.pp_frac_sgemm, b.pp_sgemm, 100 * b.pp_frac_int8, b.pp_int8);
-    printf("  RSS %.1f MiB, peak %.1f MiB\n", r->resident.rss_kb / 1024.0,
-           r->resident.hwm_kb / 1024.0);
+    if (r->have_resident) {
+        printf("resident (tokens/s over %d reps)\n  test        min       med       max    bound t/s\n",
+               o->reps);
+        row("pp", o->n_pp, &r->resident.pp, b.pp_path, r->float_path ? "sgemm bound" : "int8 bound");
+        row("tg", o->n_tg, &r->resident.tg, b.tg, "bandwidth bound");
+        printf("  pp vs the other bound: %.1f%% of sgemm (%.1f t/s), %.1f%% of int8 (%.1f t/s)\n",
+               100 * b.pp_frac_sgemm, b.pp_sgemm, 100 * b.pp_frac_int8, b.pp_int8);
+        printf("  RSS %.1f MiB, peak %.1f MiB\n", r->resident.rss_kb / 1024.0,
+               r->resident.hwm_kb / 1024.0);
+    } else {
+        printf("resident skipped: the file is larger than the available RAM (%.1f MiB at the start)\n",
+               MIB(r->mem_available));
+    }
     if (r->have_stream) {
         const bench_speed *s = &r->stream;
         printf("streamed, budget %.1f MiB%s\n  plan: %s\n", MIB(s->budget_bytes),
                o->cold ? ", cold (pages dropped before each run)" : ", warm", s->plan);
         row("pp", o->n_pp, &s->pp, r->resident.pp.med, "resident");
         row("tg", o->n_tg, &s->tg, r->resident.tg.med, "resident");
+        if (o->cold)
+            printf("  disk probe: %d reader(s) at once, %.1f MiB per read, pages dropped first\n",
+                   r->lim.disk_readers, MIB(r->lim.disk_block));
         printf("  per token: %.2f stalls, %.2f ms stalled, %.1f MiB streamed; read %.1f MB/s\n",
                s->stalls_per_tok, s->stall_ms_per_tok, MIB(s->bytes_per_tok), s->read_mb_s);
         printf("  copy bound %.2f t/s (memcpy / bytes per token)", b.copy_bound);
@@ -128,8 +136,9 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
     printf(",\"type\":");
     chord_json_write_str(stdout, in->type_name, strlen(in->type_name));
     printf(",\"threads\":%d,\"simd\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"reps\":%d"
-           ",\"load_avg\":%.2f", o->threads, chord_simd_level(), o->n_pp, o->n_tg, o->reps,
-           r->load_avg);
+           ",\"load_avg\":%.2f,\"load_avg_end\":%.2f,\"resident_run\":%s", o->threads,
+           chord_simd_level(), o->n_pp, o->n_tg, o->reps, r->load_avg, r->load_avg_end,
+           r->have_resident ? "true" : "false");
     printf(",\"n_params\":%lld,\"weight_bytes\":%lld,\"weight_bytes_per_token\":%lld",
            (long long)in->n_params, (long long)in->weight_bytes,
            (long long)in->weight_bytes_per_token);

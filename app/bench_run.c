@@ -34,6 +34,20 @@ static bench_mmm mmm(double *v, int n)
     return r;
 }
 
+int64_t bench_mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -1 : (int64_t)kb * 1024;
+}
+
 void bench_rss(int64_t *rss_kb, int64_t *hwm_kb)
 {
     *rss_kb = *hwm_kb = -1;
@@ -71,19 +85,28 @@ static chord_status maybe_drop(const bench_opts *o, const chord_model_params *mp
 }
 
 /* Runs n tokens from an empty context: one batch (pp) or n single steps
- * (tg); *secs receives the time taken. */
+ * (tg); *secs receives the time taken. With drop_path, the file's pages
+ * are dropped before each step, outside the timed part. */
 static chord_status run_once(chord_ctx *c, const chord_token *toks, int n, bool batch,
-                             float *logits, double *secs, chord_err *err)
+                             const char *drop_path, float *logits, double *secs,
+                             chord_err *err)
 {
     chord_ctx_truncate(c, 0);
-    double t0 = now_s();
     chord_status st = CHORD_OK;
-    if (batch)
+    if (batch) {
+        double t0 = now_s();
         st = chord_ctx_eval(c, toks, n, logits, false, err);
-    else
-        for (int i = 0; i < n && st == CHORD_OK; i++)
-            st = chord_ctx_eval(c, toks + i, 1, logits, false, err);
-    *secs = now_s() - t0;
+        *secs = now_s() - t0;
+        return st;
+    }
+    *secs = 0;
+    for (int i = 0; i < n && st == CHORD_OK; i++) {
+        if (drop_path && (st = chord_file_drop_cache(drop_path, err)) != CHORD_OK)
+            break;
+        double t0 = now_s();
+        st = chord_ctx_eval(c, toks + i, 1, logits, false, err);
+        *secs += now_s() - t0;
+    }
     return st;
 }
 
@@ -131,25 +154,32 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
     for (int i = 0; i < n_max; i++)
         toks[i] = (chord_token)((100 + (int64_t)i * 7919) % info.n_vocab);
 
+    chord_stats s0, s1;
+    chord_stats_get(m, &s0);
+    /* cold: every streamed token starts from a dropped page cache */
+    const char *drop = o->cold && s0.streaming ? o->model : NULL;
     /* Warm-up: a short batch and a few steps fault the weights in and wake
-     * the threads at a fraction of a full repetition's cost. */
+     * the threads at a fraction of a full repetition's cost (one step when
+     * streaming: a step of a model larger than RAM can take many seconds,
+     * and the layer cache needs no more to reach its steady state). */
+    int warm_tg = s0.streaming ? 1 : 4;
     double dt;
-    if ((st = run_once(c, toks, o->n_pp < 32 ? o->n_pp : 32, true, logits, &dt, err)) != CHORD_OK ||
-        (st = run_once(c, toks, o->n_tg < 4 ? o->n_tg : 4, false, logits, &dt, err)) != CHORD_OK)
+    if ((st = run_once(c, toks, o->n_pp < 32 ? o->n_pp : 32, true, NULL, logits, &dt, err)) != CHORD_OK ||
+        (st = run_once(c, toks, o->n_tg < warm_tg ? o->n_tg : warm_tg, false, NULL, logits, &dt,
+                       err)) != CHORD_OK)
         goto done;
     double pp[BENCH_MAX_REPS], tg[BENCH_MAX_REPS];
-    chord_stats s0, s1;
     uint64_t stalls = 0, bytes = 0;
     double stall_ms = 0, tg_s = 0;
     for (int r = 0; r < o->reps; r++) {
         if ((st = maybe_drop(o, mp, err)) != CHORD_OK ||
-            (st = run_once(c, toks, o->n_pp, true, logits, &dt, err)) != CHORD_OK)
+            (st = run_once(c, toks, o->n_pp, true, NULL, logits, &dt, err)) != CHORD_OK)
             goto done;
         pp[r] = o->n_pp / dt;
         if ((st = maybe_drop(o, mp, err)) != CHORD_OK)
             goto done;
         chord_stats_get(m, &s0);
-        if ((st = run_once(c, toks, o->n_tg, false, logits, &dt, err)) != CHORD_OK)
+        if ((st = run_once(c, toks, o->n_tg, false, drop, logits, &dt, err)) != CHORD_OK)
             goto done;
         chord_stats_get(m, &s1);
         tg[r] = o->n_tg / dt;
@@ -219,7 +249,19 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
     st = chord_probe_int8(nt, &l->int8_gops, &l->int8_kind, err);
     if (st != CHORD_OK)
         return st;
-    if (o->cold && o->mem_budget > 0)
-        st = chord_probe_file_read(o->model, (int64_t)1 << 30, true, &l->disk_mb_s, err);
+    if (o->cold && o->stream) {
+        /* the streaming's pattern: one read of a whole layer per prefetch
+         * worker, the workers at once (blocks capped at 64 MiB: the kernel
+         * splits larger reads into readahead windows far smaller anyway) */
+        int64_t block = in->n_layer > 0 ? in->weight_bytes_per_token / in->n_layer : (int64_t)8 << 20;
+        block = block < ((int64_t)1 << 20) ? (int64_t)1 << 20
+              : block > ((int64_t)64 << 20) ? (int64_t)64 << 20 : block;
+        l->disk_block = block;
+        l->disk_readers = l->memcpy_threads;
+        /* at least 1 GiB in all: a small file is read in several passes,
+         * its pages dropped before each */
+        st = chord_probe_disk_read(o->model, (int64_t)4 << 30, (int64_t)1 << 30, block,
+                                   l->disk_readers, &l->disk_mb_s, err);
+    }
     return st;
 }

@@ -4,6 +4,7 @@
  * measuring is in bench_run.c, the printing in bench_report.c.
  */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -19,9 +20,25 @@ static void usage(FILE *f)
           "bandwidth (tg bound = bandwidth / weight bytes per token), sgemm and int8\n"
           "peaks (pp bound = peak / (2 x parameters per token)).\n"
           "--mem-budget SIZE  also run the model streamed through the layer cache\n"
+          "                   (SIZE or auto: the engine's choice); a file larger than\n"
+          "                   the available RAM skips the resident run\n"
           "--cold             drop the file's pages before each streamed run and\n"
-          "                   measure the disk's read rate\n"
+          "                   token, and measure the disk's read rate the way the\n"
+          "                   layer cache reads (a block per reader, readers at once)\n"
           "--tokenizer        tokenize 1 MB of mixed text\n", f);
+}
+
+/* The 1-minute load average, or -1. */
+static double load_avg(void)
+{
+    double v = -1;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &v) != 1)
+            v = -1;
+        fclose(la);
+    }
+    return v;
 }
 
 static bool is_float_type(const char *t)
@@ -65,9 +82,10 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
             continue;
         }
         if (!strcmp(a, "--mem-budget")) {
-            o->mem_budget = opts_parse_size(v);
-            if (o->mem_budget <= 0) {
-                app_error("bench: --mem-budget: bad size '%s' (e.g. 600M, 2G)", v);
+            o->stream = true;
+            o->mem_budget = !strcmp(v, "auto") ? 0 : opts_parse_size(v);
+            if (o->mem_budget < 0 || (o->mem_budget == 0 && strcmp(v, "auto"))) {
+                app_error("bench: --mem-budget: bad size '%s' (e.g. 600M, 2G, auto)", v);
                 return EXIT_USAGE;
             }
             continue;
@@ -94,7 +112,7 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
         app_error("bench: -m MODEL is required (see chord bench --help)");
         return EXIT_USAGE;
     }
-    if (o->cold && !o->mem_budget) {
+    if (o->cold && !o->stream) {
         app_error("bench: --cold applies to the streamed run: give --mem-budget too");
         return EXIT_USAGE;
     }
@@ -116,39 +134,46 @@ int cmd_bench(int argc, char **argv)
     memset(&r, 0, sizeof r);
     chord_err err = {{0}};
     /* The machine may be shared: the load says how far to trust speeds. */
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        if (fscanf(la, "%lf", &r.load_avg) != 1)
-            r.load_avg = -1;
-        fclose(la);
-    }
+    r.load_avg = load_avg();
 
-    /* Resident first: its load also gives the shapes the probes need. */
+    /* Resident first: its load also gives the shapes the probes need. A
+     * file larger than the available RAM cannot be resident: mapped, every
+     * token would read all of it from disk through a thrashing page cache
+     * (minutes per token), so only the streamed run gives the shapes. */
+    struct stat fst;
+    int64_t avail = bench_mem_available();
+    r.mem_available = avail;
+    r.have_resident = !(o.stream && stat(o.model, &fst) == 0 && avail > 0 &&
+                        (int64_t)fst.st_size > avail);
     chord_model_params mp = chord_model_default_params();
     mp.n_threads = o.threads;
     mp.mem_budget = -1;
-    if (bench_model(&o, &mp, &r.resident, &r, &err) != CHORD_OK) {
+    if (r.have_resident && bench_model(&o, &mp, &r.resident, &r, &err) != CHORD_OK) {
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;
     }
-    r.float_path = is_float_type(r.type);
-    if (bench_limits_measure(&o, &r, &err) != CHORD_OK) {
+    if (r.have_resident && bench_limits_measure(&o, &r, &err) != CHORD_OK) {
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;
     }
-    if (o.mem_budget > 0) {
+    if (o.stream) {
         mp.mem_budget = o.mem_budget;
         /* 0 in bench_opts is "not given": the engine's default distance
          * (in chord_model_params, 0 would mean no read-ahead at all) */
         mp.prefetch = o.prefetch > 0 ? o.prefetch : -1;
         bench_reset_hwm();
         chord_err e2 = {{0}};
-        if (bench_model(&o, &mp, &r.stream, NULL, &e2) != CHORD_OK) {
+        if (bench_model(&o, &mp, &r.stream, r.have_resident ? NULL : &r, &e2) != CHORD_OK) {
             app_error("bench: streamed run: %s", e2.msg);
             return EXIT_FAIL;
         }
         r.have_stream = true;
     }
+    if (!r.have_resident && bench_limits_measure(&o, &r, &err) != CHORD_OK) {
+        app_error("bench: %s", err.msg);
+        return EXIT_FAIL;
+    }
+    r.float_path = is_float_type(r.type);
     if (o.tokenizer) {
         chord_model_params vp = chord_model_default_params();
         vp.vocab_only = true;
@@ -165,6 +190,7 @@ int cmd_bench(int argc, char **argv)
         r.tok_bytes = (size_t)1 << 20;
         r.tok_mb_s = r.tok_seconds > 0 ? (double)r.tok_bytes / r.tok_seconds / 1e6 : 0;
     }
+    r.load_avg_end = load_avg();
     if (o.json)
         bench_print_json(&o, &r);
     else

@@ -23,6 +23,10 @@
  * layers). Slots beyond prefetch + 1 would only absorb jitter, so the plan
  * spends the budget on pinned layers first.
  *
+ * Streamed reads go through the page cache, which keeps them when the
+ * streamed layers fit easily in it (then later tokens copy from RAM) and
+ * is told to drop them after each read when they do not (keep_cache).
+ *
  * When the whole model fits the budget, nothing streams: the file is mapped
  * read-only and tensors point into the mapping.
  */
@@ -177,7 +181,7 @@ static chord_status load_held(lc_cache *lc, chord_err *err)
             return err_set(err, CHORD_E_NOMEM, "%s: cannot allocate %zu bytes for group %d",
                            lc->path, gr->cost, g);
         lc_fail why;
-        if (!lc_read_group(gr, lc->fd, lc->direct, gr->buf, LC_FAULT_NONE, &why))
+        if (!lc_read_group(gr, lc->fd, lc->release, gr->buf, LC_FAULT_NONE, &why))
             return err_errno(err, CHORD_E_IO, why.err ? why.err : EIO,
                              "%s: group %d: %s at offset %llu", lc->path, g, why.what,
                              (unsigned long long)why.offset);
@@ -223,8 +227,28 @@ static void write_plan(lc_cache *lc, const char *note)
              "streaming within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB resident, %s, layers %d-%d streamed through %d slot(s) of %.2f MiB, prefetch distance %d%s with %d reader thread(s), %s; %.1f MiB read per token%s",
              MIB(lc->budget), MIB(lc->used), MIB(lc->g[0].cost), pinned, r, L - 1,
              lc->n_slots, MIB(lc->slot_cost), lc->prefetch, ahead, lc->n_workers,
-             lc->direct ? "O_DIRECT reads" : "page cache released after reads",
+             lc->direct ? "O_DIRECT reads"
+             : lc->release ? "page cache released after reads (the stream would not fit in it)"
+                           : "page cache kept (the stream fits in it: later tokens read from RAM)",
              MIB(streamed_bytes(lc)), note);
+}
+
+/* Whether buffered reads leave the streamed layers in the page cache.
+ * The budget bounds the memory chord holds (its buffers, RSS); the page
+ * cache is the kernel's and is given back under pressure. When the streamed
+ * layers fit easily in it (at most half of what is available once the
+ * budget is allocated), keeping them turns every later token's reads into
+ * copies from RAM instead of disk reads. When they do not, a cyclic stream
+ * longer than the cache would evict each page before its next use (LRU's
+ * worst case) while pushing other files out, so the pages are released
+ * after each read. */
+static bool keep_cache(const lc_cache *lc)
+{
+    int64_t avail = lc_mem_available();
+    if (avail < 0)
+        return false;
+    int64_t spare = avail - lc->used;
+    return spare > 0 && (int64_t)streamed_bytes(lc) <= spare / 2;
 }
 
 /* Resolves the budget: -1 = everything, 0 = the whole model if it fits in
@@ -331,6 +355,7 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
         lc_close(lc);
         return s;
     }
+    lc->release = !lc->direct && !keep_cache(lc);
     /* two readers keep a fast disk busy; more than the layers that can be
      * queued at once would only wait */
     lc->n_workers = lc->prefetch < 2 ? lc->prefetch : 2;

@@ -31,7 +31,7 @@ typedef struct lc_group {
 typedef struct lc_params {
     int64_t budget;      /* bytes of weights to hold; 0 = auto, -1 = all */
     int prefetch;        /* prefetch distance in layers (>= 0) */
-    bool direct_io;      /* O_DIRECT reads instead of fadvise(DONTNEED) */
+    bool direct_io;      /* O_DIRECT reads instead of buffered ones */
 } lc_params;
 
 typedef struct lc_cache lc_cache;

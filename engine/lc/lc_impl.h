@@ -75,7 +75,9 @@ struct lc_cache {
     int n_groups;         /* 1 + layers */
     lc_grp *g;
     bool streaming;
-    bool direct;          /* O_DIRECT reads (else fadvise DONTNEED) */
+    bool direct;          /* O_DIRECT reads (else buffered) */
+    bool release;         /* buffered: fadvise(DONTNEED) each run after
+                             its read (else the page cache keeps it) */
     size_t align;         /* run alignment: 4096 direct, 64 otherwise */
 
     /* all-resident mode: the file mapped read-only */
@@ -124,8 +126,8 @@ struct lc_cache {
 bool lc_layout(lc_grp *gr, size_t align);
 /* Reads every run of gr into buf through fd. fault is an injected
  * lc_fault (LC_FAULT_NONE normally). Releases the page cache of the runs
- * unless direct. Returns true on success, else fills *why. */
-bool lc_read_group(const lc_grp *gr, int fd, bool direct, uint8_t *buf,
+ * if release. Returns true on success, else fills *why. */
+bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
                    int fault, lc_fail *why);
 /* A cheap 64-bit checksum of gr's extents in buf. */
 uint64_t lc_checksum(const lc_grp *gr, const uint8_t *buf);

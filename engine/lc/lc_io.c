@@ -82,7 +82,7 @@ bool lc_layout(lc_grp *gr, size_t align)
     return true;
 }
 
-bool lc_read_group(const lc_grp *gr, int fd, bool direct, uint8_t *buf,
+bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
                    int fault, lc_fail *why)
 {
     for (int r = 0; r < gr->n_runs; r++) {
@@ -114,9 +114,10 @@ bool lc_read_group(const lc_grp *gr, int fd, bool direct, uint8_t *buf,
             }
             got += (uint64_t)n;
         }
-        /* the budget is the real memory cost only if the kernel drops its
-         * copy too; advisory, so its failure is not an error */
-        if (!direct)
+        /* a stream the page cache cannot hold would only push other
+         * files out of it (see keep_cache in lc.c); advisory, so its
+         * failure is not an error */
+        if (release)
             (void)posix_fadvise(fd, (off_t)run->file_lo, (off_t)run->len,
                                 POSIX_FADV_DONTNEED);
     }

@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -335,4 +336,106 @@ chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool dro
     if (st == CHORD_OK && total > 0 && dt > 0)
         *mb_s = (double)total / dt / 1e6;
     return st;
+}
+
+typedef struct disk_reader {
+    const char *path;
+    int fd;
+    int idx, n;              /* this reader takes blocks idx, idx + n, ... */
+    int64_t limit, block;
+    char *buf;
+    int64_t bytes;           /* read this pass */
+    int err;                 /* errno of a failed read, else 0 */
+    int64_t err_off;
+} disk_reader;
+
+static void *disk_reader_main(void *arg)
+{
+    disk_reader *r = arg;
+    for (int64_t off = (int64_t)r->idx * r->block; off < r->limit;
+         off += (int64_t)r->n * r->block) {
+        int64_t want = r->limit - off < r->block ? r->limit - off : r->block, got = 0;
+        while (got < want) {
+            ssize_t k = pread(r->fd, r->buf + got, (size_t)(want - got), (off_t)(off + got));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                r->err = k < 0 ? errno : EIO;
+                r->err_off = off + got;
+                return NULL;
+            }
+            got += k;
+        }
+        r->bytes += got;
+        (void)posix_fadvise(r->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
+    }
+    return NULL;
+}
+
+/* The layer cache reads a layer as one pread of a few to hundreds of MiB per
+ * prefetch worker, two workers at once: one stream at a time (the old
+ * probe) under-reads a virtual disk that serves requests in parallel. */
+chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
+                                   int64_t block_bytes, int n_readers, double *mb_s,
+                                   chord_err *err)
+{
+    *mb_s = 0;
+    if (!path || n_readers < 1 || n_readers > 16 || block_bytes < 4096)
+        return err_set(err, CHORD_E_INVALID, "disk probe: bad arguments (%d readers, %lld-byte blocks)",
+                       n_readers, (long long)block_bytes);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return err_errno(err, CHORD_E_IO, errno, "%s: stat", path);
+    int64_t limit = max_bytes > 0 && max_bytes < (int64_t)st.st_size ? max_bytes : (int64_t)st.st_size;
+    if (limit <= 0)
+        return err_set(err, CHORD_E_INVALID, "%s: disk probe: empty file", path);
+    disk_reader r[16];
+    memset(r, 0, sizeof r);
+    chord_status rc = CHORD_OK;
+    for (int i = 0; i < n_readers && rc == CHORD_OK; i++) {
+        r[i] = (disk_reader){.path = path, .idx = i, .n = n_readers, .limit = limit,
+                             .block = block_bytes, .fd = -1};
+        r[i].fd = open(path, O_RDONLY | O_CLOEXEC);
+        r[i].buf = malloc((size_t)block_bytes);
+        if (r[i].fd < 0)
+            rc = err_errno(err, CHORD_E_IO, errno, "%s: open", path);
+        else if (!r[i].buf)
+            rc = err_set(err, CHORD_E_NOMEM, "%s: disk probe: out of memory for %lld-byte blocks",
+                         path, (long long)block_bytes);
+    }
+    int64_t total = 0;
+    double secs = 0;
+    while (rc == CHORD_OK && (total == 0 || total < min_total)) {
+        if ((rc = chord_file_drop_cache(path, err)) != CHORD_OK)
+            break;
+        pthread_t th[16];
+        int started = 0;
+        double t0 = now_s();
+        for (int i = 0; i < n_readers; i++) {
+            r[i].bytes = 0;
+            int e = pthread_create(&th[i], NULL, disk_reader_main, &r[i]);
+            if (e != 0) {
+                rc = err_errno(err, CHORD_E_IO, e, "%s: disk probe: cannot start reader %d", path, i);
+                break;
+            }
+            started++;
+        }
+        for (int i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        secs += now_s() - t0;
+        for (int i = 0; i < started && rc == CHORD_OK; i++) {
+            if (r[i].err)
+                rc = err_errno(err, CHORD_E_IO, r[i].err, "%s: read at offset %lld", path,
+                               (long long)r[i].err_off);
+            total += r[i].bytes;
+        }
+    }
+    for (int i = 0; i < n_readers; i++) {
+        if (r[i].fd >= 0)
+            close(r[i].fd);
+        free(r[i].buf);
+    }
+    if (rc == CHORD_OK && secs > 0)
+        *mb_s = (double)total / secs / 1e6;
+    return rc;
 }
