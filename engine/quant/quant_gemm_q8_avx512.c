@@ -30,9 +30,12 @@
 
 typedef const uint8_t *bytes;
 
-/* Tokens whose activation sums are prepared at once; each panel is
- * interleaved once per such block. */
-#define QB 32
+/* Tokens whose activation sums are prepared at once: each panel of
+ * weights is read from memory and interleaved once per such block, so
+ * the block is as wide as fits QB_CACHE bytes of activations (quants,
+ * sums and scales: 70 bytes per 32 elements), at most QB_MAX tokens. */
+#define QB_MAX 128
+#define QB_CACHE (512 * 1024)
 
 static inline float h2f(qhalf h)
 {
@@ -111,10 +114,15 @@ static void q8_token(const __m512i *w, const __m512 *dx, int64_t nb, const int32
     __m512i p[8];
     for (int l = 0; l < 16; l++)
         A[l] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++)
-        q8_block(A, (int)(b & 1) * 8, w + b * 8, _mm512_mul_ps(dx[b], _mm512_set1_ps(dy[b])),
-                 neg + b * 8, y[b].qs, p);
+    /* in pairs, so that A's indices are constants and A stays in registers */
+    for (int64_t b = 0; b + 1 < nb; b += 2) {
+        q8_block(A, 0, w + b * 8, _mm512_mul_ps(dx[b], _mm512_set1_ps(dy[b])), neg + b * 8, y[b].qs, p);
+        q8_block(A, 8, w + (b + 1) * 8, _mm512_mul_ps(dx[b + 1], _mm512_set1_ps(dy[b + 1])),
+                 neg + (b + 1) * 8, y[b + 1].qs, p);
+    }
     if (nb & 1) {
+        const int64_t b = nb - 1;
+        q8_block(A, 0, w + b * 8, _mm512_mul_ps(dx[b], _mm512_set1_ps(dy[b])), neg + b * 8, y[b].qs, p);
         /* an odd last block pairs with itself in the vec_dot, its copy
          * scaled by dx * 0 */
         const __m512 d = _mm512_mul_ps(dx[nb - 1], _mm512_setzero_ps());
@@ -135,16 +143,18 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
 {
     const int64_t nb = n / QK8_0;
     const size_t wbytes = (size_t)nb * 8 * sizeof(__m512i) + (size_t)nb * sizeof(__m512);
-    const size_t abytes = (size_t)QB * (size_t)nb * (8 * sizeof(int32_t) + sizeof(float));
+    int qb = (int)(QB_CACHE / (70 * (size_t)nb));
+    qb = qb < 8 ? 8 : qb > QB_MAX ? QB_MAX : qb;
+    const size_t abytes = (size_t)qb * (size_t)nb * (8 * sizeof(int32_t) + sizeof(float));
     uint8_t *buf = aligned_alloc(64, wbytes + abytes);
     if (!buf)
         return 0;
     __m512i *wp = (__m512i *)buf;
     __m512 *dx = (__m512 *)(buf + (size_t)nb * 8 * sizeof(__m512i));
     int32_t *neg = (int32_t *)(buf + wbytes);
-    float *dy = (float *)(neg + (size_t)QB * nb * 8);
-    for (int tb = 0; tb < n_tok; tb += QB) {
-        const int nt = n_tok - tb < QB ? n_tok - tb : QB;
+    float *dy = (float *)(neg + (size_t)qb * nb * 8);
+    for (int tb = 0; tb < n_tok; tb += qb) {
+        const int nt = n_tok - tb < qb ? n_tok - tb : qb;
         bytes a = (bytes)act + (size_t)tb * act_bytes;
         q8_prep(a, act_bytes, nt, nb, neg, dy);
         for (int p0 = r0; p0 < r1; p0 += 16) {
