@@ -29,6 +29,7 @@
 struct kern_ws {
     int n_threads, max_tok, max_in;
     uint8_t *act;     /* max_tok quantized activation rows (F32 is widest) */
+    uint8_t *act1;    /* one token's activation in up to KERN_MULTI_MAX types */
     float *xr;        /* max_tok activation rows after the round trip */
     float **tile;     /* per thread: KERN_TILE_ROWS x max_in floats */
 };
@@ -55,8 +56,9 @@ chord_status kern_ws_new(int n_threads, int max_tok, int max_in, kern_ws **out,
     ws->max_in = max_in;
     ws->act = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
     ws->xr = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
+    ws->act1 = malloc((size_t)KERN_MULTI_MAX * (size_t)max_in * sizeof(float));
     ws->tile = calloc((size_t)n_threads, sizeof *ws->tile);
-    if (!ws->act || !ws->xr || !ws->tile)
+    if (!ws->act || !ws->xr || !ws->act1 || !ws->tile)
         goto nomem;
     for (int i = 0; i < n_threads; i++)
         if (!(ws->tile[i] = malloc((size_t)KERN_TILE_ROWS * (size_t)max_in * sizeof(float))))
@@ -77,6 +79,7 @@ void kern_ws_free(kern_ws *ws)
         free(ws->tile[i]);
     free(ws->tile);
     free(ws->act);
+    free(ws->act1);
     free(ws->xr);
     free(ws);
 }
@@ -178,9 +181,89 @@ static bool kern_gemm_type(int type)
     return type == QT_F32 || type == QT_F16 || type == QT_BF16;
 }
 
+/* One token through up to KERN_MULTI_MAX matrices (kern_matmul_multi). */
+typedef struct mv_job {
+    int n_mat;
+    const kern_mat *w;
+    const uint8_t *act[KERN_MULTI_MAX];    /* the input in w[m]'s activation type */
+    float *y[KERN_MULTI_MAX];
+    void (*dot[KERN_MULTI_MAX])(int64_t, float *, const void *, const void *);
+    size_t start[KERN_MULTI_MAX + 1];      /* byte offset of matrix m in the
+                                              concatenated weights; [n_mat] total */
+} mv_job;
+
+/* The first row of matrix m that starts at or after byte b of the
+ * concatenation: the threads' byte boundaries become row boundaries, each
+ * row going to the thread whose byte range holds its first byte. */
+static int mv_row_at(const mv_job *j, int m, size_t b)
+{
+    if (b <= j->start[m])
+        return 0;
+    size_t rb = j->w[m].row_bytes;
+    size_t r = (b - j->start[m] + rb - 1) / rb;
+    return r > (size_t)j->w[m].n_out ? j->w[m].n_out : (int)r;
+}
+
+/* Each thread takes an equal share of the weight bytes: rows of different
+ * types cost about their bytes in a memory-bound decode. */
+static void mv_job_run(void *arg, int ith, int nth)
+{
+    const mv_job *j = arg;
+    size_t total = j->start[j->n_mat];
+    size_t blo = (size_t)((double)total * ith / nth), bhi = (size_t)((double)total * (ith + 1) / nth);
+    if (ith == nth - 1)
+        bhi = total;
+    for (int m = 0; m < j->n_mat; m++) {
+        const kern_mat *w = &j->w[m];
+        int lo = mv_row_at(j, m, blo), hi = mv_row_at(j, m, bhi);
+        const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+        for (int o = lo; o < hi; o++, wrow += w->row_bytes)
+            j->dot[m](w->n_in, &j->y[m][o], wrow, j->act[m]);
+    }
+}
+
+void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
+                       int n_tok, float *const *y)
+{
+    if (n_tok != 1 || n_mat > KERN_MULTI_MAX) {
+        for (int m = 0; m < n_mat; m++)
+            kern_matmul(p, ws, &w[m], x, n_tok, y[m], w[m].n_out);
+        return;
+    }
+    mv_job j = {.n_mat = n_mat, .w = w};
+    int types[KERN_MULTI_MAX];
+    size_t macs = 0;
+    uint8_t *next = ws->act1;
+    for (int m = 0; m < n_mat; m++) {
+        types[m] = quant_act_type(w[m].type);
+        j.act[m] = NULL;
+        for (int k = 0; k < m; k++)
+            if (types[k] == types[m])
+                j.act[m] = j.act[k];
+        if (!j.act[m]) {
+            /* the reference's rounding, as in kern_matmul */
+            quant_quantize_row(types[m], x, next, w[m].n_in);
+            j.act[m] = next;
+            next += quant_row_bytes(types[m], w[m].n_in);
+        }
+        j.y[m] = y[m];
+        j.dot[m] = quant_kernels_for(w[m].type, NULL)->vec_dot;
+        j.start[m + 1] = j.start[m] + (size_t)w[m].n_out * w[m].row_bytes;
+        macs += (size_t)w[m].n_out * (size_t)w[m].n_in;
+    }
+    if (macs < KERN_PARALLEL_MIN_MACS)
+        mv_job_run(&j, 0, 1);
+    else
+        pool_run(p, mv_job_run, &j);
+}
+
 void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
                  int n_tok, float *y, int ldy)
 {
+    if (n_tok == 1) {
+        kern_matmul_multi(p, ws, w, 1, x, 1, &y);
+        return;
+    }
     mm_job j = {.ws = ws, .w = w, .x = x, .n_tok = n_tok, .y = y, .ldy = ldy};
     int at = quant_act_type(w->type);
     j.act_bytes = quant_row_bytes(at, w->n_in);

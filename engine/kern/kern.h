@@ -54,6 +54,17 @@ void kern_ws_free(kern_ws *ws);
 void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
                  int n_tok, float *y, int ldy);
 
+/* The matmuls of up to KERN_MULTI_MAX matrices that read the same input
+ * (q/k/v, gate/up): y[m][t * w[m].n_out + o] = sum_i W_m[o][i] *
+ * x[t * n_in + i]; every w[m].n_in is the same. For one token (decode)
+ * the input is quantized once per activation type and all the rows of
+ * all the matrices run as one pool job, split over the threads by weight
+ * bytes (a job's hand-over costs more than the quantization); batches
+ * run kern_matmul per matrix. Same bits as kern_matmul either way. */
+#define KERN_MULTI_MAX 3
+void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
+                       int n_tok, float *const *y);
+
 /* One row of any supported type to F32 (norm weights, biases, embeddings). */
 void kern_row_f32(int type, const void *src, float *dst, int n);
 

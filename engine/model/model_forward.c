@@ -67,6 +67,26 @@ static void project(chord_ctx *c, int g, const model_tensor *w, const model_tens
     }
 }
 
+/* The n_mat projections of the same input x (q/k/v; gate/up), each plus
+ * its bias b[m] if present: one pool job per group when decoding (see
+ * kern_matmul_multi). */
+static void project_multi(chord_ctx *c, int g, const model_tensor *const *w,
+                          const model_tensor *const *b, int n_mat, const float *x, int n,
+                          float *const *y)
+{
+    kern_mat km[KERN_MULTI_MAX];
+    for (int m = 0; m < n_mat; m++)
+        km[m] = weight(c->m, g, w[m]);
+    kern_matmul_multi(c->pool, c->ws, km, n_mat, x, n, y);
+    for (int m = 0; m < n_mat; m++) {
+        if (!b || !b[m])
+            continue;
+        const float *bv = vector_f32(c->m, g, b[m], c->vec);
+        for (int i = 0; i < n; i++)
+            kern_add(y[m] + (size_t)i * km[m].n_out, bv, km[m].n_out);
+    }
+}
+
 /* ------------------------------------------------------------------------
  * Attention
  * ---------------------------------------------------------------------- */
@@ -146,9 +166,12 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
 #define LT(k) model_layer_tensor(m, il, k)
         /* Attention block. */
         norm_rows(c, g, LT(LT_ATTN_NORM), c->x, c->xb, n);
-        project(c, g, LT(LT_Q), LT(LT_QB), c->xb, n, c->q);
-        project(c, g, LT(LT_K), LT(LT_KB), c->xb, n, c->k);
-        project(c, g, LT(LT_V), LT(LT_VB), c->xb, n, c->v);
+        {
+            const model_tensor *w[3] = {LT(LT_Q), LT(LT_K), LT(LT_V)};
+            const model_tensor *b[3] = {LT(LT_QB), LT(LT_KB), LT(LT_VB)};
+            float *y[3] = {c->q, c->k, c->v};
+            project_multi(c, g, w, b, 3, c->xb, n, y);
+        }
         rope_and_store(c, il, n, pos0);
         attn_job aj = {c, il, n, pos0};
         if ((size_t)cf->n_head * n * (pos0 + n) * cf->head_dim < (1u << 16))
@@ -160,8 +183,11 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
 
         /* Feed-forward block. */
         norm_rows(c, g, LT(LT_FFN_NORM), c->x, c->xb, n);
-        project(c, g, LT(LT_GATE), NULL, c->xb, n, c->hb);
-        project(c, g, LT(LT_UP), NULL, c->xb, n, c->hb2);
+        {
+            const model_tensor *w[2] = {LT(LT_GATE), LT(LT_UP)};
+            float *y[2] = {c->hb, c->hb2};
+            project_multi(c, g, w, NULL, 2, c->xb, n, y);
+        }
         kern_swiglu(c->hb, c->hb2, n * cf->n_ff);
         project(c, g, LT(LT_DOWN), NULL, c->hb, n, c->xb);
         kern_add(c->x, c->xb, n * ne);
