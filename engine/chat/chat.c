@@ -380,6 +380,6 @@ chord_status chat_reply_end(chord_chat *s, bool keep, chord_err *err)
         chord_chat_pop(s);
         return st;
     }
-    (void)remember_reply;   /* the next commit uses it */
+    remember_reply(s, reply, len);
     return CHORD_OK;
 }

@@ -1,6 +1,7 @@
 # chat_lib.sh - helpers for the batch chat tests (source after common/lib.sh).
 
 A_MODEL="$SHARED/models/a-spm-q8_0.gguf"    # zephyr template, </s> = EOS (id 2)
+B_MODEL="$SHARED/models/b-spm-q4_k_m.gguf"  # zephyr too, other weights
 C_MODEL="$SHARED/models/c-qwen2-q8_0.gguf"  # ChatML template
 
 # jsum FILE: checks every line of a --json run is a JSON object with the

@@ -81,6 +81,56 @@ static void prefill(chord_chat *s)
     chord_chat_pop(s);   /* the empty reply */
 }
 
+/* The next turn reuses the cache through a reply whose text does not
+ * re-tokenize to its tokens: SentencePiece's "\u2581Hello" comes out as
+ * "Hello" (the detokenizer drops the leading space), and "Hello" after the
+ * template's newline is another token. Before the session kept the sampled
+ * tokens, the whole reply was prefilled again. */
+static void check_reply_tokens_reused(chord_model *m)
+{
+    chord_ctx *c = new_ctx(m, 256);
+    chord_chat *s = NULL;
+    chord_err err;
+    if (!c || chord_chat_new(m, c, NULL, &s, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "session: %s", c ? err.msg : "no ctx");
+        chord_ctx_free(c);
+        return;
+    }
+    int dropped, reuse;
+    T_CHECK(chord_chat_add(s, true, "Hi", 2, &err) == CHORD_OK, "add");
+    T_CHECK(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 1: %s", err.msg);
+    int n1 = n_prompt;
+    T_CHECK(chord_ctx_eval(c, prompt, n_prompt, NULL, false, &err) == CHORD_OK, "eval: %s", err.msg);
+    /* the reply "Hello world", as the generation would sample it */
+    chord_token r[8];
+    int nr = chord_tokenize(m, "Hello world", 11, false, false, r, 8, &err);
+    T_CHECK(nr >= 2 && nr <= 8, "reply tokens: %d", nr);
+    char piece[64];
+    T_CHECK(chord_token_to_bytes(m, r[0], false, piece, (int)sizeof piece) > 0 && piece[0] == ' ',
+            "the first reply token starts with a space");
+    chord_detok d;
+    chord_detok_init(&d);
+    for (int i = 0; i < nr; i++) {
+        chord_status st;
+        char text[256];
+        chord_detok_push(&d, m, r[i], text, (int)sizeof text);
+        T_CHECK(!chord_chat_reply_push(s, r[i], text, &st) && st == CHORD_OK, "push %d", i);
+    }
+    chord_chat_reply_flush(s);
+    T_EQ_STR(chord_chat_reply_text(s, NULL), "Hello world");
+    /* all but the last sampled token evaluated, as at an -n limit */
+    T_CHECK(chord_ctx_eval(c, r, nr - 1, NULL, false, &err) == CHORD_OK, "eval reply: %s", err.msg);
+    T_CHECK(chord_chat_reply_end(s, true, &err) == CHORD_OK, "reply_end: %s", err.msg);
+    T_CHECK(chord_chat_add(s, true, "Bye", 3, &err) == CHORD_OK, "add");
+    T_CHECK(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare 2: %s", err.msg);
+    T_EQ_INT(reuse, n1 + nr - 1);
+    T_EQ_INT(chord_ctx_pos(c), n1 + nr - 1);
+    /* the prompt goes on with the last reply token, then the new turn */
+    T_CHECK(n_prompt > 1 && prompt[0] == r[nr - 1], "prefill starts with the reply's last token");
+    chord_chat_free(s);
+    chord_ctx_free(c);
+}
+
 int main(void)
 {
     chord_model *a = load("models/a-spm-q8_0.gguf");
@@ -160,6 +210,8 @@ int main(void)
     chord_chat_pop(s);
     T_REQUIRE(prepare(s, 8, &dropped, &reuse, &err) == CHORD_OK, "prepare after pop: %s", err.msg);
     chord_chat_free(s);
+
+    check_reply_tokens_reused(a);
 
     chord_ctx_free(ca);
     chord_ctx_free(cq);

@@ -35,18 +35,19 @@ got=$(reply_text)
 grep -q '"role": "assistant", "status": "complete"' "$TMP/conv.json" || die "no complete assistant row: $(cat "$TMP/conv.json")"
 grep -q '"content": "Tell me a story"' "$TMP/conv.json" || die "no user row"
 
-# a second turn reuses the cached prefix; --batch resuming the stored
-# conversation computes it from scratch and must agree
-"$CHORD" --batch "${ARGS[@]}" --db "$TMP/h.db" --resume 1 -p "And then?" > "$TMP/batch2.out" 2> "$TMP/batch2.err" \
-    || die "--batch --resume failed: $(cat "$TMP/batch2.err")"
-want2=$(tr -d ' \n' < "$TMP/batch2.out")
+# a second turn reuses the cache through the first reply (its tokens as
+# sampled) like --batch does in one two-turn run, and must agree with it
+printf 'Tell me a story\nAnd then?\n' | "$CHORD" --batch "${ARGS[@]}" --no-history > "$TMP/batch2.out" 2> "$TMP/batch2.err" \
+    || die "--batch two turns failed: $(cat "$TMP/batch2.err")"
+[ "$(sed -n 1p "$TMP/batch2.out" | tr -d ' \n')" = "$want" ] || die "--batch's first of two turns differs from -p"
+want2=$(sed -n 2p "$TMP/batch2.out" | tr -d ' \n')
 T send-keys -t chord "And then?" Enter
 wait_for '^│ you    And then' 10 || die "second prompt not shown"
 sleep 0.2
 idle 60
 snap "second reply done"
 got2=$(reply_text)
-[ "$got2" = "$want2" ] || die "second TUI reply differs from --batch --resume:
+[ "$got2" = "$want2" ] || die "second TUI reply differs from --batch's second turn:
   tui:   $got2
   batch: $want2"
 
