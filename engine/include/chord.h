@@ -383,7 +383,9 @@ int chord_chat_window_start(const chord_chat *s);
  * exceed the context (*n_dropped: turns dropped now), and truncates the
  * cache to the prefix that still matches (*n_reuse tokens kept). Then
  * *prompt / *n_prompt are the tokens to prefill (for chord_gen_start;
- * valid until the next call). CHORD_E_CTX_FULL when even the last user
+ * valid until the next call). The last reply kept counts as the tokens
+ * sampled for it (its text re-tokenized need not give them back), so the
+ * cache is reused through it. CHORD_E_CTX_FULL when even the last user
  * turn alone does not fit. Starts a new reply for the calls below. */
 chord_status chord_chat_prepare(chord_chat *s, int reserve, const chord_token **prompt,
                                 int *n_prompt, int *n_reuse, int *n_dropped, chord_err *err);
