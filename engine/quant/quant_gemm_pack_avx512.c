@@ -33,9 +33,12 @@ typedef const uint8_t *bytes;
 /* Tokens per register tile: each interleaved weight register feeds NT
  * vpdpbusd against NT broadcasts. */
 #define NT 4
-/* Tokens per cache block: their activations (NT_B x up to 6.4 KB of Q8_K
- * at n = 5632) stay in L2 while every panel of the row range meets them. */
-#define TB 64
+/* Tokens per cache block: as many as fit TB_CACHE bytes of activations
+ * (Q8_K: 292 bytes per 256 elements), which stay in L2 while every panel
+ * of the row range meets them; each panel's weights are read from memory
+ * once per block. */
+#define TB_CACHE (512 * 1024)
+#define TB_MAX 256
 
 /* One super-block of a 16-row panel, interleaved: u[g] lane r = quants
  * 4g..4g+3 of row r (unsigned bytes); sc[s] lane r = the scale of
@@ -278,13 +281,23 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     const size_t bsz = type == QT_Q4_K ? sizeof(block_q4_K) : type == QT_Q5_K ? sizeof(block_q5_K)
                                                                              : sizeof(block_q6_K);
     const int64_t nb = n / QK_K;
+    int tbs = (int)(TB_CACHE / (ab ? ab : 1));
+    tbs = tbs < 16 ? 16 : tbs > TB_MAX ? TB_MAX : tbs;
     kpack P;
-    for (int tb = 0; tb < n_tok; tb += TB) {
-        const int te = n_tok - tb < TB ? n_tok : tb + TB;
+    for (int tb = 0; tb < n_tok; tb += tbs) {
+        const int te = n_tok - tb < tbs ? n_tok : tb + tbs;
         for (int p0 = r0; p0 < r1; p0 += 16) {
             const int nr = r1 - p0 < 16 ? r1 - p0 : 16;
             const __mmask16 mrow = (__mmask16)((1u << nr) - 1);
+            /* the next panel (contiguous rows) is fetched a slice per
+             * super-block while this one computes: 16 strided streams are
+             * more than the hardware prefetcher follows */
+            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
+            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
+            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
             for (int64_t i = 0; i < nb; i++) {
+                for (size_t o = next_bytes * (size_t)i / (size_t)nb; o < next_bytes * (size_t)(i + 1) / (size_t)nb; o += 64)
+                    _mm_prefetch((const char *)next + o, _MM_HINT_T1);
                 bytes blk[16];
                 for (int r = 0; r < 16; r++)
                     blk[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes + (size_t)i * bsz;

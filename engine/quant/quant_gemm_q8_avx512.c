@@ -163,10 +163,18 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
             for (int r = 0; r < 16; r++)
                 row[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes;
             q8_pack(row, nb, wp, dx);
-            for (int t = 0; t < nt; t++)
+            /* the next panel (contiguous rows) is fetched a slice per token
+             * while this one computes */
+            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
+            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
+            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
+            for (int t = 0; t < nt; t++) {
+                for (size_t o = next_bytes * (size_t)t / (size_t)nt; o < next_bytes * (size_t)(t + 1) / (size_t)nt; o += 64)
+                    _mm_prefetch((const char *)next + o, _MM_HINT_T1);
                 q8_token(wp, dx, nb, neg + (size_t)t * nb * 8, dy + (size_t)t * nb,
                          (const block_q8_0 *)(a + (size_t)t * act_bytes), out + (size_t)(tb + t) * ldy + p0,
                          (__mmask16)((1u << nr) - 1));
+            }
         }
     }
     free(buf);
