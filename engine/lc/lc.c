@@ -6,18 +6,21 @@
  * choice for a cycle longer than the cache: the least recently used layer
  * is exactly the one needed next, so it would miss every time. Instead:
  *
- *  - the global group (embeddings, output) and the first R layers are held
- *    in memory for the whole run ("pinned");
- *  - layers R..L-1 stream through a small ring of S slot buffers, read by
- *    prefetch workers `prefetch` layers ahead of the compute, wrapping from
- *    layer L-1 to layer R of the next token;
+ *  - the global group (embeddings, output) and R layers are held in
+ *    memory for the whole run ("pinned"), spread evenly among the layers;
+ *  - the other L-R layers stream through a small ring of S slot buffers,
+ *    read by prefetch workers `prefetch` streamed layers ahead of the
+ *    compute, wrapping from the last streamed layer to the first of the
+ *    next token; the pinned layers between two streamed ones compute while
+ *    the next streamed ones are read (a pinned prefix would leave the disk
+ *    idle during the prefix: the slots ahead are full by then);
  *  - when a slot must be reused, the victim is the loaded layer needed
  *    furthest in the future in that cyclic order (Belady's rule, exact here
  *    because the future is known); a layer in use or being read is never a
  *    victim, and a prefetch never evicts a layer needed sooner than the one
  *    it brings in.
  *
- * Pinning a prefix rather than caching "some" layers makes every token
+ * Pinning a fixed set rather than caching "some" layers makes every token
  * stream exactly the same L-R layers, so the I/O per token is the minimum
  * the budget allows and it is predictable (bytes per token = streamed
  * layers). Slots beyond prefetch + 1 would only absorb jitter, so the plan
@@ -51,8 +54,8 @@ static size_t align_size(size_t x, size_t a) { return (x + a - 1) / a * a; }
 static uint64_t streamed_bytes(const lc_cache *lc)
 {
     uint64_t b = 0;
-    for (int g = lc->n_held; g < lc->n_groups; g++)
-        b += lc->g[g].bytes;
+    for (int g = 1; g < lc->n_groups; g++)
+        b += lc->g[g].held ? 0 : lc->g[g].bytes;
     return b;
 }
 
@@ -115,57 +118,92 @@ static chord_status open_mapped(lc_cache *lc, int fd, uint64_t fsize, chord_err 
     return CHORD_OK;
 }
 
+/* Which layers are pinned when r of the L are: spread evenly (layer i when
+ * floor((i + 1) r / L) steps), so that every streamed layer is followed by
+ * about r / (L - r) pinned ones. A pinned prefix would leave the disk idle
+ * while the prefix computes (the slots ahead are full by then); spread, the
+ * pinned layers' compute hides the reads of the streamed ones around them. */
+static void pick_pinned(int L, int r, bool *pin)
+{
+    for (int i = 0; i < L; i++)
+        pin[i] = (int64_t)(i + 1) * r / L > (int64_t)i * r / L;
+}
+
 /* Chooses R (pinned layers) and S (slots) for a budget that cannot hold
  * everything: the most pinned layers such that global + pinned + S slots
- * fit, with S = prefetch + 1 (or fewer streamed layers); if even R = 0 does
- * not fit, as many slots as fit, at least one. */
+ * fit, with S = prefetch + 1 (or fewer streamed layers) and slots the size
+ * of the largest streamed layer; if even R = 0 does not fit, as many slots
+ * as fit, at least one. */
 static chord_status plan_stream(lc_cache *lc, chord_err *err)
 {
     int L = lc->n_groups - 1;
     int64_t want_s = lc->prefetch_asked + 1;
     size_t gcost = lc->g[0].cost;
-    /* suffix maxima of layer costs: the slot size when R layers are pinned */
-    size_t *smax = calloc((size_t)L + 1, sizeof *smax);
-    if (!smax)
+    bool *pin = calloc((size_t)L + 1, sizeof *pin);
+    lc->stream_g = calloc((size_t)L + 1, sizeof *lc->stream_g);
+    if (!pin || !lc->stream_g) {
+        free(pin);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory planning the layer cache", lc->path);
-    for (int i = L - 1; i >= 0; i--)
-        smax[i] = smax[i + 1] > lc->g[1 + i].cost ? smax[i + 1] : lc->g[1 + i].cost;
-
+    }
     int best_r = -1;
     int64_t best_s = 0;
-    uint64_t pinned = 0;
-    for (int r = 0; r < L; r++) {
+    size_t slot = 0;
+    for (int r = L - 1; r >= 0 && best_r < 0; r--) {
+        pick_pinned(L, r, pin);
+        uint64_t pinned = 0;
+        slot = 0;
+        for (int i = 0; i < L; i++) {
+            size_t c = lc->g[1 + i].cost;
+            if (pin[i])
+                pinned += c;
+            else if (c > slot)
+                slot = c;
+        }
         int64_t s = want_s < L - r ? want_s : L - r;
-        uint64_t need = gcost + pinned + (uint64_t)s * smax[r];
-        if (need <= (uint64_t)lc->budget) {
+        if (gcost + pinned + (uint64_t)s * slot <= (uint64_t)lc->budget) {
             best_r = r;
             best_s = s;
         }
-        pinned += lc->g[1 + r].cost;
     }
     if (best_r < 0) {
-        size_t slot = smax[0];
+        /* r = 0 was the last tried: slot is the largest layer */
         uint64_t one = gcost + slot;
         if ((uint64_t)lc->budget < one) {
-            free(smax);
+            free(pin);
             return err_set(err, CHORD_E_NOMEM,
                            "%s: memory budget of %lld bytes is too small: the global tensors need %zu bytes plus %zu for one streaming slot (at least %llu bytes)",
                            lc->path, (long long)lc->budget, gcost, slot,
                            (unsigned long long)one);
         }
         best_r = 0;
-        best_s = smax[0] ? (int64_t)(((uint64_t)lc->budget - gcost) / smax[0]) : 1;
+        best_s = slot ? (int64_t)(((uint64_t)lc->budget - gcost) / slot) : 1;
     }
-    lc->n_held = 1 + best_r;
-    lc->n_stream = L - best_r;
+    pick_pinned(L, best_r, pin);
+    lc->g[0].held = true;
+    lc->g[0].sidx = -1;
+    lc->n_held = 1;
+    lc->n_stream = 0;
+    lc->slot_cost = 0;
+    lc->used = (int64_t)gcost;
+    for (int i = 0; i < L; i++) {
+        lc_grp *gr = &lc->g[1 + i];
+        gr->held = pin[i];
+        gr->sidx = -1;
+        if (pin[i]) {
+            lc->n_held++;
+            lc->used += (int64_t)gr->cost;
+        } else {
+            gr->sidx = lc->n_stream;
+            lc->stream_g[lc->n_stream++] = 1 + i;
+            if (gr->cost > lc->slot_cost)
+                lc->slot_cost = gr->cost;
+        }
+    }
+    free(pin);
     lc->n_slots = (int)best_s;
-    lc->slot_cost = smax[best_r];
-    free(smax);
     lc->prefetch = lc->prefetch_asked < lc->n_stream - 1 ? lc->prefetch_asked
                                                         : lc->n_stream - 1;
-    lc->used = (int64_t)(gcost + (uint64_t)lc->n_slots * lc->slot_cost);
-    for (int g = 1; g < lc->n_held; g++)
-        lc->used += (int64_t)lc->g[g].cost;
+    lc->used += (int64_t)((uint64_t)lc->n_slots * lc->slot_cost);
     return CHORD_OK;
 }
 
@@ -174,8 +212,10 @@ static chord_status plan_stream(lc_cache *lc, chord_err *err)
 static chord_status load_held(lc_cache *lc, chord_err *err)
 {
     size_t a = lc->align < 64 ? 64 : lc->align;
-    for (int g = 0; g < lc->n_held; g++) {
+    for (int g = 0; g < lc->n_groups; g++) {
         lc_grp *gr = &lc->g[g];
+        if (!gr->held)
+            continue;
         gr->buf = aligned_alloc(a, gr->cost ? align_size(gr->cost, a) : a);
         if (!gr->buf)
             return err_set(err, CHORD_E_NOMEM, "%s: cannot allocate %zu bytes for group %d",
@@ -212,10 +252,9 @@ static void write_plan(lc_cache *lc, const char *note)
     }
     int r = lc->n_held - 1;
     char pinned[64], ahead[128] = "";
-    if (r > 1)
-        snprintf(pinned, sizeof pinned, "layers 0-%d pinned", r - 1);
-    else if (r == 1)
-        snprintf(pinned, sizeof pinned, "layer 0 pinned");
+    if (r > 0)
+        snprintf(pinned, sizeof pinned, "%d layer(s) pinned, spread among the %d streamed", r,
+                 lc->n_stream);
     else
         snprintf(pinned, sizeof pinned, "no layer pinned");
     /* with fewer slots than prefetch + 1, reads run only as far ahead as
@@ -224,8 +263,8 @@ static void write_plan(lc_cache *lc, const char *note)
         snprintf(ahead, sizeof ahead, " (%d slot(s) hold at most %d layer(s) ahead of the one in use)",
                  lc->n_slots, lc->n_slots - 1);
     snprintf(lc->plan, sizeof lc->plan,
-             "streaming within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB resident, %s, layers %d-%d streamed through %d slot(s) of %.2f MiB, prefetch distance %d%s with %d reader thread(s), %s; %.1f MiB read per token%s",
-             MIB(lc->budget), MIB(lc->used), MIB(lc->g[0].cost), pinned, r, L - 1,
+             "streaming within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB resident, %s (%d layers), streamed through %d slot(s) of %.2f MiB, prefetch distance %d%s with %d reader thread(s), %s; %.1f MiB read per token%s",
+             MIB(lc->budget), MIB(lc->used), MIB(lc->g[0].cost), pinned, L,
              lc->n_slots, MIB(lc->slot_cost), lc->prefetch, ahead, lc->n_workers,
              lc->direct ? "O_DIRECT reads"
              : lc->release ? "page cache released after reads (the stream would not fit in it)"
@@ -386,6 +425,7 @@ void lc_close(lc_cache *lc)
         for (int s = 0; s < lc->n_slots; s++)
             free(lc->slots[s].buf);
     free(lc->slots);
+    free(lc->stream_g);
     free(lc->g);
     free(lc->path);
     if (lc->fd >= 0)
@@ -406,7 +446,7 @@ const void *lc_tensor(const lc_cache *lc, int g, int k)
         return lc->map ? lc->map + gr->ext[k].offset : empty;
     if (gr->ext[k].size == 0)
         return empty;
-    if (g < lc->n_held)
+    if (gr->held)
         return gr->buf + gr->pos[k];
     /* no lock: the caller acquired g, so its slot cannot change under it,
      * and the acquire (under the mutex) ordered this read after the write */
@@ -428,7 +468,7 @@ static chord_layer_state layer_state(const lc_cache *lc, int g)
         return CHORD_LAYER_IN_USE;
     if (!lc->streaming)
         return CHORD_LAYER_RESIDENT;
-    if (g < lc->n_held)
+    if (gr->held)
         return CHORD_LAYER_PINNED;
     if (gr->slot < 0)
         return CHORD_LAYER_EVICTED;

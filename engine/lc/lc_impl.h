@@ -37,6 +37,8 @@ typedef struct lc_grp {
     size_t cost;          /* buffer bytes the layout needs */
     uint64_t bytes;       /* payload bytes (sum of extents) */
     uint8_t *buf;         /* own buffer: held groups while streaming */
+    bool held;            /* global or pinned (own buffer), else streamed */
+    int sidx;             /* streamed: position in the streaming cycle */
     int slot;             /* [mu] streamed: the slot holding it, or -1 */
     int refs;             /* [mu] lc_acquire count not yet released */
     bool csum_set;        /* [mu] checksum of the first good read known */
@@ -84,10 +86,12 @@ struct lc_cache {
     const uint8_t *map;
     size_t map_size;
 
-    /* streaming plan: groups 0..n_held-1 (global + pinned layers) have own
-     * buffers; groups n_held..n_groups-1 rotate through the slots. */
-    int n_held;
+    /* streaming plan: held groups (global + pinned layers, spread evenly
+     * among the layers) have own buffers; the others rotate through the
+     * slots in layer order, stream_g[i] being the i-th of them. */
+    int n_held;           /* held groups, the global one included */
     int n_stream;         /* M = n_groups - n_held */
+    int *stream_g;
     int n_slots;          /* S */
     int prefetch;         /* distance used (<= M - 1) */
     int prefetch_asked;

@@ -22,7 +22,7 @@
 #define DIST_NONE 0x7fffffff
 
 /* Position of group g in the streaming cycle (0..M-1). */
-static int stream_idx(const lc_cache *lc, int g) { return g - lc->n_held; }
+static int stream_idx(const lc_cache *lc, int g) { return lc->g[g].sidx; }
 
 /* How many streamed acquisitions from now group g is needed, in the
  * cyclic order, counting from the last acquired layer: the next layer is
@@ -77,7 +77,7 @@ static void schedule_ahead(lc_cache *lc)
 {
     bool queued = false;
     for (int d = 1; d <= lc->prefetch; d++) {
-        int g = lc->n_held + (lc->cursor + d + lc->n_stream) % lc->n_stream;
+        int g = lc->stream_g[(lc->cursor + d + lc->n_stream) % lc->n_stream];
         if (lc->g[g].slot >= 0)
             continue;  /* on its way, ready, or failed (left to the acquirer) */
         int s = pick_victim(lc, d);
@@ -275,7 +275,7 @@ chord_status lc_acquire(lc_cache *lc, int g, chord_err *err)
     if (!lc || g < 0 || g >= lc->n_groups)
         return err_set(err, CHORD_E_INVALID, "lc_acquire: group %d out of range", g);
     pthread_mutex_lock(&lc->mu);
-    if (!lc->streaming || g < lc->n_held) {
+    if (!lc->streaming || lc->g[g].held) {
         lc->g[g].refs++;
         pthread_mutex_unlock(&lc->mu);
         return CHORD_OK;
@@ -354,7 +354,7 @@ void lc_release(lc_cache *lc, int g)
         return;
     pthread_mutex_lock(&lc->mu);
     lc_grp *gr = &lc->g[g];
-    if (gr->refs > 0 && --gr->refs == 0 && lc->streaming && g >= lc->n_held && gr->slot >= 0) {
+    if (gr->refs > 0 && --gr->refs == 0 && lc->streaming && !gr->held && gr->slot >= 0) {
         lc->slots[gr->slot].st = LC_SLOT_READY;
         schedule_ahead(lc);
     }

@@ -26,7 +26,7 @@ static int cycle(lc_cache *lc, int *failed_g, char *msg, size_t cap, uint64_t *a
     chord_stats stats;
     lc_stats(lc, &stats);
     for (int g = 1; g < M.n_groups; g++) {
-        if (g - 1 >= stats.n_resident)
+        if (stats.streaming && stats.layer_state[g - 1] != CHORD_LAYER_PINNED)
             (*acquires)++;  /* streamed acquires: the ones stats count */
         chord_status st = lc_acquire(lc, g, &err);
         if (st != CHORD_OK) {

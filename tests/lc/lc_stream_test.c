@@ -81,13 +81,31 @@ static void check_stats(lc_cache *lc, const char *what, uint64_t streamed_acquir
             (long long)st.budget_used_bytes, (long long)st.budget_bytes);
     T_CHECK(st.queue_depth + st.in_flight <= st.n_slots, "%s: queue %d + in flight %d > %d slots",
             what, st.queue_depth, st.in_flight, st.n_slots);
+    /* pinned layers are spread among the streamed ones: count them */
+    int pinned = 0, last_pinned = -1, max_gap = 0;
     for (int i = 0; i < L; i++) {
-        if (i < st.n_resident)
-            T_CHECK(st.layer_state[i] == (st.streaming ? CHORD_LAYER_PINNED : CHORD_LAYER_RESIDENT),
-                    "%s: layer %d state %d", what, i, st.layer_state[i]);
-        else
-            T_CHECK(st.layer_state[i] != CHORD_LAYER_IN_USE && st.layer_state[i] != CHORD_LAYER_PINNED,
+        if (!st.streaming) {
+            T_CHECK(st.layer_state[i] == CHORD_LAYER_RESIDENT, "%s: layer %d state %d", what, i,
+                    st.layer_state[i]);
+        } else if (st.layer_state[i] == CHORD_LAYER_PINNED) {
+            pinned++;
+            if (i - last_pinned - 1 > max_gap)
+                max_gap = i - last_pinned - 1;
+            last_pinned = i;
+        } else {
+            T_CHECK(st.layer_state[i] != CHORD_LAYER_IN_USE,
                     "%s: streamed layer %d state %d after release", what, i, st.layer_state[i]);
+        }
+    }
+    if (!st.streaming)
+        return;
+    T_EQ_INT(pinned, st.n_resident);
+    /* evenly: runs of streamed layers between pinned ones differ by at
+     * most one (the tail before the first pinned layer included) */
+    if (pinned > 0 && pinned < L) {
+        int want = (L - pinned + pinned - 1) / pinned;
+        T_CHECK(max_gap <= want, "%s: %d streamed layers in a row with %d of %d pinned", what,
+                max_gap, pinned, L);
     }
 }
 
@@ -149,8 +167,9 @@ static void test_every_plan_gives_the_files_bytes(bool direct)
             snprintf(what, sizeof what, "plan %zu prefetch %d%s", i, pf, direct ? " direct" : "");
             check_stats(lc, what, st.streaming ? (uint64_t)cycles * (uint64_t)(L - st.n_resident) : 0);
             if (st.streaming && st.n_slots < L - st.n_resident)
-                for (int g = 1 + st.n_resident; g <= L; g++)
-                    T_CHECK(lc_test_loads(lc, g) >= (uint64_t)cycles, "%s: layer %d loaded %llu times in %d cycles",
+                for (int g = 1; g <= L; g++)
+                    T_CHECK(st.layer_state[g - 1] == CHORD_LAYER_PINNED ||
+                            lc_test_loads(lc, g) >= (uint64_t)cycles, "%s: layer %d loaded %llu times in %d cycles",
                             what, g - 1, (unsigned long long)lc_test_loads(lc, g), cycles);
             if (i == 4 && pf >= 1 && st.streaming) {
                 lc_stats(lc, &st);

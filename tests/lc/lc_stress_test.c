@@ -106,7 +106,7 @@ int main(void)
                     t_fail_at(__FILE__, __LINE__, "config %d cycle %d layer %d: %s", c, cy, g - 1, err.msg);
                     continue;
                 }
-                if (g - 1 >= st.n_resident)
+                if (st.streaming && st.layer_state[g - 1] != CHORD_LAYER_PINNED)
                     streamed_acq++;
                 fx_check_group(&M, lc, g);
                 lc_release(lc, g);
