@@ -68,42 +68,48 @@ static inline int32_t ld32(const void *p)
     return v;
 }
 
-/* One sub-block of gps (8 or 4) groups against 4 tokens: a[t] = sum
- * over the groups g of vpdpbusd(P->u[g], the 4 bytes at y[t] + 4g in
- * every lane). Written out in assembly because GCC 12 neither embeds the
- * broadcast in vpdpbusd ({1to16}) nor keeps one weight register for the
- * four tokens: it reorders token by token and reloads or spills the
- * weights, two loads per vpdpbusd. Even and odd groups accumulate apart
- * (8 chains of vpdpbusd instead of 4, for its latency); integer sums, so
- * the split is exact. */
+/* One sub-block of gps (8 or 4) groups against 4 tokens: si[t] +=
+ * scale x (sum over the groups g of vpdpbusd(P->u[g], the 4 bytes at
+ * y[t] + 4g in every lane)), scale the sub-block's row scales at sc.
+ * Written out in assembly because GCC 12 neither embeds the broadcast in
+ * vpdpbusd ({1to16}) nor keeps one weight register for the four tokens:
+ * it reorders token by token, reloads the weights (two loads per
+ * vpdpbusd) and spills the accumulators. Even and odd groups accumulate
+ * apart (8 chains of vpdpbusd instead of 4, for its latency); integer
+ * sums, so the split is exact. */
 #define KP_GROUP(G, A)                                                                        \
     "vmovdqa64 " #G "*64(%[u]), %[w]\n\t"                                                      \
     "vpdpbusd " #G "*4(%[y0])%{1to16%}, %[w], %[" #A "0]\n\t"                                 \
     "vpdpbusd " #G "*4(%[y1])%{1to16%}, %[w], %[" #A "1]\n\t"                                 \
     "vpdpbusd " #G "*4(%[y2])%{1to16%}, %[w], %[" #A "2]\n\t"                                 \
     "vpdpbusd " #G "*4(%[y3])%{1to16%}, %[w], %[" #A "3]\n\t"
+#define KP_ZERO(R) "vpxord %[" #R "], %[" #R "], %[" #R "]\n\t"
+#define KP_START KP_ZERO(a0) KP_ZERO(a1) KP_ZERO(a2) KP_ZERO(a3) KP_ZERO(b0) KP_ZERO(b1) KP_ZERO(b2) KP_ZERO(b3)
+#define KP_SCALE(T)                                                                           \
+    "vpaddd %[b" #T "], %[a" #T "], %[a" #T "]\n\t"                                             \
+    "vpmulld (%[sc]), %[a" #T "], %[a" #T "]\n\t"                                              \
+    "vpaddd %[a" #T "], %[s" #T "], %[s" #T "]\n\t"
+#define KP_END KP_SCALE(0) KP_SCALE(1) KP_SCALE(2) KP_SCALE(3)
 #define KP_OPERANDS                                                                           \
-    : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [b0] "+v"(b0), [b1] "+v"(b1), \
-      [b2] "+v"(b2), [b3] "+v"(b3), [w] "=&v"(w)                                               \
-    : [u] "r"(u), [y0] "r"(y0), [y1] "r"(y1), [y2] "r"(y2), [y3] "r"(y3)                       \
+    : [s0] "+v"(si[0]), [s1] "+v"(si[1]), [s2] "+v"(si[2]), [s3] "+v"(si[3]), [a0] "=&v"(a0),   \
+      [a1] "=&v"(a1), [a2] "=&v"(a2), [a3] "=&v"(a3), [b0] "=&v"(b0), [b1] "=&v"(b1),           \
+      [b2] "=&v"(b2), [b3] "=&v"(b3), [w] "=&v"(w)                                               \
+    : [u] "r"(u), [sc] "r"(sc), [y0] "r"(y0), [y1] "r"(y1), [y2] "r"(y2), [y3] "r"(y3)          \
     : "memory"
 
 static inline __attribute__((always_inline)) void
-kp_sub4(const uint8_t *u, const int8_t *y0, const int8_t *y1, const int8_t *y2, const int8_t *y3,
-        int gps, __m512i a[4])
+kp_sub4(const uint8_t *u, const int32_t *sc, const int8_t *y0, const int8_t *y1, const int8_t *y2,
+        const int8_t *y3, int gps, __m512i si[4])
 {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0, w;
+    __m512i a0, a1, a2, a3, b0, b1, b2, b3, w;
     if (gps == 8)
-        __asm__(KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_GROUP(4, a)
-                    KP_GROUP(5, b) KP_GROUP(6, a) KP_GROUP(7, b) KP_OPERANDS);
+        __asm__(KP_START KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_GROUP(4, a)
+                    KP_GROUP(5, b) KP_GROUP(6, a) KP_GROUP(7, b) KP_END KP_OPERANDS);
     else
-        __asm__(KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_OPERANDS);
-    a[0] = _mm512_add_epi32(a0, b0);
-    a[1] = _mm512_add_epi32(a1, b1);
-    a[2] = _mm512_add_epi32(a2, b2);
-    a[3] = _mm512_add_epi32(a3, b3);
+        __asm__(KP_START KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_END KP_OPERANDS);
 }
 
+/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords). */
 void qgp_transpose16(__m512i a[16])
 {
     __m512i b[16], c[16];
@@ -229,19 +235,20 @@ kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, 
     /* fully unrolled: the NT chains of one sub-block overlap the next's */
 #pragma GCC unroll 16
     for (int s = 0; s < nsub; s++) {
-        __m512i a[NT];
         const int g0 = s * gps;
         if (nt == 4) {
-            kp_sub4(P->u[g0], y[0]->qs + 4 * g0, y[1]->qs + 4 * g0, y[2]->qs + 4 * g0,
-                    y[3]->qs + 4 * g0, gps, a);
-        } else {
+            kp_sub4(P->u[g0], P->sc[s], y[0]->qs + 4 * g0, y[1]->qs + 4 * g0, y[2]->qs + 4 * g0,
+                    y[3]->qs + 4 * g0, gps, si);
+            continue;
+        }
+        /* a partial tile (the last of a token block): the same sums */
+        __m512i a[NT];
+        for (int t = 0; t < nt; t++)
+            a[t] = _mm512_setzero_si512();
+        for (int g = g0; g < g0 + gps; g++) {
+            const __m512i u = _mm512_load_si512(P->u[g]);
             for (int t = 0; t < nt; t++)
-                a[t] = _mm512_setzero_si512();
-            for (int g = g0; g < g0 + gps; g++) {
-                const __m512i u = _mm512_load_si512(P->u[g]);
-                for (int t = 0; t < nt; t++)
-                    a[t] = _mm512_dpbusd_epi32(a[t], u, _mm512_set1_epi32(ld32(y[t]->qs + 4 * g)));
-            }
+                a[t] = _mm512_dpbusd_epi32(a[t], u, _mm512_set1_epi32(ld32(y[t]->qs + 4 * g)));
         }
         const __m512i sc = _mm512_load_si512(P->sc[s]);
         for (int t = 0; t < nt; t++)
