@@ -69,8 +69,9 @@ static inline int32_t ld32(const void *p)
 }
 
 /* One sub-block of gps (8 or 4) groups against 4 tokens: si[t] +=
- * scale x (sum over the groups g of vpdpbusd(P->u[g], the 4 bytes at
- * y[t] + 4g in every lane)), scale the sub-block's row scales at sc.
+ * scale x (sum over the groups g of vpdpbusd(u[g], the 4 bytes at
+ * y0 + t * ab + 4g in every lane)), scale the sub-block's row scales at
+ * sc.
  * Written out in assembly because GCC 12 neither embeds the broadcast in
  * vpdpbusd ({1to16}) nor keeps one weight register for the four tokens:
  * it reorders token by token, reloads the weights (two loads per
@@ -80,33 +81,45 @@ static inline int32_t ld32(const void *p)
 #define KP_GROUP(G, A)                                                                        \
     "vmovdqa64 " #G "*64(%[u]), %[w]\n\t"                                                      \
     "vpdpbusd " #G "*4(%[y0])%{1to16%}, %[w], %[" #A "0]\n\t"                                 \
-    "vpdpbusd " #G "*4(%[y1])%{1to16%}, %[w], %[" #A "1]\n\t"                                 \
+    "vpdpbusd " #G "*4(%[y0],%[ab])%{1to16%}, %[w], %[" #A "1]\n\t"                           \
     "vpdpbusd " #G "*4(%[y2])%{1to16%}, %[w], %[" #A "2]\n\t"                                 \
-    "vpdpbusd " #G "*4(%[y3])%{1to16%}, %[w], %[" #A "3]\n\t"
+    "vpdpbusd " #G "*4(%[y2],%[ab])%{1to16%}, %[w], %[" #A "3]\n\t"
 #define KP_ZERO(R) "vpxord %[" #R "], %[" #R "], %[" #R "]\n\t"
 #define KP_START KP_ZERO(a0) KP_ZERO(a1) KP_ZERO(a2) KP_ZERO(a3) KP_ZERO(b0) KP_ZERO(b1) KP_ZERO(b2) KP_ZERO(b3)
 #define KP_SCALE(T)                                                                           \
     "vpaddd %[b" #T "], %[a" #T "], %[a" #T "]\n\t"                                             \
     "vpmulld (%[sc]), %[a" #T "], %[a" #T "]\n\t"                                              \
     "vpaddd %[a" #T "], %[s" #T "], %[s" #T "]\n\t"
-#define KP_END KP_SCALE(0) KP_SCALE(1) KP_SCALE(2) KP_SCALE(3)
+/* then the pointers step to the next sub-block (fewer live pointers:
+ * GCC otherwise parks them in xmm registers) */
+#define KP_END(GPS)                                                                           \
+    KP_SCALE(0) KP_SCALE(1) KP_SCALE(2) KP_SCALE(3)                                           \
+    "add $" #GPS "*64, %[u]\n\tadd $64, %[sc]\n\tadd $" #GPS "*4, %[y0]\n\tadd $" #GPS "*4, %[y2]\n\t"
 #define KP_OPERANDS                                                                           \
     : [s0] "+v"(si[0]), [s1] "+v"(si[1]), [s2] "+v"(si[2]), [s3] "+v"(si[3]), [a0] "=&v"(a0),   \
       [a1] "=&v"(a1), [a2] "=&v"(a2), [a3] "=&v"(a3), [b0] "=&v"(b0), [b1] "=&v"(b1),           \
-      [b2] "=&v"(b2), [b3] "=&v"(b3), [w] "=&v"(w)                                               \
-    : [u] "r"(u), [sc] "r"(sc), [y0] "r"(y0), [y1] "r"(y1), [y2] "r"(y2), [y3] "r"(y3)          \
-    : "memory"
+      [b2] "=&v"(b2), [b3] "=&v"(b3), [w] "=&v"(w), [u] "+r"(k->u), [sc] "+r"(k->sc),           \
+      [y0] "+r"(k->y0), [y2] "+r"(k->y2)                                                        \
+    : [ab] "r"(k->ab)                                                                         \
+    : "memory", "cc"
 
-static inline __attribute__((always_inline)) void
-kp_sub4(const uint8_t *u, const int32_t *sc, const int8_t *y0, const int8_t *y1, const int8_t *y2,
-        const int8_t *y3, int gps, __m512i si[4])
+/* Where kp_sub4 reads: the sub-block's interleaved quants and scales and
+ * tokens 0 and 2 of the tile (1 and 3 are ab further). */
+typedef struct kp_ptrs {
+    const uint8_t *u;
+    const int32_t *sc;
+    const int8_t *y0, *y2;
+    size_t ab;
+} kp_ptrs;
+
+static inline __attribute__((always_inline)) void kp_sub4(kp_ptrs *k, int gps, __m512i si[4])
 {
     __m512i a0, a1, a2, a3, b0, b1, b2, b3, w;
     if (gps == 8)
         __asm__(KP_START KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_GROUP(4, a)
-                    KP_GROUP(5, b) KP_GROUP(6, a) KP_GROUP(7, b) KP_END KP_OPERANDS);
+                    KP_GROUP(5, b) KP_GROUP(6, a) KP_GROUP(7, b) KP_END(8) KP_OPERANDS);
     else
-        __asm__(KP_START KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_END KP_OPERANDS);
+        __asm__(KP_START KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_END(4) KP_OPERANDS);
 }
 
 /* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords). */
@@ -232,13 +245,13 @@ kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, 
         si[t] = mi[t] = _mm512_setzero_si512();
     }
     const int gps = 64 / nsub;
+    kp_ptrs k = {P->u[0], P->sc[0], y[0]->qs, y[0]->qs + 2 * ab, ab};
     /* fully unrolled: the NT chains of one sub-block overlap the next's */
 #pragma GCC unroll 16
     for (int s = 0; s < nsub; s++) {
         const int g0 = s * gps;
         if (nt == 4) {
-            kp_sub4(P->u[g0], P->sc[s], y[0]->qs + 4 * g0, y[1]->qs + 4 * g0, y[2]->qs + 4 * g0,
-                    y[3]->qs + 4 * g0, gps, si);
+            kp_sub4(&k, gps, si);
             continue;
         }
         /* a partial tile (the last of a token block): the same sums */
