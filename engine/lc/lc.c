@@ -221,11 +221,10 @@ static chord_status load_held(lc_cache *lc, chord_err *err)
             return err_set(err, CHORD_E_NOMEM, "%s: cannot allocate %zu bytes for group %d",
                            lc->path, gr->cost, g);
         lc_fail why;
-        if (!lc_read_group(gr, lc->fd, lc->release, gr->buf, LC_FAULT_NONE, &why))
+        if (!lc_read_group(gr, lc->fd, lc->release, gr->buf, LC_FAULT_NONE, &gr->csum, &why))
             return err_errno(err, CHORD_E_IO, why.err ? why.err : EIO,
                              "%s: group %d: %s at offset %llu", lc->path, g, why.what,
                              (unsigned long long)why.offset);
-        gr->csum = lc_checksum(gr, gr->buf);
         gr->csum_set = true;
     }
     lc->slots = calloc((size_t)lc->n_slots, sizeof *lc->slots);

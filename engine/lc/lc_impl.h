@@ -128,13 +128,13 @@ struct lc_cache {
 /* Builds group gr's read layout (runs, extent positions, cost) for the
  * given alignment. Returns false on allocation failure. */
 bool lc_layout(lc_grp *gr, size_t align);
-/* Reads every run of gr into buf through fd. fault is an injected
- * lc_fault (LC_FAULT_NONE normally). Releases the page cache of the runs
- * if release. Returns true on success, else fills *why. */
+/* Reads every run of gr into buf through fd and stores in *sum a cheap
+ * 64-bit checksum of the file bytes read (each run's payload span),
+ * computed piece by piece as they arrive. fault is an injected lc_fault
+ * (LC_FAULT_NONE normally). Releases the page cache of the runs if
+ * release. Returns true on success, else fills *why. */
 bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
-                   int fault, lc_fail *why);
-/* A cheap 64-bit checksum of gr's extents in buf. */
-uint64_t lc_checksum(const lc_grp *gr, const uint8_t *buf);
+                   int fault, uint64_t *sum, lc_fail *why);
 /* MemAvailable from /proc/meminfo in bytes, or -1. */
 int64_t lc_mem_available(void);
 /* Monotonic clock in seconds. */

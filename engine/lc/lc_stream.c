@@ -175,8 +175,8 @@ static void *worker_main(void *arg)
         double t0 = lc_now();
         lc_fail why;
         /* the slot is LOADING: nobody else touches its buffer or layer */
-        bool ok = lc_read_group(&lc->g[g], fd, lc->release, lc->slots[s].buf, fault, &why);
-        uint64_t sum = ok ? lc_checksum(&lc->g[g], lc->slots[s].buf) : 0;
+        uint64_t sum = 0;
+        bool ok = lc_read_group(&lc->g[g], fd, lc->release, lc->slots[s].buf, fault, &sum, &why);
         double sec = lc_now() - t0;
 
         pthread_mutex_lock(&lc->mu);
@@ -251,8 +251,9 @@ static chord_status read_sync(lc_cache *lc, int s, int g, int attempts, chord_er
         int fault = take_fault(lc, g);
         pthread_mutex_unlock(&lc->mu);
         double t0 = lc_now();
-        bool ok = lc_read_group(&lc->g[g], lc->fd, lc->release, lc->slots[s].buf, fault, &why);
-        uint64_t sum = ok ? lc_checksum(&lc->g[g], lc->slots[s].buf) : 0;
+        uint64_t sum = 0;
+        bool ok = lc_read_group(&lc->g[g], lc->fd, lc->release, lc->slots[s].buf, fault, &sum,
+                                &why);
         double sec = lc_now() - t0;
         pthread_mutex_lock(&lc->mu);
         if (finish_load(lc, s, g, ok, sum, sec, &why))
