@@ -70,6 +70,52 @@ static inline int scaled_bsums(__m256i sc16, const block_q8_K *y)
     return _mm_cvtsi128_si32(s);
 }
 
+/* The four sums of two zmm and two ymm int32 vectors at once, into
+ * r[0..3]: the horizontal adds of two super-blocks shared (one reduction
+ * tree instead of four). */
+static inline void reduce4(__m512i a0, __m512i a1, __m256i b0, __m256i b1, int r[4])
+{
+    const __m256i s0 = _mm256_add_epi32(_mm512_castsi512_si256(a0), _mm512_extracti64x4_epi64(a0, 1));
+    const __m256i s1 = _mm256_add_epi32(_mm512_castsi512_si256(a1), _mm512_extracti64x4_epi64(a1, 1));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(b0, b1));
+    const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    _mm_storeu_si128((__m128i *)r, t);
+}
+
+/* The int32 products sc16[k] * bsums[k], pairwise summed (8 lanes). */
+static inline __m256i bsum_products(__m256i sc16, const block_q8_K *y)
+{
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), sc16);
+}
+
+/* The sixteen per-16 int16 scales and mins of a Q4_K/Q5_K super-block
+ * (see k4_scales). */
+static inline void k4_scales_mins(const uint8_t *packed, __m256i *sc16, __m256i *m16)
+{
+    uint32_t a[3];
+    memcpy(a, packed, 12);
+    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);
+    const uint32_t m_lo = a[1] & 0x3f3f3f3fu;
+    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4);
+    const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo);
+    const __m128i m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    *m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+    *sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
+}
+
+/* The integer part of one Q4_K super-block: acc of the scaled quants. */
+static inline __m512i q4_K_block(const block_q4_K *x, const block_q8_K *y, __m256i sc16)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        const __m512i u = _mm512_and_si512(srl2(dup32(x->qs + 32 * c), 0, 4), m4);
+        acc = dot_chunk(acc, u, y->qs, sc16, c);
+    }
+    return acc;
+}
+
 /* The eight 6-bit scales and mins of Q4_K/Q5_K, unpacked four at a time
  * with 32-bit masks (scales 0-3 and mins 0-3 are the low 6 bits of bytes
  * 0-3 and 4-7; scales and mins 4-7 take nibbles of bytes 8-11 and the top
@@ -144,21 +190,34 @@ static void vec_dot_q3_K(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
+/* Two super-blocks per iteration share one reduction (reduce4); the
+ * float combination stays one super-block at a time, in the scalar
+ * twin's order. */
 static void vec_dot_q4_K(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
-    const __m512i m4 = _mm512_set1_epi8(0xF);
+    const int64_t nb = n / QK_K;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        __m256i sc0, m0, sc1, m1;
+        k4_scales_mins(x[i].scales, &sc0, &m0);
+        k4_scales_mins(x[i + 1].scales, &sc1, &m1);
+        const __m512i acc0 = q4_K_block(&x[i], &y[i], sc0);
+        const __m512i acc1 = q4_K_block(&x[i + 1], &y[i + 1], sc1);
+        int r[4];
+        reduce4(acc0, acc1, bsum_products(m0, &y[i]), bsum_products(m1, &y[i + 1]), r);
+        for (int k = 0; k < 2; k++) {
+            const float d = h2f(x[i + k].d) * y[i + k].d;
+            const float dmin = h2f(x[i + k].dmin) * y[i + k].d;
+            sum += d * (float)r[k] - dmin * (float)r[2 + k];
+        }
+    }
+    for (; i < nb; i++) {
         int summ;
         const __m256i sc16 = k4_scales(x[i].scales, &y[i], &summ);
-        __m512i acc = _mm512_setzero_si512();
-        for (int c = 0; c < 4; c++) {
-            const __m512i u = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
-            acc = dot_chunk(acc, u, y[i].qs, sc16, c);
-        }
-        const int sumi = _mm512_reduce_add_epi32(acc);
+        const int sumi = _mm512_reduce_add_epi32(q4_K_block(&x[i], &y[i], sc16));
         const float d = h2f(x[i].d) * y[i].d;
         const float dmin = h2f(x[i].dmin) * y[i].d;
         sum += d * (float)sumi - dmin * (float)summ;
@@ -191,26 +250,47 @@ static void vec_dot_q5_K(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
+/* The integer part of one Q6_K super-block, before the offset term. */
+static inline __m512i q6_K_block(const block_q6_K *x, const block_q8_K *y, __m256i sc16)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        /* chunk c: half h = c/2, s = 2(c%2) + t: low nibbles are the
+         * 64 bytes ql[64h..] shifted by 4(c%2), high bits qh[32h + l]
+         * at 2s */
+        const int h = c / 2, s0 = 2 * (c % 2);
+        const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(load64(x->ql + 64 * h), 4 * (c % 2)), m4);
+        const __m512i hb = _mm512_and_si512(srl2(dup32(x->qh + 32 * h), 2 * s0, 2 * s0 + 2), m3);
+        const __m512i u = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+        acc = dot_chunk(acc, u, y->qs, sc16, c);
+    }
+    return acc;
+}
+
+/* Two super-blocks per iteration, as vec_dot_q4_K. */
 static void vec_dot_q6_K(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
-    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    const int64_t nb = n / QK_K;
     float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m512i acc = _mm512_setzero_si512();
-        for (int c = 0; c < 4; c++) {
-            /* chunk c: half h = c/2, s = 2(c%2) + t: low nibbles are the
-             * 64 bytes ql[64h..] shifted by 4(c%2), high bits qh[32h + l]
-             * at 2s */
-            const int h = c / 2, s0 = 2 * (c % 2);
-            const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(load64(x[i].ql + 64 * h), 4 * (c % 2)), m4);
-            const __m512i hb = _mm512_and_si512(srl2(dup32(x[i].qh + 32 * h), 2 * s0, 2 * s0 + 2), m3);
-            const __m512i u = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
-            acc = dot_chunk(acc, u, y[i].qs, sc16, c);
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m256i sc0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i sc1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i + 1].scales));
+        const __m512i acc0 = q6_K_block(&x[i], &y[i], sc0);
+        const __m512i acc1 = q6_K_block(&x[i + 1], &y[i + 1], sc1);
+        int r[4];
+        reduce4(acc0, acc1, bsum_products(sc0, &y[i]), bsum_products(sc1, &y[i + 1]), r);
+        for (int k = 0; k < 2; k++) {
+            const int sumi = r[k] - 32 * r[2 + k];
+            sum += (h2f(x[i + k].d) * y[i + k].d) * (float)sumi;
         }
-        const int sumi = _mm512_reduce_add_epi32(acc) - 32 * scaled_bsums(sc16, &y[i]);
+    }
+    for (; i < nb; i++) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const int sumi = _mm512_reduce_add_epi32(q6_K_block(&x[i], &y[i], sc16)) - 32 * scaled_bsums(sc16, &y[i]);
         sum += (h2f(x[i].d) * y[i].d) * (float)sumi;
     }
     *out = sum;
