@@ -299,6 +299,8 @@ static bool eval(rctx *rc, const node *n, tv *out)
     case E_POS:
         if (!eval(rc, n->a, &a))
             return false;
+        if (a.k == TV_INT && n->kind == E_NEG && a.u.i == INT64_MIN)
+            return rc_fail(rc, n, CHORD_E_TEMPLATE, "integer overflow (chord's integers are 64-bit)");
         if (a.k == TV_INT) *out = tv_int(n->kind == E_NEG ? -a.u.i : a.u.i);
         else if (a.k == TV_FLOAT) *out = tv_float(n->kind == E_NEG ? -a.u.f : a.u.f);
         else if (a.k == TV_BOOL) *out = tv_int(n->kind == E_NEG ? -(int)a.u.b : a.u.b);

@@ -183,6 +183,16 @@ static bool indent(rctx *rc, const node *at, tv s, const targs *a, tv *out)
 
 /* ---------------------------------------------------------------- filters */
 
+/* int() of a float, truncating like Python; false for NaN, infinities and
+ * values beyond 64 bits (casting those is undefined behaviour in C). */
+static bool float_to_int(double d, tv *out)
+{
+    if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+        return false;
+    *out = tv_int((int64_t)d);
+    return true;
+}
+
 bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv *out)
 {
     arena *ar = rc_arena(rc);
@@ -275,7 +285,10 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
         switch (v.k) {
         case TV_INT: *out = v; return true;
         case TV_BOOL: *out = tv_int(v.u.b); return true;
-        case TV_FLOAT: *out = tv_int((int64_t)v.u.f); return true;
+        case TV_FLOAT:
+            if (!float_to_int(v.u.f, out))
+                break;
+            return true;
         case TV_STR: {
             char tmp[64];
             tv t = bi_strip(v, NULL, true, true);
@@ -289,10 +302,8 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
                 return true;
             }
             double d = strtod(tmp, &end);
-            if (n && !*end) {
-                *out = tv_int((int64_t)d);
+            if (n && !*end && float_to_int(d, out))
                 return true;
-            }
             break;
         }
         default: break;
@@ -343,6 +354,8 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
         return true;
     }
     if (!strcmp(f, "abs")) {
+        if (v.k == TV_INT && v.u.i == INT64_MIN)
+            return rc_fail(rc, at, CHORD_E_TEMPLATE, "integer overflow (chord's integers are 64-bit)");
         if (v.k == TV_INT) *out = tv_int(v.u.i < 0 ? -v.u.i : v.u.i);
         else if (v.k == TV_FLOAT) *out = tv_float(fabs(v.u.f));
         else return rc_fail(rc, at, CHORD_E_TEMPLATE, "bad operand type for abs(): '%s'", tv_type_name(v));
@@ -391,7 +404,12 @@ bool bi_filter(rctx *rc, const node *at, const char *f, tv v, const targs *a, tv
             tv acc = tv_int(0);
             for (size_t i = 0; i < n; i++) {
                 tv x = l.u.l->v[i];
-                if (x.k == TV_INT && acc.k == TV_INT) acc = tv_int(acc.u.i + x.u.i);
+                int64_t total;
+                if (x.k == TV_INT && acc.k == TV_INT) {
+                    if (__builtin_add_overflow(acc.u.i, x.u.i, &total))
+                        return rc_fail(rc, at, CHORD_E_TEMPLATE, "integer overflow (chord's integers are 64-bit)");
+                    acc = tv_int(total);
+                }
                 else if (x.k == TV_INT || x.k == TV_FLOAT)
                     acc = tv_float((acc.k == TV_INT ? (double)acc.u.i : acc.u.f) + (x.k == TV_INT ? (double)x.u.i : x.u.f));
                 else return rc_fail(rc, at, CHORD_E_TEMPLATE, "sum of non-numbers");

@@ -233,6 +233,14 @@ static bool compare(tv a, tv b, int *c)
     return false;
 }
 
+/* Python's integers never overflow; a template needing more than 64 bits
+ * is hostile or broken, and silently wrapping (or switching to floats)
+ * would render something Jinja2 would not. */
+static bool int_overflow(rctx *rc, const node *n)
+{
+    return rc_fail(rc, n, CHORD_E_TEMPLATE, "integer overflow (chord's integers are 64-bit)");
+}
+
 bool ops_binop(rctx *rc, const node *n, tv a, tv b, tv *out)
 {
     double fa = 0, fb = 0;
@@ -244,7 +252,13 @@ bool ops_binop(rctx *rc, const node *n, tv a, tv b, tv *out)
     bool in = false;
     switch (n->op) {
     case OP_ADD:
-        if (nums) { *out = ints ? tv_int(ia + ib) : tv_float(fa + fb); return true; }
+        if (nums) {
+            int64_t r;
+            if (ints && __builtin_add_overflow(ia, ib, &r))
+                return int_overflow(rc, n);
+            *out = ints ? tv_int(r) : tv_float(fa + fb);
+            return true;
+        }
         if (a.k == TV_STR && b.k == TV_STR) {
             *out = concat_str(rc, a, b);
             return out->k == TV_STR || rc_oom(rc, n);
@@ -263,10 +277,23 @@ bool ops_binop(rctx *rc, const node *n, tv a, tv b, tv *out)
         return type_error(rc, n, a, b);
     case OP_SUB:
         if (!nums) return type_error(rc, n, a, b);
-        *out = ints ? tv_int(ia - ib) : tv_float(fa - fb);
+        if (ints) {
+            int64_t r;
+            if (__builtin_sub_overflow(ia, ib, &r))
+                return int_overflow(rc, n);
+            *out = tv_int(r);
+        } else {
+            *out = tv_float(fa - fb);
+        }
         return true;
     case OP_MUL:
-        if (nums) { *out = ints ? tv_int(ia * ib) : tv_float(fa * fb); return true; }
+        if (nums) {
+            int64_t r;
+            if (ints && __builtin_mul_overflow(ia, ib, &r))
+                return int_overflow(rc, n);
+            *out = ints ? tv_int(r) : tv_float(fa * fb);
+            return true;
+        }
         if ((a.k == TV_STR && (b.k == TV_INT || b.k == TV_BOOL)) || (b.k == TV_STR && (a.k == TV_INT || a.k == TV_BOOL))) {
             tv s = a.k == TV_STR ? a : b;
             int64_t k = a.k == TV_STR ? (b.k == TV_INT ? b.u.i : b.u.b) : (a.k == TV_INT ? a.u.i : a.u.b);
@@ -293,6 +320,8 @@ bool ops_binop(rctx *rc, const node *n, tv a, tv b, tv *out)
         if (!nums) return type_error(rc, n, a, b);
         if (fb == 0) return rc_fail(rc, n, CHORD_E_TEMPLATE, "integer division or modulo by zero");
         if (ints) {
+            if (ia == INT64_MIN && ib == -1)
+                return int_overflow(rc, n);
             int64_t q = ia / ib, r = ia % ib;
             if (r != 0 && ((r < 0) != (ib < 0))) {
                 q--;
@@ -307,9 +336,14 @@ bool ops_binop(rctx *rc, const node *n, tv a, tv b, tv *out)
     case OP_POW:
         if (!nums) return type_error(rc, n, a, b);
         if (ints && ib >= 0) {
-            int64_t r = 1;
-            for (int64_t i = 0; i < ib && i < 64; i++)
-                r *= ia;
+            /* ia of -1, 0 or 1 never overflows, so a huge exponent only
+             * needs its parity; any other base overflows within 64 steps */
+            int64_t r = 1, e = ib;
+            if (ia >= -1 && ia <= 1 && e > 2)
+                e = 2 + (e & 1);
+            for (int64_t i = 0; i < e; i++)
+                if (__builtin_mul_overflow(r, ia, &r))
+                    return int_overflow(rc, n);
             *out = tv_int(r);
         } else {
             *out = tv_float(pow(fa, fb));

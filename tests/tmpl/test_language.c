@@ -66,6 +66,27 @@ static void test_cases(void)
     free(text);
 }
 
+/* 64-bit integer edges that stay in range render as Python would; a
+ * float beyond 64 bits has no int() here and falls back to the default. */
+static void test_int_edges(void)
+{
+    static const struct { const char *src, *want; } cases[] = {
+        {"{{ 2 ** 62 }}", "4611686018427387904"},
+        {"{{ (-1) ** 1000000000000001 }}|{{ 1 ** 1000000000000000 }}|{{ 0 ** 0 }}", "-1|1|1"},
+        {"{{ -9223372036854775807 - 1 }}", "-9223372036854775808"},
+        {"{{ (-9223372036854775807 - 1) // 1 }}|{{ -7 // 2 }}|{{ -7 % 2 }}", "-9223372036854775808|-4|1"},
+        {"{{ 1e300 | int }}|{{ '1e300' | int(7) }}|{{ -2.5 | int }}", "0|7|-2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        chord_err err = {{0}};
+        chord_status st;
+        char *out = render(cases[i].src, NULL, &err, &st);
+        T_CHECK(out && !strcmp(out, cases[i].want), "int case %zu: got \"%s\" (%s), want \"%s\"",
+                i, out ? out : "", err.msg, cases[i].want);
+        free(out);
+    }
+}
+
 /* Syntax and runtime errors: one line, with where and what. */
 static void test_errors(void)
 {
@@ -86,6 +107,15 @@ static void test_errors(void)
         {"{{ [1] | nosuchfilter }}", "line 1:8: no filter named 'nosuchfilter'", CHORD_E_UNSUPPORTED},
         {"{{ 'a'.nosuchmethod() }}", "line 1:7: 'str object' has no method 'nosuchmethod'", CHORD_E_UNSUPPORTED},
         {"{{ 1 is nosuchtest }}", "line 1:6: no test named 'nosuchtest'", CHORD_E_UNSUPPORTED},
+        /* Python's integers are unbounded; chord's 64-bit ones refuse to wrap */
+        {"{{ 70787078 ** 77 }}", "line 1:13: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ 9223372036854775807 + 1 }}", "line 1:24: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ -9223372036854775807 - 2 }}", "line 1:25: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ 4294967296 * 4294967296 }}", "line 1:15: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ (-9223372036854775807 - 1) // -1 }}", "line 1:31: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ -(-9223372036854775807 - 1) }}", "line 1:4: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ (-9223372036854775807 - 1) | abs }}", "line 1:31: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
+        {"{{ [9223372036854775807, 1] | sum }}", "line 1:29: integer overflow (chord's integers are 64-bit)", CHORD_E_TEMPLATE},
         {"{{ 0 < 5 < 3 }}{{ 1 < 2 < 3 }}{{ raise_exception('chain ok') if (0 < 5 < 3) == false and 1 < 2 < 3 }}",
          "chain ok", CHORD_E_TEMPLATE},
     };
@@ -180,6 +210,7 @@ int main(void)
 {
     test_cases();
     test_errors();
+    test_int_edges();
     test_families();
     return t_done();
 }
