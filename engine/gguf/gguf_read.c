@@ -222,8 +222,8 @@ static chord_status rd_str(rd *r, char **out, uint64_t *len_out, uint64_t max, c
 /* Reads a key or tensor name: non-empty, no NUL, valid UTF-8. */
 static chord_status rd_name(rd *r, char **out, uint64_t max, const char *what)
 {
-    uint64_t at = r->pos, len;
-    char *s;
+    uint64_t at = r->pos, len = 0;
+    char *s = NULL;
     chord_status st = rd_str(r, &s, &len, max, what);
     if (st)
         return st;
@@ -552,7 +552,7 @@ static chord_status rd_header(rd *r, gguf_file *f, uint64_t *n_tensors, uint64_t
 /* The whole parse, filling f; on error the caller frees f. */
 static chord_status parse(rd *r, gguf_file *f)
 {
-    uint64_t n_tensors, n_kv, cap = 0;
+    uint64_t n_tensors = 0, n_kv = 0, cap = 0;
     chord_status st = rd_header(r, f, &n_tensors, &n_kv);
     if (st)
         return st;

@@ -153,15 +153,21 @@ static bool kv_begin(gguf_writer *w, const char *key, gguf_vtype t)
 static void put_scalar(gguf_writer *w, gguf_vtype t, const void *v)
 {
     size_t n = gguf_vtype_size(t);
+    const unsigned char *p = v;
+    uint64_t u = 0;
+    /* byte by byte in host order: gcc cannot see that n matches the size
+     * of the caller's variable and warns about a fixed-size memcpy */
+    unsigned char b[8] = {0};
+    for (size_t i = 0; i < n && i < sizeof b; i++)
+        b[i] = p[i];
     uint8_t b8;
     uint16_t b16;
     uint32_t b32;
-    uint64_t u = 0;
     switch (n) {
-    case 1: memcpy(&b8, v, 1); u = b8; break;
-    case 2: memcpy(&b16, v, 2); u = b16; break;
-    case 4: memcpy(&b32, v, 4); u = b32; break;
-    case 8: memcpy(&u, v, 8); break;
+    case 1: memcpy(&b8, b, 1); u = b8; break;
+    case 2: memcpy(&b16, b, 2); u = b16; break;
+    case 4: memcpy(&b32, b, 4); u = b32; break;
+    case 8: memcpy(&u, b, 8); break;
     }
     meta_le(w, u, n);
 }
