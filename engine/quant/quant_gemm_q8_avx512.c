@@ -146,7 +146,8 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     int qb = (int)(QB_CACHE / (70 * (size_t)nb));
     qb = qb < 8 ? 8 : qb > QB_MAX ? QB_MAX : qb;
     const size_t abytes = (size_t)qb * (size_t)nb * (8 * sizeof(int32_t) + sizeof(float));
-    uint8_t *buf = aligned_alloc(64, wbytes + abytes);
+    /* aligned_alloc wants a size that is a multiple of the alignment */
+    uint8_t *buf = aligned_alloc(64, (wbytes + abytes + 63) & ~(size_t)63);
     if (!buf)
         return 0;
     __m512i *wp = (__m512i *)buf;
