@@ -52,7 +52,8 @@ typedef struct bench_limits {
     const char *int8_kind;
     int memcpy_threads;
     double disk_mb_s;            /* 0 when not measured (no --cold) */
-    int64_t disk_block;          /* the disk probe's request size... */
+    int64_t disk_block;          /* the disk probe's request size, span... */
+    int64_t disk_span;
     int disk_readers;            /* ...and concurrent readers */
 } bench_limits;
 
@@ -90,6 +91,10 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
 
 /* MemAvailable in bytes from /proc/meminfo; -1 when unknown. */
 int64_t bench_mem_available(void);
+
+/* With --cold, after the streamed run: the disk's read rate for the layer
+ * cache's pattern over the bytes one token streams (lim.disk_*). */
+chord_status bench_disk_measure(const bench_opts *o, bench_result *res, chord_err *err);
 
 /* Reads VmRSS and VmHWM (kB) from /proc/self/status; -1 when unknown. */
 void bench_rss(int64_t *rss_kb, int64_t *hwm_kb);

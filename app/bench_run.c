@@ -249,19 +249,27 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
     st = chord_probe_int8(nt, &l->int8_gops, &l->int8_kind, err);
     if (st != CHORD_OK)
         return st;
-    if (o->cold && o->stream) {
-        /* the streaming's pattern: one read of a whole layer per prefetch
-         * worker, the workers at once (blocks capped at 64 MiB: the kernel
-         * splits larger reads into readahead windows far smaller anyway) */
-        int64_t block = in->n_layer > 0 ? in->weight_bytes_per_token / in->n_layer : (int64_t)8 << 20;
-        block = block < ((int64_t)1 << 20) ? (int64_t)1 << 20
-              : block > ((int64_t)64 << 20) ? (int64_t)64 << 20 : block;
-        l->disk_block = block;
-        l->disk_readers = l->memcpy_threads;
-        /* at least 1 GiB in all: a small file is read in several passes,
-         * its pages dropped before each */
-        st = chord_probe_disk_read(o->model, (int64_t)4 << 30, (int64_t)1 << 30, block,
-                                   l->disk_readers, &l->disk_mb_s, err);
-    }
     return st;
+}
+
+chord_status bench_disk_measure(const bench_opts *o, bench_result *res, chord_err *err)
+{
+    bench_limits *l = &res->lim;
+    const chord_model_info *in = &res->info;
+    /* the streaming's pattern: one layer per prefetch worker, the workers
+     * at once, in 4 MiB preads; blocks capped at 64 MiB, past which the
+     * kernel's readahead windows are far smaller anyway */
+    int64_t block = in->n_layer > 0 ? in->weight_bytes_per_token / in->n_layer : (int64_t)8 << 20;
+    block = block < ((int64_t)1 << 20) ? (int64_t)1 << 20
+          : block > ((int64_t)64 << 20) ? (int64_t)64 << 20 : block;
+    l->disk_block = block;
+    l->disk_readers = l->memcpy_threads;
+    /* over as many bytes as a token streams (at least 1 GiB when the file
+     * has it): what the host's cache holds of them decides the rate */
+    int64_t span = (int64_t)res->stream.bytes_per_tok;
+    if (span < ((int64_t)1 << 30))
+        span = (int64_t)1 << 30;
+    l->disk_span = span;
+    return chord_probe_disk_read(o->model, span, (int64_t)1 << 30, block, l->disk_readers,
+                                 &l->disk_mb_s, err);
 }

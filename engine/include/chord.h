@@ -502,9 +502,12 @@ chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool dro
                                    double *mb_s, chord_err *err);
 /* The disk's read rate for the layer cache's access pattern: n_readers
  * threads with their own fds read blocks of block_bytes at once (reader i
- * takes blocks i, i + n_readers, ...), releasing each block's pages after
+ * takes blocks i, i + n_readers, ...) in 4 MiB preads as the cache does,
+ * releasing each block's pages after
  * it as the cache does, over passes of the file's first max_bytes (<= 0:
- * all of it) with its pages dropped before each pass, until at least
+ * all of it) with its pages dropped before each pass: one untimed pass
+ * (the cache re-reads the same bytes every token; a virtual disk serves
+ * re-reads from its host's cache), then timed ones until at least
  * min_total bytes were read. */
 chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
                                    int64_t block_bytes, int n_readers, double *mb_s,

@@ -338,6 +338,10 @@ chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool dro
     return st;
 }
 
+/* The layer cache's read size (LC_READ_PIECE in engine/lc/lc_io.c): how
+ * big each pread is changes how the kernel's readahead keeps the disk busy. */
+#define PROBE_READ_PIECE ((int64_t)4 << 20)
+
 typedef struct disk_reader {
     const char *path;
     int fd;
@@ -356,7 +360,9 @@ static void *disk_reader_main(void *arg)
          off += (int64_t)r->n * r->block) {
         int64_t want = r->limit - off < r->block ? r->limit - off : r->block, got = 0;
         while (got < want) {
-            ssize_t k = pread(r->fd, r->buf + got, (size_t)(want - got), (off_t)(off + got));
+            /* in pieces of PROBE_READ_PIECE, as the layer cache issues them */
+            int64_t piece = want - got < PROBE_READ_PIECE ? want - got : PROBE_READ_PIECE;
+            ssize_t k = pread(r->fd, r->buf + got, (size_t)piece, (off_t)(off + got));
             if (k < 0 && errno == EINTR)
                 continue;
             if (k <= 0) {
@@ -372,9 +378,9 @@ static void *disk_reader_main(void *arg)
     return NULL;
 }
 
-/* The layer cache reads a layer as one pread of a few to hundreds of MiB per
- * prefetch worker, two workers at once: one stream at a time (the old
- * probe) under-reads a virtual disk that serves requests in parallel. */
+/* The layer cache reads a layer (a few to hundreds of MiB) per prefetch
+ * worker in 4 MiB preads, two workers at once: one stream at a time (the
+ * old probe) under-reads a virtual disk that serves requests in parallel. */
 chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
                                    int64_t block_bytes, int n_readers, double *mb_s,
                                    chord_err *err)
@@ -405,7 +411,10 @@ chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t 
     }
     int64_t total = 0;
     double secs = 0;
-    while (rc == CHORD_OK && (total == 0 || total < min_total)) {
+    /* pass 0 is not timed: the layer cache re-reads the same bytes every
+     * token, and a virtual disk serves re-reads from its host's cache, so
+     * the rate that bounds the streaming is the re-read one */
+    for (int pass = 0; rc == CHORD_OK && (pass < 2 || total < min_total); pass++) {
         if ((rc = chord_file_drop_cache(path, err)) != CHORD_OK)
             break;
         pthread_t th[16];
@@ -422,13 +431,14 @@ chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t 
         }
         for (int i = 0; i < started; i++)
             pthread_join(th[i], NULL);
-        secs += now_s() - t0;
+        double dt = now_s() - t0;
         for (int i = 0; i < started && rc == CHORD_OK; i++) {
             if (r[i].err)
                 rc = err_errno(err, CHORD_E_IO, r[i].err, "%s: read at offset %lld", path,
                                (long long)r[i].err_off);
-            total += r[i].bytes;
+            total += pass > 0 ? r[i].bytes : 0;
         }
+        secs += pass > 0 ? dt : 0;
     }
     for (int i = 0; i < n_readers; i++) {
         if (r[i].fd >= 0)
