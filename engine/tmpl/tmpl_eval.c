@@ -268,7 +268,22 @@ static bool eval_seq(rctx *rc, const node *n, tv *out)
     return true;
 }
 
+static bool eval_node(rctx *rc, const node *n, tv *out);
+
+/* Every evaluation goes through here so that a left-deep chain such as
+ * 1+1+...+1 (built by the parser's loops, not its recursion) cannot run
+ * the C stack out. */
 static bool eval(rctx *rc, const node *n, tv *out)
+{
+    if (rc->depth >= TMPL_MAX_DEPTH)
+        return rc_fail(rc, n, CHORD_E_TEMPLATE, "expression nested too deeply (over %d levels)", TMPL_MAX_DEPTH);
+    rc->depth++;
+    bool ok = eval_node(rc, n, out);
+    rc->depth--;
+    return ok;
+}
+
+static bool eval_node(rctx *rc, const node *n, tv *out)
 {
     tv a, b;
     targs args;
@@ -486,7 +501,19 @@ static bool exec_set(rctx *rc, const node *n)
     return bind_targets(rc, n, v);
 }
 
+static bool exec_node(rctx *rc, const node *n);
+
 static bool exec_stmt(rctx *rc, const node *n)
+{
+    if (rc->depth >= TMPL_MAX_DEPTH)
+        return rc_fail(rc, n, CHORD_E_TEMPLATE, "blocks nested too deeply (over %d levels)", TMPL_MAX_DEPTH);
+    rc->depth++;
+    bool ok = exec_node(rc, n);
+    rc->depth--;
+    return ok;
+}
+
+static bool exec_node(rctx *rc, const node *n)
 {
     tv v;
     switch (n->kind) {

@@ -402,7 +402,22 @@ static node *parse_primary(parser *P)
     return tp_unexpected(P, "an expression");
 }
 
+static node *parse_unary_at(parser *P, bool with_filter);
+
+/* The recursive entry points (unary operators, parentheses, list and dict
+ * literals, arguments all come back through here or tp_expr) count their
+ * depth so hostile input cannot exhaust the C stack. */
 static node *parse_unary(parser *P, bool with_filter)
+{
+    if (P->depth >= TMPL_MAX_DEPTH)
+        return tp_pfail(P, tp_cur(P), "expression nested too deeply%s", "");
+    P->depth++;
+    node *e = parse_unary_at(P, with_filter);
+    P->depth--;
+    return e;
+}
+
+static node *parse_unary_at(parser *P, bool with_filter)
 {
     tok *at = tp_cur(P);
     node *e;
@@ -523,7 +538,11 @@ static node *parse_not(parser *P)
         node *n = tp_mk(P, E_NOT, at);
         if (!n)
             return NULL;
+        if (P->depth >= TMPL_MAX_DEPTH)
+            return tp_pfail(P, at, "expression nested too deeply%s", "");
+        P->depth++;
         n->a = parse_not(P);
+        P->depth--;
         return n->a ? n : NULL;
     }
     return parse_compare(P);

@@ -200,8 +200,15 @@ chord_status tmpl_lex(tmpl *t, const char *src, size_t len, tok **out, size_t *n
                       chord_err *err);
 
 /* tmpl_expr.c: the parser state and the expression grammar */
+/* How deep expressions, blocks and values may nest. The parser, the
+ * evaluator and the value walkers (==, <, repr) recurse on the C stack;
+ * Jinja2 itself stops at Python's recursion limit (~1000), and no real
+ * chat template nests more than a dozen levels. */
+#define TMPL_MAX_DEPTH 500
+
 typedef struct parser {
     tmpl *t;
+    int depth;               /* expression/block nesting, bounded by TMPL_MAX_DEPTH */
     tok *toks;
     size_t n, i;
     chord_err *err;
@@ -239,6 +246,7 @@ typedef struct rctx {
     int nscopes;
     int brk;                 /* 1 = break, 2 = continue pending */
     int macro_depth;
+    int depth;               /* eval/exec recursion, bounded by TMPL_MAX_DEPTH */
     long steps;
     chord_err *err;
     chord_status st;

@@ -202,9 +202,20 @@ static bool contains(rctx *rc, const node *n, tv hay, tv needle, bool *out)
     }
 }
 
+static bool compare_at(tv a, tv b, int *c, int depth);
+
 /* -1, 0, 1 for ordered comparisons; false if the types do not order. */
 static bool compare(tv a, tv b, int *c)
 {
+    return compare_at(a, b, c, 0);
+}
+
+/* Lists nested past TMPL_MAX_DEPTH do not order (an error for the caller)
+ * rather than recurse off the C stack. */
+static bool compare_at(tv a, tv b, int *c, int depth)
+{
+    if (depth > TMPL_MAX_DEPTH)
+        return false;
     double fa, fb;
     int64_t ia, ib;
     bool ai, bi;
@@ -225,7 +236,7 @@ static bool compare(tv a, tv b, int *c)
         for (size_t i = 0; i < a.u.l->n && i < b.u.l->n; i++) {
             if (tv_equal(a.u.l->v[i], b.u.l->v[i]))
                 continue;
-            return compare(a.u.l->v[i], b.u.l->v[i], c);
+            return compare_at(a.u.l->v[i], b.u.l->v[i], c, depth + 1);
         }
         *c = a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
         return true;

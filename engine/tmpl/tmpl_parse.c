@@ -64,7 +64,12 @@ static node *parse_if(parser *P, tok *at)
     if (strcmp(found, "elif") == 0) {
         tok *e = tp_cur(P);
         P->i++;
+        /* each elif nests one level deeper (here and when run) */
+        if (P->depth >= TMPL_MAX_DEPTH)
+            return tp_pfail(P, e, "too many elif branches%s", "");
+        P->depth++;
         n->els = parse_if(P, e);
+        P->depth--;
         return n->els ? n : NULL;
     }
     if (strcmp(found, "else") == 0) {
@@ -228,7 +233,20 @@ static node *parse_stmt(parser *P)
 
 /* Statements until a {% stop %} tag (left unconsumed, name in *found) or
  * the end of the template (only allowed when stops is NULL). */
+static node *parse_body_at(parser *P, const char *const *stops, const char **found);
+
+/* Bodies nest through if/for/macro/set blocks: bounded like expressions. */
 static node *parse_body(parser *P, const char *const *stops, const char **found)
+{
+    if (P->depth >= TMPL_MAX_DEPTH)
+        return tp_pfail(P, tp_cur(P), "blocks nested too deeply%s", "");
+    P->depth++;
+    node *b = parse_body_at(P, stops, found);
+    P->depth--;
+    return b;
+}
+
+static node *parse_body_at(parser *P, const char *const *stops, const char **found)
 {
     node *head = NULL, **tail = &head;
     while (!P->failed) {

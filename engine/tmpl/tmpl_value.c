@@ -226,9 +226,20 @@ bool tv_truthy(tv v)
 static bool is_num(tv v) { return v.k == TV_INT || v.k == TV_FLOAT || v.k == TV_BOOL; }
 static double num(tv v) { return v.k == TV_FLOAT ? v.u.f : v.k == TV_INT ? (double)v.u.i : v.u.b; }
 
+static bool equal_at(tv a, tv b, int depth);
+
 /* Python ==: numbers across int/float/bool, deep for containers. */
 bool tv_equal(tv a, tv b)
 {
+    return equal_at(a, b, 0);
+}
+
+/* Containers nested deeper than TMPL_MAX_DEPTH (a loop can build them)
+ * compare unequal rather than recurse off the C stack. */
+static bool equal_at(tv a, tv b, int depth)
+{
+    if (depth > TMPL_MAX_DEPTH)
+        return false;
     if (is_num(a) && is_num(b)) {
         if (a.k != TV_FLOAT && b.k != TV_FLOAT)
             return (a.k == TV_INT ? a.u.i : a.u.b) == (b.k == TV_INT ? b.u.i : b.u.b);
@@ -245,7 +256,7 @@ bool tv_equal(tv a, tv b)
         if (a.u.l->n != b.u.l->n)
             return false;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!tv_equal(a.u.l->v[i], b.u.l->v[i]))
+            if (!equal_at(a.u.l->v[i], b.u.l->v[i], depth + 1))
                 return false;
         return true;
     case TV_DICT:
@@ -255,7 +266,7 @@ bool tv_equal(tv a, tv b)
             return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
             tv *o = tv_dict_get(b.u.d, a.u.d->keys[i]);
-            if (!o || !tv_equal(a.u.d->vals[i], *o))
+            if (!o || !equal_at(a.u.d->vals[i], *o, depth + 1))
                 return false;
         }
         return true;
@@ -353,8 +364,21 @@ static void repr_str(sbuf *b, const char *s, size_t n)
     sb_putc(b, q);
 }
 
+static void repr_at(sbuf *b, tv v, int depth);
+
 void tv_repr(sbuf *b, tv v)
 {
+    repr_at(b, v, 0);
+}
+
+/* Past TMPL_MAX_DEPTH a container prints as Python prints a list that
+ * contains itself, instead of recursing off the C stack. */
+static void repr_at(sbuf *b, tv v, int depth)
+{
+    if ((v.k == TV_LIST || v.k == TV_DICT) && depth > TMPL_MAX_DEPTH) {
+        sb_puts(b, v.k == TV_LIST ? "[...]" : "{...}");
+        return;
+    }
     switch (v.k) {
     case TV_STR: repr_str(b, v.u.s.p, v.u.s.n); return;
     case TV_LIST:
@@ -362,7 +386,7 @@ void tv_repr(sbuf *b, tv v)
         for (size_t i = 0; i < v.u.l->n; i++) {
             if (i)
                 sb_puts(b, ", ");
-            tv_repr(b, v.u.l->v[i]);
+            repr_at(b, v.u.l->v[i], depth + 1);
         }
         if (v.u.l->tuple && v.u.l->n == 1)
             sb_putc(b, ',');
@@ -377,9 +401,9 @@ void tv_repr(sbuf *b, tv v)
         for (size_t i = 0; i < v.u.d->n; i++) {
             if (i)
                 sb_puts(b, ", ");
-            tv_repr(b, v.u.d->keys[i]);
+            repr_at(b, v.u.d->keys[i], depth + 1);
             sb_puts(b, ": ");
-            tv_repr(b, v.u.d->vals[i]);
+            repr_at(b, v.u.d->vals[i], depth + 1);
         }
         sb_putc(b, '}');
         return;

@@ -87,6 +87,55 @@ static void test_int_edges(void)
     }
 }
 
+/* Hostile nesting fails with one line instead of running the C stack out:
+ * unary chains and brackets (parser recursion), left-deep operator and
+ * filter chains (evaluator recursion), elif ladders, and a list nested
+ * 100,000 deep by a loop (compared and printed). */
+static void test_deep_nesting(void)
+{
+    enum { N = 100000 };
+    /* each case: head, N x unit, middle, N x close, tail */
+    static const struct { const char *head, *unit, *mid, *close, *tail; } c[] = {
+        {"{{ ", "-", "1", "", " }}"},
+        {"{{ ", "not ", "1", "", " }}"},
+        {"{{ ", "(", "1", ")", " }}"},
+        {"{{ ", "[", "1", "]", " }}"},
+        {"{{ ", "1+", "1", "", " }}"},
+        {"{{ 1", "|string", "", "", " }}"},
+        {"", "{% if 1 %}", "x", "{% endif %}", ""},
+        {"{% if 0 %}", "{% elif 0 %}", "", "", "{% endif %}"},
+    };
+    for (size_t u = 0; u < sizeof c / sizeof *c; u++) {
+        size_t ul = strlen(c[u].unit), cl = strlen(c[u].close);
+        char *src = malloc(N * (ul + cl) + 64);
+        if (!src) {
+            T_CHECK(0, "out of memory");
+            return;
+        }
+        size_t k = 0;
+        k += (size_t)sprintf(src, "%s", c[u].head);
+        for (int i = 0; i < N; i++, k += ul)
+            memcpy(src + k, c[u].unit, ul);
+        k += (size_t)sprintf(src + k, "%s", c[u].mid);
+        for (int i = 0; i < N; i++, k += cl)
+            memcpy(src + k, c[u].close, cl);
+        strcpy(src + k, c[u].tail);
+        chord_err err = {{0}};
+        chord_status st;
+        char *out = render(src, NULL, &err, &st);
+        T_CHECK(!out && (strstr(err.msg, "too deeply") || strstr(err.msg, "too many elif")) && !strchr(err.msg, '\n'),
+                "nesting %s x %d: rendered %d, error \"%s\"", c[u].unit, N, out != NULL, err.msg);
+        free(out);
+        free(src);
+    }
+    chord_err err = {{0}};
+    chord_status st;
+    char *out = render("{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}"
+                       "{% endfor %}{{ ns.x == ns.x }}{{ '[...]' in (ns.x | string) }}", NULL, &err, &st);
+    T_CHECK(out && !strcmp(out, "TrueTrue"), "deep list: got \"%s\" (%s)", out ? out : "", err.msg);
+    free(out);
+}
+
 /* Syntax and runtime errors: one line, with where and what. */
 static void test_errors(void)
 {
@@ -211,6 +260,7 @@ int main(void)
     test_cases();
     test_errors();
     test_int_edges();
+    test_deep_nesting();
     test_families();
     return t_done();
 }
