@@ -59,6 +59,30 @@ static inline __m512i dot_chunk(__m512i acc, __m512i u, const int8_t *y, __m256i
     return _mm512_dpwssd_epi32(acc, p, chunk_scales(sc16, c));
 }
 
+/* acc += sum over 64 bytes of u * y, weighted per 128-bit lane l by word
+ * w_l of bc (eight int16 scales repeated in every lane). An in-lane byte
+ * shuffle picks the words: cheaper than chunk_scales' cross-lane
+ * permutation, and the integer sums are the same. */
+static inline __m512i dot_chunk_bc(__m512i acc, __m512i u, const int8_t *y, __m512i bc,
+                                   int w0, int w1, int w2, int w3)
+{
+    const __m512i ctl = _mm512_set_epi8(
+        (char)(2 * w3 + 1), (char)(2 * w3), (char)(2 * w3 + 1), (char)(2 * w3), (char)(2 * w3 + 1), (char)(2 * w3),
+        (char)(2 * w3 + 1), (char)(2 * w3), (char)(2 * w3 + 1), (char)(2 * w3), (char)(2 * w3 + 1), (char)(2 * w3),
+        (char)(2 * w3 + 1), (char)(2 * w3), (char)(2 * w3 + 1), (char)(2 * w3),
+        (char)(2 * w2 + 1), (char)(2 * w2), (char)(2 * w2 + 1), (char)(2 * w2), (char)(2 * w2 + 1), (char)(2 * w2),
+        (char)(2 * w2 + 1), (char)(2 * w2), (char)(2 * w2 + 1), (char)(2 * w2), (char)(2 * w2 + 1), (char)(2 * w2),
+        (char)(2 * w2 + 1), (char)(2 * w2), (char)(2 * w2 + 1), (char)(2 * w2),
+        (char)(2 * w1 + 1), (char)(2 * w1), (char)(2 * w1 + 1), (char)(2 * w1), (char)(2 * w1 + 1), (char)(2 * w1),
+        (char)(2 * w1 + 1), (char)(2 * w1), (char)(2 * w1 + 1), (char)(2 * w1), (char)(2 * w1 + 1), (char)(2 * w1),
+        (char)(2 * w1 + 1), (char)(2 * w1), (char)(2 * w1 + 1), (char)(2 * w1),
+        (char)(2 * w0 + 1), (char)(2 * w0), (char)(2 * w0 + 1), (char)(2 * w0), (char)(2 * w0 + 1), (char)(2 * w0),
+        (char)(2 * w0 + 1), (char)(2 * w0), (char)(2 * w0 + 1), (char)(2 * w0), (char)(2 * w0 + 1), (char)(2 * w0),
+        (char)(2 * w0 + 1), (char)(2 * w0), (char)(2 * w0 + 1), (char)(2 * w0));
+    const __m512i p = _mm512_maddubs_epi16(u, load64(y));
+    return _mm512_dpwssd_epi32(acc, p, _mm512_shuffle_epi8(bc, ctl));
+}
+
 /* sum of sc16[k] * bsums[k] (both sixteen int16) */
 static inline int scaled_bsums(__m256i sc16, const block_q8_K *y)
 {
@@ -88,9 +112,10 @@ static inline __m256i bsum_products(__m256i sc16, const block_q8_K *y)
     return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), sc16);
 }
 
-/* The sixteen per-16 int16 scales and mins of a Q4_K/Q5_K super-block
- * (see k4_scales). */
-static inline void k4_scales_mins(const uint8_t *packed, __m256i *sc16, __m256i *m16)
+/* The eight 6-bit scales of a Q4_K/Q5_K super-block as int16 in every
+ * 128-bit lane (*bc), and the sixteen per-16 int16 mins (*m16); see
+ * k4_scales for the packing. */
+static inline void k4_scales_mins(const uint8_t *packed, __m512i *bc, __m256i *m16)
 {
     uint32_t a[3];
     memcpy(a, packed, 12);
@@ -101,17 +126,18 @@ static inline void k4_scales_mins(const uint8_t *packed, __m256i *sc16, __m256i 
     const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo);
     const __m128i m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
     *m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-    *sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
+    *bc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc8));
 }
 
-/* The integer part of one Q4_K super-block: acc of the scaled quants. */
-static inline __m512i q4_K_block(const block_q4_K *x, const block_q8_K *y, __m256i sc16)
+/* The integer part of one Q4_K super-block: acc of the scaled quants.
+ * Chunk c holds sub-block 2c in its low 256 bits, 2c + 1 in the high. */
+static inline __m512i q4_K_block(const block_q4_K *x, const block_q8_K *y, __m512i bc)
 {
     const __m512i m4 = _mm512_set1_epi8(0xF);
     __m512i acc = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
         const __m512i u = _mm512_and_si512(srl2(dup32(x->qs + 32 * c), 0, 4), m4);
-        acc = dot_chunk(acc, u, y->qs, sc16, c);
+        acc = dot_chunk_bc(acc, u, y->qs + 64 * c, bc, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1);
     }
     return acc;
 }
@@ -201,7 +227,8 @@ static void vec_dot_q4_K(int64_t n, float *out, const void *w, const void *a)
     float sum = 0.0f;
     int64_t i = 0;
     for (; i + 1 < nb; i += 2) {
-        __m256i sc0, m0, sc1, m1;
+        __m512i sc0, sc1;
+        __m256i m0, m1;
         k4_scales_mins(x[i].scales, &sc0, &m0);
         k4_scales_mins(x[i + 1].scales, &sc1, &m1);
         const __m512i acc0 = q4_K_block(&x[i], &y[i], sc0);
@@ -215,9 +242,11 @@ static void vec_dot_q4_K(int64_t n, float *out, const void *w, const void *a)
         }
     }
     for (; i < nb; i++) {
-        int summ;
-        const __m256i sc16 = k4_scales(x[i].scales, &y[i], &summ);
-        const int sumi = _mm512_reduce_add_epi32(q4_K_block(&x[i], &y[i], sc16));
+        __m512i bc;
+        __m256i m16;
+        k4_scales_mins(x[i].scales, &bc, &m16);
+        const int summ = scaled_bsums(m16, &y[i]);
+        const int sumi = _mm512_reduce_add_epi32(q4_K_block(&x[i], &y[i], bc));
         const float d = h2f(x[i].d) * y[i].d;
         const float dmin = h2f(x[i].dmin) * y[i].d;
         sum += d * (float)sumi - dmin * (float)summ;
