@@ -55,6 +55,10 @@ typedef struct bench_limits {
     int64_t disk_block;          /* the disk probe's request size, span... */
     int64_t disk_span;
     int disk_readers;            /* ...and concurrent readers */
+    /* warm streaming: read() out of the page cache with the same pattern
+     * over the cached file (0 when not measured: --cold or no stream) */
+    double pcache_gb_s;
+    int64_t pcache_span;
 } bench_limits;
 
 typedef struct bench_result {
@@ -95,6 +99,11 @@ int64_t bench_mem_available(void);
 /* With --cold, after the streamed run: the disk's read rate for the layer
  * cache's pattern over the bytes one token streams (lim.disk_*). */
 chord_status bench_disk_measure(const bench_opts *o, bench_result *res, chord_err *err);
+
+/* Without --cold, after the streamed run: the page cache's read rate for
+ * the same pattern over the model file's cached pages (lim.pcache_*, the
+ * block and readers in lim.disk_*). */
+chord_status bench_pcache_measure(const bench_opts *o, bench_result *res, chord_err *err);
 
 /* Reads VmRSS and VmHWM (kB) from /proc/self/status; -1 when unknown. */
 void bench_rss(int64_t *rss_kb, int64_t *hwm_kb);

@@ -252,24 +252,48 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
     return st;
 }
 
-chord_status bench_disk_measure(const bench_opts *o, bench_result *res, chord_err *err)
+/* The streaming's pattern: one layer per prefetch worker, the workers at
+ * once, in 4 MiB preads; blocks capped at 64 MiB, past which the kernel's
+ * readahead windows are far smaller anyway. */
+static void stream_pattern(bench_result *res)
 {
     bench_limits *l = &res->lim;
     const chord_model_info *in = &res->info;
-    /* the streaming's pattern: one layer per prefetch worker, the workers
-     * at once, in 4 MiB preads; blocks capped at 64 MiB, past which the
-     * kernel's readahead windows are far smaller anyway */
     int64_t block = in->n_layer > 0 ? in->weight_bytes_per_token / in->n_layer : (int64_t)8 << 20;
     block = block < ((int64_t)1 << 20) ? (int64_t)1 << 20
           : block > ((int64_t)64 << 20) ? (int64_t)64 << 20 : block;
     l->disk_block = block;
     l->disk_readers = l->memcpy_threads;
+}
+
+chord_status bench_disk_measure(const bench_opts *o, bench_result *res, chord_err *err)
+{
+    bench_limits *l = &res->lim;
+    stream_pattern(res);
     /* over as many bytes as a token streams (at least 1 GiB when the file
      * has it): what the host's cache holds of them decides the rate */
     int64_t span = (int64_t)res->stream.bytes_per_tok;
     if (span < ((int64_t)1 << 30))
         span = (int64_t)1 << 30;
     l->disk_span = span;
-    return chord_probe_disk_read(o->model, span, (int64_t)1 << 30, block, l->disk_readers,
+    return chord_probe_disk_read(o->model, span, (int64_t)1 << 30, l->disk_block, l->disk_readers,
                                  &l->disk_mb_s, err);
+}
+
+chord_status bench_pcache_measure(const bench_opts *o, bench_result *res, chord_err *err)
+{
+    bench_limits *l = &res->lim;
+    stream_pattern(res);
+    /* as many bytes as a token streams, which the streamed run just left
+     * in the page cache (the probe's untimed first pass reads any that
+     * were not); repeated until 1 GiB was timed */
+    int64_t span = (int64_t)res->stream.bytes_per_tok;
+    if (span < ((int64_t)16 << 20))
+        span = (int64_t)16 << 20;
+    l->pcache_span = span;
+    double mb_s = 0;
+    chord_status st = chord_probe_pcache_read(o->model, span, (int64_t)1 << 30, l->disk_block,
+                                              l->disk_readers, &mb_s, err);
+    l->pcache_gb_s = mb_s / 1e3;
+    return st;
 }

@@ -177,6 +177,10 @@ int cmd_bench(int argc, char **argv)
         app_error("bench: disk probe: %s", err.msg);
         return EXIT_FAIL;
     }
+    if (!o.cold && r.have_stream && bench_pcache_measure(&o, &r, &err) != CHORD_OK) {
+        app_error("bench: page-cache probe: %s", err.msg);
+        return EXIT_FAIL;
+    }
     r.float_path = is_float_type(r.type);
     if (o.tokenizer) {
         chord_model_params vp = chord_model_default_params();

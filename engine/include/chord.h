@@ -512,6 +512,13 @@ chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool dro
 chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
                                    int64_t block_bytes, int n_readers, double *mb_s,
                                    chord_err *err);
+/* The same pattern with the file's pages left in the page cache: the
+ * untimed first pass caches the span (when it fits in RAM), so the timed
+ * passes measure read() copying out of the page cache, the bound of warm
+ * streaming (on some VMs far below memcpy). */
+chord_status chord_probe_pcache_read(const char *path, int64_t max_bytes, int64_t min_total,
+                                     int64_t block_bytes, int n_readers, double *mb_s,
+                                     chord_err *err);
 
 /* ---------------------------------------------------------------------------
  * JSON: a small DOM parser and a string escaper, shared by app/, data/, tests

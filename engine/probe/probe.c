@@ -349,6 +349,7 @@ typedef struct disk_reader {
     int64_t limit, block;
     char *buf;
     int64_t bytes;           /* read this pass */
+    bool drop;               /* release each block's pages after it */
     int err;                 /* errno of a failed read, else 0 */
     int64_t err_off;
 } disk_reader;
@@ -373,49 +374,55 @@ static void *disk_reader_main(void *arg)
             got += k;
         }
         r->bytes += got;
-        (void)posix_fadvise(r->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
+        if (r->drop)
+            (void)posix_fadvise(r->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
     }
     return NULL;
 }
 
 /* The layer cache reads a layer (a few to hundreds of MiB) per prefetch
  * worker in 4 MiB preads, two workers at once: one stream at a time (the
- * old probe) under-reads a virtual disk that serves requests in parallel. */
-chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
-                                   int64_t block_bytes, int n_readers, double *mb_s,
-                                   chord_err *err)
+ * old probe) under-reads a virtual disk that serves requests in parallel.
+ * drop: pages dropped before each pass and after each block (the disk's
+ * rate); else they stay, and after the untimed first pass every read is
+ * served by the page cache (its copy-out rate). */
+static chord_status pattern_read(const char *path, int64_t max_bytes, int64_t min_total,
+                                 int64_t block_bytes, int n_readers, bool drop, double *mb_s,
+                                 chord_err *err)
 {
     *mb_s = 0;
+    const char *what = drop ? "disk probe" : "page-cache probe";
     if (!path || n_readers < 1 || n_readers > 16 || block_bytes < 4096)
-        return err_set(err, CHORD_E_INVALID, "disk probe: bad arguments (%d readers, %lld-byte blocks)",
-                       n_readers, (long long)block_bytes);
+        return err_set(err, CHORD_E_INVALID, "%s: bad arguments (%d readers, %lld-byte blocks)",
+                       what, n_readers, (long long)block_bytes);
     struct stat st;
     if (stat(path, &st) != 0)
         return err_errno(err, CHORD_E_IO, errno, "%s: stat", path);
     int64_t limit = max_bytes > 0 && max_bytes < (int64_t)st.st_size ? max_bytes : (int64_t)st.st_size;
     if (limit <= 0)
-        return err_set(err, CHORD_E_INVALID, "%s: disk probe: empty file", path);
+        return err_set(err, CHORD_E_INVALID, "%s: %s: empty file", path, what);
     disk_reader r[16];
     memset(r, 0, sizeof r);
     chord_status rc = CHORD_OK;
     for (int i = 0; i < n_readers && rc == CHORD_OK; i++) {
         r[i] = (disk_reader){.path = path, .idx = i, .n = n_readers, .limit = limit,
-                             .block = block_bytes, .fd = -1};
+                             .block = block_bytes, .drop = drop, .fd = -1};
         r[i].fd = open(path, O_RDONLY | O_CLOEXEC);
         r[i].buf = malloc((size_t)block_bytes);
         if (r[i].fd < 0)
             rc = err_errno(err, CHORD_E_IO, errno, "%s: open", path);
         else if (!r[i].buf)
-            rc = err_set(err, CHORD_E_NOMEM, "%s: disk probe: out of memory for %lld-byte blocks",
-                         path, (long long)block_bytes);
+            rc = err_set(err, CHORD_E_NOMEM, "%s: %s: out of memory for %lld-byte blocks",
+                         path, what, (long long)block_bytes);
     }
     int64_t total = 0;
     double secs = 0;
     /* pass 0 is not timed: the layer cache re-reads the same bytes every
      * token, and a virtual disk serves re-reads from its host's cache, so
-     * the rate that bounds the streaming is the re-read one */
+     * the rate that bounds the streaming is the re-read one; without drop
+     * it brings every page of the span into the page cache */
     for (int pass = 0; rc == CHORD_OK && (pass < 2 || total < min_total); pass++) {
-        if ((rc = chord_file_drop_cache(path, err)) != CHORD_OK)
+        if (drop && (rc = chord_file_drop_cache(path, err)) != CHORD_OK)
             break;
         pthread_t th[16];
         int started = 0;
@@ -424,7 +431,7 @@ chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t 
             r[i].bytes = 0;
             int e = pthread_create(&th[i], NULL, disk_reader_main, &r[i]);
             if (e != 0) {
-                rc = err_errno(err, CHORD_E_IO, e, "%s: disk probe: cannot start reader %d", path, i);
+                rc = err_errno(err, CHORD_E_IO, e, "%s: %s: cannot start reader %d", path, what, i);
                 break;
             }
             started++;
@@ -448,4 +455,18 @@ chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t 
     if (rc == CHORD_OK && secs > 0)
         *mb_s = (double)total / secs / 1e6;
     return rc;
+}
+
+chord_status chord_probe_disk_read(const char *path, int64_t max_bytes, int64_t min_total,
+                                   int64_t block_bytes, int n_readers, double *mb_s,
+                                   chord_err *err)
+{
+    return pattern_read(path, max_bytes, min_total, block_bytes, n_readers, true, mb_s, err);
+}
+
+chord_status chord_probe_pcache_read(const char *path, int64_t max_bytes, int64_t min_total,
+                                     int64_t block_bytes, int n_readers, double *mb_s,
+                                     chord_err *err)
+{
+    return pattern_read(path, max_bytes, min_total, block_bytes, n_readers, false, mb_s, err);
 }

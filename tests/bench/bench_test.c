@@ -135,6 +135,28 @@ int main(void)
     positive(s, "peak_rss_bytes");
     chord_json_free(j);
 
+    /* Streamed, warm: the page-cache probe over the cached file, its bound
+     * and the ratio against it; no disk probe. */
+    snprintf(args, sizeof args, "-p 16 -n 8 -r 1 --threads 2 --json --mem-budget %lld",
+             (long long)(wb / 2));
+    j = bench_json(model, args);
+    T_REQUIRE(j, "no JSON (streamed, warm)");
+    s = chord_json_get(j, "stream");
+    T_REQUIRE(s && s->type == CHORD_JSON_OBJECT, "stream object missing (warm)");
+    T_CHECK(chord_json_get(s, "cold") && chord_json_get(s, "cold")->type == CHORD_JSON_FALSE,
+            "warm flag");
+    positive(s, "pcache_gb_s");
+    positive(s, "pcache_bound_tok_s");
+    positive(s, "warm_ratio_pcache");
+    positive(s, "copy_bound_tok_s");
+    positive(s, "ratio");
+    /* the bound is the probed rate over the bytes each token streamed */
+    T_NEAR(num(s, "pcache_bound_tok_s"),
+           num(s, "pcache_gb_s") * 1e9 / num(s, "bytes_per_token"),
+           1e-3 * num(s, "pcache_bound_tok_s") + 1e-3);
+    T_CHECK(num(s, "disk_mb_s") == 0, "no disk probe when warm");
+    chord_json_free(j);
+
     /* Usage errors exit 2. */
     snprintf(cmd, sizeof cmd, "'%s' bench -p 16 2>/dev/null", t_chord_bin());
     T_EQ_INT(t_run(cmd, NULL), 2);
