@@ -517,7 +517,13 @@ bool bi_global(rctx *rc, const node *at, const tv_func *fn, const targs *a, tv *
         sb_put(&b, "", 0);
         if (a->npos > 0)
             tv_to_str(&b, a->pos[0]);
-        rc_fail(rc, NULL, CHORD_E_TEMPLATE, "%s", b.p ? b.p : "raise_exception");
+        /* the template's own words, but a NUL would cut the message short
+         * (or empty it): show it as a space, as err_set shows newlines */
+        for (size_t i = 0; b.p && i < b.n; i++)
+            if (!b.p[i])
+                b.p[i] = ' ';
+        rc_fail(rc, NULL, CHORD_E_TEMPLATE, "%s", b.p && b.n && strspn(b.p, " ") < b.n
+                                                   ? b.p : "raise_exception() with an empty message");
         free(b.p);
         return false;
     }

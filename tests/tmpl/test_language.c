@@ -153,6 +153,7 @@ static void test_errors(void)
         {"\n\n   {{ x.y }}", "line 3:8: 'x' is undefined", CHORD_E_TEMPLATE},
         {"{{ 'a' + 1 }}", "line 1:8: can only concatenate str (not \"int\") to str", CHORD_E_TEMPLATE},
         {"{{ raise_exception('Roles must alternate') }}", "Roles must alternate", CHORD_E_TEMPLATE},
+        {"{{ raise_exception('') }}", "raise_exception() with an empty message", CHORD_E_TEMPLATE},
         {"{{ [1] | nosuchfilter }}", "line 1:8: no filter named 'nosuchfilter'", CHORD_E_UNSUPPORTED},
         {"{{ 'a'.nosuchmethod() }}", "line 1:7: 'str object' has no method 'nosuchmethod'", CHORD_E_UNSUPPORTED},
         {"{{ 1 is nosuchtest }}", "line 1:6: no test named 'nosuchtest'", CHORD_E_UNSUPPORTED},
