@@ -139,6 +139,33 @@ static inline void k4_scales(const uint8_t *packed, __m256i *sc16, __m256i *m16)
     *sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
 }
 
+/* One Q4_K or Q5_K super-block of a row against nt <= KT tokens, once its
+ * quants are unpacked to u[] (the two types differ only there): the
+ * sub-block products, the min terms through the bsums, and the scales d
+ * and dmin. Returns the block's contribution per token. */
+static inline __attribute__((always_inline)) __m256
+k4_block(const __m512i u[4], __m256i sc16, __m256i m16, float d_w, float dmin_w,
+         bytes act, size_t act_bytes, int64_t i, int nt)
+{
+    __m512i sc[4], acc[KT], mt[KT];
+    for (int c = 0; c < 4; c++)
+        sc[c] = chunk_scales(sc16, c);
+    for (int t = 0; t < KT; t++)
+        acc[t] = _mm512_setzero_si512();
+    kq_chunks(acc, u, sc, act, act_bytes, i, nt);
+    const __m256i sumi = reduce_acc(acc, nt);
+    /* the min terms after the products: fewer live registers */
+    for (int t = 0; t < KT; t++)
+        mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
+                       : _mm512_setzero_si512();
+    const __m256i summ = reduce_acc(mt, nt);
+    const __m256 dy = act_d8(act, act_bytes, i, nt);
+    const __m256 d = _mm256_mul_ps(_mm256_set1_ps(d_w), dy);
+    const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(dmin_w), dy);
+    return _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi)),
+                         _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(summ)));
+}
+
 /* One Q4_K row against nt <= KT tokens. */
 static inline __attribute__((always_inline)) void
 row_q4_K(int64_t nb, const block_q4_K *x, bytes act, size_t act_bytes, int nt, float *out, size_t ldy)
@@ -148,25 +175,11 @@ row_q4_K(int64_t nb, const block_q4_K *x, bytes act, size_t act_bytes, int nt, f
     for (int64_t i = 0; i < nb; i++) {
         __m256i sc16, m16;
         k4_scales(x[i].scales, &sc16, &m16);
-        __m512i u[4], sc[4], acc[KT], mt[KT];
-        for (int c = 0; c < 4; c++) {
+        __m512i u[4];
+        for (int c = 0; c < 4; c++)
             u[c] = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
-            sc[c] = chunk_scales(sc16, c);
-        }
-        for (int t = 0; t < KT; t++)
-            acc[t] = _mm512_setzero_si512();
-        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
-        const __m256i sumi = reduce_acc(acc, nt);
-        /* the min terms after the products: fewer live registers */
-        for (int t = 0; t < KT; t++)
-            mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
-                           : _mm512_setzero_si512();
-        const __m256i summ = reduce_acc(mt, nt);
-        const __m256 dy = act_d8(act, act_bytes, i, nt);
-        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].d)), dy);
-        const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].dmin)), dy);
-        sum = _mm256_add_ps(sum, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi)),
-                                               _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(summ))));
+        sum = _mm256_add_ps(sum, k4_block(u, sc16, m16, h2f(x[i].d), h2f(x[i].dmin),
+                                          act, act_bytes, i, nt));
     }
     store8(sum, out, ldy, nt);
 }
@@ -181,27 +194,14 @@ row_q5_K(int64_t nb, const block_q5_K *x, bytes act, size_t act_bytes, int nt, f
         __m256i sc16, m16;
         k4_scales(x[i].scales, &sc16, &m16);
         const __m512i qh = dup32(x[i].qh);
-        __m512i u[4], sc[4], acc[KT], mt[KT];
+        __m512i u[4];
         for (int c = 0; c < 4; c++) {
             const __m512i lo = _mm512_and_si512(srl2(dup32(x[i].qs + 32 * c), 0, 4), m4);
             const __m512i hb = _mm512_and_si512(srl2(qh, 2 * c, 2 * c + 1), one);
             u[c] = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
-            sc[c] = chunk_scales(sc16, c);
         }
-        for (int t = 0; t < KT; t++)
-            acc[t] = _mm512_setzero_si512();
-        kq_chunks(acc, u, sc, act, act_bytes, i, nt);
-        const __m256i sumi = reduce_acc(acc, nt);
-        /* the min terms after the products: fewer live registers */
-        for (int t = 0; t < KT; t++)
-            mt[t] = t < nt ? bsum_terms(&((const block_q8_K *)(act + (size_t)t * act_bytes))[i], m16)
-                           : _mm512_setzero_si512();
-        const __m256i summ = reduce_acc(mt, nt);
-        const __m256 dy = act_d8(act, act_bytes, i, nt);
-        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].d)), dy);
-        const __m256 dmin = _mm256_mul_ps(_mm256_set1_ps(h2f(x[i].dmin)), dy);
-        sum = _mm256_add_ps(sum, _mm256_sub_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(sumi)),
-                                               _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(summ))));
+        sum = _mm256_add_ps(sum, k4_block(u, sc16, m16, h2f(x[i].d), h2f(x[i].dmin),
+                                          act, act_bytes, i, nt));
     }
     store8(sum, out, ldy, nt);
 }
