@@ -93,8 +93,6 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
 /* Measures the machine's limits for the model's shapes (res->info). */
 chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_err *err);
 
-/* MemAvailable in bytes from /proc/meminfo; -1 when unknown. */
-int64_t bench_mem_available(void);
 
 /* With --cold, after the streamed run: the disk's read rate for the layer
  * cache's pattern over the bytes one token streams (lim.disk_*). */

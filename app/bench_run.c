@@ -34,20 +34,6 @@ static bench_mmm mmm(double *v, int n)
     return r;
 }
 
-int64_t bench_mem_available(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb < 0 ? -1 : (int64_t)kb * 1024;
-}
-
 void bench_rss(int64_t *rss_kb, int64_t *hwm_kb)
 {
     *rss_kb = *hwm_kb = -1;

@@ -141,7 +141,7 @@ int cmd_bench(int argc, char **argv)
      * token would read all of it from disk through a thrashing page cache
      * (minutes per token), so only the streamed run gives the shapes. */
     struct stat fst;
-    int64_t avail = bench_mem_available();
+    int64_t avail = chord_mem_available();
     r.mem_available = avail;
     r.have_resident = !(o.stream && stat(o.model, &fst) == 0 && avail > 0 &&
                         (int64_t)fst.st_size > avail);

@@ -500,6 +500,10 @@ chord_status chord_file_drop_cache(const char *path, chord_err *err);
  * after dropping its pages from the cache if drop_first. */
 chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool drop_first,
                                    double *mb_s, chord_err *err);
+/* The kernel's MemAvailable in bytes (-1 if unknown): the figure
+ * --mem-budget auto plans from. */
+int64_t chord_mem_available(void);
+
 /* The disk's read rate for the layer cache's access pattern: n_readers
  * threads with their own fds read blocks of block_bytes at once (reader i
  * takes blocks i, i + n_readers, ...) in 4 MiB preads as the cache does,

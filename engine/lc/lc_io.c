@@ -200,3 +200,8 @@ double lc_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+int64_t chord_mem_available(void)
+{
+    return lc_mem_available();
+}
