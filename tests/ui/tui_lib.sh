@@ -27,6 +27,28 @@ wait_for() {
     done
     return 1
 }
+# wait_gone PATTERN SECONDS: until the screen no longer matches. A check
+# that something went away must not race the next frame.
+wait_gone() {
+    local n=$(( $2 * 10 ))
+    while [ "$n" -gt 0 ]; do
+        screen | grep -qE -- "$1" || return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+# wait_cmd SECONDS COMMAND...: until COMMAND succeeds (it may use screen).
+wait_cmd() {
+    local n=$(( $1 * 10 ))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
 # wait_file PATH SECONDS
 wait_file() {
     local n=$(( $2 * 10 ))

@@ -34,12 +34,10 @@ T send-keys -t chord PPage
 wait_for 'more' 3 || die "PgUp did not scroll back"
 snap "scrolled"
 T send-keys -t chord End
-sleep 0.3
-screen | grep -q '↓ [0-9]* more' && die "End did not return to the bottom"
+wait_gone '↓ [0-9]* more' 5 || die "End did not return to the bottom"
 
 T send-keys -t chord F2
-sleep 0.3
-screen | grep -q 'layers 3' && die "F2 did not hide the diagnostics"
+wait_gone 'layers 3' 5 || die "F2 did not hide the diagnostics"
 T send-keys -t chord F2
 wait_for 'layers 3' 3 || die "F2 did not bring the diagnostics back"
 

@@ -11,13 +11,16 @@ T send-keys -t chord "Tell me a story" Enter
 idle 60
 T send-keys -t chord "/help" Enter
 wait_for '/quit' 10 || die "no help"
-sleep 0.3
-# the gen sparkline moves every second: compare the rest
-before=$(screen | grep -v 'tok/s')
+# the gen sparkline moves every second: compare the rest, once two
+# captures in a row agree (the frame has settled)
+settled() { before=$(screen | grep -v 'tok/s'); sleep 0.3; [ "$before" = "$(screen | grep -v 'tok/s')" ]; }
+wait_cmd 10 settled || die "the screen did not settle"
 snap "before"
 
 T resize-window -t chord -x 60 -y 20
-sleep 0.5
+# the frame is redrawn on SIGWINCH: wait for its new bottom border
+bottom20() { screen | sed -n 20p | grep -qE '^└.*┘$'; }
+wait_cmd 5 bottom20 || die "no 60x20 frame within 5 s"
 snap "60x20"
 s=$(screen)
 rows=$(printf '%s\n' "$s" | wc -l)
@@ -30,14 +33,13 @@ printf '%s\n' "$s" | grep -q 'layers' && die "diagnostics should fold away below
 printf '%s\n' "$s" | sed -n 18,19p | grep -q '^│>' || die "no input line at 60x20"
 
 T resize-window -t chord -x 50 -y 15
-sleep 0.5
+wait_for '^chord needs 60x20 or more \(now 50x15\)' 5 || die "no small-terminal notice"
 snap "50x15"
-screen | sed -n 1p | grep -q 'chord needs 60x20 or more (now 50x15)' || die "no small-terminal notice"
 
 T resize-window -t chord -x 120 -y 40
-sleep 0.5
+same() { after=$(screen | grep -v 'tok/s'); [ "$before" = "$after" ]; }
+wait_cmd 5 same
 snap "back at 120x40"
-after=$(screen | grep -v 'tok/s')
 [ "$before" = "$after" ] || die "screen differs after resizing back:
 $(diff <(printf '%s\n' "$before") <(printf '%s\n' "$after"))"
 T send-keys -t chord C-d
