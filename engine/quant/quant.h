@@ -95,9 +95,16 @@ int quant_cpu_has(const char *level);
  * [r0, r1) and t in [0, n_tok). Prefill is why it exists: where the level
  * in use has a blocked kernel for the type (quant_gemm_has), each weight
  * block is unpacked once for several tokens; elsewhere it loops over
- * quant_vec_dot. Either way every element has the bits quant_vec_dot
- * gives at that level (the blocked kernels repeat its integer sums and
- * float order), and depends on nothing but its row and token. */
+ * quant_vec_dot. Every element depends on nothing but its row and token
+ * (not on n_tok, the row range or how threads split them). Its bits are
+ * those quant_vec_dot gives at that level (the blocked kernels repeat its
+ * integer sums and float order), with one exception: the AVX-512 Q8_0
+ * kernel gives the scalar vec_dot's bits (each block's exact integer sum,
+ * scaled and added block after block), which differ from the AVX-512
+ * vec_dot's by float summation order only (that one sums each group of 4
+ * quants in its own float lane; repeating it would halve the kernel's
+ * speed). So for Q8_0 a batch and the same tokens one at a time agree to
+ * float rounding, not bit for bit. */
 typedef void (*quant_gemm_fn)(int64_t n, const void *w, size_t row_bytes, int r0, int r1,
                               const void *act, size_t act_bytes, int n_tok, float *out,
                               size_t ldy);

@@ -14,11 +14,13 @@
  *    order (maddubs + vpdpwssd against per-16 scales, the offset taken
  *    back through the activation's bsums), then combined in float one
  *    super-block after the other exactly like the scalar twin;
- *  - Q8_0 / Q4_0: two blocks per zmm, per-lane exact integer sums
- *    (vpdpbusd on offset unsigned weights, the offset removed with the
- *    activation's sums), scaled and accumulated in float lanes as the
- *    AVX-512 vec_dot does, reduced by the same _mm512_reduce_add_ps.
- * So the path choice (vec_dot vs GEMM) never changes a logit.
+ *  - Q4_0: two blocks per zmm, per-lane exact integer sums (vpdpbusd on
+ *    offset unsigned weights, the offset removed with the activation's
+ *    sums), scaled and accumulated in float lanes as the AVX-512 vec_dot
+ *    does, reduced by the same _mm512_reduce_add_ps.
+ * So for these the path choice (vec_dot vs GEMM) never changes a logit.
+ * Q8_0 is the exception (quant_gemm_q8_avx512.c): the scalar vec_dot's
+ * bits, one float rounding per block instead of per group of 4.
  */
 #include <immintrin.h>
 
@@ -404,9 +406,13 @@ gemm_q0(int q4, int64_t n, const void *w, size_t row_bytes, int r0, int r1, cons
 static void gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                       size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
-    if (n_tok >= QGP_MIN_TOK && qgp_gemm_q8_0(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy))
+    if (qgp_gemm_q8_0(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy))
         return;
-    gemm_q0(0, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
+    /* no work buffer: the same bits (the scalar vec_dot's), slowly */
+    for (int r = r0; r < r1; r++)
+        for (int t = 0; t < n_tok; t++)
+            quant_vec_dot_q8_0(n, &out[(size_t)t * ldy + (size_t)r], (bytes)w + (size_t)r * row_bytes,
+                               (bytes)act + (size_t)t * act_bytes);
 }
 
 static void gemm_q4_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,

@@ -4,10 +4,11 @@
  * token batches to.
  *
  * They take the arguments of quant_gemm_fn and promise the same: every
- * element has the bits of the AVX-512 vec_dot of its type and depends on
- * nothing but its row and token. They repack weights per call (no state,
- * no allocation), which pays off only for batches of some width:
- * QGP_MIN_TOK tokens and more.
+ * element depends on nothing but its row and token and has the bits of
+ * the AVX-512 vec_dot of its type (Q8_0: of the scalar vec_dot, see
+ * quant.h). The k-quant kernels repack weights per call (no state, no
+ * allocation), which pays off only for batches of some width: QGP_MIN_TOK
+ * tokens and more; Q8_0's pays off from 4 tokens and takes every batch.
  */
 #ifndef CHORD_QUANT_GEMM_PACK_H
 #define CHORD_QUANT_GEMM_PACK_H

@@ -2,25 +2,27 @@
  * quant_gemm_q8_avx512.c - Q8_0 GEMM on row-interleaved weights (see
  * quant_gemm_pack.h), for prefill batches.
  *
- * The AVX-512 vec_dot of Q8_0 keeps 16 float lanes per (row, token):
- * lane l < 8 sums, block after even block, d * (4-byte integer dot l),
- * lanes 8..15 the same for the odd blocks, and _mm512_reduce_add_ps folds
- * them at the end. Those float operations are what fix its bits, so they
- * cannot be merged; but they can be done for 16 rows at once. Here a
- * register's 16 lanes are 16 weight rows and there are 16 accumulators
- * A[l], one per vec_dot lane: per block, one vpdpbusd per group of 4
- * quants multiplies the 16 rows by a broadcast of the token's 4 bytes,
- * and the block scale d = dx * dy is one multiply for all 8 groups (the
- * per-row kernel pays it per group and row). The weights are offset to
- * unsigned (x ^ 0x80 = x + 128) as in the vec_dot, and the offset is
- * taken back by starting each vpdpbusd from -128 x (the 4 activation
- * bytes' sum), precomputed once per token and block: the same exact
- * integer as the vec_dot's p - (s << 7).
+ * Bits: every element is the scalar vec_dot's (quant_legacy.c), not the
+ * AVX-512 vec_dot's: per block the exact integer dot p, then
+ * sum += (float)p * (dx * dy), blocks in order from sum = 0. The AVX-512
+ * vec_dot instead scales and sums each group of 4 quants in its own float
+ * lane, which would cost a convert, a multiply and an add per 4 quants
+ * here (17 multiply-pipe operations per 8 vpdpbusd instead of 10: half
+ * the speed); the two differ by float summation order only (quant.h).
+ *
+ * Shape: a register's 16 lanes are 16 weight rows, each holding 4
+ * consecutive quants of its row (offset to unsigned: x ^ 0x80 = x + 128,
+ * vpdpbusd's unsigned operand), so one vpdpbusd multiplies 16 rows by a
+ * broadcast of 4 activation bytes. A register tile is 16 rows x 8 tokens:
+ * per block, each weight register (8 per block) feeds 8 vpdpbusd, whose
+ * int32 accumulators start from -128 x the sum of the token's block (the
+ * offset taken back, exactly), then one convert, two multiplies and an add
+ * per token.
  *
  * Work buffer (malloc'd per call: a prefill matmul takes milliseconds):
  * the 16-row panel's interleaved quants and scales for the whole row and
- * the activation sums of a block of tokens; without it the caller gets the
- * per-row kernel (same bits).
+ * the offsets and scales of a block of tokens; without it the caller gets
+ * the per-row kernel (other bits: the AVX-512 vec_dot's).
  */
 #include <immintrin.h>
 #include <stdlib.h>
@@ -30,19 +32,19 @@
 
 typedef const uint8_t *bytes;
 
-/* Tokens whose activation sums are prepared at once: each panel of
- * weights is read from memory and interleaved once per such block, so
- * the block is as wide as fits QB_CACHE bytes of activations (quants,
- * sums and scales: 70 bytes per 32 elements), at most QB_MAX tokens. */
-#define QB_MAX 128
-#define QB_CACHE (512 * 1024)
+/* Tokens whose offsets are prepared at once: each panel of weights is
+ * read from memory and interleaved once per such block, so the block is
+ * as wide as fits QB_CACHE bytes of activations (42 bytes per 32
+ * elements with offset and scale), at most QB_MAX tokens. */
+#define QB_MAX 256
+#define QB_CACHE (768 * 1024)
 
 static inline float h2f(qhalf h)
 {
     return _cvtsh_ss(h);
 }
 
-/* The panel of 16 rows (blk[r] = row r's first block): w[b * 8 + l] lane
+/* The panel of 16 rows (row[r] = row r's first block): w[b * 8 + l] lane
  * r = quants 4l..4l+3 of block b of row r, plus 128; dx[b] lane r = its
  * scale. Two blocks per 16 x 16 dword transpose. */
 static void q8_pack(bytes const row[16], int64_t nb, __m512i *w, __m512 *dx)
@@ -73,9 +75,9 @@ static void q8_pack(bytes const row[16], int64_t nb, __m512i *w, __m512 *dx)
     }
 }
 
-/* For nt tokens: neg[(t * nb + b) * 8 + l] = -128 x the sum of quants
- * 4l..4l+3 of block b of token t; dy[t * nb + b] = its scale. */
-static void q8_prep(bytes act, size_t ab, int nt, int64_t nb, int32_t *neg, float *dy)
+/* For nt tokens (qb apart in the layout): neg[b * qb + t] = -128 x the
+ * sum of the quants of block b of token t; dy[b * qb + t] = its scale. */
+static void q8_prep(bytes act, size_t ab, int nt, int qb, int64_t nb, int32_t *neg, float *dy)
 {
     const __m256i ones = _mm256_set1_epi8(1);
     for (int t = 0; t < nt; t++) {
@@ -83,59 +85,120 @@ static void q8_prep(bytes act, size_t ab, int nt, int64_t nb, int32_t *neg, floa
         for (int64_t b = 0; b < nb; b++) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)y[b].qs);
             const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-            _mm256_storeu_si256((__m256i *)(neg + ((size_t)t * nb + b) * 8),
-                                _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s, 7)));
-            dy[(size_t)t * nb + b] = h2f(y[b].d);
+            const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+            const __m128i h1 = _mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xb1));
+            neg[(size_t)b * qb + t] = -128 * _mm_cvtsi128_si32(h1);
+            dy[(size_t)b * qb + t] = h2f(y[b].d);
         }
     }
 }
 
-/* One block b of one token into the accumulators A[h..h+7]: A[h + l] +=
- * d * (the exact integer dot of group l), d = dx * dy, as the vec_dot's
- * pair_dot and add do for its lane h + l. The integer dots go to p. */
+/*
+ * One block of a tile against the interleaved weights at u (8 registers)
+ * and the row scales at dx: for token j, p = neg[j] + the vpdpbusd of
+ * the 8 groups against its 4-byte broadcasts (the exact block dot), then
+ * f[j] += (float)p * (dx * dy[j]), rounded after each operation as the
+ * scalar vec_dot does.
+ * Written out in assembly because GCC 12 neither embeds the broadcast in
+ * vpdpbusd ({1to16}) nor keeps one weight register for all tokens (see
+ * quant_gemm_pack_avx512.c), and so that no multiply-add is contracted.
+ * Token j's quants are at y0 (j < 4) or y4 (j >= 4) plus (j % 4) * ab.
+ */
+#define Q8_A0 "(%[y0])"
+#define Q8_A1 "(%[y0],%[ab])"
+#define Q8_A2 "(%[y0],%[ab],2)"
+#define Q8_A3 "(%[y0],%[ab3])"
+#define Q8_A4 "(%[y4])"
+#define Q8_A5 "(%[y4],%[ab])"
+#define Q8_A6 "(%[y4],%[ab],2)"
+#define Q8_A7 "(%[y4],%[ab3])"
+/* fixed registers (clobbered), so that the operands stay within GCC's 30 */
+#define Q8_P0 "%%zmm16"
+#define Q8_P1 "%%zmm17"
+#define Q8_P2 "%%zmm18"
+#define Q8_P3 "%%zmm19"
+#define Q8_P4 "%%zmm20"
+#define Q8_P5 "%%zmm21"
+#define Q8_P6 "%%zmm22"
+#define Q8_P7 "%%zmm23"
+#define Q8_WR "%%zmm24"
+#define Q8_DR "%%zmm25"
+#define Q8_CLOBBER "memory", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25"
+#define Q8_INIT(J) "vpbroadcastd " #J "*4(%[ng]), " Q8_P##J "\n\t"
+#define Q8_DOT(G, J) "vpdpbusd " #G "*4" Q8_A##J "%{1to16%}, " Q8_WR ", " Q8_P##J "\n\t"
+#define Q8_W(G) "vmovdqa64 " #G "*64(%[u]), " Q8_WR "\n\t"
+#define Q8_FIN(J)                                                                             \
+    "vcvtdq2ps " Q8_P##J ", " Q8_P##J "\n\t"                                                   \
+    "vmulps " #J "*4(%[dy])%{1to16%}, %[x], " Q8_DR "\n\t"                                     \
+    "vmulps " Q8_DR ", " Q8_P##J ", " Q8_P##J "\n\t"                                           \
+    "vaddps " Q8_P##J ", %[f" #J "], %[f" #J "]\n\t"
+#define Q8_G8(G)                                                                              \
+    Q8_W(G) Q8_DOT(G, 0) Q8_DOT(G, 1) Q8_DOT(G, 2) Q8_DOT(G, 3) Q8_DOT(G, 4) Q8_DOT(G, 5)      \
+        Q8_DOT(G, 6) Q8_DOT(G, 7)
+#define Q8_G4(G) Q8_W(G) Q8_DOT(G, 0) Q8_DOT(G, 1) Q8_DOT(G, 2) Q8_DOT(G, 3)
+#define Q8_G1(G) Q8_W(G) Q8_DOT(G, 0)
+#define Q8_ALL(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
+#define Q8_IN                                                                                 \
+    [u] "r"(u), [ng] "r"(ng), [dy] "r"(dy), [y0] "r"(y0), [y4] "r"(y0 + 4 * ab), [ab] "r"(ab), \
+        [ab3] "r"(3 * ab), [x] "v"(dx)
+
 static inline __attribute__((always_inline)) void
-q8_block(__m512 A[16], int h, const __m512i *w, __m512 d, const int32_t *neg, const int8_t *y,
-         __m512i p[8])
+q8_block8(__m512 f[8], const __m512i *u, __m512 dx, const int32_t *ng, const float *dy,
+          const int8_t *y0, size_t ab)
 {
-    for (int l = 0; l < 8; l++) {
-        int32_t yb;
-        memcpy(&yb, y + 4 * l, sizeof yb);
-        p[l] = _mm512_dpbusd_epi32(_mm512_set1_epi32(neg[l]), w[l], _mm512_set1_epi32(yb));
-        A[h + l] = _mm512_add_ps(A[h + l], _mm512_mul_ps(d, _mm512_cvtepi32_ps(p[l])));
-    }
+    __asm__(Q8_INIT(0) Q8_INIT(1) Q8_INIT(2) Q8_INIT(3) Q8_INIT(4) Q8_INIT(5) Q8_INIT(6) Q8_INIT(7)
+                Q8_ALL(Q8_G8) Q8_FIN(0) Q8_FIN(1) Q8_FIN(2) Q8_FIN(3) Q8_FIN(4) Q8_FIN(5) Q8_FIN(6)
+                    Q8_FIN(7)
+            : [f0] "+v"(f[0]), [f1] "+v"(f[1]), [f2] "+v"(f[2]), [f3] "+v"(f[3]), [f4] "+v"(f[4]),
+              [f5] "+v"(f[5]), [f6] "+v"(f[6]), [f7] "+v"(f[7])
+            : Q8_IN
+            : Q8_CLOBBER);
 }
 
-/* Token t against the packed panel: the vec_dot's lanes for 16 rows,
- * folded in _mm512_reduce_add_ps's order, stored to the rows of mrow. */
-static void q8_token(const __m512i *w, const __m512 *dx, int64_t nb, const int32_t *neg,
-                     const float *dy, const block_q8_0 *y, float *out, __mmask16 mrow)
+static inline __attribute__((always_inline)) void
+q8_block4(__m512 f[4], const __m512i *u, __m512 dx, const int32_t *ng, const float *dy,
+          const int8_t *y0, size_t ab)
 {
-    __m512 A[16];
-    __m512i p[8];
-    for (int l = 0; l < 16; l++)
-        A[l] = _mm512_setzero_ps();
-    /* in pairs, so that A's indices are constants and A stays in registers */
-    for (int64_t b = 0; b + 1 < nb; b += 2) {
-        q8_block(A, 0, w + b * 8, _mm512_mul_ps(dx[b], _mm512_set1_ps(dy[b])), neg + b * 8, y[b].qs, p);
-        q8_block(A, 8, w + (b + 1) * 8, _mm512_mul_ps(dx[b + 1], _mm512_set1_ps(dy[b + 1])),
-                 neg + (b + 1) * 8, y[b + 1].qs, p);
+    __asm__(Q8_INIT(0) Q8_INIT(1) Q8_INIT(2) Q8_INIT(3) Q8_ALL(Q8_G4) Q8_FIN(0) Q8_FIN(1)
+                Q8_FIN(2) Q8_FIN(3)
+            : [f0] "+v"(f[0]), [f1] "+v"(f[1]), [f2] "+v"(f[2]), [f3] "+v"(f[3])
+            : Q8_IN
+            : Q8_CLOBBER);
+}
+
+static inline __attribute__((always_inline)) void
+q8_block1(__m512 f[1], const __m512i *u, __m512 dx, const int32_t *ng, const float *dy,
+          const int8_t *y0, size_t ab)
+{
+    __asm__(Q8_INIT(0) Q8_ALL(Q8_G1) Q8_FIN(0)
+            : [f0] "+v"(f[0])
+            : Q8_IN
+            : Q8_CLOBBER);
+}
+
+/* nt (8, 4 or 1) tokens from token t of the block (activations at a,
+ * ab apart) against the packed panel; stores the rows of mrow. */
+static inline __attribute__((always_inline)) void
+q8_tile(int nt, const __m512i *w, const __m512 *dx, int64_t nb, const int32_t *neg,
+        const float *dy, int qb, int t, bytes a, size_t ab, float *out, size_t ldy, __mmask16 mrow)
+{
+    __m512 f[8];
+    for (int j = 0; j < nt; j++)
+        f[j] = _mm512_setzero_ps();
+    const int8_t *y = ((const block_q8_0 *)(a + (size_t)t * ab))->qs;
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * qb + t;
+        const int8_t *yb = y + b * (int64_t)sizeof(block_q8_0);
+        if (nt == 8)
+            q8_block8(f, w + b * 8, dx[b], neg + o, dy + o, yb, ab);
+        else if (nt == 4)
+            q8_block4(f, w + b * 8, dx[b], neg + o, dy + o, yb, ab);
+        else
+            q8_block1(f, w + b * 8, dx[b], neg + o, dy + o, yb, ab);
     }
-    if (nb & 1) {
-        const int64_t b = nb - 1;
-        q8_block(A, 0, w + b * 8, _mm512_mul_ps(dx[b], _mm512_set1_ps(dy[b])), neg + b * 8, y[b].qs, p);
-        /* an odd last block pairs with itself in the vec_dot, its copy
-         * scaled by dx * 0 */
-        const __m512 d = _mm512_mul_ps(dx[nb - 1], _mm512_setzero_ps());
-        for (int l = 0; l < 8; l++)
-            A[8 + l] = _mm512_add_ps(A[8 + l], _mm512_mul_ps(d, _mm512_cvtepi32_ps(p[l])));
-    }
-    __m512 s8[8], s4[4];
-    for (int k = 0; k < 8; k++)
-        s8[k] = _mm512_add_ps(A[8 + k], A[k]);
-    for (int k = 0; k < 4; k++)
-        s4[k] = _mm512_add_ps(s8[4 + k], s8[k]);
-    const __m512 r = _mm512_add_ps(_mm512_add_ps(s4[0], s4[2]), _mm512_add_ps(s4[1], s4[3]));
-    _mm512_mask_storeu_ps(out, mrow, r);
+    for (int j = 0; j < nt; j++)
+        _mm512_mask_storeu_ps(out + (size_t)(t + j) * ldy, mrow, f[j]);
 }
 
 int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
@@ -143,9 +206,10 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
 {
     const int64_t nb = n / QK8_0;
     const size_t wbytes = (size_t)nb * 8 * sizeof(__m512i) + (size_t)nb * sizeof(__m512);
-    int qb = (int)(QB_CACHE / (70 * (size_t)nb));
+    int qb = (int)(QB_CACHE / (42 * (size_t)nb));
     qb = qb < 8 ? 8 : qb > QB_MAX ? QB_MAX : qb;
-    const size_t abytes = (size_t)qb * (size_t)nb * (8 * sizeof(int32_t) + sizeof(float));
+    qb = qb > n_tok ? n_tok : qb;
+    const size_t abytes = (size_t)qb * (size_t)nb * (sizeof(int32_t) + sizeof(float));
     /* aligned_alloc wants a size that is a multiple of the alignment */
     uint8_t *buf = aligned_alloc(64, (wbytes + abytes + 63) & ~(size_t)63);
     if (!buf)
@@ -153,29 +217,35 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     __m512i *wp = (__m512i *)buf;
     __m512 *dx = (__m512 *)(buf + (size_t)nb * 8 * sizeof(__m512i));
     int32_t *neg = (int32_t *)(buf + wbytes);
-    float *dy = (float *)(neg + (size_t)qb * nb * 8);
+    float *dy = (float *)(neg + (size_t)qb * nb);
     for (int tb = 0; tb < n_tok; tb += qb) {
         const int nt = n_tok - tb < qb ? n_tok - tb : qb;
         bytes a = (bytes)act + (size_t)tb * act_bytes;
-        q8_prep(a, act_bytes, nt, nb, neg, dy);
+        q8_prep(a, act_bytes, nt, qb, nb, neg, dy);
         for (int p0 = r0; p0 < r1; p0 += 16) {
             const int nr = r1 - p0 < 16 ? r1 - p0 : 16;
+            const __mmask16 mrow = (__mmask16)((1u << nr) - 1);
             bytes row[16];
             for (int r = 0; r < 16; r++)
                 row[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes;
             q8_pack(row, nb, wp, dx);
-            /* the next panel (contiguous rows) is fetched a slice per token
-             * while this one computes */
+            /* the next panel (contiguous rows) is fetched a slice per tile
+             * while this one computes: 16 strided streams are more than
+             * the hardware prefetcher follows */
             const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
             const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
             bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
-            for (int t = 0; t < nt; t++) {
-                for (size_t o = next_bytes * (size_t)t / (size_t)nt; o < next_bytes * (size_t)(t + 1) / (size_t)nt; o += 64)
-                    _mm_prefetch((const char *)next + o, _MM_HINT_T1);
-                q8_token(wp, dx, nb, neg + (size_t)t * nb * 8, dy + (size_t)t * nb,
-                         (const block_q8_0 *)(a + (size_t)t * act_bytes), out + (size_t)(tb + t) * ldy + p0,
-                         (__mmask16)((1u << nr) - 1));
+            float *o = out + (size_t)tb * ldy + p0;
+            int t = 0;
+            for (; t + 8 <= nt; t += 8) {
+                for (size_t k = next_bytes * (size_t)t / (size_t)nt; k < next_bytes * (size_t)(t + 8) / (size_t)nt; k += 64)
+                    _mm_prefetch((const char *)next + k, _MM_HINT_T1);
+                q8_tile(8, wp, dx, nb, neg, dy, qb, t, a, act_bytes, o, ldy, mrow);
             }
+            for (; t + 4 <= nt; t += 4)
+                q8_tile(4, wp, dx, nb, neg, dy, qb, t, a, act_bytes, o, ldy, mrow);
+            for (; t < nt; t++)
+                q8_tile(1, wp, dx, nb, neg, dy, qb, t, a, act_bytes, o, ldy, mrow);
         }
     }
     free(buf);
