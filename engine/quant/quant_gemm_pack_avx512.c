@@ -31,8 +31,10 @@
 typedef const uint8_t *bytes;
 
 /* Tokens per register tile: each interleaved weight register feeds NT
- * vpdpbusd against NT broadcasts. */
-#define NT 4
+ * vpdpbusd against NT broadcasts (8 chains of vpdpbusd hide its latency
+ * without splitting a token's sum in two); the last tiles of a token
+ * block take 4, then fewer. */
+#define NT 8
 /* Tokens per cache block: as many as fit TB_CACHE bytes of activations
  * (Q8_K: 292 bytes per 256 elements), which stay in L2 while every panel
  * of the row range meets them; each panel's weights are read from memory
@@ -120,6 +122,64 @@ static inline __attribute__((always_inline)) void kp_sub4(kp_ptrs *k, int gps, _
                     KP_GROUP(5, b) KP_GROUP(6, a) KP_GROUP(7, b) KP_END(8) KP_OPERANDS);
     else
         __asm__(KP_START KP_GROUP(0, a) KP_GROUP(1, b) KP_GROUP(2, a) KP_GROUP(3, b) KP_END(4) KP_OPERANDS);
+}
+
+/* One sub-block of gps groups against 8 tokens: as kp_sub4, with one
+ * chain per token (eight chains already), the partial sums in fixed
+ * registers (clobbered) so that the operands stay within GCC's 30. Token
+ * j's quants are at y0 (j < 4) or y4 (j >= 4) plus (j % 4) * ab. */
+#define K8_P0 "%%zmm16"
+#define K8_P1 "%%zmm17"
+#define K8_P2 "%%zmm18"
+#define K8_P3 "%%zmm19"
+#define K8_P4 "%%zmm20"
+#define K8_P5 "%%zmm21"
+#define K8_P6 "%%zmm22"
+#define K8_P7 "%%zmm23"
+#define K8_W "%%zmm24"
+#define K8_A0 "(%[y0])"
+#define K8_A1 "(%[y0],%[ab])"
+#define K8_A2 "(%[y0],%[ab],2)"
+#define K8_A3 "(%[y0],%[ab3])"
+#define K8_A4 "(%[y4])"
+#define K8_A5 "(%[y4],%[ab])"
+#define K8_A6 "(%[y4],%[ab],2)"
+#define K8_A7 "(%[y4],%[ab3])"
+#define K8_ZERO(J) "vpxord " K8_P##J ", " K8_P##J ", " K8_P##J "\n\t"
+#define K8_DOT(G, J) "vpdpbusd " #G "*4" K8_A##J "%{1to16%}, " K8_W ", " K8_P##J "\n\t"
+#define K8_GROUP(G)                                                                           \
+    "vmovdqa64 " #G "*64(%[u]), " K8_W "\n\t" K8_DOT(G, 0) K8_DOT(G, 1) K8_DOT(G, 2)          \
+        K8_DOT(G, 3) K8_DOT(G, 4) K8_DOT(G, 5) K8_DOT(G, 6) K8_DOT(G, 7)
+#define K8_SCALE(J)                                                                           \
+    "vpmulld " K8_W ", " K8_P##J ", " K8_P##J "\n\t"                                          \
+    "vpaddd " K8_P##J ", %[s" #J "], %[s" #J "]\n\t"
+#define K8_START K8_ZERO(0) K8_ZERO(1) K8_ZERO(2) K8_ZERO(3) K8_ZERO(4) K8_ZERO(5) K8_ZERO(6) K8_ZERO(7)
+#define K8_END(GPS)                                                                           \
+    "vmovdqa64 (%[sc]), " K8_W "\n\t" K8_SCALE(0) K8_SCALE(1) K8_SCALE(2) K8_SCALE(3)         \
+        K8_SCALE(4) K8_SCALE(5) K8_SCALE(6) K8_SCALE(7)                                       \
+    "add $" #GPS "*64, %[u]\n\tadd $64, %[sc]\n\tadd $" #GPS "*4, %[y0]\n\tadd $" #GPS "*4, %[y4]\n\t"
+#define K8_OPERANDS                                                                           \
+    : [s0] "+v"(si[0]), [s1] "+v"(si[1]), [s2] "+v"(si[2]), [s3] "+v"(si[3]), [s4] "+v"(si[4]), \
+      [s5] "+v"(si[5]), [s6] "+v"(si[6]), [s7] "+v"(si[7]), [u] "+r"(k->u), [sc] "+r"(k->sc),   \
+      [y0] "+r"(k->y0), [y4] "+r"(k->y4)                                                        \
+    : [ab] "r"(k->ab), [ab3] "r"(k->ab3)                                                        \
+    : "memory", "cc", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",  \
+      "xmm24"
+
+typedef struct kp_ptrs8 {
+    const uint8_t *u;
+    const int32_t *sc;
+    const int8_t *y0, *y4;
+    size_t ab, ab3;
+} kp_ptrs8;
+
+static inline __attribute__((always_inline)) void kp_sub8(kp_ptrs8 *k, int gps, __m512i si[8])
+{
+    if (gps == 8)
+        __asm__(K8_START K8_GROUP(0) K8_GROUP(1) K8_GROUP(2) K8_GROUP(3) K8_GROUP(4) K8_GROUP(5)
+                    K8_GROUP(6) K8_GROUP(7) K8_END(8) K8_OPERANDS);
+    else
+        __asm__(K8_START K8_GROUP(0) K8_GROUP(1) K8_GROUP(2) K8_GROUP(3) K8_END(4) K8_OPERANDS);
 }
 
 /* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords). */
@@ -246,10 +306,15 @@ kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, 
     }
     const int gps = 64 / nsub;
     kp_ptrs k = {P->u[0], P->sc[0], y[0]->qs, y[0]->qs + 2 * ab, ab};
+    kp_ptrs8 k8 = {P->u[0], P->sc[0], y[0]->qs, y[0]->qs + 4 * ab, ab, 3 * ab};
     /* fully unrolled: the NT chains of one sub-block overlap the next's */
 #pragma GCC unroll 16
     for (int s = 0; s < nsub; s++) {
         const int g0 = s * gps;
+        if (nt == 8) {
+            kp_sub8(&k8, gps, si);
+            continue;
+        }
         if (nt == 4) {
             kp_sub4(&k, gps, si);
             continue;
@@ -327,15 +392,19 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
                     pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), &P);
                 else
                     pack_q6_K(blk, &P);
-                for (int t0 = tb; t0 < te; t0 += NT) {
+                for (int t0 = tb; t0 < te;) {
                     bytes a = (bytes)act + (size_t)t0 * ab;
                     float *o = out + (size_t)t0 * ldy + p0;
-                    switch (te - t0 < NT ? te - t0 : NT) {
+                    const int left = te - t0;
+                    const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
+                    switch (nt) {
+                    case NT: kp_tile(&P, nsub, !q6, a, ab, i, NT, o, ldy, mrow, i == 0); break;
                     case 4: kp_tile(&P, nsub, !q6, a, ab, i, 4, o, ldy, mrow, i == 0); break;
                     case 3: kp_tile(&P, nsub, !q6, a, ab, i, 3, o, ldy, mrow, i == 0); break;
                     case 2: kp_tile(&P, nsub, !q6, a, ab, i, 2, o, ldy, mrow, i == 0); break;
                     default: kp_tile(&P, nsub, !q6, a, ab, i, 1, o, ldy, mrow, i == 0); break;
                     }
+                    t0 += nt;
                 }
             }
         }
