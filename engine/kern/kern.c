@@ -188,6 +188,8 @@ typedef struct mv_job {
     const uint8_t *act[KERN_MULTI_MAX];    /* the input in w[m]'s activation type */
     float *y[KERN_MULTI_MAX];
     void (*dot[KERN_MULTI_MAX])(int64_t, float *, const void *, const void *);
+    /* the same dots a range of rows at a time, where the level has it */
+    void (*dot_rows[KERN_MULTI_MAX])(int64_t, float *, const void *, size_t, int, const void *);
     size_t start[KERN_MULTI_MAX + 1];      /* byte offset of matrix m in the
                                               concatenated weights; [n_mat] total */
 } mv_job;
@@ -217,6 +219,11 @@ static void mv_job_run(void *arg, int ith, int nth)
         const kern_mat *w = &j->w[m];
         int lo = mv_row_at(j, m, blo), hi = mv_row_at(j, m, bhi);
         const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+        if (j->dot_rows[m]) {
+            if (hi > lo)
+                j->dot_rows[m](w->n_in, &j->y[m][lo], wrow, w->row_bytes, hi - lo, j->act[m]);
+            continue;
+        }
         for (int o = lo; o < hi; o++, wrow += w->row_bytes)
             j->dot[m](w->n_in, &j->y[m][o], wrow, j->act[m]);
     }
@@ -247,7 +254,9 @@ void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const
             next += quant_row_bytes(types[m], w[m].n_in);
         }
         j.y[m] = y[m];
-        j.dot[m] = quant_kernels_for(w[m].type, NULL)->vec_dot;
+        const quant_kernels *qk = quant_kernels_for(w[m].type, NULL);
+        j.dot[m] = qk->vec_dot;
+        j.dot_rows[m] = qk->vec_dot_rows;
         j.start[m + 1] = j.start[m] + (size_t)w[m].n_out * w[m].row_bytes;
         macs += (size_t)w[m].n_out * (size_t)w[m].n_in;
     }

@@ -26,7 +26,7 @@ static atomic_int initialized; /* quant_init has picked the active table */
 
 static void fill_scalar(quant_kernels *t)
 {
-#define K(type, name) t[type] = (quant_kernels){quant_dequant_##name, quant_quantize_##name, quant_vec_dot_##name}
+#define K(type, name) t[type] = (quant_kernels){.dequant = quant_dequant_##name, .quantize = quant_quantize_##name, .vec_dot = quant_vec_dot_##name}
     K(QT_F32, f32);
     K(QT_F16, f16);
     K(QT_BF16, bf16);
@@ -42,8 +42,8 @@ static void fill_scalar(quant_kernels *t)
     K(QT_Q6_K, q6_K);
 #undef K
     /* activation-only formats: no dot product of their own */
-    t[QT_Q8_1] = (quant_kernels){quant_dequant_q8_1, quant_quantize_q8_1, NULL};
-    t[QT_Q8_K] = (quant_kernels){quant_dequant_q8_K, quant_quantize_q8_K, NULL};
+    t[QT_Q8_1] = (quant_kernels){.dequant = quant_dequant_q8_1, .quantize = quant_quantize_q8_1};
+    t[QT_Q8_K] = (quant_kernels){.dequant = quant_dequant_q8_K, .quantize = quant_quantize_q8_K};
 }
 
 static void build_tables(void)

@@ -76,6 +76,12 @@ typedef struct quant_kernels {
     void (*dequant)(const void *src, float *dst, int64_t n);
     void (*quantize)(const float *src, void *dst, int64_t n);
     void (*vec_dot)(int64_t n, float *out, const void *w_row, const void *act_row);
+    /* out[r] = vec_dot(n, w + r * row_bytes, act) for r < n_rows, with
+     * vec_dot's exact bits: the work that depends on the activation alone
+     * is done once for all the rows (decode's matrix-vector product). NULL
+     * where a level has no such kernel: callers loop over vec_dot. */
+    void (*vec_dot_rows)(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                         const void *act_row);
 } quant_kernels;
 
 /* Kernels of type at level "scalar", "avx2" or "avx512" (NULL = the level

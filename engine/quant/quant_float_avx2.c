@@ -138,6 +138,6 @@ static void vec_dot_bf16(int64_t n, float *out, const void *w, const void *a)
 void quant_register_float_avx2(quant_kernels *tab)
 {
     tab[QT_F32].vec_dot = vec_dot_f32;
-    tab[QT_F16] = (quant_kernels){dequant_f16, quantize_f16, vec_dot_f16};
-    tab[QT_BF16] = (quant_kernels){dequant_bf16, quantize_bf16, vec_dot_bf16};
+    tab[QT_F16] = (quant_kernels){.dequant = dequant_f16, .quantize = quantize_f16, .vec_dot = vec_dot_f16};
+    tab[QT_BF16] = (quant_kernels){.dequant = dequant_bf16, .quantize = quantize_bf16, .vec_dot = vec_dot_bf16};
 }
