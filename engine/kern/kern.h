@@ -95,6 +95,40 @@ void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v,
 void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
                          int n_pos, int hd, float scale, uint16_t *tmp, float *out);
 
+/* Batched causal attention (prefill): one KV head against a block of
+ * queries, all n_grp query heads that share it (adjacent in the query row,
+ * hd floats apart) for n_tok consecutive tokens, n_tok * n_grp <=
+ * KERN_ATTN_MAX_ROWS rows. Token t (at position pos0 + t) sees the cached
+ * positions 0..pos0 + t. Every row gets exactly the bits kern_attn_head
+ * gives it (the reference's precision: see there): the AVX-512 twin holds
+ * sixteen rows in the lanes of a register, converts each block of
+ * KERN_ATTN_BK keys and values once for all the rows, and reproduces expf
+ * lane by lane (kern_attn_blk_avx512.c). kern_attn_blk_scalar is the
+ * one-query kernel row by row; kern_attn_blk runs the AVX-512 twin when
+ * the CPU has it, CHORD_SIMD allows it and hd is a multiple of 32, else
+ * kern_attn_head row by row. ws holds kern_attn_blk_ws_floats(hd,
+ * n_tok * n_grp) floats, 64-byte aligned. */
+#define KERN_ATTN_BK 32
+#define KERN_ATTN_MAX_ROWS 64
+typedef struct kern_attn_qblk {
+    const float *q;      /* token 0's query, first head of the group */
+    size_t ldq;          /* floats from one token's query row to the next */
+    float *out;          /* token 0's output, first head of the group */
+    size_t ldo;
+    const uint16_t *k, *v; /* position 0 of this KV head in the F16 cache */
+    size_t ld;           /* elements from one position to the next */
+    int n_tok, n_grp, pos0, hd;
+    float scale;
+} kern_attn_qblk;
+size_t kern_attn_blk_ws_floats(int hd, int n_rows);
+void kern_attn_blk(const kern_attn_qblk *b, float *ws);
+void kern_attn_blk_scalar(const kern_attn_qblk *b, float *ws);
+/* Needs an AVX-512 CPU and hd a multiple of 32. */
+void kern_attn_blk_avx512(const kern_attn_qblk *b, float *ws);
+/* expf(x) for 16 lanes at once with the bits of the C library's expf
+ * (AVX-512 CPU only; exposed for its test). */
+void kern_attn_expf16(const float *x, float *y);
+
 /* In-place softmax of n floats. */
 void kern_softmax(float *x, int n);
 

@@ -91,6 +91,9 @@ struct chord_ctx {
     float *att;                /* n_batch x n_head*head_dim: attention output */
     float *hb, *hb2;           /* n_batch x n_ff: gate, up */
     uint16_t *attn_tmp;        /* n_threads x 2*head_dim: a query and an accumulator, F16 */
+    int attn_tb;               /* batched attention: tokens per query block, 0 = per head */
+    size_t attn_ws_floats;     /* one thread's share of attn_ws (a multiple of 16) */
+    float *attn_ws;            /* n_threads x attn_ws_floats, 64-byte aligned */
     float *vec;                /* max(n_embd, n_head*head_dim): a norm weight or bias */
     float theta_scale;         /* RoPE: rope_base^(-2/n_rot) */
     float *freq_div;           /* RoPE: per-pair divisors (rope_freqs), or NULL */

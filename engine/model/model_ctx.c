@@ -43,6 +43,7 @@ void chord_ctx_free(chord_ctx *c)
     free(c->hb);
     free(c->hb2);
     free(c->attn_tmp);
+    free(c->attn_ws);
     free(c->vec);
     free(c->freq_div);
     free(c->kcache);
@@ -102,10 +103,18 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->hb2 = malloc(nb * (size_t)cf->n_ff * sizeof(float));
     c->attn_tmp = malloc((size_t)c->n_threads * 2 * (size_t)cf->head_dim * sizeof(uint16_t));
     c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
+    /* Batched attention (prefill): a query block holds all the query heads
+     * of a KV head for attn_tb tokens, at most KERN_ATTN_MAX_ROWS rows. */
+    int group = cf->n_head / cf->n_head_kv;
+    if (group <= KERN_ATTN_MAX_ROWS) {
+        c->attn_tb = KERN_ATTN_MAX_ROWS / group;
+        c->attn_ws_floats = (kern_attn_blk_ws_floats(cf->head_dim, c->attn_tb * group) + 15) & ~(size_t)15;
+        c->attn_ws = aligned_alloc(64, (size_t)c->n_threads * c->attn_ws_floats * sizeof(float));
+    }
     c->kcache = malloc(cache * sizeof(uint16_t));
     c->vcache = malloc(cache * sizeof(uint16_t));
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->attn_tmp || !c->vec || !c->kcache || !c->vcache) {
+        !c->attn_tmp || (c->attn_tb && !c->attn_ws) || !c->vec || !c->kcache || !c->vcache) {
         chord_ctx_free(c);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for a context of %d tokens (KV cache %zu MiB)",
                        m->path, cp.n_ctx ? cp.n_ctx : c->n_ctx, cache * 4 >> 20);

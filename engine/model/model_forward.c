@@ -94,11 +94,13 @@ static void project_multi(chord_ctx *c, int g, const model_tensor *const *w,
 typedef struct attn_job {
     chord_ctx *c;
     int il, n, pos0;
+    int n_qb;          /* batched path: query blocks of c->attn_tb tokens */
+    atomic_int next;   /* batched path: the next work item to take */
 } attn_job;
 
-/* One (head, token) pair per work item, split contiguously over the
- * threads: the token's query head against the cached positions up to its
- * own (the causal mask). */
+/* Decode: one (head, token) pair per work item, split contiguously over
+ * the threads: the token's query head against the cached positions up to
+ * its own (the causal mask). */
 static void attn_work(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
@@ -117,6 +119,41 @@ static void attn_work(void *arg, int ith, int nth)
         size_t off = (size_t)(h / group) * hd;
         kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, kl + off, vl + off, (size_t)nkv,
                        j->pos0 + t + 1, hd, scale, tmp, c->att + (size_t)t * nq + (size_t)h * hd);
+    }
+}
+
+/* Prefill: one (KV head, query block) per work item, taken from a shared
+ * counter, the blocks of the last tokens (the longest) first so that the
+ * threads finish together. Each item is computed whole by the thread that
+ * takes it, so which thread that is does not change a bit. */
+static void attn_blk_work(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attn_job *j = arg;
+    chord_ctx *c = j->c;
+    const model_config *cf = &c->m->cfg;
+    int hd = cf->head_dim, nq = cf->n_head * hd, nkv = cf->n_head_kv * hd;
+    int group = cf->n_head / cf->n_head_kv, tb = c->attn_tb;
+    const uint16_t *kl = c->kcache + (size_t)j->il * c->n_ctx * nkv;
+    const uint16_t *vl = c->vcache + (size_t)j->il * c->n_ctx * nkv;
+    float *ws = c->attn_ws + (size_t)ith * c->attn_ws_floats;
+    int total = cf->n_head_kv * j->n_qb;
+    for (;;) {
+        int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= total)
+            break;
+        int qb = j->n_qb - 1 - item / cf->n_head_kv, g = item % cf->n_head_kv;
+        int t0 = qb * tb;
+        size_t qoff = (size_t)t0 * nq + (size_t)g * group * hd;
+        kern_attn_qblk b = {
+            .q = c->q + qoff, .ldq = (size_t)nq,
+            .out = c->att + qoff, .ldo = (size_t)nq,
+            .k = kl + (size_t)g * hd, .v = vl + (size_t)g * hd, .ld = (size_t)nkv,
+            .n_tok = j->n - t0 < tb ? j->n - t0 : tb,
+            .n_grp = group, .pos0 = j->pos0 + t0, .hd = hd,
+            .scale = 1.0f / sqrtf((float)hd),
+        };
+        kern_attn_blk(&b, ws);
     }
 }
 
@@ -173,11 +210,17 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
             project_multi(c, g, w, b, 3, c->xb, n, y);
         }
         rope_and_store(c, il, n, pos0);
-        attn_job aj = {c, il, n, pos0};
+        /* Decode keeps the one-query kernel (the reference's F16
+         * accumulation); batches take query blocks (see attn_blk_work). */
+        bool blk = n >= 1 && c->attn_tb > 0;
+        attn_job aj = {.c = c, .il = il, .n = n, .pos0 = pos0,
+                       .n_qb = blk ? (n + c->attn_tb - 1) / c->attn_tb : 0};
+        atomic_init(&aj.next, 0);
+        pool_fn fn = blk ? attn_blk_work : attn_work;
         if ((size_t)cf->n_head * n * (pos0 + n) * cf->head_dim < (1u << 16))
-            attn_work(&aj, 0, 1); /* too little work to wake the pool */
+            fn(&aj, 0, 1); /* too little work to wake the pool */
         else
-            pool_run(c->pool, attn_work, &aj);
+            pool_run(c->pool, fn, &aj);
         project(c, g, LT(LT_O), NULL, c->att, n, c->xb);
         kern_add(c->x, c->xb, n * ne);
 

@@ -1,0 +1,53 @@
+/*
+ * kern_attn_blk.c - batched causal attention for prefill: the work
+ * buffer's size, the row-by-row twin and the dispatch. The AVX-512 twin
+ * (kern_attn_blk_avx512.c) gives the same bits much faster; this file is
+ * both its reference and the path for other CPUs.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "kern/kern_attn_blk.h"
+#include "quant/quant.h"
+
+size_t kern_attn_blk_ws_floats(int hd, int n_rows)
+{
+    size_t one = (size_t)hd; /* kern_attn_head's tmp: 2 * hd halves */
+    size_t blk = attn_blk_floats(hd, n_rows);
+    return blk > one ? blk : one;
+}
+
+/* Row r = token r / n_grp, head r % n_grp of the block, through the
+ * one-query kernel f. */
+static void by_rows(const kern_attn_qblk *b, float *ws,
+                    void (*f)(const float *, const uint16_t *, const uint16_t *, size_t, int, int,
+                              float, uint16_t *, float *))
+{
+    for (int r = 0; r < b->n_tok * b->n_grp; r++) {
+        int t = r / b->n_grp, h = r % b->n_grp;
+        f(b->q + (size_t)t * b->ldq + (size_t)h * b->hd, b->k, b->v, b->ld, b->pos0 + t + 1, b->hd,
+          b->scale, (uint16_t *)ws, b->out + (size_t)t * b->ldo + (size_t)h * b->hd);
+    }
+}
+
+void kern_attn_blk_scalar(const kern_attn_qblk *b, float *ws)
+{
+    by_rows(b, ws, kern_attn_head_scalar);
+}
+
+static bool blk_simd;
+static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
+
+static void blk_init(void)
+{
+    blk_simd = !strcmp(chord_simd_level(), "avx512");
+}
+
+void kern_attn_blk(const kern_attn_qblk *b, float *ws)
+{
+    pthread_once(&blk_once, blk_init);
+    if (blk_simd && b->hd % 32 == 0)
+        kern_attn_blk_avx512(b, ws);
+    else
+        by_rows(b, ws, kern_attn_head);
+}

@@ -1,0 +1,62 @@
+/*
+ * kern_attn_blk.h - the work buffer of the batched attention kernel
+ * (kern_attn_blk.c sizes it, kern_attn_blk_avx512.c uses it).
+ */
+#ifndef CHORD_KERN_ATTN_BLK_H
+#define CHORD_KERN_ATTN_BLK_H
+
+#include <stdint.h>
+
+#include "kern/kern.h"
+
+/* For n_rows padded to a multiple of 16 (rows = queries, one per lane):
+ *   qt  [hd][rows]  the queries rounded to F16, as floats, transposed
+ *   acc [hd][rows]  the value accumulators, F16 (half the floats)
+ *   kt  [BK][hd]    the key block as floats
+ *   vt  [BK][hd]    the value block as floats
+ *   st  [BK][rows]  the block's scores, transposed
+ *   m, l [rows]     running maximum and sum
+ *   lim [rows]      last visible position (padding rows: INT_MAX)
+ * Every array starts on a 64-byte boundary if the buffer does. */
+typedef struct attn_blk_ws {
+    float *qt, *kt, *vt, *st, *m, *l;
+    uint16_t *acc;
+    int32_t *lim;
+    int rows;
+} attn_blk_ws;
+
+static inline int attn_blk_rows(int n_rows)
+{
+    return (n_rows + 15) & ~15;
+}
+
+static inline size_t attn_blk_bh(int hd)
+{
+    return ((size_t)KERN_ATTN_BK * hd + 15) & ~(size_t)15;
+}
+
+static inline attn_blk_ws attn_blk_layout(float *buf, int hd, int n_rows)
+{
+    attn_blk_ws w;
+    int r = attn_blk_rows(n_rows);
+    size_t hr = (size_t)hd * r;
+    w.rows = r;
+    w.qt = buf;
+    w.acc = (uint16_t *)(w.qt + hr);
+    w.kt = w.qt + hr + hr / 2;
+    w.vt = w.kt + attn_blk_bh(hd);
+    w.st = w.vt + attn_blk_bh(hd);
+    w.m = w.st + (size_t)KERN_ATTN_BK * r;
+    w.l = w.m + r;
+    w.lim = (int32_t *)(w.l + r);
+    return w;
+}
+
+static inline size_t attn_blk_floats(int hd, int n_rows)
+{
+    int r = attn_blk_rows(n_rows);
+    size_t hr = (size_t)hd * r;
+    return hr + hr / 2 + 2 * attn_blk_bh(hd) + (size_t)KERN_ATTN_BK * r + 3 * (size_t)r;
+}
+
+#endif
