@@ -110,8 +110,12 @@ static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
             int t = r / b->n_grp, h = r % b->n_grp;
             const float *q = b->q + (size_t)t * b->ldq + (size_t)h * hd;
             w->lim[r] = b->pos0 + t;
-            for (int d = 0; d < hd; d++)
-                w->qt[(size_t)d * R + r] = quant_f16_to_f32(quant_f32_to_f16(q[d]));
+            for (int d = 0; d < hd; d += 16) {
+                float q16[16];
+                _mm512_storeu_ps(q16, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(q + d), RND)));
+                for (int i = 0; i < 16; i++)
+                    w->qt[(size_t)(d + i) * R + r] = q16[i];
+            }
         } else {
             w->lim[r] = INT_MAX;
             for (int d = 0; d < hd; d++)
@@ -147,13 +151,13 @@ INLINE __m512 lane(const float *kj, const float *qt, int R, int hd, int l)
 /* st[j][r] = score of row r against key j, folded like the reference:
  * r8[l] = (a[l] + a[16+l]) + (a[8+l] + a[24+l]), r4[l] = r8[l] + r8[4+l],
  * (r4[0] + r4[1]) + (r4[2] + r4[3]), times scale. */
-static void scores(const attn_blk_ws *w, int hd, int nk, float scale)
+INLINE void scores(const attn_blk_ws *w, int hd, int nk, float scale, const int NV)
 {
     int R = w->rows;
     __m512 sc = _mm512_set1_ps(scale);
     for (int j = 0; j < nk; j++) {
         const float *kj = w->kt + (size_t)j * hd;
-        for (int r0 = 0; r0 < R; r0 += 16) {
+        for (int r0 = 0; r0 < 16 * NV; r0 += 16) {
             const float *qt = w->qt + r0;
             __m512 r4[4];
             for (int l = 0; l < 4; l++) {
@@ -174,17 +178,18 @@ INLINE __m512 round16(__m512 x)
     return _mm512_cvtph_ps(_mm512_cvtps_ph(x, RND));
 }
 
-/* Position kb + j for every row: the online softmax step (lanes past
- * their row's last position are left alone), then the values. */
-static void step(const attn_blk_ws *w, const float *vj, int hd, int pos, int j, bool mask)
+/* Position pos (key j of the block) for every row: the online softmax
+ * step (lanes past their row's last position are left alone), then the
+ * values. NV row vectors of sixteen. */
+INLINE void step(const attn_blk_ws *w, const float *vj, int hd, int pos, int j, bool mask,
+                 const int NV)
 {
-    enum { MAXV = KERN_ATTN_MAX_ROWS / 16 };
-    int R = w->rows, nv = R / 16;
-    __m512 ms[MAXV], vs[MAXV];
-    __mmask16 valid[MAXV];
-    bool moved = false;
+    int R = w->rows;
+    __m512 ms[KERN_ATTN_MAX_ROWS / 16], vs[KERN_ATTN_MAX_ROWS / 16];
+    __mmask16 valid[KERN_ATTN_MAX_ROWS / 16];
+    uint64_t movedv = 0;
     __m512 one = _mm512_set1_ps(1.0f);
-    for (int v = 0; v < nv; v++) {
+    for (int v = 0; v < NV; v++) {
         __m512 s = _mm512_load_ps(w->st + (size_t)j * R + 16 * v);
         __m512 m = _mm512_load_ps(w->m + 16 * v), l = _mm512_load_ps(w->l + 16 * v);
         valid[v] = mask ? _mm512_cmpge_epi32_mask(_mm512_load_si512(w->lim + 16 * v), _mm512_set1_epi32(pos))
@@ -198,31 +203,64 @@ static void step(const attn_blk_ws *w, const float *vj, int hd, int pos, int j, 
         l = _mm512_mask_mov_ps(l, valid[v], _mm512_add_ps(_mm512_mul_ps(l, ms[v]), vs[v]));
         _mm512_store_ps(w->m + 16 * v, m);
         _mm512_store_ps(w->l + 16 * v, l);
-        moved |= mv != 0;
+        movedv |= (uint64_t)mv << (16 * v);
     }
-    for (int d = 0; d < hd; d++) {
-        __m512 vb = _mm512_set1_ps(vj[d]);
-        uint16_t *acc = w->acc + (size_t)d * R;
-        for (int v = 0; v < nv; v++) {
-            __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(acc + 16 * v)));
-            if (moved)
-                a = round16(_mm512_mul_ps(a, ms[v])); /* x 1 where it did not move: exact */
-            __m256i h = _mm512_cvtps_ph(_mm512_fmadd_ps(vb, vs[v], a), RND);
-            _mm256_mask_storeu_epi16(acc + 16 * v, valid[v], h);
+    /* Each row vector on its own: the rescale only where a maximum moved
+     * (x 1 on the other lanes is exact), the masked store only where a
+     * row ends inside the block. */
+    for (int v = 0; v < NV; v++) {
+        uint16_t *acc = w->acc + 16 * v;
+        __mmask16 mv = (__mmask16)((movedv >> (16 * v)) & 0xFFFF);
+        if (mv) {
+            for (int d = 0; d < hd; d++, acc += R) {
+                __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)acc));
+                a = round16(_mm512_mul_ps(a, ms[v]));
+                __m256i h = _mm512_cvtps_ph(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a), RND);
+                _mm256_mask_storeu_epi16(acc, valid[v], h);
+            }
+        } else if (valid[v] != 0xFFFF) {
+            for (int d = 0; d < hd; d++, acc += R) {
+                __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)acc));
+                __m256i h = _mm512_cvtps_ph(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a), RND);
+                _mm256_mask_storeu_epi16(acc, valid[v], h);
+            }
+        } else {
+            for (int d = 0; d < hd; d++, acc += R) {
+                __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)acc));
+                _mm256_store_si256((__m256i *)acc,
+                                   _mm512_cvtps_ph(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a), RND));
+            }
         }
     }
 }
 
-/* out = acc / l (0 if l is 0, as the one-query kernel). */
+/* out = acc / l (0 if l is 0, as the one-query kernel); m is free now
+ * and holds the inverses, st a transposed column. */
 static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
 {
     int hd = b->hd, R = w->rows, nr = b->n_tok * b->n_grp;
-    for (int r = 0; r < nr; r++) {
-        int t = r / b->n_grp, h = r % b->n_grp;
-        float *o = b->out + (size_t)t * b->ldo + (size_t)h * hd;
-        float inv = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
-        for (int d = 0; d < hd; d++)
-            o[d] = quant_f16_to_f32(w->acc[(size_t)d * R + r]) * inv;
+    float *inv = w->m, *col = w->st;
+    for (int r = 0; r < R; r++)
+        inv[r] = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
+    for (int d = 0; d < hd; d++) {
+        for (int r0 = 0; r0 < R; r0 += 16) {
+            __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(w->acc + (size_t)d * R + r0)));
+            _mm512_store_ps(col + r0, _mm512_mul_ps(a, _mm512_load_ps(inv + r0)));
+        }
+        for (int r = 0; r < nr; r++)
+            b->out[(size_t)(r / b->n_grp) * b->ldo + (size_t)(r % b->n_grp) * hd + d] = col[r];
+    }
+}
+
+INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
+{
+    int hd = b->hd, end = b->pos0 + b->n_tok;
+    for (int kb = 0; kb < end; kb += KERN_ATTN_BK) {
+        int nk = end - kb < KERN_ATTN_BK ? end - kb : KERN_ATTN_BK;
+        load_kv(b, w, kb, nk);
+        scores(w, hd, nk, b->scale, NV);
+        for (int j = 0; j < nk; j++)
+            step(w, w->vt + (size_t)j * hd, hd, kb + j, j, kb + j > b->pos0, NV);
     }
 }
 
@@ -230,13 +268,11 @@ void kern_attn_blk_avx512(const kern_attn_qblk *b, float *ws)
 {
     attn_blk_ws w = attn_blk_layout(ws, b->hd, b->n_tok * b->n_grp);
     setup(b, &w);
-    int hd = b->hd, end = b->pos0 + b->n_tok;
-    for (int kb = 0; kb < end; kb += KERN_ATTN_BK) {
-        int nk = end - kb < KERN_ATTN_BK ? end - kb : KERN_ATTN_BK;
-        load_kv(b, &w, kb, nk);
-        scores(&w, hd, nk, b->scale);
-        for (int j = 0; j < nk; j++)
-            step(&w, w.vt + (size_t)j * hd, hd, kb + j, j, kb + j > b->pos0);
+    switch (w.rows / 16) {
+    case 1: run(b, &w, 1); break;
+    case 2: run(b, &w, 2); break;
+    case 3: run(b, &w, 3); break;
+    default: run(b, &w, 4); break;
     }
     finish(b, &w);
 }

@@ -106,7 +106,7 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     /* Batched attention (prefill): a query block holds all the query heads
      * of a KV head for attn_tb tokens, at most KERN_ATTN_MAX_ROWS rows. */
     int group = cf->n_head / cf->n_head_kv;
-    if (group <= KERN_ATTN_MAX_ROWS) {
+    if (group <= KERN_ATTN_MAX_ROWS && c->n_batch > 1) {
         c->attn_tb = KERN_ATTN_MAX_ROWS / group;
         c->attn_ws_floats = (kern_attn_blk_ws_floats(cf->head_dim, c->attn_tb * group) + 15) & ~(size_t)15;
         c->attn_ws = aligned_alloc(64, (size_t)c->n_threads * c->attn_ws_floats * sizeof(float));

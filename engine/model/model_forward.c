@@ -210,9 +210,10 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
             project_multi(c, g, w, b, 3, c->xb, n, y);
         }
         rope_and_store(c, il, n, pos0);
-        /* Decode keeps the one-query kernel (the reference's F16
-         * accumulation); batches take query blocks (see attn_blk_work). */
-        bool blk = n >= 1 && c->attn_tb > 0;
+        /* Batches take query blocks (attn_blk_work); decode keeps the
+         * one-query kernel, a few percent faster for a single token (the
+         * bits are the same either way). */
+        bool blk = n > 1 && c->attn_tb > 0;
         attn_job aj = {.c = c, .il = il, .n = n, .pos0 = pos0,
                        .n_qb = blk ? (n + c->attn_tb - 1) / c->attn_tb : 0};
         atomic_init(&aj.next, 0);
