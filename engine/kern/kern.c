@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,12 @@ static bool kern_gemm_type(int type)
     return type == QT_F32 || type == QT_F16 || type == QT_BF16;
 }
 
+/* Weight bytes per piece of a one-token matmul (at least one row): small
+ * enough that the last piece costs a few microseconds of imbalance, large
+ * enough that a rows kernel's per-call preparation of the activation (a
+ * few hundred instructions) stays a few percent of a piece. */
+#define KERN_PIECE_BYTES (128 * 1024)
+
 /* One token through up to KERN_MULTI_MAX matrices (kern_matmul_multi). */
 typedef struct mv_job {
     int n_mat;
@@ -190,38 +197,35 @@ typedef struct mv_job {
     void (*dot[KERN_MULTI_MAX])(int64_t, float *, const void *, const void *);
     /* the same dots a range of rows at a time, where the level has it */
     void (*dot_rows[KERN_MULTI_MAX])(int64_t, float *, const void *, size_t, int, const void *);
-    size_t start[KERN_MULTI_MAX + 1];      /* byte offset of matrix m in the
-                                              concatenated weights; [n_mat] total */
+    int piece_rows[KERN_MULTI_MAX];        /* rows per piece of matrix m */
+    int first_piece[KERN_MULTI_MAX + 1];   /* matrix m's pieces start here; [n_mat] total */
+    atomic_int next;                       /* the next piece nobody has taken */
 } mv_job;
 
-/* The first row of matrix m that starts at or after byte b of the
- * concatenation: the threads' byte boundaries become row boundaries, each
- * row going to the thread whose byte range holds its first byte. */
-static int mv_row_at(const mv_job *j, int m, size_t b)
-{
-    if (b <= j->start[m])
-        return 0;
-    size_t rb = j->w[m].row_bytes;
-    size_t r = (b - j->start[m] + rb - 1) / rb;
-    return r > (size_t)j->w[m].n_out ? j->w[m].n_out : (int)r;
-}
-
-/* Each thread takes an equal share of the weight bytes: rows of different
- * types cost about their bytes in a memory-bound decode. */
+/* The threads take pieces of rows from a shared counter until none are
+ * left, instead of a fixed share each: a thread that wakes late or loses
+ * its CPU to another process for a while (a shared 2-core machine) no
+ * longer holds the others up at the end of every matmul; whoever is
+ * running takes its pieces. Each row is still one dot product computed
+ * whole by one thread, so which thread takes a piece changes no bits. */
 static void mv_job_run(void *arg, int ith, int nth)
 {
-    const mv_job *j = arg;
-    size_t total = j->start[j->n_mat];
-    size_t blo = (size_t)((double)total * ith / nth), bhi = (size_t)((double)total * (ith + 1) / nth);
-    if (ith == nth - 1)
-        bhi = total;
-    for (int m = 0; m < j->n_mat; m++) {
+    (void)ith;
+    (void)nth;
+    mv_job *j = arg;
+    int m = 0;
+    for (;;) {
+        int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= j->first_piece[j->n_mat])
+            return;
+        while (c >= j->first_piece[m + 1])
+            m++;
         const kern_mat *w = &j->w[m];
-        int lo = mv_row_at(j, m, blo), hi = mv_row_at(j, m, bhi);
+        int lo = (c - j->first_piece[m]) * j->piece_rows[m];
+        int hi = lo + j->piece_rows[m] < w->n_out ? lo + j->piece_rows[m] : w->n_out;
         const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
         if (j->dot_rows[m]) {
-            if (hi > lo)
-                j->dot_rows[m](w->n_in, &j->y[m][lo], wrow, w->row_bytes, hi - lo, j->act[m]);
+            j->dot_rows[m](w->n_in, &j->y[m][lo], wrow, w->row_bytes, hi - lo, j->act[m]);
             continue;
         }
         for (int o = lo; o < hi; o++, wrow += w->row_bytes)
@@ -238,6 +242,7 @@ void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const
         return;
     }
     mv_job j = {.n_mat = n_mat, .w = w};
+    atomic_init(&j.next, 0);
     int types[KERN_MULTI_MAX];
     size_t macs = 0;
     uint8_t *next = ws->act1;
@@ -257,7 +262,10 @@ void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const
         const quant_kernels *qk = quant_kernels_for(w[m].type, NULL);
         j.dot[m] = qk->vec_dot;
         j.dot_rows[m] = qk->vec_dot_rows;
-        j.start[m + 1] = j.start[m] + (size_t)w[m].n_out * w[m].row_bytes;
+        size_t pr = KERN_PIECE_BYTES / w[m].row_bytes;
+        size_t rows = w[m].n_out > 0 ? (size_t)w[m].n_out : 1;
+        j.piece_rows[m] = pr < 1 ? 1 : pr > rows ? (int)rows : (int)pr;
+        j.first_piece[m + 1] = j.first_piece[m] + (w[m].n_out + j.piece_rows[m] - 1) / j.piece_rows[m];
         macs += (size_t)w[m].n_out * (size_t)w[m].n_in;
     }
     if (macs < KERN_PARALLEL_MIN_MACS)
