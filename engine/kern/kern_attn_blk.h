@@ -11,7 +11,9 @@
 
 /* For n_rows padded to a multiple of 16 (rows = queries, one per lane):
  *   qt  [hd][rows]  the queries rounded to F16, as floats, transposed
- *   acc [hd][rows]  the value accumulators, F16 (half the floats)
+ *   acc [hd][rows]  the value accumulators: F16 values held as floats (the
+ *                   conversions stay in registers: a store straight from
+ *                   vcvtps2ph is slow on some CPUs)
  *   kt  [BK][hd]    the key block as floats
  *   vt  [BK][hd]    the value block as floats
  *   st  [BK][rows]  the block's scores, transposed
@@ -19,8 +21,7 @@
  *   lim [rows]      last visible position (padding rows: INT_MAX)
  * Every array starts on a 64-byte boundary if the buffer does. */
 typedef struct attn_blk_ws {
-    float *qt, *kt, *vt, *st, *m, *l;
-    uint16_t *acc;
+    float *qt, *acc, *kt, *vt, *st, *m, *l;
     int32_t *lim;
     int rows;
 } attn_blk_ws;
@@ -42,8 +43,8 @@ static inline attn_blk_ws attn_blk_layout(float *buf, int hd, int n_rows)
     size_t hr = (size_t)hd * r;
     w.rows = r;
     w.qt = buf;
-    w.acc = (uint16_t *)(w.qt + hr);
-    w.kt = w.qt + hr + hr / 2;
+    w.acc = w.qt + hr;
+    w.kt = w.acc + hr;
     w.vt = w.kt + attn_blk_bh(hd);
     w.st = w.vt + attn_blk_bh(hd);
     w.m = w.st + (size_t)KERN_ATTN_BK * r;
@@ -56,7 +57,7 @@ static inline size_t attn_blk_floats(int hd, int n_rows)
 {
     int r = attn_blk_rows(n_rows);
     size_t hr = (size_t)hd * r;
-    return hr + hr / 2 + 2 * attn_blk_bh(hd) + (size_t)KERN_ATTN_BK * r + 3 * (size_t)r;
+    return 2 * hr + 2 * attn_blk_bh(hd) + (size_t)KERN_ATTN_BK * r + 3 * (size_t)r;
 }
 
 #endif

@@ -209,27 +209,22 @@ INLINE void step(const attn_blk_ws *w, const float *vj, int hd, int pos, int j, 
      * (x 1 on the other lanes is exact), the masked store only where a
      * row ends inside the block. */
     for (int v = 0; v < NV; v++) {
-        uint16_t *acc = w->acc + 16 * v;
+        float *acc = w->acc + 16 * v;
         __mmask16 mv = (__mmask16)((movedv >> (16 * v)) & 0xFFFF);
         if (mv) {
             for (int d = 0; d < hd; d++, acc += R) {
-                __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)acc));
-                a = round16(_mm512_mul_ps(a, ms[v]));
-                __m256i h = _mm512_cvtps_ph(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a), RND);
-                _mm256_mask_storeu_epi16(acc, valid[v], h);
+                __m512 a = round16(_mm512_mul_ps(_mm512_load_ps(acc), ms[v]));
+                a = round16(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a));
+                _mm512_mask_store_ps(acc, valid[v], a);
             }
         } else if (valid[v] != 0xFFFF) {
             for (int d = 0; d < hd; d++, acc += R) {
-                __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)acc));
-                __m256i h = _mm512_cvtps_ph(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a), RND);
-                _mm256_mask_storeu_epi16(acc, valid[v], h);
+                __m512 a = round16(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], _mm512_load_ps(acc)));
+                _mm512_mask_store_ps(acc, valid[v], a);
             }
         } else {
-            for (int d = 0; d < hd; d++, acc += R) {
-                __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)acc));
-                _mm256_store_si256((__m256i *)acc,
-                                   _mm512_cvtps_ph(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a), RND));
-            }
+            for (int d = 0; d < hd; d++, acc += R)
+                _mm512_store_ps(acc, round16(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], _mm512_load_ps(acc))));
         }
     }
 }
@@ -244,7 +239,7 @@ static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
         inv[r] = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
     for (int d = 0; d < hd; d++) {
         for (int r0 = 0; r0 < R; r0 += 16) {
-            __m512 a = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(w->acc + (size_t)d * R + r0)));
+            __m512 a = _mm512_load_ps(w->acc + (size_t)d * R + r0);
             _mm512_store_ps(col + r0, _mm512_mul_ps(a, _mm512_load_ps(inv + r0)));
         }
         for (int r = 0; r < nr; r++)
