@@ -229,22 +229,18 @@ INLINE void step(const attn_blk_ws *w, const float *vj, int hd, int pos, int j, 
     }
 }
 
-/* out = acc / l (0 if l is 0, as the one-query kernel); m is free now
- * and holds the inverses, st a transposed column. */
+/* out = acc / l (0 if l is 0), the one-query kernel's final step. */
 static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
 {
-    int hd = b->hd, R = w->rows, nr = b->n_tok * b->n_grp;
-    float *inv = w->m, *col = w->st;
-    for (int r = 0; r < R; r++)
-        inv[r] = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
-    for (int d = 0; d < hd; d++) {
-        for (int r0 = 0; r0 < R; r0 += 16) {
-            __m512 a = _mm512_load_ps(w->acc + (size_t)d * R + r0);
-            _mm512_store_ps(col + r0, _mm512_mul_ps(a, _mm512_load_ps(inv + r0)));
+    int hd = b->hd, R = w->rows;
+    for (int t = 0, r = 0; t < b->n_tok; t++)
+        for (int h = 0; h < b->n_grp; h++, r++) {
+            float *o = b->out + (size_t)t * b->ldo + (size_t)h * hd;
+            const float *a = w->acc + r;
+            float inv = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
+            for (int d = 0; d < hd; d++)
+                o[d] = a[(size_t)d * R] * inv;
         }
-        for (int r = 0; r < nr; r++)
-            b->out[(size_t)(r / b->n_grp) * b->ldo + (size_t)(r % b->n_grp) * hd + d] = col[r];
-    }
 }
 
 INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
