@@ -135,6 +135,11 @@ bool lc_layout(lc_grp *gr, size_t align);
  * release. Returns true on success, else fills *why. */
 bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
                    int fault, uint64_t *sum, lc_fail *why);
+/* The read checksum's state (words) and its inner loop with AVX2
+ * (lc_csum_avx2.c; the portable loop in lc_io.c gives the same result). */
+#define LC_CSUM_WORDS 16
+void lc_csum_portable(uint64_t h[LC_CSUM_WORDS], const uint8_t *p, uint64_t n);
+void lc_csum_avx2(uint64_t h[LC_CSUM_WORDS], const uint8_t *p, uint64_t n);
 /* MemAvailable from /proc/meminfo in bytes, or -1. */
 int64_t lc_mem_available(void);
 /* Monotonic clock in seconds. */

@@ -87,38 +87,50 @@ bool lc_layout(lc_grp *gr, size_t align)
  * soon as it has arrived, while it is still in the CPU's caches: a
  * checksum pass over a whole layer afterwards would read it from DRAM a
  * second time, which cost as much as the read itself (half of a loader's
- * time in a profile). */
-#define LC_READ_PIECE ((uint64_t)4 << 20)
+ * time in a profile). 512 KiB: the piece and its page-cache source fit the
+ * 1 MiB L2 together, so the checksum reads it from L2 (4 MiB pieces were
+ * read back from L3 or DRAM); 800 preads per 400 MiB cost well under a
+ * millisecond, and the disk still gets large requests through readahead. */
+#define LC_READ_PIECE ((uint64_t)512 << 10)
 
 static const uint64_t CSUM_P = 0x9e3779b97f4a7c15ull;
 
-/* A Fletcher-style sum over 8-byte words in four lanes: per lane a sum of
- * the words and a sum of those running sums, so any changed word changes
- * the first and a moved one the second. Adds only: the compiler vectorizes
- * it and it runs several times faster than the copy it follows (the
- * multiply-xor hash it replaced was bound by the multiplier at about the
- * copy's speed, a third of a loader's time). h holds 8 words; n is a
- * multiple of 32 except on a run's last call. */
-static void csum_bytes(uint64_t h[8], const uint8_t *p, uint64_t n)
+/* A Fletcher-style sum over 8-byte words in eight lanes (a 64-byte block
+ * per step): per lane a sum of the words and a sum of those running sums,
+ * so any changed word changes the first and a moved one the second. Adds
+ * only, and two independent 32-byte chains per block: the AVX2 version
+ * lc_csum_avx2 (same result) runs at about 100 GB/s on a piece still in
+ * L2, against about 50 with one four-lane chain, which was a fifth of the
+ * page-cache copy's time. h holds LC_CSUM_WORDS words; n is a multiple of
+ * 64 except on a run's last call. */
+void lc_csum_portable(uint64_t h[LC_CSUM_WORDS], const uint8_t *p, uint64_t n)
 {
     uint64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int l = 0; l < 4; l++) {
+    for (; i + 64 <= n; i += 64)
+        for (int l = 0; l < 8; l++) {
             uint64_t w;
             memcpy(&w, p + i + 8 * l, 8);
             h[l] += w;
-            h[4 + l] += h[l];
+            h[8 + l] += h[l];
         }
     for (; i < n; i++) {
         h[0] += p[i];
-        h[4] += h[0];
+        h[8] += h[0];
     }
+}
+
+static void csum_bytes(uint64_t h[LC_CSUM_WORDS], const uint8_t *p, uint64_t n)
+{
+    if (__builtin_cpu_supports("avx2"))
+        lc_csum_avx2(h, p, n);
+    else
+        lc_csum_portable(h, p, n);
 }
 
 bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
                    int fault, uint64_t *sum, lc_fail *why)
 {
-    uint64_t h[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint64_t h[LC_CSUM_WORDS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     /* the injected checksum fault flips the group's first payload byte as
      * it arrives, before the checksum sees it, as a bad disk would */
     size_t flip = SIZE_MAX;
@@ -157,7 +169,7 @@ bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
                 return false;
             }
             got += (uint64_t)n;
-            uint64_t end = got >= run->need ? run->need : got / 32 * 32;
+            uint64_t end = got >= run->need ? run->need : got / 64 * 64;
             if (flip >= run->buf_pos + summed && flip < run->buf_pos + end) {
                 buf[flip] ^= 0x5a;
                 flip = SIZE_MAX;
@@ -174,7 +186,7 @@ bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
                                 POSIX_FADV_DONTNEED);
     }
     uint64_t x = h[0];
-    for (int l = 1; l < 8; l++)
+    for (int l = 1; l < LC_CSUM_WORDS; l++)
         x = (x ^ (h[l] >> 29) ^ h[l]) * CSUM_P;
     *sum = x ^ (x >> 32);
     return true;
