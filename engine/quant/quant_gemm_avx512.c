@@ -367,10 +367,9 @@ GEMM_DRIVER(rows_gemm_q6_K, CALL_Q6_K, KT)
     static void name(int64_t n, const void *w, size_t row_bytes, int r0, int r1,              \
                      const void *act, size_t act_bytes, int n_tok, float *out, size_t ldy)    \
     {                                                                                         \
-        if (n_tok >= QGP_MIN_TOK)                                                             \
-            packed(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                 \
-        else                                                                                  \
-            rows(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                   \
+        if (n_tok >= QGP_MIN_TOK && packed(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy)) \
+            return;                                                                           \
+        rows(n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                       \
     }
 KQ_GEMM(gemm_q4_K, qgp_gemm_q4_K, rows_gemm_q4_K)
 KQ_GEMM(gemm_q5_K, qgp_gemm_q5_K, rows_gemm_q5_K)

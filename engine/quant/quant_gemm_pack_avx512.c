@@ -19,11 +19,14 @@
  * the vec_dot's bits.
  *
  * The interleaving (a 16 x 16 dword transpose per 64 bytes of quants) is
- * done per call, one super-block of a 16-row panel at a time into a stack
- * buffer that stays in L1 while it meets a block of tokens whose
- * activations stay in L2.
+ * done per call, a whole 16-row panel at a time into a work buffer that
+ * stays in L2 while it meets a block of tokens whose activations stay in
+ * L2 too; a tile of 8 tokens runs over the whole row with its float sums
+ * in registers (storing them per super-block cost a masked load and store
+ * per token and super-block, 12% of the samples).
  */
 #include <immintrin.h>
+#include <stdlib.h>
 
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
@@ -290,13 +293,12 @@ static void pack_q6_K(bytes const blk[16], kpack *P)
 
 /* ------------------------------------------------------------- compute */
 
-/* Super-block i of the packed panel P against nt <= NT tokens (act, ab
- * bytes apart): nsub sub-blocks of 64 / nsub quants. The rows of mrow
- * of out (token t at out + t * ldy) get the super-block's term added, or
- * set (first) as 0 + term, the vec_dot's sum starting from 0. */
+/* Super-block i, packed in P, against nt <= NT tokens (act, ab bytes
+ * apart): nsub sub-blocks of 64 / nsub quants. acc[t] += the super-block's
+ * term for token t, in the vec_dot's order (its sum starts from 0 and
+ * takes the super-blocks one after the other). */
 static inline __attribute__((always_inline)) void
-kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, int nt, float *out,
-        size_t ldy, __mmask16 mrow, int first)
+kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, int nt, __m512 acc[NT])
 {
     const block_q8_K *y[NT];
     __m512i si[NT], mi[NT];
@@ -349,16 +351,31 @@ kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, 
         } else {
             term = _mm512_mul_ps(_mm512_mul_ps(dx, yd), _mm512_cvtepi32_ps(_mm512_add_epi32(si[t], mi[t])));
         }
-        float *o = out + (size_t)t * ldy;
-        const __m512 prev = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mrow, o);
-        _mm512_mask_storeu_ps(o, mrow, _mm512_add_ps(prev, term));
+        acc[t] = _mm512_add_ps(acc[t], term);
     }
 }
 
-/* The GEMM of one k-quant type (a constant after inlining): panels of 16
- * rows, each super-block packed once per block of TB tokens. Rows past r1
- * in the last panel repeat row r1 - 1 and are never stored. */
+/* nt tokens from act against the nb packed super-blocks of a panel: the
+ * sums stay in registers over the whole row and are stored once, to the
+ * rows of mrow (token t at out + t * ldy). */
 static inline __attribute__((always_inline)) void
+kp_run(const kpack *P, int64_t nb, int nsub, int has_min, bytes act, size_t ab, int nt, float *out,
+       size_t ldy, __mmask16 mrow)
+{
+    __m512 acc[NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++)
+        kp_tile(&P[i], nsub, has_min, act, ab, i, nt, acc);
+    for (int t = 0; t < nt; t++)
+        _mm512_mask_storeu_ps(out + (size_t)t * ldy, mrow, acc[t]);
+}
+
+/* The GEMM of one k-quant type (a constant after inlining): panels of 16
+ * rows, packed whole (nb super-blocks, in L2) once per block of TB
+ * tokens, then met tile by tile. Rows past r1 in the last panel repeat
+ * row r1 - 1 and are never stored. Returns 0 without its work buffer. */
+static inline __attribute__((always_inline)) int
 kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
         size_t ab, int n_tok, float *out, size_t ldy)
 {
@@ -368,63 +385,70 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     const int64_t nb = n / QK_K;
     int tbs = (int)(TB_CACHE / (ab ? ab : 1));
     tbs = tbs < 16 ? 16 : tbs > TB_MAX ? TB_MAX : tbs;
-    kpack P;
+    /* per call, as in quant_gemm_q8_avx512.c: a prefill matmul takes
+     * milliseconds */
+    kpack *P = aligned_alloc(_Alignof(kpack), (size_t)nb * sizeof(kpack));
+    if (!P)
+        return 0;
     for (int tb = 0; tb < n_tok; tb += tbs) {
         const int te = n_tok - tb < tbs ? n_tok : tb + tbs;
         for (int p0 = r0; p0 < r1; p0 += 16) {
             const int nr = r1 - p0 < 16 ? r1 - p0 : 16;
             const __mmask16 mrow = (__mmask16)((1u << nr) - 1);
-            /* the next panel (contiguous rows) is fetched a slice per
-             * super-block while this one computes: 16 strided streams are
-             * more than the hardware prefetcher follows */
-            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
-            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
-            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
             for (int64_t i = 0; i < nb; i++) {
-                for (size_t o = next_bytes * (size_t)i / (size_t)nb; o < next_bytes * (size_t)(i + 1) / (size_t)nb; o += 64)
-                    _mm_prefetch((const char *)next + o, _MM_HINT_T1);
                 bytes blk[16];
                 for (int r = 0; r < 16; r++)
                     blk[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes + (size_t)i * bsz;
                 if (type == QT_Q4_K)
-                    pack_k45(blk, offsetof(block_q4_K, qs), 0, &P);
+                    pack_k45(blk, offsetof(block_q4_K, qs), 0, &P[i]);
                 else if (type == QT_Q5_K)
-                    pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), &P);
+                    pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), &P[i]);
                 else
-                    pack_q6_K(blk, &P);
-                for (int t0 = tb; t0 < te;) {
-                    bytes a = (bytes)act + (size_t)t0 * ab;
-                    float *o = out + (size_t)t0 * ldy + p0;
-                    const int left = te - t0;
-                    const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
-                    switch (nt) {
-                    case NT: kp_tile(&P, nsub, !q6, a, ab, i, NT, o, ldy, mrow, i == 0); break;
-                    case 4: kp_tile(&P, nsub, !q6, a, ab, i, 4, o, ldy, mrow, i == 0); break;
-                    case 3: kp_tile(&P, nsub, !q6, a, ab, i, 3, o, ldy, mrow, i == 0); break;
-                    case 2: kp_tile(&P, nsub, !q6, a, ab, i, 2, o, ldy, mrow, i == 0); break;
-                    default: kp_tile(&P, nsub, !q6, a, ab, i, 1, o, ldy, mrow, i == 0); break;
-                    }
-                    t0 += nt;
+                    pack_q6_K(blk, &P[i]);
+            }
+            /* the next panel (contiguous rows) is fetched a slice per tile
+             * while this one computes: 16 strided streams are more than
+             * the hardware prefetcher follows */
+            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
+            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
+            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
+            const size_t span = (size_t)(te - tb);
+            for (int t0 = tb; t0 < te;) {
+                const int left = te - t0;
+                const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
+                for (size_t o = next_bytes * (size_t)(t0 - tb) / span; o < next_bytes * (size_t)(t0 - tb + nt) / span; o += 64)
+                    _mm_prefetch((const char *)next + o, _MM_HINT_T1);
+                bytes a = (bytes)act + (size_t)t0 * ab;
+                float *o = out + (size_t)t0 * ldy + p0;
+                switch (nt) {
+                case NT: kp_run(P, nb, nsub, !q6, a, ab, NT, o, ldy, mrow); break;
+                case 4: kp_run(P, nb, nsub, !q6, a, ab, 4, o, ldy, mrow); break;
+                case 3: kp_run(P, nb, nsub, !q6, a, ab, 3, o, ldy, mrow); break;
+                case 2: kp_run(P, nb, nsub, !q6, a, ab, 2, o, ldy, mrow); break;
+                default: kp_run(P, nb, nsub, !q6, a, ab, 1, o, ldy, mrow); break;
                 }
+                t0 += nt;
             }
         }
     }
+    free(P);
+    return 1;
 }
 
-void qgp_gemm_q4_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+int qgp_gemm_q4_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                    size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
-    kp_gemm(QT_Q4_K, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
+    return kp_gemm(QT_Q4_K, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
 }
 
-void qgp_gemm_q5_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+int qgp_gemm_q5_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                    size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
-    kp_gemm(QT_Q5_K, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
+    return kp_gemm(QT_Q5_K, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
 }
 
-void qgp_gemm_q6_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
+int qgp_gemm_q6_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                    size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
-    kp_gemm(QT_Q6_K, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
+    return kp_gemm(QT_Q6_K, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);
 }
