@@ -371,10 +371,33 @@ kp_run(const kpack *P, int64_t nb, int nsub, int has_min, bytes act, size_t ab, 
         _mm512_mask_storeu_ps(out + (size_t)t * ldy, mrow, acc[t]);
 }
 
+/* nt tokens from act against super-block i alone, packed in P: the
+ * rows of mrow of out (token t at out + t * ldy) get its term added, or
+ * set (i = 0) as 0 + term: the same operations as kp_run's. */
+static inline __attribute__((always_inline)) void
+kp_step(const kpack *P, int64_t i, int nsub, int has_min, bytes act, size_t ab, int nt, float *out,
+        size_t ldy, __mmask16 mrow)
+{
+    __m512 acc[NT];
+    for (int t = 0; t < nt; t++)
+        acc[t] = i == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mrow, out + (size_t)t * ldy);
+    kp_tile(P, nsub, has_min, act, ab, i, nt, acc);
+    for (int t = 0; t < nt; t++)
+        _mm512_mask_storeu_ps(out + (size_t)t * ldy, mrow, acc[t]);
+}
+
+/* From how many tokens in a block the panel is packed whole: a few tiles
+ * do better meeting each super-block while it is in L1 (and pay a load
+ * and a store of their sums per super-block); many do better with the
+ * sums in registers over the row (T = 512, 2048 x 2048, one thread: 440
+ * -> 510-530 GOP/s; equal at 128; at 16-32 x 5632, 30% slower). */
+#define KP_WHOLE_MIN 160
+
 /* The GEMM of one k-quant type (a constant after inlining): panels of 16
- * rows, packed whole (nb super-blocks, in L2) once per block of TB
- * tokens, then met tile by tile. Rows past r1 in the last panel repeat
- * row r1 - 1 and are never stored. Returns 0 without its work buffer. */
+ * rows, packed once per block of TB tokens, either whole (nb super-blocks,
+ * in L2) and met tile by tile over the row, or a super-block at a time.
+ * Rows past r1 in the last panel repeat row r1 - 1 and are never stored.
+ * Returns 0 without its work buffer. */
 static inline __attribute__((always_inline)) int
 kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
         size_t ab, int n_tok, float *out, size_t ldy)
@@ -392,27 +415,51 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
         return 0;
     for (int tb = 0; tb < n_tok; tb += tbs) {
         const int te = n_tok - tb < tbs ? n_tok : tb + tbs;
+        const size_t span = (size_t)(te - tb);
+        /* a narrow block: each super-block packed and met while in L1 */
+        const int whole = span >= KP_WHOLE_MIN;
         for (int p0 = r0; p0 < r1; p0 += 16) {
             const int nr = r1 - p0 < 16 ? r1 - p0 : 16;
             const __mmask16 mrow = (__mmask16)((1u << nr) - 1);
+            /* the next panel (contiguous rows) is fetched a slice per tile
+             * or super-block while this one computes: 16 strided streams
+             * are more than the hardware prefetcher follows */
+            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
+            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
+            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
             for (int64_t i = 0; i < nb; i++) {
+                kpack *Pi = whole ? &P[i] : P;
+                if (!whole)
+                    for (size_t o = next_bytes * (size_t)i / (size_t)nb; o < next_bytes * (size_t)(i + 1) / (size_t)nb; o += 64)
+                        _mm_prefetch((const char *)next + o, _MM_HINT_T1);
                 bytes blk[16];
                 for (int r = 0; r < 16; r++)
                     blk[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes + (size_t)i * bsz;
                 if (type == QT_Q4_K)
-                    pack_k45(blk, offsetof(block_q4_K, qs), 0, &P[i]);
+                    pack_k45(blk, offsetof(block_q4_K, qs), 0, Pi);
                 else if (type == QT_Q5_K)
-                    pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), &P[i]);
+                    pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), Pi);
                 else
-                    pack_q6_K(blk, &P[i]);
+                    pack_q6_K(blk, Pi);
+                if (whole)
+                    continue;
+                for (int t0 = tb; t0 < te;) {
+                    const int left = te - t0;
+                    const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
+                    bytes a = (bytes)act + (size_t)t0 * ab;
+                    float *o = out + (size_t)t0 * ldy + p0;
+                    switch (nt) {
+                    case NT: kp_step(P, i, nsub, !q6, a, ab, NT, o, ldy, mrow); break;
+                    case 4: kp_step(P, i, nsub, !q6, a, ab, 4, o, ldy, mrow); break;
+                    case 3: kp_step(P, i, nsub, !q6, a, ab, 3, o, ldy, mrow); break;
+                    case 2: kp_step(P, i, nsub, !q6, a, ab, 2, o, ldy, mrow); break;
+                    default: kp_step(P, i, nsub, !q6, a, ab, 1, o, ldy, mrow); break;
+                    }
+                    t0 += nt;
+                }
             }
-            /* the next panel (contiguous rows) is fetched a slice per tile
-             * while this one computes: 16 strided streams are more than
-             * the hardware prefetcher follows */
-            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
-            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
-            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
-            const size_t span = (size_t)(te - tb);
+            if (!whole)
+                continue;
             for (int t0 = tb; t0 < te;) {
                 const int left = te - t0;
                 const int nt = left >= NT ? NT : left >= 4 ? 4 : left;

@@ -74,6 +74,9 @@ int main(void)
         /* n = 5632: k-quant blocks of 81 tokens, Q8_0 of 42 */
         check(types[i], 5632, 37, 3, 263);
         check(types[i], 2048, 50, 17, 18);
+        /* n = 2048: k-quant blocks of 224 tokens, packed whole (from 160
+         * tokens), then a block of 39 packed a super-block at a time */
+        check(types[i], 2048, 40, 5, 263);
     }
     return t_done();
 }
