@@ -29,8 +29,9 @@
  * lies within that error of a midpoint between two floats. So: compute
  * e^x in double to about 1e-16, round to float, and wherever the double
  * lies within 2^21 double ulps (2^-31 relative, four times the library's
- * error plus ours) of a midpoint, or x is below -87 (float results near
- * the subnormal range), ask expf itself. That is about one lane in 128.
+ * error plus ours) of a midpoint, or x is in [-110, -87) (float results
+ * near or in the subnormal range), ask expf itself: about one lane in 128
+ * plus those. Below -110 the result is +0.
  * ---------------------------------------------------------------------- */
 
 static const double LN2_HI = 0x1.62e42fefa39efp-1;  /* ln 2 rounded to double */
@@ -68,7 +69,8 @@ INLINE __mmask8 near_midpoint(__m512d y)
 INLINE __m512 expf16(__m512 x, __mmask16 want)
 {
     __mmask16 fast = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
-    __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ);
+    /* e^-110 is below half the least subnormal: expf gives +0 there. */
+    __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-110.0f), _CMP_LT_OQ);
     __m512d ylo = exp_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)));
     __m512d yhi = exp_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
     __m512 y = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(ylo))),
