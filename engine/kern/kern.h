@@ -58,9 +58,11 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
  * (q/k/v, gate/up): y[m][t * w[m].n_out + o] = sum_i W_m[o][i] *
  * x[t * n_in + i]; every w[m].n_in is the same. For one token (decode)
  * the input is quantized once per activation type and all the rows of
- * all the matrices run as one pool job, split over the threads by weight
- * bytes (a job's hand-over costs more than the quantization); batches
- * run kern_matmul per matrix. Same bits as kern_matmul either way. */
+ * all the matrices run as one pool job (a job's hand-over costs more than
+ * the quantization), the threads taking ~1 MiB pieces of rows from a
+ * shared counter, each piece through the level's vec_dot_rows kernel where
+ * it has one; batches run kern_matmul per matrix. Same bits as kern_matmul
+ * either way, whatever the number of threads. */
 #define KERN_MULTI_MAX 3
 void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
                        int n_tok, float *const *y);
