@@ -15,6 +15,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#endif
 
 #include "core/err.h"
 #include "lc/lc_impl.h"
@@ -147,6 +151,24 @@ static int next_queued(const lc_cache *lc)
     return best;
 }
 
+/* Makes the calling prefetch worker yield the CPU to the compute: on a
+ * machine with as many compute threads as cores, reading from the page
+ * cache is CPU work (a copy) that competes with the matmuls. At equal
+ * priority the scheduler preempts compute threads in the middle of a
+ * parallel job, and their partners spin or sleep at the job's end waiting
+ * for them; at nice 19 a reader runs when a compute thread waits (a stall,
+ * the end of a job), which is when its copy is needed anyway. Measured on
+ * 2 cores, 1.1B Q4_K_M, budget 320 MiB, warm: 17.3 -> 21.6 t/s; cold
+ * (disk) reads were not slower: an I/O-bound reader needs little CPU.
+ * Advisory: a failure only leaves the reader at the process's priority. */
+static void lower_priority(void)
+{
+#ifdef __linux__
+    /* Linux: nice is per thread, addressed by the thread id */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+#endif
+}
+
 typedef struct worker_arg {
     lc_cache *lc;
     int fd;
@@ -157,6 +179,7 @@ static void *worker_main(void *arg)
     lc_cache *lc = ((worker_arg *)arg)->lc;
     int fd = ((worker_arg *)arg)->fd;
     free(arg);
+    lower_priority();
     pthread_mutex_lock(&lc->mu);
     while (!lc->stop) {
         int s = next_queued(lc);
