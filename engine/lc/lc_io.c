@@ -91,7 +91,7 @@ bool lc_layout(lc_grp *gr, size_t align)
  * 1 MiB L2 together, so the checksum reads it from L2 (4 MiB pieces were
  * read back from L3 or DRAM); 800 preads per 400 MiB cost well under a
  * millisecond, and the disk still gets large requests through readahead. */
-#define LC_READ_PIECE ((uint64_t)512 << 10)
+#define LC_READ_PIECE ((uint64_t)512 << 10) /* PROBE_READ_PIECE in engine/probe/probe.c must match */
 
 static const uint64_t CSUM_P = 0x9e3779b97f4a7c15ull;
 

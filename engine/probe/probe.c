@@ -340,7 +340,7 @@ chord_status chord_probe_file_read(const char *path, int64_t max_bytes, bool dro
 
 /* The layer cache's read size (LC_READ_PIECE in engine/lc/lc_io.c): how
  * big each pread is changes how the kernel's readahead keeps the disk busy. */
-#define PROBE_READ_PIECE ((int64_t)4 << 20)
+#define PROBE_READ_PIECE ((int64_t)512 << 10)
 
 typedef struct disk_reader {
     const char *path;
