@@ -17,28 +17,9 @@ die() {
     cat "$SCREENS" >&2
     fail "$*"
 }
-# wait_for PATTERN SECONDS: until the screen matches (grep -E).
-wait_for() {
-    local n=$(( $2 * 10 ))
-    while [ "$n" -gt 0 ]; do
-        screen | grep -qE -- "$1" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-# wait_gone PATTERN SECONDS: until the screen no longer matches. A check
-# that something went away must not race the next frame.
-wait_gone() {
-    local n=$(( $2 * 10 ))
-    while [ "$n" -gt 0 ]; do
-        screen | grep -qE -- "$1" || return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-# wait_cmd SECONDS COMMAND...: until COMMAND succeeds (it may use screen).
+# wait_cmd SECONDS COMMAND...: until COMMAND succeeds (it may use screen),
+# polling ten times a second. A check must wait for the frame it expects,
+# never sleep a fixed time: under -j2 and sanitizers a redraw can be slow.
 wait_cmd() {
     local n=$(( $1 * 10 ))
     shift
@@ -49,16 +30,14 @@ wait_cmd() {
     done
     return 1
 }
-# wait_file PATH SECONDS
-wait_file() {
-    local n=$(( $2 * 10 ))
-    while [ "$n" -gt 0 ]; do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
+shows() { screen | grep -qE -- "$1"; }
+hides() { ! shows "$1"; }
+# wait_for PATTERN SECONDS: until the screen matches (grep -E).
+wait_for() { wait_cmd "$2" shows "$1"; }
+# wait_gone PATTERN SECONDS: until the screen no longer matches.
+wait_gone() { wait_cmd "$2" hides "$1"; }
+# wait_file PATH SECONDS: until PATH exists and is not empty.
+wait_file() { wait_cmd "$2" test -s "$1"; }
 # start ARGS...: runs chord in a 120x40 window; records the tty settings
 # before and after, the exit status and chord's pid.
 start() {
