@@ -106,7 +106,7 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
         row("pp", o->n_pp, &s->pp, r->resident.pp.med, "resident");
         row("tg", o->n_tg, &s->tg, r->resident.tg.med, "resident");
         if (o->cold)
-            printf("  disk probe: %d reader(s) at once, %.1f MiB blocks in 4 MiB preads over %.0f MiB,\n"
+            printf("  disk probe: %d reader(s) at once, %.1f MiB blocks in 512 KiB preads over %.0f MiB,\n"
                    "  pages dropped before each pass, the first pass untimed (host cache as when streaming)\n",
                    r->lim.disk_readers, MIB(r->lim.disk_block), MIB(r->lim.disk_span));
         printf("  per token: %.2f stalls, %.2f ms stalled, %.1f MiB streamed; read %.1f MB/s\n",

@@ -239,7 +239,7 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
 }
 
 /* The streaming's pattern: one layer per prefetch worker, the workers at
- * once, in 4 MiB preads; blocks capped at 64 MiB, past which the kernel's
+ * once, in 512 KiB preads; blocks capped at 64 MiB, past which the kernel's
  * readahead windows are far smaller anyway. */
 static void stream_pattern(bench_result *res)
 {

@@ -381,7 +381,7 @@ static void *disk_reader_main(void *arg)
 }
 
 /* The layer cache reads a layer (a few to hundreds of MiB) per prefetch
- * worker in 4 MiB preads, two workers at once: one stream at a time (the
+ * worker in 512 KiB preads, two workers at once: one stream at a time (the
  * old probe) under-reads a virtual disk that serves requests in parallel.
  * drop: pages dropped before each pass and after each block (the disk's
  * rate); else they stay, and after the untimed first pass every read is
