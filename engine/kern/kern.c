@@ -102,7 +102,12 @@ typedef struct mm_job {
 
 /* From how many tokens quantized weights go through the blocked int8
  * GEMM (quant_gemm) instead of one vec_dot per (row, token). Both give
- * the same bits (quant.h), so this is speed only. Dequant + sgemm is not
+ * the same bits (quant.h), except Q8_0 on AVX-512, whose GEMM gives the
+ * scalar dot's bits and differs from the AVX-512 dot in float summation
+ * order only; so this is speed only. The table below predates the
+ * current GEMM tiles (they are faster; the switch points still hold: Q8_0's
+ * GEMM beats its dots from 4 tokens, 58.6 against 100 us/token at
+ * 2048x2048). Dequant + sgemm is not
  * a candidate for quantized weights: it is faster from 64 tokens (about
  * 110 us/token on 2048x2048 against 130-250) but changes the last bits
  * (kern_gemm_type). Measured with tests/quant/bench_gemm.c, CPU time of
