@@ -9,6 +9,7 @@
 #ifndef CHORD_T_H
 #define CHORD_T_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,5 +64,29 @@ const char *t_chord_bin(void);
 /* Runs a shell command, capturing stdout into *out (malloc'd, may be NULL)
  * and returning the exit status (or -1 if it did not exit normally). */
 int t_run(const char *cmd, char **out);
+
+/* Test data from a seed: xorshift64 on the caller's state, so each test
+ * keeps its own reproducible sequence. */
+static inline uint64_t t_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Uniform in [-1, 1): the top 53 bits as a double in [0, 1), then in float. */
+static inline float t_sym(uint64_t *s)
+{
+    return (float)((t_rand(s) >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+/* Standard normal by Box-Muller (two draws, u first). */
+static inline float t_gauss(uint64_t *s)
+{
+    double u = ((t_rand(s) >> 11) + 0.5) / 9007199254740992.0;
+    double v = ((t_rand(s) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+}
 
 #endif

@@ -18,14 +18,6 @@
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
 /* One shape: n_kv KV heads of hd in the cache (the block uses head 1),
  * n_grp query heads per KV head, n_tok tokens from pos0; q magnitude qs. */
 static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool simd)
@@ -37,11 +29,11 @@ static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool s
     float *o1 = calloc((size_t)n_tok * nq, sizeof *o1), *o2 = calloc((size_t)n_tok * nq, sizeof *o2);
     float *o3 = calloc((size_t)n_tok * nq, sizeof *o3);
     for (size_t i = 0; i < (size_t)n_pos * ld; i++) {
-        k[i] = quant_f32_to_f16(frand() * 2.0f);
-        v[i] = quant_f32_to_f16(frand());
+        k[i] = quant_f32_to_f16(t_sym(&rng) * 2.0f);
+        v[i] = quant_f32_to_f16(t_sym(&rng));
     }
     for (size_t i = 0; i < (size_t)n_tok * nq; i++)
-        q[i] = frand() * qs;
+        q[i] = t_sym(&rng) * qs;
     size_t nws = kern_attn_blk_ws_floats(hd, n_tok * n_grp);
     float *ws = aligned_alloc(64, ((nws * sizeof(float)) + 63) & ~(size_t)63);
     size_t hoff = (size_t)1 * n_grp * hd; /* query heads of KV head 1 */

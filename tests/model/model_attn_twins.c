@@ -16,14 +16,6 @@
 
 static uint64_t rng = 88172645463325252ull;
 
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
 int main(void)
 {
     chord_init();
@@ -38,11 +30,11 @@ int main(void)
             size_t ld = (size_t)hd * 3; /* a row holds other heads too */
             uint16_t *k = malloc((size_t)n * ld * sizeof *k), *v = malloc((size_t)n * ld * sizeof *v);
             for (size_t i = 0; i < (size_t)n * ld; i++) {
-                k[i] = quant_f32_to_f16(frand() * 3.0f);
-                v[i] = quant_f32_to_f16(frand());
+                k[i] = quant_f32_to_f16(t_sym(&rng) * 3.0f);
+                v[i] = quant_f32_to_f16(t_sym(&rng));
             }
             for (int d = 0; d < hd; d++)
-                q[d] = frand() * 2.0f;
+                q[d] = t_sym(&rng) * 2.0f;
             float scale = 1.0f / sqrtf((float)hd);
             kern_attn_head_scalar(q, k, v, ld, n, hd, scale, tmp, a);
 

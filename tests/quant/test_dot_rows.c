@@ -17,20 +17,6 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static float gauss(void)
-{
-    double u = ((next() >> 11) + 0.5) / 9007199254740992.0, v = ((next() >> 11) + 0.5) / 9007199254740992.0;
-    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
-}
-
 /* Overwrites some Q8_0 block scales with extremes so the float part of
  * the kernel sees them too. */
 static void spike_scales(int type, uint8_t *row, int64_t n)
@@ -39,8 +25,8 @@ static void spike_scales(int type, uint8_t *row, int64_t n)
     if (type != QT_Q8_0)
         return;
     for (int64_t b = 0; b < n / QK8_0; b++)
-        if (next() % 7 == 0) {
-            uint16_t h = extremes[next() % (sizeof extremes / sizeof *extremes)];
+        if (t_rand(&rng) % 7 == 0) {
+            uint16_t h = extremes[t_rand(&rng) % (sizeof extremes / sizeof *extremes)];
             memcpy(row + b * sizeof(block_q8_0), &h, 2);
         }
 }
@@ -59,15 +45,15 @@ static int check(int type, const char *level, int64_t n, int n_rows)
         goto out;
     }
     for (int r = 0; r < n_rows; r++) {
-        const float scale = (float)(next() % 64 + 1) / 8.0f;
+        const float scale = (float)(t_rand(&rng) % 64 + 1) / 8.0f;
         for (int64_t i = 0; i < n; i++)
-            f[i] = gauss() * scale;
+            f[i] = t_gauss(&rng) * scale;
         quant_quantize_row(type, f, w + (size_t)r * stride, n);
         spike_scales(type, w + (size_t)r * stride, n);
         memset(w + (size_t)r * stride + rb, 0xA5, stride - rb);
     }
     for (int64_t i = 0; i < n; i++)
-        f[i] = gauss() * 3.0f;
+        f[i] = t_gauss(&rng) * 3.0f;
     quant_quantize_row(at, f, act, n);
     got[n_rows] = 12345.0f; /* must stay: the kernel writes n_rows results */
     k->vec_dot_rows(n, got, w, stride, n_rows, act);

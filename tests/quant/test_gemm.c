@@ -27,23 +27,15 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static float unif(void)
 {
-    return (float)((rnd() >> 40) / 16777216.0) * 2.0f - 1.0f;
+    return (float)((t_rand(&rng) >> 40) / 16777216.0) * 2.0f - 1.0f;
 }
 
 static uint16_t any_scale(void)
 {
     static const uint16_t ext[] = {0x0000, 0x0001, 0x7bff, 0xfbff, 0x3c00, 0x0400};
-    uint64_t r = rnd();
+    uint64_t r = t_rand(&rng);
     if (r % 7 == 0)
         return ext[(r >> 8) % 6];
     float f = ldexpf(0.5f + (float)((r >> 16) % 1000) / 2000.0f, (int)((r >> 32) % 12) - 10);
@@ -67,7 +59,7 @@ static void fill_weights(int type, uint8_t *w, int64_t n_blocks)
     for (int64_t b = 0; b < n_blocks; b++) {
         uint8_t *blk = w + b * bs;
         for (int k = 0; k < bs; k++)
-            blk[k] = b % 9 == 0 ? 0 : b % 9 == 1 ? 0xFF : (uint8_t)rnd();
+            blk[k] = b % 9 == 0 ? 0 : b % 9 == 1 ? 0xFF : (uint8_t)t_rand(&rng);
         int off[2], nf = half_offsets(type, off);
         for (int f = 0; f < nf; f++) {
             uint16_t h = any_scale();
@@ -90,7 +82,7 @@ static void fill_act(int at, uint8_t *a, int64_t n, int variant)
         block_q8_K *y = (block_q8_K *)a;
         for (int64_t b = 0; b < n / QK_K; b++) {
             for (int j = 0; j < QK_K; j++)
-                y[b].qs[j] = (int8_t)(b % 2 ? -128 : (j % 3 ? 127 : (int)(rnd() % 256) - 128));
+                y[b].qs[j] = (int8_t)(b % 2 ? -128 : (j % 3 ? 127 : (int)(t_rand(&rng) % 256) - 128));
             for (int j = 0; j < 16; j++) {
                 int s = 0;
                 for (int l = 0; l < 16; l++)

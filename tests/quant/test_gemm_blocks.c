@@ -18,14 +18,6 @@
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static void check(int type, int64_t n, int rows, int r0, int n_tok)
 {
     const char *name = quant_traits_of(type)->name;
@@ -35,12 +27,12 @@ static void check(int type, int64_t n, int rows, int r0, int n_tok)
     float *f = malloc(sizeof(float) * (size_t)n), *out = malloc(sizeof(float) * rows * n_tok);
     for (int r = 0; r < rows; r++) {
         for (int64_t i = 0; i < n; i++)
-            f[i] = (float)((int)(rnd() % 2001) - 1000) / (r % 5 == 0 ? 10.0f : 1000.0f);
+            f[i] = (float)((int)(t_rand(&rng) % 2001) - 1000) / (r % 5 == 0 ? 10.0f : 1000.0f);
         quant_quantize_row(type, f, w + r * rb, n);
     }
     for (int t = 0; t < n_tok; t++) {
         for (int64_t i = 0; i < n; i++)
-            f[i] = (float)((int)(rnd() % 2001) - 1000) / (i % 61 == 0 ? 20.0f : 1000.0f);
+            f[i] = (float)((int)(t_rand(&rng) % 2001) - 1000) / (i % 61 == 0 ? 20.0f : 1000.0f);
         quant_quantize_row(at, f, a + t * ab, n);
     }
     for (size_t k = 0; k < (size_t)rows * n_tok; k++)

@@ -17,14 +17,6 @@
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
 
-static float unit(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
 int main(void)
 {
     chord_init();
@@ -34,7 +26,7 @@ int main(void)
     float *x = malloc(n_in * sizeof *x), *src = malloc(n_in * sizeof *src);
     T_REQUIRE(x && src, "out of memory");
     for (int i = 0; i < n_in; i++)
-        x[i] = unit() * 4.0f;
+        x[i] = t_sym(&rng) * 4.0f;
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         const int type = types[ti], at = quant_act_type(type);
         kern_mat w[3];
@@ -48,7 +40,7 @@ int main(void)
             T_REQUIRE(d && want[m] && got[m], "out of memory");
             for (int r = 0; r < n_out[m]; r++) {
                 for (int i = 0; i < n_in; i++)
-                    src[i] = unit() * (float)(r % 13 + 1);
+                    src[i] = t_sym(&rng) * (float)(r % 13 + 1);
                 quant_quantize_row(type, src, d + (size_t)r * w[m].row_bytes, n_in);
             }
             w[m].data = d;

@@ -24,25 +24,11 @@
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static float gauss(void)
-{
-    double u = ((next() >> 11) + 0.5) / 9007199254740992.0, v = ((next() >> 11) + 0.5) / 9007199254740992.0;
-    return (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
-}
-
 /* A half scale: mostly ordinary values, sometimes an extreme. */
 static uint16_t rand_scale(void)
 {
     static const uint16_t extremes[] = {0x0000, 0x0001, 0x7bff, 0xfbff, 0x8001, 0x3c00, 0x0400};
-    const uint64_t r = next();
+    const uint64_t r = t_rand(&rng);
     if (r % 8 == 0)
         return extremes[(r >> 8) % (sizeof extremes / sizeof *extremes)];
     const float f = ldexpf((float)((r >> 16) % 1000 + 1) / 1000.0f, (int)((r >> 32) % 14) - 12);
@@ -70,7 +56,7 @@ static void make_weights(int type, uint8_t *row, int64_t n)
     if (type == QT_F32 || type == QT_F16 || type == QT_BF16 || type == QT_Q8_K || type == QT_Q8_1) {
         float *f = malloc((size_t)n * sizeof *f);
         for (int64_t i = 0; i < n; i++)
-            f[i] = gauss() * (i % 64 == 0 ? 1000.0f : 1.0f);
+            f[i] = t_gauss(&rng) * (i % 64 == 0 ? 1000.0f : 1.0f);
         quant_kernels_for(type, "scalar")->quantize(f, row, n);
         free(f);
         return;
@@ -79,7 +65,7 @@ static void make_weights(int type, uint8_t *row, int64_t n)
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *blk = row + b * t->bytes;
         for (int k = 0; k < t->bytes; k++)
-            blk[k] = b % 8 == 0 ? 0 : b % 8 == 1 ? 0xFF : (uint8_t)next();
+            blk[k] = b % 8 == 0 ? 0 : b % 8 == 1 ? 0xFF : (uint8_t)t_rand(&rng);
         int off[2];
         const int nf = scale_fields(type, off);
         for (int f = 0; f < nf; f++) {
@@ -96,7 +82,7 @@ static void make_acts(int at, uint8_t *row, int64_t n, int variant)
 {
     float *f = malloc((size_t)n * sizeof *f);
     for (int64_t i = 0; i < n; i++)
-        f[i] = variant == 1 ? 0.0f : gauss() * (variant == 2 ? 1e-3f : 3.0f) + (variant == 3 ? 2.0f : 0.0f);
+        f[i] = variant == 1 ? 0.0f : t_gauss(&rng) * (variant == 2 ? 1e-3f : 3.0f) + (variant == 3 ? 2.0f : 0.0f);
     quant_kernels_for(at, "scalar")->quantize(f, row, n);
     free(f);
     if (at == QT_Q8_K && variant == 4) {
@@ -104,7 +90,7 @@ static void make_acts(int at, uint8_t *row, int64_t n, int variant)
         for (int64_t b = 0; b < n / QK_K; b++) {
             y[b].d = 0.75f;
             for (int j = 0; j < QK_K; j++)
-                y[b].qs[j] = (int8_t)(b % 2 ? -128 : (j % 3 ? 127 : (int)(next() % 256) - 128));
+                y[b].qs[j] = (int8_t)(b % 2 ? -128 : (j % 3 ? 127 : (int)(t_rand(&rng) % 256) - 128));
             for (int j = 0; j < 16; j++) {
                 int s = 0;
                 for (int l = 0; l < 16; l++)
@@ -150,7 +136,7 @@ static void check_level(const char *level)
             /* quantize: identical bytes, on plain rows, zero rows, rows of
              * exact .5 ties and rows with huge outliers */
             for (int i = 0; i < nn; i++) {
-                const float g = gauss();
+                const float g = t_gauss(&rng);
                 f[i] = r % 4 == 1 ? 0.0f
                      : r % 4 == 2 ? (float)((int)(g * 40.0f)) * 0.5f
                      : g * (i % 100 == 7 ? 5000.0f : 1.0f);

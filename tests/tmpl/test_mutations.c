@@ -17,14 +17,6 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 static const char *const pieces[] = {
     "{%", "%}", "{{", "}}", "{#", "#}", "-%}", "{%-", "(", ")", "[", "]", "{", "}", "'", "\"", "|", ".",
     ",", ":", "=", " if ", " else ", " for x in ", " endif ", "{% endif %}", "{% endfor %}", "{% else %}",
@@ -36,17 +28,17 @@ static const char *const pieces[] = {
 /* One random edit of buf (len bytes, cap room). Returns the new length. */
 static size_t mutate(char *buf, size_t len, size_t cap)
 {
-    size_t at = len ? next() % len : 0;
-    switch (next() % 4) {
+    size_t at = len ? t_rand(&rng) % len : 0;
+    switch (t_rand(&rng) % 4) {
     case 0: { /* delete a span */
-        size_t n = 1 + next() % 16;
+        size_t n = 1 + t_rand(&rng) % 16;
         if (at + n > len)
             n = len - at;
         memmove(buf + at, buf + at + n, len - at - n);
         return len - n;
     }
     case 1: { /* insert a piece */
-        const char *p = pieces[next() % (sizeof pieces / sizeof *pieces)];
+        const char *p = pieces[t_rand(&rng) % (sizeof pieces / sizeof *pieces)];
         size_t n = strlen(p);
         if (len + n >= cap)
             return len;
@@ -57,7 +49,7 @@ static size_t mutate(char *buf, size_t len, size_t cap)
     case 2: /* truncate */
         return at;
     default: { /* copy a span elsewhere */
-        size_t n = 1 + next() % 64, from = len ? next() % len : 0;
+        size_t n = 1 + t_rand(&rng) % 64, from = len ? t_rand(&rng) % len : 0;
         if (from + n > len)
             n = len - from;
         if (len + n >= cap)
@@ -104,7 +96,7 @@ int main(void)
         for (int round = 0; round < 300; round++) {
             memcpy(buf, orig, len);
             size_t n = len;
-            for (int k = 1 + (int)(next() % 4); k > 0; k--)
+            for (int k = 1 + (int)(t_rand(&rng) % 4); k > 0; k--)
                 n = mutate(buf, n, cap);
             tmpl *t = NULL;
             char *out = NULL;
