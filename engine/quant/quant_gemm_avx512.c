@@ -26,6 +26,7 @@
 
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
+#include "quant/quant_k4_x86.h"
 
 /* Tokens per micro-tile: the accumulators of GT tokens stay in registers
  * next to the unpacked weights. */
@@ -129,14 +130,8 @@ static inline void store8(__m256 sum, float *out, size_t ldy, int nt)
 /* Same unpacking of the Q4_K/Q5_K scales and mins as the vec_dot. */
 static inline void k4_scales(const uint8_t *packed, __m256i *sc16, __m256i *m16)
 {
-    uint32_t a[3];
-    memcpy(a, packed, 12);
-    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu;
-    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);
-    const uint32_t m_lo = a[1] & 0x3f3f3f3fu;
-    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4);
-    const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo);
-    const __m128i m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    __m128i sc8, m8;
+    k4_unpack(packed, &sc8, &m8);
     *m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
     *sc16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
 }

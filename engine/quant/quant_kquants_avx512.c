@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include "quant/quant_impl.h"
+#include "quant/quant_k4_x86.h"
 
 /* One half scale to float: a single F16C instruction (exact, like
  * quant_h2f) instead of the portable bit manipulation. */
@@ -113,18 +114,12 @@ static inline __m256i bsum_products(__m256i sc16, const block_q8_K *y)
 }
 
 /* The eight 6-bit scales of a Q4_K/Q5_K super-block as int16 in every
- * 128-bit lane (*bc), and the sixteen per-16 int16 mins (*m16); see
- * k4_scales for the packing. */
+ * 128-bit lane (*bc), and the sixteen per-16 int16 mins (*m16); the
+ * packing is k4_unpack's. */
 static inline void k4_scales_mins(const uint8_t *packed, __m512i *bc, __m256i *m16)
 {
-    uint32_t a[3];
-    memcpy(a, packed, 12);
-    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu;
-    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);
-    const uint32_t m_lo = a[1] & 0x3f3f3f3fu;
-    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4);
-    const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo);
-    const __m128i m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    __m128i sc8, m8;
+    k4_unpack(packed, &sc8, &m8);
     *m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
     *bc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc8));
 }
@@ -142,21 +137,13 @@ static inline __m512i q4_K_block(const block_q4_K *x, const block_q8_K *y, __m51
     return acc;
 }
 
-/* The eight 6-bit scales and mins of Q4_K/Q5_K, unpacked four at a time
- * with 32-bit masks (scales 0-3 and mins 0-3 are the low 6 bits of bytes
- * 0-3 and 4-7; scales and mins 4-7 take nibbles of bytes 8-11 and the top
- * two bits of bytes 0-3 and 4-7), as sixteen int16 per-16 values (each
- * sub-block of 32 covers two); *summ gets the min term. */
+/* The eight scales and mins of Q4_K/Q5_K (k4_unpack) as sixteen int16
+ * per-16 values (each sub-block of 32 covers two); *summ gets the min
+ * term. */
 static inline __m256i k4_scales(const uint8_t *packed, const block_q8_K *y, int *summ)
 {
-    uint32_t a[3];
-    memcpy(a, packed, 12);
-    const uint32_t sc_lo = a[0] & 0x3f3f3f3fu;
-    const uint32_t sc_hi = (a[2] & 0x0f0f0f0fu) | (((a[0] >> 6) & 0x03030303u) << 4);
-    const uint32_t m_lo = a[1] & 0x3f3f3f3fu;
-    const uint32_t m_hi = ((a[2] >> 4) & 0x0f0f0f0fu) | (((a[1] >> 6) & 0x03030303u) << 4);
-    const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo);
-    const __m128i m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    __m128i sc8, m8;
+    k4_unpack(packed, &sc8, &m8);
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
     *summ = scaled_bsums(m16, y);
     return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8));
