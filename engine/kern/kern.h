@@ -8,8 +8,9 @@
  * block, as the reference does: one dot product per (row, token) for short
  * batches, and from a per-type batch size on the multi-token int8 GEMM
  * (quant_gemm), which gives the same bits. Float weights switch, from
- * KERN_GEMM_MIN_TOK tokens on, to OpenBLAS sgemm on fixed tiles of weight
- * rows dequantized to F32, fed the activations rounded the same way. All
+ * KERN_GEMM_MIN_TOK tokens on, to a GEMM fed the activations rounded the
+ * same way: F16 on AVX-512 to kern's own (kern_gemm_f16_avx512), the rest
+ * to OpenBLAS sgemm on fixed tiles of weight rows dequantized to F32. All
  * paths split the output rows over the pool so that every output element is
  * computed by one thread in a fixed order: results do not depend on the
  * number of threads.
@@ -25,7 +26,7 @@
 #include "pool/pool.h"
 
 /* Batches of at least this many tokens multiply float (F32/F16/BF16)
- * weights through sgemm. Measured on 2048x2048 F16 with 2 threads (busy
+ * weights through a GEMM (sgemm, or F16's own on AVX-512). Measured on 2048x2048 F16 with 2 threads (busy
  * machine): the dot products cost 600-720 us/token at 1-4 tokens, sgemm
  * 760 us/token at 16 and 410 at 128, and loses below 16. Quantized
  * weights never take sgemm (see kern_gemm_type in kern.c). */
@@ -66,6 +67,21 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
 #define KERN_MULTI_MAX 3
 void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
                        int n_tok, float *const *y);
+
+/* The F16 weight GEMM behind kern_matmul's batches on AVX-512:
+ * y[t * ldy + o] = sum over k of x[t * ldx + k] * W[o][k] for t < n_tok,
+ * o < n_rows <= KERN_GEMM_NR, W's rows ldw halves apart; each element one
+ * chain of fused multiply-adds in k order starting from +0 (fmaf(x, w,
+ * acc)), so its bits depend on nothing but its row and token. The
+ * AVX-512 twin needs an AVX-512 CPU and pack, KERN_GEMM_PACK_FLOATS
+ * floats 64-byte aligned (the scalar twin ignores it). */
+#define KERN_GEMM_NR 64
+#define KERN_GEMM_KC 128
+#define KERN_GEMM_PACK_FLOATS (KERN_GEMM_NR * KERN_GEMM_KC)
+void kern_gemm_f16_scalar(const uint16_t *w, size_t ldw, int n_rows, int n_in, const float *x,
+                          size_t ldx, int n_tok, float *y, size_t ldy, float *pack);
+void kern_gemm_f16_avx512(const uint16_t *w, size_t ldw, int n_rows, int n_in, const float *x,
+                          size_t ldx, int n_tok, float *y, size_t ldy, float *pack);
 
 /* One row of any supported type to F32 (norm weights, biases, embeddings). */
 void kern_row_f32(int type, const void *src, float *dst, int n);
