@@ -45,6 +45,8 @@ typedef struct bench_speed {
 /* The machine's limits. */
 typedef struct bench_limits {
     double mem_bw_gb_s, memcpy_gb_s, sgemm_gflops, int8_gops;
+    double fma_gflops;           /* float multiply-add peak, all threads */
+    const char *fma_kind;
     /* read bandwidth over a buffer the size of the weights one token
      * reads, when that is under 1 GiB: a model that fits in the caches is
      * bound by them, not by DRAM (0 = not measured: mem_bw_gb_s applies) */
@@ -64,7 +66,8 @@ typedef struct bench_limits {
 typedef struct bench_result {
     chord_model_info info;       /* strings point into the result's copies */
     char name[256], type[32], arch[32];
-    bool float_path;             /* prefill through sgemm (float weights) */
+    bool float_path;             /* float weights: prefill bound by sgemm */
+    const char *pp_kernel;       /* chord_prefill_kernel: int8, fma, sgemm */
     bench_limits lim;
     bool have_resident;          /* false when the file exceeds available RAM */
     bench_speed resident;

@@ -14,8 +14,8 @@
 typedef struct bounds {
     double ops_per_tok;          /* 2 x matmul parameters per token */
     double bw;                   /* GB/s behind the tg bound */
-    double tg, pp_sgemm, pp_int8, pp_path;
-    double tg_frac, pp_frac, pp_frac_sgemm, pp_frac_int8;
+    double tg, pp_sgemm, pp_int8, pp_fma, pp_path;
+    double tg_frac, pp_frac, pp_frac_sgemm, pp_frac_int8, pp_frac_fma;
     double copy_bound, disk_bound, stream_ratio;
     double pcache_bound, pcache_ratio;   /* warm: read() from the page cache */
     int64_t rss_limit;           /* budget + KV + 64 MiB, bytes */
@@ -36,11 +36,13 @@ static bounds derive(const bench_opts *o, const bench_result *r)
     b.tg = div0(b.bw * 1e9, (double)in->weight_bytes_per_token);
     b.pp_sgemm = div0(r->lim.sgemm_gflops * 1e9, b.ops_per_tok);
     b.pp_int8 = div0(r->lim.int8_gops * 1e9, b.ops_per_tok);
+    b.pp_fma = div0(r->lim.fma_gflops * 1e9, b.ops_per_tok);
     b.pp_path = r->float_path ? b.pp_sgemm : b.pp_int8;
     b.tg_frac = div0(r->resident.tg.med, b.tg);
     b.pp_frac = div0(r->resident.pp.med, b.pp_path);
     b.pp_frac_sgemm = div0(r->resident.pp.med, b.pp_sgemm);
     b.pp_frac_int8 = div0(r->resident.pp.med, b.pp_int8);
+    b.pp_frac_fma = div0(r->resident.pp.med, b.pp_fma);
     if (r->have_stream) {
         const bench_speed *s = &r->stream;
         b.copy_bound = div0(r->lim.memcpy_gb_s * 1e9, s->bytes_per_tok);
@@ -63,6 +65,15 @@ static bounds derive(const bench_opts *o, const bench_result *r)
     return b;
 }
 
+static const char *pp_kernel_text(const char *k)
+{
+    if (k && !strcmp(k, "fma"))
+        return "chord's F16 GEMM on multiply-adds (float weights; bound: sgemm)";
+    if (k && !strcmp(k, "sgemm"))
+        return "OpenBLAS sgemm (float weights)";
+    return "int8 dot products (quantized weights)";
+}
+
 static void row(const char *name, int n, const bench_mmm *m, double bound, const char *what)
 {
     printf("  %-4s%-6d %9.2f %9.2f %9.2f   %10.2f  %6.1f%% of %s\n", name, n, m->min, m->med,
@@ -77,15 +88,16 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
            in->path, in->arch, in->type_name, (double)in->n_params / 1e9, MIB(in->weight_bytes),
            MIB(in->weight_bytes_per_token));
     printf("threads  %d, simd %s, prefill path %s, load average %.2f (%.2f at the end)\n",
-           o->threads, chord_simd_level(),
-           r->float_path ? "sgemm (float weights)" : "int8 dot products (quantized weights)",
-           r->load_avg, r->load_avg_end);
+           o->threads, chord_simd_level(), pp_kernel_text(r->pp_kernel), r->load_avg,
+           r->load_avg_end);
     printf("machine  read %.2f GB/s (1 GiB), %.2f GB/s over %.1f MiB (the tg bound's)\n",
            r->lim.mem_bw_gb_s, b.bw,
            MIB(r->lim.model_bw_gb_s > 0 ? in->weight_bytes_per_token : (int64_t)1 << 30));
     printf("         memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | int8 %.1f GOP/s (%s)\n",
            r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops, o->n_pp,
            r->lim.int8_gops, r->lim.int8_kind ? r->lim.int8_kind : "?");
+    printf("         fma %.1f GFLOP/s (%s)\n", r->lim.fma_gflops,
+           r->lim.fma_kind ? r->lim.fma_kind : "?");
     if (r->have_resident) {
         printf("resident (tokens/s over %d reps)\n  test        min       med       max    bound t/s\n",
                o->reps);
@@ -93,6 +105,11 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
         row("tg", o->n_tg, &r->resident.tg, b.tg, "bandwidth bound");
         printf("  pp vs the other bound: %.1f%% of sgemm (%.1f t/s), %.1f%% of int8 (%.1f t/s)\n",
                100 * b.pp_frac_sgemm, b.pp_sgemm, 100 * b.pp_frac_int8, b.pp_int8);
+        /* chord's own float GEMM is not bound by what OpenBLAS reaches but
+         * by the multiply-add units: say how far it is from those too */
+        if (r->pp_kernel && !strcmp(r->pp_kernel, "fma"))
+            printf("  pp vs the fma peak (the limit of chord's float GEMM): %.1f%% (%.1f t/s)\n",
+                   100 * b.pp_frac_fma, b.pp_fma);
         printf("  RSS %.1f MiB, peak %.1f MiB\n", r->resident.rss_kb / 1024.0,
                r->resident.hwm_kb / 1024.0);
     } else {
@@ -157,13 +174,16 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
     json_mmm("tg", &r->resident.tg);
     printf(",\"mem_bw_gb_s\":%.4f,\"memcpy_gb_s\":%.4f,\"sgemm_gflops\":%.4f,\"int8_gops\":%.4f",
            r->lim.mem_bw_gb_s, r->lim.memcpy_gb_s, r->lim.sgemm_gflops, r->lim.int8_gops);
-    printf(",\"int8_kind\":\"%s\",\"pp_path\":\"%s\"", r->lim.int8_kind ? r->lim.int8_kind : "",
-           r->float_path ? "sgemm" : "int8");
+    printf(",\"fma_gflops\":%.4f,\"fma_kind\":\"%s\"", r->lim.fma_gflops,
+           r->lim.fma_kind ? r->lim.fma_kind : "");
+    printf(",\"int8_kind\":\"%s\",\"pp_path\":\"%s\",\"pp_kernel\":\"%s\"",
+           r->lim.int8_kind ? r->lim.int8_kind : "", r->float_path ? "sgemm" : "int8",
+           r->pp_kernel ? r->pp_kernel : "");
     printf(",\"tg_bound_bw_gb_s\":%.4f", b.bw);
     printf(",\"tg_bound_tok_s\":%.4f,\"pp_bound_tok_s\":%.4f", b.tg, b.pp_path);
     printf(",\"tg_fraction_of_bound\":%.4f,\"pp_fraction_of_bound\":%.4f", b.tg_frac, b.pp_frac);
-    printf(",\"pp_fraction_of_sgemm\":%.4f,\"pp_fraction_of_int8\":%.4f", b.pp_frac_sgemm,
-           b.pp_frac_int8);
+    printf(",\"pp_fraction_of_sgemm\":%.4f,\"pp_fraction_of_int8\":%.4f"
+           ",\"pp_fraction_of_fma\":%.4f", b.pp_frac_sgemm, b.pp_frac_int8, b.pp_frac_fma);
     printf(",\"rss_bytes\":%lld,\"peak_rss_bytes\":%lld", (long long)r->resident.rss_kb * 1024,
            (long long)r->resident.hwm_kb * 1024);
     if (r->have_stream) {

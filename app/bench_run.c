@@ -232,6 +232,9 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
     st = chord_probe_sgemm(nt, o->n_pp, shapes, 7, 2, &l->sgemm_gflops, err);
     if (st != CHORD_OK)
         return st;
+    st = chord_probe_fma(nt, &l->fma_gflops, &l->fma_kind, err);
+    if (st != CHORD_OK)
+        return st;
     return chord_probe_int8(nt, &l->int8_gops, &l->int8_kind, err);
 }
 

@@ -182,6 +182,7 @@ int cmd_bench(int argc, char **argv)
         return EXIT_FAIL;
     }
     r.float_path = is_float_type(r.type);
+    r.pp_kernel = chord_prefill_kernel(r.type);
     if (o.tokenizer) {
         chord_model_params vp = chord_model_default_params();
         vp.vocab_only = true;

@@ -494,6 +494,15 @@ chord_status chord_probe_sgemm(int n_threads, int m, const int *shapes, int n_sh
  * in use: AVX-512 VNNI vpdpbusd, else AVX2 vpmaddubsw, else scalar. kind
  * (may be NULL) receives a name of the instructions used. */
 chord_status chord_probe_int8(int n_threads, double *gops, const char **kind, chord_err *err);
+/* Peak float multiply-add rate (GFLOP/s, a multiply and an add count as
+ * two) on n_threads threads with the SIMD level in use (AVX-512 or AVX2
+ * vfmadd, else scalar): the limit of chord's own float GEMM. */
+chord_status chord_probe_fma(int n_threads, double *gflops, const char **kind, chord_err *err);
+/* Which kernels prefill batches of weights of this type ("Q4_K", "F16")
+ * run through on this machine: "int8" (int8 dot products of quantized
+ * weights and activations), "fma" (chord's own float GEMM), "sgemm"
+ * (OpenBLAS), or "unknown" for a name the engine does not know. */
+const char *chord_prefill_kernel(const char *type_name);
 /* Drops the file's pages from the page cache (dirty pages written first). */
 chord_status chord_file_drop_cache(const char *path, chord_err *err);
 /* Sequential read rate of the file's first max_bytes (<= 0: all of it),

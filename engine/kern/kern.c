@@ -230,6 +230,24 @@ static void gemm_init(void)
     gemm_avx512 = !strcmp(chord_simd_level(), "avx512");
 }
 
+/* The one place that decides which kernels a large batch of this weight
+ * type runs through (kern_matmul, and `chord bench` for its bound). */
+static bool gemm_f16_own(int type)
+{
+    pthread_once(&gemm_once, gemm_init);
+    return type == QT_F16 && gemm_avx512;
+}
+
+const char *chord_prefill_kernel(const char *type_name)
+{
+    int type = quant_type_by_name(type_name ? type_name : "");
+    if (type < 0)
+        return "unknown";
+    if (type != QT_F32 && type != QT_F16 && type != QT_BF16)
+        return "int8";
+    return gemm_f16_own(type) ? "fma" : "sgemm";
+}
+
 /* Whether sgemm may stand in for the dot products of this weight type.
  * Only for float weights: quantized dot products sum integers exactly
  * within each block, and the reference's logits come from those exact
@@ -368,9 +386,8 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
     for (int t = 0; t < n_tok; t++)
         quant_dequant_row(at, ws->act + (size_t)t * j.act_bytes, ws->xr + (size_t)t * w->n_in, w->n_in);
     j.x = ws->xr;
-    pthread_once(&gemm_once, gemm_init);
     void (*job)(void *, int, int) = mm_gemm_job;
-    if (w->type == QT_F16 && gemm_avx512) {
+    if (gemm_f16_own(w->type)) {
         atomic_init(&j.next, 0);
         job = mm_f16_job;
     }

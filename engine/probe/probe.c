@@ -206,12 +206,15 @@ done:
     return st;
 }
 
-typedef struct int8_job {
-    const uint8_t *buf;
+/* The arithmetic peaks: every thread runs the same register-bound loop;
+ * the rate counts all threads' operations over the wall time. */
+typedef struct peak_job {
+    const void *buf;
     int64_t iters;
-    int kind;            /* 2 VNNI, 1 AVX2, 0 scalar */
-    int32_t sink[64];
-} int8_job;
+    int kind;            /* 2 AVX-512, 1 AVX2, 0 scalar */
+    bool fma;            /* float multiply-adds, else int8 dot products */
+    float sink[64];      /* results, so the loops are not optimised away */
+} peak_job;
 
 static int32_t int8_scalar(const uint8_t *buf, int64_t iters)
 {
@@ -225,13 +228,61 @@ static int32_t int8_scalar(const uint8_t *buf, int64_t iters)
     return s;
 }
 
-static void int8_fn(void *arg, int ith, int nth)
+static float fma_scalar(const float *buf, int64_t iters)
+{
+    float c[8];
+    for (int k = 0; k < 8; k++)
+        c[k] = buf[32 + k];
+    for (int64_t i = 0; i < iters; i++)
+        for (int k = 0; k < 8; k++)
+            c[k] = c[k] * buf[0] + buf[16];
+    return c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6] + c[7];
+}
+
+static void peak_fn(void *arg, int ith, int nth)
 {
     (void)nth;
-    int8_job *j = arg;
-    j->sink[ith & 63] = j->kind == 2 ? probe_int8_vnni512(j->buf, j->iters)
-                      : j->kind == 1 ? probe_int8_avx2(j->buf, j->iters)
-                                     : int8_scalar(j->buf, j->iters);
+    peak_job *j = arg;
+    float r;
+    if (j->fma)
+        r = j->kind == 2 ? probe_fma_avx512(j->buf, j->iters)
+          : j->kind == 1 ? probe_fma_avx2(j->buf, j->iters)
+                         : fma_scalar(j->buf, j->iters);
+    else
+        r = (float)(j->kind == 2 ? probe_int8_vnni512(j->buf, j->iters)
+                  : j->kind == 1 ? probe_int8_avx2(j->buf, j->iters)
+                                 : int8_scalar(j->buf, j->iters));
+    j->sink[ith & 63] = r;
+}
+
+/* Grows the loop until a pass takes 50 ms (timer noise, frequency
+ * ramp-up), then keeps the best rate of the following passes. */
+static chord_status peak_measure(int n_threads, peak_job *j, double ops_per_iter, double *rate,
+                                 chord_err *err)
+{
+    pool *p = NULL;
+    chord_status st = pool_new(n_threads, &p, err);
+    if (st != CHORD_OK)
+        return st;
+    j->iters = 1 << 16;
+    double best = 0;
+    for (int pass = 0; pass < 16; pass++) {
+        double t0 = now_s();
+        pool_run(p, peak_fn, j);
+        double dt = now_s() - t0;
+        if (dt < 0.05) {
+            j->iters *= 4;
+            continue;
+        }
+        double r = ops_per_iter * (double)j->iters * n_threads / dt / 1e9;
+        if (r > best)
+            best = r;
+        if (pass >= 6)
+            break;
+    }
+    *rate = best;
+    pool_free(p);
+    return CHORD_OK;
 }
 
 chord_status chord_probe_int8(int n_threads, double *gops, const char **kind, chord_err *err)
@@ -241,7 +292,7 @@ chord_status chord_probe_int8(int n_threads, double *gops, const char **kind, ch
         *kind = "scalar";
     if (n_threads < 1 || n_threads > 64)
         return err_set(err, CHORD_E_INVALID, "int8 probe: bad thread count %d", n_threads);
-    int8_job j = {0};
+    peak_job j = {0};
     int level = simd_level();
     j.kind = level == 2 && __builtin_cpu_supports("avx512vnni") ? 2 : level >= 1 ? 1 : 0;
     double ops_per_iter = j.kind == 2 ? PROBE_INT8_OPS_VNNI : j.kind == 1 ? PROBE_INT8_OPS_AVX2 : 32;
@@ -253,34 +304,34 @@ chord_status chord_probe_int8(int n_threads, double *gops, const char **kind, ch
     for (int i = 0; i < 1024; i++)
         buf[i] = (uint8_t)(i * 7 + 3);
     j.buf = buf;
-    pool *p = NULL;
-    chord_status st = pool_new(n_threads, &p, err);
-    if (st != CHORD_OK) {
-        free(buf);
-        return st;
-    }
-    /* Grow the loop until a pass takes 50 ms (timer noise, frequency
-     * ramp-up), then keep the best of three such passes. */
-    j.iters = 1 << 16;
-    double best = 0;
-    for (int pass = 0; pass < 16; pass++) {
-        double t0 = now_s();
-        pool_run(p, int8_fn, &j);
-        double dt = now_s() - t0;
-        if (dt < 0.05) {
-            j.iters *= 4;
-            continue;
-        }
-        double rate = ops_per_iter * (double)j.iters * n_threads / dt / 1e9;
-        if (rate > best)
-            best = rate;
-        if (pass >= 6)
-            break;
-    }
-    *gops = best;
-    pool_free(p);
+    chord_status st = peak_measure(n_threads, &j, ops_per_iter, gops, err);
     free(buf);
-    return CHORD_OK;
+    return st;
+}
+
+chord_status chord_probe_fma(int n_threads, double *gflops, const char **kind, chord_err *err)
+{
+    *gflops = 0;
+    if (kind)
+        *kind = "scalar";
+    if (n_threads < 1 || n_threads > 64)
+        return err_set(err, CHORD_E_INVALID, "fma probe: bad thread count %d", n_threads);
+    peak_job j = {.fma = true};
+    j.kind = simd_level();
+    double flops_per_iter = j.kind == 2 ? PROBE_FMA_FLOPS_AVX512 : j.kind == 1 ? PROBE_FMA_FLOPS_AVX2 : 16;
+    if (kind)
+        *kind = j.kind == 2 ? "avx512 vfmadd" : j.kind == 1 ? "avx2 vfmadd" : "scalar";
+    float *buf = aligned_alloc(64, 128 * sizeof(float));
+    if (!buf)
+        return err_set(err, CHORD_E_NOMEM, "fma probe: out of memory");
+    /* c = c * 0.5 + 0.5 converges to 1 from any start: no overflow, no
+     * subnormals (which some CPUs run slowly) */
+    for (int i = 0; i < 128; i++)
+        buf[i] = i < 32 ? 0.5f : 1.0f + (float)i / 128;
+    j.buf = buf;
+    chord_status st = peak_measure(n_threads, &j, flops_per_iter, gflops, err);
+    free(buf);
+    return st;
 }
 
 chord_status chord_file_drop_cache(const char *path, chord_err *err)

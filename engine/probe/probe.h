@@ -27,4 +27,14 @@ uint64_t probe_read_avx2(const void *p, size_t n);
 int32_t probe_int8_vnni512(const uint8_t *buf, int64_t iters);
 int32_t probe_int8_avx2(const uint8_t *buf, int64_t iters);
 
+/* Runs iters rounds of float multiply-adds c = c * x + y on independent
+ * accumulators (x, y from buf: 64-byte aligned, 128 floats, chosen so c
+ * stays normal). Returns a value folded from the accumulators; the number
+ * of float operations (a multiply and an add count one each) is iters *
+ * PROBE_FMA_FLOPS_* . */
+#define PROBE_FMA_FLOPS_AVX512 (12 * 16 * 2) /* 12 vfmadd zmm a round */
+#define PROBE_FMA_FLOPS_AVX2 (12 * 8 * 2)    /* 12 vfmadd ymm a round */
+float probe_fma_avx512(const float *buf, int64_t iters);
+float probe_fma_avx2(const float *buf, int64_t iters);
+
 #endif

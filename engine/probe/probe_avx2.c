@@ -54,3 +54,21 @@ int32_t probe_int8_avx2(const uint8_t *buf, int64_t iters)
     _mm256_storeu_si256((__m256i *)lanes, s);
     return (int32_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7]);
 }
+
+float probe_fma_avx2(const float *buf, int64_t iters)
+{
+    /* as probe_fma_avx512, eight lanes a register */
+    const __m256 x = _mm256_load_ps(buf), y = _mm256_load_ps(buf + 16);
+    __m256 c[12];
+    for (int k = 0; k < 12; k++)
+        c[k] = _mm256_load_ps(buf + 32 + 16 * (k & 3));
+    for (int64_t i = 0; i < iters; i++)
+        for (int k = 0; k < 12; k++)
+            c[k] = _mm256_fmadd_ps(c[k], x, y);
+    __m256 s = c[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm256_add_ps(s, c[k]);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, s);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+}

@@ -63,3 +63,21 @@ int32_t probe_int8_vnni512(const uint8_t *buf, int64_t iters)
         sum += lane[k];
     return (int32_t)sum;
 }
+
+float probe_fma_avx512(const float *buf, int64_t iters)
+{
+    /* Twelve accumulators cover the multiply-add's latency on two pipes;
+     * x and y stay in registers and c = c * x + y converges instead of
+     * overflowing or going subnormal, so every round runs at full rate. */
+    const __m512 x = _mm512_load_ps(buf), y = _mm512_load_ps(buf + 16);
+    __m512 c[12];
+    for (int k = 0; k < 12; k++)
+        c[k] = _mm512_load_ps(buf + 32 + 16 * (k & 3));
+    for (int64_t i = 0; i < iters; i++)
+        for (int k = 0; k < 12; k++)
+            c[k] = _mm512_fmadd_ps(c[k], x, y);
+    __m512 s = c[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm512_add_ps(s, c[k]);
+    return _mm512_reduce_add_ps(s);
+}

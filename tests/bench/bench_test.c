@@ -93,6 +93,15 @@ int main(void)
     positive(j, "memcpy_gb_s");
     positive(j, "sgemm_gflops");
     positive(j, "int8_gops");
+    positive(j, "fma_gflops");
+    /* With AVX-512 the multiply-add peak is the widest the CPU has: what
+     * OpenBLAS reaches (any width) stays below it, but for timing noise.
+     * (A scalar or AVX2 probe may measure less than OpenBLAS's AVX-512.) */
+    const chord_json *fk = chord_json_get(j, "fma_kind");
+    T_REQUIRE(fk && fk->type == CHORD_JSON_STRING, "fma_kind");
+    if (!strncmp(fk->string, "avx512", 6))
+        T_CHECK(num(j, "fma_gflops") > 0.8 * num(j, "sgemm_gflops"), "fma peak %g below sgemm %g",
+                num(j, "fma_gflops"), num(j, "sgemm_gflops"));
     positive(j, "weight_bytes");
     positive(j, "weight_bytes_per_token");
     T_CHECK(num(j, "weight_bytes_per_token") <= num(j, "weight_bytes"), "bytes per token <= weights");
@@ -101,6 +110,11 @@ int main(void)
     const chord_json *path = chord_json_get(j, "pp_path");
     T_CHECK(path && path->type == CHORD_JSON_STRING && !strcmp(path->string, "int8"),
             "Q8_0 prefill goes through the int8 dot products");
+    const chord_json *kern = chord_json_get(j, "pp_kernel");
+    T_CHECK(kern && kern->type == CHORD_JSON_STRING && !strcmp(kern->string, "int8"),
+            "Q8_0 prefill kernel is int8");
+    T_NEAR(num(j, "pp_fraction_of_fma") * num(j, "fma_gflops"),
+           num(j, "pp_fraction_of_int8") * num(j, "int8_gops"), 1e-3 * num(j, "int8_gops"));
     T_NEAR(num(j, "pp_fraction_of_bound"), num(j, "pp_fraction_of_int8"), 1e-3);
     positive(j, "tokenizer_mb_s");
     positive(j, "tokenizer_tokens");
