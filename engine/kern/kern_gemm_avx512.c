@@ -13,7 +13,8 @@
  * each micro-tile broadcasts one activation of each of 6 tokens against
  * those four vectors, 24 accumulators in registers, 10 loads per 24 FMAs.
  * A slice is 32 KiB of packed weights (L1) against 128 tokens x
- * KERN_GEMM_KC floats of activations (L2).
+ * KERN_GEMM_KC floats of activations (L2); the next slice's weights are
+ * prefetched during each sweep.
  */
 #include <immintrin.h>
 #include <stdbool.h>
@@ -96,6 +97,23 @@ INLINE void micro(const int m, int kc, const float *x, size_t ldx, const float *
             _mm512_mask_storeu_ps(y + (size_t)r * ldy + 16 * j, mk[j], a[r][j]);
 }
 
+/* Lines of a slice of weight rows to prefetch, one at a time. */
+typedef struct pf_lines {
+    const char *base;
+    size_t ld;       /* bytes from row to row */
+    int bytes;       /* of each row */
+    int per_row;     /* lines per row: one more than bytes / 64 when unaligned */
+    int n, next;     /* lines in all, the next one to ask for */
+} pf_lines;
+
+INLINE void prefetch_next(pf_lines *p, int count)
+{
+    for (int e = p->next + count < p->n ? p->next + count : p->n; p->next < e; p->next++) {
+        int r = p->next / p->per_row, off = p->next % p->per_row * 64;
+        _mm_prefetch(p->base + (size_t)r * p->ld + (off < p->bytes ? off : p->bytes - 1), _MM_HINT_T1);
+    }
+}
+
 void kern_gemm_f16_avx512(const uint16_t *w, size_t ldw, int n_rows, int n_in, const float *x,
                           size_t ldx, int n_tok, float *y, size_t ldy, float *pack)
 {
@@ -113,11 +131,27 @@ void kern_gemm_f16_avx512(const uint16_t *w, size_t ldw, int n_rows, int n_in, c
                 pack16(w + (size_t)g * ldw + k0 + k, ldw, nrow, kc - k < 16 ? kc - k : 16,
                        pack + (size_t)k * KERN_GEMM_NR + g);
         }
+        /* The weights come from DRAM (read once per batch), and the pack
+         * reads 64 rows 256 bytes each: 64 interleaved streams, more than
+         * the hardware prefetcher follows, so as demand misses. The next
+         * slice's lines are asked for during this sweep instead, a few
+         * after each micro-tile (a burst of hundreds stalls on the miss
+         * buffers): 150 -> 165 GFLOP/s on weights far larger than the
+         * caches (2048 x 2048 and 2048 x 5632, 128 tokens, one thread). */
+        int nk = n_in - k0 - KERN_GEMM_KC;
+        nk = nk < 0 ? 0 : nk > KERN_GEMM_KC ? KERN_GEMM_KC : nk;
+        pf_lines pf = {(const char *)(nk ? w + k0 + KERN_GEMM_KC : w), ldw * 2, 2 * nk,
+                       nk ? (2 * nk + 63) / 64 + 1 : 0, 0, 0};
+        pf.n = n_rows * pf.per_row;
+        int per = (pf.n + n_tok / MR) / (n_tok / MR + 1);
         bool first = k0 == 0;
         const float *xk = x + k0;
         int t = 0;
-        for (; t + MR <= n_tok; t += MR)
+        for (; t + MR <= n_tok; t += MR) {
             micro(MR, kc, xk + (size_t)t * ldx, ldx, pack, y + (size_t)t * ldy, ldy, first, mk);
+            prefetch_next(&pf, per);
+        }
+        prefetch_next(&pf, pf.n);
         /* the last tokens: one specialized tile each, so the loop above stays unrolled */
         const float *xt = xk + (size_t)t * ldx;
         float *yt = y + (size_t)t * ldy;
