@@ -16,12 +16,13 @@
  *                   vcvtps2ph is slow on some CPUs)
  *   kt  [BK][hd]    the key block as floats
  *   vt  [BK][hd]    the value block as floats
- *   st  [BK][rows]  the block's scores, transposed
+ *   st  [BK][rows]  the block's scores, transposed, then the exponents
+ *   e   [BK][rows]  the block's exponentials
  *   m, l [rows]     running maximum and sum
  *   lim [rows]      last visible position (padding rows: INT_MAX)
  * Every array starts on a 64-byte boundary if the buffer does. */
 typedef struct attn_blk_ws {
-    float *qt, *acc, *kt, *vt, *st, *m, *l;
+    float *qt, *acc, *kt, *vt, *st, *e, *m, *l;
     int32_t *lim;
     int rows;
 } attn_blk_ws;
@@ -47,7 +48,8 @@ static inline attn_blk_ws attn_blk_layout(float *buf, int hd, int n_rows)
     w.kt = w.acc + hr;
     w.vt = w.kt + attn_blk_bh(hd);
     w.st = w.vt + attn_blk_bh(hd);
-    w.m = w.st + (size_t)KERN_ATTN_BK * r;
+    w.e = w.st + (size_t)KERN_ATTN_BK * r;
+    w.m = w.e + (size_t)KERN_ATTN_BK * r;
     w.l = w.m + r;
     w.lim = (int32_t *)(w.l + r);
     return w;
@@ -57,7 +59,7 @@ static inline size_t attn_blk_floats(int hd, int n_rows)
 {
     int r = attn_blk_rows(n_rows);
     size_t hr = (size_t)hd * r;
-    return 2 * hr + 2 * attn_blk_bh(hd) + (size_t)KERN_ATTN_BK * r + 3 * (size_t)r;
+    return 2 * hr + 2 * attn_blk_bh(hd) + 2 * (size_t)KERN_ATTN_BK * r + 3 * (size_t)r;
 }
 
 #endif

@@ -7,7 +7,11 @@
  * in F16 and rescaled when the row's maximum moves; so the bits are the
  * one-query kernel's. What the batch buys: a key or value is converted
  * once per block for all the rows instead of once per query head and
- * token, there are no horizontal sums, and expf runs sixteen lanes wide.
+ * token, there are no horizontal sums, expf runs sixteen lanes wide, and
+ * the value accumulators stay in registers across a block of positions.
+ * The value update (a fused multiply-add and two F16 conversions per
+ * sixteen accumulators and position) is the floor: the conversions share
+ * one pair of pipes.
  */
 #include <immintrin.h>
 #include <limits.h>
@@ -25,35 +29,47 @@
  * expf, sixteen lanes
  *
  * The C library's expf (glibc's, error below 1.69 * 2^-34 relative before
- * its final rounding to float) is correctly rounded unless the exact value
- * lies within that error of a midpoint between two floats. So: compute
- * e^x in double to about 1e-16, round to float, and wherever the double
- * lies within 2^21 double ulps (2^-31 relative, four times the library's
- * error plus ours) of a midpoint, or x is in [-110, -87) (float results
- * near or in the subnormal range), ask expf itself: about one lane in 128
- * plus those. Below -110 the result is +0.
+ * its final rounding to float, so under 2^19.75 double ulps) is correctly
+ * rounded unless the exact value lies within that error of a midpoint
+ * between two floats. So: compute e^x in double to within 2^11 double
+ * ulps, round to float, and wherever the double lies within 2^21 double
+ * ulps (2^-31 relative) of a midpoint, or x is in [-110, -87) (float
+ * results near or in the subnormal range), ask expf itself: about one
+ * lane in 128 plus those. Below -110 the result is +0.
  * ---------------------------------------------------------------------- */
 
-static const double LN2_HI = 0x1.62e42fefa39efp-1;  /* ln 2 rounded to double */
-static const double LN2_LO = 0x1.abc9e3b39803fp-56; /* ln 2 - LN2_HI */
+/* 2^(i/16) rounded to double. */
+static const double EXP2_16[16] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0,
+};
+static const double LN2_16_HI = 0x1.62e42fefa39efp-5;  /* ln 2 / 16 rounded to double */
+static const double LN2_16_LO = 0x1.abc9e3b39803fp-60; /* ln 2 / 16 - LN2_16_HI */
 
-/* e^x: x = k ln 2 + r, |r| <= ln 2 / 2, e^r by a degree-12 Taylor
- * polynomial (truncation below 2e-16), times 2^k. */
-INLINE __m512d exp_pd(__m512d x)
+/* e^x for x in [-110, 0]: x = (16 q + i) ln 2 / 16 + r, |r| <= ln 2 / 32,
+ * e^x = 2^q 2^(i/16) e^r, e^r by its degree-5 Taylor polynomial
+ * (truncation below 1.5e-13 relative, 2^10.4 ulps of the binade). k = 16 q
+ * + i comes out of the rounding constant 1.5 * 2^52 in the low bits of t:
+ * bits 0-3 pick 2^(i/16) from the two table registers, bits 4-15 are q,
+ * added to the exponent field. */
+INLINE __m512d exp_pd(__m512d x, __m512d tab0, __m512d tab1)
 {
-    __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)), RND);
-    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(LN2_HI), x);
-    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(LN2_LO), r);
-    static const double c[12] = {
-        1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-        1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
-        1.0 / 24.0,        1.0 / 6.0,        1.0 / 2.0,       1.0,
-    };
-    __m512d p = _mm512_set1_pd(c[0]);
-    for (int i = 1; i < 12; i++)
-        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c[i]));
+    const __m512d shift = _mm512_set1_pd(0x1.8p52);
+    __m512d t = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.71547652b82fep+4), shift);
+    __m512d k = _mm512_sub_pd(t, shift);
+    __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(LN2_16_HI), x);
+    r = _mm512_fnmadd_pd(k, _mm512_set1_pd(LN2_16_LO), r);
+    __m512i ti = _mm512_castpd_si512(t);
+    __m512d s = _mm512_permutex2var_pd(tab0, ti, tab1);
+    s = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(s), _mm512_slli_epi64(_mm512_srli_epi64(ti, 4), 52)));
+    __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 120), r, _mm512_set1_pd(1.0 / 24));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
     p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-    return _mm512_scalef_pd(p, k);
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    return _mm512_mul_pd(p, s);
 }
 
 /* Lanes of y whose rounding to float is not settled: the 29 mantissa
@@ -65,65 +81,109 @@ INLINE __mmask8 near_midpoint(__m512d y)
     return _mm512_cmplt_epi64_mask(dist, _mm512_set1_epi64(1ll << 21));
 }
 
-/* expf of the lanes in `want` (others: anything). */
-INLINE __m512 expf16(__m512 x, __mmask16 want)
+/* expf of the lanes in `want` (others: anything), except the lanes set in
+ * *slow, which need the library's expf. */
+INLINE __m512 expf16_fast(__m512 x, __mmask16 want, __mmask16 *slow)
 {
+    __m512d tab0 = _mm512_loadu_pd(EXP2_16), tab1 = _mm512_loadu_pd(EXP2_16 + 8);
     __mmask16 fast = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
     /* e^-110 is below half the least subnormal: expf gives +0 there. */
     __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-110.0f), _CMP_LT_OQ);
-    __m512d ylo = exp_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)));
-    __m512d yhi = exp_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+    __m512d ylo = exp_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), tab0, tab1);
+    __m512d yhi = exp_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))),
+                         tab0, tab1);
     __m512 y = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(ylo))),
                                                    _mm256_castps_pd(_mm512_cvtpd_ps(yhi)), 1));
     y = _mm512_mask_mov_ps(y, zero, _mm512_setzero_ps());
-    __mmask16 slow = (__mmask16)(((__mmask16)~(fast | zero) | near_midpoint(ylo) |
-                                  ((__mmask16)near_midpoint(yhi) << 8)) & want & ~zero);
-    if (slow) {
-        float xs[16], ys[16];
-        _mm512_storeu_ps(xs, x);
-        _mm512_storeu_ps(ys, y);
-        for (unsigned m = slow; m; m &= m - 1) {
-            int i = __builtin_ctz(m);
-            ys[i] = expf(xs[i]);
-        }
-        y = _mm512_loadu_ps(ys);
-    }
+    *slow = (__mmask16)(((__mmask16)~(fast | zero) | near_midpoint(ylo) | ((__mmask16)near_midpoint(yhi) << 8)) &
+                        want & ~zero);
     return y;
+}
+
+/* The slow lanes of y: the library's expf of x's. */
+static void expf_lanes(float *y, const float *x, unsigned slow)
+{
+    for (; slow; slow &= slow - 1) {
+        int i = __builtin_ctz(slow);
+        y[i] = expf(x[i]);
+    }
 }
 
 void kern_attn_expf16(const float *x, float *y)
 {
-    _mm512_storeu_ps(y, expf16(_mm512_loadu_ps(x), 0xFFFF));
+    __mmask16 slow;
+    _mm512_storeu_ps(y, expf16_fast(_mm512_loadu_ps(x), 0xFFFF, &slow));
+    expf_lanes(y, x, slow);
 }
 
 /* ------------------------------------------------------------------------
  * Attention
+ *
+ * Per block of KERN_ATTN_BK positions: keys and values to floats, every
+ * score (st), then the running maxima position by position (the exponent
+ * of each step into st, which rows moved their maximum into a mask), all
+ * the exponentials at once (the library's expf patched in afterwards for
+ * the few lanes that need it), the running sums, and last the values:
+ * sixteen accumulators of one row vector stay in registers across the
+ * block's positions, so each position costs them a fused multiply-add
+ * and the F16 rounding, and no load or store.
  * ---------------------------------------------------------------------- */
 
-/* Queries rounded to F16 and transposed, accumulators zero, m = -inf,
- * l = 0, each row's last position. */
+INLINE __m512 round16(__m512 x)
+{
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(x, RND));
+}
+
+/* r[i][j] <-> r[j][i] for a 16 x 16 tile of floats. */
+INLINE void transpose16(__m512 r[16])
+{
+    __m512 a[16], c[16];
+    for (int k = 0; k < 8; k++) {
+        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    /* c[4k + i], 128-bit lane L: column 4L + i of rows 4k.. 4k + 3 */
+    for (int k = 0; k < 4; k++) {
+        __m512d x0 = _mm512_castps_pd(a[4 * k]), x1 = _mm512_castps_pd(a[4 * k + 1]);
+        __m512d x2 = _mm512_castps_pd(a[4 * k + 2]), x3 = _mm512_castps_pd(a[4 * k + 3]);
+        c[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+        c[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+        c[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+        c[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512 e0 = _mm512_shuffle_f32x4(c[i], c[4 + i], 0x88), o0 = _mm512_shuffle_f32x4(c[i], c[4 + i], 0xDD);
+        __m512 e1 = _mm512_shuffle_f32x4(c[8 + i], c[12 + i], 0x88),
+               o1 = _mm512_shuffle_f32x4(c[8 + i], c[12 + i], 0xDD);
+        r[i] = _mm512_shuffle_f32x4(e0, e1, 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(e0, e1, 0xDD);
+        r[4 + i] = _mm512_shuffle_f32x4(o0, o1, 0x88);
+        r[12 + i] = _mm512_shuffle_f32x4(o0, o1, 0xDD);
+    }
+}
+
+/* Queries rounded to F16 and transposed (padding rows 0), accumulators
+ * zero, m = -inf, l = 0, each row's last position. */
 static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
 {
     int hd = b->hd, R = w->rows, nr = b->n_tok * b->n_grp;
     for (int r = 0; r < R; r++) {
         w->m[r] = -INFINITY;
         w->l[r] = 0.0f;
-        if (r < nr) {
-            int t = r / b->n_grp, h = r % b->n_grp;
-            const float *q = b->q + (size_t)t * b->ldq + (size_t)h * hd;
-            w->lim[r] = b->pos0 + t;
-            for (int d = 0; d < hd; d += 16) {
-                float q16[16];
-                _mm512_storeu_ps(q16, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(q + d), RND)));
-                for (int i = 0; i < 16; i++)
-                    w->qt[(size_t)(d + i) * R + r] = q16[i];
-            }
-        } else {
-            w->lim[r] = INT_MAX;
-            for (int d = 0; d < hd; d++)
-                w->qt[(size_t)d * R + r] = 0.0f;
-        }
+        w->lim[r] = r < nr ? b->pos0 + r / b->n_grp : INT_MAX;
     }
+    for (int r0 = 0; r0 < R; r0 += 16)
+        for (int d0 = 0; d0 < hd; d0 += 16) {
+            __m512 x[16];
+            for (int i = 0; i < 16; i++) {
+                int r = r0 + i, t = r / b->n_grp, h = r % b->n_grp;
+                x[i] = r < nr ? round16(_mm512_loadu_ps(b->q + (size_t)t * b->ldq + (size_t)h * hd + d0))
+                              : _mm512_setzero_ps();
+            }
+            transpose16(x);
+            for (int i = 0; i < 16; i++)
+                _mm512_store_ps(w->qt + (size_t)(d0 + i) * R + r0, x[i]);
+        }
     memset(w->acc, 0, (size_t)hd * R * sizeof *w->acc);
 }
 
@@ -141,119 +201,222 @@ static void load_kv(const kern_attn_qblk *b, const attn_blk_ws *w, int kb, int n
     }
 }
 
-/* Lane l of the reference's 32 fused lanes for key kj, rows 16 rv.. */
-INLINE __m512 lane(const float *kj, const float *qt, int R, int hd, int l)
+/* Scores of JT keys from j0 against VT row vectors from r0, folded like
+ * the reference: lane l of its 32 fused lanes is a[l] = the products of
+ * elements l, l + 32, ... fused in that order; r8[l] = (a[l] + a[16+l]) +
+ * (a[8+l] + a[24+l]), r4[l] = r8[l] + r8[4+l], (r4[0] + r4[1]) + (r4[2] +
+ * r4[3]), times scale. The tile shares each loaded query vector among JT
+ * keys and each broadcast key element among VT row vectors. */
+INLINE void score_tile(const attn_blk_ws *w, int hd, int j0, int r0, __m512 sc, const int JT, const int VT)
 {
-    __m512 a = _mm512_setzero_ps();
-    for (int i = l; i < hd; i += 32)
-        a = _mm512_fmadd_ps(_mm512_set1_ps(kj[i]), _mm512_load_ps(qt + (size_t)i * R), a);
-    return a;
+    int R = w->rows;
+    const float *kt = w->kt + (size_t)j0 * hd, *qt = w->qt + r0;
+    __m512 r4[4][2][2]; /* [l][jt][vt] */
+#pragma GCC unroll 4
+    for (int l4 = 0; l4 < 4; l4++) {
+        __m512 r8[2][2][2];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            int l = l4 + 4 * h;
+            const int lanes[4] = {l, 16 + l, 8 + l, 24 + l};
+            __m512 a[4][2][2];
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++)
+#pragma GCC unroll 2
+                for (int jt = 0; jt < JT; jt++)
+#pragma GCC unroll 2
+                    for (int vt = 0; vt < VT; vt++)
+                        a[q][jt][vt] = _mm512_setzero_ps();
+            for (int i0 = 0; i0 < hd; i0 += 32) {
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
+                    int i = i0 + lanes[q];
+                    __m512 qv[2];
+#pragma GCC unroll 2
+                    for (int vt = 0; vt < VT; vt++)
+                        qv[vt] = _mm512_load_ps(qt + (size_t)i * R + 16 * vt);
+#pragma GCC unroll 2
+                    for (int jt = 0; jt < JT; jt++) {
+                        __m512 kv = _mm512_set1_ps(kt[(size_t)jt * hd + i]);
+#pragma GCC unroll 2
+                        for (int vt = 0; vt < VT; vt++)
+                            a[q][jt][vt] = _mm512_fmadd_ps(kv, qv[vt], a[q][jt][vt]);
+                    }
+                }
+            }
+#pragma GCC unroll 2
+            for (int jt = 0; jt < JT; jt++)
+#pragma GCC unroll 2
+                for (int vt = 0; vt < VT; vt++)
+                    r8[h][jt][vt] = _mm512_add_ps(_mm512_add_ps(a[0][jt][vt], a[1][jt][vt]),
+                                                  _mm512_add_ps(a[2][jt][vt], a[3][jt][vt]));
+        }
+#pragma GCC unroll 2
+        for (int jt = 0; jt < JT; jt++)
+#pragma GCC unroll 2
+            for (int vt = 0; vt < VT; vt++)
+                r4[l4][jt][vt] = _mm512_add_ps(r8[0][jt][vt], r8[1][jt][vt]);
+    }
+#pragma GCC unroll 2
+    for (int jt = 0; jt < JT; jt++)
+#pragma GCC unroll 2
+        for (int vt = 0; vt < VT; vt++) {
+            __m512 s = _mm512_add_ps(_mm512_add_ps(r4[0][jt][vt], r4[1][jt][vt]),
+                                     _mm512_add_ps(r4[2][jt][vt], r4[3][jt][vt]));
+            _mm512_store_ps(w->st + (size_t)(j0 + jt) * R + r0 + 16 * vt, _mm512_mul_ps(s, sc));
+        }
 }
 
-/* st[j][r] = score of row r against key j, folded like the reference:
- * r8[l] = (a[l] + a[16+l]) + (a[8+l] + a[24+l]), r4[l] = r8[l] + r8[4+l],
- * (r4[0] + r4[1]) + (r4[2] + r4[3]), times scale. */
+/* st[j][r] = score of row r against key j, for the block's nk keys. */
 INLINE void scores(const attn_blk_ws *w, int hd, int nk, float scale, const int NV)
 {
-    int R = w->rows;
     __m512 sc = _mm512_set1_ps(scale);
-    for (int j = 0; j < nk; j++) {
-        const float *kj = w->kt + (size_t)j * hd;
-        for (int r0 = 0; r0 < 16 * NV; r0 += 16) {
-            const float *qt = w->qt + r0;
-            __m512 r4[4];
-            for (int l = 0; l < 4; l++) {
-                __m512 a = _mm512_add_ps(_mm512_add_ps(lane(kj, qt, R, hd, l), lane(kj, qt, R, hd, 16 + l)),
-                                         _mm512_add_ps(lane(kj, qt, R, hd, 8 + l), lane(kj, qt, R, hd, 24 + l)));
-                __m512 c = _mm512_add_ps(_mm512_add_ps(lane(kj, qt, R, hd, 4 + l), lane(kj, qt, R, hd, 20 + l)),
-                                         _mm512_add_ps(lane(kj, qt, R, hd, 12 + l), lane(kj, qt, R, hd, 28 + l)));
-                r4[l] = _mm512_add_ps(a, c);
-            }
-            __m512 s = _mm512_add_ps(_mm512_add_ps(r4[0], r4[1]), _mm512_add_ps(r4[2], r4[3]));
-            _mm512_store_ps(w->st + (size_t)j * R + r0, _mm512_mul_ps(s, sc));
-        }
+    int j = 0;
+    for (; j + 2 <= nk; j += 2) {
+        int v = 0;
+        for (; v + 2 <= NV; v += 2)
+            score_tile(w, hd, j, 16 * v, sc, 2, 2);
+        if (v < NV)
+            score_tile(w, hd, j, 16 * v, sc, 2, 1);
+    }
+    if (j < nk) {
+        int v = 0;
+        for (; v + 2 <= NV; v += 2)
+            score_tile(w, hd, j, 16 * v, sc, 1, 2);
+        if (v < NV)
+            score_tile(w, hd, j, 16 * v, sc, 1, 1);
     }
 }
 
-INLINE __m512 round16(__m512 x)
-{
-    return _mm512_cvtph_ps(_mm512_cvtps_ph(x, RND));
-}
-
-/* Position pos (key j of the block) for every row: the online softmax
- * step (lanes past their row's last position are left alone), then the
- * values. NV row vectors of sixteen. */
-INLINE void step(const attn_blk_ws *w, const float *vj, int hd, int pos, int j, bool mask,
-                 const int NV)
+/* The softmax side of positions kb.. kb + nk - 1 for every row, as the
+ * reference steps through them one at a time: for position j the score
+ * s, the maximum m; where s > m (a row's maximum moves; bit set in
+ * moved[j]) ms = e^(m - s) rescales what came before and the value gets
+ * weight vs = 1, elsewhere ms = 1 and vs = e^(s - m); l = l ms + vs. Lanes
+ * past their row's last position (clear in valid[j]) are left alone. The
+ * exponentials go to e[j][r]. */
+INLINE void softmax(const attn_blk_ws *w, int kb, int nk, int nfull, uint64_t *moved, uint64_t *valid,
+                    const int NV)
 {
     int R = w->rows;
-    __m512 ms[KERN_ATTN_MAX_ROWS / 16], vs[KERN_ATTN_MAX_ROWS / 16];
-    __mmask16 valid[KERN_ATTN_MAX_ROWS / 16];
-    uint64_t movedv = 0;
+    __m512 m[KERN_ATTN_MAX_ROWS / 16];
+    uint16_t slow[KERN_ATTN_BK][KERN_ATTN_MAX_ROWS / 16];
+    bool any = false;
+    for (int v = 0; v < NV; v++)
+        m[v] = _mm512_load_ps(w->m + 16 * v);
+    for (int j = 0; j < nk; j++) {
+        uint64_t mvj = 0, vaj = 0;
+        for (int v = 0; v < NV; v++) {
+            float *st = w->st + (size_t)j * R + 16 * v;
+            __m512 s = _mm512_load_ps(st);
+            __mmask16 va = j < nfull ? (__mmask16)0xFFFF
+                                     : _mm512_cmpge_epi32_mask(_mm512_load_si512(w->lim + 16 * v),
+                                                               _mm512_set1_epi32(kb + j));
+            __mmask16 mv = _mm512_mask_cmp_ps_mask(va, s, m[v], _CMP_GT_OQ);
+            __m512 x = _mm512_mask_sub_ps(_mm512_sub_ps(s, m[v]), mv, m[v], s);
+            m[v] = _mm512_mask_mov_ps(m[v], mv, s);
+            __mmask16 sl;
+            _mm512_store_ps(w->e + (size_t)j * R + 16 * v, expf16_fast(x, va, &sl));
+            _mm512_store_ps(st, x);
+            slow[j][v] = sl;
+            any |= sl != 0;
+            mvj |= (uint64_t)mv << (16 * v);
+            vaj |= (uint64_t)va << (16 * v);
+        }
+        moved[j] = mvj;
+        valid[j] = vaj;
+    }
+    for (int v = 0; v < NV; v++)
+        _mm512_store_ps(w->m + 16 * v, m[v]);
+    if (any)
+        for (int j = 0; j < nk; j++)
+            for (int v = 0; v < NV; v++)
+                if (slow[j][v])
+                    expf_lanes(w->e + (size_t)j * R + 16 * v, w->st + (size_t)j * R + 16 * v, slow[j][v]);
     __m512 one = _mm512_set1_ps(1.0f);
     for (int v = 0; v < NV; v++) {
-        __m512 s = _mm512_load_ps(w->st + (size_t)j * R + 16 * v);
-        __m512 m = _mm512_load_ps(w->m + 16 * v), l = _mm512_load_ps(w->l + 16 * v);
-        valid[v] = mask ? _mm512_cmpge_epi32_mask(_mm512_load_si512(w->lim + 16 * v), _mm512_set1_epi32(pos))
-                        : (__mmask16)0xFFFF;
-        __mmask16 mv = _mm512_mask_cmp_ps_mask(valid[v], s, m, _CMP_GT_OQ);
-        __m512 x = _mm512_mask_sub_ps(_mm512_sub_ps(s, m), mv, m, s);
-        __m512 e = expf16(x, valid[v]);
-        ms[v] = _mm512_mask_mov_ps(one, mv, e);
-        vs[v] = _mm512_mask_mov_ps(e, mv, one);
-        m = _mm512_mask_mov_ps(m, mv, s);
-        l = _mm512_mask_mov_ps(l, valid[v], _mm512_add_ps(_mm512_mul_ps(l, ms[v]), vs[v]));
-        _mm512_store_ps(w->m + 16 * v, m);
+        __m512 l = _mm512_load_ps(w->l + 16 * v);
+        for (int j = 0; j < nk; j++) {
+            __m512 e = _mm512_load_ps(w->e + (size_t)j * R + 16 * v);
+            __mmask16 mv = (__mmask16)(moved[j] >> (16 * v)), va = (__mmask16)(valid[j] >> (16 * v));
+            __m512 ms = _mm512_mask_mov_ps(one, mv, e), vs = _mm512_mask_mov_ps(e, mv, one);
+            l = _mm512_mask_mov_ps(l, va, _mm512_add_ps(_mm512_mul_ps(l, ms), vs));
+        }
         _mm512_store_ps(w->l + 16 * v, l);
-        movedv |= (uint64_t)mv << (16 * v);
     }
-    /* Each row vector on its own: the rescale only where a maximum moved
-     * (x 1 on the other lanes is exact), the masked store only where a
-     * row ends inside the block. */
-    for (int v = 0; v < NV; v++) {
-        float *acc = w->acc + 16 * v;
-        __mmask16 mv = (__mmask16)((movedv >> (16 * v)) & 0xFFFF);
+}
+
+/* The values of the block into the accumulators of row vector v, elements
+ * d0.. d0 + 15, held in registers across the positions. Where a maximum
+ * moved the rescale runs on the whole vector (x 1 is exact on the other
+ * lanes: they hold F16 values); past nfull only the valid lanes take the
+ * update. */
+INLINE void values(const attn_blk_ws *w, int hd, int nk, int nfull, const uint64_t *moved,
+                   const uint64_t *valid, int v, int d0)
+{
+    int R = w->rows;
+    float *acc = w->acc + (size_t)d0 * R + 16 * v;
+    const float *vt = w->vt + d0, *e = w->e + 16 * v;
+    __m512 a[16], one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < 16; i++)
+        a[i] = _mm512_load_ps(acc + (size_t)i * R);
+    for (int j = 0; j < nk; j++, vt += hd, e += R) {
+        __m512 vs = _mm512_load_ps(e);
+        __mmask16 mv = (__mmask16)(moved[j] >> (16 * v));
         if (mv) {
-            for (int d = 0; d < hd; d++, acc += R) {
-                __m512 a = round16(_mm512_mul_ps(_mm512_load_ps(acc), ms[v]));
-                a = round16(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], a));
-                _mm512_mask_store_ps(acc, valid[v], a);
-            }
-        } else if (valid[v] != 0xFFFF) {
-            for (int d = 0; d < hd; d++, acc += R) {
-                __m512 a = round16(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], _mm512_load_ps(acc)));
-                _mm512_mask_store_ps(acc, valid[v], a);
-            }
+            __m512 ms = _mm512_mask_mov_ps(one, mv, vs);
+            vs = _mm512_mask_mov_ps(vs, mv, one);
+            for (int i = 0; i < 16; i++)
+                a[i] = round16(_mm512_mul_ps(a[i], ms));
+        }
+        if (j < nfull) {
+            for (int i = 0; i < 16; i++)
+                a[i] = round16(_mm512_fmadd_ps(_mm512_set1_ps(vt[i]), vs, a[i]));
         } else {
-            for (int d = 0; d < hd; d++, acc += R)
-                _mm512_store_ps(acc, round16(_mm512_fmadd_ps(_mm512_set1_ps(vj[d]), vs[v], _mm512_load_ps(acc))));
+            __mmask16 va = (__mmask16)(valid[j] >> (16 * v));
+            for (int i = 0; i < 16; i++)
+                a[i] = _mm512_mask_mov_ps(a[i], va, round16(_mm512_fmadd_ps(_mm512_set1_ps(vt[i]), vs, a[i])));
         }
     }
+    for (int i = 0; i < 16; i++)
+        _mm512_store_ps(acc + (size_t)i * R, a[i]);
 }
 
 /* out = acc / l (0 if l is 0), the one-query kernel's final step. */
 static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
 {
-    int hd = b->hd, R = w->rows;
-    for (int t = 0, r = 0; t < b->n_tok; t++)
-        for (int h = 0; h < b->n_grp; h++, r++) {
-            float *o = b->out + (size_t)t * b->ldo + (size_t)h * hd;
-            const float *a = w->acc + r;
-            float inv = w->l[r] > 0 ? 1.0f / w->l[r] : 0.0f;
-            for (int d = 0; d < hd; d++)
-                o[d] = a[(size_t)d * R] * inv;
+    int hd = b->hd, R = w->rows, nr = b->n_tok * b->n_grp;
+    for (int r0 = 0; r0 < nr; r0 += 16) {
+        __m512 l = _mm512_load_ps(w->l + r0);
+        __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(l, _mm512_setzero_ps(), _CMP_GT_OQ),
+                                         _mm512_set1_ps(1.0f), l);
+        for (int d0 = 0; d0 < hd; d0 += 16) {
+            __m512 x[16];
+            for (int i = 0; i < 16; i++)
+                x[i] = _mm512_mul_ps(_mm512_load_ps(w->acc + (size_t)(d0 + i) * R + r0), inv);
+            transpose16(x);
+            for (int i = 0; i < 16 && r0 + i < nr; i++) {
+                int t = (r0 + i) / b->n_grp, h = (r0 + i) % b->n_grp;
+                _mm512_storeu_ps(b->out + (size_t)t * b->ldo + (size_t)h * hd + d0, x[i]);
+            }
         }
+    }
 }
 
 INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
 {
     int hd = b->hd, end = b->pos0 + b->n_tok;
+    uint64_t moved[KERN_ATTN_BK], valid[KERN_ATTN_BK];
     for (int kb = 0; kb < end; kb += KERN_ATTN_BK) {
         int nk = end - kb < KERN_ATTN_BK ? end - kb : KERN_ATTN_BK;
+        /* Positions up to pos0 are visible to every row. */
+        int nfull = b->pos0 + 1 - kb < nk ? b->pos0 + 1 - kb : nk;
         load_kv(b, w, kb, nk);
         scores(w, hd, nk, b->scale, NV);
-        for (int j = 0; j < nk; j++)
-            step(w, w->vt + (size_t)j * hd, hd, kb + j, j, kb + j > b->pos0, NV);
+        softmax(w, kb, nk, nfull, moved, valid, NV);
+        for (int v = 0; v < NV; v++)
+            for (int d0 = 0; d0 < hd; d0 += 16)
+                values(w, hd, nk, nfull, moved, valid, v, d0);
     }
 }
 
