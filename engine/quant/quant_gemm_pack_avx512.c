@@ -11,46 +11,56 @@
  * per-row lanes: no reduction at all, and the unsigned 4- to 6-bit quants
  * are vpdpbusd's unsigned operand as they are. The sub-block scale is
  * applied once per sub-block (vpmulld) and the mins / offset once per
- * super-block (vpdpwssd on the activation's per-16 sums).
+ * super-block (vpdpwssd on the activation's per-16 sums; Q4_K/Q5_K on
+ * per-32 sums, precomputed per call: half the vpdpwssd).
  *
  * Bits: a super-block's integer sum is exact whatever the order, and the
  * float combination per super-block, row and token repeats the AVX-512
  * vec_dot's operations in its order (lane by lane), so every element has
  * the vec_dot's bits.
  *
- * The interleaving (a 16 x 16 dword transpose per 64 bytes of quants) is
- * done per call, a whole 16-row panel at a time into a work buffer that
- * stays in L2 while it meets a block of tokens whose activations stay in
- * L2 too; a tile of 8 tokens runs over the whole row with its float sums
- * in registers (storing them per super-block cost a masked load and store
- * per token and super-block, 12% of the samples).
+ * The interleaving (a 16 x 16 dword transpose per 64 bytes of quants,
+ * the scales sixteen rows at a time) is done per call, two whole 16-row
+ * panels at a time into a work buffer that stays in L2 while it meets a
+ * block of up to 512 tokens; a tile of 32 rows x 4 tokens runs over the
+ * whole row with its float sums in registers (storing them per
+ * super-block cost a masked load and store per token and super-block, 12%
+ * of the samples). Narrow blocks meet each super-block of one panel while
+ * it is in L1, in tiles of 16 rows x 8 tokens.
  */
 #include <immintrin.h>
 #include <stdlib.h>
 
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
+#include "quant/quant_k4_x86.h"
 
 typedef const uint8_t *bytes;
 
-/* Tokens per register tile: each interleaved weight register feeds NT
- * vpdpbusd against NT broadcasts (8 chains of vpdpbusd hide its latency
- * without splitting a token's sum in two); the last tiles of a token
- * block take 4, then fewer. */
+/* Tokens per register tile of one panel: each interleaved weight
+ * register feeds NT vpdpbusd against NT broadcasts (8 chains of vpdpbusd
+ * hide its latency without splitting a token's sum in two); the last
+ * tiles of a token block take 4, then fewer. (Two panels: 4 tokens, the
+ * same 8 chains.) */
 #define NT 8
-/* Tokens per cache block: as many as fit TB_CACHE bytes of activations
- * (Q8_K: 292 bytes per 256 elements), which stay in L2 while every panel
- * of the row range meets them; each panel's weights are read from memory
- * once per block. */
-#define TB_CACHE (512 * 1024)
-#define TB_MAX 256
+/* Tokens per block, at most: each panel's weights are read from memory
+ * and packed once per block, so the fewer blocks the better; the
+ * activations need not stay in L2 (a tile reads its tokens once per
+ * panel, ~9 bytes per cycle of vpdpbusd work, which L3 serves: 256 and
+ * 512 measured the same). Blocks as even as the tiles allow: a tail tile
+ * of one token costs as much as eight. (Before: blocks of 512 KiB of
+ * activations, 81 tokens at n = 5632, met a super-block at a time, the
+ * last tile one token: 1024 x 5632 x 512 tokens on one thread 380 -> 490
+ * GOP/s.) */
+#define TB_MAX 512
 
 /* One super-block of a 16-row panel, interleaved: u[g] lane r = quants
  * 4g..4g+3 of row r (unsigned bytes); sc[s] lane r = the scale of
- * sub-block s; m2[p] lane r = two int16 factors of the per-16 sums
- * bsums[2p], bsums[2p+1] (Q4_K/Q5_K: the min of sub-block p twice; Q6_K:
- * -32 x the scales of sub-blocks 2p, 2p+1, the offset of its quants);
- * dx, dmin: the rows' half scales. */
+ * sub-block s; m2[p] lane r = two int16 factors of two sums of the
+ * activation: Q4_K/Q5_K, p < 4: the mins of sub-blocks 2p, 2p + 1, for
+ * the per-32 sums (kp_sums32); Q6_K: -32 x the scales of sub-blocks 2p,
+ * 2p + 1 (the offset of its quants), for the per-16 bsums 2p, 2p + 1;
+ * dx, dmin: the rows' scales. */
 typedef struct kpack {
     _Alignas(64) uint8_t u[64][64];
     _Alignas(64) int32_t sc[16][16];
@@ -58,13 +68,6 @@ typedef struct kpack {
     _Alignas(64) float dx[16];
     _Alignas(64) float dmin[16];
 } kpack;
-
-static inline float h2f(const uint8_t *p)
-{
-    qhalf h;
-    memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
 
 static inline int32_t ld32(const void *p)
 {
@@ -185,8 +188,68 @@ static inline __attribute__((always_inline)) void kp_sub8(kp_ptrs8 *k, int gps, 
         __asm__(K8_START K8_GROUP(0) K8_GROUP(1) K8_GROUP(2) K8_GROUP(3) K8_END(4) K8_OPERANDS);
 }
 
-/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords). */
-void qgp_transpose16(__m512i a[16])
+/* One sub-block of gps groups of two panels (rows 0-15 at u, 16-31 db
+ * bytes further) against 4 tokens: each weight register meets 4
+ * broadcasts and each broadcast 2 weight registers, 6 loads per 8
+ * vpdpbusd instead of kp_sub8's 9. Alone in L1 both run at vpdpbusd's
+ * pace; in the GEMM (TinyLlama shapes, 512 tokens, one thread) this tile
+ * was 3-4% faster than 16 x 8, within the noise of a busy machine but
+ * never slower. Partial sum 2t + h (token t, panel h) in zmm16 + 2t + h;
+ * si as in kp_sub8. */
+#define K2_GROUP(G)                                                                           \
+    "vmovdqa64 " #G "*64(%[u]), %%zmm24\n\t"                                                  \
+    "vmovdqa64 " #G "*64(%[u],%[db]), %%zmm25\n\t"                                            \
+    "vpbroadcastd " #G "*4(%[y0]), %%zmm26\n\t"                                               \
+    "vpbroadcastd " #G "*4(%[y0],%[ab]), %%zmm27\n\t"                                         \
+    "vpbroadcastd " #G "*4(%[y0],%[ab],2), %%zmm28\n\t"                                       \
+    "vpbroadcastd " #G "*4(%[y0],%[ab3]), %%zmm29\n\t"                                        \
+    "vpdpbusd %%zmm26, %%zmm24, %%zmm16\n\t"                                                  \
+    "vpdpbusd %%zmm26, %%zmm25, %%zmm17\n\t"                                                  \
+    "vpdpbusd %%zmm27, %%zmm24, %%zmm18\n\t"                                                  \
+    "vpdpbusd %%zmm27, %%zmm25, %%zmm19\n\t"                                                  \
+    "vpdpbusd %%zmm28, %%zmm24, %%zmm20\n\t"                                                  \
+    "vpdpbusd %%zmm28, %%zmm25, %%zmm21\n\t"                                                  \
+    "vpdpbusd %%zmm29, %%zmm24, %%zmm22\n\t"                                                  \
+    "vpdpbusd %%zmm29, %%zmm25, %%zmm23\n\t"
+#define K2_SCALE(P, S, W)                                                                     \
+    "vpmulld " W ", %%zmm" #P ", %%zmm" #P "\n\t"                                             \
+    "vpaddd %%zmm" #P ", %[s" #S "], %[s" #S "]\n\t"
+#define K2_START K8_ZERO(0) K8_ZERO(1) K8_ZERO(2) K8_ZERO(3) K8_ZERO(4) K8_ZERO(5) K8_ZERO(6) K8_ZERO(7)
+#define K2_END(GPS)                                                                           \
+    "vmovdqa64 (%[sc]), %%zmm24\n\t"                                                          \
+    "vmovdqa64 (%[sc],%[db]), %%zmm25\n\t"                                                    \
+    K2_SCALE(16, 0, "%%zmm24") K2_SCALE(17, 1, "%%zmm25") K2_SCALE(18, 2, "%%zmm24")          \
+    K2_SCALE(19, 3, "%%zmm25") K2_SCALE(20, 4, "%%zmm24") K2_SCALE(21, 5, "%%zmm25")          \
+    K2_SCALE(22, 6, "%%zmm24") K2_SCALE(23, 7, "%%zmm25")                                     \
+    "add $" #GPS "*64, %[u]\n\tadd $64, %[sc]\n\tadd $" #GPS "*4, %[y0]\n\t"
+#define K2_OPERANDS                                                                           \
+    : [s0] "+v"(si[0]), [s1] "+v"(si[1]), [s2] "+v"(si[2]), [s3] "+v"(si[3]), [s4] "+v"(si[4]), \
+      [s5] "+v"(si[5]), [s6] "+v"(si[6]), [s7] "+v"(si[7]), [u] "+r"(k->u), [sc] "+r"(k->sc),   \
+      [y0] "+r"(k->y0)                                                                          \
+    : [ab] "r"(k->ab), [ab3] "r"(k->ab3), [db] "r"(k->db)                                       \
+    : "memory", "cc", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",  \
+      "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29"
+
+typedef struct kp_ptrs2 {
+    const uint8_t *u;
+    const int32_t *sc;
+    const int8_t *y0;
+    size_t ab, ab3, db;
+} kp_ptrs2;
+
+static inline __attribute__((always_inline)) void kp_sub2(kp_ptrs2 *k, int gps, __m512i si[8])
+{
+    if (gps == 8)
+        __asm__(K2_START K2_GROUP(0) K2_GROUP(1) K2_GROUP(2) K2_GROUP(3) K2_GROUP(4) K2_GROUP(5)
+                    K2_GROUP(6) K2_GROUP(7) K2_END(8) K2_OPERANDS);
+    else
+        __asm__(K2_START K2_GROUP(0) K2_GROUP(1) K2_GROUP(2) K2_GROUP(3) K2_END(4) K2_OPERANDS);
+}
+
+/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords).
+ * Inlined into the packing (as a call, its 16 registers went through
+ * memory both ways). */
+static inline __attribute__((always_inline)) void tr16(__m512i a[16])
 {
     __m512i b[16], c[16];
     for (int i = 0; i < 8; i++) {
@@ -213,12 +276,43 @@ void qgp_transpose16(__m512i a[16])
     }
 }
 
+void qgp_transpose16(__m512i a[16])
+{
+    tr16(a);
+}
+
 /* Dwords 0..15 of the 64 bytes at blk[r] + off, transposed. */
 static inline void load_tr(bytes const blk[16], size_t off, __m512i a[16])
 {
     for (int r = 0; r < 16; r++)
         a[r] = _mm512_loadu_si512(blk[r] + off);
-    qgp_transpose16(a);
+    tr16(a);
+}
+
+/* Dwords 0..3 of the 16 bytes at blk[r] + off, transposed: h[k] lane r =
+ * dword k of row r (the super-block headers: scales, d). */
+static inline void load_tr4(bytes const blk[16], size_t off, __m512i h[4])
+{
+    __m512i z[4];
+    for (int q = 0; q < 4; q++) {
+        /* z[q] dword 4s + k = dword k of row 4q + s */
+        z[q] = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk[4 * q] + off)));
+        z[q] = _mm512_inserti32x4(z[q], _mm_loadu_si128((const __m128i *)(blk[4 * q + 1] + off)), 1);
+        z[q] = _mm512_inserti32x4(z[q], _mm_loadu_si128((const __m128i *)(blk[4 * q + 2] + off)), 2);
+        z[q] = _mm512_inserti32x4(z[q], _mm_loadu_si128((const __m128i *)(blk[4 * q + 3] + off)), 3);
+    }
+    /* x[k/2] of a pair of z: lanes 0-7 dword k (k even) of its 8 rows,
+     * lanes 8-15 dword k + 1; then the two halves of the rows joined */
+    const __m512i i01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    const __m512i i23 = _mm512_add_epi32(i01, _mm512_set1_epi32(2));
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512i a01 = _mm512_permutex2var_epi32(z[0], i01, z[1]), b01 = _mm512_permutex2var_epi32(z[2], i01, z[3]);
+    const __m512i a23 = _mm512_permutex2var_epi32(z[0], i23, z[1]), b23 = _mm512_permutex2var_epi32(z[2], i23, z[3]);
+    h[0] = _mm512_permutex2var_epi32(a01, lo, b01);
+    h[1] = _mm512_permutex2var_epi32(a01, hi, b01);
+    h[2] = _mm512_permutex2var_epi32(a23, lo, b23);
+    h[3] = _mm512_permutex2var_epi32(a23, hi, b23);
 }
 
 /* ------------------------------------------------------------- packing */
@@ -248,17 +342,25 @@ static void pack_k45(bytes const blk[16], size_t qs_off, size_t qh_off, kpack *P
             _mm512_store_si512(P->u[16 * c + 8 + k], hi);
         }
     }
-    for (int r = 0; r < 16; r++) {
-        const uint8_t *s = blk[r] + 4;
-        for (int j = 0; j < 8; j++) {
-            const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-            const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-            P->sc[j][r] = sc;
-            P->m2[j][r] = (int32_t)((uint32_t)m | (uint32_t)m << 16);
-        }
-        P->dx[r] = h2f(blk[r]);
-        P->dmin[r] = h2f(blk[r] + 2);
+    /* the header, sixteen rows at a time: h[0] = d, dmin; h[1..3] the
+     * 12 bytes of scales and mins (k4_unpack16) */
+    __m512i h[4], sc_lo, sc_hi, m_lo, m_hi;
+    load_tr4(blk, 0, h);
+    k4_unpack16(h[1], h[2], h[3], &sc_lo, &sc_hi, &m_lo, &m_hi);
+    const __m512i cff = _mm512_set1_epi32(0xff), c00ff = _mm512_set1_epi32(0x00ff00ff),
+                  cffff = _mm512_set1_epi32(0xffff);
+    for (int j = 0; j < 4; j++) {
+        _mm512_store_si512(P->sc[j], _mm512_and_si512(_mm512_srli_epi32(sc_lo, 8 * j), cff));
+        _mm512_store_si512(P->sc[4 + j], _mm512_and_si512(_mm512_srli_epi32(sc_hi, 8 * j), cff));
     }
+    /* m2[q]: mins 2q and 2q + 1 (bytes 0-1 or 2-3 of m_lo, m_hi) as two
+     * int16 */
+    for (int q = 0; q < 4; q++) {
+        const __m512i x = _mm512_and_si512(_mm512_srli_epi32(q < 2 ? m_lo : m_hi, 16 * (q % 2)), cffff);
+        _mm512_store_si512(P->m2[q], _mm512_and_si512(_mm512_or_si512(x, _mm512_slli_epi32(x, 8)), c00ff));
+    }
+    _mm512_store_ps(P->dx, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h[0])));
+    _mm512_store_ps(P->dmin, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h[0], 16))));
 }
 
 /* Q6_K super-blocks into P: element 64c + l has the nibble 4(c % 2) of
@@ -279,26 +381,47 @@ static void pack_q6_K(bytes const blk[16], kpack *P)
                 _mm512_store_si512(P->u[16 * c + j], _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4)));
             }
     }
-    for (int r = 0; r < 16; r++) {
-        const block_q6_K *x = (const block_q6_K *)blk[r];
-        for (int q = 0; q < 16; q++)
-            P->sc[q][r] = x->scales[q];
-        /* scales are in [-128, 127]: times -32 fits an int16 */
-        for (int p = 0; p < 8; p++)
-            P->m2[p][r] = (int32_t)((uint32_t)(uint16_t)(-32 * x->scales[2 * p]) |
-                                    (uint32_t)(uint16_t)(-32 * x->scales[2 * p + 1]) << 16);
-        P->dx[r] = h2f(blk[r] + offsetof(block_q6_K, d));
+    /* the sixteen int8 scales of the rows, h[k] lane r = scales 4k..4k+3 */
+    __m512i h[4], sc[16];
+    load_tr4(blk, offsetof(block_q6_K, scales), h);
+    for (int q = 0; q < 16; q++) {
+        sc[q] = _mm512_srai_epi32(_mm512_slli_epi32(h[q / 4], 24 - 8 * (q % 4)), 24);
+        _mm512_store_si512(P->sc[q], sc[q]);
     }
+    /* scales are in [-128, 127]: times -32 fits an int16 */
+    const __m512i z = _mm512_setzero_si512(), cffff = _mm512_set1_epi32(0xffff);
+    for (int p = 0; p < 8; p++) {
+        const __m512i lo = _mm512_and_si512(_mm512_slli_epi32(_mm512_sub_epi32(z, sc[2 * p]), 5), cffff);
+        const __m512i hi = _mm512_slli_epi32(_mm512_sub_epi32(z, sc[2 * p + 1]), 21);
+        _mm512_store_si512(P->m2[p], _mm512_or_si512(lo, hi));
+    }
+    _Alignas(32) uint16_t d[16];
+    for (int r = 0; r < 16; r++)
+        memcpy(&d[r], blk[r] + offsetof(block_q6_K, d), sizeof d[r]);
+    _mm512_store_ps(P->dx, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)d)));
 }
 
 /* ------------------------------------------------------------- compute */
+
+/* The float term of one super-block for 16 rows and one token (yd its
+ * activation scale): the vec_dot's operations, lane by lane. */
+static inline __m512 kp_term(const kpack *P, int has_min, __m512 yd, __m512i si, __m512i mi)
+{
+    const __m512 dx = _mm512_load_ps(P->dx);
+    if (has_min) {
+        const __m512 d = _mm512_mul_ps(dx, yd), dm = _mm512_mul_ps(_mm512_load_ps(P->dmin), yd);
+        return _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(si)), _mm512_mul_ps(dm, _mm512_cvtepi32_ps(mi)));
+    }
+    return _mm512_mul_ps(_mm512_mul_ps(dx, yd), _mm512_cvtepi32_ps(_mm512_add_epi32(si, mi)));
+}
 
 /* Super-block i, packed in P, against nt <= NT tokens (act, ab bytes
  * apart): nsub sub-blocks of 64 / nsub quants. acc[t] += the super-block's
  * term for token t, in the vec_dot's order (its sum starts from 0 and
  * takes the super-blocks one after the other). */
 static inline __attribute__((always_inline)) void
-kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, int nt, __m512 acc[NT])
+kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, const int16_t *s32, size_t s32s,
+        int64_t i, int nt, __m512 acc[NT])
 {
     const block_q8_K *y[NT];
     __m512i si[NT], mi[NT];
@@ -334,54 +457,118 @@ kp_tile(const kpack *P, int nsub, int has_min, bytes act, size_t ab, int64_t i, 
         for (int t = 0; t < nt; t++)
             si[t] = _mm512_add_epi32(si[t], _mm512_mullo_epi32(a[t], sc));
     }
-#pragma GCC unroll 8
-    for (int p = 0; p < 8; p++) {
-        const __m512i m = _mm512_load_si512(P->m2[p]);
-        for (int t = 0; t < nt; t++)
-            mi[t] = _mm512_dpwssd_epi32(mi[t], m, _mm512_set1_epi32(ld32(y[t]->bsums + 2 * p)));
-    }
-    const __m512 dx = _mm512_load_ps(P->dx);
-    for (int t = 0; t < nt; t++) {
-        const __m512 yd = _mm512_set1_ps(y[t]->d);
-        __m512 term;
-        if (has_min) {
-            const __m512 d = _mm512_mul_ps(dx, yd), dm = _mm512_mul_ps(_mm512_load_ps(P->dmin), yd);
-            term = _mm512_sub_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(si[t])),
-                                 _mm512_mul_ps(dm, _mm512_cvtepi32_ps(mi[t])));
-        } else {
-            term = _mm512_mul_ps(_mm512_mul_ps(dx, yd), _mm512_cvtepi32_ps(_mm512_add_epi32(si[t], mi[t])));
+    /* the mins: four vpdpwssd per token on the per-32 sums (s32, token
+     * t at s32 + t * s32s) instead of eight on the per-16 bsums */
+    if (has_min) {
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            const __m512i m = _mm512_load_si512(P->m2[p]);
+            for (int t = 0; t < nt; t++)
+                mi[t] = _mm512_dpwssd_epi32(mi[t], m, _mm512_set1_epi32(ld32(s32 + (size_t)t * s32s + 2 * p)));
         }
-        acc[t] = _mm512_add_ps(acc[t], term);
+    } else {
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; p++) {
+            const __m512i m = _mm512_load_si512(P->m2[p]);
+            for (int t = 0; t < nt; t++)
+                mi[t] = _mm512_dpwssd_epi32(mi[t], m, _mm512_set1_epi32(ld32(y[t]->bsums + 2 * p)));
+        }
     }
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm512_add_ps(acc[t], kp_term(P, has_min, _mm512_set1_ps(y[t]->d), si[t], mi[t]));
 }
 
 /* nt tokens from act against the nb packed super-blocks of a panel: the
  * sums stay in registers over the whole row and are stored once, to the
  * rows of mrow (token t at out + t * ldy). */
 static inline __attribute__((always_inline)) void
-kp_run(const kpack *P, int64_t nb, int nsub, int has_min, bytes act, size_t ab, int nt, float *out,
-       size_t ldy, __mmask16 mrow)
+kp_run(const kpack *P, int64_t nb, int nsub, int has_min, bytes act, size_t ab, const int16_t *s32,
+       int nt, float *out, size_t ldy, __mmask16 mrow)
 {
     __m512 acc[NT];
     for (int t = 0; t < nt; t++)
         acc[t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++)
-        kp_tile(&P[i], nsub, has_min, act, ab, i, nt, acc);
+        kp_tile(&P[i], nsub, has_min, act, ab, has_min ? s32 + 8 * i : NULL, 8 * (size_t)nb, i, nt, acc);
     for (int t = 0; t < nt; t++)
         _mm512_mask_storeu_ps(out + (size_t)t * ldy, mrow, acc[t]);
+}
+
+/* Super-block i of two panels (rows 0-15 packed in P, 16-31 in P + nb)
+ * against 4 tokens: acc[2t + h] += the term of token t, panel h, with
+ * kp_tile's operations lane by lane (so the same bits). */
+static inline __attribute__((always_inline)) void
+kp_tile2(const kpack *P, int64_t nb, int nsub, int has_min, bytes act, size_t ab, const int16_t *s32,
+         size_t s32s, int64_t i, __m512 acc[8])
+{
+    const kpack *Q = P + nb;
+    const block_q8_K *y[4];
+    __m512i si[8], mi[8];
+    for (int t = 0; t < 4; t++)
+        y[t] = (const block_q8_K *)(act + (size_t)t * ab) + i;
+    for (int j = 0; j < 8; j++)
+        si[j] = mi[j] = _mm512_setzero_si512();
+    const int gps = 64 / nsub;
+    kp_ptrs2 k = {P->u[0], P->sc[0], y[0]->qs, ab, 3 * ab, (size_t)nb * sizeof(kpack)};
+#pragma GCC unroll 16
+    for (int s = 0; s < nsub; s++)
+        kp_sub2(&k, gps, si);
+    if (has_min) {
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            const __m512i ma = _mm512_load_si512(P->m2[p]), mb = _mm512_load_si512(Q->m2[p]);
+            for (int t = 0; t < 4; t++) {
+                const __m512i b = _mm512_set1_epi32(ld32(s32 + (size_t)t * s32s + 2 * p));
+                mi[2 * t] = _mm512_dpwssd_epi32(mi[2 * t], ma, b);
+                mi[2 * t + 1] = _mm512_dpwssd_epi32(mi[2 * t + 1], mb, b);
+            }
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int p = 0; p < 8; p++) {
+            const __m512i ma = _mm512_load_si512(P->m2[p]), mb = _mm512_load_si512(Q->m2[p]);
+            for (int t = 0; t < 4; t++) {
+                const __m512i b = _mm512_set1_epi32(ld32(y[t]->bsums + 2 * p));
+                mi[2 * t] = _mm512_dpwssd_epi32(mi[2 * t], ma, b);
+                mi[2 * t + 1] = _mm512_dpwssd_epi32(mi[2 * t + 1], mb, b);
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++) {
+        const __m512 yd = _mm512_set1_ps(y[t]->d);
+        acc[2 * t] = _mm512_add_ps(acc[2 * t], kp_term(P, has_min, yd, si[2 * t], mi[2 * t]));
+        acc[2 * t + 1] = _mm512_add_ps(acc[2 * t + 1], kp_term(Q, has_min, yd, si[2 * t + 1], mi[2 * t + 1]));
+    }
+}
+
+/* 4 tokens against two whole packed panels (P, P + nb): as kp_run, the
+ * rows of mrow of the second panel only (16 further in out). */
+static inline __attribute__((always_inline)) void
+kp_run2(const kpack *P, int64_t nb, int nsub, int has_min, bytes act, size_t ab, const int16_t *s32,
+        float *out, size_t ldy, __mmask16 mrow)
+{
+    __m512 acc[8];
+    for (int j = 0; j < 8; j++)
+        acc[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++)
+        kp_tile2(&P[i], nb, nsub, has_min, act, ab, has_min ? s32 + 8 * i : NULL, 8 * (size_t)nb, i, acc);
+    for (int t = 0; t < 4; t++) {
+        _mm512_storeu_ps(out + (size_t)t * ldy, acc[2 * t]);
+        _mm512_mask_storeu_ps(out + (size_t)t * ldy + 16, mrow, acc[2 * t + 1]);
+    }
 }
 
 /* nt tokens from act against super-block i alone, packed in P: the
  * rows of mrow of out (token t at out + t * ldy) get its term added, or
  * set (i = 0) as 0 + term: the same operations as kp_run's. */
 static inline __attribute__((always_inline)) void
-kp_step(const kpack *P, int64_t i, int nsub, int has_min, bytes act, size_t ab, int nt, float *out,
-        size_t ldy, __mmask16 mrow)
+kp_step(const kpack *P, int64_t i, int64_t nb, int nsub, int has_min, bytes act, size_t ab,
+        const int16_t *s32, int nt, float *out, size_t ldy, __mmask16 mrow)
 {
     __m512 acc[NT];
     for (int t = 0; t < nt; t++)
         acc[t] = i == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mrow, out + (size_t)t * ldy);
-    kp_tile(P, nsub, has_min, act, ab, i, nt, acc);
+    kp_tile(P, nsub, has_min, act, ab, has_min ? s32 + 8 * i : NULL, 8 * (size_t)nb, i, nt, acc);
     for (int t = 0; t < nt; t++)
         _mm512_mask_storeu_ps(out + (size_t)t * ldy, mrow, acc[t]);
 }
@@ -392,6 +579,24 @@ kp_step(const kpack *P, int64_t i, int nsub, int has_min, bytes act, size_t ab, 
  * sums in registers over the row (T = 512, 2048 x 2048, one thread: 440
  * -> 510-530 GOP/s; equal at 128; at 16-32 x 5632, 30% slower). */
 #define KP_WHOLE_MIN 160
+/* ... and while the packed panel (5.6 KiB per super-block) stays in L2
+ * (1 MiB per core here) next to the activation streams. */
+#define KP_PANEL_MAX (512 * 1024)
+
+/* The per-32 sums of every token's super-blocks (s32[8 (t nb + i) + p] =
+ * bsums[2p] + bsums[2p + 1] of super-block i of token t; a sum of 32
+ * int8, so an int16), for the four-vpdpwssd mins of Q4_K/Q5_K. */
+static void kp_sums32(bytes act, size_t ab, int n_tok, int64_t nb, int16_t *s32)
+{
+    const __m256i one = _mm256_set1_epi16(1);
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < nb; i++) {
+            const block_q8_K *y = (const block_q8_K *)(act + (size_t)t * ab) + i;
+            const __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), one);
+            _mm_store_si128((__m128i *)(s32 + 8 * ((size_t)t * (size_t)nb + (size_t)i)),
+                            _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+        }
+}
 
 /* The GEMM of one k-quant type (a constant after inlining): panels of 16
  * rows, packed once per block of TB tokens, either whole (nb super-blocks,
@@ -406,79 +611,104 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     const size_t bsz = type == QT_Q4_K ? sizeof(block_q4_K) : type == QT_Q5_K ? sizeof(block_q5_K)
                                                                              : sizeof(block_q6_K);
     const int64_t nb = n / QK_K;
-    int tbs = (int)(TB_CACHE / (ab ? ab : 1));
-    tbs = tbs < 16 ? 16 : tbs > TB_MAX ? TB_MAX : tbs;
+    const int nblk = (n_tok + TB_MAX - 1) / TB_MAX;
+    const int tbs = ((n_tok + nblk - 1) / nblk + NT - 1) / NT * NT;
     /* per call, as in quant_gemm_q8_avx512.c: a prefill matmul takes
      * milliseconds */
-    kpack *P = aligned_alloc(_Alignof(kpack), (size_t)nb * sizeof(kpack));
-    if (!P)
+    kpack *P = aligned_alloc(_Alignof(kpack), 2 * (size_t)nb * sizeof(kpack));
+    const size_t s32_bytes = ((size_t)n_tok * (size_t)nb * 16 + 63) & ~(size_t)63;
+    int16_t *s32 = q6 ? NULL : aligned_alloc(64, s32_bytes);
+    if (!P || (!q6 && !s32)) {
+        free(P);
+        free(s32);
         return 0;
+    }
+    if (!q6)
+        kp_sums32(act, ab, n_tok, nb, s32);
     for (int tb = 0; tb < n_tok; tb += tbs) {
         const int te = n_tok - tb < tbs ? n_tok : tb + tbs;
         const size_t span = (size_t)(te - tb);
         /* a narrow block: each super-block packed and met while in L1 */
-        const int whole = span >= KP_WHOLE_MIN;
-        for (int p0 = r0; p0 < r1; p0 += 16) {
-            const int nr = r1 - p0 < 16 ? r1 - p0 : 16;
-            const __mmask16 mrow = (__mmask16)((1u << nr) - 1);
-            /* the next panel (contiguous rows) is fetched a slice per tile
-             * or super-block while this one computes: 16 strided streams
+        const int whole = span >= KP_WHOLE_MIN && 2 * (size_t)nb * sizeof(kpack) <= KP_PANEL_MAX;
+        /* whole: two panels at a time (kp_run2's 32 x 4 tiles) */
+        const int step = whole ? 32 : 16;
+        for (int p0 = r0; p0 < r1; p0 += step) {
+            const int np = whole && r1 - p0 > 16 ? 2 : 1;
+            /* the next panels (contiguous rows) are fetched a slice per
+             * tile or super-block while these compute: 16 strided streams
              * are more than the hardware prefetcher follows */
-            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
+            const int nn = r1 - (p0 + step) < step ? r1 - (p0 + step) : step;
             const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
-            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
-            for (int64_t i = 0; i < nb; i++) {
-                kpack *Pi = whole ? &P[i] : P;
-                if (!whole)
-                    for (size_t o = next_bytes * (size_t)i / (size_t)nb; o < next_bytes * (size_t)(i + 1) / (size_t)nb; o += 64)
-                        _mm_prefetch((const char *)next + o, _MM_HINT_T1);
-                bytes blk[16];
-                for (int r = 0; r < 16; r++)
-                    blk[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes + (size_t)i * bsz;
-                if (type == QT_Q4_K)
-                    pack_k45(blk, offsetof(block_q4_K, qs), 0, Pi);
-                else if (type == QT_Q5_K)
-                    pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), Pi);
-                else
-                    pack_q6_K(blk, Pi);
-                if (whole)
-                    continue;
-                for (int t0 = tb; t0 < te;) {
-                    const int left = te - t0;
-                    const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
-                    bytes a = (bytes)act + (size_t)t0 * ab;
-                    float *o = out + (size_t)t0 * ldy + p0;
-                    switch (nt) {
-                    case NT: kp_step(P, i, nsub, !q6, a, ab, NT, o, ldy, mrow); break;
-                    case 4: kp_step(P, i, nsub, !q6, a, ab, 4, o, ldy, mrow); break;
-                    case 3: kp_step(P, i, nsub, !q6, a, ab, 3, o, ldy, mrow); break;
-                    case 2: kp_step(P, i, nsub, !q6, a, ab, 2, o, ldy, mrow); break;
-                    default: kp_step(P, i, nsub, !q6, a, ab, 1, o, ldy, mrow); break;
+            bytes next = (bytes)w + (size_t)(p0 + step) * row_bytes;
+            __mmask16 mrow[2];
+            for (int h = 0; h < np; h++) {
+                const int ph = p0 + 16 * h, nr = r1 - ph < 16 ? r1 - ph : 16;
+                mrow[h] = (__mmask16)((1u << nr) - 1);
+                for (int64_t i = 0; i < nb; i++) {
+                    kpack *Pi = whole ? &P[h * nb + i] : P;
+                    if (!whole)
+                        for (size_t o = next_bytes * (size_t)i / (size_t)nb; o < next_bytes * (size_t)(i + 1) / (size_t)nb; o += 64)
+                            _mm_prefetch((const char *)next + o, _MM_HINT_T1);
+                    bytes blk[16];
+                    for (int r = 0; r < 16; r++)
+                        blk[r] = (bytes)w + (size_t)(ph + (r < nr ? r : nr - 1)) * row_bytes + (size_t)i * bsz;
+                    if (type == QT_Q4_K)
+                        pack_k45(blk, offsetof(block_q4_K, qs), 0, Pi);
+                    else if (type == QT_Q5_K)
+                        pack_k45(blk, offsetof(block_q5_K, qs), offsetof(block_q5_K, qh), Pi);
+                    else
+                        pack_q6_K(blk, Pi);
+                    if (whole)
+                        continue;
+                    for (int t0 = tb; t0 < te;) {
+                        const int left = te - t0;
+                        const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
+                        bytes a = (bytes)act + (size_t)t0 * ab;
+                        const int16_t *sy = q6 ? NULL : s32 + (size_t)t0 * (size_t)nb * 8;
+                        float *o = out + (size_t)t0 * ldy + ph;
+                        switch (nt) {
+                        case NT: kp_step(P, i, nb, nsub, !q6, a, ab, sy, NT, o, ldy, mrow[h]); break;
+                        case 4: kp_step(P, i, nb, nsub, !q6, a, ab, sy, 4, o, ldy, mrow[h]); break;
+                        case 3: kp_step(P, i, nb, nsub, !q6, a, ab, sy, 3, o, ldy, mrow[h]); break;
+                        case 2: kp_step(P, i, nb, nsub, !q6, a, ab, sy, 2, o, ldy, mrow[h]); break;
+                        default: kp_step(P, i, nb, nsub, !q6, a, ab, sy, 1, o, ldy, mrow[h]); break;
+                        }
+                        t0 += nt;
                     }
-                    t0 += nt;
                 }
             }
             if (!whole)
                 continue;
             for (int t0 = tb; t0 < te;) {
                 const int left = te - t0;
-                const int nt = left >= NT ? NT : left >= 4 ? 4 : left;
+                const int nt = np == 2 ? (left >= 4 ? 4 : left) : left >= NT ? NT : left >= 4 ? 4 : left;
                 for (size_t o = next_bytes * (size_t)(t0 - tb) / span; o < next_bytes * (size_t)(t0 - tb + nt) / span; o += 64)
                     _mm_prefetch((const char *)next + o, _MM_HINT_T1);
                 bytes a = (bytes)act + (size_t)t0 * ab;
+                const int16_t *sy = q6 ? NULL : s32 + (size_t)t0 * (size_t)nb * 8;
                 float *o = out + (size_t)t0 * ldy + p0;
-                switch (nt) {
-                case NT: kp_run(P, nb, nsub, !q6, a, ab, NT, o, ldy, mrow); break;
-                case 4: kp_run(P, nb, nsub, !q6, a, ab, 4, o, ldy, mrow); break;
-                case 3: kp_run(P, nb, nsub, !q6, a, ab, 3, o, ldy, mrow); break;
-                case 2: kp_run(P, nb, nsub, !q6, a, ab, 2, o, ldy, mrow); break;
-                default: kp_run(P, nb, nsub, !q6, a, ab, 1, o, ldy, mrow); break;
+                if (np == 2 && nt == 4) {
+                    kp_run2(P, nb, nsub, !q6, a, ab, sy, o, ldy, mrow[1]);
+                    t0 += 4;
+                    continue;
+                }
+                for (int h = 0; h < np; h++) {
+                    const kpack *Ph = P + h * nb;
+                    float *oh = o + 16 * h;
+                    switch (nt) {
+                    case NT: kp_run(Ph, nb, nsub, !q6, a, ab, sy, NT, oh, ldy, mrow[h]); break;
+                    case 4: kp_run(Ph, nb, nsub, !q6, a, ab, sy, 4, oh, ldy, mrow[h]); break;
+                    case 3: kp_run(Ph, nb, nsub, !q6, a, ab, sy, 3, oh, ldy, mrow[h]); break;
+                    case 2: kp_run(Ph, nb, nsub, !q6, a, ab, sy, 2, oh, ldy, mrow[h]); break;
+                    default: kp_run(Ph, nb, nsub, !q6, a, ab, sy, 1, oh, ldy, mrow[h]); break;
+                    }
                 }
                 t0 += nt;
             }
         }
     }
     free(P);
+    free(s32);
     return 1;
 }
 

@@ -28,4 +28,23 @@ static inline void k4_unpack(const uint8_t *packed, __m128i *sc8, __m128i *m8)
     *m8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
 }
 
+#ifdef __AVX512F__
+/* The same unpacking for sixteen super-blocks at once (one per 32-bit
+ * lane): h1, h2, h3 hold bytes 0-3, 4-7, 8-11 of each one's 12 packed
+ * bytes; lane r of the results is k4_unpack's sc_lo, sc_hi, m_lo, m_hi
+ * of super-block r (for the GEMM's packing of 16 rows). */
+static inline void k4_unpack16(__m512i h1, __m512i h2, __m512i h3, __m512i *sc_lo, __m512i *sc_hi,
+                               __m512i *m_lo, __m512i *m_hi)
+{
+    const __m512i c3f = _mm512_set1_epi32(0x3f3f3f3f), c0f = _mm512_set1_epi32(0x0f0f0f0f),
+                  c03 = _mm512_set1_epi32(0x03030303);
+    *sc_lo = _mm512_and_si512(h1, c3f);
+    *sc_hi = _mm512_or_si512(_mm512_and_si512(h3, c0f),
+                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h1, 6), c03), 4));
+    *m_lo = _mm512_and_si512(h2, c3f);
+    *m_hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(h3, 4), c0f),
+                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h2, 6), c03), 4));
+}
+#endif
+
 #endif

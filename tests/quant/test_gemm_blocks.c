@@ -2,8 +2,9 @@
  * test_gemm_blocks.c - quant_gemm_blocked_shapes: the row-interleaved
  * prefill kernels (quant_gemm_pack_avx512.c, quant_gemm_q8_avx512.c) at
  * the shapes where their blocking shows: long rows (n = 5632, the FFN
- * down projection of a 1.1B model) and more tokens than one cache block
- * holds, so several token blocks, several 16-row panels and a partial
+ * down projection of a 1.1B model; n = 11776, longer than the k-quants
+ * keep two whole panels of) and more tokens than one block takes
+ * (603 > 512), so several token blocks, several 16-row panels and a partial
  * last panel and token tile are crossed; rows start off a panel boundary.
  * Every element must have the bits of the vec_dot of the level in use
  * (Q8_0 at AVX-512: of the scalar vec_dot, see quant.h), and nothing
@@ -63,12 +64,17 @@ int main(void)
         printf("no blocked GEMM at this SIMD level: checking the per-token fallback\n");
     const int types[] = {QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q8_0};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
-        /* n = 5632: k-quant blocks of 81 tokens, Q8_0 of 42 */
+        /* n = 5632: Q8_0 blocks of 42 tokens; k-quants: one block of
+         * 263, packed whole (from 160 tokens): pairs of panels in 32 x 4
+         * tiles, then a last panel alone, a tail of 3 tokens */
         check(types[i], 5632, 37, 3, 263);
+        /* k-quants: a narrow block, packed a super-block at a time */
         check(types[i], 2048, 50, 17, 18);
-        /* n = 2048: k-quant blocks of 224 tokens, packed whole (from 160
-         * tokens), then a block of 39 packed a super-block at a time */
-        check(types[i], 2048, 40, 5, 263);
+        /* k-quants: two blocks (304 and 299 tokens, at most 512 each) */
+        check(types[i], 2048, 40, 5, 603);
+        /* k-quants: rows too long for two whole panels in L2
+         * (KP_PANEL_MAX): a wide block met a super-block at a time */
+        check(types[i], 11776, 20, 1, 170);
     }
     return t_done();
 }
