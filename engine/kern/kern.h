@@ -26,10 +26,14 @@
 #include "pool/pool.h"
 
 /* Batches of at least this many tokens multiply float (F32/F16/BF16)
- * weights through a GEMM (sgemm, or F16's own on AVX-512). Measured on 2048x2048 F16 with 2 threads (busy
- * machine): the dot products cost 600-720 us/token at 1-4 tokens, sgemm
- * 760 us/token at 16 and 410 at 128, and loses below 16. Quantized
- * weights never take sgemm (see kern_gemm_type in kern.c). */
+ * weights through a GEMM (sgemm, or F16's own on AVX-512). Measured on
+ * 2048x2048 F16 with 2 threads (busy machine): the dot products cost
+ * 600-720 us/token at 1-4 tokens, sgemm 760 us/token at 16 and 410 at
+ * 128, and loses below 16. F16's own GEMM on AVX-512 already wins from
+ * about 6 tokens (one thread, 2048x2048, weights in DRAM: 249 against
+ * 264-272 us/token at 6, 142-163 against 210-230 at 12; 350 against
+ * 312-387 at 4), not used below 16 yet. Quantized weights never take
+ * sgemm (see kern_gemm_type in kern.c). */
 #define KERN_GEMM_MIN_TOK 16
 
 /* A weight matrix as stored in the file: n_out rows of n_in elements of
