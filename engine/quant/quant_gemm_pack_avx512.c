@@ -25,8 +25,9 @@
  * block of up to 512 tokens; a tile of 32 rows x 4 tokens runs over the
  * whole row with its float sums in registers (storing them per
  * super-block cost a masked load and store per token and super-block, 12%
- * of the samples). Narrow blocks meet each super-block of one panel while
- * it is in L1, in tiles of 16 rows x 8 tokens.
+ * of the samples). Rows too long for two panels in L2 (and batches
+ * under QGP_MIN_TOK) meet each super-block of one panel while it is in
+ * L1, in tiles of 16 rows x 8 tokens.
  */
 #include <immintrin.h>
 #include <stdlib.h>
@@ -573,12 +574,16 @@ kp_step(const kpack *P, int64_t i, int64_t nb, int nsub, int has_min, bytes act,
         _mm512_mask_storeu_ps(out + (size_t)t * ldy, mrow, acc[t]);
 }
 
-/* From how many tokens in a block the panel is packed whole: a few tiles
- * do better meeting each super-block while it is in L1 (and pay a load
- * and a store of their sums per super-block); many do better with the
- * sums in registers over the row (T = 512, 2048 x 2048, one thread: 440
- * -> 510-530 GOP/s; equal at 128; at 16-32 x 5632, 30% slower). */
-#define KP_WHOLE_MIN 160
+/* From how many tokens in a block the panels are packed whole (met by
+ * tiles with their sums in registers over the row) rather than a
+ * super-block at a time (met while in L1, a load and a store of the sums
+ * per super-block and tile). With 16 x 8 tiles only from 160 tokens
+ * (equal at 128, 30% slower at 16-32 x 5632); with the 32 x 4 tiles
+ * whole is faster from the smallest batch sent here (QGP_MIN_TOK): per
+ * thread TinyLlama shapes, one thread, Q4_K / Q6_K time of a layer 0.92
+ * / 0.93 of the other way at 16 tokens, 0.95 / 0.89 at 64, 0.84 / 0.85 at
+ * 128 (the model's prefill pieces: 530 -> 600 GOP/s at 1024 x 2048). */
+#define KP_WHOLE_MIN QGP_MIN_TOK
 /* ... and while the packed panel (5.6 KiB per super-block) stays in L2
  * (1 MiB per core here) next to the activation streams. */
 #define KP_PANEL_MAX (512 * 1024)
@@ -628,7 +633,8 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     for (int tb = 0; tb < n_tok; tb += tbs) {
         const int te = n_tok - tb < tbs ? n_tok : tb + tbs;
         const size_t span = (size_t)(te - tb);
-        /* a narrow block: each super-block packed and met while in L1 */
+        /* rows too long for two whole panels in L2: a super-block at a
+         * time */
         const int whole = span >= KP_WHOLE_MIN && 2 * (size_t)nb * sizeof(kpack) <= KP_PANEL_MAX;
         /* whole: two panels at a time (kp_run2's 32 x 4 tiles) */
         const int step = whole ? 32 : 16;

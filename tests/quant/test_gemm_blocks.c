@@ -68,13 +68,14 @@ int main(void)
          * 263, packed whole (from 160 tokens): pairs of panels in 32 x 4
          * tiles, then a last panel alone, a tail of 3 tokens */
         check(types[i], 5632, 37, 3, 263);
-        /* k-quants: a narrow block, packed a super-block at a time */
+        /* a narrow batch */
         check(types[i], 2048, 50, 17, 18);
         /* k-quants: two blocks (304 and 299 tokens, at most 512 each) */
         check(types[i], 2048, 40, 5, 603);
         /* k-quants: rows too long for two whole panels in L2
-         * (KP_PANEL_MAX): a wide block met a super-block at a time */
+         * (KP_PANEL_MAX): met a super-block at a time, wide and narrow */
         check(types[i], 11776, 20, 1, 170);
+        check(types[i], 11776, 20, 1, 21);
     }
     return t_done();
 }
