@@ -7,11 +7,7 @@
  * in F16 and rescaled when the row's maximum moves; so the bits are the
  * one-query kernel's. What the batch buys: a key or value is converted
  * once per block for all the rows instead of once per query head and
- * token, there are no horizontal sums, expf runs sixteen lanes wide, and
- * the value accumulators stay in registers across a block of positions.
- * The value update (a fused multiply-add and two F16 conversions per
- * sixteen accumulators and position) is the floor: the conversions share
- * one pair of pipes.
+ * token, there are no horizontal sums, and expf runs sixteen lanes wide.
  */
 #include <immintrin.h>
 #include <limits.h>
@@ -288,6 +284,66 @@ INLINE void scores(const attn_blk_ws *w, int hd, int nk, float scale, const int 
     }
 }
 
+/* The same scores for hd = 32 HM, HM 1 or 2, with the queries held in
+ * registers: for one l of the fold's eight and VT row vectors, the 4 x HM
+ * query vectors of lanes l, 16 + l, 8 + l, 24 + l are loaded once for
+ * KERN_ATTN_KC keys, and each key element is broadcast once for VT FMAs
+ * (half the loads of the tiles). r8[l] of each key goes to w->r8; a last
+ * pass folds the eight into the scores. */
+INLINE void r8_pass(const attn_blk_ws *w, int j0, int nk, int l, int r0, const int HM, const int VT)
+{
+    int R = w->rows, hd = 32 * HM;
+    const int lanes[4] = {l, 16 + l, 8 + l, 24 + l};
+    __m512 q[4][2][2];
+    for (int c = 0; c < 4; c++)
+        for (int m = 0; m < HM; m++)
+            for (int vt = 0; vt < VT; vt++)
+                q[c][m][vt] = _mm512_load_ps(w->qt + (size_t)(lanes[c] + 32 * m) * R + r0 + 16 * vt);
+    float *r8 = w->r8 + (size_t)l * KERN_ATTN_KC * R + r0;
+    for (int j = 0; j < nk; j++) {
+        const float *kj = w->kt + (size_t)(j0 + j) * hd;
+        __m512 a[4][2];
+        for (int c = 0; c < 4; c++) {
+            for (int vt = 0; vt < VT; vt++)
+                a[c][vt] = _mm512_setzero_ps();
+            for (int m = 0; m < HM; m++) {
+                __m512 kv = _mm512_set1_ps(kj[lanes[c] + 32 * m]);
+                for (int vt = 0; vt < VT; vt++)
+                    a[c][vt] = _mm512_fmadd_ps(kv, q[c][m][vt], a[c][vt]);
+            }
+        }
+        for (int vt = 0; vt < VT; vt++)
+            _mm512_store_ps(r8 + (size_t)j * R + 16 * vt,
+                            _mm512_add_ps(_mm512_add_ps(a[0][vt], a[1][vt]), _mm512_add_ps(a[2][vt], a[3][vt])));
+    }
+}
+
+INLINE void scores_q(const attn_blk_ws *w, int nk, float scale, const int NV, const int HM)
+{
+    int R = w->rows;
+    size_t L = (size_t)KERN_ATTN_KC * R;
+    __m512 sc = _mm512_set1_ps(scale);
+    for (int j0 = 0; j0 < nk; j0 += KERN_ATTN_KC) {
+        int n = nk - j0 < KERN_ATTN_KC ? nk - j0 : KERN_ATTN_KC;
+        for (int l = 0; l < 8; l++) {
+            int v = 0;
+            for (; v + 2 <= NV; v += 2)
+                r8_pass(w, j0, n, l, 16 * v, HM, 2);
+            if (v < NV)
+                r8_pass(w, j0, n, l, 16 * v, HM, 1);
+        }
+        for (int j = 0; j < n; j++)
+            for (int v = 0; v < NV; v++) {
+                const float *r8 = w->r8 + (size_t)j * R + 16 * v;
+                __m512 r4[4];
+                for (int l = 0; l < 4; l++)
+                    r4[l] = _mm512_add_ps(_mm512_load_ps(r8 + l * L), _mm512_load_ps(r8 + (l + 4) * L));
+                __m512 s = _mm512_add_ps(_mm512_add_ps(r4[0], r4[1]), _mm512_add_ps(r4[2], r4[3]));
+                _mm512_store_ps(w->st + (size_t)(j0 + j) * R + 16 * v, _mm512_mul_ps(s, sc));
+            }
+    }
+}
+
 /* The softmax side of positions kb.. kb + nk - 1 for every row, as the
  * reference steps through them one at a time: for position j the score
  * s, the maximum m; where s > m (a row's maximum moves; bit set in
@@ -412,7 +468,12 @@ INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
         /* Positions up to pos0 are visible to every row. */
         int nfull = b->pos0 + 1 - kb < nk ? b->pos0 + 1 - kb : nk;
         load_kv(b, w, kb, nk);
-        scores(w, hd, nk, b->scale, NV);
+        if (hd == 64)
+            scores_q(w, nk, b->scale, NV, 2);
+        else if (hd == 32)
+            scores_q(w, nk, b->scale, NV, 1);
+        else
+            scores(w, hd, nk, b->scale, NV);
         softmax(w, kb, nk, nfull, moved, valid, NV);
         for (int v = 0; v < NV; v++)
             for (int d0 = 0; d0 < hd; d0 += 16)
