@@ -7,24 +7,42 @@
  * sum += (float)p * (dx * dy), blocks in order from sum = 0. The AVX-512
  * vec_dot instead scales and sums each group of 4 quants in its own float
  * lane, which would cost a convert, a multiply and an add per 4 quants
- * here (17 multiply-pipe operations per 8 vpdpbusd instead of 10: half
- * the speed); the two differ by float summation order only (quant.h).
+ * here (half the speed); the two differ by float summation order only
+ * (quant.h).
  *
  * Shape: a register's 16 lanes are 16 weight rows, each holding 4
- * consecutive quants of its row (offset to unsigned: x ^ 0x80 = x + 128,
- * vpdpbusd's unsigned operand), so one vpdpbusd multiplies 16 rows by a
- * broadcast of 4 activation bytes. A register tile is 16 rows x 8 tokens:
- * per block, each weight register (8 per block) feeds 8 vpdpbusd, whose
- * int32 accumulators start from -128 x the sum of the token's block (the
- * offset taken back, exactly), then one convert, two multiplies and an add
- * per token.
+ * consecutive quants of its row, so one vpdpbusd multiplies 16 rows by a
+ * broadcast of 4 activation bytes. vpdpbusd takes one operand unsigned:
+ * the activations, offset by 128 (y ^ 0x80 = y + 128) when they are
+ * copied for the tiles; each row's int32 accumulators start from -128 x
+ * the sum of its block's quants (the offset taken back, exactly; summed
+ * once per call when the weights are packed). A register tile is 32 rows
+ * x 6 tokens: per group of 4 quants, two weight loads and six broadcasts
+ * feed twelve vpdpbusd (on Zen 5 the loads, not the multiplies, bound a
+ * tile that loads or broadcasts an operand per vpdpbusd), then per block
+ * and token a convert, two multiplies and an add per 16 rows. That float
+ * tail is about an eighth of the multiply pipes' work and cannot shrink:
+ * the scalar dot rounds dx * dy and the product before each add. In L1
+ * the tile runs at ~80% of the core's vpdpbusd peak (the 16 x 8 tile with
+ * embedded broadcasts it replaces: ~66%).
  *
- * Work buffer (malloc'd per call: a prefill matmul takes milliseconds):
- * the 16-row panel's interleaved quants and scales for the whole row and
- * the offsets and scales of a block of tokens; without it the caller gets
- * the per-row kernel (other bits: the AVX-512 vec_dot's).
+ * Order: each thread packs its rows a chunk at a time (a few 32-row
+ * panels, at most CHUNK_BYTES packed: the chunk stays in L2 while every
+ * token passes over it), so each weight is read from memory and packed
+ * once per call (before, once per block of tokens); the activations are
+ * copied once per call into per-tile groups that the tiles read
+ * sequentially. The tiles prefetch the next chunk's rows a line or so
+ * per block, evenly over the chunk's work: the packing otherwise waits
+ * on 32 strided row streams, more than the hardware prefetcher follows.
+ *
+ * Work buffer: one per thread, kept and grown, never shrunk (the copied
+ * activations of a batch are MiBs: glibc maps such a buffer afresh on
+ * every call, and its page faults took about a tenth of the GEMM's time
+ * in a model-shaped benchmark). Without it the caller gets the per-row
+ * kernel (the same bits, slowly).
  */
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "quant/quant_gemm_pack.h"
@@ -32,24 +50,60 @@
 
 typedef const uint8_t *bytes;
 
-/* Tokens whose offsets are prepared at once: each panel of weights is
- * read from memory and interleaved once per such block, so the block is
- * as wide as fits QB_CACHE bytes of activations (42 bytes per 32
- * elements with offset and scale), at most QB_MAX tokens. */
-#define QB_MAX 256
-#define QB_CACHE (768 * 1024)
+/* Tokens per tile and the packed sizes: a 32-row panel block is 16
+ * registers of quants (group g of rows 16h..16h+15 at 2g + h), the row
+ * scales (16, 17) and the offset corrections (18, 19); a token group
+ * block is TW x 32 offset quants, then TW scales. */
+#define TW 6
+#define WBLK (20 * 64)
+#define YBLK (TW * 36)
+/* Packed weights per chunk: a few panels, so that the chunk, the next
+ * chunk's raw rows and the activation stream share L2 (1 MiB on Zen 5). */
+#define CHUNK_BYTES (256 * 1024)
 
 static inline float h2f(qhalf h)
 {
     return _cvtsh_ss(h);
 }
 
-/* The panel of 16 rows (row[r] = row r's first block): w[b * 8 + l] lane
- * r = quants 4l..4l+3 of block b of row r, plus 128; dx[b] lane r = its
- * scale. Two blocks per 16 x 16 dword transpose. */
-static void q8_pack(bytes const row[16], int64_t nb, __m512i *w, __m512 *dx)
+/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords):
+ * qgp_transpose16's steps, inlined. As a call the 16 registers go through
+ * memory both ways: a 32-row panel of 2048 columns packed in 2.5 us in L2
+ * against 1.5 inlined. */
+static inline __attribute__((always_inline)) void q8_transpose16(__m512i a[16])
 {
-    const __m512i off = _mm512_set1_epi8((char)0x80);
+    __m512i b[16], c[16];
+    for (int i = 0; i < 8; i++) {
+        b[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
+        b[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
+    }
+    for (int j = 0; j < 4; j++) {
+        c[4 * j + 0] = _mm512_unpacklo_epi64(b[4 * j], b[4 * j + 2]);
+        c[4 * j + 1] = _mm512_unpackhi_epi64(b[4 * j], b[4 * j + 2]);
+        c[4 * j + 2] = _mm512_unpacklo_epi64(b[4 * j + 1], b[4 * j + 3]);
+        c[4 * j + 3] = _mm512_unpackhi_epi64(b[4 * j + 1], b[4 * j + 3]);
+    }
+    for (int m = 0; m < 4; m++) {
+        const __m512i d0 = _mm512_shuffle_i32x4(c[m], c[4 + m], 0x88);
+        const __m512i d1 = _mm512_shuffle_i32x4(c[m], c[4 + m], 0xDD);
+        const __m512i e0 = _mm512_shuffle_i32x4(c[8 + m], c[12 + m], 0x88);
+        const __m512i e1 = _mm512_shuffle_i32x4(c[8 + m], c[12 + m], 0xDD);
+        a[m] = _mm512_shuffle_i32x4(d0, e0, 0x88);
+        a[8 + m] = _mm512_shuffle_i32x4(d0, e0, 0xDD);
+        a[4 + m] = _mm512_shuffle_i32x4(d1, e1, 0x88);
+        a[12 + m] = _mm512_shuffle_i32x4(d1, e1, 0xDD);
+    }
+}
+
+/* 16 rows (row r at row0 + r * rb; from r = nrow on, the last one again,
+ * not stored) into half h of the panel at P. Two blocks per 16 x 16 dword
+ * transpose. */
+static void q8_pack16(bytes row0, size_t rb, int nrow, int64_t nb, uint8_t *P, int h)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    bytes row[16];
+    for (int r = 0; r < 16; r++)
+        row[r] = row0 + (size_t)(r < nrow ? r : nrow - 1) * rb;
     for (int64_t b = 0; b < nb; b += 2) {
         const int64_t c = b + 1 < nb ? b + 1 : b;
         __m512i a[16];
@@ -58,196 +112,246 @@ static void q8_pack(bytes const row[16], int64_t nb, __m512i *w, __m512 *dx)
             a[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[b].qs)),
                                       _mm256_loadu_si256((const __m256i *)x[c].qs), 1);
         }
-        qgp_transpose16(a);
+        q8_transpose16(a);
+        __m512i *wb = (__m512i *)(P + (size_t)b * WBLK), *wc = (__m512i *)(P + (size_t)c * WBLK);
+        __m512i sb = _mm512_setzero_si512(), sc = _mm512_setzero_si512();
         for (int l = 0; l < 8; l++) {
-            w[b * 8 + l] = _mm512_xor_si512(a[l], off);
-            if (c != b)
-                w[c * 8 + l] = _mm512_xor_si512(a[8 + l], off);
+            wb[2 * l + h] = a[l];
+            wc[2 * l + h] = a[8 + l];
+            sb = _mm512_dpbusd_epi32(sb, ones, a[l]);
+            sc = _mm512_dpbusd_epi32(sc, ones, a[8 + l]);
         }
-        float d0[16], d1[16];
+        uint16_t d0[16], d1[16];
         for (int r = 0; r < 16; r++) {
             const block_q8_0 *x = (const block_q8_0 *)row[r];
-            d0[r] = h2f(x[b].d);
-            d1[r] = h2f(x[c].d);
+            d0[r] = x[b].d;
+            d1[r] = x[c].d;
         }
-        dx[b] = _mm512_loadu_ps(d0);
-        dx[c] = _mm512_loadu_ps(d1);
+        /* c == b at an odd end: the same block written twice */
+        wb[16 + h] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d0)));
+        wc[16 + h] = _mm512_castps_si512(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d1)));
+        wb[18 + h] = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), sb), 7);
+        wc[18 + h] = _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), sc), 7);
     }
 }
 
-/* For nt tokens (qb apart in the layout): neg[b * qb + t] = -128 x the
- * sum of the quants of block b of token t; dy[b * qb + t] = its scale. */
-static void q8_prep(bytes act, size_t ab, int nt, int qb, int64_t nb, int32_t *neg, float *dy)
+/* A group of TW tokens (nt of them real, act + t * ab) into Y; the
+ * missing ones get zeros, computed and not stored. */
+static void q8_prep(bytes act, size_t ab, int nt, int64_t nb, uint8_t *Y)
 {
-    const __m256i ones = _mm256_set1_epi8(1);
-    for (int t = 0; t < nt; t++) {
-        const block_q8_0 *y = (const block_q8_0 *)(act + (size_t)t * ab);
-        for (int64_t b = 0; b < nb; b++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)y[b].qs);
-            const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, q);
-            const __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-            const __m128i h2 = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-            const __m128i h1 = _mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xb1));
-            neg[(size_t)b * qb + t] = -128 * _mm_cvtsi128_si32(h1);
-            dy[(size_t)b * qb + t] = h2f(y[b].d);
+    const __m256i off = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *yb = Y + (size_t)b * YBLK;
+        float *dy = (float *)(yb + TW * 32);
+        for (int t = 0; t < TW; t++) {
+            if (t >= nt) {
+                _mm256_storeu_si256((__m256i *)(yb + t * 32), _mm256_setzero_si256());
+                dy[t] = 0.0f;
+                continue;
+            }
+            const block_q8_0 *y = (const block_q8_0 *)(act + (size_t)t * ab) + b;
+            _mm256_storeu_si256((__m256i *)(yb + t * 32),
+                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)y->qs), off));
+            dy[t] = h2f(y->d);
         }
     }
 }
 
 /*
- * One block of a tile against the interleaved weights at u (8 registers)
- * and the row scales at dx: for token j, p = neg[j] + the vpdpbusd of
- * the 8 groups against its 4-byte broadcasts (the exact block dot), then
- * f[j] += (float)p * (dx * dy[j]), rounded after each operation as the
- * scalar vec_dot does.
- * Written out in assembly because GCC 12 neither embeds the broadcast in
- * vpdpbusd ({1to16}) nor keeps one weight register for all tokens (see
- * quant_gemm_pack_avx512.c), and so that no multiply-add is contracted.
- * Token j's quants are at y0 (j < 4) or y4 (j >= 4) plus (j % 4) * ab.
+ * The tile kernel for T tokens (1..TW), written out in assembly: GCC 12
+ * neither keeps this many accumulators in registers nor leaves the
+ * multiplies and adds uncontracted without it. Registers: the float sums
+ * of token t are zmm t (rows 0-15) and zmm 6+t (rows 16-31), its block's
+ * int32 dots zmm 12+t and 18+t; zmm24/25 hold a group's weights (the
+ * corrections at the start of a block), 26/27 the broadcasts, 28/29 the
+ * row scales, 30 the token's scale, 31 the scale product. All 32 are
+ * named, so GCC gets the pointers in general registers only.
+ * Per block: the 8 groups, then for each token f += (float)p * (dx * dy)
+ * per half, each operation rounded as in the scalar dot; then one
+ * prefetch of the next chunk (pf, advancing ps bytes).
  */
-#define Q8_A0 "(%[y0])"
-#define Q8_A1 "(%[y0],%[ab])"
-#define Q8_A2 "(%[y0],%[ab],2)"
-#define Q8_A3 "(%[y0],%[ab3])"
-#define Q8_A4 "(%[y4])"
-#define Q8_A5 "(%[y4],%[ab])"
-#define Q8_A6 "(%[y4],%[ab],2)"
-#define Q8_A7 "(%[y4],%[ab3])"
-/* fixed registers (clobbered), so that the operands stay within GCC's 30 */
-#define Q8_P0 "%%zmm16"
-#define Q8_P1 "%%zmm17"
-#define Q8_P2 "%%zmm18"
-#define Q8_P3 "%%zmm19"
-#define Q8_P4 "%%zmm20"
-#define Q8_P5 "%%zmm21"
-#define Q8_P6 "%%zmm22"
-#define Q8_P7 "%%zmm23"
-#define Q8_WR "%%zmm24"
-#define Q8_DR "%%zmm25"
-#define Q8_CLOBBER "memory", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25"
-#define Q8_INIT(J) "vpbroadcastd " #J "*4(%[ng]), " Q8_P##J "\n\t"
-#define Q8_DOT(G, J) "vpdpbusd " #G "*4" Q8_A##J "%{1to16%}, " Q8_WR ", " Q8_P##J "\n\t"
-#define Q8_W(G) "vmovdqa64 " #G "*64(%[u]), " Q8_WR "\n\t"
-#define Q8_FIN(J)                                                                             \
-    "vcvtdq2ps " Q8_P##J ", " Q8_P##J "\n\t"                                                   \
-    "vmulps " #J "*4(%[dy])%{1to16%}, %[x], " Q8_DR "\n\t"                                     \
-    "vmulps " Q8_DR ", " Q8_P##J ", " Q8_P##J "\n\t"                                           \
-    "vaddps " Q8_P##J ", %[f" #J "], %[f" #J "]\n\t"
-#define Q8_G8(G)                                                                              \
-    Q8_W(G) Q8_DOT(G, 0) Q8_DOT(G, 1) Q8_DOT(G, 2) Q8_DOT(G, 3) Q8_DOT(G, 4) Q8_DOT(G, 5)      \
-        Q8_DOT(G, 6) Q8_DOT(G, 7)
-#define Q8_G4(G) Q8_W(G) Q8_DOT(G, 0) Q8_DOT(G, 1) Q8_DOT(G, 2) Q8_DOT(G, 3)
-#define Q8_G1(G) Q8_W(G) Q8_DOT(G, 0)
-#define Q8_ALL(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7)
-#define Q8_IN                                                                                 \
-    [u] "r"(u), [ng] "r"(ng), [dy] "r"(dy), [y0] "r"(y0), [y4] "r"(y0 + 4 * ab), [ab] "r"(ab), \
-        [ab3] "r"(3 * ab), [x] "v"(dx)
+#define Q8_EACH1(M, G) M(G, 0, 12, 18, 0, 6, 26)
+#define Q8_EACH2(M, G) Q8_EACH1(M, G) M(G, 1, 13, 19, 1, 7, 27)
+#define Q8_EACH3(M, G) Q8_EACH2(M, G) M(G, 2, 14, 20, 2, 8, 26)
+#define Q8_EACH4(M, G) Q8_EACH3(M, G) M(G, 3, 15, 21, 3, 9, 27)
+#define Q8_EACH5(M, G) Q8_EACH4(M, G) M(G, 4, 16, 22, 4, 10, 26)
+#define Q8_EACH6(M, G) Q8_EACH5(M, G) M(G, 5, 17, 23, 5, 11, 27)
+#define Q8_ZERO(G, T, A, B, F0, F1, Y)                                                       \
+    "vpxord %%zmm" #F0 ", %%zmm" #F0 ", %%zmm" #F0 "\n\t"                                     \
+    "vpxord %%zmm" #F1 ", %%zmm" #F1 ", %%zmm" #F1 "\n\t"
+#define Q8_INIT(G, T, A, B, F0, F1, Y)                                                       \
+    "vmovdqa64 %%zmm24, %%zmm" #A "\n\t"                                                     \
+    "vmovdqa64 %%zmm25, %%zmm" #B "\n\t"
+#define Q8_DOT(G, T, A, B, F0, F1, Y)                                                        \
+    "vpbroadcastd " #T "*32+" #G "*4(%[y]), %%zmm" #Y "\n\t"                                  \
+    "vpdpbusd %%zmm24, %%zmm" #Y ", %%zmm" #A "\n\t"                                          \
+    "vpdpbusd %%zmm25, %%zmm" #Y ", %%zmm" #B "\n\t"
+#define Q8_FIN1(A, F, D)                                                                     \
+    "vmulps %%zmm30, %%zmm" #D ", %%zmm31\n\t"                                                \
+    "vcvtdq2ps %%zmm" #A ", %%zmm" #A "\n\t"                                                  \
+    "vmulps %%zmm31, %%zmm" #A ", %%zmm" #A "\n\t"                                            \
+    "vaddps %%zmm" #A ", %%zmm" #F ", %%zmm" #F "\n\t"
+#define Q8_FIN(G, T, A, B, F0, F1, Y)                                                        \
+    "vbroadcastss 192+" #T "*4(%[y]), %%zmm30\n\t" Q8_FIN1(A, F0, 28) Q8_FIN1(B, F1, 29)
+#define Q8_STORE(G, T, A, B, F0, F1, Y)                                                      \
+    "vmovups %%zmm" #F0 ", " #T "*64(%[f])\n\t"                                               \
+    "vmovups %%zmm" #F1 ", " #T "*64+6*64(%[f])\n\t"
+#define Q8_GROUP(G, E)                                                                       \
+    "vmovdqa64 " #G "*128(%[w]), %%zmm24\n\t"                                                 \
+    "vmovdqa64 " #G "*128+64(%[w]), %%zmm25\n\t" E(Q8_DOT, G)
 
-static inline __attribute__((always_inline)) void
-q8_block8(__m512 f[8], const __m512i *u, __m512 dx, const int32_t *ng, const float *dy,
-          const int8_t *y0, size_t ab)
-{
-    __asm__(Q8_INIT(0) Q8_INIT(1) Q8_INIT(2) Q8_INIT(3) Q8_INIT(4) Q8_INIT(5) Q8_INIT(6) Q8_INIT(7)
-                Q8_ALL(Q8_G8) Q8_FIN(0) Q8_FIN(1) Q8_FIN(2) Q8_FIN(3) Q8_FIN(4) Q8_FIN(5) Q8_FIN(6)
-                    Q8_FIN(7)
-            : [f0] "+v"(f[0]), [f1] "+v"(f[1]), [f2] "+v"(f[2]), [f3] "+v"(f[3]), [f4] "+v"(f[4]),
-              [f5] "+v"(f[5]), [f6] "+v"(f[6]), [f7] "+v"(f[7])
-            : Q8_IN
-            : Q8_CLOBBER);
-}
-
-static inline __attribute__((always_inline)) void
-q8_block4(__m512 f[4], const __m512i *u, __m512 dx, const int32_t *ng, const float *dy,
-          const int8_t *y0, size_t ab)
-{
-    __asm__(Q8_INIT(0) Q8_INIT(1) Q8_INIT(2) Q8_INIT(3) Q8_ALL(Q8_G4) Q8_FIN(0) Q8_FIN(1)
-                Q8_FIN(2) Q8_FIN(3)
-            : [f0] "+v"(f[0]), [f1] "+v"(f[1]), [f2] "+v"(f[2]), [f3] "+v"(f[3])
-            : Q8_IN
-            : Q8_CLOBBER);
-}
-
-static inline __attribute__((always_inline)) void
-q8_block1(__m512 f[1], const __m512i *u, __m512 dx, const int32_t *ng, const float *dy,
-          const int8_t *y0, size_t ab)
-{
-    __asm__(Q8_INIT(0) Q8_ALL(Q8_G1) Q8_FIN(0)
-            : [f0] "+v"(f[0])
-            : Q8_IN
-            : Q8_CLOBBER);
-}
-
-/* nt (8, 4 or 1) tokens from token t of the block (activations at a,
- * ab apart) against the packed panel; stores the rows of mrow. */
-static inline __attribute__((always_inline)) void
-q8_tile(int nt, const __m512i *w, const __m512 *dx, int64_t nb, const int32_t *neg,
-        const float *dy, int qb, int t, bytes a, size_t ab, float *out, size_t ldy, __mmask16 mrow)
-{
-    __m512 f[8];
-    for (int j = 0; j < nt; j++)
-        f[j] = _mm512_setzero_ps();
-    const int8_t *y = ((const block_q8_0 *)(a + (size_t)t * ab))->qs;
-    for (int64_t b = 0; b < nb; b++) {
-        const size_t o = (size_t)b * qb + t;
-        const int8_t *yb = y + b * (int64_t)sizeof(block_q8_0);
-        if (nt == 8)
-            q8_block8(f, w + b * 8, dx[b], neg + o, dy + o, yb, ab);
-        else if (nt == 4)
-            q8_block4(f, w + b * 8, dx[b], neg + o, dy + o, yb, ab);
-        else
-            q8_block1(f, w + b * 8, dx[b], neg + o, dy + o, yb, ab);
+#define Q8_TILE_FN(T)                                                                        \
+    static void q8_tile##T(bytes w, bytes y, int64_t nb, float *f, bytes pf, size_t ps)      \
+    {                                                                                        \
+        __asm__ volatile(                                                                    \
+            Q8_EACH##T(Q8_ZERO, 0)                                                           \
+            "1:\n\t"                                                                         \
+            "vmovdqa64 1152(%[w]), %%zmm24\n\t"                                              \
+            "vmovdqa64 1216(%[w]), %%zmm25\n\t"                                              \
+            Q8_EACH##T(Q8_INIT, 0)                                                           \
+            Q8_GROUP(0, Q8_EACH##T) Q8_GROUP(1, Q8_EACH##T) Q8_GROUP(2, Q8_EACH##T)          \
+            Q8_GROUP(3, Q8_EACH##T) Q8_GROUP(4, Q8_EACH##T) Q8_GROUP(5, Q8_EACH##T)          \
+            Q8_GROUP(6, Q8_EACH##T) Q8_GROUP(7, Q8_EACH##T)                                  \
+            "vmovaps 1024(%[w]), %%zmm28\n\t"                                                \
+            "vmovaps 1088(%[w]), %%zmm29\n\t"                                                \
+            Q8_EACH##T(Q8_FIN, 0)                                                            \
+            "prefetcht1 (%[pf])\n\t"                                                         \
+            "add %[ps], %[pf]\n\t"                                                           \
+            "add $1280, %[w]\n\t"                                                            \
+            "add $216, %[y]\n\t"                                                             \
+            "dec %[n]\n\t"                                                                   \
+            "jnz 1b\n\t"                                                                     \
+            Q8_EACH##T(Q8_STORE, 0)                                                          \
+            : [w] "+r"(w), [y] "+r"(y), [n] "+r"(nb), [pf] "+r"(pf)                          \
+            : [f] "r"(f), [ps] "r"(ps)                                                       \
+            : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",  \
+              "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",   \
+              "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", \
+              "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");                           \
     }
-    for (int j = 0; j < nt; j++)
-        _mm512_mask_storeu_ps(out + (size_t)(t + j) * ldy, mrow, f[j]);
+
+Q8_TILE_FN(1)
+Q8_TILE_FN(2)
+Q8_TILE_FN(3)
+Q8_TILE_FN(4)
+Q8_TILE_FN(5)
+Q8_TILE_FN(6)
+
+#if WBLK != 1280 || YBLK != 216 || TW != 6
+#error "q8_tile's offsets assume these sizes"
+#endif
+
+typedef void (*q8_tile_fn)(bytes, bytes, int64_t, float *, bytes, size_t);
+static const q8_tile_fn q8_tiles[TW + 1] = {NULL, q8_tile1, q8_tile2, q8_tile3, q8_tile4, q8_tile5, q8_tile6};
+
+/* The calling thread's work buffer of at least size bytes (kept for the
+ * next call; freed when the thread exits), or NULL. */
+typedef struct q8_wbuf {
+    size_t cap;
+    uint8_t *p;
+} q8_wbuf;
+
+static pthread_key_t q8_key;
+static int q8_key_ok;
+static pthread_once_t q8_once = PTHREAD_ONCE_INIT;
+
+static void q8_wbuf_free(void *v)
+{
+    q8_wbuf *b = v;
+    free(b->p);
+    free(b);
+}
+
+static void q8_key_init(void)
+{
+    q8_key_ok = pthread_key_create(&q8_key, q8_wbuf_free) == 0;
+}
+
+static uint8_t *q8_buf(size_t size)
+{
+    if (pthread_once(&q8_once, q8_key_init) != 0 || !q8_key_ok)
+        return NULL;
+    q8_wbuf *b = pthread_getspecific(q8_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return NULL;
+        if (pthread_setspecific(q8_key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < size) {
+        free(b->p);
+        b->cap = 0;
+        /* aligned_alloc wants a size that is a multiple of the alignment */
+        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+        if (!b->p)
+            return NULL;
+        b->cap = size;
+    }
+    return b->p;
 }
 
 int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                   size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
+    if (r0 >= r1 || n_tok <= 0)
+        return 1;
     const int64_t nb = n / QK8_0;
-    const size_t wbytes = (size_t)nb * 8 * sizeof(__m512i) + (size_t)nb * sizeof(__m512);
-    int qb = (int)(QB_CACHE / (42 * (size_t)nb));
-    qb = qb < 8 ? 8 : qb > QB_MAX ? QB_MAX : qb;
-    qb = qb > n_tok ? n_tok : qb;
-    const size_t abytes = (size_t)qb * (size_t)nb * (sizeof(int32_t) + sizeof(float));
-    /* aligned_alloc wants a size that is a multiple of the alignment */
-    uint8_t *buf = aligned_alloc(64, (wbytes + abytes + 63) & ~(size_t)63);
-    if (!buf)
+    const int ng = (n_tok + TW - 1) / TW, np = (r1 - r0 + 31) / 32;
+    const size_t pbytes = (size_t)nb * WBLK, gbytes = (size_t)nb * YBLK;
+    int cp = (int)(CHUNK_BYTES / pbytes);
+    cp = cp < 1 ? 1 : cp > np ? np : cp;
+    uint8_t *P = q8_buf((size_t)cp * pbytes + (size_t)ng * gbytes);
+    if (!P)
         return 0;
-    __m512i *wp = (__m512i *)buf;
-    __m512 *dx = (__m512 *)(buf + (size_t)nb * 8 * sizeof(__m512i));
-    int32_t *neg = (int32_t *)(buf + wbytes);
-    float *dy = (float *)(neg + (size_t)qb * nb);
-    for (int tb = 0; tb < n_tok; tb += qb) {
-        const int nt = n_tok - tb < qb ? n_tok - tb : qb;
-        bytes a = (bytes)act + (size_t)tb * act_bytes;
-        q8_prep(a, act_bytes, nt, qb, nb, neg, dy);
-        for (int p0 = r0; p0 < r1; p0 += 16) {
-            const int nr = r1 - p0 < 16 ? r1 - p0 : 16;
-            const __mmask16 mrow = (__mmask16)((1u << nr) - 1);
-            bytes row[16];
-            for (int r = 0; r < 16; r++)
-                row[r] = (bytes)w + (size_t)(p0 + (r < nr ? r : nr - 1)) * row_bytes;
-            q8_pack(row, nb, wp, dx);
-            /* the next panel (contiguous rows) is fetched a slice per tile
-             * while this one computes: 16 strided streams are more than
-             * the hardware prefetcher follows */
-            const int nn = r1 - (p0 + 16) < 16 ? r1 - (p0 + 16) : 16;
-            const size_t next_bytes = nn > 0 ? (size_t)nn * row_bytes : 0;
-            bytes next = (bytes)w + (size_t)(p0 + 16) * row_bytes;
-            float *o = out + (size_t)tb * ldy + p0;
-            int t = 0;
-            for (; t + 8 <= nt; t += 8) {
-                for (size_t k = next_bytes * (size_t)t / (size_t)nt; k < next_bytes * (size_t)(t + 8) / (size_t)nt; k += 64)
-                    _mm_prefetch((const char *)next + k, _MM_HINT_T1);
-                q8_tile(8, wp, dx, nb, neg, dy, qb, t, a, act_bytes, o, ldy, mrow);
-            }
-            for (; t + 4 <= nt; t += 4)
-                q8_tile(4, wp, dx, nb, neg, dy, qb, t, a, act_bytes, o, ldy, mrow);
-            for (; t < nt; t++)
-                q8_tile(1, wp, dx, nb, neg, dy, qb, t, a, act_bytes, o, ldy, mrow);
-        }
+    uint8_t *Y = P + (size_t)cp * pbytes;
+    /* The first chunk is one panel (its rows fetched while the activations
+     * are copied); each chunk's tiles prefetch the next, twice as large,
+     * up to cp panels. */
+    const size_t first = (size_t)(r1 - r0 < 32 ? r1 - r0 : 32) * row_bytes;
+    for (size_t k = 0; k < first; k += 64)
+        _mm_prefetch((const char *)w + (size_t)r0 * row_bytes + k, _MM_HINT_T0);
+    for (int g = 0; g < ng; g++) {
+        const int nt = n_tok - g * TW < TW ? n_tok - g * TW : TW;
+        q8_prep((bytes)act + (size_t)g * TW * act_bytes, act_bytes, nt, nb, Y + (size_t)g * gbytes);
     }
-    free(buf);
+    float fo[2 * TW * 16] __attribute__((aligned(64)));
+    for (int c0 = r0, cn = 1; c0 < r1;) {
+        const int c1 = r1 - c0 < cn * 32 ? r1 : c0 + cn * 32, npc = (c1 - c0 + 31) / 32;
+        for (int p = 0; p < npc; p++) {
+            const int p0 = c0 + 32 * p, nr = c1 - p0 < 32 ? c1 - p0 : 32;
+            for (int h = 0; h < 2; h++) {
+                /* a half past the end repeats the last row (not stored) */
+                const int f = 16 * h < nr ? 16 * h : nr - 1, m = nr - f < 16 ? nr - f : 16;
+                q8_pack16((bytes)w + (size_t)(p0 + f) * row_bytes, row_bytes, m, nb, P + (size_t)p * pbytes, h);
+            }
+        }
+        /* the next chunk's rows are contiguous: each tile prefetches its
+         * share, one step per block (a line or less: lines repeat) */
+        const int nn = 2 * cn < cp ? 2 * cn : cp;
+        const size_t next_bytes = (size_t)(r1 - c1 < nn * 32 ? r1 - c1 : nn * 32) * row_bytes;
+        bytes next = (bytes)w + (size_t)c1 * row_bytes;
+        const size_t ntile = (size_t)ng * (size_t)npc;
+        const size_t ps = (next_bytes / ntile + (size_t)nb - 1) / (size_t)nb;
+        for (int g = 0; g < ng; g++) {
+            const int nt = n_tok - g * TW < TW ? n_tok - g * TW : TW;
+            for (int p = 0; p < npc; p++) {
+                const int p0 = c0 + 32 * p, nr = c1 - p0 < 32 ? c1 - p0 : 32;
+                q8_tiles[nt](P + (size_t)p * pbytes, Y + (size_t)g * gbytes, nb, fo,
+                             next + next_bytes * ((size_t)g * npc + (size_t)p) / ntile, ps);
+                for (int h = 0; h < 2 && 16 * h < nr; h++) {
+                    const int m = nr - 16 * h < 16 ? nr - 16 * h : 16;
+                    const __mmask16 mrow = (__mmask16)((1u << m) - 1);
+                    for (int t = 0; t < nt; t++)
+                        _mm512_mask_storeu_ps(out + (size_t)(g * TW + t) * ldy + (size_t)(p0 + 16 * h), mrow,
+                                              _mm512_load_ps(fo + (h * TW + t) * 16));
+                }
+            }
+        }
+        c0 = c1;
+        cn = nn;
+    }
     return 1;
 }

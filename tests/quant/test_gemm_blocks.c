@@ -70,6 +70,9 @@ int main(void)
         check(types[i], 5632, 37, 3, 263);
         /* a narrow batch */
         check(types[i], 2048, 50, 17, 18);
+        /* Q8_0: packed chunks of one, two, then three panels, the last
+         * one partial; 13 tokens: two 6-token tiles and a 1-token tile */
+        check(types[i], 2048, 300, 7, 13);
         /* k-quants: two blocks (304 and 299 tokens, at most 512 each) */
         check(types[i], 2048, 40, 5, 603);
         /* k-quants: rows too long for two whole panels in L2
