@@ -247,47 +247,12 @@ static inline __attribute__((always_inline)) void kp_sub2(kp_ptrs2 *k, int gps, 
         __asm__(K2_START K2_GROUP(0) K2_GROUP(1) K2_GROUP(2) K2_GROUP(3) K2_END(4) K2_OPERANDS);
 }
 
-/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords).
- * Inlined into the packing (as a call, its 16 registers went through
- * memory both ways). */
-static inline __attribute__((always_inline)) void tr16(__m512i a[16])
-{
-    __m512i b[16], c[16];
-    for (int i = 0; i < 8; i++) {
-        b[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
-        b[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
-    }
-    /* c[4j + m], 128-bit lane L: column 4L + m of rows 4j..4j+3 */
-    for (int j = 0; j < 4; j++) {
-        c[4 * j + 0] = _mm512_unpacklo_epi64(b[4 * j], b[4 * j + 2]);
-        c[4 * j + 1] = _mm512_unpackhi_epi64(b[4 * j], b[4 * j + 2]);
-        c[4 * j + 2] = _mm512_unpacklo_epi64(b[4 * j + 1], b[4 * j + 3]);
-        c[4 * j + 3] = _mm512_unpackhi_epi64(b[4 * j + 1], b[4 * j + 3]);
-    }
-    /* a 4 x 4 transpose of 128-bit lanes for each m */
-    for (int m = 0; m < 4; m++) {
-        const __m512i d0 = _mm512_shuffle_i32x4(c[m], c[4 + m], 0x88);
-        const __m512i d1 = _mm512_shuffle_i32x4(c[m], c[4 + m], 0xDD);
-        const __m512i e0 = _mm512_shuffle_i32x4(c[8 + m], c[12 + m], 0x88);
-        const __m512i e1 = _mm512_shuffle_i32x4(c[8 + m], c[12 + m], 0xDD);
-        a[m] = _mm512_shuffle_i32x4(d0, e0, 0x88);
-        a[8 + m] = _mm512_shuffle_i32x4(d0, e0, 0xDD);
-        a[4 + m] = _mm512_shuffle_i32x4(d1, e1, 0x88);
-        a[12 + m] = _mm512_shuffle_i32x4(d1, e1, 0xDD);
-    }
-}
-
-void qgp_transpose16(__m512i a[16])
-{
-    tr16(a);
-}
-
 /* Dwords 0..15 of the 64 bytes at blk[r] + off, transposed. */
 static inline void load_tr(bytes const blk[16], size_t off, __m512i a[16])
 {
     for (int r = 0; r < 16; r++)
         a[r] = _mm512_loadu_si512(blk[r] + off);
-    tr16(a);
+    qgp_transpose16(a);
 }
 
 /* Dwords 0..3 of the 16 bytes at blk[r] + off, transposed: h[k] lane r =

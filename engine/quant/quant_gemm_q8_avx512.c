@@ -66,35 +66,6 @@ static inline float h2f(qhalf h)
     return _cvtsh_ss(h);
 }
 
-/* In place: a[j] lane r becomes the old a[r] lane j (16 x 16 dwords):
- * qgp_transpose16's steps, inlined. As a call the 16 registers go through
- * memory both ways: a 32-row panel of 2048 columns packed in 2.5 us in L2
- * against 1.5 inlined. */
-static inline __attribute__((always_inline)) void q8_transpose16(__m512i a[16])
-{
-    __m512i b[16], c[16];
-    for (int i = 0; i < 8; i++) {
-        b[2 * i] = _mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]);
-        b[2 * i + 1] = _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]);
-    }
-    for (int j = 0; j < 4; j++) {
-        c[4 * j + 0] = _mm512_unpacklo_epi64(b[4 * j], b[4 * j + 2]);
-        c[4 * j + 1] = _mm512_unpackhi_epi64(b[4 * j], b[4 * j + 2]);
-        c[4 * j + 2] = _mm512_unpacklo_epi64(b[4 * j + 1], b[4 * j + 3]);
-        c[4 * j + 3] = _mm512_unpackhi_epi64(b[4 * j + 1], b[4 * j + 3]);
-    }
-    for (int m = 0; m < 4; m++) {
-        const __m512i d0 = _mm512_shuffle_i32x4(c[m], c[4 + m], 0x88);
-        const __m512i d1 = _mm512_shuffle_i32x4(c[m], c[4 + m], 0xDD);
-        const __m512i e0 = _mm512_shuffle_i32x4(c[8 + m], c[12 + m], 0x88);
-        const __m512i e1 = _mm512_shuffle_i32x4(c[8 + m], c[12 + m], 0xDD);
-        a[m] = _mm512_shuffle_i32x4(d0, e0, 0x88);
-        a[8 + m] = _mm512_shuffle_i32x4(d0, e0, 0xDD);
-        a[4 + m] = _mm512_shuffle_i32x4(d1, e1, 0x88);
-        a[12 + m] = _mm512_shuffle_i32x4(d1, e1, 0xDD);
-    }
-}
-
 /* 16 rows (row r at row0 + r * rb; from r = nrow on, the last one again,
  * not stored) into half h of the panel at P. Two blocks per 16 x 16 dword
  * transpose. */
@@ -112,7 +83,7 @@ static void q8_pack16(bytes row0, size_t rb, int nrow, int64_t nb, uint8_t *P, i
             a[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[b].qs)),
                                       _mm256_loadu_si256((const __m256i *)x[c].qs), 1);
         }
-        q8_transpose16(a);
+        qgp_transpose16(a);
         __m512i *wb = (__m512i *)(P + (size_t)b * WBLK), *wc = (__m512i *)(P + (size_t)c * WBLK);
         __m512i sb = _mm512_setzero_si512(), sc = _mm512_setzero_si512();
         for (int l = 0; l < 8; l++) {
