@@ -73,9 +73,22 @@ float probe_fma_avx512(const float *buf, int64_t iters)
     __m512 c[12];
     for (int k = 0; k < 12; k++)
         c[k] = _mm512_load_ps(buf + 32 + 16 * (k & 3));
-    for (int64_t i = 0; i < iters; i++)
-        for (int k = 0; k < 12; k++)
-            c[k] = _mm512_fmadd_ps(c[k], x, y);
+    /* written out, so that the accumulators stay in registers even in
+     * an unoptimised or instrumented (sanitizer) build */
+    for (int64_t i = 0; i < iters; i++) {
+        c[0] = _mm512_fmadd_ps(c[0], x, y);
+        c[1] = _mm512_fmadd_ps(c[1], x, y);
+        c[2] = _mm512_fmadd_ps(c[2], x, y);
+        c[3] = _mm512_fmadd_ps(c[3], x, y);
+        c[4] = _mm512_fmadd_ps(c[4], x, y);
+        c[5] = _mm512_fmadd_ps(c[5], x, y);
+        c[6] = _mm512_fmadd_ps(c[6], x, y);
+        c[7] = _mm512_fmadd_ps(c[7], x, y);
+        c[8] = _mm512_fmadd_ps(c[8], x, y);
+        c[9] = _mm512_fmadd_ps(c[9], x, y);
+        c[10] = _mm512_fmadd_ps(c[10], x, y);
+        c[11] = _mm512_fmadd_ps(c[11], x, y);
+    }
     __m512 s = c[0];
     for (int k = 1; k < 12; k++)
         s = _mm512_add_ps(s, c[k]);
