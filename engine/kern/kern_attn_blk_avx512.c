@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/tr16_avx512.h"
 #include "kern/kern_attn_blk.h"
 #include "quant/quant.h"
 
@@ -130,34 +131,6 @@ INLINE __m512 round16(__m512 x)
     return _mm512_cvtph_ps(_mm512_cvtps_ph(x, RND));
 }
 
-/* r[i][j] <-> r[j][i] for a 16 x 16 tile of floats. */
-INLINE void transpose16(__m512 r[16])
-{
-    __m512 a[16], c[16];
-    for (int k = 0; k < 8; k++) {
-        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    /* c[4k + i], 128-bit lane L: column 4L + i of rows 4k.. 4k + 3 */
-    for (int k = 0; k < 4; k++) {
-        __m512d x0 = _mm512_castps_pd(a[4 * k]), x1 = _mm512_castps_pd(a[4 * k + 1]);
-        __m512d x2 = _mm512_castps_pd(a[4 * k + 2]), x3 = _mm512_castps_pd(a[4 * k + 3]);
-        c[4 * k] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
-        c[4 * k + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
-        c[4 * k + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
-        c[4 * k + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
-    }
-    for (int i = 0; i < 4; i++) {
-        __m512 e0 = _mm512_shuffle_f32x4(c[i], c[4 + i], 0x88), o0 = _mm512_shuffle_f32x4(c[i], c[4 + i], 0xDD);
-        __m512 e1 = _mm512_shuffle_f32x4(c[8 + i], c[12 + i], 0x88),
-               o1 = _mm512_shuffle_f32x4(c[8 + i], c[12 + i], 0xDD);
-        r[i] = _mm512_shuffle_f32x4(e0, e1, 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(e0, e1, 0xDD);
-        r[4 + i] = _mm512_shuffle_f32x4(o0, o1, 0x88);
-        r[12 + i] = _mm512_shuffle_f32x4(o0, o1, 0xDD);
-    }
-}
-
 /* Queries rounded to F16 and transposed (padding rows 0), accumulators
  * zero, m = -inf, l = 0, each row's last position. */
 static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
@@ -176,7 +149,7 @@ static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
                 x[i] = r < nr ? round16(_mm512_loadu_ps(b->q + (size_t)t * b->ldq + (size_t)h * hd + d0))
                               : _mm512_setzero_ps();
             }
-            transpose16(x);
+            tr16_ps(x);
             for (int i = 0; i < 16; i++)
                 _mm512_store_ps(w->qt + (size_t)(d0 + i) * R + r0, x[i]);
         }
@@ -450,7 +423,7 @@ static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
             __m512 x[16];
             for (int i = 0; i < 16; i++)
                 x[i] = _mm512_mul_ps(_mm512_load_ps(w->acc + (size_t)(d0 + i) * R + r0), inv);
-            transpose16(x);
+            tr16_ps(x);
             for (int i = 0; i < 16 && r0 + i < nr; i++) {
                 int t = (r0 + i) / b->n_grp, h = (r0 + i) % b->n_grp;
                 _mm512_storeu_ps(b->out + (size_t)t * b->ldo + (size_t)h * hd + d0, x[i]);

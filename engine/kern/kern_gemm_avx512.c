@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tr16_avx512.h"
 #include "kern/kern.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -30,37 +31,17 @@ _Static_assert(KERN_GEMM_NR == 64, "the micro-tile holds four 16-float vectors o
 
 /* Rows [0, nrow) x k [0, nk) of F16 weights (nrow, nk <= 16; the rest
  * reads as zeros) to pk[k * KERN_GEMM_NR + row] as floats: converted,
- * then transposed in registers (pairs of rows interleaved, then groups of
- * four, then the 128-bit quarters across the groups). */
+ * then transposed in registers. */
 INLINE void pack16(const uint16_t *s, size_t ldw, int nrow, int nk, float *pk)
 {
     const __mmask16 km = (__mmask16)((1u << nk) - 1);
-    __m512 r[16], t[16], u[16];
+    __m512 r[16];
     for (int i = 0; i < 16; i++)
         r[i] = i < nrow ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(km, s + (size_t)i * ldw))
                         : _mm512_setzero_ps();
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* u[4g + c]: rows 4g..4g+3 at k = c, c + 4, c + 8, c + 12 (one per quarter) */
-    for (int g = 0; g < 4; g++) {
-        u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; c++) {
-        __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
-        __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
-        __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
-        __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
-        __m512 o[4] = {_mm512_shuffle_f32x4(v0, v2, 0x88), _mm512_shuffle_f32x4(v0, v2, 0xDD),
-                       _mm512_shuffle_f32x4(v1, v3, 0x88), _mm512_shuffle_f32x4(v1, v3, 0xDD)};
-        for (int q = 0; q < 4; q++)
-            if (c + 4 * q < nk)
-                _mm512_store_ps(pk + (size_t)(c + 4 * q) * KERN_GEMM_NR, o[q]);
-    }
+    tr16_ps(r);
+    for (int k = 0; k < nk; k++)
+        _mm512_store_ps(pk + (size_t)k * KERN_GEMM_NR, r[k]);
 }
 
 /* m tokens (a constant after inlining) x 64 rows over kc k's of the

@@ -32,6 +32,7 @@
 #include <immintrin.h>
 #include <stdlib.h>
 
+#include "core/tr16_avx512.h"
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
 #include "quant/quant_k4_x86.h"
@@ -252,7 +253,7 @@ static inline void load_tr(bytes const blk[16], size_t off, __m512i a[16])
 {
     for (int r = 0; r < 16; r++)
         a[r] = _mm512_loadu_si512(blk[r] + off);
-    qgp_transpose16(a);
+    tr16_epi32(a);
 }
 
 /* Dwords 0..3 of the 16 bytes at blk[r] + off, transposed: h[k] lane r =

@@ -45,6 +45,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/tr16_avx512.h"
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
 
@@ -83,7 +84,7 @@ static void q8_pack16(bytes row0, size_t rb, int nrow, int64_t nb, uint8_t *P, i
             a[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x[b].qs)),
                                       _mm256_loadu_si256((const __m256i *)x[c].qs), 1);
         }
-        qgp_transpose16(a);
+        tr16_epi32(a);
         __m512i *wb = (__m512i *)(P + (size_t)b * WBLK), *wc = (__m512i *)(P + (size_t)c * WBLK);
         __m512i sb = _mm512_setzero_si512(), sc = _mm512_setzero_si512();
         for (int l = 0; l < 8; l++) {
