@@ -5,8 +5,11 @@
  * The reference is the plain double loop over the scalar vec_dot: the
  * integer block sums and float order every SIMD kernel is held to.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
 
 /* Template of the reference: one scalar vec_dot per (row, token). */
@@ -76,4 +79,53 @@ void quant_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, in
         for (int t = 0; t < n_tok; t++)
             quant_vec_dot(type, n, &out[(size_t)t * ldy + (size_t)r], wb + (size_t)r * row_bytes,
                           ab + (size_t)t * act_bytes);
+}
+
+/* qgp_wbuf (quant_gemm_pack.h): one buffer per thread, grown to the
+ * largest size asked for and kept. */
+typedef struct wbuf {
+    size_t cap;
+    uint8_t *p;
+} wbuf;
+
+static pthread_key_t wbuf_key;
+static int wbuf_key_ok;
+static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
+
+static void wbuf_free(void *v)
+{
+    wbuf *b = v;
+    free(b->p);
+    free(b);
+}
+
+static void wbuf_key_init(void)
+{
+    wbuf_key_ok = pthread_key_create(&wbuf_key, wbuf_free) == 0;
+}
+
+uint8_t *qgp_wbuf(size_t size)
+{
+    if (pthread_once(&wbuf_once, wbuf_key_init) != 0 || !wbuf_key_ok)
+        return NULL;
+    wbuf *b = pthread_getspecific(wbuf_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b)
+            return NULL;
+        if (pthread_setspecific(wbuf_key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < size) {
+        free(b->p);
+        b->cap = 0;
+        /* aligned_alloc wants a size that is a multiple of the alignment */
+        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+        if (!b->p)
+            return NULL;
+        b->cap = size;
+    }
+    return b->p;
 }

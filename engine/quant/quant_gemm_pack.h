@@ -6,10 +6,10 @@
  * They take the arguments of quant_gemm_fn and promise the same: every
  * element depends on nothing but its row and token and has the bits of
  * the AVX-512 vec_dot of its type (Q8_0: of the scalar vec_dot, see
- * quant.h). They repack weights per call into a work buffer (no weights
- * kept between calls; Q8_0 keeps its buffer per thread), which for
- * k-quants pays off only for batches of some width: QGP_MIN_TOK tokens and
- * more; Q8_0's pays off from 4 tokens and takes every batch.
+ * quant.h). They repack weights per call into a work buffer (qgp_wbuf;
+ * no weights kept between calls), which for k-quants pays off only for
+ * batches of some width: QGP_MIN_TOK tokens and more; Q8_0's pays off
+ * from 4 tokens and takes every batch.
  */
 #ifndef CHORD_QUANT_GEMM_PACK_H
 #define CHORD_QUANT_GEMM_PACK_H
@@ -32,5 +32,14 @@ int qgp_gemm_q6_K(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
 
 int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                   size_t act_bytes, int n_tok, float *out, size_t ldy);
+
+/* The calling thread's work buffer of at least size bytes, 64-byte
+ * aligned, or NULL: kept for the thread's next call (grown, never shrunk)
+ * and freed when the thread exits. The GEMMs' buffers are MiBs for a
+ * prefill batch; allocated per call, glibc maps them afresh each time and
+ * their page faults took about a tenth of the Q8_0 GEMM's time in a
+ * model-shaped benchmark. One per thread, shared by the GEMMs (a thread
+ * runs one at a time; the contents do not outlive a call). */
+uint8_t *qgp_wbuf(size_t size);
 
 #endif

@@ -30,7 +30,6 @@
  * L1, in tiles of 16 rows x 8 tokens.
  */
 #include <immintrin.h>
-#include <stdlib.h>
 
 #include "core/tr16_avx512.h"
 #include "quant/quant_gemm_pack.h"
@@ -584,16 +583,15 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     const int64_t nb = n / QK_K;
     const int nblk = (n_tok + TB_MAX - 1) / TB_MAX;
     const int tbs = ((n_tok + nblk - 1) / nblk + NT - 1) / NT * NT;
-    /* per call, as in quant_gemm_q8_avx512.c: a prefill matmul takes
-     * milliseconds */
-    kpack *P = aligned_alloc(_Alignof(kpack), 2 * (size_t)nb * sizeof(kpack));
-    const size_t s32_bytes = ((size_t)n_tok * (size_t)nb * 16 + 63) & ~(size_t)63;
-    int16_t *s32 = q6 ? NULL : aligned_alloc(64, s32_bytes);
-    if (!P || (!q6 && !s32)) {
-        free(P);
-        free(s32);
+    /* the two packed panels, then (Q4_K/Q5_K) the per-32 sums */
+    const size_t pbytes = 2 * (size_t)nb * sizeof(kpack);
+    const size_t s32_bytes = q6 ? 0 : (size_t)n_tok * (size_t)nb * 16;
+    _Static_assert(_Alignof(kpack) <= 64, "qgp_wbuf aligns to 64 bytes");
+    uint8_t *buf = qgp_wbuf(pbytes + s32_bytes);
+    if (!buf)
         return 0;
-    }
+    kpack *P = (kpack *)buf;
+    int16_t *s32 = q6 ? NULL : (int16_t *)(buf + pbytes);
     if (!q6)
         kp_sums32(act, ab, n_tok, nb, s32);
     for (int tb = 0; tb < n_tok; tb += tbs) {
@@ -679,8 +677,6 @@ kp_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
             }
         }
     }
-    free(P);
-    free(s32);
     return 1;
 }
 

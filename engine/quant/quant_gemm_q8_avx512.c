@@ -35,15 +35,11 @@
  * per block, evenly over the chunk's work: the packing otherwise waits
  * on 32 strided row streams, more than the hardware prefetcher follows.
  *
- * Work buffer: one per thread, kept and grown, never shrunk (the copied
- * activations of a batch are MiBs: glibc maps such a buffer afresh on
- * every call, and its page faults took about a tenth of the GEMM's time
- * in a model-shaped benchmark). Without it the caller gets the per-row
- * kernel (the same bits, slowly).
+ * Work buffer: the thread's own (qgp_wbuf), for the packed chunk and the
+ * copied activations. Without it the caller gets the per-row kernel (the
+ * same bits, slowly).
  */
 #include <immintrin.h>
-#include <pthread.h>
-#include <stdlib.h>
 
 #include "core/tr16_avx512.h"
 #include "quant/quant_gemm_pack.h"
@@ -216,55 +212,6 @@ Q8_TILE_FN(6)
 typedef void (*q8_tile_fn)(bytes, bytes, int64_t, float *, bytes, size_t);
 static const q8_tile_fn q8_tiles[TW + 1] = {NULL, q8_tile1, q8_tile2, q8_tile3, q8_tile4, q8_tile5, q8_tile6};
 
-/* The calling thread's work buffer of at least size bytes (kept for the
- * next call; freed when the thread exits), or NULL. */
-typedef struct q8_wbuf {
-    size_t cap;
-    uint8_t *p;
-} q8_wbuf;
-
-static pthread_key_t q8_key;
-static int q8_key_ok;
-static pthread_once_t q8_once = PTHREAD_ONCE_INIT;
-
-static void q8_wbuf_free(void *v)
-{
-    q8_wbuf *b = v;
-    free(b->p);
-    free(b);
-}
-
-static void q8_key_init(void)
-{
-    q8_key_ok = pthread_key_create(&q8_key, q8_wbuf_free) == 0;
-}
-
-static uint8_t *q8_buf(size_t size)
-{
-    if (pthread_once(&q8_once, q8_key_init) != 0 || !q8_key_ok)
-        return NULL;
-    q8_wbuf *b = pthread_getspecific(q8_key);
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return NULL;
-        if (pthread_setspecific(q8_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    if (b->cap < size) {
-        free(b->p);
-        b->cap = 0;
-        /* aligned_alloc wants a size that is a multiple of the alignment */
-        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
-        if (!b->p)
-            return NULL;
-        b->cap = size;
-    }
-    return b->p;
-}
-
 int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act,
                   size_t act_bytes, int n_tok, float *out, size_t ldy)
 {
@@ -275,7 +222,7 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
     const size_t pbytes = (size_t)nb * WBLK, gbytes = (size_t)nb * YBLK;
     int cp = (int)(CHUNK_BYTES / pbytes);
     cp = cp < 1 ? 1 : cp > np ? np : cp;
-    uint8_t *P = q8_buf((size_t)cp * pbytes + (size_t)ng * gbytes);
+    uint8_t *P = qgp_wbuf((size_t)cp * pbytes + (size_t)ng * gbytes);
     if (!P)
         return 0;
     uint8_t *Y = P + (size_t)cp * pbytes;
