@@ -66,8 +66,9 @@ typedef struct bench_limits {
 typedef struct bench_result {
     chord_model_info info;       /* strings point into the result's copies */
     char name[256], type[32], arch[32];
-    bool float_path;             /* float weights: prefill bound by sgemm */
-    const char *pp_kernel;       /* chord_prefill_kernel: int8, fma, sgemm */
+    const char *pp_kernel;       /* chord_prefill_kernel: int8, fma, sgemm
+                                  * (the last two: float weights, whose
+                                  * prefill bound is sgemm's) */
     bench_limits lim;
     bool have_resident;          /* false when the file exceeds available RAM */
     bench_speed resident;

@@ -26,6 +26,13 @@ static double div0(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+/* Float weights (chord's F16 GEMM or sgemm): the issue's bound for their
+ * prefill is sgemm's, for quantized ones the int8 peak. */
+static bool float_path(const bench_result *r)
+{
+    return r->pp_kernel && (!strcmp(r->pp_kernel, "fma") || !strcmp(r->pp_kernel, "sgemm"));
+}
+
 static bounds derive(const bench_opts *o, const bench_result *r)
 {
     bounds b = {0};
@@ -37,7 +44,7 @@ static bounds derive(const bench_opts *o, const bench_result *r)
     b.pp_sgemm = div0(r->lim.sgemm_gflops * 1e9, b.ops_per_tok);
     b.pp_int8 = div0(r->lim.int8_gops * 1e9, b.ops_per_tok);
     b.pp_fma = div0(r->lim.fma_gflops * 1e9, b.ops_per_tok);
-    b.pp_path = r->float_path ? b.pp_sgemm : b.pp_int8;
+    b.pp_path = float_path(r) ? b.pp_sgemm : b.pp_int8;
     b.tg_frac = div0(r->resident.tg.med, b.tg);
     b.pp_frac = div0(r->resident.pp.med, b.pp_path);
     b.pp_frac_sgemm = div0(r->resident.pp.med, b.pp_sgemm);
@@ -101,7 +108,7 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
     if (r->have_resident) {
         printf("resident (tokens/s over %d reps)\n  test        min       med       max    bound t/s\n",
                o->reps);
-        row("pp", o->n_pp, &r->resident.pp, b.pp_path, r->float_path ? "sgemm bound" : "int8 bound");
+        row("pp", o->n_pp, &r->resident.pp, b.pp_path, float_path(r) ? "sgemm bound" : "int8 bound");
         row("tg", o->n_tg, &r->resident.tg, b.tg, "bandwidth bound");
         printf("  pp vs the other bound: %.1f%% of sgemm (%.1f t/s), %.1f%% of int8 (%.1f t/s)\n",
                100 * b.pp_frac_sgemm, b.pp_sgemm, 100 * b.pp_frac_int8, b.pp_int8);
@@ -177,7 +184,7 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
     printf(",\"fma_gflops\":%.4f,\"fma_kind\":\"%s\"", r->lim.fma_gflops,
            r->lim.fma_kind ? r->lim.fma_kind : "");
     printf(",\"int8_kind\":\"%s\",\"pp_path\":\"%s\",\"pp_kernel\":\"%s\"",
-           r->lim.int8_kind ? r->lim.int8_kind : "", r->float_path ? "sgemm" : "int8",
+           r->lim.int8_kind ? r->lim.int8_kind : "", float_path(r) ? "sgemm" : "int8",
            r->pp_kernel ? r->pp_kernel : "");
     printf(",\"tg_bound_bw_gb_s\":%.4f", b.bw);
     printf(",\"tg_bound_tok_s\":%.4f,\"pp_bound_tok_s\":%.4f", b.tg, b.pp_path);

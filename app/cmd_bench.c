@@ -41,11 +41,6 @@ static double load_avg(void)
     return v;
 }
 
-static bool is_float_type(const char *t)
-{
-    return !strcmp(t, "F32") || !strcmp(t, "F16") || !strcmp(t, "BF16");
-}
-
 static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
 {
     struct { const char *flag; int *dst; long long lo, hi; } ints[] = {
@@ -181,7 +176,6 @@ int cmd_bench(int argc, char **argv)
         app_error("bench: page-cache probe: %s", err.msg);
         return EXIT_FAIL;
     }
-    r.float_path = is_float_type(r.type);
     r.pp_kernel = chord_prefill_kernel(r.type);
     if (o.tokenizer) {
         chord_model_params vp = chord_model_default_params();

@@ -230,6 +230,8 @@ static void gemm_init(void)
     gemm_avx512 = !strcmp(chord_simd_level(), "avx512");
 }
 
+static bool kern_gemm_type(int type);
+
 /* The one place that decides which kernels a large batch of this weight
  * type runs through (kern_matmul, and `chord bench` for its bound). */
 static bool gemm_f16_own(int type)
@@ -243,7 +245,7 @@ const char *chord_prefill_kernel(const char *type_name)
     int type = quant_type_by_name(type_name ? type_name : "");
     if (type < 0)
         return "unknown";
-    if (type != QT_F32 && type != QT_F16 && type != QT_BF16)
+    if (!kern_gemm_type(type))
         return "int8";
     return gemm_f16_own(type) ? "fma" : "sgemm";
 }

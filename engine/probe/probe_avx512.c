@@ -73,8 +73,10 @@ float probe_fma_avx512(const float *buf, int64_t iters)
     __m512 c[12];
     for (int k = 0; k < 12; k++)
         c[k] = _mm512_load_ps(buf + 32 + 16 * (k & 3));
-    /* written out, so that the accumulators stay in registers even in
-     * an unoptimised or instrumented (sanitizer) build */
+    /* written out, as the int8 probe is: an -O2 ASan build kept a
+     * loop's accumulator array in memory (12 against 220 GFLOP/s on one
+     * thread); at -O0 they are in memory either way, which is why
+     * bench_cli compares this rate with sgemm's only uninstrumented */
     for (int64_t i = 0; i < iters; i++) {
         c[0] = _mm512_fmadd_ps(c[0], x, y);
         c[1] = _mm512_fmadd_ps(c[1], x, y);
