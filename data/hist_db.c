@@ -516,6 +516,25 @@ static chord_status create_private(hist *h, chord_err *err)
     return hist_err(h, err, CHORD_E_IO, "cannot create: %s", strerror(errno));
 }
 
+/* PRAGMA journal_mode = WAL on a file still in rollback mode needs the
+ * exclusive lock. When two processes switch the same new file at once,
+ * SQLite answers one of them SQLITE_BUSY at once, without calling the
+ * busy handler (it holds a shared lock the other waits on: waiting could
+ * deadlock), so the busy timeout does not cover this step; CI saw a fresh
+ * race fail here after 1 s under ASan. Retry until the same timeout. */
+static chord_status switch_to_wal(hist *h, chord_err *err)
+{
+    const int64_t end = hist_mono_ms() + h->busy_ms;
+    for (;;) {
+        int rc = sqlite3_exec(h->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return CHORD_OK;
+        if ((rc & 0xff) != SQLITE_BUSY || hist_mono_ms() >= end)
+            return hist_sqlerr(h, err, rc, "switching to WAL");
+        sqlite3_sleep(5);
+    }
+}
+
 static chord_status configure(hist *h, const hist_open_params *p, chord_err *err)
 {
     chord_status st;
@@ -545,7 +564,7 @@ static chord_status configure(hist *h, const hist_open_params *p, chord_err *err
     /* WAL lets readers work while one process writes, and makes a commit
      * durable against a crash of the process without an fsync per flush
      * (synchronous=NORMAL). */
-    if ((st = exec_sql(h, "PRAGMA journal_mode = WAL", "switching to WAL", err)) != CHORD_OK)
+    if ((st = switch_to_wal(h, err)) != CHORD_OK)
         return st;
     if ((st = exec_sql(h, "PRAGMA synchronous = NORMAL", "configuring", err)) != CHORD_OK)
         return st;
