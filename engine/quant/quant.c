@@ -44,6 +44,9 @@ static void fill_scalar(quant_kernels *t)
     /* activation-only formats: no dot product of their own */
     t[QT_Q8_1] = (quant_kernels){.dequant = quant_dequant_q8_1, .quantize = quant_quantize_q8_1};
     t[QT_Q8_K] = (quant_kernels){.dequant = quant_dequant_q8_K, .quantize = quant_quantize_q8_K};
+    quant_register_iq4(t);
+    quant_register_iq23(t);
+    quant_register_iq1tq(t);
 }
 
 static void build_tables(void)
@@ -55,10 +58,16 @@ static void build_tables(void)
     quant_register_float_avx2(tables[LVL_AVX2]);
     quant_register_legacy_avx2(tables[LVL_AVX2]);
     quant_register_kquants_avx2(tables[LVL_AVX2]);
+    quant_register_iq4_avx2(tables[LVL_AVX2]);
+    quant_register_iq23_avx2(tables[LVL_AVX2]);
+    quant_register_iq1tq_avx2(tables[LVL_AVX2]);
     memcpy(tables[LVL_AVX512], tables[LVL_AVX2], sizeof tables[LVL_AVX512]);
     quant_register_float_avx512(tables[LVL_AVX512]);
     quant_register_legacy_avx512(tables[LVL_AVX512]);
     quant_register_kquants_avx512(tables[LVL_AVX512]);
+    quant_register_iq4_avx512(tables[LVL_AVX512]);
+    quant_register_iq23_avx512(tables[LVL_AVX512]);
+    quant_register_iq1tq_avx512(tables[LVL_AVX512]);
     tables_ready = 1;
 }
 
@@ -173,11 +182,13 @@ int quant_act_type(int type)
     switch (type) {
     case QT_F32: case QT_F16: case QT_BF16:
         return type;
-    case QT_Q4_0: case QT_Q5_0: case QT_Q8_0:
+    case QT_Q4_0: case QT_Q5_0: case QT_Q8_0: case QT_IQ4_NL: case QT_MXFP4:
         return QT_Q8_0;
     case QT_Q4_1: case QT_Q5_1:
         return QT_Q8_1;
     case QT_Q2_K: case QT_Q3_K: case QT_Q4_K: case QT_Q5_K: case QT_Q6_K:
+    case QT_IQ2_XXS: case QT_IQ2_XS: case QT_IQ2_S: case QT_IQ3_XXS: case QT_IQ3_S:
+    case QT_IQ1_S: case QT_IQ1_M: case QT_IQ4_XS: case QT_TQ1_0: case QT_TQ2_0:
         return QT_Q8_K;
     default:
         return -1;

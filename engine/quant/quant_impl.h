@@ -113,6 +113,95 @@ typedef struct __attribute__((packed)) block_q8_K {
 } block_q8_K;
 _Static_assert(sizeof(block_q8_K) == 292, "Q8_K block");
 
+/* --- i-quants, ternary and MXFP4 (quant_iq4.c, quant_iq23.c,
+ * quant_iq1tq.c); their codebooks are in quant_codebook.h --- */
+#define QK4_NL 32
+#define QK_MXFP4 32
+
+typedef struct __attribute__((packed)) block_iq4_nl {
+    qhalf d;
+    uint8_t qs[QK4_NL / 2];    /* indices into quant_kvalues_iq4nl, as Q4_0 */
+} block_iq4_nl;
+_Static_assert(sizeof(block_iq4_nl) == 18, "IQ4_NL block");
+
+typedef struct __attribute__((packed)) block_iq4_xs {
+    qhalf d;
+    uint16_t scales_h;         /* high 2 bits of the 8 6-bit scales */
+    uint8_t scales_l[QK_K / 64]; /* low 4 bits, two per byte */
+    uint8_t qs[QK_K / 2];
+} block_iq4_xs;
+_Static_assert(sizeof(block_iq4_xs) == 136, "IQ4_XS block");
+
+typedef struct __attribute__((packed)) block_mxfp4 {
+    uint8_t e;                 /* E8M0 shared exponent */
+    uint8_t qs[QK_MXFP4 / 2];  /* E2M1 codes, as Q4_0's nibbles */
+} block_mxfp4;
+_Static_assert(sizeof(block_mxfp4) == 17, "MXFP4 block");
+
+typedef struct __attribute__((packed)) block_iq2_xxs {
+    qhalf d;
+    uint16_t qs[QK_K / 8];
+} block_iq2_xxs;
+_Static_assert(sizeof(block_iq2_xxs) == 66, "IQ2_XXS block");
+
+typedef struct __attribute__((packed)) block_iq2_xs {
+    qhalf d;
+    uint16_t qs[QK_K / 8];
+    uint8_t scales[QK_K / 32];
+} block_iq2_xs;
+_Static_assert(sizeof(block_iq2_xs) == 74, "IQ2_XS block");
+
+typedef struct __attribute__((packed)) block_iq2_s {
+    qhalf d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t scales[QK_K / 32];
+} block_iq2_s;
+_Static_assert(sizeof(block_iq2_s) == 82, "IQ2_S block");
+
+typedef struct __attribute__((packed)) block_iq3_xxs {
+    qhalf d;
+    uint8_t qs[3 * QK_K / 8];
+} block_iq3_xxs;
+_Static_assert(sizeof(block_iq3_xxs) == 98, "IQ3_XXS block");
+
+typedef struct __attribute__((packed)) block_iq3_s {
+    qhalf d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t signs[QK_K / 8];
+    uint8_t scales[QK_K / 64];
+} block_iq3_s;
+_Static_assert(sizeof(block_iq3_s) == 110, "IQ3_S block");
+
+typedef struct __attribute__((packed)) block_iq1_s {
+    qhalf d;
+    uint8_t qs[QK_K / 8];
+    uint16_t qh[QK_K / 32];
+} block_iq1_s;
+_Static_assert(sizeof(block_iq1_s) == 50, "IQ1_S block");
+
+typedef struct __attribute__((packed)) block_iq1_m {
+    uint8_t qs[QK_K / 8];
+    uint8_t qh[QK_K / 16];
+    uint8_t scales[QK_K / 32]; /* 3-bit scales; the half super-block scale
+                                * spread over the top nibbles */
+} block_iq1_m;
+_Static_assert(sizeof(block_iq1_m) == 56, "IQ1_M block");
+
+typedef struct __attribute__((packed)) block_tq1_0 {
+    uint8_t qs[(QK_K - 4 * QK_K / 64) / 5]; /* 5 trits per byte */
+    uint8_t qh[QK_K / 64];                  /* 4 trits per byte */
+    qhalf d;
+} block_tq1_0;
+_Static_assert(sizeof(block_tq1_0) == 54, "TQ1_0 block");
+
+typedef struct __attribute__((packed)) block_tq2_0 {
+    uint8_t qs[QK_K / 4];      /* 2 bits per element */
+    qhalf d;
+} block_tq2_0;
+_Static_assert(sizeof(block_tq2_0) == 66, "TQ2_0 block");
+
 /* Exact half -> float (every half is a float), branch-light. */
 static inline float quant_h2f(qhalf h)
 {
@@ -236,5 +325,16 @@ void quant_register_kquants_avx2(quant_kernels *tab);
 void quant_register_float_avx512(quant_kernels *tab);
 void quant_register_legacy_avx512(quant_kernels *tab);
 void quant_register_kquants_avx512(quant_kernels *tab);
+/* The i-quant, ternary and MXFP4 groups register their scalar kernels too
+ * (fill_scalar calls quant_register_<group>). */
+void quant_register_iq4(quant_kernels *tab);
+void quant_register_iq4_avx2(quant_kernels *tab);
+void quant_register_iq4_avx512(quant_kernels *tab);
+void quant_register_iq23(quant_kernels *tab);
+void quant_register_iq23_avx2(quant_kernels *tab);
+void quant_register_iq23_avx512(quant_kernels *tab);
+void quant_register_iq1tq(quant_kernels *tab);
+void quant_register_iq1tq_avx2(quant_kernels *tab);
+void quant_register_iq1tq_avx512(quant_kernels *tab);
 
 #endif

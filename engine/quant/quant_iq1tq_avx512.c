@@ -1,0 +1,7 @@
+/* quant_iq1tq_avx512.c - (being written) */
+#include "quant/quant_impl.h"
+
+void quant_register_iq1tq_avx512(quant_kernels *tab)
+{
+    (void)tab;
+}
