@@ -423,6 +423,14 @@ quant_gemm_fn quant_gemm_avx512_for(int type)
     case QT_Q6_K: return gemm_q6_K;
     case QT_Q8_0: return gemm_q8_0;
     case QT_Q4_0: return gemm_q4_0;
-    default: return NULL;
+    default: break;
     }
+    /* The i-quant, ternary and MXFP4 groups keep their GEMMs beside their
+     * other kernels. */
+    quant_gemm_fn f = quant_gemm_iq4_avx512_for(type);
+    if (!f)
+        f = quant_gemm_iq23_avx512_for(type);
+    if (!f)
+        f = quant_gemm_iq1tq_avx512_for(type);
+    return f;
 }

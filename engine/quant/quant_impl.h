@@ -336,5 +336,10 @@ void quant_register_iq23_avx512(quant_kernels *tab);
 void quant_register_iq1tq(quant_kernels *tab);
 void quant_register_iq1tq_avx2(quant_kernels *tab);
 void quant_register_iq1tq_avx512(quant_kernels *tab);
+/* Their AVX-512 prefill GEMMs (quant.h's quant_gemm contract), NULL for a
+ * type a group has none for. */
+quant_gemm_fn quant_gemm_iq4_avx512_for(int type);
+quant_gemm_fn quant_gemm_iq23_avx512_for(int type);
+quant_gemm_fn quant_gemm_iq1tq_avx512_for(int type);
 
 #endif

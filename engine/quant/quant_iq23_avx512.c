@@ -5,3 +5,9 @@ void quant_register_iq23_avx512(quant_kernels *tab)
 {
     (void)tab;
 }
+
+quant_gemm_fn quant_gemm_iq23_avx512_for(int type)
+{
+    (void)type;
+    return NULL;
+}

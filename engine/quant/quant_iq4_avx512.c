@@ -5,3 +5,9 @@ void quant_register_iq4_avx512(quant_kernels *tab)
 {
     (void)tab;
 }
+
+quant_gemm_fn quant_gemm_iq4_avx512_for(int type)
+{
+    (void)type;
+    return NULL;
+}
