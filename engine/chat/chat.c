@@ -260,6 +260,7 @@ chord_status chat_prepare(chord_chat *s, int reserve, int *n_dropped, int *n_reu
     if (p >= s->n_feed)
         p = s->n_feed - 1;
     chord_ctx_truncate(s->ctx, p);
+    p = chord_ctx_pos(s->ctx); /* a windowed model may have to start over */
     s->n_kv = p;
     *n_reuse = p;
     return CHORD_OK;

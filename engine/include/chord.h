@@ -220,8 +220,13 @@ void chord_ctx_free(chord_ctx *c);
 int chord_ctx_n_ctx(const chord_ctx *c);
 /* Number of tokens in the KV cache (the next position). */
 int chord_ctx_pos(const chord_ctx *c);
-/* Forgets every position >= pos (pos <= chord_ctx_pos). */
+/* Forgets every position >= pos (pos <= chord_ctx_pos). A model with
+ * sliding-window layers keeps only a ring of recent positions there: when
+ * the window before pos is no longer in it, everything is forgotten (read
+ * chord_ctx_pos afterwards to see where evaluation resumes). */
 void chord_ctx_truncate(chord_ctx *c, int pos);
+/* One line saying what the KV cache holds and its bytes (for -v). */
+const char *chord_ctx_describe(const chord_ctx *c);
 
 /* Runs the model over n tokens at positions pos..pos+n-1 (one batch; n = 1
  * is a decode step; both share one code path). If logits is not NULL it

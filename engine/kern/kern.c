@@ -420,7 +420,8 @@ void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
 }
 
 void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
-               float theta_scale, float freq_scale, const float *freq_div, bool neox)
+               float theta_scale, float freq_scale, const float *freq_div, float mscale,
+               bool neox)
 {
     int half = n_rot / 2;
     /* The angle of pair i is pos * theta_scale^i, built by repeated float
@@ -429,7 +430,7 @@ void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
     float theta = (float)pos;
     for (int i = 0; i < half; i++, theta *= theta_scale) {
         float th = freq_scale * (freq_div ? theta / freq_div[i] : theta);
-        float c = cosf(th), s = sinf(th);
+        float c = cosf(th) * mscale, s = sinf(th) * mscale;
         for (int h = 0; h < n_heads; h++) {
             float *hv = v + (size_t)h * head_dim;
             int a = neox ? i : 2 * i;
@@ -450,8 +451,7 @@ void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
 static float f16_table[65536];
 static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
 
-typedef void (*attn_fn)(const float *, const uint16_t *, const uint16_t *, size_t, int, int,
-                        float, uint16_t *, float *);
+typedef void (*attn_fn)(const float *, const kern_attn_span *, int, uint16_t *, float *);
 static attn_fn attn_simd;
 
 static void attn_init(void)
@@ -482,8 +482,8 @@ static float dot_f16(const uint16_t *x, const uint16_t *y, int n)
     return (float)sum;
 }
 
-void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
-                           int n_pos, int hd, float scale, uint16_t *tmp, float *out)
+void kern_attn_head_scalar(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
+                           float *out)
 {
     pthread_once(&f16_once, attn_init);
     uint16_t *q16 = tmp, *acc = tmp + hd;
@@ -492,9 +492,12 @@ void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v,
         acc[d] = 0;
     }
     float mx = -INFINITY, sum = 0;
-    for (int p = 0; p < n_pos; p++) {
-        const uint16_t *kr = k + (size_t)p * ld, *vr = v + (size_t)p * ld;
-        float s = dot_f16(kr, q16, hd) * scale;
+    for (int p = sp->lo; p < sp->hi; p++) {
+        size_t row = (size_t)(sp->ring ? p % sp->ring : p) * sp->ld;
+        const uint16_t *kr = sp->k + row, *vr = sp->v + row;
+        float s = dot_f16(kr, q16, hd) * sp->scale;
+        if (sp->softcap > 0)
+            s = sp->softcap * tanhf(s / sp->softcap);
         float ms = 1.0f, vs = 1.0f;
         if (s > mx) {
             ms = expf(mx - s);
@@ -513,14 +516,13 @@ void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v,
         out[d] = f16_table[acc[d]] * inv;
 }
 
-void kern_attn_head(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
-                    int n_pos, int hd, float scale, uint16_t *tmp, float *out)
+void kern_attn_head(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp, float *out)
 {
     pthread_once(&f16_once, attn_init);
     if (attn_simd && hd % 32 == 0)
-        attn_simd(q, k, v, ld, n_pos, hd, scale, tmp, out);
+        attn_simd(q, s, hd, tmp, out);
     else
-        kern_attn_head_scalar(q, k, v, ld, n_pos, hd, scale, tmp, out);
+        kern_attn_head_scalar(q, s, hd, tmp, out);
 }
 
 void kern_softmax(float *x, int n)
@@ -545,6 +547,40 @@ void kern_swiglu(float *gate, const float *up, int n)
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];
     }
+}
+
+/* GELU (tanh form) of every half, rounded to a half: the reference's
+ * table, built from the formula. */
+static uint16_t gelu_table[65536];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_init(void)
+{
+    const float a = 0.044715f, c = 0.79788456080286535587989211986876f; /* sqrt(2/pi) */
+    for (int i = 0; i < 65536; i++) {
+        float x = quant_f16_to_f32((uint16_t)i);
+        gelu_table[i] = quant_f32_to_f16(0.5f * x * (1.0f + tanhf(c * x * (1.0f + a * x * x))));
+    }
+}
+
+void kern_geglu(float *gate, const float *up, int n)
+{
+    pthread_once(&gelu_once, gelu_init);
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        if (g <= -10.0f)
+            gate[i] = 0.0f;
+        else if (g >= 10.0f)
+            gate[i] = g * up[i];
+        else
+            gate[i] = quant_f16_to_f32(gelu_table[quant_f32_to_f16(g)]) * up[i];
+    }
+}
+
+void kern_softcap(float *x, int n, float cap)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = cap * tanhf(x[i] / cap);
 }
 
 void kern_add(float *y, const float *x, int n)

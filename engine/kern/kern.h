@@ -95,27 +95,39 @@ void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 
 /* Rotates the first n_rot dimensions of each of n_heads heads of head_dim
  * floats for position pos: pair i turns by freq_scale * pos *
- * theta_scale^i (divided by freq_div[i] if not NULL). neox: pairs
- * (i, i + n_rot/2) instead of (2i, 2i+1). */
+ * theta_scale^i (divided by freq_div[i] if not NULL), its cosine and sine
+ * multiplied by mscale (LongRoPE's attention factor; 1 elsewhere). neox:
+ * pairs (i, i + n_rot/2) instead of (2i, 2i+1). */
 void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
-               float theta_scale, float freq_scale, const float *freq_div, bool neox);
+               float theta_scale, float freq_scale, const float *freq_div, float mscale,
+               bool neox);
 
-/* Attention of one query head over n_pos cached positions, as an online
- * softmax in the reference's precision: the query rounded to F16 like the
- * keys, each score a dot product of F16 values in 32 fused lanes folded
- * pairwise (then double for a tail), times scale; the weighted values
- * accumulated in an F16 vector, rescaled whenever the running maximum
- * moves. k and v point at position 0 of this head's key and value rows,
- * ld elements apart. tmp holds 2 * hd halves; out receives hd floats.
- * The AVX2 twin gives the same bits; kern_attn_head picks it when the CPU
- * has AVX2 and CHORD_SIMD does not force scalar. */
-void kern_attn_head(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
-                    int n_pos, int hd, float scale, uint16_t *tmp, float *out);
-void kern_attn_head_scalar(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
-                           int n_pos, int hd, float scale, uint16_t *tmp, float *out);
+/* The cached positions one query attends to: lo..hi-1 of one KV head's
+ * rows (k and v point at row 0, ld elements apart). A sliding-window layer
+ * keeps a ring: position p sits in row p % ring (ring 0: in row p). Each
+ * score is q.k * scale, then, if softcap > 0, softcap * tanh(score /
+ * softcap) (gemma2's attention-logit cap). */
+typedef struct kern_attn_span {
+    const uint16_t *k, *v;
+    size_t ld;
+    int lo, hi, ring;
+    float scale, softcap;
+} kern_attn_span;
+
+/* Attention of one query head over a span of cached positions, as an
+ * online softmax in the reference's precision: the query rounded to F16
+ * like the keys, each score a dot product of F16 values in 32 fused lanes
+ * folded pairwise (then double for a tail), times scale; the weighted
+ * values accumulated in an F16 vector, rescaled whenever the running
+ * maximum moves. tmp holds 2 * hd halves; out receives hd floats. The AVX2
+ * twin gives the same bits; kern_attn_head picks it when the CPU has AVX2
+ * and CHORD_SIMD does not force scalar. */
+void kern_attn_head(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp, float *out);
+void kern_attn_head_scalar(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp,
+                           float *out);
 /* Needs hd a multiple of 32 and an AVX2+F16C CPU. */
-void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
-                         int n_pos, int hd, float scale, uint16_t *tmp, float *out);
+void kern_attn_head_avx2(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp,
+                         float *out);
 
 /* Batched causal attention (prefill): one KV head against a block of
  * queries, all n_grp query heads that share it (adjacent in the query row,
@@ -127,8 +139,8 @@ void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, s
  * KERN_ATTN_BK keys and values once for all the rows, and reproduces expf
  * lane by lane (kern_attn_blk_avx512.c). kern_attn_blk_scalar is the
  * one-query kernel row by row; kern_attn_blk runs the AVX-512 twin when
- * the CPU has it, CHORD_SIMD allows it and hd is a multiple of 32, else
- * kern_attn_head row by row. ws holds kern_attn_blk_ws_floats(hd,
+ * the CPU has it, CHORD_SIMD allows it, hd is a multiple of 32 and the
+ * block has no window, ring or cap, else kern_attn_head row by row. ws holds kern_attn_blk_ws_floats(hd,
  * n_tok * n_grp) floats, 64-byte aligned. */
 #define KERN_ATTN_BK 32
 #define KERN_ATTN_MAX_ROWS 64
@@ -141,6 +153,9 @@ typedef struct kern_attn_qblk {
     size_t ld;           /* elements from one position to the next */
     int n_tok, n_grp, pos0, hd;
     float scale;
+    int window;          /* a token at p sees p - window + 1 .. p; 0 = all */
+    int ring;            /* rows of a local layer's ring (kern_attn_span) */
+    float softcap;       /* kern_attn_span's score cap; 0 = none */
 } kern_attn_qblk;
 size_t kern_attn_blk_ws_floats(int hd, int n_rows);
 void kern_attn_blk(const kern_attn_qblk *b, float *ws);
@@ -156,6 +171,14 @@ void kern_softmax(float *x, int n);
 
 /* gate[i] = silu(gate[i]) * up[i]. */
 void kern_swiglu(float *gate, const float *up, int n);
+
+/* gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form, rounded through
+ * F16 as the reference's table does (input to F16, GELU of that, result to
+ * F16); exact 0 at or below -10 and the identity at or above 10. */
+void kern_geglu(float *gate, const float *up, int n);
+
+/* x[i] = cap * tanh(x[i] / cap) (soft-capping of logits). */
+void kern_softcap(float *x, int n, float cap);
 
 /* y[i] += x[i]. */
 void kern_add(float *y, const float *x, int n);

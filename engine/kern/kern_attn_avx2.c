@@ -28,13 +28,13 @@ static inline float dot_f16(const uint16_t *k, const __m256 *qf, int hd)
     return (float)(double)r;
 }
 
-void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, size_t ld,
-                         int n_pos, int hd, float scale, uint16_t *tmp, float *out)
+void kern_attn_head_avx2(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
+                         float *out)
 {
     enum { MAX_HD = 512 };
     __m256 qf[MAX_HD / 8];
     if (hd > MAX_HD || hd % 32) {
-        kern_attn_head_scalar(q, k, v, ld, n_pos, hd, scale, tmp, out);
+        kern_attn_head_scalar(q, sp, hd, tmp, out);
         return;
     }
     uint16_t *acc = tmp + hd;
@@ -44,9 +44,12 @@ void kern_attn_head_avx2(const float *q, const uint16_t *k, const uint16_t *v, s
         _mm_storeu_si128((__m128i *)(acc + d), _mm_setzero_si128());
     }
     float mx = -INFINITY, sum = 0;
-    for (int p = 0; p < n_pos; p++) {
-        const uint16_t *kr = k + (size_t)p * ld, *vr = v + (size_t)p * ld;
-        float s = dot_f16(kr, qf, hd) * scale;
+    for (int p = sp->lo; p < sp->hi; p++) {
+        size_t row = (size_t)(sp->ring ? p % sp->ring : p) * sp->ld;
+        const uint16_t *kr = sp->k + row, *vr = sp->v + row;
+        float s = dot_f16(kr, qf, hd) * sp->scale;
+        if (sp->softcap > 0)
+            s = sp->softcap * tanhf(s / sp->softcap);
         float ms = 1.0f, vs = 1.0f;
         if (s > mx) {
             ms = expf(mx - s);

@@ -20,13 +20,17 @@ size_t kern_attn_blk_ws_floats(int hd, int n_rows)
 /* Row r = token r / n_grp, head r % n_grp of the block, through the
  * one-query kernel f. */
 static void by_rows(const kern_attn_qblk *b, float *ws,
-                    void (*f)(const float *, const uint16_t *, const uint16_t *, size_t, int, int,
-                              float, uint16_t *, float *))
+                    void (*f)(const float *, const kern_attn_span *, int, uint16_t *, float *))
 {
     for (int r = 0; r < b->n_tok * b->n_grp; r++) {
-        int t = r / b->n_grp, h = r % b->n_grp;
-        f(b->q + (size_t)t * b->ldq + (size_t)h * b->hd, b->k, b->v, b->ld, b->pos0 + t + 1, b->hd,
-          b->scale, (uint16_t *)ws, b->out + (size_t)t * b->ldo + (size_t)h * b->hd);
+        int t = r / b->n_grp, h = r % b->n_grp, p = b->pos0 + t;
+        kern_attn_span sp = {
+            .k = b->k, .v = b->v, .ld = b->ld, .ring = b->ring,
+            .lo = b->window && p >= b->window ? p - b->window + 1 : 0, .hi = p + 1,
+            .scale = b->scale, .softcap = b->softcap,
+        };
+        f(b->q + (size_t)t * b->ldq + (size_t)h * b->hd, &sp, b->hd, (uint16_t *)ws,
+          b->out + (size_t)t * b->ldo + (size_t)h * b->hd);
     }
 }
 
@@ -46,7 +50,7 @@ static void blk_init(void)
 void kern_attn_blk(const kern_attn_qblk *b, float *ws)
 {
     pthread_once(&blk_once, blk_init);
-    if (blk_simd && b->hd % 32 == 0)
+    if (blk_simd && b->hd % 32 == 0 && !b->window && !b->ring && !b->softcap)
         kern_attn_blk_avx512(b, ws);
     else
         by_rows(b, ws, kern_attn_head);

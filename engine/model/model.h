@@ -19,30 +19,59 @@
 
 struct tok_vocab;
 
-typedef enum model_arch { MODEL_ARCH_LLAMA, MODEL_ARCH_QWEN2 } model_arch;
+/* The gate activation of the FFN: silu(gate) * up or gelu(gate) * up. */
+typedef enum model_act { MODEL_ACT_SILU, MODEL_ACT_GELU } model_act;
+
+/* What differs between the families the one forward pass runs, as data:
+ * one row per general.architecture in model_load.c's recipe table. A new
+ * family is a new row (and the kernels it lacks), not a new pass. */
+typedef struct model_recipe {
+    const char *arch;       /* general.architecture */
+    bool rope_neox;         /* rotate (i, i + n_rot/2) rather than (2i, 2i+1) */
+    bool qk_norm;           /* RMS norm of each q and k head before RoPE */
+    bool post_norm;         /* RMS norm of the attention and FFN outputs
+                             * before their residual adds */
+    bool embd_scale;        /* embeddings times sqrt(n_embd) */
+    bool fused_up;          /* ffn_up holds the gate rows, then the up rows */
+    model_act act;          /* gate activation */
+    int swa_period;         /* default window pattern: of every swa_period
+                             * layers all but the last are local (0: none) */
+    bool swa_from_meta;     /* the window applies (phi3's key is ignored, as
+                             * the reference does) */
+    bool softcap;           /* attention and final logit soft-capping keys */
+    bool attn_scale_rule;   /* gemma's query scale (see read_config) */
+} model_recipe;
 
 typedef struct model_config {
-    model_arch arch;
+    const model_recipe *rc;
     int n_vocab, n_embd, n_layer, n_ff;
     int n_head, n_head_kv;
     int head_dim;        /* key/query head size (attention.key_length) */
     int head_dim_v;      /* value head size (attention.value_length) */
     int n_rot;           /* rotated dimensions per head */
     int n_ctx_train;
+    int n_ctx_orig;      /* rope.scaling.original_context_length (LongRoPE) */
     float eps;           /* RMSNorm epsilon */
     float rope_base;     /* rope.freq_base */
+    float rope_base_swa; /* rope.freq_base_swa: the local layers' base */
     float rope_scale;    /* position multiplier (1 / linear scaling factor) */
-    bool rope_neox;      /* rotate (i, i + n_rot/2) rather than (2i, 2i+1) */
+    float rope_mscale;   /* rope.scaling.attn_factor: cos and sin times this */
+    float attn_scale;    /* score = q.k * attn_scale */
+    float attn_softcap;  /* score = cap * tanh(score / cap); 0 = off */
+    float final_softcap; /* the same on the logits */
+    int n_swa;           /* sliding window (positions a local layer sees); 0 = none */
+    bool swa[CHORD_MAX_LAYERS]; /* layer il is local (windowed) */
 } model_config;
 
 /* Tensors of a layer group, in their lc group order. Optional ones (biases)
- * may be absent. */
+ * may be absent; the recipe says which others a family has. */
 enum {
-    LT_ATTN_NORM, LT_Q, LT_K, LT_V, LT_O, LT_QB, LT_KB, LT_VB,
-    LT_FFN_NORM, LT_GATE, LT_UP, LT_DOWN, LT_COUNT
+    LT_ATTN_NORM, LT_Q, LT_K, LT_V, LT_QKV, LT_O, LT_QB, LT_KB, LT_VB,
+    LT_Q_NORM, LT_K_NORM, LT_ATTN_POST_NORM,
+    LT_FFN_NORM, LT_GATE, LT_UP, LT_DOWN, LT_FFN_POST_NORM, LT_COUNT
 };
 /* Tensors of the global group (group 0). */
-enum { GT_EMBD, GT_OUT_NORM, GT_OUTPUT, GT_ROPE_FREQS, GT_COUNT };
+enum { GT_EMBD, GT_OUT_NORM, GT_OUTPUT, GT_ROPE_FREQS, GT_ROPE_LONG, GT_ROPE_SHORT, GT_COUNT };
 
 /* Where one tensor is: its slot k in its lc group (-1 if absent) and shape. */
 typedef struct model_tensor {
@@ -89,15 +118,27 @@ struct chord_ctx {
     float *q;                  /* n_batch x n_head*head_dim */
     float *k, *v;              /* n_batch x n_head_kv*head_dim */
     float *att;                /* n_batch x n_head*head_dim: attention output */
-    float *hb, *hb2;           /* n_batch x n_ff: gate, up */
+    float *hb, *hb2;           /* n_batch x n_ff: gate, up (a fused ffn_up
+                                * fills hb with 2 x n_ff per token) */
+    float *qkv;                /* n_batch x (nq + 2 nkv): a fused attn_qkv's output, or NULL */
     uint16_t *attn_tmp;        /* n_threads x 2*head_dim: a query and an accumulator, F16 */
     int attn_tb;               /* batched attention: tokens per query block, 0 = per head */
     size_t attn_ws_floats;     /* one thread's share of attn_ws (a multiple of 16) */
     float *attn_ws;            /* n_threads x attn_ws_floats, 64-byte aligned */
     float *vec;                /* max(n_embd, n_head*head_dim): a norm weight or bias */
     float theta_scale;         /* RoPE: rope_base^(-2/n_rot) */
-    float *freq_div;           /* RoPE: per-pair divisors (rope_freqs), or NULL */
-    uint16_t *kcache, *vcache; /* n_layer x n_ctx x n_head_kv*head_dim, F16 */
+    float theta_scale_swa;     /* the same for the local layers' base */
+    float *freq_div;           /* RoPE: per-pair divisors (rope_freqs, or
+                                * LongRoPE's long or short factors), or NULL */
+    /* The KV cache, F16, n_head_kv*head_dim per position: layer il's rows
+     * start at kv_off[il]. A local layer whose window is shorter than the
+     * context keeps a ring of kv_ring[il] positions (position p in row
+     * p % kv_ring); other layers hold every position (kv_ring 0). */
+    uint16_t *kcache, *vcache;
+    size_t kv_off[CHORD_MAX_LAYERS];
+    int kv_ring[CHORD_MAX_LAYERS];
+    size_t kv_bytes;           /* both caches */
+    char kv_desc[256];         /* what the KV cache holds (for -v) */
 };
 
 /* Runs the transformer over n (<= n_batch) tokens at positions c->pos ..

@@ -42,6 +42,7 @@ void chord_ctx_free(chord_ctx *c)
     free(c->att);
     free(c->hb);
     free(c->hb2);
+    free(c->qkv);
     free(c->attn_tmp);
     free(c->attn_ws);
     free(c->vec);
@@ -54,6 +55,42 @@ void chord_ctx_free(chord_ctx *c)
 static int max_int(int a, int b)
 {
     return a > b ? a : b;
+}
+
+/* Rows a local layer's ring keeps beyond its window: a batch of n_batch
+ * tokens writes all its keys before any of them attends, and the slack
+ * lets a truncation back by up to this many positions keep the window of
+ * the position it returns to (chord_ctx_truncate). */
+#define KV_RING_SLACK 256
+
+/* Lays the KV cache out layer by layer (kv_off, kv_ring) and describes it;
+ * returns the elements of one of the two caches. */
+static size_t kv_layout(chord_ctx *c, size_t nkv)
+{
+    const model_config *cf = &c->m->cfg;
+    size_t off = 0;
+    int n_local = 0, ring = 0;
+    for (int il = 0; il < cf->n_layer; il++) {
+        int rows = c->n_ctx;
+        c->kv_ring[il] = 0;
+        if (cf->swa[il] && cf->n_swa + c->n_batch + KV_RING_SLACK < c->n_ctx) {
+            ring = cf->n_swa + c->n_batch + KV_RING_SLACK;
+            rows = c->kv_ring[il] = ring;
+            n_local++;
+        }
+        c->kv_off[il] = off;
+        off += (size_t)rows * nkv;
+    }
+    c->kv_bytes = 2 * off * sizeof(uint16_t);
+    if (n_local)
+        snprintf(c->kv_desc, sizeof c->kv_desc,
+                 "KV cache F16, %.1f MiB: %d layers x %d positions, %d local layers x a ring of %d (window %d)",
+                 (double)c->kv_bytes / 1048576.0, cf->n_layer - n_local, c->n_ctx, n_local, ring,
+                 cf->n_swa);
+    else
+        snprintf(c->kv_desc, sizeof c->kv_desc, "KV cache F16, %.1f MiB: %d layers x %d positions",
+                 (double)c->kv_bytes / 1048576.0, cf->n_layer, c->n_ctx);
+    return off;
 }
 
 chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx **out,
@@ -74,8 +111,7 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     if (cp.n_ctx > cf->n_ctx_train)
         return err_set(err, CHORD_E_INVALID,
                        "%s: context of %d tokens exceeds the model's %d (%s.context_length)",
-                       m->path, cp.n_ctx, cf->n_ctx_train,
-                       cf->arch == MODEL_ARCH_QWEN2 ? "qwen2" : "llama");
+                       m->path, cp.n_ctx, cf->n_ctx_train, cf->rc->arch);
     chord_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return err_set(err, CHORD_E_NOMEM, "context: out of memory");
@@ -92,14 +128,14 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
 
     size_t nb = (size_t)c->n_batch, ne = (size_t)cf->n_embd;
     size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
-    size_t cache = (size_t)cf->n_layer * (size_t)c->n_ctx * nkv;
+    size_t cache = kv_layout(c, nkv);
     c->x = malloc(nb * ne * sizeof(float));
     c->xb = malloc(nb * ne * sizeof(float));
     c->q = malloc(nb * nq * sizeof(float));
     c->k = malloc(nb * nkv * sizeof(float));
     c->v = malloc(nb * nkv * sizeof(float));
     c->att = malloc(nb * nq * sizeof(float));
-    c->hb = malloc(nb * (size_t)cf->n_ff * sizeof(float));
+    c->hb = malloc(nb * (size_t)cf->n_ff * (cf->rc->fused_up ? 2 : 1) * sizeof(float));
     c->hb2 = malloc(nb * (size_t)cf->n_ff * sizeof(float));
     c->attn_tmp = malloc((size_t)c->n_threads * 2 * (size_t)cf->head_dim * sizeof(uint16_t));
     c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
@@ -113,6 +149,13 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     }
     c->kcache = malloc(cache * sizeof(uint16_t));
     c->vcache = malloc(cache * sizeof(uint16_t));
+    bool fused_qkv = false;
+    for (int il = 0; il < cf->n_layer; il++)
+        fused_qkv |= model_layer_tensor(m, il, LT_QKV) != NULL;
+    if (fused_qkv && !(c->qkv = malloc(nb * (nq + 2 * nkv) * sizeof(float)))) {
+        chord_ctx_free(c);
+        return err_set(err, CHORD_E_NOMEM, "context: out of memory");
+    }
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
         !c->attn_tmp || (c->attn_tb && !c->attn_ws) || !c->vec || !c->kcache || !c->vcache) {
         chord_ctx_free(c);
@@ -128,10 +171,16 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
         return st;
     }
 
-    /* RoPE: the angle step between pairs and, if the model has one, the
-     * per-pair divisor table (llama 3 style frequency factors). */
+    /* RoPE: the angle step between pairs (the local layers may have a base
+     * of their own) and, if the model has them, per-pair divisors: llama 3
+     * style frequency factors, or LongRoPE's long factors when this context
+     * is longer than the model's original one, else its short ones (the
+     * reference's choice, made from the context it allocates). */
     c->theta_scale = powf(cf->rope_base, -2.0f / (float)cf->n_rot);
+    c->theta_scale_swa = powf(cf->rope_base_swa, -2.0f / (float)cf->n_rot);
     const model_tensor *ff = &m->glob[GT_ROPE_FREQS];
+    if (ff->slot < 0)
+        ff = &m->glob[c->n_ctx > cf->n_ctx_orig ? GT_ROPE_LONG : GT_ROPE_SHORT];
     if (ff->slot >= 0) {
         if (!(c->freq_div = malloc((size_t)ff->ne0 * sizeof(float)))) {
             chord_ctx_free(c);
@@ -155,8 +204,20 @@ int chord_ctx_pos(const chord_ctx *c)
 
 void chord_ctx_truncate(chord_ctx *c, int pos)
 {
-    if (c && pos >= 0 && pos < c->pos)
-        c->pos = pos;
+    if (!c || pos < 0 || pos >= c->pos)
+        return;
+    /* A local layer's ring still holds the window before pos only if fewer
+     * than its slack positions were written past pos; otherwise those keys
+     * are gone and the context must be evaluated again from the start. */
+    for (int il = 0; il < c->m->cfg.n_layer; il++)
+        if (c->kv_ring[il] && c->pos - pos > c->kv_ring[il] - c->m->cfg.n_swa - c->n_batch)
+            pos = 0;
+    c->pos = pos;
+}
+
+const char *chord_ctx_describe(const chord_ctx *c)
+{
+    return c ? c->kv_desc : "";
 }
 
 void chord_ctx_cancel(chord_ctx *c)

@@ -1,12 +1,17 @@
 /*
- * model_forward.c - the transformer forward pass (llama and qwen2).
+ * model_forward.c - the transformer forward pass, one for every family.
  *
  * One function walks the layers for a batch of n tokens (n = 1 is a decode
- * step): embedding, then per layer RMSNorm, q/k/v projections (+ biases
- * for qwen2), RoPE, causal attention over the KV cache, output projection
- * and residual, RMSNorm, SwiGLU FFN and residual; then the final norm and
- * the output projection to logits. Weights come from the layer cache, one
- * layer acquired at a time; the numeric work is in engine/kern.
+ * step): embedding (scaled for gemma), then per layer RMSNorm, q/k/v
+ * projections (fused or not, + biases where present), per-head q/k norms
+ * (qwen3, gemma3), RoPE, causal attention over the KV cache (the whole
+ * context, or a window on local layers; scores soft-capped for gemma2),
+ * output projection, [post-norm], residual; RMSNorm, gated FFN (SwiGLU or
+ * GELU; gate and up fused for phi3), [post-norm], residual; then the final
+ * norm, the output projection and [logit soft-capping]. What a family has
+ * is read from its recipe (model.h) and its tensors, not from its name.
+ * Weights come from the layer cache, one layer acquired at a time; the
+ * numeric work is in engine/kern.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -98,27 +103,44 @@ typedef struct attn_job {
     atomic_int next;   /* batched path: the next work item to take */
 } attn_job;
 
+/* Layer il's KV rows start here (F16). */
+static const uint16_t *kv_rows(const chord_ctx *c, const uint16_t *cache, int il)
+{
+    return cache + c->kv_off[il];
+}
+
+/* The positions a token at p of layer il attends to. */
+static kern_attn_span attn_span(const chord_ctx *c, int il, int p, size_t off)
+{
+    const model_config *cf = &c->m->cfg;
+    int window = cf->swa[il] ? cf->n_swa : 0;
+    kern_attn_span sp = {
+        .k = kv_rows(c, c->kcache, il) + off, .v = kv_rows(c, c->vcache, il) + off,
+        .ld = (size_t)cf->n_head_kv * cf->head_dim, .ring = c->kv_ring[il],
+        .lo = window && p >= window ? p - window + 1 : 0, .hi = p + 1,
+        .scale = cf->attn_scale, .softcap = cf->attn_softcap,
+    };
+    return sp;
+}
+
 /* Decode: one (head, token) pair per work item, split contiguously over
  * the threads: the token's query head against the cached positions up to
- * its own (the causal mask). */
+ * its own (the causal mask), within its window on a local layer. */
 static void attn_work(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
     chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
-    int hd = cf->head_dim, nq = cf->n_head * hd, nkv = cf->n_head_kv * hd;
+    int hd = cf->head_dim, nq = cf->n_head * hd;
     int group = cf->n_head / cf->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hd);
-    const uint16_t *kl = c->kcache + (size_t)j->il * c->n_ctx * nkv;
-    const uint16_t *vl = c->vcache + (size_t)j->il * c->n_ctx * nkv;
     uint16_t *tmp = c->attn_tmp + (size_t)ith * 2 * hd;
     int lo, hi;
     pool_split(cf->n_head * j->n, ith, nth, &lo, &hi);
     for (int item = lo; item < hi; item++) {
         int h = item / j->n, t = item % j->n;
-        size_t off = (size_t)(h / group) * hd;
-        kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, kl + off, vl + off, (size_t)nkv,
-                       j->pos0 + t + 1, hd, scale, tmp, c->att + (size_t)t * nq + (size_t)h * hd);
+        kern_attn_span sp = attn_span(c, j->il, j->pos0 + t, (size_t)(h / group) * hd);
+        kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, &sp, hd, tmp,
+                       c->att + (size_t)t * nq + (size_t)h * hd);
     }
 }
 
@@ -134,8 +156,7 @@ static void attn_blk_work(void *arg, int ith, int nth)
     const model_config *cf = &c->m->cfg;
     int hd = cf->head_dim, nq = cf->n_head * hd, nkv = cf->n_head_kv * hd;
     int group = cf->n_head / cf->n_head_kv, tb = c->attn_tb;
-    const uint16_t *kl = c->kcache + (size_t)j->il * c->n_ctx * nkv;
-    const uint16_t *vl = c->vcache + (size_t)j->il * c->n_ctx * nkv;
+    const uint16_t *kl = kv_rows(c, c->kcache, j->il), *vl = kv_rows(c, c->vcache, j->il);
     float *ws = c->attn_ws + (size_t)ith * c->attn_ws_floats;
     int total = cf->n_head_kv * j->n_qb;
     for (;;) {
@@ -151,29 +172,110 @@ static void attn_blk_work(void *arg, int ith, int nth)
             .k = kl + (size_t)g * hd, .v = vl + (size_t)g * hd, .ld = (size_t)nkv,
             .n_tok = j->n - t0 < tb ? j->n - t0 : tb,
             .n_grp = group, .pos0 = j->pos0 + t0, .hd = hd,
-            .scale = 1.0f / sqrtf((float)hd),
+            .scale = cf->attn_scale,
+            .window = cf->swa[j->il] ? cf->n_swa : 0, .ring = c->kv_ring[j->il],
+            .softcap = cf->attn_softcap,
         };
         kern_attn_blk(&b, ws);
     }
 }
 
-/* RoPE on this batch's q and k, then k and v into the cache as F16. */
-static void rope_and_store(chord_ctx *c, int il, int n, int pos0)
+/* Per-head q/k norms (where the family has them), RoPE on this batch's q
+ * and k, then k and v into the cache as F16. */
+static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
 {
     const model_config *cf = &c->m->cfg;
+    const chord_model *m = c->m;
     int hd = cf->head_dim, nq = cf->n_head * hd, nkv = cf->n_head_kv * hd;
+    const model_tensor *qn = model_layer_tensor(m, il, LT_Q_NORM);
+    const model_tensor *kn = model_layer_tensor(m, il, LT_K_NORM);
+    if (qn && kn) {
+        const float *w = vector_f32(m, g, qn, c->vec);
+        for (int r = 0; r < n * cf->n_head; r++)
+            kern_rmsnorm(c->q + (size_t)r * hd, c->q + (size_t)r * hd, w, hd, cf->eps);
+        w = vector_f32(m, g, kn, c->vec);
+        for (int r = 0; r < n * cf->n_head_kv; r++)
+            kern_rmsnorm(c->k + (size_t)r * hd, c->k + (size_t)r * hd, w, hd, cf->eps);
+    }
+    float theta_scale = cf->swa[il] ? c->theta_scale_swa : c->theta_scale;
+    uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_off[il];
     for (int t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
-        kern_rope(q, cf->n_head, hd, cf->n_rot, pos0 + t, c->theta_scale, cf->rope_scale,
-                  c->freq_div, cf->rope_neox);
-        kern_rope(k, cf->n_head_kv, hd, cf->n_rot, pos0 + t, c->theta_scale, cf->rope_scale,
-                  c->freq_div, cf->rope_neox);
-        size_t at = ((size_t)il * c->n_ctx + (size_t)(pos0 + t)) * nkv;
+        int p = pos0 + t;
+        kern_rope(q, cf->n_head, hd, cf->n_rot, p, theta_scale, cf->rope_scale, c->freq_div,
+                  cf->rope_mscale, cf->rc->rope_neox);
+        kern_rope(k, cf->n_head_kv, hd, cf->n_rot, p, theta_scale, cf->rope_scale, c->freq_div,
+                  cf->rope_mscale, cf->rc->rope_neox);
+        size_t at = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p) * nkv;
         for (int i = 0; i < nkv; i++) {
-            c->kcache[at + i] = quant_f32_to_f16(k[i]);
-            c->vcache[at + i] = quant_f32_to_f16(v[i]);
+            kc[at + i] = quant_f32_to_f16(k[i]);
+            vc[at + i] = quant_f32_to_f16(v[i]);
         }
     }
+}
+
+/* q, k and v of n tokens: three matrices, or one fused attn_qkv whose rows
+ * are q's, then k's, then v's (split into the three buffers). */
+static void project_qkv(chord_ctx *c, int g, int il, int n)
+{
+    const chord_model *m = c->m;
+    const model_config *cf = &m->cfg;
+    const model_tensor *fused = model_layer_tensor(m, il, LT_QKV);
+    if (!fused) {
+        const model_tensor *w[3] = {model_layer_tensor(m, il, LT_Q), model_layer_tensor(m, il, LT_K),
+                                    model_layer_tensor(m, il, LT_V)};
+        const model_tensor *b[3] = {model_layer_tensor(m, il, LT_QB), model_layer_tensor(m, il, LT_KB),
+                                    model_layer_tensor(m, il, LT_VB)};
+        float *y[3] = {c->q, c->k, c->v};
+        project_multi(c, g, w, b, 3, c->xb, n, y);
+        return;
+    }
+    size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
+    size_t nt = nq + 2 * nkv;
+    project(c, g, fused, NULL, c->xb, n, c->qkv);
+    for (int t = 0; t < n; t++) {
+        const float *r = c->qkv + (size_t)t * nt;
+        memcpy(c->q + (size_t)t * nq, r, nq * sizeof(float));
+        memcpy(c->k + (size_t)t * nkv, r + nq, nkv * sizeof(float));
+        memcpy(c->v + (size_t)t * nkv, r + nq + nkv, nkv * sizeof(float));
+    }
+}
+
+/* The gated FFN's input side into hb (n x n_ff): act(gate) * up, from two
+ * matrices or from one ffn_up holding the gate rows then the up rows. */
+static void ffn_gate_up(chord_ctx *c, int g, int il, int n)
+{
+    const chord_model *m = c->m;
+    const model_config *cf = &m->cfg;
+    size_t ff = (size_t)cf->n_ff;
+    void (*act)(float *, const float *, int) = cf->rc->act == MODEL_ACT_GELU ? kern_geglu : kern_swiglu;
+    const model_tensor *gate = model_layer_tensor(m, il, LT_GATE);
+    if (gate) {
+        const model_tensor *w[2] = {gate, model_layer_tensor(m, il, LT_UP)};
+        float *y[2] = {c->hb, c->hb2};
+        project_multi(c, g, w, NULL, 2, c->xb, n, y);
+        act(c->hb, c->hb2, n * cf->n_ff);
+        return;
+    }
+    /* Fused: token t's 2 x n_ff outputs, compacted to n_ff in place (token
+     * t's result lands at or before its own input, never over a later
+     * token's). */
+    project(c, g, model_layer_tensor(m, il, LT_UP), NULL, c->xb, n, c->hb);
+    for (int t = 0; t < n; t++) {
+        float *in = c->hb + (size_t)t * 2 * ff, *out = c->hb + (size_t)t * ff;
+        act(in, in + ff, (int)ff);
+        if (t)
+            memmove(out, in, ff * sizeof(float));
+    }
+}
+
+/* x += block output y (n rows), through the family's post-norm if any. */
+static void residual(chord_ctx *c, int g, int il, int post, float *y, int n)
+{
+    const model_tensor *pn = model_layer_tensor(c->m, il, post);
+    if (pn)
+        norm_rows(c, g, pn, y, y, n);
+    kern_add(c->x, y, n * c->m->cfg.n_embd);
 }
 
 /* ------------------------------------------------------------------------
@@ -187,11 +289,17 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
     const model_config *cf = &m->cfg;
     int ne = cf->n_embd, pos0 = c->pos;
 
-    /* Embedding: one row of the table per token. */
+    /* Embedding: one row of the table per token (times sqrt(n_embd) for
+     * the families that scale it). */
     const model_tensor *emb = &m->glob[GT_EMBD];
     const uint8_t *etab = lc_tensor(m->lc, 0, emb->slot);
-    for (int t = 0; t < n; t++)
-        kern_row_f32(emb->type, etab + (size_t)tokens[t] * emb->row_bytes, c->x + (size_t)t * ne, ne);
+    for (int t = 0; t < n; t++) {
+        float *xt = c->x + (size_t)t * ne;
+        kern_row_f32(emb->type, etab + (size_t)tokens[t] * emb->row_bytes, xt, ne);
+        if (cf->rc->embd_scale)
+            for (int i = 0; i < ne; i++)
+                xt[i] *= sqrtf((float)ne);
+    }
 
     for (int il = 0; il < cf->n_layer; il++) {
         if (atomic_load(&c->cancel))
@@ -203,13 +311,8 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
 #define LT(k) model_layer_tensor(m, il, k)
         /* Attention block. */
         norm_rows(c, g, LT(LT_ATTN_NORM), c->x, c->xb, n);
-        {
-            const model_tensor *w[3] = {LT(LT_Q), LT(LT_K), LT(LT_V)};
-            const model_tensor *b[3] = {LT(LT_QB), LT(LT_KB), LT(LT_VB)};
-            float *y[3] = {c->q, c->k, c->v};
-            project_multi(c, g, w, b, 3, c->xb, n, y);
-        }
-        rope_and_store(c, il, n, pos0);
+        project_qkv(c, g, il, n);
+        rope_and_store(c, g, il, n, pos0);
         /* Batches take query blocks (attn_blk_work); decode keeps the
          * one-query kernel, a few percent faster for a single token (the
          * bits are the same either way). */
@@ -223,18 +326,13 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
         else
             pool_run(c->pool, fn, &aj);
         project(c, g, LT(LT_O), NULL, c->att, n, c->xb);
-        kern_add(c->x, c->xb, n * ne);
+        residual(c, g, il, LT_ATTN_POST_NORM, c->xb, n);
 
         /* Feed-forward block. */
         norm_rows(c, g, LT(LT_FFN_NORM), c->x, c->xb, n);
-        {
-            const model_tensor *w[2] = {LT(LT_GATE), LT(LT_UP)};
-            float *y[2] = {c->hb, c->hb2};
-            project_multi(c, g, w, NULL, 2, c->xb, n, y);
-        }
-        kern_swiglu(c->hb, c->hb2, n * cf->n_ff);
+        ffn_gate_up(c, g, il, n);
         project(c, g, LT(LT_DOWN), NULL, c->hb, n, c->xb);
-        kern_add(c->x, c->xb, n * ne);
+        residual(c, g, il, LT_FFN_POST_NORM, c->xb, n);
 #undef LT
         lc_release(m->lc, g);
     }
@@ -247,5 +345,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
     const model_tensor *out = m->glob[GT_OUTPUT].slot >= 0 ? &m->glob[GT_OUTPUT] : emb;
     kern_mat w = weight(m, 0, out);
     kern_matmul(c->pool, c->ws, &w, c->xb, nrows, logits, cf->n_vocab);
+    if (cf->final_softcap > 0)
+        kern_softcap(logits, nrows * cf->n_vocab, cf->final_softcap);
     return CHORD_OK;
 }

@@ -6,6 +6,7 @@
  */
 #include "model/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,29 +74,47 @@ static chord_status meta_float(const chord_model *m, const char *arch, const cha
 
 #define TRY(x) do { chord_status st_ = (x); if (st_ != CHORD_OK) return st_; } while (0)
 
+/* The families chord runs (model.h's model_recipe). Where a family's
+ * numbers are not in its metadata, the reference's defaults are: gemma2's
+ * window pattern is every other layer, gemma3's five local to one global. */
+static const model_recipe recipes[] = {
+    {.arch = "llama", .act = MODEL_ACT_SILU},
+    {.arch = "qwen2", .rope_neox = true, .act = MODEL_ACT_SILU},
+    {.arch = "qwen3", .rope_neox = true, .qk_norm = true, .act = MODEL_ACT_SILU},
+    {.arch = "gemma2", .rope_neox = true, .post_norm = true, .embd_scale = true,
+     .act = MODEL_ACT_GELU, .swa_period = 2, .swa_from_meta = true, .softcap = true,
+     .attn_scale_rule = true},
+    {.arch = "gemma3", .rope_neox = true, .qk_norm = true, .post_norm = true, .embd_scale = true,
+     .act = MODEL_ACT_GELU, .swa_period = 6, .swa_from_meta = true, .softcap = true,
+     .attn_scale_rule = true},
+    {.arch = "phi3", .rope_neox = true, .fused_up = true, .act = MODEL_ACT_SILU},
+};
+
 static chord_status read_config(chord_model *m, chord_err *err)
 {
     model_config *c = &m->cfg;
     const char *arch = gguf_get_str(m->gguf, "general.architecture");
     if (!arch)
         return err_set(err, CHORD_E_FORMAT, "%s: missing metadata key 'general.architecture'", m->path);
-    if (!strcmp(arch, "llama")) {
-        c->arch = MODEL_ARCH_LLAMA;
-    } else if (!strcmp(arch, "qwen2")) {
-        c->arch = MODEL_ARCH_QWEN2;
-        c->rope_neox = true;
-    } else {
+    for (size_t i = 0; i < sizeof recipes / sizeof *recipes && !c->rc; i++)
+        if (!strcmp(arch, recipes[i].arch))
+            c->rc = &recipes[i];
+    if (!c->rc)
         return err_set(err, CHORD_E_UNSUPPORTED,
-                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2)",
+                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2, qwen3, gemma2, gemma3, phi3)",
                        m->path, arch);
-    }
+    const model_recipe *rc = c->rc;
     TRY(meta_int(m, arch, "embedding_length", -1, &c->n_embd, err));
     TRY(meta_int(m, arch, "block_count", -1, &c->n_layer, err));
     TRY(meta_int(m, arch, "feed_forward_length", -1, &c->n_ff, err));
     TRY(meta_int(m, arch, "attention.head_count", -1, &c->n_head, err));
     TRY(meta_int(m, arch, "attention.head_count_kv", c->n_head, &c->n_head_kv, err));
     TRY(meta_int(m, arch, "context_length", 4096, &c->n_ctx_train, err));
-    if (c->n_embd % c->n_head)
+    /* The head size is its own key where it is not n_embd / n_head (qwen3:
+     * 16 heads of 128 on a width of 1024). */
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.key_length", arch);
+    if (!gguf_find(m->gguf, key) && c->n_embd % c->n_head)
         return err_set(err, CHORD_E_FORMAT, "%s: key '%s.embedding_length' (%d) is not a multiple of the head count (%d)",
                        m->path, arch, c->n_embd, c->n_head);
     TRY(meta_int(m, arch, "attention.key_length", c->n_embd / c->n_head, &c->head_dim, err));
@@ -103,6 +122,9 @@ static chord_status read_config(chord_model *m, chord_err *err)
     TRY(meta_int(m, arch, "rope.dimension_count", c->head_dim, &c->n_rot, err));
     TRY(meta_float(m, arch, "attention.layer_norm_rms_epsilon", 0.0 / 0.0, &c->eps, err));
     TRY(meta_float(m, arch, "rope.freq_base", 10000.0, &c->rope_base, err));
+    TRY(meta_float(m, arch, "rope.freq_base_swa", c->rope_base, &c->rope_base_swa, err));
+    TRY(meta_int(m, arch, "rope.scaling.original_context_length", c->n_ctx_train, &c->n_ctx_orig, err));
+    TRY(meta_float(m, arch, "rope.scaling.attn_factor", 1.0, &c->rope_mscale, err));
     if (c->n_layer > CHORD_MAX_LAYERS)
         return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s.block_count': %d layers (chord handles up to %d)",
                        m->path, arch, c->n_layer, CHORD_MAX_LAYERS);
@@ -116,10 +138,37 @@ static chord_status read_config(chord_model *m, chord_err *err)
         return err_set(err, CHORD_E_FORMAT, "%s: key '%s.rope.dimension_count' (%d) must be even and at most the head size (%d)",
                        m->path, arch, c->n_rot, c->head_dim);
 
+    /* The query scale: 1/sqrt(head size), except where gemma's reference
+     * scales by 1/sqrt(n_embd / n_head) (its 27B models, told apart by
+     * their layer count, as the reference does); attention.scale, where a
+     * file carries it, wins. */
+    c->attn_scale = 1.0f / sqrtf((float)c->head_dim);
+    if (rc->attn_scale_rule && c->n_layer == (!strcmp(arch, "gemma2") ? 46 : 62))
+        c->attn_scale = 1.0f / sqrtf((float)(c->n_embd / c->n_head));
+    TRY(meta_float(m, arch, "attention.scale", c->attn_scale, &c->attn_scale, err));
+    if (rc->softcap) {
+        /* gemma2 caps both by default (50 and 30); gemma3 only if its file
+         * says so */
+        bool g2 = !strcmp(arch, "gemma2");
+        TRY(meta_float(m, arch, "attn_logit_softcapping", g2 ? 50.0 : 0.0, &c->attn_softcap, err));
+        TRY(meta_float(m, arch, "final_logit_softcapping", g2 ? 30.0 : 0.0, &c->final_softcap, err));
+        if (!g2)
+            c->attn_softcap = 0; /* the reference caps gemma3's logits only */
+    }
+    /* Sliding windows: layer il is local when il % period < period - 1. */
+    if (rc->swa_from_meta) {
+        int period = rc->swa_period;
+        TRY(meta_int(m, arch, "attention.sliding_window", !strcmp(arch, "gemma2") ? 4096 : 0,
+                     &c->n_swa, err));
+        TRY(meta_int(m, arch, "attention.sliding_window_pattern", period, &period, err));
+        for (int il = 0; c->n_swa > 0 && il < c->n_layer; il++)
+            c->swa[il] = il % period < period - 1;
+    }
+
     /* RoPE scaling: none or linear; anything else would silently give wrong
-     * logits at long positions, so it is refused. */
+     * logits at long positions, so it is refused. (LongRoPE comes as factor
+     * tensors and an attention factor, not as a scaling type.) */
     c->rope_scale = 1.0f;
-    char key[128];
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     const char *stype = gguf_get_str(m->gguf, key);
     float factor = 1.0f;
@@ -175,13 +224,21 @@ static chord_status find_weight(chord_model *m, const char *name, int64_t ne0, i
 
 static const char *const layer_names[LT_COUNT] = {
     "attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
-    "attn_output.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
+    "attn_qkv.weight", "attn_output.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
+    "attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight",
     "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+    "post_ffw_norm.weight",
+};
+
+static const char *const glob_names[GT_COUNT] = {
+    "token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight",
+    "rope_factors_long.weight", "rope_factors_short.weight",
 };
 
 static chord_status read_weights(chord_model *m, chord_err *err)
 {
     const model_config *c = &m->cfg;
+    const model_recipe *rc = c->rc;
     const gguf_tensor *emb = gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!emb)
         return err_set(err, CHORD_E_FORMAT, "%s: missing tensor 'token_embd.weight'", m->path);
@@ -190,26 +247,45 @@ static chord_status read_weights(chord_model *m, chord_err *err)
         return err_set(err, CHORD_E_FORMAT, "%s: tensor 'token_embd.weight' at offset %llu: bad vocabulary size %lld",
                        m->path, (unsigned long long)emb->offset, (long long)emb->ne[1]);
     int nv = c->n_vocab, ne = c->n_embd, nq = c->n_head * c->head_dim, nkv = c->n_head_kv * c->head_dim;
-    TRY(find_weight(m, "token_embd.weight", ne, nv, true, &m->glob[GT_EMBD], err));
-    TRY(find_weight(m, "output_norm.weight", ne, 0, true, &m->glob[GT_OUT_NORM], err));
-    TRY(find_weight(m, "output.weight", ne, nv, false, &m->glob[GT_OUTPUT], err));
-    TRY(find_weight(m, "rope_freqs.weight", c->n_rot / 2, 0, false, &m->glob[GT_ROPE_FREQS], err));
+    TRY(find_weight(m, glob_names[GT_EMBD], ne, nv, true, &m->glob[GT_EMBD], err));
+    TRY(find_weight(m, glob_names[GT_OUT_NORM], ne, 0, true, &m->glob[GT_OUT_NORM], err));
+    TRY(find_weight(m, glob_names[GT_OUTPUT], ne, nv, false, &m->glob[GT_OUTPUT], err));
+    for (int k = GT_ROPE_FREQS; k <= GT_ROPE_SHORT; k++)
+        TRY(find_weight(m, glob_names[k], c->n_rot / 2, 0, false, &m->glob[k], err));
 
     m->layer = calloc((size_t)c->n_layer * LT_COUNT, sizeof *m->layer);
     if (!m->layer)
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
+    for (size_t i = 0; i < (size_t)c->n_layer * LT_COUNT; i++)
+        m->layer[i].slot = -1;
+    const int n_up = rc->fused_up ? 2 * c->n_ff : c->n_ff;
     const int64_t shape[LT_COUNT][2] = {
         [LT_ATTN_NORM] = {ne, 0}, [LT_Q] = {ne, nq}, [LT_K] = {ne, nkv}, [LT_V] = {ne, nkv},
-        [LT_O] = {nq, ne}, [LT_QB] = {nq, 0}, [LT_KB] = {nkv, 0}, [LT_VB] = {nkv, 0},
-        [LT_FFN_NORM] = {ne, 0}, [LT_GATE] = {ne, c->n_ff}, [LT_UP] = {ne, c->n_ff},
-        [LT_DOWN] = {c->n_ff, ne},
+        [LT_QKV] = {ne, nq + 2 * nkv}, [LT_O] = {nq, ne}, [LT_QB] = {nq, 0}, [LT_KB] = {nkv, 0},
+        [LT_VB] = {nkv, 0}, [LT_Q_NORM] = {c->head_dim, 0}, [LT_K_NORM] = {c->head_dim, 0},
+        [LT_ATTN_POST_NORM] = {ne, 0}, [LT_FFN_NORM] = {ne, 0}, [LT_GATE] = {ne, c->n_ff},
+        [LT_UP] = {ne, n_up}, [LT_DOWN] = {c->n_ff, ne}, [LT_FFN_POST_NORM] = {ne, 0},
+    };
+    /* Which tensors a layer must have follows from the recipe; q/k/v come
+     * as three matrices or as one fused attn_qkv (phi3 files use both). */
+    bool need[LT_COUNT] = {
+        [LT_ATTN_NORM] = true, [LT_O] = true, [LT_FFN_NORM] = true, [LT_UP] = true,
+        [LT_DOWN] = true, [LT_GATE] = !rc->fused_up, [LT_Q_NORM] = rc->qk_norm,
+        [LT_K_NORM] = rc->qk_norm, [LT_ATTN_POST_NORM] = rc->post_norm,
+        [LT_FFN_POST_NORM] = rc->post_norm,
     };
     for (int il = 0; il < c->n_layer; il++) {
+        char name[96];
+        snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[LT_QKV]);
+        bool fused = gguf_find_tensor(m->gguf, name) != NULL;
+        need[LT_QKV] = fused;
+        need[LT_Q] = need[LT_K] = need[LT_V] = !fused;
         for (int k = 0; k < LT_COUNT; k++) {
-            char name[96];
+            bool optional = k == LT_QB || k == LT_KB || k == LT_VB;
+            if (!need[k] && !optional)
+                continue; /* not part of this family's block: left out */
             snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[k]);
-            bool required = k != LT_QB && k != LT_KB && k != LT_VB;
-            TRY(find_weight(m, name, shape[k][0], shape[k][1], required,
+            TRY(find_weight(m, name, shape[k][0], shape[k][1], need[k],
                             &m->layer[(size_t)il * LT_COUNT + k], err));
         }
     }
@@ -229,8 +305,6 @@ static chord_status open_cache(chord_model *m, chord_err *err)
         free(ext);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
     }
-    static const char *const glob_names[GT_COUNT] = {
-        "token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight"};
     lc_extent *e = ext;
     groups[0].extents = e;
     for (int k = 0; k < GT_COUNT; k++) {
