@@ -32,6 +32,12 @@ chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
     /* Q8_K is an activation format, not a weight type */
     if (!qt || !qt->supported || quant_act_type(out->base) < 0 || out->base == QT_Q8_K)
         goto bad;
+    /* the i-quants chord reads have no quantizer: decoding them is all
+     * the engine does */
+    const quant_kernels *k = quant_kernels_for(out->base, "scalar");
+    if (!k || !k->quantize)
+        return err_set(err, CHORD_E_UNSUPPORTED, "type %s is read-only: chord can run models in it but not quantize to it",
+                       qt->name);
     if (out->mix && out->base != QT_Q3_K && out->base != QT_Q4_K && out->base != QT_Q5_K)
         goto bad;
     return CHORD_OK;
