@@ -24,14 +24,14 @@ static const quant_traits traits[QT_COUNT] = {
     [QT_IQ2_XXS] = {"IQ2_XXS", 256, 66, true},
     [QT_IQ2_XS] = {"IQ2_XS", 256, 74, true},
     [QT_IQ3_XXS] = {"IQ3_XXS", 256, 98, true},
-    [QT_IQ1_S] = {"IQ1_S", 256, 50, false},
+    [QT_IQ1_S] = {"IQ1_S", 256, 50, true},
     [QT_IQ4_NL] = {"IQ4_NL", 32, 18, true},
     [QT_IQ3_S] = {"IQ3_S", 256, 110, true},
     [QT_IQ2_S] = {"IQ2_S", 256, 82, true},
     [QT_IQ4_XS] = {"IQ4_XS", 256, 136, true},
-    [QT_IQ1_M] = {"IQ1_M", 256, 56, false},
-    [QT_TQ1_0] = {"TQ1_0", 256, 54, false},
-    [QT_TQ2_0] = {"TQ2_0", 256, 66, false},
+    [QT_IQ1_M] = {"IQ1_M", 256, 56, true},
+    [QT_TQ1_0] = {"TQ1_0", 256, 54, true},
+    [QT_TQ2_0] = {"TQ2_0", 256, 66, true},
     [QT_MXFP4] = {"MXFP4", 32, 17, true},
 };
 
