@@ -21,11 +21,13 @@
  *    alphabet and merged lowest-rank first.
  *  - CONTROL (and UNKNOWN) tokens such as <|im_start|> are recognised in
  *    the text only when parse_special is set (chat templates); in user text
- *    they are plain characters. USER_DEFINED tokens are pieces a model
+ *    they are plain characters (tok_encode_marked: in a chat, message text
+ *    is always plain). USER_DEFINED tokens are pieces a model
  *    added to its vocabulary (runs of spaces, extra characters): the
  *    reference always cuts them out of the text, so does chord, or ids
- *    would differ. A USER_DEFINED token whose text is an end-of-turn marker
- *    (<|im_end|>, <|end|>...) is made CONTROL, as the reference does.
+ *    would differ. A token whose text is an end-of-turn marker
+ *    (<|im_end|>, <|end|>, </s>...) or a fill-in-the-middle marker is made
+ *    CONTROL whatever the file says, as the reference does.
  *    Special texts are cut out in the reference's order: the longest token
  *    first, each token's occurrences left to right. As in the reference, for
  *    Phi-3 models (general.name) ASCII white space after a special token
@@ -76,6 +78,8 @@ typedef struct tok_desc {
     const uint64_t *merge_lens;  /* or NULL for strlen */
     /* special ids: -1 none, TOK_DEFAULT = the model type's default */
     int32_t bos, eos, eot, eom, unk, pad;
+    /* fill-in-the-middle markers: -1 none, TOK_DEFAULT = found by text */
+    int32_t fim_pre, fim_suf, fim_mid, fim_pad, fim_rep, fim_sep;
     /* -1/TOK_DEFAULT = the model type's default, 0 = no, 1 = yes */
     int add_bos, add_eos, add_space_prefix;
 } tok_desc;
@@ -113,8 +117,11 @@ chord_token tok_eot(const tok_vocab *v);   /* -1 if none */
 chord_token tok_unk(const tok_vocab *v);   /* -1 if none */
 bool tok_add_bos(const tok_vocab *v);
 bool tok_add_eos(const tok_vocab *v);
-/* EOS, EOT, EOM, or a control token whose text marks an end of turn
- * (<|im_end|>, <|eot_id|>, <|end|>, <end_of_turn>, <|endoftext|>...). */
+/* End of generation, the reference's set: EOS, EOT, EOM, the
+ * fill-in-the-middle pad/repo/file-separator markers, and every token whose
+ * text marks an end of turn (<|im_end|>, <|eot_id|>, <|end|>,
+ * <end_of_turn>, <|endoftext|>, </s>...; not gpt-oss's <|end|>, which only
+ * separates its messages). */
 bool tok_is_eog(const tok_vocab *v, chord_token t);
 int tok_type(const tok_vocab *v, chord_token t);  /* -1 for a bad id */
 /* The stored text of a token (NUL-terminated; *len its length if len is not
@@ -134,6 +141,17 @@ chord_token tok_find(const tok_vocab *v, const char *s, size_t len);
 int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
                bool add_eos, bool parse_special, chord_token *out, int max,
                chord_err *err);
+
+/* tok_encode with parse_special for a chat template's output in which
+ * literal[i] != 0 flags the bytes of message text (NULL: none): a control
+ * or unknown token is cut out of the text only where none of its bytes is
+ * flagged, so a message that spells <|im_end|> gets the ids of those
+ * characters while the template's own markers stay single tokens.
+ * USER_DEFINED tokens are cut out everywhere (as in plain text), and runs
+ * of text are tokenized across the flags' edges, so a conversation without
+ * such spellings gives exactly tok_encode's ids. */
+int tok_encode_marked(const tok_vocab *v, const char *text, size_t len, const uint8_t *literal,
+                      bool add_bos, bool add_eos, chord_token *out, int max, chord_err *err);
 
 /* The raw bytes token t stands for: byte-fallback tokens give their byte,
  * byte-level BPE tokens are decoded to bytes, U+2581 becomes a space in

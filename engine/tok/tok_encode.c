@@ -65,20 +65,33 @@ static bool is_ascii_space(char c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* Whether any of text[pos .. pos+n) is literal (never a control token). */
+static bool hits_literal(const uint8_t *literal, size_t pos, size_t n)
+{
+    if (!literal)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (literal[pos + i])
+            return true;
+    return false;
+}
+
 /* Finds the special tokens to cut out of text, in text order, into *out;
  * mark[i] becomes 1 for bytes of a chosen token and 2 for white space an
  * rstrip token swallowed (both arrays are the caller's to free). Matches
  * the reference: each token, longest first, takes its occurrences left to
  * right in what earlier tokens left of the text. USER_DEFINED tokens are
  * pieces the model added to its vocabulary (space runs, extra characters)
- * and always count; CONTROL and UNKNOWN ones only with parse_special.
+ * and always count; CONTROL and UNKNOWN ones only with parse_special,
+ * and not where they would take a byte flagged in literal (if not NULL).
  *
  * A first pass notes which tokens occur at all (by rank in that order);
  * then each of those searches the text with memmem, jumping over the
  * spans already taken, so the work is linear in the text per token that
  * occurs rather than per (position, token) pair. */
 static bool find_specials(const tok_vocab *v, const char *text, size_t len,
-                          bool parse_special, sp_hits *out, uint8_t **mark)
+                          bool parse_special, const uint8_t *literal, sp_hits *out,
+                          uint8_t **mark)
 {
     int32_t n_rank = v->special_at[256];
     uint8_t *seen = NULL;
@@ -91,7 +104,8 @@ static bool find_specials(const tok_vocab *v, const char *text, size_t len,
             uint32_t n = v->len[id];
             if (n > len - i || (n > 1 && v->text[id][1] != text[i + 1]) ||
                 (!parse_special && v->type[id] != TOK_TYPE_USER_DEFINED) ||
-                memcmp(v->text[id], text + i, n) != 0)
+                memcmp(v->text[id], text + i, n) != 0 ||
+                (v->type[id] != TOK_TYPE_USER_DEFINED && hits_literal(literal, i, n)))
                 continue;
             if (!seen && !(seen = calloc((size_t)n_rank, 1)))
                 return false;
@@ -113,11 +127,17 @@ static bool find_specials(const tok_vocab *v, const char *text, size_t len,
             continue;
         int32_t id = v->sp_order[r];
         size_t n = v->len[id];
+        bool user_defined = v->type[id] == TOK_TYPE_USER_DEFINED;
         for (size_t p = 0; p + n <= len;) {
             const char *q = memmem(text + p, len - p, v->text[id], n);
             if (!q)
                 break;
             size_t pos = (size_t)(q - text), j = pos;
+            if (!user_defined && hits_literal(literal, pos, n)) {
+                /* user text spelling it: text, but a later one may count */
+                p = pos + 1;
+                continue;
+            }
             while (j < pos + n && m[j] == 0)
                 j++;
             if (j < pos + n) {
@@ -181,9 +201,9 @@ static bool plain_run(const tok_vocab *v, const char *s, size_t n, bool after_sp
     return tok_bpe_encode(v, s, n, out);
 }
 
-int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
-               bool add_eos, bool parse_special, chord_token *out, int max,
-               chord_err *err)
+static int encode(const tok_vocab *v, const char *text, size_t len, const uint8_t *literal,
+                  bool add_bos, bool add_eos, bool parse_special, chord_token *out, int max,
+                  chord_err *err)
 {
     tok_ids ids = {0};
     bool ok = true;
@@ -206,7 +226,7 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
     sp_hits hits = {0};
     uint8_t *mark = NULL;
     if (parse_special || v->n_user_defined > 0)
-        ok = find_specials(v, text, len, parse_special, &hits, &mark);
+        ok = find_specials(v, text, len, parse_special, literal, &hits, &mark);
     for (size_t h = 0; ok && h < hits.n; h++) {
         size_t pos = hits.a[h].pos;
         int32_t id = hits.a[h].id;
@@ -237,4 +257,17 @@ int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
         memcpy(out, ids.ids, (ids.n < (size_t)max ? ids.n : (size_t)max) * sizeof *out);
     free(ids.ids);
     return (int)ids.n;
+}
+
+int tok_encode(const tok_vocab *v, const char *text, size_t len, bool add_bos,
+               bool add_eos, bool parse_special, chord_token *out, int max,
+               chord_err *err)
+{
+    return encode(v, text, len, NULL, add_bos, add_eos, parse_special, out, max, err);
+}
+
+int tok_encode_marked(const tok_vocab *v, const char *text, size_t len, const uint8_t *literal,
+                      bool add_bos, bool add_eos, chord_token *out, int max, chord_err *err)
+{
+    return encode(v, text, len, literal, add_bos, add_eos, true, out, max, err);
 }

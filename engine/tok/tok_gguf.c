@@ -120,6 +120,12 @@ chord_status tok_load_gguf(const struct gguf_file *f, tok_vocab **out, chord_err
         (st = opt_id(f, "tokenizer.ggml.eom_token_id", &d.eom, err)) ||
         (st = opt_id(f, "tokenizer.ggml.unknown_token_id", &d.unk, err)) ||
         (st = opt_id(f, "tokenizer.ggml.padding_token_id", &d.pad, err)) ||
+        (st = opt_id(f, "tokenizer.ggml.fim_pre_token_id", &d.fim_pre, err)) ||
+        (st = opt_id(f, "tokenizer.ggml.fim_suf_token_id", &d.fim_suf, err)) ||
+        (st = opt_id(f, "tokenizer.ggml.fim_mid_token_id", &d.fim_mid, err)) ||
+        (st = opt_id(f, "tokenizer.ggml.fim_pad_token_id", &d.fim_pad, err)) ||
+        (st = opt_id(f, "tokenizer.ggml.fim_rep_token_id", &d.fim_rep, err)) ||
+        (st = opt_id(f, "tokenizer.ggml.fim_sep_token_id", &d.fim_sep, err)) ||
         (st = opt_flag(f, "tokenizer.ggml.add_bos_token", &d.add_bos, err)) ||
         (st = opt_flag(f, "tokenizer.ggml.add_eos_token", &d.add_eos, err)) ||
         (st = opt_flag(f, "tokenizer.ggml.add_space_prefix", &d.add_space_prefix, err)))

@@ -14,6 +14,7 @@ void tok_desc_init(tok_desc *d)
 {
     memset(d, 0, sizeof *d);
     d->bos = d->eos = d->eot = d->eom = d->unk = d->pad = TOK_DEFAULT;
+    d->fim_pre = d->fim_suf = d->fim_mid = d->fim_pad = d->fim_rep = d->fim_sep = TOK_DEFAULT;
     d->add_bos = d->add_eos = d->add_space_prefix = TOK_DEFAULT;
 }
 
@@ -186,11 +187,42 @@ static bool pick_flag(int given, bool dflt)
     return (given == TOK_DEFAULT || given < 0) ? dflt : given != 0;
 }
 
-/* Texts that end a turn in the chat formats chord knows, for tok_is_eog. */
+/* Texts that end a generation whatever the file's ids say: the reference
+ * marks a token with one of these texts as end of generation (and as a
+ * control token, so user text never produces it). */
 static const char *const eog_texts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>",
+    "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>",
+    "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
+    "<turn|>", "<|tool_response>",
+    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
     NULL,
+};
+
+/* Fill-in-the-middle markers by text, for files that do not give their ids
+ * (tokenizer.ggml.fim_*_token_id). The reference makes them control tokens,
+ * and the pad, repository and file-separator ones end a generation (a code
+ * model starting another file is done). NULL ends each list. */
+enum { FIM_PRE, FIM_SUF, FIM_MID, FIM_PAD, FIM_REP, FIM_SEP, FIM_N };
+static const char *const fim_texts[FIM_N][9] = {
+    [FIM_PRE] = {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+                 "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>", "<PRE>",
+                 "\xe2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>", NULL},
+    [FIM_SUF] = {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+                 "<\xef\xbd\x9c" "fim\xe2\x96\x81" "hole\xef\xbd\x9c>", "<SUF>",
+                 "\xe2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>", NULL},
+    [FIM_MID] = {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+                 "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", "<MID>",
+                 "\xe2\x96\x81<MID>", "<|code_middle|>", "<|middle|>", NULL},
+    [FIM_PAD] = {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", NULL},
+    [FIM_REP] = {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL},
+    [FIM_SEP] = {"<|file_sep|>", NULL},
+};
+
+/* gpt-oss's harmony markers that the reference always cuts out of text and
+ * always prints (its own workaround: the model's answers quote them). */
+static const char *const shown_markers[] = {
+    "<|channel|>", "<|message|>", "<|start|>", "<|constrain|>", NULL,
 };
 
 static int cmp_special(const void *a, const void *b, void *ctx)
@@ -332,6 +364,79 @@ static chord_status build_merges(tok_vocab *v, const tok_desc *d, chord_err *err
     return CHORD_OK;
 }
 
+static int32_t lookup_str(const tok_vocab *v, const char *s)
+{
+    return tok_lookup(v, s, strlen(s));
+}
+
+/* Makes token id a control token (one the reference would leave to the
+ * chat template: never matched in user text, not printed). */
+static void make_control(tok_vocab *v, int32_t id)
+{
+    if (id >= 0 && v->type[id] != TOK_TYPE_CONTROL && v->type[id] != TOK_TYPE_BYTE)
+        v->type[id] = TOK_TYPE_CONTROL;
+}
+
+/* The reference's end-of-generation set and the token types it fixes up
+ * on the way: the fill-in-the-middle pad/repo/file-separator ids (from the
+ * file, else found by text), every token whose text is in eog_texts (made
+ * CONTROL, whatever the file says: an end-of-turn marker stored as
+ * USER_DEFINED would otherwise be cut out of user text and printed), then
+ * EOS, EOT and EOM. Two of its model-specific exceptions follow: with
+ * gpt-oss's <|return|> and <|call|> (or solar-open's <|calls|> and
+ * <|flush|>), <|end|> only separates messages, so it is not an end and is
+ * matched and shown like text; with gemma4's <|tool_response>, </s> is
+ * ordinary text. */
+static void mark_eog(tok_vocab *v, const tok_desc *d)
+{
+    const int32_t given[FIM_N] = {d->fim_pre, d->fim_suf, d->fim_mid, d->fim_pad, d->fim_rep, d->fim_sep};
+    for (int k = 0; k < FIM_N; k++) {
+        int32_t id = pick_id(d, given[k], -1);
+        if (given[k] == TOK_DEFAULT)
+            /* the reference takes whichever text its hash map yields
+             * first; the lowest id is a stable stand-in */
+            for (int j = 0; fim_texts[k][j]; j++) {
+                int32_t t = lookup_str(v, fim_texts[k][j]);
+                if (t >= 0 && (id < 0 || t < id))
+                    id = t;
+            }
+        if (given[k] == TOK_DEFAULT)
+            make_control(v, id);
+        if (id >= 0 && (k == FIM_PAD || k == FIM_REP || k == FIM_SEP))
+            v->eog[id] = 1;
+    }
+    for (int k = 0; eog_texts[k]; k++) {
+        int32_t id = lookup_str(v, eog_texts[k]);
+        if (id >= 0) {
+            v->eog[id] = 1;
+            make_control(v, id);
+        }
+    }
+    for (int k = 0; shown_markers[k]; k++) {
+        int32_t id = lookup_str(v, shown_markers[k]);
+        if (id >= 0)
+            v->type[id] = TOK_TYPE_USER_DEFINED;
+    }
+    if (v->eos >= 0) v->eog[v->eos] = 1;
+    if (v->eot >= 0) v->eog[v->eot] = 1;
+    if (v->eom >= 0) v->eog[v->eom] = 1;
+
+    int32_t ret = lookup_str(v, "<|return|>"), call = lookup_str(v, "<|call|>");
+    int32_t calls = lookup_str(v, "<|calls|>"), flush = lookup_str(v, "<|flush|>");
+    int32_t end = lookup_str(v, "<|end|>");
+    bool has_call = (call >= 0 && v->eog[call]) || (calls >= 0 && v->eog[calls]);
+    bool has_ret = ret >= 0 && v->eog[ret], has_flush = flush >= 0 && v->eog[flush];
+    if (end >= 0 && v->eog[end] && has_call && (has_ret || has_flush)) {
+        v->eog[end] = 0;
+        v->type[end] = TOK_TYPE_USER_DEFINED;
+    }
+    int32_t tool = lookup_str(v, "<|tool_response>"), s_end = lookup_str(v, "</s>");
+    if (tool >= 0 && v->eog[tool] && s_end >= 0 && v->eog[s_end]) {
+        v->eog[s_end] = 0;
+        v->type[s_end] = TOK_TYPE_NORMAL;
+    }
+}
+
 static chord_status build(tok_vocab *v, const tok_desc *d, chord_err *err)
 {
     const char *src = src_name(d);
@@ -392,19 +497,7 @@ static chord_status build(tok_vocab *v, const tok_desc *d, chord_err *err)
     v->add_space_prefix = pick_flag(d->add_space_prefix, spm);
     v->ignore_merges = v->pre == TOK_PRE_LLAMA3;
 
-    /* end of generation: the declared ids plus end-of-turn control texts */
-    if (v->eos >= 0) v->eog[v->eos] = 1;
-    if (v->eot >= 0) v->eog[v->eot] = 1;
-    if (v->eom >= 0) v->eog[v->eom] = 1;
-    /* An end-of-turn marker stored as USER_DEFINED would be matched in user
-     * text and printed; the reference makes such tokens CONTROL, so do we. */
-    for (int k = 0; eog_texts[k]; k++) {
-        int32_t id = tok_lookup(v, eog_texts[k], strlen(eog_texts[k]));
-        if (id >= 0 && (v->type[id] == TOK_TYPE_CONTROL || v->type[id] == TOK_TYPE_USER_DEFINED)) {
-            v->eog[id] = 1;
-            v->type[id] = TOK_TYPE_CONTROL;
-        }
-    }
+    mark_eog(v, d);
     for (int b = 0; b < 256; b++) {
         char buf[8];
         static const char hex[] = "0123456789ABCDEF";

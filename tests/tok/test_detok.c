@@ -375,12 +375,20 @@ static void test_real_specials(void)
         n = enc(v, "hi<|end|>", false, true, ids);
         T_CHECK(n >= 2 && ids[n - 1] == end, "<|end|> with specials");
         /* Phi-3: white space after a special token is dropped (rstrip),
-         * but not after <s>; "</s>" is user-defined, so even in user text */
+         * but not after <s>. "</s>" is stored as user-defined, but its text
+         * ends a generation, so it is control like the reference makes it:
+         * plain text in user text, a token (with rstrip) with specials */
         int p = enc(v, "<|end|>x", false, true, plain);
         n = enc(v, "<|end|> \n x", false, true, ids);
         expect_ids("phi-3 rstrip after <|end|>", ids, n, plain, p);
-        p = enc(v, "</s>x", false, false, plain);
-        n = enc(v, "</s>\t x", false, false, ids);
+        chord_token eos_s = tok_find(v, "</s>", 4);
+        T_CHECK(eos_s >= 0 && tok_type(v, eos_s) == TOK_TYPE_CONTROL && tok_is_eog(v, eos_s),
+                "phi-3 </s> is a control end-of-generation token");
+        n = enc(v, "</s>", false, false, ids);
+        for (int i = 0; i < n; i++)
+            T_CHECK(ids[i] != eos_s, "</s> matched in user text");
+        p = enc(v, "</s>x", false, true, plain);
+        n = enc(v, "</s>\t x", false, true, ids);
         expect_ids("phi-3 rstrip after </s>", ids, n, plain, p);
         p = enc(v, "<s>x", false, true, plain);
         n = enc(v, "<s> x", false, true, ids);
