@@ -3,17 +3,20 @@
  */
 #include "chat/chat.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "tok/tok.h"
 
 static chord_status oom(chord_err *err)
 {
     return err_set(err, CHORD_E_NOMEM, "chat session: out of memory");
 }
 
-static const char *tok_text(const chord_model *m, chord_token t)
+static const char *tok_str(const chord_model *m, chord_token t)
 {
     const char *s = t >= 0 ? chord_token_text(m, t) : NULL;
     return s ? s : "";
@@ -22,29 +25,167 @@ static const char *tok_text(const chord_model *m, chord_token t)
 chord_status chat_render(const chord_chat *s, const chord_chat_msg *v, int n, bool gen_prompt,
                          char **out, chord_err *err)
 {
-    const char *bos = tok_text(s->model, chord_token_bos(s->model));
-    const char *eos = tok_text(s->model, chord_token_eos(s->model));
+    const char *bos = tok_str(s->model, chord_token_bos(s->model));
+    const char *eos = tok_str(s->model, chord_token_eos(s->model));
     if (s->tmpl_family)
         return chord_chat_render_builtin(s->tmpl_family, v, n, gen_prompt, bos, eos, out, err);
     return chord_chat_render(s->model, s->tmpl_src, v, n, gen_prompt, bos, eos, out, err);
 }
 
-/* Tokenizes text (specials parsed) into a malloc'd array; BOS is added when
- * the model asks for it and the template did not write it already. */
-static chord_status tokenize(const chord_model *m, const char *text, bool bos_ok,
-                             chord_token **out, int *n_out, chord_err *err)
+/* ------------------------------------------------------------------------
+ * Which bytes of a rendering are message text
+ *
+ * The rendering is tokenized with the template's control tokens parsed,
+ * but a message is always text: a user who types <|im_end|> must get the
+ * ids of those characters, not end their own turn. So the conversation is
+ * rendered a second time with each message's content replaced by a marker
+ * (private-use characters around its index) that templates pass through
+ * untouched; between the markers is the template's own text, which must
+ * reappear unchanged in the real rendering, and at each marker the real
+ * rendering must hold the message's content as the template wrote it
+ * (verbatim or trimmed: the ways templates print content). Every byte
+ * placed there is literal. A template whose output does not line up so
+ * (it branches on the content, or rewrites it) gets every occurrence of
+ * each message's text marked literal instead: safe, at worst a template
+ * marker that equals a message is read as text.
+ * ---------------------------------------------------------------------- */
+
+#define MARK_OPEN "\xee\x80\x80"    /* U+E000 */
+#define MARK_CLOSE "\xee\x80\x81"   /* U+E001 */
+
+static bool is_ws(char c)
 {
-    const char *bos_s = tok_text(m, chord_token_bos(m));
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Content as a template may print it: verbatim, trimmed, trimmed on one
+ * side: c[*start .. *start + *len). */
+static void content_form(const char *c, int form, size_t *start, size_t *len)
+{
+    size_t a = 0, b = strlen(c);
+    if (form == 1 || form == 2)
+        while (a < b && is_ws(c[a]))
+            a++;
+    if (form == 1 || form == 3)
+        while (b > a && is_ws(c[b - 1]))
+            b--;
+    *start = a;
+    *len = b - a;
+}
+
+/* Lines the real rendering R up with the marker rendering W (see above),
+ * flagging lit[] for the message bytes; false if they do not line up. */
+static bool align_marked(const char *R, const char *W, const chord_chat_msg *v, int n,
+                         uint8_t *lit)
+{
+    size_t r = 0, rl = strlen(R);
+    const char *w = W;
+    for (;;) {
+        const char *m = strstr(w, MARK_OPEN);
+        size_t t = m ? (size_t)(m - w) : strlen(w);
+        /* the template's own text */
+        if (t > rl - r || memcmp(R + r, w, t))
+            return false;
+        r += t;
+        if (!m)
+            return r == rl;
+        char *end;
+        long i = strtol(m + 3, &end, 10);
+        if (end == m + 3 || i < 0 || i >= n || strncmp(end, MARK_CLOSE, 3))
+            return false;
+        w = end + 3;
+        /* what follows the marker in W, up to the next marker: R must
+         * continue with it after the content */
+        const char *m2 = strstr(w, MARK_OPEN);
+        size_t next = m2 ? (size_t)(m2 - w) : strlen(w);
+        int form = 0;
+        size_t cs = 0, cl = 0;
+        for (; form < 4; form++) {
+            content_form(v[i].content, form, &cs, &cl);
+            if (cl <= rl - r && !memcmp(R + r, v[i].content + cs, cl) &&
+                next <= rl - r - cl && !memcmp(R + r + cl, w, next))
+                break;
+        }
+        if (form == 4)
+            return false;
+        memset(lit + r, 1, cl);
+        r += cl;
+    }
+}
+
+/* The fallback: every occurrence of each message's text (and of it
+ * trimmed) is literal. */
+static void mark_occurrences(const char *R, const chord_chat_msg *v, int n, uint8_t *lit)
+{
+    for (int i = 0; i < n; i++)
+        for (int form = 0; form < 2; form++) {
+            size_t cs, cl;
+            content_form(v[i].content, form, &cs, &cl);
+            if (!cl)
+                continue;
+            for (const char *p = R; (p = memmem(p, strlen(p), v[i].content + cs, cl)) != NULL; p++)
+                memset(lit + (p - R), 1, cl);
+        }
+}
+
+/* Renders msgs and flags which bytes of the result are message text:
+ * *out and *lit (strlen(*out) bytes) are malloc'd. */
+static chord_status render_marked(const chord_chat *s, const chord_chat_msg *v, int n,
+                                  bool gen_prompt, char **out, uint8_t **lit, chord_err *err)
+{
+    *lit = NULL;
+    chord_status st = chat_render(s, v, n, gen_prompt, out, err);
+    if (st != CHORD_OK)
+        return st;
+    size_t len = strlen(*out);
+    uint8_t *flags = calloc(len + 1, 1);
+    chord_chat_msg *mv = malloc((size_t)(n ? n : 1) * sizeof *mv);
+    char (*marks)[24] = malloc((size_t)(n ? n : 1) * sizeof *marks);
+    if (!flags || !mv || !marks) {
+        free(flags);
+        free(mv);
+        free(marks);
+        free(*out);
+        *out = NULL;
+        return oom(err);
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(marks[i], sizeof marks[i], MARK_OPEN "%d" MARK_CLOSE, i);
+        mv[i] = (chord_chat_msg){v[i].role, marks[i]};
+    }
+    char *w = NULL;
+    chord_err e2;
+    if (chat_render(s, mv, n, gen_prompt, &w, &e2) != CHORD_OK || !align_marked(*out, w, v, n, flags)) {
+        memset(flags, 0, len);
+        mark_occurrences(*out, v, n, flags);
+    }
+    free(w);
+    free(mv);
+    free(marks);
+    *lit = flags;
+    return CHORD_OK;
+}
+
+/* Tokenizes text (the template's control tokens parsed; bytes flagged in
+ * lit, if not NULL, are message text) into a malloc'd array; BOS is added
+ * when the model asks for it and the template did not write it already. */
+static chord_status tokenize(const chord_model *m, const char *text, const uint8_t *lit,
+                             bool bos_ok, chord_token **out, int *n_out, chord_err *err)
+{
+    const tok_vocab *voc = model_vocab(m);
+    if (!voc)
+        return err_set(err, CHORD_E_INVALID, "tokenize: the model has no vocabulary");
+    const char *bos_s = tok_str(m, chord_token_bos(m));
     bool add_bos = bos_ok && chord_model_add_bos(m) &&
                    !(*bos_s && !strncmp(text, bos_s, strlen(bos_s)));
     size_t len = strlen(text);
-    int n = chord_tokenize(m, text, len, add_bos, true, NULL, 0, err);
+    int n = tok_encode_marked(voc, text, len, lit, add_bos, false, NULL, 0, err);
     if (n < 0)
         return CHORD_E_INVALID;
     chord_token *t = malloc((size_t)(n ? n : 1) * sizeof *t);
     if (!t)
         return oom(err);
-    if (n && chord_tokenize(m, text, len, add_bos, true, t, n, err) != n) {
+    if (n && tok_encode_marked(voc, text, len, lit, add_bos, false, t, n, err) != n) {
         free(t);
         return CHORD_E_INVALID;
     }
@@ -81,7 +222,7 @@ static void find_stops(chord_chat *s)
     chat_stop_init(&s->filter, stop_text);
     chord_token *t = NULL;
     int n = 0;
-    if (p && tokenize(s->model, p + strlen(mark), false, &t, &n, &err) == CHORD_OK && n > 0) {
+    if (p && tokenize(s->model, p + strlen(mark), NULL, false, &t, &n, &err) == CHORD_OK && n > 0) {
         char buf[8];
         bool control = chord_token_to_bytes(s->model, t[0], false, buf, (int)sizeof buf) == 0 &&
                        chord_token_to_bytes(s->model, t[0], true, buf, (int)sizeof buf) > 0;
@@ -144,18 +285,19 @@ void chat_free(chord_chat *s)
  * the last reply's text (s->sp_text) and the tokenizer cuts a token
  * boundary right there, the tokens the model saw for that part stand for
  * it. *out is malloc'd. */
-static chord_status tokenize_window(chord_chat *s, const char *text, chord_token **out,
-                                    int *n_out, chord_err *err)
+static chord_status tokenize_window(chord_chat *s, const char *text, const uint8_t *lit,
+                                    chord_token **out, int *n_out, chord_err *err)
 {
     chord_token *t = NULL;
     int n = 0;
-    chord_status st = tokenize(s->model, text, true, &t, &n, err);
+    chord_status st = tokenize(s->model, text, lit, true, &t, &n, err);
     if (st != CHORD_OK || !s->sp_text || strncmp(text, s->sp_text, strlen(s->sp_text)))
         goto done;
     chord_token *a = NULL;
     int na = 0;
     chord_err e2;
-    if (tokenize(s->model, s->sp_text, true, &a, &na, &e2) != CHORD_OK)
+    /* sp_text is a prefix of text: the same bytes are message text */
+    if (tokenize(s->model, s->sp_text, lit, true, &a, &na, &e2) != CHORD_OK)
         goto done;     /* only a missed reuse */
     bool boundary = na <= n && !memcmp(a, t, (size_t)na * sizeof *t);
     free(a);
@@ -192,13 +334,15 @@ static chord_status render_window(chord_chat *s, chord_err *err)
     for (int i = s->first; i < s->n_msgs; i++)
         v[n++] = (chord_chat_msg){s->msgs[i].user ? "user" : "assistant", s->msgs[i].text};
     char *text = NULL;
-    chord_status st = chat_render(s, v, n, true, &text, err);
+    uint8_t *lit = NULL;
+    chord_status st = render_marked(s, v, n, true, &text, &lit, err);
     free(v);
     if (st != CHORD_OK)
         return st;
     chord_token *t = NULL;
     int nt = 0;
-    st = tokenize_window(s, text, &t, &nt, err);
+    st = tokenize_window(s, text, lit, &t, &nt, err);
+    free(lit);
     if (st != CHORD_OK) {
         free(text);
         return st;
