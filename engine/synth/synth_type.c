@@ -43,7 +43,7 @@ chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
     return CHORD_OK;
 bad:
     return err_set(err, CHORD_E_INVALID,
-                   "unknown type '%s' (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M)",
+                   "unknown type '%s' (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS)",
                    s ? s : "");
 }
 
@@ -52,7 +52,7 @@ int synth_ftype_id(const synth_ftype *ft)
     static const struct { const char *name; int id; } ids[] = {
         {"F32", 0}, {"F16", 1}, {"Q4_0", 2}, {"Q4_1", 3}, {"Q8_0", 7}, {"Q5_0", 8},
         {"Q5_1", 9}, {"Q2_K", 10}, {"Q3_K_M", 12}, {"Q4_K_S", 14}, {"Q4_K_M", 15},
-        {"Q5_K_S", 16}, {"Q5_K_M", 17}, {"Q6_K", 18}, {"BF16", 32},
+        {"Q5_K_S", 16}, {"Q5_K_M", 17}, {"Q6_K", 18}, {"IQ4_NL", 25}, {"IQ4_XS", 30}, {"BF16", 32},
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (!strcmp(ft->name, ids[i].name))
@@ -85,6 +85,7 @@ static int fit_block(int t, int64_t ne0)
         case QT_Q4_K: t = QT_Q5_0; break;
         case QT_Q5_K: t = QT_Q5_1; break;
         case QT_Q6_K: t = QT_Q8_0; break;
+        case QT_IQ4_XS: t = QT_IQ4_NL; break;
         default: t = QT_F16; break;
         }
     }
