@@ -1,7 +1,8 @@
 /*
  * quant_iq23_avx512.c - AVX-512 (BW + VNNI) dot products of IQ2_XXS,
  * IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S with Q8_K (scalar twins in
- * quant_iq23.c). Dequantization keeps the scalar kernels.
+ * quant_iq23.c), and their blocked prefill GEMM. Dequantization keeps
+ * the scalar kernels.
  *
  * A super-block is four chunks of 64 elements. For each chunk the grid
  * points are gathered into a zmm of unsigned magnitudes (8 IQ2 points of 8
@@ -15,6 +16,10 @@
  * back through the activation's per-16 sums. The integer sum of each
  * super-block is therefore exact, and the floats are combined as the
  * scalar twin does: the results are the scalar kernels' bits.
+ *
+ * The prefill GEMM repeats vec_dot's arithmetic with each block decoded
+ * once for up to 64 tokens, eight tokens reduced together and their
+ * floats combined in vector lanes by the same operations: vec_dot's bits.
  *
  * The sign bytes of IQ2_XXS, IQ2_XS and IQ3_XXS store 7 bits and leave the
  * eighth to parity (an even count of minus signs): computed here in
@@ -187,47 +192,134 @@ static inline void decode_iq3_s(const block_iq3_s *x, iq_chunks *b)
     }
 }
 
-/* Sum over the super-block of ls * (+-g) * a, exact. */
-static inline int block_isum(const iq_chunks *b, const block_q8_K *y)
+/* A decoded super-block ready for any number of activations: per chunk
+ * the signed weights + 64 as unsigned bytes and the scales of its dword
+ * lanes, and the per-16 scales as words for the offset's correction. */
+typedef struct iq_prepped {
+    __m512i u[4];
+    __m512i sc[4];
+    __m256i ls16;
+} iq_prepped;
+
+static inline void prep(const iq_chunks *b, iq_prepped *p)
 {
     const __m512i off = _mm512_set1_epi8(64), zero = _mm512_setzero_si512();
     /* each dword lane of a chunk holds 4 elements: both of its words take
      * the scale of their sub-block of 16 */
     const __m512i ls2 = _mm512_or_si512(b->ls, _mm512_slli_epi32(b->ls, 16));
     const __m512i q4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    /* the +64 offset: 64 * sum ls_j * bsums_j, taken off the accumulator */
-    const __m512i corr = _mm512_mullo_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)y->bsums)), b->ls);
-    __m512i acc = _mm512_sub_epi32(zero, _mm512_slli_epi32(corr, 6));
     for (int c = 0; c < 4; c++) {
-        const __m512i sc = _mm512_permutexvar_epi32(_mm512_add_epi32(q4, _mm512_set1_epi32(4 * c)), ls2);
-        const __m512i u = _mm512_add_epi8(_mm512_mask_sub_epi8(b->g[c], b->neg[c], zero, b->g[c]), off);
-        const __m512i p = _mm512_maddubs_epi16(u, _mm512_loadu_si512(y->qs + 64 * c));
-        acc = _mm512_dpwssd_epi32(acc, p, sc);
+        p->sc[c] = _mm512_permutexvar_epi32(_mm512_add_epi32(q4, _mm512_set1_epi32(4 * c)), ls2);
+        p->u[c] = _mm512_add_epi8(_mm512_mask_sub_epi8(b->g[c], b->neg[c], zero, b->g[c]), off);
     }
-    return _mm512_reduce_add_epi32(acc);
+    p->ls16 = _mm512_cvtepi32_epi16(b->ls);
 }
 
-#define IQ_VEC_DOT(name, block_t, factor)                                           \
-    static void vec_dot_##name(int64_t n, float *out, const void *w, const void *a) \
-    {                                                                               \
-        const block_t *x = w;                                                       \
-        const block_q8_K *y = a;                                                    \
-        float sumf = 0.0f;                                                          \
-        for (int64_t i = 0; i < n / QK_K; i++) {                                    \
-            iq_chunks b;                                                            \
-            decode_##name(&x[i], &b);                                               \
-            const int isum = block_isum(&b, &y[i]);                                 \
-            const float d = h2f(x[i].d) * y[i].d;                                   \
-            sumf += d * (float)isum;                                                \
-        }                                                                           \
-        *out = (factor) * sumf;                                                     \
+/* The unreduced block sum of one token: the chunks' dword lanes, the
+ * offset's correction included. */
+static inline __m512i block_acc(const iq_prepped *p, const block_q8_K *y)
+{
+    const __m256i corr = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), p->ls16);
+    __m512i acc = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 6)));
+    for (int c = 0; c < 4; c++)
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(p->u[c], _mm512_loadu_si512(y->qs + 64 * c)), p->sc[c]);
+    return acc;
+}
+
+/* Sum over the super-block of ls * (+-g) * a, exact. */
+static inline int block_isum(const iq_prepped *p, const block_q8_K *y)
+{
+    return _mm512_reduce_add_epi32(block_acc(p, y));
+}
+
+/* Eight accumulators to their eight lane sums, in order. */
+static inline __m256i reduce8(const __m512i a[8])
+{
+    __m256i h[8];
+    for (int k = 0; k < 8; k++)
+        h[k] = _mm256_add_epi32(_mm512_castsi512_si256(a[k]), _mm512_extracti64x4_epi64(a[k], 1));
+    const __m256i h01 = _mm256_hadd_epi32(h[0], h[1]), h23 = _mm256_hadd_epi32(h[2], h[3]);
+    const __m256i h45 = _mm256_hadd_epi32(h[4], h[5]), h67 = _mm256_hadd_epi32(h[6], h[7]);
+    const __m256i lo = _mm256_hadd_epi32(h01, h23), hi = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/* Tokens per pass over a weight row in the GEMM: each block is decoded
+ * once per pass; the pass's activations (TT * 292 bytes per block) stay
+ * in L2. */
+#define TT 64
+
+#define IQ_KERNELS(name, block_t, factor)                                                       \
+    static void vec_dot_##name(int64_t n, float *out, const void *w, const void *a)             \
+    {                                                                                           \
+        const block_t *x = w;                                                                   \
+        const block_q8_K *y = a;                                                                \
+        float sumf = 0.0f;                                                                      \
+        for (int64_t i = 0; i < n / QK_K; i++) {                                                \
+            iq_chunks b;                                                                        \
+            iq_prepped p;                                                                       \
+            decode_##name(&x[i], &b);                                                           \
+            prep(&b, &p);                                                                       \
+            const int isum = block_isum(&p, &y[i]);                                             \
+            const float d = h2f(x[i].d) * y[i].d;                                               \
+            sumf += d * (float)isum;                                                            \
+        }                                                                                       \
+        *out = (factor) * sumf;                                                                 \
+    }                                                                                           \
+    /* vec_dot's arithmetic, each block decoded once for TT tokens */                           \
+    static void gemm_##name(int64_t n, const void *w, size_t row_bytes, int r0, int r1,         \
+                            const void *act, size_t act_bytes, int n_tok, float *out, size_t ldy) \
+    {                                                                                           \
+        const uint8_t *ab = act;                                                                \
+        for (int r = r0; r < r1; r++) {                                                         \
+            const block_t *x = (const block_t *)((const uint8_t *)w + (size_t)r * row_bytes);   \
+            for (int t0 = 0; t0 < n_tok; t0 += TT) {                                            \
+                const int tn = n_tok - t0 < TT ? n_tok - t0 : TT;                               \
+                float sumf[TT];                                                                 \
+                for (int t = 0; t < tn; t++)                                                    \
+                    sumf[t] = 0.0f;                                                             \
+                __m256 sumv[TT / 8];                                                            \
+                for (int k = 0; k < TT / 8; k++)                                                \
+                    sumv[k] = _mm256_setzero_ps();                                              \
+                const int t8 = tn & ~7;                                                         \
+                const __m256i didx = _mm256_mullo_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), \
+                                                        _mm256_set1_epi32((int)act_bytes));     \
+                for (int64_t i = 0; i < n / QK_K; i++) {                                        \
+                    iq_chunks b;                                                                \
+                    iq_prepped p;                                                               \
+                    decode_##name(&x[i], &b);                                                   \
+                    prep(&b, &p);                                                               \
+                    const float dw = h2f(x[i].d);                                               \
+                    /* eight tokens at a time: sums reduced together, the */                    \
+                    /* floats of vec_dot in vector lanes (same operations) */                   \
+                    for (int t = 0; t < t8; t += 8) {                                           \
+                        const uint8_t *y0 = ab + (size_t)(t0 + t) * act_bytes + (size_t)i * sizeof(block_q8_K); \
+                        __m512i acc[8];                                                         \
+                        for (int k = 0; k < 8; k++)                                             \
+                            acc[k] = block_acc(&p, (const block_q8_K *)(y0 + (size_t)k * act_bytes)); \
+                        const __m256 yd = _mm256_i32gather_ps((const float *)y0, didx, 1);      \
+                        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(dw), yd);                 \
+                        sumv[t / 8] = _mm256_add_ps(sumv[t / 8], _mm256_mul_ps(d, _mm256_cvtepi32_ps(reduce8(acc)))); \
+                    }                                                                           \
+                    for (int t = t8; t < tn; t++) {                                             \
+                        const block_q8_K *y = (const block_q8_K *)(ab + (size_t)(t0 + t) * act_bytes) + i; \
+                        const int isum = block_isum(&p, y);                                     \
+                        sumf[t] += (dw * y->d) * (float)isum;                                   \
+                    }                                                                           \
+                }                                                                               \
+                for (int t = 0; t < t8; t += 8)                                                 \
+                    _mm256_storeu_ps(&sumf[t], sumv[t / 8]);                                    \
+                for (int t = 0; t < tn; t++)                                                    \
+                    out[(size_t)(t0 + t) * ldy + (size_t)r] = (factor) * sumf[t];               \
+            }                                                                                   \
+        }                                                                                       \
     }
 
-IQ_VEC_DOT(iq2_xxs, block_iq2_xxs, 0.125f)
-IQ_VEC_DOT(iq2_xs, block_iq2_xs, 0.125f)
-IQ_VEC_DOT(iq2_s, block_iq2_s, 0.125f)
-IQ_VEC_DOT(iq3_xxs, block_iq3_xxs, 0.25f)
-IQ_VEC_DOT(iq3_s, block_iq3_s, 1.0f)
+IQ_KERNELS(iq2_xxs, block_iq2_xxs, 0.125f)
+IQ_KERNELS(iq2_xs, block_iq2_xs, 0.125f)
+IQ_KERNELS(iq2_s, block_iq2_s, 0.125f)
+IQ_KERNELS(iq3_xxs, block_iq3_xxs, 0.25f)
+IQ_KERNELS(iq3_s, block_iq3_s, 1.0f)
 
 void quant_register_iq23_avx512(quant_kernels *tab)
 {
@@ -240,6 +332,12 @@ void quant_register_iq23_avx512(quant_kernels *tab)
 
 quant_gemm_fn quant_gemm_iq23_avx512_for(int type)
 {
-    (void)type;
-    return NULL;
+    switch (type) {
+    case QT_IQ2_XXS: return gemm_iq2_xxs;
+    case QT_IQ2_XS: return gemm_iq2_xs;
+    case QT_IQ2_S: return gemm_iq2_s;
+    case QT_IQ3_XXS: return gemm_iq3_xxs;
+    case QT_IQ3_S: return gemm_iq3_s;
+    default: return NULL;
+    }
 }
