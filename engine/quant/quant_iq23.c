@@ -34,19 +34,26 @@ typedef struct iq_block {
     uint8_t ls[QK_K / 16];
 } iq_block;
 
+/* g with sign bit s (0 or 1) applied, without a branch: random signs
+ * would mispredict half the time. */
+static inline int8_t apply_sign(uint8_t g, int s)
+{
+    return (int8_t)((g ^ -s) + s);
+}
+
 /* 8 grid magnitudes with the signs of `signs` (bit j: element j negative). */
 static inline void put8(int8_t *q, const uint8_t *grid, uint8_t signs)
 {
     for (int j = 0; j < 8; j++)
-        q[j] = (int8_t)(signs & quant_kmask_iq2xs[j] ? -grid[j] : grid[j]);
+        q[j] = apply_sign(grid[j], (signs & quant_kmask_iq2xs[j]) != 0);
 }
 
 /* Two 4-magnitude IQ3 points under one sign byte. */
 static inline void put4x2(int8_t *q, const uint8_t *g1, const uint8_t *g2, uint8_t signs)
 {
     for (int j = 0; j < 4; j++) {
-        q[j] = (int8_t)(signs & quant_kmask_iq2xs[j] ? -g1[j] : g1[j]);
-        q[j + 4] = (int8_t)(signs & quant_kmask_iq2xs[j + 4] ? -g2[j] : g2[j]);
+        q[j] = apply_sign(g1[j], (signs & quant_kmask_iq2xs[j]) != 0);
+        q[j + 4] = apply_sign(g2[j], (signs & quant_kmask_iq2xs[j + 4]) != 0);
     }
 }
 
