@@ -63,4 +63,29 @@ cmp "$TMP/out" "$TMP/want" || fail "-m a-spm output differs: $(od -c "$TMP/out" 
 "$CHORD" chat-template -m "$SHARED/models/c-qwen2-q8_0.gguf" --messages "$TMP/s.json" --no-generation-prompt >"$TMP/out" || fail "-m qwen failed"
 printf '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n' > "$TMP/want"
 cmp "$TMP/out" "$TMP/want" || fail "-m qwen output differs: $(od -c "$TMP/out" | head -5)"
+
+# -m on the later families' fixtures (their own templates: qwen3, gemma2,
+# phi3.5; renders checked against Jinja2). Qwen3: enable_thinking is left
+# undefined like the reference, so the generation prompt opens no empty
+# <think> block, and an earlier reply's reasoning is dropped.
+need_shared models/f-qwen3-q8_0.gguf models/g-gemma3-q8_0.gguf models/h-gemma2-q8_0.gguf models/i-phi3-q8_0.gguf
+printf '[{"role":"user","content":"What is 2+2?"},{"role":"assistant","content":"<think>\\nadd\\n</think>\\n\\n4"},{"role":"user","content":"And 3+3?"}]' > "$TMP/q.json"
+"$CHORD" chat-template -m "$SHARED/models/f-qwen3-q8_0.gguf" --messages "$TMP/q.json" >"$TMP/out" || fail "-m qwen3 failed"
+printf '<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n<|im_start|>user\nAnd 3+3?<|im_end|>\n<|im_start|>assistant\n' > "$TMP/want"
+cmp "$TMP/out" "$TMP/want" || fail "-m qwen3 output differs: $(od -c "$TMP/out" | head -8)"
+printf '[{"role":"system","content":"S"},{"role":"user","content":"U"}]' > "$TMP/sys.json"
+for g in g-gemma3 h-gemma2; do
+    "$CHORD" chat-template -m "$SHARED/models/$g-q8_0.gguf" --messages "$TMP/s.json" >"$TMP/out" || fail "-m $g failed"
+    printf '<s><start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n' > "$TMP/want"
+    cmp "$TMP/out" "$TMP/want" || fail "-m $g output differs: $(od -c "$TMP/out" | head -5)"
+    "$CHORD" chat-template -m "$SHARED/models/$g-q8_0.gguf" --messages "$TMP/sys.json" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    [ $rc -eq 1 ] || fail "-m $g with a system message: exit $rc, want 1"
+    [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q '^chord: .*System role not supported$' "$TMP/err" ||
+        fail "-m $g with a system message: $(cat "$TMP/err")"
+    [ -s "$TMP/out" ] && fail "-m $g with a system message wrote to stdout"
+done
+"$CHORD" chat-template -m "$SHARED/models/i-phi3-q8_0.gguf" --messages "$TMP/sys.json" >"$TMP/out" || fail "-m phi3 failed"
+printf '<|system|>\nS<|end|>\n<|user|>\nU<|end|>\n<|assistant|>\n' > "$TMP/want"
+cmp "$TMP/out" "$TMP/want" || fail "-m phi3 output differs: $(od -c "$TMP/out" | head -5)"
 echo "chat-template CLI: ok"
