@@ -110,7 +110,10 @@ int quant_cpu_has(const char *level);
  * vec_dot's by float summation order only (that one sums each group of 4
  * quants in its own float lane; repeating it would halve the kernel's
  * speed). So for Q8_0 a batch and the same tokens one at a time agree to
- * float rounding, not bit for bit. */
+ * float rounding, not bit for bit. IQ4_NL and MXFP4 likewise: their
+ * AVX-512 GEMM runs the Q8_0 kernel on rows converted to Q8_0 (the same
+ * block scales and int8 values) and gives their scalar vec_dot's bits
+ * (quant_iq4_avx512.c). */
 typedef void (*quant_gemm_fn)(int64_t n, const void *w, size_t row_bytes, int r0, int r1,
                               const void *act, size_t act_bytes, int n_tok, float *out,
                               size_t ldy);
