@@ -51,6 +51,27 @@ expect "detokenize --special" "Hello world<|endoftext|>" "$got"
 got=$("$CHORD" detokenize -m "$SPM" --special 1 15043)
 expect "spm detokenize --special" "<s> Hello" "$got"
 
+# control tokens spelled in the text: characters unless --special; the
+# reference's end-of-turn texts are control even where the file says
+# user-defined (Phi-3's </s>); user-defined <think> is cut out always
+if [ -r "$SHARED/models/f-qwen3-q8_0.gguf" ] && [ -r "$SHARED/models/i-phi3-q8_0.gguf" ] &&
+   [ -r "$SHARED/models/h-gemma2-q8_0.gguf" ]; then
+    Q="$SHARED/models/f-qwen3-q8_0.gguf"
+    expect "qwen3 plain <|im_end|>" "27 91 320 62 437 91 29" "$("$CHORD" tokenize -m "$Q" '<|im_end|>')"
+    expect "qwen3 --special <|im_end|>" "4093" "$("$CHORD" tokenize -m "$Q" --special '<|im_end|>')"
+    expect "qwen3 <think> in text" "4094" "$("$CHORD" tokenize -m "$Q" '<think>')"
+    P="$SHARED/models/i-phi3-q8_0.gguf"
+    expect "phi3 --special </s><|end|>" "2 4094" "$("$CHORD" tokenize -m "$P" --no-bos --special '</s><|end|>')"
+    got=$("$CHORD" tokenize -m "$P" --no-bos '</s><|end|>')
+    case " $got " in *" 2 "*|*" 4094 "*) fail "phi3 plain </s><|end|> gave control ids: $got" ;; esac
+    G="$SHARED/models/h-gemma2-q8_0.gguf"
+    expect "gemma2 --special <end_of_turn>" "1 4095" "$("$CHORD" tokenize -m "$G" --special '<end_of_turn>')"
+    got=$("$CHORD" tokenize -m "$G" '<end_of_turn>')
+    case " $got " in *" 4095 "*) fail "gemma2 plain <end_of_turn> gave the control id: $got" ;; esac
+elif [ -n "${CI:-}" ]; then
+    fail "the f-qwen3, i-phi3 and h-gemma2 fixtures are missing and CI is set"
+fi
+
 # exit codes: 2 for usage, 1 for failures
 "$CHORD" tokenize "x" 2>/dev/null; expect "tokenize without -m" 2 $?
 "$CHORD" tokenize -m "$GPT2" 2>/dev/null; expect "tokenize without text" 2 $?
