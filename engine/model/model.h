@@ -60,6 +60,9 @@ typedef struct model_config {
     float attn_softcap;  /* score = cap * tanh(score / cap); 0 = off */
     float final_softcap; /* the same on the logits */
     int n_swa;           /* sliding window (positions a local layer sees); 0 = none */
+    int n_expert;        /* experts per MoE layer (expert_count; 0 = dense) */
+    int n_expert_used;   /* experts each token runs (expert_used_count) */
+    int n_ff_exp;        /* an expert's FFN width */
     bool swa[CHORD_MAX_LAYERS]; /* layer il is local (windowed) */
 } model_config;
 
@@ -68,7 +71,8 @@ typedef struct model_config {
 enum {
     LT_ATTN_NORM, LT_Q, LT_K, LT_V, LT_QKV, LT_O, LT_QB, LT_KB, LT_VB,
     LT_Q_NORM, LT_K_NORM, LT_ATTN_POST_NORM,
-    LT_FFN_NORM, LT_GATE, LT_UP, LT_DOWN, LT_FFN_POST_NORM, LT_COUNT
+    LT_FFN_NORM, LT_GATE, LT_UP, LT_DOWN, LT_FFN_POST_NORM,
+    LT_GATE_INP, LT_GATE_EXPS, LT_UP_EXPS, LT_DOWN_EXPS, LT_COUNT
 };
 /* Tensors of the global group (group 0). */
 enum { GT_EMBD, GT_OUT_NORM, GT_OUTPUT, GT_ROPE_FREQS, GT_ROPE_LONG, GT_ROPE_SHORT, GT_COUNT };
@@ -78,6 +82,7 @@ typedef struct model_tensor {
     int slot;
     int type;
     int64_t ne0, ne1;
+    int64_t ne2;               /* matrices (experts) of a merged 3-D tensor, else 1 */
     size_t row_bytes;
 } model_tensor;
 
@@ -134,6 +139,13 @@ struct chord_ctx {
      * start at kv_off[il]. A local layer whose window is shorter than the
      * context keeps a ring of kv_ring[il] positions (position p in row
      * p % kv_ring); other layers hold every position (kv_ring 0). */
+    /* MoE layers (NULL for dense models): per token the router's
+     * probabilities (n_expert), the chosen experts and their weights
+     * (n_expert_used each, best first); an expert's tokens gathered into
+     * moe_x, and each (token, choice)'s weighted expert output in moe_y
+     * (n_batch x n_expert_used x n_embd), summed in choice order. */
+    float *moe_probs, *moe_w, *moe_x, *moe_y;
+    int *moe_sel, *moe_tok;
     uint16_t *kcache, *vcache;
     size_t kv_off[CHORD_MAX_LAYERS];
     int kv_ring[CHORD_MAX_LAYERS];

@@ -43,6 +43,12 @@ void chord_ctx_free(chord_ctx *c)
     free(c->hb);
     free(c->hb2);
     free(c->qkv);
+    free(c->moe_probs);
+    free(c->moe_w);
+    free(c->moe_x);
+    free(c->moe_y);
+    free(c->moe_sel);
+    free(c->moe_tok);
     free(c->attn_tmp);
     free(c->attn_ws);
     free(c->vec);
@@ -135,8 +141,9 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->k = malloc(nb * nkv * sizeof(float));
     c->v = malloc(nb * nkv * sizeof(float));
     c->att = malloc(nb * nq * sizeof(float));
-    c->hb = malloc(nb * (size_t)cf->n_ff * (cf->rc->fused_up ? 2 : 1) * sizeof(float));
-    c->hb2 = malloc(nb * (size_t)cf->n_ff * sizeof(float));
+    size_t ffw = (size_t)max_int(cf->n_ff, cf->n_ff_exp);
+    c->hb = malloc(nb * ffw * (cf->rc->fused_up ? 2 : 1) * sizeof(float));
+    c->hb2 = malloc(nb * ffw * sizeof(float));
     c->attn_tmp = malloc((size_t)c->n_threads * 2 * (size_t)cf->head_dim * sizeof(uint16_t));
     c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
     /* Batched attention (prefill): a query block holds all the query heads
@@ -156,13 +163,26 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
         chord_ctx_free(c);
         return err_set(err, CHORD_E_NOMEM, "context: out of memory");
     }
+    if (cf->n_expert) {
+        size_t ku = (size_t)cf->n_expert_used;
+        c->moe_probs = malloc(nb * (size_t)cf->n_expert * sizeof(float));
+        c->moe_w = malloc(nb * ku * sizeof(float));
+        c->moe_sel = malloc(nb * ku * sizeof(int));
+        c->moe_tok = malloc(nb * ku * sizeof(int));
+        c->moe_x = malloc(nb * ne * sizeof(float));
+        c->moe_y = malloc(nb * ku * ne * sizeof(float));
+        if (!c->moe_probs || !c->moe_w || !c->moe_sel || !c->moe_tok || !c->moe_x || !c->moe_y) {
+            chord_ctx_free(c);
+            return err_set(err, CHORD_E_NOMEM, "context: out of memory for the experts' buffers");
+        }
+    }
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
         !c->attn_tmp || (c->attn_tb && !c->attn_ws) || !c->vec || !c->kcache || !c->vcache) {
         chord_ctx_free(c);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for a context of %d tokens (KV cache %zu MiB)",
                        m->path, cp.n_ctx ? cp.n_ctx : c->n_ctx, cache * 4 >> 20);
     }
-    int max_in = max_int(max_int((int)ne, (int)nq), cf->n_ff);
+    int max_in = max_int(max_int((int)ne, (int)nq), max_int(cf->n_ff, cf->n_ff_exp));
     chord_status st = pool_new(c->n_threads, &c->pool, err);
     if (st == CHORD_OK)
         st = kern_ws_new(c->n_threads, c->n_batch, max_in, &c->ws, err);

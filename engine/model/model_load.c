@@ -88,6 +88,7 @@ static const model_recipe recipes[] = {
      .act = MODEL_ACT_GELU, .swa_period = 6, .swa_from_meta = true, .softcap = true,
      .attn_scale_rule = true},
     {.arch = "phi3", .rope_neox = true, .fused_up = true, .act = MODEL_ACT_SILU},
+    {.arch = "qwen3moe", .rope_neox = true, .qk_norm = true, .act = MODEL_ACT_SILU},
 };
 
 static chord_status read_config(chord_model *m, chord_err *err)
@@ -101,7 +102,7 @@ static chord_status read_config(chord_model *m, chord_err *err)
             c->rc = &recipes[i];
     if (!c->rc)
         return err_set(err, CHORD_E_UNSUPPORTED,
-                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2, qwen3, gemma2, gemma3, phi3)",
+                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3)",
                        m->path, arch);
     const model_recipe *rc = c->rc;
     TRY(meta_int(m, arch, "embedding_length", -1, &c->n_embd, err));
@@ -125,6 +126,18 @@ static chord_status read_config(chord_model *m, chord_err *err)
     TRY(meta_float(m, arch, "rope.freq_base_swa", c->rope_base, &c->rope_base_swa, err));
     TRY(meta_int(m, arch, "rope.scaling.original_context_length", c->n_ctx_train, &c->n_ctx_orig, err));
     TRY(meta_float(m, arch, "rope.scaling.attn_factor", 1.0, &c->rope_mscale, err));
+    /* Mixtures of experts: softmax over the router's logits, the
+     * expert_used_count best, their weights renormalized to sum to one
+     * (qwen3moe and mixtral both do; neither file carries a key for it). */
+    snprintf(key, sizeof key, "%s.expert_count", arch);
+    if (gguf_find(m->gguf, key)) {
+        TRY(meta_int(m, arch, "expert_count", -1, &c->n_expert, err));
+        TRY(meta_int(m, arch, "expert_used_count", -1, &c->n_expert_used, err));
+        TRY(meta_int(m, arch, "expert_feed_forward_length", c->n_ff, &c->n_ff_exp, err));
+        if (c->n_expert_used > c->n_expert || c->n_expert > 4096)
+            return err_set(err, CHORD_E_FORMAT, "%s: key '%s.expert_used_count' (%d) exceeds the expert count (%d) or that is over 4096",
+                           m->path, arch, c->n_expert_used, c->n_expert);
+    }
     if (c->n_layer > CHORD_MAX_LAYERS)
         return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s.block_count': %d layers (chord handles up to %d)",
                        m->path, arch, c->n_layer, CHORD_MAX_LAYERS);
@@ -190,8 +203,8 @@ static chord_status read_config(chord_model *m, chord_err *err)
 
 /* Looks a tensor up and checks its type and shape: ne1 = 0 means a vector
  * (1-D) of ne0 elements. Absent and !required: t->slot stays -1. */
-static chord_status find_weight(chord_model *m, const char *name, int64_t ne0, int64_t ne1,
-                                bool required, model_tensor *t, chord_err *err)
+static chord_status find_weight3(chord_model *m, const char *name, int64_t ne0, int64_t ne1,
+                                 int64_t ne2, bool required, model_tensor *t, chord_err *err)
 {
     t->slot = -1;
     const gguf_tensor *g = gguf_find_tensor(m->gguf, name);
@@ -201,12 +214,12 @@ static chord_status find_weight(chord_model *m, const char *name, int64_t ne0, i
         return CHORD_OK;
     }
     int64_t want1 = ne1 ? ne1 : 1;
-    if (g->ne[0] != ne0 || g->ne[1] != want1 || g->ne[2] != 1 || g->ne[3] != 1)
+    if (g->ne[0] != ne0 || g->ne[1] != want1 || g->ne[2] != ne2 || g->ne[3] != 1)
         return err_set(err, CHORD_E_FORMAT,
-                       "%s: tensor '%s' at offset %llu has shape [%lld, %lld, %lld, %lld], the metadata implies [%lld, %lld]",
+                       "%s: tensor '%s' at offset %llu has shape [%lld, %lld, %lld, %lld], the metadata implies [%lld, %lld, %lld]",
                        m->path, name, (unsigned long long)g->offset, (long long)g->ne[0],
                        (long long)g->ne[1], (long long)g->ne[2], (long long)g->ne[3],
-                       (long long)ne0, (long long)want1);
+                       (long long)ne0, (long long)want1, (long long)ne2);
     const quant_traits *qt = quant_traits_of(g->type);
     if (!qt || !qt->supported || quant_act_type(g->type) < 0)
         return err_set(err, CHORD_E_UNSUPPORTED, "%s: tensor '%s' at offset %llu: type %s (%d) is not supported",
@@ -214,12 +227,20 @@ static chord_status find_weight(chord_model *m, const char *name, int64_t ne0, i
     t->type = g->type;
     t->ne0 = ne0;
     t->ne1 = want1;
+    t->ne2 = ne2;
     t->row_bytes = quant_row_bytes(g->type, ne0);
-    if (!t->row_bytes || (uint64_t)t->row_bytes * (uint64_t)want1 != g->nbytes)
+    if (!t->row_bytes || (uint64_t)t->row_bytes * (uint64_t)want1 * (uint64_t)ne2 != g->nbytes)
         return err_set(err, CHORD_E_FORMAT, "%s: tensor '%s' at offset %llu: %llu bytes do not match its type and shape",
                        m->path, name, (unsigned long long)g->offset, (unsigned long long)g->nbytes);
     t->slot = 0; /* placed in its group later */
     return CHORD_OK;
+}
+
+/* A 2-D matrix or a 1-D vector (ne1 = 0). */
+static chord_status find_weight(chord_model *m, const char *name, int64_t ne0, int64_t ne1,
+                                bool required, model_tensor *t, chord_err *err)
+{
+    return find_weight3(m, name, ne0, ne1, 1, required, t, err);
 }
 
 static const char *const layer_names[LT_COUNT] = {
@@ -227,7 +248,8 @@ static const char *const layer_names[LT_COUNT] = {
     "attn_qkv.weight", "attn_output.weight", "attn_q.bias", "attn_k.bias", "attn_v.bias",
     "attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight",
     "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
-    "post_ffw_norm.weight",
+    "post_ffw_norm.weight", "ffn_gate_inp.weight", "ffn_gate_exps.weight",
+    "ffn_up_exps.weight", "ffn_down_exps.weight",
 };
 
 static const char *const glob_names[GT_COUNT] = {
@@ -265,14 +287,15 @@ static chord_status read_weights(chord_model *m, chord_err *err)
         [LT_VB] = {nkv, 0}, [LT_Q_NORM] = {c->head_dim, 0}, [LT_K_NORM] = {c->head_dim, 0},
         [LT_ATTN_POST_NORM] = {ne, 0}, [LT_FFN_NORM] = {ne, 0}, [LT_GATE] = {ne, c->n_ff},
         [LT_UP] = {ne, n_up}, [LT_DOWN] = {c->n_ff, ne}, [LT_FFN_POST_NORM] = {ne, 0},
+        [LT_GATE_INP] = {ne, c->n_expert}, [LT_GATE_EXPS] = {ne, c->n_ff_exp},
+        [LT_UP_EXPS] = {ne, c->n_ff_exp}, [LT_DOWN_EXPS] = {c->n_ff_exp, ne},
     };
     /* Which tensors a layer must have follows from the recipe; q/k/v come
      * as three matrices or as one fused attn_qkv (phi3 files use both). */
     bool need[LT_COUNT] = {
-        [LT_ATTN_NORM] = true, [LT_O] = true, [LT_FFN_NORM] = true, [LT_UP] = true,
-        [LT_DOWN] = true, [LT_GATE] = !rc->fused_up, [LT_Q_NORM] = rc->qk_norm,
-        [LT_K_NORM] = rc->qk_norm, [LT_ATTN_POST_NORM] = rc->post_norm,
-        [LT_FFN_POST_NORM] = rc->post_norm,
+        [LT_ATTN_NORM] = true, [LT_O] = true, [LT_FFN_NORM] = true,
+        [LT_Q_NORM] = rc->qk_norm, [LT_K_NORM] = rc->qk_norm,
+        [LT_ATTN_POST_NORM] = rc->post_norm, [LT_FFN_POST_NORM] = rc->post_norm,
     };
     for (int il = 0; il < c->n_layer; il++) {
         char name[96];
@@ -280,13 +303,21 @@ static chord_status read_weights(chord_model *m, chord_err *err)
         bool fused = gguf_find_tensor(m->gguf, name) != NULL;
         need[LT_QKV] = fused;
         need[LT_Q] = need[LT_K] = need[LT_V] = !fused;
+        /* A layer with a router is a mixture of experts (a model may mix
+         * dense and MoE layers); else a dense gated FFN. */
+        snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[LT_GATE_INP]);
+        bool moe = c->n_expert > 0 && gguf_find_tensor(m->gguf, name) != NULL;
+        need[LT_GATE_INP] = need[LT_GATE_EXPS] = need[LT_UP_EXPS] = need[LT_DOWN_EXPS] = moe;
+        need[LT_UP] = need[LT_DOWN] = !moe;
+        need[LT_GATE] = !moe && !rc->fused_up;
         for (int k = 0; k < LT_COUNT; k++) {
             bool optional = k == LT_QB || k == LT_KB || k == LT_VB;
             if (!need[k] && !optional)
                 continue; /* not part of this family's block: left out */
             snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[k]);
-            TRY(find_weight(m, name, shape[k][0], shape[k][1], need[k],
-                            &m->layer[(size_t)il * LT_COUNT + k], err));
+            bool exps = k == LT_GATE_EXPS || k == LT_UP_EXPS || k == LT_DOWN_EXPS;
+            TRY(find_weight3(m, name, shape[k][0], shape[k][1], exps ? c->n_expert : 1, need[k],
+                             &m->layer[(size_t)il * LT_COUNT + k], err));
         }
     }
     return CHORD_OK;
