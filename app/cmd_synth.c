@@ -10,13 +10,22 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: chord synth --arch llama|qwen2 --dim D --layers L --heads H\n"
-          "                   --kv-heads K --ffn F [--vocab-from VOCAB.gguf | --vocab N]\n"
+    fputs("usage: chord synth --arch ARCH --dim D --layers L --heads H\n"
+          "                   --kv-heads K --ffn F [--head-dim N] [--window N]\n"
+          "                   [--vocab-from VOCAB.gguf | --vocab N]\n"
           "                   --type TYPE [--seed S] [--ctx N] [--fast] -o FILE\n"
           "Writes a GGUF model with random weights of that shape, quantized to TYPE\n"
           "(F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, Q3_K_M, Q4_K_S,\n"
-          "Q4_K_M, Q5_K_S, Q5_K_M). The vocabulary is copied from VOCAB.gguf or\n"
-          "generated with N tokens (default 32000).\n"
+          "Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS where chord can quantize them).\n"
+          "ARCH: llama, qwen2, qwen3 (q/k norms), gemma2 (soft-caps, a window on\n"
+          "every other layer), gemma3 (q/k norms, 5 local layers to 1 global),\n"
+          "phi3 (fused qkv and gate/up, LongRoPE). The vocabulary is copied from\n"
+          "VOCAB.gguf or generated with N tokens (default 32000; with the family's\n"
+          "chat tokens and template for qwen3, gemma2, gemma3, phi3).\n"
+          "--head-dim N  query/key head size (default dim / heads; qwen3 and gemma\n"
+          "              heads x head size may differ from dim)\n"
+          "--window N    gemma2/gemma3 sliding window (default 4096 / 512)\n"
+          "--ctx N       context_length (default: the family's, 4096 for llama/qwen2)\n"
           "--fast  quantize a pool of random blocks per tensor once and fill the rows\n"
           "        with blocks drawn from it (valid blocks, same statistics, written\n"
           "        at disk speed: for models of tens of GB)\n", f);
@@ -46,7 +55,8 @@ int cmd_synth(int argc, char **argv)
         {"--dim", &p.dim, 2, 1 << 16}, {"--layers", &p.layers, 1, CHORD_MAX_LAYERS},
         {"--heads", &p.heads, 1, 1 << 12}, {"--kv-heads", &p.kv_heads, 1, 1 << 12},
         {"--ffn", &p.ffn, 1, 1 << 18}, {"--vocab", &p.vocab, 260, 1 << 24},
-        {"--ctx", &p.ctx_len, 1, 1 << 24},
+        {"--ctx", &p.ctx_len, 1, 1 << 24}, {"--head-dim", &p.head_dim, 2, 1024},
+        {"--window", &p.window, 1, 1 << 24},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -453,8 +453,11 @@ void chord_stats_get(const chord_model *m, chord_stats *out);
  * ------------------------------------------------------------------------- */
 
 typedef struct chord_synth_params {
-    const char *arch;        /* "llama" or "qwen2" */
+    const char *arch;        /* llama, qwen2, qwen3, gemma2, gemma3, phi3 */
     int dim, layers, heads, kv_heads, ffn;
+    int head_dim;            /* query/key head size; 0 = dim / heads */
+    int window;              /* gemma2/gemma3 sliding window; 0 = the
+                                family's default (4096, 512) */
     int vocab;               /* used when vocab_from is NULL */
     const char *vocab_from;  /* a GGUF whose vocabulary to copy, or NULL */
     const char *type;        /* "Q4_K_M", "Q8_0", "F16", ... */

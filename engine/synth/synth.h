@@ -43,7 +43,8 @@ int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64
 /* Declares the tokenizer keys: copied from p->vocab_from (every
  * "tokenizer.*" key) or generated (a SentencePiece-style vocabulary of
  * p->vocab pieces: <unk>, <s>, </s>, 256 byte tokens, then letters and
- * letter groups). Sets *n_vocab. */
+ * letter groups; for qwen3, gemma2, gemma3 and phi3 the family's chat
+ * control tokens last and a chat template of its format). Sets *n_vocab. */
 chord_status synth_vocab(gguf_writer *w, const chord_synth_params *p, int *n_vocab,
                          chord_err *err);
 

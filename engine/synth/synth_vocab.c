@@ -60,12 +60,51 @@ static void piece(int j, char *out, size_t cap)
     snprintf(out, cap, "%s%s", mark ? "\xe2\x96\x81" : "", letters);
 }
 
-static chord_status make_vocab(gguf_writer *w, int n, int *n_vocab, chord_err *err)
+/* A family's chat turns, for a generated vocabulary: the control tokens its
+ * template writes (placed at the end of the vocabulary, as the shared
+ * fixtures keep them) and a template of the family's format, short and
+ * written here (turn markers as the released models use them). llama and
+ * qwen2 files get neither, as before. */
+typedef struct chat_family {
+    const char *arch;
+    const char *specials[6];
+    const char *tmpl;
+} chat_family;
+
+static const chat_family chat_families[] = {
+    {"qwen3", {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"},
+     "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\n' + "
+     "message['content'] + '<|im_end|>\n' }}{%- endfor %}{%- if add_generation_prompt %}"
+     "{{- '<|im_start|>assistant\n' }}{%- endif %}"},
+    /* gemma has no system turn: a system message is a user turn */
+    {"gemma2", {"<start_of_turn>", "<end_of_turn>"}, NULL},
+    {"gemma3", {"<start_of_turn>", "<end_of_turn>"}, NULL},
+    {"phi3", {"<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"},
+     "{% for message in messages %}{{ '<|' + message['role'] + '|>\n' + message['content'] + "
+     "'<|end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}"
+     "{% else %}{{ eos_token }}{% endif %}"},
+};
+
+static const char gemma_template[] =
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}"
+    "{% set role = 'model' %}{% else %}{% set role = 'user' %}{% endif %}"
+    "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}";
+
+static chord_status make_vocab(gguf_writer *w, int n, const char *arch, int *n_vocab,
+                               chord_err *err)
 {
     enum { N_FIXED = 3 + 256 };
-    if (n < N_FIXED + 1 || n > (1 << 24))
+    const chat_family *chat = NULL;
+    int n_special = 0;
+    for (size_t i = 0; arch && i < sizeof chat_families / sizeof *chat_families; i++)
+        if (!strcmp(arch, chat_families[i].arch))
+            chat = &chat_families[i];
+    while (chat && n_special < 6 && chat->specials[n_special])
+        n_special++;
+    if (n < N_FIXED + 1 + n_special || n > (1 << 24))
         return err_set(err, CHORD_E_INVALID, "vocabulary size %d out of range (%d to %d)", n,
-                       N_FIXED + 1, 1 << 24);
+                       N_FIXED + 1 + n_special, 1 << 24);
     char **tok = calloc((size_t)n, sizeof *tok);
     float *score = malloc((size_t)n * sizeof *score);
     int32_t *type = malloc((size_t)n * sizeof *type);
@@ -84,11 +123,14 @@ static chord_status make_vocab(gguf_writer *w, int n, int *n_vocab, chord_err *e
             snprintf(buf, sizeof buf, "</s>");
         else if (i < N_FIXED)
             snprintf(buf, sizeof buf, "<0x%02X>", i - 3);
+        else if (i >= n - n_special)
+            snprintf(buf, sizeof buf, "%s", chat->specials[i - (n - n_special)]);
         else
             piece(i - N_FIXED, buf, sizeof buf);
         /* SentencePiece types: 1 normal, 2 unknown, 3 control, 6 byte */
-        type[i] = i == 0 ? 2 : i < 3 ? 3 : i < N_FIXED ? 6 : 1;
-        score[i] = i < N_FIXED ? 0.0f : -(float)(i - N_FIXED);
+        bool special = i >= n - n_special;
+        type[i] = i == 0 ? 2 : i < 3 || special ? 3 : i < N_FIXED ? 6 : 1;
+        score[i] = i < N_FIXED || special ? 0.0f : -(float)(i - N_FIXED);
         if (!(tok[i] = strdup(buf))) {
             st = err_set(err, CHORD_E_NOMEM, "out of memory for a %d-token vocabulary", n);
             goto out;
@@ -103,6 +145,8 @@ static chord_status make_vocab(gguf_writer *w, int n, int *n_vocab, chord_err *e
     gguf_writer_kv_u32(w, "tokenizer.ggml.eos_token_id", 2);
     gguf_writer_kv_bool(w, "tokenizer.ggml.add_bos_token", true);
     gguf_writer_kv_bool(w, "tokenizer.ggml.add_eos_token", false);
+    if (chat)
+        gguf_writer_kv_str(w, "tokenizer.chat_template", chat->tmpl ? chat->tmpl : gemma_template);
     *n_vocab = n;
 out:
     if (tok)
@@ -119,5 +163,5 @@ chord_status synth_vocab(gguf_writer *w, const chord_synth_params *p, int *n_voc
 {
     if (p->vocab_from)
         return copy_vocab(w, p->vocab_from, n_vocab, err);
-    return make_vocab(w, p->vocab, n_vocab, err);
+    return make_vocab(w, p->vocab, p->arch, n_vocab, err);
 }
