@@ -469,6 +469,8 @@ static bool setup(batch *b)
         free(tsrc);
         return false;
     }
+    if (o->verbose)
+        fprintf(stderr, "chord: %s\n", chord_ctx_describe(b->ctx));
     if (!o->no_history && hist_open(o->db, NULL, &b->h, &err) != CHORD_OK) {
         app_error("warning: %s (the chat goes on without history)", err.msg);
         b->h = NULL;

@@ -169,6 +169,8 @@ int mode_batch(const chord_opts *o)
         app_error("%s", err.msg);
         goto out;
     }
+    if (o->verbose)
+        fprintf(stderr, "chord: %s\n", chord_ctx_describe(c));
     chord_gen_params gp = {
         .prompt = toks,
         .n_prompt = n,
