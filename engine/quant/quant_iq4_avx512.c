@@ -57,19 +57,8 @@ static inline __m512i utable(const int8_t kv[16])
     return _mm512_broadcast_i32x4(t);
 }
 
-/* 16 nibble bytes of two blocks -> 64 offset values: block 0's low
- * nibbles, its high ones, block 1's low, high (each block's order). */
-static inline __m512i uvals_2x16(__m512i tab, const uint8_t *qs0, const uint8_t *qs1)
-{
-    const __m128i a = _mm_loadu_si128((const __m128i *)qs0), b = _mm_loadu_si128((const __m128i *)qs1);
-    __m512i z = _mm512_castsi128_si512(a);
-    z = _mm512_inserti32x4(z, _mm_srli_epi16(a, 4), 1);
-    z = _mm512_inserti32x4(z, b, 2);
-    z = _mm512_inserti32x4(z, _mm_srli_epi16(b, 4), 3);
-    return _mm512_shuffle_epi8(tab, _mm512_and_si512(z, _mm512_set1_epi8(0x0F)));
-}
-
-/* The same for two adjacent 16-byte nibble groups (IQ4_XS sub-blocks). */
+/* 32 nibble bytes of two adjacent 32-value sub-blocks (IQ4_XS) -> 64
+ * offset values, each sub-block's low nibbles then its high ones. */
 static inline __m512i uvals_32(__m512i tab, const uint8_t *qs)
 {
     const __m256i a = _mm256_loadu_si256((const __m256i *)qs);
@@ -85,12 +74,6 @@ static inline __m512i load_2x32(const int8_t *p0, const int8_t *p1)
                               _mm256_loadu_si256((const __m256i *)p1), 1);
 }
 
-/* d0 in lanes 0-7, d1 in lanes 8-15. */
-static inline __m512 two_scales(float d0, float d1)
-{
-    return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
-}
-
 /* -128 x the sums of each group of 4 activation bytes (int32 lanes). */
 static inline __m512i neg_sums(__m512i qy)
 {
@@ -100,85 +83,110 @@ static inline __m512i neg_sums(__m512i qy)
 
 /* ------------------------------------------------- IQ4_NL and MXFP4 dots */
 
-/* Block scale of the weights as a float (mx: MXFP4's exponent, else the
- * IQ4_NL half). The block layouts differ: IQ4_NL is 18 bytes (d, qs),
- * MXFP4 17 (e, qs). */
-static inline float wscale(int mx, bytes blk)
+/* Lanes 0-3 and 8-11 take block 0's value, 4-7 and 12-15 block 1's: the
+ * block of each lane of a pair's products (see nl_pair). */
+static inline __m512 pair_lanes(__m128 two)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(two));
+}
+
+/* The weight scales of a pair of blocks in pair_lanes order (mx: MXFP4's
+ * exponents, else IQ4_NL's halves). */
+static inline __m512 wscales(int mx, bytes b0, bytes b1)
 {
     if (mx)
-        return e8m0_half(blk[0]);
-    qhalf h;
-    memcpy(&h, blk, 2);
-    return h2f(h);
+        return pair_lanes(_mm_setr_ps(e8m0_half(b0[0]), e8m0_half(b1[0]), 0.0f, 0.0f));
+    qhalf h0, h1;
+    memcpy(&h0, b0, 2);
+    memcpy(&h1, b1, 2);
+    return pair_lanes(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1)));
 }
 
-/* One row against prepared pairs of activation blocks: qy[k] (blocks 2k,
- * 2k + 1), neg[k] = -128 x their 4-byte sums, dy[k] their scales; an odd
- * last block (np2 = blocks) pairs with itself, the copy's scale 0 (in dy).
- * acc += (dx * dy) * float(u.y - 128 sum(y)), lane by lane. */
-static inline __attribute__((always_inline)) float
-nl_row(int mx, bytes x, int64_t nb, const __m512i *qy, const __m512i *neg, const __m512 *dy)
+/* The offset values of a pair of blocks, 128-bit lanes: block 0's low
+ * nibbles, block 1's low, block 0's high, block 1's high (two inserts
+ * fewer than each block's own order; the activation is permuted to
+ * match once, in nl_prep). */
+static inline __m512i nl_pair(__m512i tab, const uint8_t *qs0, const uint8_t *qs1)
 {
-    const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl), qo = mx ? 1 : 2;
-    const __m512i tab = utable(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t k = 0; 2 * k < nb; k++) {
-        bytes b0 = x + (size_t)(2 * k) * bs, b1 = 2 * k + 1 < nb ? b0 + bs : b0;
-        const __m512i u = uvals_2x16(tab, b0 + qo, b1 + qo);
-        const __m512i p = _mm512_dpbusd_epi32(neg[k], u, qy[k]);
-        const __m512 d = _mm512_mul_ps(two_scales(wscale(mx, b0), wscale(mx, b1)), dy[k]);
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
-    }
-    return _mm512_reduce_add_ps(acc);
+    const __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                              _mm_loadu_si128((const __m128i *)qs1), 1);
+    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(a), _mm256_srli_epi16(a, 4), 1);
+    return _mm512_shuffle_epi8(tab, _mm512_and_si512(z, _mm512_set1_epi8(0x0F)));
 }
 
-/* The activation prepared for nl_row, pair k of blocks. */
+/* Pair k of activation blocks (2k, 2k + 1; an odd last block pairs with
+ * itself, the copy's scale 0) in nl_pair's order: qy, neg = -128 x its
+ * 4-byte sums, dy the scales in pair_lanes order. */
 static inline void nl_prep(const block_q8_0 *y, int64_t nb, int64_t k, __m512i *qy, __m512i *neg, __m512 *dy)
 {
     const int64_t j = 2 * k + 1 < nb ? 2 * k + 1 : 2 * k;
-    *qy = load_2x32(y[2 * k].qs, y[j].qs);
+    const __m512i z = load_2x32(y[2 * k].qs, y[j].qs);
+    *qy = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
     *neg = neg_sums(*qy);
-    *dy = two_scales(h2f(y[2 * k].d), j != 2 * k ? h2f(y[j].d) : 0.0f);
+    *dy = pair_lanes(_mm_setr_ps(h2f(y[2 * k].d), j != 2 * k ? h2f(y[j].d) : 0.0f, 0.0f, 0.0f));
 }
 
-/* Pairs of activation blocks prepared on the stack (about 24 KiB): rows of
- * up to 8192 elements; longer rows prepare a piece at a time. */
+/* acc += (dx * dy) * float(u.y - 128 sum(y)) for pair k of row x, lane by
+ * lane: the one sequence of operations of the vec_dot and the rows
+ * kernel. */
+static inline __attribute__((always_inline)) __m512
+nl_step(int mx, __m512i tab, bytes x, int64_t nb, int64_t k, __m512i qy, __m512i neg, __m512 dy, __m512 acc)
+{
+    const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl), qo = mx ? 1 : 2;
+    bytes b0 = x + (size_t)(2 * k) * bs, b1 = 2 * k + 1 < nb ? b0 + bs : b0;
+    const __m512i p = _mm512_dpbusd_epi32(neg, nl_pair(tab, b0 + qo, b1 + qo), qy);
+    const __m512 d = _mm512_mul_ps(wscales(mx, b0, b1), dy);
+    return _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
+}
+
+/* Pairs of activation blocks the rows kernel prepares on its stack (about
+ * 24 KiB): rows of up to 8192 elements; longer rows loop over vec_dot. */
 #define NL_MAX_PAIRS 128
+
+static inline __attribute__((always_inline)) void
+nl_dot(int mx, int64_t n, float *out, bytes x, const void *a)
+{
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    const __m512i tab = utable(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t k = 0; 2 * k < nb; k++) {
+        __m512i qy, neg;
+        __m512 dy;
+        nl_prep(y, nb, k, &qy, &neg, &dy);
+        acc = nl_step(mx, tab, x, nb, k, qy, neg, dy, acc);
+    }
+    *out = _mm512_reduce_add_ps(acc);
+}
 
 static inline __attribute__((always_inline)) void
 nl_rows(int mx, int64_t n, float *out, bytes w, size_t row_bytes, int n_rows, const void *a)
 {
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0, np = (nb + 1) / 2;
-    __m512i qy[NL_MAX_PAIRS], neg[NL_MAX_PAIRS];
-    __m512 dy[NL_MAX_PAIRS];
     if (np > NL_MAX_PAIRS) {
-        /* one vec_dot per row: prepare pair by pair */
-        for (int r = 0; r < n_rows; r++) {
-            bytes x = w + (size_t)r * row_bytes;
-            const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl), qo = mx ? 1 : 2;
-            const __m512i tab = utable(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl);
-            __m512 acc = _mm512_setzero_ps();
-            for (int64_t k = 0; k < np; k++) {
-                nl_prep(y, nb, k, &qy[0], &neg[0], &dy[0]);
-                bytes b0 = x + (size_t)(2 * k) * bs, b1 = 2 * k + 1 < nb ? b0 + bs : b0;
-                const __m512i p = _mm512_dpbusd_epi32(neg[0], uvals_2x16(tab, b0 + qo, b1 + qo), qy[0]);
-                const __m512 d = _mm512_mul_ps(two_scales(wscale(mx, b0), wscale(mx, b1)), dy[0]);
-                acc = _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
-            }
-            out[r] = _mm512_reduce_add_ps(acc);
-        }
+        for (int r = 0; r < n_rows; r++)
+            nl_dot(mx, n, out + r, w + (size_t)r * row_bytes, a);
         return;
     }
+    const __m512i tab = utable(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl);
+    __m512i qy[NL_MAX_PAIRS], neg[NL_MAX_PAIRS];
+    __m512 dy[NL_MAX_PAIRS];
     for (int64_t k = 0; k < np; k++)
         nl_prep(y, nb, k, &qy[k], &neg[k], &dy[k]);
-    for (int r = 0; r < n_rows; r++)
-        out[r] = nl_row(mx, w + (size_t)r * row_bytes, nb, qy, neg, dy);
+    for (int r = 0; r < n_rows; r++) {
+        bytes x = w + (size_t)r * row_bytes;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t k = 0; k < np; k++)
+            acc = nl_step(mx, tab, x, nb, k, qy[k], neg[k], dy[k], acc);
+        out[r] = _mm512_reduce_add_ps(acc);
+    }
 }
 
 static void vec_dot_iq4_nl(int64_t n, float *out, const void *w, const void *a)
 {
-    nl_rows(0, n, out, w, 0, 1, a);
+    nl_dot(0, n, out, w, a);
 }
 
 static void vec_dot_rows_iq4_nl(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
@@ -189,7 +197,7 @@ static void vec_dot_rows_iq4_nl(int64_t n, float *out, const void *w, size_t row
 
 static void vec_dot_mxfp4(int64_t n, float *out, const void *w, const void *a)
 {
-    nl_rows(1, n, out, w, 0, 1, a);
+    nl_dot(1, n, out, w, a);
 }
 
 static void vec_dot_rows_mxfp4(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
