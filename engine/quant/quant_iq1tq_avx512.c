@@ -18,6 +18,12 @@
  *   [q >= 86] + [q >= 171] for q = b * 3^k mod 256: byte compares. The
  *   per-lane powers of 3 are 16-bit multiplies (every pair of bytes shares
  *   its power), laid out so each 64-byte vector is 64 consecutive elements.
+ *
+ * One code path per type: a super-block is unpacked (wblk: 4 x 64
+ * unsigned weight bytes in element order, per-pair scales, bsum weights,
+ * the half scale), then multiplied with the activation of each token. The
+ * vec_dot is that with one token; the prefill GEMM unpacks each weight
+ * super-block once for KT tokens. Both give the same bits by construction.
  */
 #include <immintrin.h>
 
@@ -37,35 +43,7 @@ static inline __m512i add_bsums(__m512i acc, const block_q8_K *y, __m256i m)
 }
 
 /* ---------------------------------------------------------------------------
- * TQ2_0
- * ------------------------------------------------------------------------- */
-
-static void vec_dot_tq2_0(int64_t n, float *out, const void *w, const void *a)
-{
-    const block_tq2_0 *x = w;
-    const block_q8_K *y = a;
-    const __m512i m3 = _mm512_set1_epi8(3);
-    const __m256i neg1 = _mm256_set1_epi16(-1);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m512i q = _mm512_loadu_si512(x[i].qs);
-        __m512i acc = add_bsums(_mm512_setzero_si512(), &y[i], neg1);
-        for (int l = 0; l < 4; l++) {
-            /* low half: elements 32l.., high half: 128 + 32l.. */
-            const __m512i u = _mm512_and_si512(_mm512_srli_epi16(q, (unsigned)(2 * l)), m3);
-            const __m512i act = _mm512_inserti64x4(
-                _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(y[i].qs + 32 * l))),
-                _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 + 32 * l)), 1);
-            acc = _mm512_dpbusd_epi32(acc, u, act);
-        }
-        const int sumi = _mm512_reduce_add_epi32(acc);
-        sum += (float)sumi * (h2f(x[i].d) * y[i].d);
-    }
-    *out = sum;
-}
-
-/* ---------------------------------------------------------------------------
- * TQ1_0
+ * Helpers
  * ------------------------------------------------------------------------- */
 
 /* Bytes of v times the 16-bit word of p covering them, mod 256. */
@@ -83,47 +61,6 @@ static inline __m512i top_trit(__m512i q)
     const __m512i t = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(q, _mm512_set1_epi8(86)), one);
     return _mm512_mask_add_epi8(t, _mm512_cmpge_epu8_mask(q, _mm512_set1_epi8((char)171)), t, one);
 }
-
-static void vec_dot_tq1_0(int64_t n, float *out, const void *w, const void *a)
-{
-    const block_tq1_0 *x = w;
-    const block_q8_K *y = a;
-    /* The powers of 3 per 16-bit word for the four 64-element chunks:
-     * 0..63 = bytes 0..31 trits 0, 1; 64..127 = trits 2, 3; 128..191 =
-     * trit 4, then bytes 32..47 trits 0, 1; 192..255 = bytes 32..47 trits
-     * 2, 3, 4, then qh trit k of byte j at 4k + j. */
-    const __m512i p0 = _mm512_inserti64x4(_mm512_set1_epi16(1), _mm256_set1_epi16(3), 1);
-    const __m512i p1 = _mm512_inserti64x4(_mm512_set1_epi16(9), _mm256_set1_epi16(27), 1);
-    const __m512i p2 = _mm512_inserti64x4(_mm512_set1_epi16(81),
-                                          _mm256_set_m128i(_mm_set1_epi16(3), _mm_set1_epi16(1)), 1);
-    const __m512i p3 = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(27), _mm_set1_epi16(9))),
-        _mm256_set_m128i(_mm_set_epi16(27, 27, 9, 9, 3, 3, 1, 1), _mm_set1_epi16(81)), 1);
-    const __m256i neg1 = _mm256_set1_epi16(-1);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m256i b0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        const __m128i b1 = _mm_loadu_si128((const __m128i *)(x[i].qs + 32));
-        int32_t qh;
-        memcpy(&qh, x[i].qh, 4);
-        const __m512i v01 = _mm512_broadcast_i64x4(b0);
-        const __m512i v2 = _mm512_inserti64x4(_mm512_castsi256_si512(b0), _mm256_broadcastsi128_si256(b1), 1);
-        const __m512i v3 = _mm512_inserti32x4(_mm512_broadcast_i32x4(b1), _mm_set1_epi32(qh), 3);
-        const int8_t *q8 = y[i].qs;
-        __m512i acc = add_bsums(_mm512_setzero_si512(), &y[i], neg1);
-        acc = _mm512_dpbusd_epi32(acc, top_trit(mul_bytes(v01, p0)), _mm512_loadu_si512(q8));
-        acc = _mm512_dpbusd_epi32(acc, top_trit(mul_bytes(v01, p1)), _mm512_loadu_si512(q8 + 64));
-        acc = _mm512_dpbusd_epi32(acc, top_trit(mul_bytes(v2, p2)), _mm512_loadu_si512(q8 + 128));
-        acc = _mm512_dpbusd_epi32(acc, top_trit(mul_bytes(v3, p3)), _mm512_loadu_si512(q8 + 192));
-        const int sumi = _mm512_reduce_add_epi32(acc);
-        sum += (float)sumi * (h2f(x[i].d) * y[i].d);
-    }
-    *out = sum;
-}
-
-/* ---------------------------------------------------------------------------
- * IQ1_S / IQ1_M
- * ------------------------------------------------------------------------- */
 
 /* The grid points of groups 8c..8c+7 (64 consecutive elements) as bytes
  * in {-1, 0, 1}, from 32 11-bit indices in the words of idx: one 8-way
@@ -144,50 +81,98 @@ static inline __m512i spread_words(__m512i v, int w0, int w1)
     return _mm512_permutexvar_epi16(idx, v);
 }
 
-static void vec_dot_iq1_s(int64_t n, float *out, const void *w, const void *a)
+
+/* ---------------------------------------------------------------------------
+ * Unpacking: T = sum over c of u[c] . q8[64c..] (weighted per 16-bit pair
+ * by sc[c] where the type has scales) + bsums . m16, exact integers.
+ * ------------------------------------------------------------------------- */
+
+typedef struct wblk {
+    __m512i u[4];   /* unsigned weight bytes, elements 64c..64c+63 */
+    __m512i sc[4];  /* int16 weight of each maddubs pair (scaled types) */
+    __m256i m16;    /* int16 weight of each of the 16 activation bsums */
+    float d;        /* the super-block's half scale */
+} wblk;
+
+enum { K_TQ2, K_TQ1, K_IQ1S, K_IQ1M };
+
+static inline __attribute__((always_inline)) void unpack_tq2_0(const block_tq2_0 *x, wblk *b)
 {
-    const block_iq1_s *x = w;
-    const block_q8_K *y = a;
-    const __m512i one = _mm512_set1_epi8(1);
+    /* chunk c: bytes 32 * (c / 2) .. +31, bit pairs 2 * (2 * (c % 2)) and
+     * 2 * (2 * (c % 2) + 1) in the low and high halves */
+    const __m512i m3 = _mm512_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * h)));
+        for (int k = 0; k < 2; k++) {
+            const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16((short)(4 * k)), _mm256_set1_epi16((short)(4 * k + 2)), 1);
+            b->u[2 * h + k] = _mm512_and_si512(_mm512_srlv_epi16(q, cnt), m3);
+        }
+    }
+    b->m16 = _mm256_set1_epi16(-1);
+    b->d = h2f(x->d);
+}
+
+static inline __attribute__((always_inline)) void unpack_tq1_0(const block_tq1_0 *x, wblk *b)
+{
+    /* The powers of 3 per 16-bit word for the four 64-element chunks:
+     * 0..63 = bytes 0..31 trits 0, 1; 64..127 = trits 2, 3; 128..191 =
+     * trit 4, then bytes 32..47 trits 0, 1; 192..255 = bytes 32..47 trits
+     * 2, 3, 4, then qh trit k of byte j at 4k + j. */
+    const __m512i p0 = _mm512_inserti64x4(_mm512_set1_epi16(1), _mm256_set1_epi16(3), 1);
+    const __m512i p1 = _mm512_inserti64x4(_mm512_set1_epi16(9), _mm256_set1_epi16(27), 1);
+    const __m512i p2 = _mm512_inserti64x4(_mm512_set1_epi16(81),
+                                          _mm256_set_m128i(_mm_set1_epi16(3), _mm_set1_epi16(1)), 1);
+    const __m512i p3 = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16(27), _mm_set1_epi16(9))),
+        _mm256_set_m128i(_mm_set_epi16(27, 27, 9, 9, 3, 3, 1, 1), _mm_set1_epi16(81)), 1);
+    const __m256i b0 = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m128i b1 = _mm_loadu_si128((const __m128i *)(x->qs + 32));
+    int32_t qh;
+    memcpy(&qh, x->qh, 4);
+    const __m512i v01 = _mm512_broadcast_i64x4(b0);
+    const __m512i v2 = _mm512_inserti64x4(_mm512_castsi256_si512(b0), _mm256_broadcastsi128_si256(b1), 1);
+    const __m512i v3 = _mm512_inserti32x4(_mm512_broadcast_i32x4(b1), _mm_set1_epi32(qh), 3);
+    b->u[0] = top_trit(mul_bytes(v01, p0));
+    b->u[1] = top_trit(mul_bytes(v01, p1));
+    b->u[2] = top_trit(mul_bytes(v2, p2));
+    b->u[3] = top_trit(mul_bytes(v3, p3));
+    b->m16 = _mm256_set1_epi16(-1);
+    b->d = h2f(x->d);
+}
+
+static inline __attribute__((always_inline)) void unpack_iq1_s(const block_iq1_s *x, wblk *b)
+{
     /* word g of 32: qh word g / 4, shifted by 3 * (g % 4) */
     const __m512i qh_sel = _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2,
                                             1, 1, 1, 1, 0, 0, 0, 0);
     const __m512i qh_shift = _mm512_set_epi16(9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3,
                                               0, 9, 6, 3, 0, 9, 6, 3, 0);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m128i qh = _mm_loadu_si128((const __m128i *)x[i].qh);
-        const __m512i qh32 = _mm512_permutexvar_epi16(qh_sel, _mm512_castsi128_si512(qh));
-        const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh32, qh_shift), _mm512_set1_epi16(7));
-        const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x[i].qs)),
-                                            _mm512_slli_epi16(hi, 8));
-        /* per 32: ls = 2s + 1 and the bsums weight ls * (delta - 8) of
-         * T = 8 * (sum of ls * (g + 1) * q8) + sum of ls * (delta - 8) * bsum */
-        const __m128i ls = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7)), 1),
-                                        _mm_set1_epi16(1));
-        const __m128i dm8 = _mm_sub_epi16(_mm_set1_epi16(-7), _mm_slli_epi16(_mm_srli_epi16(qh, 15), 1));
-        const __m128i m8 = _mm_mullo_epi16(ls, dm8);
-        const __m256i m16 = _mm256_set_m128i(_mm_unpackhi_epi16(m8, m8), _mm_unpacklo_epi16(m8, m8));
-        const __m512i ls512 = _mm512_castsi128_si512(ls);
-        const int8_t *q8 = y[i].qs;
-        __m512i acc = _mm512_setzero_si512();
-        for (int c = 0; c < 4; c++) {
-            const __m512i u = _mm512_add_epi8(grid_chunk(idx, c), one);
-            const __m512i p = _mm512_maddubs_epi16(u, _mm512_loadu_si512(q8 + 64 * c));
-            acc = _mm512_dpwssd_epi32(acc, p, spread_words(ls512, 2 * c, 2 * c + 1));
-        }
-        acc = add_bsums(_mm512_slli_epi32(acc, 3), &y[i], m16);
-        const int t = _mm512_reduce_add_epi32(acc);
-        sum += h2f(x[i].d) * y[i].d * ((float)t * QUANT_IQ1S_DELTA);
+    const __m128i qh = _mm_loadu_si128((const __m128i *)x->qh);
+    const __m512i qh32 = _mm512_permutexvar_epi16(qh_sel, _mm512_castsi128_si512(qh));
+    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh32, qh_shift), _mm512_set1_epi16(7));
+    const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs)),
+                                        _mm512_slli_epi16(hi, 8));
+    /* T = 8 * sumi + sumi1 = sum of 8 ls * (g + 1) * q8 + sum of ls * (delta - 8) * bsum
+     * (ls = 2s + 1 per 32; bsums are per 16) */
+    const __m128i ls = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7)), 1),
+                                    _mm_set1_epi16(1));
+    const __m128i m8 = _mm_mullo_epi16(ls, _mm_sub_epi16(_mm_set1_epi16(-7), _mm_slli_epi16(_mm_srli_epi16(qh, 15), 1)));
+    const __m512i ls8 = _mm512_castsi128_si512(_mm_slli_epi16(ls, 3));
+    const __m512i one = _mm512_set1_epi8(1);
+    for (int c = 0; c < 4; c++) {
+        b->u[c] = _mm512_add_epi8(grid_chunk(idx, c), one);
+        b->sc[c] = spread_words(ls8, 2 * c, 2 * c + 1);
     }
-    *out = sum;
+    b->m16 = _mm256_set_m128i(_mm_unpackhi_epi16(m8, m8), _mm_unpacklo_epi16(m8, m8));
+    b->d = h2f(x->d);
 }
 
-static void vec_dot_iq1_m(int64_t n, float *out, const void *w, const void *a)
+/* IQ1_M's parts: g1[c] = grid + 1 (bytes 0..2, elements 64c..), the
+ * sixteen ls = 2s + 1 (words of the low half of *ls), the negative-delta
+ * bit of each group of 8 (*neg) and the half scale. */
+static inline __attribute__((always_inline)) void iq1m_parts(const block_iq1_m *x, __m512i g1[4], __m512i *ls,
+                                                             __mmask32 *neg, float *d)
 {
-    const block_iq1_m *x = w;
-    const block_q8_K *y = a;
-    const __m512i one = _mm512_set1_epi8(1), two = _mm512_set1_epi8(2);
     /* word g of 32: qh byte g / 2, shifted by 4 * (g % 2) */
     const __m512i qh_sel = _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6,
                                             5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
@@ -195,44 +180,291 @@ static void vec_dot_iq1_m(int64_t n, float *out, const void *w, const void *a)
     /* word k of 16: scale word k / 4 shifted by 3 * (k % 4) */
     const __m256i sc_sel = _mm256_set_epi16(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     const __m256i sc_shift = _mm256_set_epi16(9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0);
-    /* pair w of chunk c has the scale of sub-block 4c + w / 8 */
-    const __m512i ls_sel = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1,
-                                            0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i qh = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x->qh)));
+    const __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qh_sel, qh), qh_shift),
+                                         _mm512_set1_epi16(15));
+    const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs)),
+                                        _mm512_slli_epi16(_mm512_and_si512(nib, _mm512_set1_epi16(7)), 8));
+    *neg = _mm512_test_epi16_mask(nib, _mm512_set1_epi16(8));
+    uint16_t sc[4];
+    memcpy(sc, x->scales, 8);
+    const uint16_t hbits = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
+                                      (sc[3] & 0xf000));
+    const __m256i s3 = _mm256_and_si256(
+        _mm256_srlv_epi16(_mm256_permutexvar_epi16(sc_sel, _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)sc))),
+                          sc_shift),
+        _mm256_set1_epi16(7));
+    *ls = _mm512_castsi256_si512(_mm256_or_si256(_mm256_slli_epi16(s3, 1), _mm256_set1_epi16(1)));
+    const __m512i one = _mm512_set1_epi8(1);
+    for (int c = 0; c < 4; c++)
+        g1[c] = _mm512_add_epi8(grid_chunk(idx, c), one);
+    *d = h2f(hbits);
+}
+
+/* pair w of chunk c of 64 bytes has the scale of sub-block 4c + w / 8 */
+static inline __m512i iq1m_pair_scales(__m512i ls, int c)
+{
+    const __m512i sel = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1,
+                                         0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_permutexvar_epi16(_mm512_add_epi16(sel, _mm512_set1_epi16((short)(4 * c))), ls);
+}
+
+static inline __attribute__((always_inline)) void unpack_iq1_m(const block_iq1_m *x, wblk *b)
+{
+    __m512i g1[4], ls;
+    __mmask32 neg;
+    iq1m_parts(x, g1, &ls, &neg, &b->d);
+    /* T = 8 * sumi1 + sumi2 = sum of ls * (8 * (g + 1) + delta + 1) * q8 - 9 * sum of ls * bsum */
+    const __m512i two = _mm512_set1_epi8(2);
+    for (int c = 0; c < 4; c++) {
+        const __m512i dvec = _mm512_andnot_si512(_mm512_movm_epi64((__mmask8)(neg >> (8 * c))), two);
+        b->u[c] = _mm512_add_epi8(_mm512_slli_epi16(g1[c], 3), dvec);
+        b->sc[c] = iq1m_pair_scales(ls, c);
+    }
+    b->m16 = _mm256_mullo_epi16(_mm512_castsi512_si256(ls), _mm256_set1_epi16(-9));
+}
+
+/* The GEMM's IQ1_M weights: u = 8 * ls * (g + 1) per byte and, per group
+ * g of 8, m32[g] = ls * (delta + 1 - 9) against the group's activation
+ * sum: T = sum of u * q8 + sum of m32 * gsum. */
+static inline __attribute__((always_inline)) void unpack_iq1_m_gemm(const block_iq1_m *x, wblk *b, __m512i *m32)
+{
+    __m512i g1[4], ls;
+    __mmask32 neg;
+    iq1m_parts(x, g1, &ls, &neg, &b->d);
+    const __m512i ls8 = _mm512_slli_epi16(ls, 3);
+    for (int c = 0; c < 4; c++)
+        b->u[c] = _mm512_mullo_epi16(g1[c], iq1m_pair_scales(ls8, c));
+    const __m512i half = _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6, 5,
+                                          5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i dm9 = _mm512_mask_blend_epi16(neg, _mm512_set1_epi16(-7), _mm512_set1_epi16(-9));
+    *m32 = _mm512_mullo_epi16(_mm512_permutexvar_epi16(half, ls), dm9);
+}
+
+static inline __attribute__((always_inline)) void unpack(int kind, const uint8_t *row, int64_t i, wblk *b)
+{
+    switch (kind) {
+    case K_TQ2: unpack_tq2_0((const block_tq2_0 *)row + i, b); break;
+    case K_TQ1: unpack_tq1_0((const block_tq1_0 *)row + i, b); break;
+    case K_IQ1S: unpack_iq1_s((const block_iq1_s *)row + i, b); break;
+    default: unpack_iq1_m((const block_iq1_m *)row + i, b); break;
+    }
+}
+
+/* The int32 lanes summing to T for one token's super-block. */
+static inline __attribute__((always_inline)) __m512i token_acc(int kind, const wblk *b, const block_q8_K *y)
+{
+    __m512i acc = add_bsums(_mm512_setzero_si512(), y, b->m16);
+    for (int c = 0; c < 4; c++) {
+        const __m512i q8 = _mm512_loadu_si512(y->qs + 64 * c);
+        if (kind == K_TQ2 || kind == K_TQ1)
+            acc = _mm512_dpbusd_epi32(acc, b->u[c], q8);
+        else
+            acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(b->u[c], q8), b->sc[c]);
+    }
+    return acc;
+}
+
+/* The scalar twin's float step for one super-block. */
+static inline float combine(int kind, int t, float d, float yd)
+{
+    if (kind == K_TQ2 || kind == K_TQ1)
+        return (float)t * (d * yd);
+    return d * yd * ((float)t * QUANT_IQ1S_DELTA);
+}
+
+static inline __attribute__((always_inline)) void vec_dot_kind(int kind, int64_t n, float *out, const void *w,
+                                                               const void *a)
+{
+    const block_q8_K *y = a;
     float sum = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m512i qh = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x[i].qh)));
-        const __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qh_sel, qh), qh_shift),
-                                             _mm512_set1_epi16(15));
-        const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x[i].qs)),
-                                            _mm512_slli_epi16(_mm512_and_si512(nib, _mm512_set1_epi16(7)), 8));
-        /* bit g set: group g's delta is negative */
-        const __mmask32 neg = _mm512_test_epi16_mask(nib, _mm512_set1_epi16(8));
-        uint16_t sc[4];
-        memcpy(sc, x[i].scales, 8);
-        const uint16_t hbits = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
-                                          (sc[3] & 0xf000));
-        const __m256i s3 = _mm256_and_si256(
-            _mm256_srlv_epi16(_mm256_permutexvar_epi16(sc_sel, _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)sc))),
-                              sc_shift),
-            _mm256_set1_epi16(7));
-        const __m256i ls = _mm256_or_si256(_mm256_slli_epi16(s3, 1), _mm256_set1_epi16(1));
-        const __m512i ls512 = _mm512_castsi256_si512(ls);
-        const int8_t *q8 = y[i].qs;
-        /* T = sum of ls * (8 * (g + 1) + delta + 1) * q8 - 9 * sum of ls * bsum */
-        __m512i acc = add_bsums(_mm512_setzero_si512(), &y[i], _mm256_mullo_epi16(ls, _mm256_set1_epi16(-9)));
-        for (int c = 0; c < 4; c++) {
-            const __m512i dvec = _mm512_andnot_si512(_mm512_movm_epi64((__mmask8)(neg >> (8 * c))), two);
-            const __m512i u = _mm512_add_epi8(_mm512_slli_epi16(_mm512_add_epi8(grid_chunk(idx, c), one), 3), dvec);
-            const __m512i p = _mm512_maddubs_epi16(u, _mm512_loadu_si512(q8 + 64 * c));
-            const __m512i scl = _mm512_permutexvar_epi16(_mm512_add_epi16(ls_sel, _mm512_set1_epi16((short)(4 * c))),
-                                                         ls512);
-            acc = _mm512_dpwssd_epi32(acc, p, scl);
-        }
-        const int t = _mm512_reduce_add_epi32(acc);
-        sum += h2f(hbits) * y[i].d * ((float)t * QUANT_IQ1S_DELTA);
+        wblk b;
+        unpack(kind, w, i, &b);
+        sum += combine(kind, _mm512_reduce_add_epi32(token_acc(kind, &b, &y[i])), b.d, y[i].d);
     }
     *out = sum;
 }
+
+static void vec_dot_tq2_0(int64_t n, float *out, const void *w, const void *a)
+{
+    vec_dot_kind(K_TQ2, n, out, w, a);
+}
+
+static void vec_dot_tq1_0(int64_t n, float *out, const void *w, const void *a)
+{
+    vec_dot_kind(K_TQ1, n, out, w, a);
+}
+
+static void vec_dot_iq1_s(int64_t n, float *out, const void *w, const void *a)
+{
+    vec_dot_kind(K_IQ1S, n, out, w, a);
+}
+
+static void vec_dot_iq1_m(int64_t n, float *out, const void *w, const void *a)
+{
+    vec_dot_kind(K_IQ1M, n, out, w, a);
+}
+
+/* ---------------------------------------------------------------------------
+ * Prefill GEMM: tiles of KT tokens; for each row, each weight super-block
+ * is unpacked once and multiplied with the KT tokens' activations (which
+ * stay in cache across the rows of the tile).
+ *
+ * The integer sums take a cheaper route than the vec_dot's (same exact T,
+ * so the same bits): the IQ1 scales are folded into the weight bytes
+ * (8 * ls * (g + 1) <= 240 still fits a byte, and one 16-bit multiply
+ * scales both bytes of a pair since the low product never carries), so
+ * each 64 bytes cost one vpdpbusd per token. IQ1_M's per-8 delta then
+ * needs the activation's per-8 sums, and the ternary offset its total:
+ * both depend on the token alone and are computed once per tile for a
+ * range of NBR super-blocks. Ranges follow each other with the running
+ * sums parked in out, so every (row, token) still adds its super-blocks
+ * one after the other, exactly as the vec_dot does.
+ * ------------------------------------------------------------------------- */
+
+#define KT 16
+#define NBR 32
+
+/* Lane t = the sum of all lanes of v[t], t < 4 (exact integer adds). */
+static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+/* What the tile's tokens contribute to a range of super-blocks. */
+typedef struct act_range {
+    float yd[NBR][KT];        /* y.d */
+    int32_t tot[NBR][KT];     /* sum of the 256 quants (ternary offset) */
+    int16_t gsum[NBR][KT][32]; /* sums of each group of 8 quants (IQ1_M) */
+} act_range;
+
+static inline __attribute__((always_inline)) void prep_range(int kind, act_range *ar, const block_q8_K *const y[KT],
+                                                             int64_t i0, int nbr)
+{
+    const __m512i ones8 = _mm512_set1_epi8(1);
+    const __m512i ones16 = _mm512_set1_epi16(1);
+    for (int i = 0; i < nbr; i++)
+        for (int t = 0; t < KT; t++) {
+            const block_q8_K *yb = &y[t][i0 + i];
+            ar->yd[i][t] = yb->d;
+            if (kind == K_TQ1 || kind == K_TQ2) {
+                int sum = 0;
+                for (int k = 0; k < 16; k++)
+                    sum += yb->bsums[k];
+                ar->tot[i][t] = sum;
+            } else if (kind == K_IQ1M) {
+                for (int c = 0; c < 4; c++) {
+                    /* pair sums, then 4-sums, then each qword's two 4-sums: the sum of its group of 8 */
+                    const __m512i q4 = _mm512_madd_epi16(_mm512_maddubs_epi16(ones8, _mm512_loadu_si512(yb->qs + 64 * c)),
+                                                         ones16);
+                    const __m512i q8 = _mm512_add_epi32(q4, _mm512_srli_epi64(q4, 32));
+                    _mm_storeu_si128((__m128i *)&ar->gsum[i][t][8 * c], _mm512_cvtepi64_epi16(q8));
+                }
+            }
+        }
+}
+
+/* The rows r0..r1 against one tile of kt (8 or 16) tokens over super-blocks
+ * i0..i0+nbr (the running sums of an earlier range come from out). */
+static inline __attribute__((always_inline)) void gemm_rows(int kind, int kt, const uint8_t *wb, size_t row_bytes,
+                                                            int r0, int r1, const block_q8_K *const y[KT],
+                                                            const act_range *ar, int64_t i0, int nbr, int t0,
+                                                            int nt, float *out, size_t ldy)
+{
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = wb + (size_t)r * row_bytes;
+        float s[KT] = {0};
+        if (i0 > 0)
+            for (int t = 0; t < nt; t++)
+                s[t] = out[(size_t)(t0 + t) * ldy + (size_t)r];
+        __m512 sv = _mm512_loadu_ps(s);
+        for (int i = 0; i < nbr; i++) {
+            wblk b;
+            __m512i m32 = _mm512_setzero_si512();
+            if (kind == K_IQ1M)
+                unpack_iq1_m_gemm((const block_iq1_m *)row + i0 + i, &b, &m32);
+            else
+                unpack(kind, row, i0 + i, &b);
+            if (kind == K_IQ1S) {
+                for (int c = 0; c < 4; c++)
+                    b.u[c] = _mm512_mullo_epi16(b.u[c], b.sc[c]);
+            }
+            __m512i acc[KT];
+            for (int t = 0; t < kt; t++) {
+                const block_q8_K *yb = &y[t][i0 + i];
+                __m512i a;
+                if (kind == K_IQ1S)
+                    a = add_bsums(_mm512_setzero_si512(), yb, b.m16);
+                else if (kind == K_IQ1M)
+                    a = _mm512_madd_epi16(_mm512_loadu_si512(ar->gsum[i][t]), m32);
+                else
+                    a = _mm512_setzero_si512();
+                for (int c = 0; c < 4; c++)
+                    a = _mm512_dpbusd_epi32(a, b.u[c], _mm512_loadu_si512(yb->qs + 64 * c));
+                acc[t] = a;
+            }
+            const __m256i tlo = _mm256_set_m128i(reduce4(acc[4], acc[5], acc[6], acc[7]),
+                                                 reduce4(acc[0], acc[1], acc[2], acc[3]));
+            __m512i tv = kt == 8 ? _mm512_zextsi256_si512(tlo)
+                                 : _mm512_inserti64x4(_mm512_castsi256_si512(tlo),
+                                                      _mm256_set_m128i(reduce4(acc[12], acc[13], acc[14], acc[15]),
+                                                                       reduce4(acc[8], acc[9], acc[10], acc[11])),
+                                                      1);
+            const __m512 dyd = _mm512_mul_ps(_mm512_set1_ps(b.d), _mm512_loadu_ps(ar->yd[i]));
+            if (kind == K_TQ1 || kind == K_TQ2) {
+                tv = _mm512_sub_epi32(tv, _mm512_loadu_si512(ar->tot[i]));
+                sv = _mm512_add_ps(sv, _mm512_mul_ps(_mm512_cvtepi32_ps(tv), dyd));
+            } else {
+                sv = _mm512_add_ps(sv, _mm512_mul_ps(dyd, _mm512_mul_ps(_mm512_cvtepi32_ps(tv),
+                                                                         _mm512_set1_ps(QUANT_IQ1S_DELTA))));
+            }
+        }
+        _mm512_storeu_ps(s, sv);
+        for (int t = 0; t < nt; t++)
+            out[(size_t)(t0 + t) * ldy + (size_t)r] = s[t];
+    }
+}
+
+static inline __attribute__((always_inline)) void gemm_kind(int kind, int64_t n, const void *w, size_t row_bytes,
+                                                            int r0, int r1, const void *act, size_t act_bytes,
+                                                            int n_tok, float *out, size_t ldy)
+{
+    const uint8_t *wb = w, *ab = act;
+    const int64_t nb = n / QK_K;
+    act_range ar;
+    for (int t0 = 0; t0 < n_tok; t0 += KT) {
+        const int nt = n_tok - t0 < KT ? n_tok - t0 : KT;
+        /* a short tile repeats its first token: same work, results dropped */
+        const block_q8_K *y[KT];
+        for (int t = 0; t < KT; t++)
+            y[t] = (const block_q8_K *)(ab + (size_t)(t0 + (t < nt ? t : 0)) * act_bytes);
+        for (int64_t i0 = 0; i0 < nb; i0 += NBR) {
+            const int nbr = nb - i0 < NBR ? (int)(nb - i0) : NBR;
+            prep_range(kind, &ar, y, i0, nbr);
+            if (nt > 8)
+                gemm_rows(kind, 16, wb, row_bytes, r0, r1, y, &ar, i0, nbr, t0, nt, out, ldy);
+            else
+                gemm_rows(kind, 8, wb, row_bytes, r0, r1, y, &ar, i0, nbr, t0, nt, out, ldy);
+        }
+    }
+}
+
+#define GEMM(name, kind)                                                                          \
+    static void name(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act, \
+                     size_t act_bytes, int n_tok, float *out, size_t ldy)                         \
+    {                                                                                             \
+        gemm_kind(kind, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                \
+    }
+
+GEMM(gemm_tq2_0, K_TQ2)
+GEMM(gemm_tq1_0, K_TQ1)
+GEMM(gemm_iq1_s, K_IQ1S)
+GEMM(gemm_iq1_m, K_IQ1M)
 
 void quant_register_iq1tq_avx512(quant_kernels *tab)
 {
@@ -244,6 +476,11 @@ void quant_register_iq1tq_avx512(quant_kernels *tab)
 
 quant_gemm_fn quant_gemm_iq1tq_avx512_for(int type)
 {
-    (void)type;
-    return NULL;
+    switch (type) {
+    case QT_IQ1_S: return gemm_iq1_s;
+    case QT_IQ1_M: return gemm_iq1_m;
+    case QT_TQ1_0: return gemm_tq1_0;
+    case QT_TQ2_0: return gemm_tq2_0;
+    default: return NULL;
+    }
 }

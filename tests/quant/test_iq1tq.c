@@ -469,7 +469,7 @@ static void check_gemm(int type)
         printf("avx512 %-6s no GEMM of its own (prefill loops over vec_dot)\n", name);
         return;
     }
-    enum { NB = 11, N = NB * QK_K, ROWS = 37, TOK = 41 };
+    enum { NB = 37, N = NB * QK_K, ROWS = 37, TOK = 41 };
     const size_t rb = quant_row_bytes(type, N), ab = quant_row_bytes(QT_Q8_K, N);
     uint8_t *w = malloc(ROWS * rb), *act = malloc(TOK * ab);
     float *out = malloc(TOK * ROWS * sizeof *out);
