@@ -31,6 +31,7 @@ enum tok_pre {
     TOK_PRE_VIKING,
     TOK_PRE_SEED_CODER,
     TOK_PRE_CHAMELEON,
+    TOK_PRE_GPT4O,          /* gpt-4o (o200k), llama4, kanana2, minimax-m2 */
 };
 
 /* Open-addressing hash index from byte strings to ids; the strings live in

@@ -144,6 +144,85 @@ static size_t m_llama3(const seg *s, size_t p) { return m_llama3_like(s, p, 3, t
 static size_t m_qwen2(const seg *s, size_t p) { return m_llama3_like(s, p, 1, true); }
 static size_t m_seed_coder(const seg *s, size_t p) { return m_llama3_like(s, p, 1, false); }
 
+/* GPT-4o (o200k; also llama4, kanana2, minimax-m2):
+ *   X?U*W+C?|X?U+W*C?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * with X = [^\r\n\p{L}\p{N}] and C the case-insensitive contractions. The
+ * reference runs its lookahead form of the pattern, U = (?=\p{L})[^a-z] and
+ * W = (?=\p{L})[^A-Z], over text where every non-ASCII letter is one and the
+ * same stand-in: so a non-ASCII letter is both U and W (there is no case
+ * outside ASCII), and marks are not letters at all. */
+static inline bool is_up(const seg *s, size_t q)
+{
+    return s->k[q] == K_L && !(s->cp[q] >= 'a' && s->cp[q] <= 'z');
+}
+
+static inline bool is_lo(const seg *s, size_t q)
+{
+    return s->k[q] == K_L && !(s->cp[q] >= 'A' && s->cp[q] <= 'Z');
+}
+
+static size_t run_lo(const seg *s, size_t q)
+{
+    size_t e = q;
+    while (e < s->n && is_lo(s, e))
+        e++;
+    return e - q;
+}
+
+static size_t m_gpt4o(const seg *s, size_t p)
+{
+    uint32_t c = s->cp[p];
+    int k = s->k[p];
+    /* X? is taken only when a letter follows: without it the letter
+     * alternatives would start on a non-letter and fail anyway */
+    size_t q = p;
+    if (!is_nl(c) && k != K_L && k != K_N && p + 1 < s->n && s->k[p + 1] == K_L)
+        q = p + 1;
+    if (s->k[q] == K_L) {
+        size_t u = 0;
+        while (q + u < s->n && is_up(s, q + u))
+            u++;
+        /* U*W+: U* backs off one character at a time until W+ can start;
+         * once U* has given back something, W+ stops at the character
+         * U* gave back before (it is U, and only non-ASCII letters are both) */
+        size_t end = 0;
+        for (size_t i = u + 1; i-- > 0;) {
+            size_t w = run_lo(s, q + i);
+            if (w) {
+                end = q + i + w;
+                break;
+            }
+        }
+        /* U+W*: the whole U run, then whatever W follows (none, since
+         * U*W+ failed with the whole run). One of the two always matches
+         * at a letter. */
+        if (!end)
+            end = q + u;
+        return end - p + (end < s->n ? contraction(s, end, true) : 0);
+    }
+    if (k == K_N) {
+        size_t r = run_of(s, p, K_N);
+        return r < 3 ? r : 3;
+    }
+    size_t sp = (c == ' ' && p + 1 < s->n && is_x(s, p + 1)) ? 1 : 0;
+    if (sp || is_x(s, p)) {
+        size_t e = p + sp + run_x(s, p + sp);
+        while (e < s->n && (is_nl(s->cp[e]) || s->cp[e] == '/'))
+            e++;
+        return e - p;
+    }
+    /* here cp[p] is white space: \s*[\r\n]+, \s+(?!\S), \s+ as for llama3 */
+    size_t w = run_of(s, p, K_WS), last_nl = 0;
+    for (size_t e = p; e < p + w; e++)
+        if (is_nl(s->cp[e]))
+            last_nl = e + 1;
+    if (last_nl)
+        return last_nl - p;
+    if (w > 1 && p + w < s->n)
+        return w - 1;
+    return w;
+}
+
 /* [\p{P}\$\+<=>\^~\|]+ and, for Falcon, the same with the backtick */
 static bool punct_sym(const seg *s, size_t q, bool backtick)
 {
@@ -347,6 +426,7 @@ static const struct rule_set {
     [TOK_PRE_SEED_CODER] = {"seed-coder", {m_seed_coder}},
     [TOK_PRE_CHAMELEON] = {"chameleon",
                            {m_sentinel, m_image, m_tab_nl_spaces, m_num_one, m_punct_one, m_gpt2}},
+    [TOK_PRE_GPT4O] = {"gpt-4o", {m_gpt4o}},
 };
 
 static const struct pre_name {
@@ -377,6 +457,8 @@ static const struct pre_name {
     {"bailingmoe", TOK_PRE_QWEN2}, /* its \s*[\r\n] ends where \s*[\r\n]+ does */
     {"grok-2", TOK_PRE_QWEN2}, {"hunyuan", TOK_PRE_QWEN2},
     {"granite-docling", TOK_PRE_GPT2},
+    {"gpt-4o", TOK_PRE_GPT4O}, {"llama4", TOK_PRE_GPT4O}, {"kanana2", TOK_PRE_GPT4O},
+    {"minimax-m2", TOK_PRE_GPT4O},
 };
 
 enum tok_pre tok_pre_from_name(const char *name, bool *known)

@@ -1,7 +1,7 @@
 /*
  * test_pre.c - pre-tokenizer splits for the rule sets that have no
  * reference vectors in ../shared (llama3, qwen2, default/gpt-neox,
- * chameleon, bloom, seed-coder) plus deepseek-coder, each worked out by
+ * chameleon, bloom, seed-coder, gpt-4o) plus deepseek-coder, each worked out by
  * hand from the rule's regex: contractions, letters with one leading
  * non-letter, digit groups, punctuation with trailing newlines, and the
  * white-space rules (\s*[\r\n]+, \s+(?!\S), \s+).
@@ -76,6 +76,26 @@ int main(void)
     expect_split(TOK_PRE_GPT2, "a\xe3\x80\x80\xe3\x80\x80" "b", "a|\xe3\x80\x80|\xe3\x80\x80|b");
     expect_split(TOK_PRE_DEEPSEEK_LLM, "\xe4\xb8\x80\xe3\x80\x80\xe4\xb8\x80",
                  "\xe4\xb8\x80|\xe3\x80\x80|\xe4\xb8\x80");
+    /* gpt-4o: a word is upper-case letters then lower-case ones, so a
+     * case change inside a word splits it, and an upper-case run keeps its
+     * last capital when lower case follows (XMLHttp) */
+    expect_split(TOK_PRE_GPT4O, "HelloWorld CamelCASE XMLHttpRequest",
+                 "Hello|World| Camel|CASE| XMLHttp|Request");
+    /* digits in threes, never with a space; contractions in any case end a
+     * word, wherever it is upper case */
+    expect_split(TOK_PRE_GPT4O, "1234567 12345", "123|456|7| |123|45");
+    expect_split(TOK_PRE_GPT4O, "I'M here'S they'll don'tStop", "I'M| here'S| they'll| don't|Stop");
+    /* one non-letter (tab, punctuation, not a newline) leads a word, but a
+     * space before punctuation goes with the punctuation; punctuation takes
+     * the newlines and slashes after it */
+    expect_split(TOK_PRE_GPT4O, "\tHello !x,y --z\nw", "\tHello| !|x|,y| --|z|\n|w");
+    expect_split(TOK_PRE_GPT4O, "x.\n\n/y a\r\nb", "x|.\n\n/|y| a|\r\n|b");
+    expect_split(TOK_PRE_GPT4O, "a  \n\n  b   ", "a|  \n\n| | b|   ");
+    /* outside ASCII a letter has no case (the reference's stand-in letter
+     * is both upper and lower case): " ÄÖB" gives its capitals
+     * back until a lower-case run can start, at Ö */
+    expect_split(TOK_PRE_GPT4O, "\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 \xc3\x84\xc3\x96" "B",
+                 "\xc3\x9cn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9| \xc3\x84\xc3\x96|B");
     /* an empty text has no pieces */
     uint32_t *lens = NULL;
     T_EQ_INT(tok_pre_split(TOK_PRE_GPT2, NULL, 0, &lens), 0);
@@ -83,6 +103,8 @@ int main(void)
     bool known;
     T_EQ_INT(tok_pre_from_name("llama-bpe", &known), TOK_PRE_LLAMA3);
     T_CHECK(known, "llama-bpe is known");
+    T_EQ_INT(tok_pre_from_name("gpt-4o", &known), TOK_PRE_GPT4O);
+    T_CHECK(known, "gpt-4o is known");
     T_EQ_INT(tok_pre_from_name("tekken-xyz", &known), TOK_PRE_GPT2);
     T_CHECK(!known, "an unknown name falls back to gpt-2 and says so");
     return t_done();
