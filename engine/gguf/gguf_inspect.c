@@ -1,8 +1,9 @@
 /*
  * gguf_inspect.c - chord_inspect(): a readable description of a GGUF file.
  *
- * Sections: the header, one line per metadata key, the tensor table, totals
- * by tensor type, and the per-layer byte sizes as the layer cache groups
+ * Sections: the header, one line per metadata key, a summary of the model
+ * those keys describe, the tensor table, totals by tensor type, and the
+ * per-layer byte sizes as the layer cache groups
  * them ("global" = every tensor not named blk.N.*, then each layer N).
  * Output errors (a closed pipe) are reported as CHORD_E_IO.
  */
@@ -80,9 +81,9 @@ static void put_number(FILE *out, gguf_vtype t, const void *p)
     }
 }
 
-static void put_kv(FILE *out, const gguf_kv *kv)
+static void put_kv(FILE *out, const gguf_kv *kv, int width)
 {
-    put_name(out, kv->key, 40);
+    put_name(out, kv->key, width);
     if (kv->type == GGUF_STRING) {
         fprintf(out, "%-6s ", "str");
         put_quoted(out, kv->str, kv->str_len, STR_SHOW);
@@ -201,6 +202,117 @@ static chord_status put_layers(FILE *out, const gguf_file *f, chord_err *err)
     return CHORD_OK;
 }
 
+/* "<arch>.<suffix>" as an integer or a float; false when absent. */
+static bool arch_int(const gguf_file *f, const char *arch, const char *suffix, int64_t *v)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_int(f, key, v);
+}
+
+static bool arch_float(const gguf_file *f, const char *arch, const char *suffix, double *v)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_float(f, key, v);
+}
+
+static bool has_tensor(const gguf_file *f, const char *name)
+{
+    return gguf_find_tensor(f, name) != NULL;
+}
+
+/* A few lines on the model the metadata describes, for what the raw keys
+ * leave to arithmetic: heads x head size against the width, the KV
+ * grouping, local layers' rope base and window, soft-caps, LongRoPE's
+ * stretch, a tied output, and what a block holds beyond llama's. Only
+ * keys and tensor names are read: no family's defaults are assumed. */
+static void put_model(FILE *out, const gguf_file *f)
+{
+    const char *arch = gguf_get_str(f, "general.architecture");
+    int64_t embd, layers, heads, kv = 0, ffn = 0, ctx = 0, hd = 0, rot = 0, win, orig;
+    if (!arch || !arch_int(f, arch, "embedding_length", &embd) ||
+        !arch_int(f, arch, "block_count", &layers) || !arch_int(f, arch, "attention.head_count", &heads) ||
+        heads < 1)
+        return;
+    const gguf_kv *toks = gguf_find_array(f, "tokenizer.ggml.tokens", GGUF_STRING);
+    const gguf_tensor *emb = gguf_find_tensor(f, "token_embd.weight");
+    arch_int(f, arch, "feed_forward_length", &ffn);
+    arch_int(f, arch, "context_length", &ctx);
+    if (!arch_int(f, arch, "attention.head_count_kv", &kv))
+        kv = heads;
+    if (!arch_int(f, arch, "attention.key_length", &hd))
+        hd = embd / heads;
+    if (!arch_int(f, arch, "rope.dimension_count", &rot))
+        rot = hd;
+    fputs("\nmodel (from its metadata):\n", out);
+    fprintf(out, "  %s: %" PRId64 " layers, width %" PRId64 ", feed-forward %" PRId64
+            ", vocabulary %" PRId64 ", context %" PRId64 "\n", arch, layers, embd, ffn,
+            toks ? (int64_t)toks->arr_n : emb ? emb->ne[1] : 0, ctx);
+    fprintf(out, "  attention: %" PRId64 " heads x %" PRId64 " (%" PRId64 " wide%s), %" PRId64
+            " KV head%s", heads, hd, heads * hd, heads * hd == embd ? ", the width" : "", kv,
+            kv == 1 ? "" : "s");
+    if (kv > 0 && heads % kv == 0 && kv < heads)
+        fprintf(out, " (%" PRId64 " queries each)", heads / kv);
+    fputc('\n', out);
+    double base = 0, base_swa = 0, cap = 0, fcap = 0, mscale = 0;
+    fputs("  rope: ", out);
+    if (arch_float(f, arch, "rope.freq_base", &base))
+        fprintf(out, "base %.9g", base);
+    else
+        fputs("base not given (the default)", out);
+    if (arch_float(f, arch, "rope.freq_base_swa", &base_swa))
+        fprintf(out, " (local layers %.9g)", base_swa);
+    fprintf(out, ", %" PRId64 " of %" PRId64 " dims rotated per head\n", rot, hd);
+    if (arch_int(f, arch, "attention.sliding_window", &win)) {
+        int64_t pattern;
+        fprintf(out, "  sliding window: %" PRId64 " positions", win);
+        if (arch_int(f, arch, "attention.sliding_window_pattern", &pattern))
+            fprintf(out, ", pattern %" PRId64, pattern);
+        fputc('\n', out);
+    }
+    bool has_cap = arch_float(f, arch, "attn_logit_softcapping", &cap);
+    bool has_fcap = arch_float(f, arch, "final_logit_softcapping", &fcap);
+    if (has_cap || has_fcap) {
+        fputs("  soft-capping:", out);
+        if (has_cap)
+            fprintf(out, " attention scores %.9g", cap);
+        if (has_fcap)
+            fprintf(out, "%s logits %.9g", has_cap ? "," : "", fcap);
+        fputc('\n', out);
+    }
+    if (arch_int(f, arch, "rope.scaling.original_context_length", &orig)) {
+        fprintf(out, "  LongRoPE: trained at %" PRId64 ", stretched x%.3g to %" PRId64, orig,
+                orig > 0 ? (double)ctx / (double)orig : 0.0, ctx);
+        if (arch_float(f, arch, "rope.scaling.attn_factor", &mscale))
+            fprintf(out, ", attention factor %.9g", mscale);
+        const gguf_tensor *lf = gguf_find_tensor(f, "rope_factors_long.weight");
+        if (lf && has_tensor(f, "rope_factors_short.weight"))
+            fprintf(out, ", long and short factors (%" PRId64 " each)", lf->ne[0]);
+        fputc('\n', out);
+    }
+    if (emb)
+        fprintf(out, "  output: %s\n", has_tensor(f, "output.weight")
+                                           ? "its own matrix (output.weight)"
+                                           : "tied to token_embd (no output.weight)");
+    /* what layer 0 holds beyond attn_norm, q/k/v, attn_output, ffn_norm,
+     * gate, up, down */
+    static const struct { const char *name; const char *what; } extras[] = {
+        {"blk.0.attn_q.bias", "q/k/v biases"}, {"blk.0.attn_qkv.weight", "fused q/k/v"},
+        {"blk.0.attn_q_norm.weight", "q/k norms"},
+        {"blk.0.post_attention_norm.weight", "post-attention norm"},
+        {"blk.0.post_ffw_norm.weight", "post-FFN norm"},
+    };
+    int n = 0;
+    fputs("  block (layer 0): llama's", out);
+    for (size_t i = 0; i < sizeof extras / sizeof *extras; i++)
+        if (has_tensor(f, extras[i].name))
+            fprintf(out, "%s %s", n++ ? "," : " plus", extras[i].what);
+    if (has_tensor(f, "blk.0.ffn_up.weight") && !has_tensor(f, "blk.0.ffn_gate.weight"))
+        fprintf(out, "%s fused gate+up (no ffn_gate)", n++ ? "," : " plus");
+    fputc('\n', out);
+}
+
 chord_status chord_inspect(const char *path, FILE *out, chord_err *err)
 {
     chord_init();
@@ -214,8 +326,17 @@ chord_status chord_inspect(const char *path, FILE *out, chord_err *err)
     fprintf(out, "alignment:   %" PRIu32 "\n", f->alignment);
     fprintf(out, "data offset: %" PRIu64 "\n", f->data_offset);
     fprintf(out, "\nmetadata (%" PRIu64 " keys):\n", f->n_kv);
+    /* keys line up in one column, however long the longest (phi3's
+     * rope.scaling.original_context_length is 41 bytes), up to a limit */
+    int width = 40;
+    for (uint64_t i = 0; i < f->n_kv; i++) {
+        size_t n = strlen(f->kv[i].key);
+        if (n > (size_t)width && n <= 64)
+            width = (int)n;
+    }
     for (uint64_t i = 0; i < f->n_kv; i++)
-        put_kv(out, &f->kv[i]);
+        put_kv(out, &f->kv[i], width);
+    put_model(out, f);
     put_tensors(out, f);
     st = put_layers(out, f, err);
     if (!st && (fflush(out) != 0 || ferror(out)))

@@ -5,7 +5,8 @@
  *    vocabularies), the tensor names, types and shapes are exactly those
  *    of the fixture, and the family's metadata keys ("<arch>.*") are the
  *    same set (qwen3's key/value lengths, gemma's windows and soft-caps,
- *    phi3's LongRoPE keys), with the values the shape implies;
+ *    phi3's LongRoPE keys), with the values the shape implies, and
+ *    chord inspect's model summary says what they mean;
  *  - each such model loads, and a forward pass gives n_vocab finite,
  *    spread logits per position whose argmax varies with the input;
  *  - phi3's LongRoPE divisors rise from 1 and its attention factor is
@@ -131,26 +132,35 @@ static double get_f32(const char *path, const char *key)
 static const struct family_case {
     const char *arch, *ref, *shape;
     int n_layer;
-    const char *want[6];   /* inspect lines (substrings) the file must show */
+    const char *want[8];   /* inspect lines (substrings) the file must show */
     bool tied;
 } cases[] = {
     {"qwen3", "models/f-qwen3-q8_0.gguf",
      "--dim 128 --layers 3 --heads 4 --kv-heads 2 --head-dim 64 --ffn 384", 3,
      {"qwen3.attention.key_length               u32    64", "qwen3.attention.value_length",
       "blk.0.attn_q_norm.weight         F32   64 ", "blk.0.attn_q.weight              Q8_0  128 x 256",
-      "qwen3.rope.freq_base                     f32    1000000"}, false},
+      "qwen3.rope.freq_base                     f32    1000000",
+      "  attention: 4 heads x 64 (256 wide), 2 KV heads (2 queries each)\n",
+      "  block (layer 0): llama's plus q/k norms\n"}, false},
     {"gemma3", "models/g-gemma3-q8_0.gguf",
      "--dim 128 --layers 6 --heads 4 --kv-heads 1 --head-dim 64 --ffn 384 --window 8", 6,
      {"gemma3.rope.freq_base_swa                f32    10000", "gemma3.attention.sliding_window          u32    8",
-      "blk.5.post_ffw_norm.weight", "blk.0.post_attention_norm.weight", "blk.0.attn_k_norm.weight"}, true},
+      "blk.5.post_ffw_norm.weight", "blk.0.post_attention_norm.weight", "blk.0.attn_k_norm.weight",
+      "  rope: base 1000000 (local layers 10000), 64 of 64 dims rotated per head\n  sliding window: 8 positions\n",
+      "  output: tied to token_embd (no output.weight)\n",
+      "  block (layer 0): llama's plus q/k norms, post-attention norm, post-FFN norm\n"}, true},
     {"gemma2", "models/h-gemma2-q8_0.gguf",
      "--dim 128 --layers 4 --heads 4 --kv-heads 2 --head-dim 32 --ffn 384 --window 8", 4,
      {"gemma2.attn_logit_softcapping            f32    50", "gemma2.final_logit_softcapping           f32    30",
-      "gemma2.attention.sliding_window          u32    8", "blk.3.post_ffw_norm.weight"}, true},
+      "gemma2.attention.sliding_window          u32    8", "blk.3.post_ffw_norm.weight",
+      "  soft-capping: attention scores 50, logits 30\n", "  output: tied to token_embd (no output.weight)\n",
+      "  block (layer 0): llama's plus post-attention norm, post-FFN norm\n"}, true},
     {"phi3", "models/i-phi3-q8_0.gguf", "--dim 128 --layers 3 --heads 4 --kv-heads 4 --ffn 256", 3,
-     {"phi3.rope.scaling.original_context_length u32    4096", "phi3.rope.scaling.attn_factor            f32    1.19023812",
+     {"phi3.rope.scaling.original_context_length u32    4096", "phi3.rope.scaling.attn_factor             f32    1.19023812",
       "rope_factors_long.weight         F32   16 ", "blk.0.attn_qkv.weight            Q8_0  128 x 384",
-      "blk.0.ffn_up.weight              Q8_0  128 x 512"}, false},
+      "blk.0.ffn_up.weight              Q8_0  128 x 512",
+      "  LongRoPE: trained at 4096, stretched x32 to 131072, attention factor 1.19023812, long and short factors (16 each)\n",
+      "  block (layer 0): llama's plus fused q/k/v, fused gate+up (no ffn_gate)\n"}, false},
 };
 
 static void test_fixture_shapes(void)
@@ -167,7 +177,7 @@ static void test_fixture_shapes(void)
         T_EQ_INT(sy_same_layout(path, ref), 0);
         T_EQ_INT(same_arch_keys(path, ref, c->arch), 0);
         char *text = inspect(path);
-        for (int k = 0; text && k < 6 && c->want[k]; k++)
+        for (int k = 0; text && k < 8 && c->want[k]; k++)
             T_CHECK(strstr(text, c->want[k]), "%s: inspect does not show '%s'", c->arch, c->want[k]);
         /* a tied model has no output matrix (attn_output is another) */
         T_CHECK(text && !strstr(text, "\n  output.weight ") == c->tied,
