@@ -116,6 +116,7 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
             int il = gguf_tensor_layer(f->tensors[i].name);
             n_layer = il + 1 > n_layer ? il + 1 : n_layer;
         }
+        bool tied = !gguf_find_tensor(f, "output.weight");
         /* the file type is the target's now (or unnamed) */
         for (uint64_t i = 0; i < f->n_kv; i++)
             if (strcmp(f->kv[i].key, "general.file_type"))
@@ -128,7 +129,10 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
             if (!qt || !qt->supported)
                 st = err_set(err, CHORD_E_UNSUPPORTED, "%s: tensor '%s' at offset %llu: type %s cannot be converted",
                              in_path, t->name, (unsigned long long)t->offset, qt ? qt->name : "unknown");
-            types[i] = synth_tensor_type(&ft, t->name, t->n_dims, t->ne[0],
+            /* a tied embedding (no output.weight: gemma) is the output
+             * matrix too and gets its type, as llama.cpp gives it */
+            const char *as = tied && !strcmp(t->name, "token_embd.weight") ? "output.weight" : t->name;
+            types[i] = synth_tensor_type(&ft, as, t->n_dims, t->ne[0],
                                          gguf_tensor_layer(t->name), n_layer);
             gguf_writer_tensor(w, t->name, types[i], t->n_dims, t->ne);
         }

@@ -106,7 +106,16 @@ int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64
             t = QT_Q6_K;
         return fit_block(t, ne0);
     }
-    if (ft->mix && layer >= 0) {
+    if ((t == QT_IQ4_XS || t == QT_IQ4_NL) && layer >= 0 && layer < n_layer / 8 &&
+        ends_with(name, "ffn_down.weight")) {
+        /* llama.cpp's choice for these types without an importance matrix:
+         * the first eighth's ffn_down one step up */
+        t = QT_Q5_K;
+    } else if (ft->mix == 'M' && layer >= 0 && ends_with(name, "attn_qkv.weight")) {
+        /* a fused q/k/v (phi3) is one step up in the _M mixes, as
+         * llama.cpp has it */
+        t = ft->base == QT_Q3_K ? QT_Q4_K : ft->base == QT_Q4_K ? QT_Q5_K : QT_Q6_K;
+    } else if (ft->mix && layer >= 0) {
         bool attn_v = ends_with(name, "attn_v.weight");
         bool ffn_down = ends_with(name, "ffn_down.weight");
         if (ft->base == QT_Q3_K && ft->mix == 'M') {

@@ -20,6 +20,8 @@
  *  - a gemma3 at Gemma-3-1B widths (1152: not a multiple of 256) writes in
  *    Q4_K_M with the llama.cpp fallbacks (Q5_0, the tied embedding Q8_0)
  *    and runs;
+ *  - llama.cpp's type rules for the new tensors: phi3's attn_qkv, a tied
+ *    embedding (synth and chord quantize), IQ4_XS's early ffn_down;
  *  - bad uses (a window on a family without one, an odd head size) are
  *    usage errors.
  */
@@ -411,6 +413,62 @@ static void test_gemma3_1b_widths(void)
     free(l);
 }
 
+/* The type of tensor name in path (-1 when absent). */
+static int type_of(const char *path, const char *name)
+{
+    gguf_file *f = NULL;
+    chord_err err;
+    if (gguf_open(path, &f, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "%s", err.msg);
+        return -1;
+    }
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    int type = t ? t->type : -1;
+    gguf_close(f);
+    return type;
+}
+
+/* llama.cpp's mix rules where the new families differ: phi3's fused q/k/v
+ * one step up in Q4_K_M; a tied embedding quantized as the output matrix
+ * (by synth and by chord quantize); IQ4_XS's first-eighth ffn_down in
+ * Q5_K. Type ids: Q4_K 12, Q5_K 13, Q6_K 14, IQ4_XS 23. */
+static void test_type_rules(void)
+{
+    const char *p = synth("phi3-mix", "--arch phi3 --dim 256 --layers 8 --heads 4 --ffn 512 --vocab 600 --type Q4_K_M --fast");
+    if (p) {
+        T_EQ_INT(type_of(p, "blk.3.attn_qkv.weight"), 13);
+        T_EQ_INT(type_of(p, "blk.3.ffn_up.weight"), 12);
+        T_EQ_INT(type_of(p, "token_embd.weight"), 12);
+        T_EQ_INT(type_of(p, "output.weight"), 14);
+    }
+    p = synth("g2-f16", "--arch gemma2 --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 --vocab 600 --type F16");
+    if (p) {
+        char cmd[9000];
+        snprintf(cmd, sizeof cmd, "quantize '%s' '%s/g2-q4km.gguf' Q4_K_M", p, t_tmpdir());
+        T_EQ_INT(sy_chord(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s/g2-q4km.gguf", t_tmpdir());
+        T_EQ_INT(type_of(cmd, "token_embd.weight"), 14);
+        T_EQ_INT(type_of(cmd, "blk.0.attn_q.weight"), 12);
+        T_EQ_INT(type_of(cmd, "output.weight"), -1);
+    }
+    p = synth("g2-q4km", "--arch gemma2 --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 --vocab 600 --type Q4_K_M --fast");
+    if (p)
+        T_EQ_INT(type_of(p, "token_embd.weight"), 14);
+    p = synth("q3-iq4xs", "--arch qwen3 --dim 256 --layers 8 --heads 4 --kv-heads 2 --head-dim 64 --ffn 512 --vocab 600 --type IQ4_XS --fast");
+    if (p) {
+        T_EQ_INT(type_of(p, "blk.0.ffn_down.weight"), 13);
+        T_EQ_INT(type_of(p, "blk.1.ffn_down.weight"), 23);
+        T_EQ_INT(type_of(p, "blk.0.attn_q.weight"), 23);
+        T_EQ_INT(type_of(p, "output.weight"), 14);
+        chord_token toks[6] = {1, 100, 200, 300, 400, 500};
+        int nv = 0;
+        float *l = sy_logits(p, toks, 6, &nv);
+        if (l)
+            check_logits("qwen3 IQ4_XS", l, 6, nv);
+        free(l);
+    }
+}
+
 static void test_usage_errors(void)
 {
     const char *bad[] = {
@@ -435,6 +493,7 @@ int main(void)
     test_window_consistency();
     test_generated_chat_vocab();
     test_gemma3_1b_widths();
+    test_type_rules();
     test_usage_errors();
     return t_done();
 }
