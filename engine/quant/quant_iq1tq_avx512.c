@@ -27,7 +27,9 @@
  */
 #include <immintrin.h>
 
+#include "core/tr16_avx512.h"
 #include "quant/quant_codebook.h"
+#include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
 
 static inline float h2f(qhalf h)
@@ -454,10 +456,187 @@ static inline __attribute__((always_inline)) void gemm_kind(int kind, int64_t n,
     }
 }
 
+/* ---------------------------------------------------------------------------
+ * Packed GEMM for larger batches (PMIN tokens and more): panels of 16 rows
+ * are unpacked once per pass of up to PTB tokens and interleaved (dword k
+ * of each row's weight bytes side by side, core/tr16_avx512.h), so a
+ * vpdpbusd multiplies 4 weights of 16 rows by 4 broadcast activation
+ * quants: the int32 lanes are rows, and no horizontal sums are left.
+ * Register tiles are 32 rows x PT tokens.
+ *
+ * The weight bytes: ternary u = value + 1 (the offset taken back through
+ * the token's total), IQ1_S u = 8 ls (g + 1) as in the row GEMM, IQ1_M
+ * u = ls (4 (g + 1) + (delta + 1) / 2) <= 135 so that 2 * its sum +
+ * (-9 ls) . bsums is T: the same exact T, so the same bits.
+ * ------------------------------------------------------------------------- */
+
+#define PT 4
+#define PTB 256
+#define PMIN 16
+
+typedef struct ppack {
+    __m512i w[64]; /* dword k, lane r: weight bytes 4k..4k+3 of row r */
+    __m512i m[8];  /* IQ1: lane r = the bsum weights 2p, 2p+1 of row r */
+    __m512 d;      /* lane r: the half scale of row r */
+} ppack;
+
+/* The packed weights of super-block i of rows ph..ph+nr-1 (rows past nr zero). */
+static inline __attribute__((always_inline)) void pack_block(int kind, const uint8_t *w, size_t row_bytes, int ph,
+                                                             int nr, int64_t i, ppack *P)
+{
+    __m512i u[4][16], m[16];
+    float d[16];
+    for (int r = 0; r < 16; r++) {
+        if (r >= nr) {
+            for (int c = 0; c < 4; c++)
+                u[c][r] = _mm512_setzero_si512();
+            m[r] = _mm512_setzero_si512();
+            d[r] = 0.0f;
+            continue;
+        }
+        const uint8_t *row = w + (size_t)(ph + r) * row_bytes;
+        wblk b;
+        if (kind == K_IQ1M) {
+            __m512i g1[4], ls;
+            __mmask32 neg;
+            iq1m_parts((const block_iq1_m *)row + i, g1, &ls, &neg, &b.d);
+            const __m512i one = _mm512_set1_epi8(1);
+            for (int c = 0; c < 4; c++) {
+                const __m512i half_dd = _mm512_andnot_si512(_mm512_movm_epi64((__mmask8)(neg >> (8 * c))), one);
+                b.u[c] = _mm512_mullo_epi16(_mm512_add_epi8(_mm512_slli_epi16(g1[c], 2), half_dd),
+                                            iq1m_pair_scales(ls, c));
+            }
+            b.m16 = _mm256_mullo_epi16(_mm512_castsi512_si256(ls), _mm256_set1_epi16(-9));
+        } else {
+            unpack(kind, row, i, &b);
+            if (kind == K_IQ1S)
+                for (int c = 0; c < 4; c++)
+                    b.u[c] = _mm512_mullo_epi16(b.u[c], b.sc[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            u[c][r] = b.u[c];
+        m[r] = _mm512_zextsi256_si512(b.m16);
+        d[r] = b.d;
+    }
+    for (int c = 0; c < 4; c++) {
+        tr16_epi32(u[c]);
+        for (int j = 0; j < 16; j++)
+            P->w[16 * c + j] = u[c][j];
+    }
+    if (kind == K_IQ1S || kind == K_IQ1M) {
+        tr16_epi32(m);
+        for (int j = 0; j < 8; j++)
+            P->m[j] = m[j];
+    }
+    P->d = _mm512_loadu_ps(d);
+}
+
+static inline int32_t dword_at(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* sv[h][t] += the super-blocks of panel h (np of them) against token t,
+ * one super-block after the other. */
+static inline __attribute__((always_inline)) void ptile(int kind, int np, const ppack *P0, const ppack *P1,
+                                                        int64_t nb, const block_q8_K *const y[PT], __m512 sv[2][PT])
+{
+    for (int64_t i = 0; i < nb; i++) {
+        __m512i acc[2][PT];
+        for (int h = 0; h < 2; h++)
+            for (int t = 0; t < PT; t++)
+                acc[h][t] = _mm512_setzero_si512();
+        const ppack *A = &P0[i], *B = &P1[i];
+        for (int k = 0; k < 64; k++) {
+            const __m512i w0 = A->w[k];
+            const __m512i w1 = np > 1 ? B->w[k] : w0;
+            for (int t = 0; t < PT; t++) {
+                const __m512i a = _mm512_set1_epi32(dword_at(y[t][i].qs + 4 * k));
+                acc[0][t] = _mm512_dpbusd_epi32(acc[0][t], w0, a);
+                if (np > 1)
+                    acc[1][t] = _mm512_dpbusd_epi32(acc[1][t], w1, a);
+            }
+        }
+        for (int t = 0; t < PT; t++) {
+            const block_q8_K *yb = &y[t][i];
+            const __m512 yd = _mm512_set1_ps(yb->d);
+            for (int h = 0; h < np; h++) {
+                const ppack *Q = h ? B : A;
+                __m512i T = acc[h][t];
+                if (kind == K_IQ1M)
+                    T = _mm512_slli_epi32(T, 1);
+                if (kind == K_IQ1S || kind == K_IQ1M) {
+                    for (int q = 0; q < 8; q++)
+                        T = _mm512_dpwssd_epi32(T, Q->m[q], _mm512_set1_epi32(dword_at(&yb->bsums[2 * q])));
+                } else {
+                    int tot = 0;
+                    for (int k = 0; k < 16; k++)
+                        tot += yb->bsums[k];
+                    T = _mm512_sub_epi32(T, _mm512_set1_epi32(tot));
+                }
+                const __m512 dyd = _mm512_mul_ps(Q->d, yd);
+                if (kind == K_TQ1 || kind == K_TQ2)
+                    sv[h][t] = _mm512_add_ps(sv[h][t], _mm512_mul_ps(_mm512_cvtepi32_ps(T), dyd));
+                else
+                    sv[h][t] = _mm512_add_ps(sv[h][t], _mm512_mul_ps(dyd, _mm512_mul_ps(_mm512_cvtepi32_ps(T),
+                                                                                         _mm512_set1_ps(QUANT_IQ1S_DELTA))));
+            }
+        }
+    }
+}
+
+/* 0 when the work buffer cannot be had (the caller takes the row GEMM). */
+static inline __attribute__((always_inline)) int gemm_packed(int kind, int64_t n, const void *w, size_t row_bytes,
+                                                             int r0, int r1, const void *act, size_t act_bytes,
+                                                             int n_tok, float *out, size_t ldy)
+{
+    const int64_t nb = n / QK_K;
+    ppack *P = (ppack *)qgp_wbuf(2 * (size_t)nb * sizeof(ppack));
+    if (!P)
+        return 0;
+    const uint8_t *ab = act;
+    for (int tb = 0; tb < n_tok; tb += PTB) {
+        const int te = n_tok - tb < PTB ? n_tok : tb + PTB;
+        for (int p0 = r0; p0 < r1; p0 += 32) {
+            const int np = r1 - p0 > 16 ? 2 : 1;
+            __mmask16 mrow[2] = {0, 0};
+            for (int h = 0; h < np; h++) {
+                const int ph = p0 + 16 * h, nr = r1 - ph < 16 ? r1 - ph : 16;
+                mrow[h] = (__mmask16)((1u << nr) - 1);
+                for (int64_t i = 0; i < nb; i++)
+                    pack_block(kind, w, row_bytes, ph, nr, i, &P[h * nb + i]);
+            }
+            for (int t0 = tb; t0 < te; t0 += PT) {
+                const int nt = te - t0 < PT ? te - t0 : PT;
+                /* a short tile repeats its first token: same work, results dropped */
+                const block_q8_K *y[PT];
+                for (int t = 0; t < PT; t++)
+                    y[t] = (const block_q8_K *)(ab + (size_t)(t0 + (t < nt ? t : 0)) * act_bytes);
+                __m512 sv[2][PT];
+                for (int h = 0; h < 2; h++)
+                    for (int t = 0; t < PT; t++)
+                        sv[h][t] = _mm512_setzero_ps();
+                if (np > 1)
+                    ptile(kind, 2, P, P + nb, nb, y, sv);
+                else
+                    ptile(kind, 1, P, P, nb, y, sv);
+                for (int h = 0; h < np; h++)
+                    for (int t = 0; t < nt; t++)
+                        _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ldy + (size_t)(p0 + 16 * h), mrow[h], sv[h][t]);
+            }
+        }
+    }
+    return 1;
+}
+
 #define GEMM(name, kind)                                                                          \
     static void name(int64_t n, const void *w, size_t row_bytes, int r0, int r1, const void *act, \
                      size_t act_bytes, int n_tok, float *out, size_t ldy)                         \
     {                                                                                             \
+        if (n_tok >= PMIN && gemm_packed(kind, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy)) \
+            return;                                                                               \
         gemm_kind(kind, n, w, row_bytes, r0, r1, act, act_bytes, n_tok, out, ldy);                \
     }
 

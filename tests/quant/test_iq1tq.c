@@ -469,7 +469,7 @@ static void check_gemm(int type)
         printf("avx512 %-6s no GEMM of its own (prefill loops over vec_dot)\n", name);
         return;
     }
-    enum { NB = 37, N = NB * QK_K, ROWS = 37, TOK = 41 };
+    enum { NB = 37, N = NB * QK_K, ROWS = 37, TOK = 300 };
     const size_t rb = quant_row_bytes(type, N), ab = quant_row_bytes(QT_Q8_K, N);
     uint8_t *w = malloc(ROWS * rb), *act = malloc(TOK * ab);
     float *out = malloc(TOK * ROWS * sizeof *out);
@@ -478,7 +478,7 @@ static void check_gemm(int type)
     for (int t = 0; t < TOK; t++)
         make_act((block_q8_K *)(act + t * ab), NB, t % 4);
     const quant_kernels *kv = quant_kernels_for(type, "avx512");
-    static const int toks[] = {1, 2, 3, 7, 16, 17, 33, 41};
+    static const int toks[] = {1, 2, 3, 7, 15, 16, 17, 33, 41, 300};
     static const int ranges[][2] = {{0, 37}, {0, 16}, {5, 36}, {31, 37}};
     int bad = 0;
     for (size_t ti = 0; ti < sizeof toks / sizeof *toks; ti++)
