@@ -264,7 +264,7 @@ static const patch_case cases[] = {
     {"row not a multiple of the block", F(t0_ne0), 8, 48, CHORD_E_FORMAT, "multiple", true},
     {"tensor type 99", F(t0_type), 4, 99, CHORD_E_FORMAT, "tensor type 99", true},
     {"tensor type 2^32-1", F(t0_type), 4, UINT32_MAX, CHORD_E_FORMAT, "tensor type", false},
-    {"tensor type 20 (unknown to chord)", F(t0_type), 4, 20, CHORD_E_UNSUPPORTED, "tensor type 20", true},
+    {"tensor type 40 (NVFP4, unknown to chord)", F(t0_type), 4, 40, CHORD_E_UNSUPPORTED, "tensor type 40", true},
     {"tensor type Q8_K (unsupported)", F(t0_type), 4, QT_Q8_K, CHORD_E_UNSUPPORTED, "Q8_K", false},
     {"unaligned data offset", F(t1_off), 8, 16, CHORD_E_FORMAT, "alignment", true},
     {"overlapping data", F(t1_off), 8, 128, CHORD_E_FORMAT, "overlaps", true},
