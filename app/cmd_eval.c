@@ -2,7 +2,7 @@
  * cmd_eval.c - `chord eval`: teacher-forced logits of a token sequence.
  *
  *   chord eval -m MODEL --tokens "1 2 3" [--dump-logits OUT.f32]
- *              [--threads N] [--ctx N] [--mem-budget SIZE] [-v]
+ *              [--threads N] [--ctx N] [--mem-budget SIZE] [--flash-attn on|off] [-v]
  *
  * Runs the whole sequence as one batch and writes the logits of every
  * position as n_tokens x n_vocab little-endian float32 (the layout of the
@@ -18,7 +18,7 @@
 static void eval_usage(void)
 {
     fputs("usage: chord eval -m MODEL --tokens \"1 2 3\" [--dump-logits OUT.f32]\n"
-          "                  [--threads N] [--ctx N] [--mem-budget SIZE] [-v]\n", stderr);
+          "                  [--threads N] [--ctx N] [--mem-budget SIZE] [--flash-attn on|off] [-v]\n", stderr);
 }
 
 /* Writes n floats as little-endian float32 (the host order on every
@@ -43,6 +43,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *tokens_s = NULL, *dump = NULL;
     long long threads = 0, n_ctx = 0;
+    bool unfused = false;
     int64_t budget = 0;
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
@@ -68,6 +69,13 @@ int cmd_eval(int argc, char **argv)
                 app_error("eval: %s: bad value '%s' (an integer from 1 to 1024)", a, argv[i]);
                 return EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--flash-attn") || !strcmp(a, "-fa")) {
+            const char *v = argv[++i];
+            if (strcmp(v, "on") && strcmp(v, "off")) {
+                app_error("eval: %s: bad value '%s' (on or off)", a, v);
+                return EXIT_USAGE;
+            }
+            unfused = !strcmp(v, "off");
         } else if (!strcmp(a, "--ctx")) {
             if (!opts_parse_int(argv[++i], 1, 1 << 24, &n_ctx)) {
                 app_error("eval: %s: bad value '%s' (an integer from 1 to 16777216)", a, argv[i]);
@@ -117,6 +125,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "chord: %s\n", chord_model_plan(m));
     chord_ctx_params cp = chord_ctx_default_params();
     cp.n_ctx = (int)n_ctx;
+    cp.unfused_attn = unfused;
     cp.n_threads = (int)threads;
     if ((st = chord_ctx_new(m, &cp, &c, &err)) != CHORD_OK) {
         app_error("%s", err.msg);

@@ -125,6 +125,7 @@ chord_ctx_params opts_ctx_params(const chord_opts *o)
     chord_ctx_params p = chord_ctx_default_params();
     p.n_ctx = o->n_ctx;
     p.n_threads = o->n_threads;
+    p.unfused_attn = o->unfused_attn;
     return p;
 }
 
@@ -138,6 +139,8 @@ void opts_usage(FILE *f)
 "model and memory:\n"
 "  -m, --model FILE        GGUF model (llama or qwen2)\n"
 "  --ctx N                 context length (default: the model's, at most 4096)\n"
+"  --flash-attn on|off     attention in the numerics of llama.cpp's flash-attention\n"
+"                          kernel (on, the default) or of its unfused graph (off)\n"
 "  --threads N             compute threads (default: number of cores)\n"
 "  --mem-budget SIZE       bytes of weights kept in memory: 600M, 2G, auto, all\n"
 "                          (default auto: all of it if it fits in 80% of RAM)\n"
@@ -270,6 +273,10 @@ int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now)
             if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
             if (!opts_parse_int(v, 1, 1 << 24, &ll)) BAD_VALUE(a, v, "an integer from 1 to 16777216");
             o->n_ctx = (int)ll;
+        } else if (!strcmp(a, "--flash-attn") || !strcmp(a, "-fa")) {
+            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
+            if (strcmp(v, "on") && strcmp(v, "off")) BAD_VALUE(a, v, "on or off");
+            o->unfused_attn = !strcmp(v, "off");
         } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
             if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
             if (!opts_parse_int(v, 1, 1024, &ll)) BAD_VALUE(a, v, "an integer from 1 to 1024");

@@ -26,6 +26,7 @@ typedef struct chord_opts {
                                       --repeat-penalty --repeat-last-n --seed */
     int n_ctx;                  /* --ctx (0 = model's, capped at 4096) */
     int n_threads;              /* --threads (0 = cores) */
+    bool unfused_attn;          /* --flash-attn off */
     int64_t mem_budget;         /* --mem-budget SIZE|auto|all (0 = auto, -1 = all) */
     int prefetch;               /* --prefetch N (default 2) */
     bool direct_io;             /* --direct-io */

@@ -210,6 +210,11 @@ typedef struct chord_ctx chord_ctx;
 typedef struct chord_ctx_params {
     int n_ctx;            /* KV cache length; 0 = min(model's, 4096) */
     int n_threads;        /* 0 = the model's n_threads */
+    /* Attention in the numerics of the reference engine's unfused graph
+     * (llama.cpp --flash-attn off) rather than its flash-attention kernel
+     * (the default, and chord's faster prefill): both are exact softmax
+     * attention; they differ in where they round to F16. */
+    bool unfused_attn;
 } chord_ctx_params;
 
 chord_ctx_params chord_ctx_default_params(void);

@@ -482,10 +482,15 @@ static float dot_f16(const uint16_t *x, const uint16_t *y, int n)
     return (float)sum;
 }
 
-void kern_attn_head_scalar(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
-                           float *out)
+size_t kern_attn_tmp_halves(int hd, int n_pos)
 {
-    pthread_once(&f16_once, attn_init);
+    /* the query and the accumulator; unfused: the scores (floats) and the
+     * probabilities (halves) of every position */
+    return 2 * (size_t)hd + 3 * (size_t)n_pos + 2;
+}
+
+static void attn_fused(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp, float *out)
+{
     uint16_t *q16 = tmp, *acc = tmp + hd;
     for (int d = 0; d < hd; d++) {
         q16[d] = quant_f32_to_f16(q[d]);
@@ -497,7 +502,7 @@ void kern_attn_head_scalar(const float *q, const kern_attn_span *sp, int hd, uin
         const uint16_t *kr = sp->k + row, *vr = sp->v + row;
         float s = dot_f16(kr, q16, hd) * sp->scale;
         if (sp->softcap > 0)
-            s = sp->softcap * tanhf(s / sp->softcap);
+            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
         float ms = 1.0f, vs = 1.0f;
         if (s > mx) {
             ms = expf(mx - s);
@@ -514,6 +519,64 @@ void kern_attn_head_scalar(const float *q, const kern_attn_span *sp, int hd, uin
     float inv = sum > 0 ? 1.0f / sum : 0.0f;
     for (int d = 0; d < hd; d++)
         out[d] = f16_table[acc[d]] * inv;
+}
+
+/* The unfused numerics (kern.h). The scores sit after the query in tmp
+ * (4-byte aligned: hd is even), the probabilities after them. */
+static void attn_unfused(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
+                         float *out)
+{
+    uint16_t *q16 = tmp;
+    int n = sp->hi - sp->lo;
+    float *sc = (float *)(void *)(tmp + 2 * (size_t)hd);
+    uint16_t *pr = (uint16_t *)(sc + n);
+    for (int d = 0; d < hd; d++)
+        q16[d] = quant_f32_to_f16(q[d]);
+    float mx = -INFINITY;
+    for (int p = sp->lo; p < sp->hi; p++) {
+        size_t row = (size_t)(sp->ring ? p % sp->ring : p) * sp->ld;
+        float s = dot_f16(sp->k + row, q16, hd) * sp->scale;
+        if (sp->softcap > 0)
+            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
+        sc[p - sp->lo] = s;
+        if (s > mx)
+            mx = s;
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        sc[i] = expf(sc[i] - mx);
+        sum += sc[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++)
+        pr[i] = quant_f32_to_f16(sc[i] * inv);
+    /* each element's sum runs over the positions in order; positions
+     * outside, elements inside, so the value rows are read in order */
+    enum { MAX_HD = 512 };
+    double acc[MAX_HD];
+    for (int d0 = 0; d0 < hd; d0 += MAX_HD) {
+        int nd = hd - d0 < MAX_HD ? hd - d0 : MAX_HD;
+        for (int d = 0; d < nd; d++)
+            acc[d] = 0;
+        for (int p = sp->lo; p < sp->hi; p++) {
+            const uint16_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ld + d0;
+            float w = f16_table[pr[p - sp->lo]];
+            for (int d = 0; d < nd; d++)
+                acc[d] += (double)(f16_table[vr[d]] * w);
+        }
+        for (int d = 0; d < nd; d++)
+            out[d0 + d] = (float)acc[d];
+    }
+}
+
+void kern_attn_head_scalar(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
+                           float *out)
+{
+    pthread_once(&f16_once, attn_init);
+    if (sp->unfused)
+        attn_unfused(q, sp, hd, tmp, out);
+    else
+        attn_fused(q, sp, hd, tmp, out);
 }
 
 void kern_attn_head(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp, float *out)
@@ -580,7 +643,7 @@ void kern_geglu(float *gate, const float *up, int n)
 void kern_softcap(float *x, int n, float cap)
 {
     for (int i = 0; i < n; i++)
-        x[i] = cap * tanhf(x[i] / cap);
+        x[i] = tanhf(x[i] * (1.0f / cap)) * cap;
 }
 
 void kern_add(float *y, const float *x, int n)

@@ -105,23 +105,37 @@ void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
 /* The cached positions one query attends to: lo..hi-1 of one KV head's
  * rows (k and v point at row 0, ld elements apart). A sliding-window layer
  * keeps a ring: position p sits in row p % ring (ring 0: in row p). Each
- * score is q.k * scale, then, if softcap > 0, softcap * tanh(score /
- * softcap) (gemma2's attention-logit cap). */
+ * score is q.k * scale, then, if softcap > 0, tanh(score * (1 / softcap))
+ * * softcap (gemma2's attention-logit cap). unfused picks the numerics
+ * (see kern_attn_head). */
 typedef struct kern_attn_span {
     const uint16_t *k, *v;
     size_t ld;
     int lo, hi, ring;
     float scale, softcap;
+    bool unfused;
 } kern_attn_span;
 
-/* Attention of one query head over a span of cached positions, as an
- * online softmax in the reference's precision: the query rounded to F16
- * like the keys, each score a dot product of F16 values in 32 fused lanes
- * folded pairwise (then double for a tail), times scale; the weighted
- * values accumulated in an F16 vector, rescaled whenever the running
- * maximum moves. tmp holds 2 * hd halves; out receives hd floats. The AVX2
- * twin gives the same bits; kern_attn_head picks it when the CPU has AVX2
- * and CHORD_SIMD does not force scalar. */
+/* Halves of tmp kern_attn_head needs for a span of up to n_pos positions
+ * and head size hd. */
+size_t kern_attn_tmp_halves(int hd, int n_pos);
+
+/* Attention of one query head over a span of cached positions, in one of
+ * the reference engine's two precisions (its flash-attention kernel, or
+ * its unfused graph; llama.cpp's --flash-attn on/off), so that chord's
+ * logits can follow a reference made either way:
+ * - fused: an online softmax with the query rounded to F16 like the keys,
+ *   each score a dot product of F16 values in 32 fused lanes folded
+ *   pairwise (then double for a tail), times scale; the weighted values
+ *   accumulated in an F16 vector, rescaled whenever the running maximum
+ *   moves.
+ * - unfused: the same scores, all of them first; softmax in float (the
+ *   sum in double), each probability rounded to F16; each output element
+ *   the sum over positions of value times probability (exact float
+ *   products) in double, in position order.
+ * tmp holds kern_attn_tmp_halves(hd, hi - lo) halves, 4-byte aligned; out
+ * receives hd floats. The AVX2 twin gives the same bits; kern_attn_head
+ * picks it when the CPU has AVX2 and CHORD_SIMD does not force scalar. */
 void kern_attn_head(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp, float *out);
 void kern_attn_head_scalar(const float *q, const kern_attn_span *s, int hd, uint16_t *tmp,
                            float *out);
@@ -140,7 +154,9 @@ void kern_attn_head_avx2(const float *q, const kern_attn_span *s, int hd, uint16
  * lane by lane (kern_attn_blk_avx512.c). kern_attn_blk_scalar is the
  * one-query kernel row by row; kern_attn_blk runs the AVX-512 twin when
  * the CPU has it, CHORD_SIMD allows it, hd is a multiple of 32 and the
- * block has no window, ring or cap, else kern_attn_head row by row. ws holds kern_attn_blk_ws_floats(hd,
+ * block has no window, ring or cap and fused numerics, else kern_attn_head
+ * row by row (ws then serves as its tmp, for spans of up to n_ctx
+ * positions). ws holds kern_attn_blk_ws_floats(hd,
  * n_tok * n_grp) floats, 64-byte aligned. */
 #define KERN_ATTN_BK 32
 #define KERN_ATTN_MAX_ROWS 64
@@ -156,8 +172,9 @@ typedef struct kern_attn_qblk {
     int window;          /* a token at p sees p - window + 1 .. p; 0 = all */
     int ring;            /* rows of a local layer's ring (kern_attn_span) */
     float softcap;       /* kern_attn_span's score cap; 0 = none */
+    bool unfused;        /* kern_attn_span's numerics */
 } kern_attn_qblk;
-size_t kern_attn_blk_ws_floats(int hd, int n_rows);
+size_t kern_attn_blk_ws_floats(int hd, int n_rows, int n_ctx);
 void kern_attn_blk(const kern_attn_qblk *b, float *ws);
 void kern_attn_blk_scalar(const kern_attn_qblk *b, float *ws);
 /* Needs an AVX-512 CPU and hd a multiple of 32. */

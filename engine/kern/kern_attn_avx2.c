@@ -28,6 +28,54 @@ static inline float dot_f16(const uint16_t *k, const __m256 *qf, int hd)
     return (float)(double)r;
 }
 
+/* The unfused numerics (kern.h), eight lanes at a time where the scalar
+ * twin's order allows: the scores and the value sums are per position and
+ * per element, so only the loops are vectorized, not the sums. */
+static void attn_unfused(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
+                         float *out)
+{
+    enum { MAX_HD = 512 };
+    __m256 qf[MAX_HD / 8];
+    int n = sp->hi - sp->lo;
+    float *sc = (float *)(void *)(tmp + 2 * (size_t)hd);
+    uint16_t *pr = (uint16_t *)(sc + n);
+    for (int d = 0; d < hd; d += 8)
+        qf[d / 8] = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q + d), _MM_FROUND_TO_NEAREST_INT));
+    float mx = -INFINITY;
+    for (int p = sp->lo; p < sp->hi; p++) {
+        const uint16_t *kr = sp->k + (size_t)(sp->ring ? p % sp->ring : p) * sp->ld;
+        float s = dot_f16(kr, qf, hd) * sp->scale;
+        if (sp->softcap > 0)
+            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
+        sc[p - sp->lo] = s;
+        if (s > mx)
+            mx = s;
+    }
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        sc[i] = expf(sc[i] - mx);
+        sum += sc[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++)
+        pr[i] = (uint16_t)_cvtss_sh(sc[i] * inv, _MM_FROUND_TO_NEAREST_INT);
+    __m256d acc[MAX_HD / 4];
+    for (int d = 0; d < hd / 4; d++)
+        acc[d] = _mm256_setzero_pd();
+    for (int p = sp->lo; p < sp->hi; p++) {
+        const uint16_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ld;
+        __m256 w = _mm256_set1_ps(_cvtsh_ss(pr[p - sp->lo]));
+        for (int d = 0; d < hd; d += 8) {
+            /* half x half is exact in float: the products are the scalar's */
+            __m256 x = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + d))), w);
+            acc[d / 4] = _mm256_add_pd(acc[d / 4], _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+            acc[d / 4 + 1] = _mm256_add_pd(acc[d / 4 + 1], _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+        }
+    }
+    for (int d = 0; d < hd; d += 4)
+        _mm_storeu_ps(out + d, _mm256_cvtpd_ps(acc[d / 4]));
+}
+
 void kern_attn_head_avx2(const float *q, const kern_attn_span *sp, int hd, uint16_t *tmp,
                          float *out)
 {
@@ -35,6 +83,10 @@ void kern_attn_head_avx2(const float *q, const kern_attn_span *sp, int hd, uint1
     __m256 qf[MAX_HD / 8];
     if (hd > MAX_HD || hd % 32) {
         kern_attn_head_scalar(q, sp, hd, tmp, out);
+        return;
+    }
+    if (sp->unfused) {
+        attn_unfused(q, sp, hd, tmp, out);
         return;
     }
     uint16_t *acc = tmp + hd;
@@ -49,7 +101,7 @@ void kern_attn_head_avx2(const float *q, const kern_attn_span *sp, int hd, uint1
         const uint16_t *kr = sp->k + row, *vr = sp->v + row;
         float s = dot_f16(kr, qf, hd) * sp->scale;
         if (sp->softcap > 0)
-            s = sp->softcap * tanhf(s / sp->softcap);
+            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
         float ms = 1.0f, vs = 1.0f;
         if (s > mx) {
             ms = expf(mx - s);

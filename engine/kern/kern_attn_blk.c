@@ -10,9 +10,9 @@
 #include "kern/kern_attn_blk.h"
 #include "quant/quant.h"
 
-size_t kern_attn_blk_ws_floats(int hd, int n_rows)
+size_t kern_attn_blk_ws_floats(int hd, int n_rows, int n_ctx)
 {
-    size_t one = (size_t)hd; /* kern_attn_head's tmp: 2 * hd halves */
+    size_t one = (kern_attn_tmp_halves(hd, n_ctx) + 1) / 2; /* kern_attn_head's tmp */
     size_t blk = attn_blk_floats(hd, n_rows);
     return blk > one ? blk : one;
 }
@@ -27,7 +27,7 @@ static void by_rows(const kern_attn_qblk *b, float *ws,
         kern_attn_span sp = {
             .k = b->k, .v = b->v, .ld = b->ld, .ring = b->ring,
             .lo = b->window && p >= b->window ? p - b->window + 1 : 0, .hi = p + 1,
-            .scale = b->scale, .softcap = b->softcap,
+            .scale = b->scale, .softcap = b->softcap, .unfused = b->unfused,
         };
         f(b->q + (size_t)t * b->ldq + (size_t)h * b->hd, &sp, b->hd, (uint16_t *)ws,
           b->out + (size_t)t * b->ldo + (size_t)h * b->hd);
@@ -50,7 +50,7 @@ static void blk_init(void)
 void kern_attn_blk(const kern_attn_qblk *b, float *ws)
 {
     pthread_once(&blk_once, blk_init);
-    if (blk_simd && b->hd % 32 == 0 && !b->window && !b->ring && !b->softcap)
+    if (blk_simd && b->hd % 32 == 0 && !b->window && !b->ring && !b->softcap && !b->unfused)
         kern_attn_blk_avx512(b, ws);
     else
         by_rows(b, ws, kern_attn_head);

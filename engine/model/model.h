@@ -40,6 +40,10 @@ typedef struct model_recipe {
                              * the reference does) */
     bool softcap;           /* attention and final logit soft-capping keys */
     bool attn_scale_rule;   /* gemma's query scale (see read_config) */
+    bool q_prescale;        /* the query is scaled before attention (after
+                             * RoPE), not the scores: as the reference's
+                             * graphs for gemma and phi3 do, which rounds
+                             * the scaled query to F16 */
 } model_recipe;
 
 typedef struct model_config {
@@ -126,7 +130,10 @@ struct chord_ctx {
     float *hb, *hb2;           /* n_batch x n_ff: gate, up (a fused ffn_up
                                 * fills hb with 2 x n_ff per token) */
     float *qkv;                /* n_batch x (nq + 2 nkv): a fused attn_qkv's output, or NULL */
-    uint16_t *attn_tmp;        /* n_threads x 2*head_dim: a query and an accumulator, F16 */
+    uint16_t *attn_tmp;        /* n_threads x attn_tmp_halves: kern_attn_head's tmp */
+    size_t attn_tmp_halves;
+    bool attn_unfused;         /* the reference's unfused attention numerics
+                                * (chord_ctx_params.flash_attn off) */
     int attn_tb;               /* batched attention: tokens per query block, 0 = per head */
     size_t attn_ws_floats;     /* one thread's share of attn_ws (a multiple of 16) */
     float *attn_ws;            /* n_threads x attn_ws_floats, 64-byte aligned */

@@ -124,6 +124,7 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->m = m;
     c->n_ctx = cp.n_ctx ? cp.n_ctx : (cf->n_ctx_train < 4096 ? cf->n_ctx_train : 4096);
     c->n_batch = c->n_ctx < MODEL_MAX_BATCH ? c->n_ctx : MODEL_MAX_BATCH;
+    c->attn_unfused = cp.unfused_attn;
     c->n_threads = cp.n_threads ? cp.n_threads : m->params.n_threads;
     if (c->n_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -144,14 +145,15 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     size_t ffw = (size_t)max_int(cf->n_ff, cf->n_ff_exp);
     c->hb = malloc(nb * ffw * (cf->rc->fused_up ? 2 : 1) * sizeof(float));
     c->hb2 = malloc(nb * ffw * sizeof(float));
-    c->attn_tmp = malloc((size_t)c->n_threads * 2 * (size_t)cf->head_dim * sizeof(uint16_t));
+    c->attn_tmp_halves = (kern_attn_tmp_halves(cf->head_dim, c->n_ctx) + 31) & ~(size_t)31;
+    c->attn_tmp = malloc((size_t)c->n_threads * c->attn_tmp_halves * sizeof(uint16_t));
     c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
     /* Batched attention (prefill): a query block holds all the query heads
      * of a KV head for attn_tb tokens, at most KERN_ATTN_MAX_ROWS rows. */
     int group = cf->n_head / cf->n_head_kv;
     if (group <= KERN_ATTN_MAX_ROWS && c->n_batch > 1) {
         c->attn_tb = KERN_ATTN_MAX_ROWS / group;
-        c->attn_ws_floats = (kern_attn_blk_ws_floats(cf->head_dim, c->attn_tb * group) + 15) & ~(size_t)15;
+        c->attn_ws_floats = (kern_attn_blk_ws_floats(cf->head_dim, c->attn_tb * group, c->n_ctx) + 15) & ~(size_t)15;
         c->attn_ws = aligned_alloc(64, (size_t)c->n_threads * c->attn_ws_floats * sizeof(float));
     }
     c->kcache = malloc(cache * sizeof(uint16_t));

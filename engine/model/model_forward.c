@@ -118,7 +118,8 @@ static kern_attn_span attn_span(const chord_ctx *c, int il, int p, size_t off)
         .k = kv_rows(c, c->kcache, il) + off, .v = kv_rows(c, c->vcache, il) + off,
         .ld = (size_t)cf->n_head_kv * cf->head_dim, .ring = c->kv_ring[il],
         .lo = window && p >= window ? p - window + 1 : 0, .hi = p + 1,
-        .scale = cf->attn_scale, .softcap = cf->attn_softcap,
+        .scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale, .softcap = cf->attn_softcap,
+        .unfused = c->attn_unfused,
     };
     return sp;
 }
@@ -133,7 +134,7 @@ static void attn_work(void *arg, int ith, int nth)
     const model_config *cf = &c->m->cfg;
     int hd = cf->head_dim, nq = cf->n_head * hd;
     int group = cf->n_head / cf->n_head_kv;
-    uint16_t *tmp = c->attn_tmp + (size_t)ith * 2 * hd;
+    uint16_t *tmp = c->attn_tmp + (size_t)ith * c->attn_tmp_halves;
     int lo, hi;
     pool_split(cf->n_head * j->n, ith, nth, &lo, &hi);
     for (int item = lo; item < hi; item++) {
@@ -172,9 +173,9 @@ static void attn_blk_work(void *arg, int ith, int nth)
             .k = kl + (size_t)g * hd, .v = vl + (size_t)g * hd, .ld = (size_t)nkv,
             .n_tok = j->n - t0 < tb ? j->n - t0 : tb,
             .n_grp = group, .pos0 = j->pos0 + t0, .hd = hd,
-            .scale = cf->attn_scale,
+            .scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale,
             .window = cf->swa[j->il] ? cf->n_swa : 0, .ring = c->kv_ring[j->il],
-            .softcap = cf->attn_softcap,
+            .softcap = cf->attn_softcap, .unfused = c->attn_unfused,
         };
         kern_attn_blk(&b, ws);
     }
@@ -206,6 +207,9 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
                   cf->rope_mscale, cf->rc->rope_neox);
         kern_rope(k, cf->n_head_kv, hd, cf->n_rot, p, theta_scale, cf->rope_scale, c->freq_div,
                   cf->rope_mscale, cf->rc->rope_neox);
+        if (cf->rc->q_prescale)
+            for (int i = 0; i < nq; i++)
+                q[i] *= cf->attn_scale;
         size_t at = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p) * nkv;
         for (int i = 0; i < nkv; i++) {
             kc[at + i] = quant_f32_to_f16(k[i]);

@@ -83,11 +83,11 @@ static const model_recipe recipes[] = {
     {.arch = "qwen3", .rope_neox = true, .qk_norm = true, .act = MODEL_ACT_SILU},
     {.arch = "gemma2", .rope_neox = true, .post_norm = true, .embd_scale = true,
      .act = MODEL_ACT_GELU, .swa_period = 2, .swa_from_meta = true, .softcap = true,
-     .attn_scale_rule = true},
+     .attn_scale_rule = true, .q_prescale = true},
     {.arch = "gemma3", .rope_neox = true, .qk_norm = true, .post_norm = true, .embd_scale = true,
      .act = MODEL_ACT_GELU, .swa_period = 6, .swa_from_meta = true, .softcap = true,
-     .attn_scale_rule = true},
-    {.arch = "phi3", .rope_neox = true, .fused_up = true, .act = MODEL_ACT_SILU},
+     .attn_scale_rule = true, .q_prescale = true},
+    {.arch = "phi3", .rope_neox = true, .fused_up = true, .act = MODEL_ACT_SILU, .q_prescale = true},
     {.arch = "qwen3moe", .rope_neox = true, .qk_norm = true, .act = MODEL_ACT_SILU},
 };
 

@@ -338,6 +338,52 @@ static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
+/* Decode's matrix-vector product: four rows at a time against the one
+ * activation, so the four sums share one reduction and the float steps
+ * run in four lanes (each lane the scalar twin's operations, so the bits
+ * of vec_dot). */
+static inline __attribute__((always_inline)) void dot_rows_kind(int kind, int64_t n, float *out, const void *w,
+                                                                size_t row_bytes, int n_rows, const void *a)
+{
+    const block_q8_K *y = a;
+    const uint8_t *wb = w;
+    const int64_t nb = n / QK_K;
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) {
+        __m128 s4 = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            __m512i acc[4];
+            float d[4];
+            for (int q = 0; q < 4; q++) {
+                wblk b;
+                unpack(kind, wb + (size_t)(r + q) * row_bytes, i, &b);
+                acc[q] = token_acc(kind, &b, &y[i]);
+                d[q] = b.d;
+            }
+            const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
+            const __m128 dyd = _mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d));
+            if (kind == K_TQ1 || kind == K_TQ2)
+                s4 = _mm_add_ps(s4, _mm_mul_ps(t, dyd));
+            else
+                s4 = _mm_add_ps(s4, _mm_mul_ps(dyd, _mm_mul_ps(t, _mm_set1_ps(QUANT_IQ1S_DELTA))));
+        }
+        _mm_storeu_ps(out + r, s4);
+    }
+    for (; r < n_rows; r++)
+        vec_dot_kind(kind, n, out + r, wb + (size_t)r * row_bytes, a);
+}
+
+#define DOT_ROWS(name, kind)                                                                          \
+    static void name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a) \
+    {                                                                                                 \
+        dot_rows_kind(kind, n, out, w, row_bytes, n_rows, a);                                         \
+    }
+
+DOT_ROWS(dot_rows_tq2_0, K_TQ2)
+DOT_ROWS(dot_rows_tq1_0, K_TQ1)
+DOT_ROWS(dot_rows_iq1_s, K_IQ1S)
+DOT_ROWS(dot_rows_iq1_m, K_IQ1M)
+
 /* What the tile's tokens contribute to a range of super-blocks. */
 typedef struct act_range {
     float yd[NBR][KT];        /* y.d */
@@ -651,6 +697,10 @@ void quant_register_iq1tq_avx512(quant_kernels *tab)
     tab[QT_IQ1_M].vec_dot = vec_dot_iq1_m;
     tab[QT_TQ1_0].vec_dot = vec_dot_tq1_0;
     tab[QT_TQ2_0].vec_dot = vec_dot_tq2_0;
+    tab[QT_IQ1_S].vec_dot_rows = dot_rows_iq1_s;
+    tab[QT_IQ1_M].vec_dot_rows = dot_rows_iq1_m;
+    tab[QT_TQ1_0].vec_dot_rows = dot_rows_tq1_0;
+    tab[QT_TQ2_0].vec_dot_rows = dot_rows_tq2_0;
 }
 
 quant_gemm_fn quant_gemm_iq1tq_avx512_for(int type)

@@ -34,7 +34,7 @@ static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool s
     }
     for (size_t i = 0; i < (size_t)n_tok * nq; i++)
         q[i] = t_sym(&rng) * qs;
-    size_t nws = kern_attn_blk_ws_floats(hd, n_tok * n_grp);
+    size_t nws = kern_attn_blk_ws_floats(hd, n_tok * n_grp, n_pos);
     float *ws = aligned_alloc(64, ((nws * sizeof(float)) + 63) & ~(size_t)63);
     size_t hoff = (size_t)1 * n_grp * hd; /* query heads of KV head 1 */
     kern_attn_qblk b = {

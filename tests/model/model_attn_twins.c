@@ -5,7 +5,8 @@
  * scalar kernel agrees with a plain double-precision softmax attention
  * within F16 rounding; likewise for a window of positions, for the same
  * window read from a ring of rows (bit for bit what the flat rows give),
- * and with soft-capped scores.
+ * and with soft-capped scores; all of it in both numerics (the reference's
+ * flash-attention kernel and its unfused graph).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -52,25 +53,29 @@ int main(void)
     bool simd = quant_cpu_has("avx2");
     const int hds[] = {32, 64, 128};
     const int lens[] = {1, 2, 3, 17, 200};
-    uint16_t tmp[2 * 128];
+    static uint32_t tmp32[1024]; /* kern_attn_tmp_halves(128, 200) halves, 4-byte aligned */
+    uint16_t *tmp = (uint16_t *)tmp32;
     float q[128], a[128], b[128], r[128];
     for (int hi = 0; hi < 3; hi++) {
         for (int li = 0; li < 5; li++) {
-          /* variant 0: all positions; 1: a window of 7; 2: soft-capped */
-          for (int var = 0; var < 3; var++) {
+          /* variant 0: all positions; 1: a window of 7; 2: soft-capped;
+           * 3-5: the same, unfused */
+          for (int var = 0; var < 6; var++) {
+            bool unfused = var >= 3;
             int hd = hds[hi], n = lens[li];
             size_t ld = (size_t)hd * 3; /* a row holds other heads too */
             uint16_t *k = malloc((size_t)n * ld * sizeof *k), *v = malloc((size_t)n * ld * sizeof *v);
             for (size_t i = 0; i < (size_t)n * ld; i++) {
-                k[i] = quant_f32_to_f16(t_sym(&rng) * (var == 2 ? 30.0f : 3.0f));
+                k[i] = quant_f32_to_f16(t_sym(&rng) * (var % 3 == 2 ? 30.0f : 3.0f));
                 v[i] = quant_f32_to_f16(t_sym(&rng));
             }
             for (int d = 0; d < hd; d++)
                 q[d] = t_sym(&rng) * 2.0f;
             float scale = 1.0f / sqrtf((float)hd);
-            int window = var == 1 ? 7 : 0;
+            int window = var % 3 == 1 ? 7 : 0;
             kern_attn_span sp = {.k = k, .v = v, .ld = ld, .lo = window && n > window ? n - window : 0,
-                                 .hi = n, .scale = scale, .softcap = var == 2 ? 5.0f : 0.0f};
+                                 .hi = n, .scale = scale, .softcap = var % 3 == 2 ? 5.0f : 0.0f,
+                                 .unfused = unfused};
             kern_attn_head_scalar(q, &sp, hd, tmp, a);
             double worst = double_attn_err(q, k, v, ld, sp.lo, sp.hi, hd, scale, sp.softcap, a);
             T_CHECK(worst < 4e-3, "hd %d n %d variant %d: scalar vs double attention differ by %g",

@@ -10,6 +10,15 @@
  * `chord --batch --raw --token-ids`), and threads 1 vs 2 must agree.
  * The bounds depend on the model's tensor types (F32/F16, BF16, quantized).
  *
+ * The references come from llama.cpp run with its flash-attention kernel
+ * for some fixtures and with its unfused attention graph for others (they
+ * round to F16 in different places: measured, a-spm-q8_0 follows the first
+ * to 1e-6 at every position and the second to 0.09, k-spm-iq3_xxs the
+ * other way round). chord implements both (chord_ctx_params.unfused_attn,
+ * --flash-attn on|off); each fixture is checked whole, every bound and the
+ * greedy run, in the numerics whose teacher-forced logits are nearer to
+ * its full reference rows (NRMSE), and the run says which.
+ *
  * Mixtures of experts (a model whose metadata has <arch>.expert_count) are
  * the fixtures of their own run, model_reference_moe (CHORD_REF_SET=moe):
  * while that work (issue 14: gpt-oss, the expert cache) is open, a failure
@@ -177,6 +186,23 @@ static int argmax(const float *x, int n)
     return b;
 }
 
+/* The worst NRMSE of lg against the reference's three full rows. */
+static double worst_nrmse(const fixture *f, const float *lg)
+{
+    double worst = 0;
+    for (int i = 0; i < 3; i++) {
+        const float *ours = lg + (size_t)f->full_pos[i] * f->n_vocab;
+        const float *ref = f->full + (size_t)i * f->n_vocab;
+        double se = 0, sr = 0;
+        for (int k = 0; k < f->n_vocab; k++) {
+            se += ((double)ours[k] - ref[k]) * ((double)ours[k] - ref[k]);
+            sr += (double)ref[k] * ref[k];
+        }
+        worst = fmax(worst, sqrt(se / sr));
+    }
+    return worst;
+}
+
 /* The three logit checks on n_toks x n_vocab logits; how = "lib" or "cli". */
 static void check_logits(const fixture *f, const float *lg, const char *how)
 {
@@ -266,11 +292,12 @@ static int check_greedy(const fixture *f, const chord_token *gen, int n_gen, con
 }
 
 /* Greedy generation through the library with n_threads. */
-static int lib_greedy(chord_model *m, const fixture *f, int n_threads, chord_token *out)
+static int lib_greedy(chord_model *m, const fixture *f, int n_threads, bool unfused, chord_token *out)
 {
     chord_ctx_params cp = chord_ctx_default_params();
     cp.n_ctx = f->n_prompt + f->n_greedy + 8;
     cp.n_threads = n_threads;
+    cp.unfused_attn = unfused;
     chord_ctx *c = NULL;
     chord_err err;
     if (chord_ctx_new(m, &cp, &c, &err) != CHORD_OK) {
@@ -309,19 +336,39 @@ static void run_fixture(fixture *f)
     chord_model_get_info(m, &info);
     T_EQ_INT(info.n_vocab, f->n_vocab);
 
-    /* Library: teacher forcing in one batch, with 2 threads and with 1. */
+    /* Library: teacher forcing in one batch in both attention numerics,
+     * the nearer one kept for every check below; with 2 threads and 1. */
     float *lg[2] = {NULL, NULL};
-    for (int ti = 0; ti < 2; ti++) {
+    double dist[2];
+    bool unfused = false;
+    for (int mode = 0; mode < 2; mode++) {
         chord_ctx_params cp = chord_ctx_default_params();
         cp.n_ctx = f->n_toks + 8;
-        cp.n_threads = 2 - ti;
+        cp.n_threads = 2;
+        cp.unfused_attn = mode == 1;
         chord_ctx *c = NULL;
-        lg[ti] = malloc((size_t)f->n_toks * f->n_vocab * sizeof(float));
+        lg[mode] = malloc((size_t)f->n_toks * f->n_vocab * sizeof(float));
+        dist[mode] = INFINITY;
         if (chord_ctx_new(m, &cp, &c, &err) != CHORD_OK ||
-            chord_ctx_eval(c, f->toks, f->n_toks, lg[ti], true, &err) != CHORD_OK)
+            chord_ctx_eval(c, f->toks, f->n_toks, lg[mode], true, &err) != CHORD_OK)
             t_fail_at(__FILE__, __LINE__, "%s: %s", f->name, err.msg);
-        else if (ti == 0)
-            check_logits(f, lg[0], "lib");
+        else
+            dist[mode] = worst_nrmse(f, lg[mode]);
+        chord_ctx_free(c);
+    }
+    unfused = dist[1] < dist[0];
+    printf("%-24s attention numerics: %s (NRMSE %.2e fused, %.2e unfused)\n", f->name,
+           unfused ? "unfused" : "flash", dist[0], dist[1]);
+    check_logits(f, lg[unfused], "lib");
+    {
+        chord_ctx_params cp = chord_ctx_default_params();
+        cp.n_ctx = f->n_toks + 8;
+        cp.n_threads = 1;
+        cp.unfused_attn = unfused;
+        chord_ctx *c = NULL;
+        if (chord_ctx_new(m, &cp, &c, &err) != CHORD_OK ||
+            chord_ctx_eval(c, f->toks, f->n_toks, lg[!unfused], true, &err) != CHORD_OK)
+            t_fail_at(__FILE__, __LINE__, "%s: %s", f->name, err.msg);
         chord_ctx_free(c);
     }
     T_CHECK(!memcmp(lg[0], lg[1], (size_t)f->n_toks * f->n_vocab * sizeof(float)),
@@ -329,7 +376,7 @@ static void run_fixture(fixture *f)
 
     /* Library: greedy generation, 2 threads and 1. */
     chord_token g2[64], g1[64];
-    int n2 = lib_greedy(m, f, 2, g2), n1 = lib_greedy(m, f, 1, g1);
+    int n2 = lib_greedy(m, f, 2, unfused, g2), n1 = lib_greedy(m, f, 1, unfused, g1);
     check_greedy(f, g2, n2, "lib");
     T_CHECK(n1 == n2 && !memcmp(g1, g2, (size_t)n1 * sizeof *g1),
             "%s: generated tokens differ between --threads 1 and 2", f->name);
@@ -341,8 +388,8 @@ static void run_fixture(fixture *f)
         sprintf(ids + strlen(ids), "%s%d", i ? " " : "", f->toks[i]);
     char dump[4200];
     snprintf(dump, sizeof dump, "%s/%s.logits", t_tmpdir(), f->name);
-    snprintf(cmd, 65536, "'%s' eval -m '%s' --tokens '%s' --dump-logits '%s'", t_chord_bin(), f->model,
-             ids, dump);
+    snprintf(cmd, 65536, "'%s' eval -m '%s' --tokens '%s' --dump-logits '%s' --flash-attn %s",
+             t_chord_bin(), f->model, ids, dump, unfused ? "off" : "on");
     int rc = t_run(cmd, NULL);
     size_t dlen = 0;
     float *dl = rc == 0 ? (float *)t_read_file(dump, &dlen) : NULL;
@@ -356,8 +403,8 @@ static void run_fixture(fixture *f)
     for (int i = 0; i < f->n_prompt; i++)
         sprintf(ids + strlen(ids), "%s%d", i ? " " : "", f->toks[i]);
     for (int th = 1; th <= 2; th++) {
-        snprintf(cmd, 65536, "'%s' --batch -m '%s' --raw --prompt-tokens '%s' --token-ids --temp 0 -n %d --threads %d",
-                 t_chord_bin(), f->model, ids, f->n_greedy, th);
+        snprintf(cmd, 65536, "'%s' --batch -m '%s' --raw --prompt-tokens '%s' --token-ids --temp 0 -n %d --threads %d --flash-attn %s",
+                 t_chord_bin(), f->model, ids, f->n_greedy, th, unfused ? "off" : "on");
         rc = t_run(cmd, &out);
         chord_token gc[64];
         int n = 0;
@@ -374,7 +421,10 @@ static void run_fixture(fixture *f)
         else if (th == 2)
             check_greedy(f, gc, n, "cli");
         else
-            T_CHECK(n == n2 && !memcmp(gc, g2, (size_t)n * sizeof *gc),
+            /* the CLI stops before an end-of-generation token (the library
+             * loop above does not): then it printed what came before it */
+            T_CHECK(n <= n2 && !memcmp(gc, g2, (size_t)n * sizeof *gc) &&
+                        (n == n2 || chord_token_is_eog(m, g2[n])),
                     "%s: chord --batch --threads 1 generated other tokens than the library", f->name);
         free(out);
         out = NULL;
