@@ -137,7 +137,7 @@ void opts_usage(FILE *f)
 "       chord SUBCOMMAND ...                 see below\n"
 "\n"
 "model and memory:\n"
-"  -m, --model FILE        GGUF model (llama or qwen2)\n"
+"  -m, --model FILE        GGUF model (llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3)\n"
 "  --ctx N                 context length (default: the model's, at most 4096)\n"
 "  --flash-attn on|off     attention in the numerics of llama.cpp's flash-attention\n"
 "                          kernel (on, the default) or of its unfused graph (off)\n"

@@ -40,6 +40,9 @@ typedef struct model_recipe {
                              * the reference does) */
     bool softcap;           /* attention and final logit soft-capping keys */
     bool attn_scale_rule;   /* gemma's query scale (see read_config) */
+    bool swa_rope_global;   /* the local layers' RoPE base and scale default
+                             * to the global ones (gemma2), not to 10000
+                             * and 1 (gemma3) */
     bool q_prescale;        /* the query is scaled before attention (after
                              * RoPE), not the scores: as the reference's
                              * graphs for gemma and phi3 do, which rounds
@@ -59,6 +62,8 @@ typedef struct model_config {
     float rope_base;     /* rope.freq_base */
     float rope_base_swa; /* rope.freq_base_swa: the local layers' base */
     float rope_scale;    /* position multiplier (1 / linear scaling factor) */
+    float rope_scale_swa; /* the same for the local layers (gemma3's global
+                           * layers are stretched, its local ones not) */
     float rope_mscale;   /* rope.scaling.attn_factor: cos and sin times this */
     float attn_scale;    /* score = q.k * attn_scale */
     float attn_softcap;  /* score = cap * tanh(score / cap); 0 = off */

@@ -199,13 +199,14 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
             kern_rmsnorm(c->k + (size_t)r * hd, c->k + (size_t)r * hd, w, hd, cf->eps);
     }
     float theta_scale = cf->swa[il] ? c->theta_scale_swa : c->theta_scale;
+    float freq_scale = cf->swa[il] ? cf->rope_scale_swa : cf->rope_scale;
     uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_off[il];
     for (int t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
         int p = pos0 + t;
-        kern_rope(q, cf->n_head, hd, cf->n_rot, p, theta_scale, cf->rope_scale, c->freq_div,
+        kern_rope(q, cf->n_head, hd, cf->n_rot, p, theta_scale, freq_scale, c->freq_div,
                   cf->rope_mscale, cf->rc->rope_neox);
-        kern_rope(k, cf->n_head_kv, hd, cf->n_rot, p, theta_scale, cf->rope_scale, c->freq_div,
+        kern_rope(k, cf->n_head_kv, hd, cf->n_rot, p, theta_scale, freq_scale, c->freq_div,
                   cf->rope_mscale, cf->rc->rope_neox);
         if (cf->rc->q_prescale)
             for (int i = 0; i < nq; i++)

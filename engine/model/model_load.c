@@ -83,7 +83,7 @@ static const model_recipe recipes[] = {
     {.arch = "qwen3", .rope_neox = true, .qk_norm = true, .act = MODEL_ACT_SILU},
     {.arch = "gemma2", .rope_neox = true, .post_norm = true, .embd_scale = true,
      .act = MODEL_ACT_GELU, .swa_period = 2, .swa_from_meta = true, .softcap = true,
-     .attn_scale_rule = true, .q_prescale = true},
+     .attn_scale_rule = true, .q_prescale = true, .swa_rope_global = true},
     {.arch = "gemma3", .rope_neox = true, .qk_norm = true, .post_norm = true, .embd_scale = true,
      .act = MODEL_ACT_GELU, .swa_period = 6, .swa_from_meta = true, .softcap = true,
      .attn_scale_rule = true, .q_prescale = true},
@@ -123,7 +123,8 @@ static chord_status read_config(chord_model *m, chord_err *err)
     TRY(meta_int(m, arch, "rope.dimension_count", c->head_dim, &c->n_rot, err));
     TRY(meta_float(m, arch, "attention.layer_norm_rms_epsilon", 0.0 / 0.0, &c->eps, err));
     TRY(meta_float(m, arch, "rope.freq_base", 10000.0, &c->rope_base, err));
-    TRY(meta_float(m, arch, "rope.freq_base_swa", c->rope_base, &c->rope_base_swa, err));
+    TRY(meta_float(m, arch, "rope.freq_base_swa", rc->swa_rope_global ? c->rope_base : 10000.0,
+                   &c->rope_base_swa, err));
     TRY(meta_int(m, arch, "rope.scaling.original_context_length", c->n_ctx_train, &c->n_ctx_orig, err));
     TRY(meta_float(m, arch, "rope.scaling.attn_factor", 1.0, &c->rope_mscale, err));
     /* Mixtures of experts: softmax over the router's logits, the
@@ -194,6 +195,7 @@ static chord_status read_config(chord_model *m, chord_err *err)
             TRY(meta_float(m, arch, "rope.scale_linear", 1.0, &factor, err));
     }
     c->rope_scale = 1.0f / factor;
+    c->rope_scale_swa = rc->swa_rope_global ? c->rope_scale : 1.0f;
     return CHORD_OK;
 }
 
