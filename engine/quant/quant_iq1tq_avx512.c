@@ -71,8 +71,11 @@ static inline __m512i top_trit(__m512i q)
  * broadcasts: the gather was the fastest of them. */
 static inline __m512i grid_chunk(__m512i idx, int c)
 {
-    const __m256i i32 = _mm256_cvtepu16_epi32(_mm512_extracti32x4_epi32(idx, c));
-    return _mm512_i32gather_epi64(i32, (const void *)quant_iq1s_grid, 8);
+    /* words 8c..8c+7 to the bottom (a permute: the lane number need not be
+     * an immediate, so unoptimized builds compile too) */
+    const __m512i sel = _mm512_add_epi64(_mm512_set1_epi64(2 * c), _mm512_set_epi64(0, 0, 0, 0, 0, 0, 1, 0));
+    const __m128i w8 = _mm512_castsi512_si128(_mm512_permutexvar_epi64(sel, idx));
+    return _mm512_i32gather_epi64(_mm256_cvtepu16_epi32(w8), (const void *)quant_iq1s_grid, 8);
 }
 
 /* Word w of v repeated over words 16j..16j+15 of 32 (j = 0, 1): the scale
