@@ -16,7 +16,8 @@
  * 4. Every SIMD twin (each level this CPU runs) against the scalar
  *    kernels: dequant and quantize bytes identical, vec_dot and
  *    vec_dot_rows bit for bit (the twins sum the same integers and combine
- *    them with the same float operations), over 1..17 super-blocks.
+ *    them with the same float operations), over 1..17 super-blocks;
+ *    vec_dot_rows on 0..9 padded rows, writing nothing past them.
  * 5. The AVX-512 GEMM, where there is one, bit for bit against the
  *    vec_dot of its level across token counts and row ranges.
  */
@@ -445,9 +446,19 @@ static void check_level(const char *level)
                             want[r]);
             }
             if (kv->vec_dot_rows) {
-                float rows_out[ROWS];
-                kv->vec_dot_rows(n, rows_out, w, rb, ROWS, y);
-                bad_rows += memcmp(rows_out, want, sizeof want) != 0;
+                /* the same rows again with 6 bytes of padding between them */
+                const size_t stride = rb + 6;
+                uint8_t *ws = malloc(ROWS * stride);
+                for (int r = 0; r < ROWS; r++)
+                    memcpy(ws + r * stride, w + r * rb, rb);
+                for (int nr = 0; nr <= ROWS; nr++) {
+                    float rows_out[ROWS + 1];
+                    rows_out[nr] = 12345.0f;
+                    kv->vec_dot_rows(n, rows_out, ws, stride, nr, y);
+                    bad_rows += (nr && memcmp(rows_out, want, (size_t)nr * sizeof *want) != 0) ||
+                                rows_out[nr] != 12345.0f;
+                }
+                free(ws);
             }
         }
         T_CHECK(bad_deq == 0, "%s %s: %d dequantized rows differ from scalar", level, name, bad_deq);
