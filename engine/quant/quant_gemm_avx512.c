@@ -426,11 +426,14 @@ quant_gemm_fn quant_gemm_avx512_for(int type)
     default: break;
     }
     /* The i-quant, ternary and MXFP4 groups keep their GEMMs beside their
-     * other kernels. */
+     * other kernels; Q5_0, Q4_1 and Q5_1 have theirs in
+     * quant_gemm_legacy_avx512.c. */
     quant_gemm_fn f = quant_gemm_iq4_avx512_for(type);
     if (!f)
         f = quant_gemm_iq23_avx512_for(type);
     if (!f)
         f = quant_gemm_iq1tq_avx512_for(type);
+    if (!f)
+        f = quant_gemm_legacy_avx512_for(type);
     return f;
 }

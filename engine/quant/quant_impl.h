@@ -341,5 +341,7 @@ void quant_register_iq1tq_avx512(quant_kernels *tab);
 quant_gemm_fn quant_gemm_iq4_avx512_for(int type);
 quant_gemm_fn quant_gemm_iq23_avx512_for(int type);
 quant_gemm_fn quant_gemm_iq1tq_avx512_for(int type);
+/* Q5_0, Q4_1 and Q5_1's (quant_gemm_legacy_avx512.c). */
+quant_gemm_fn quant_gemm_legacy_avx512_for(int type);
 
 #endif
