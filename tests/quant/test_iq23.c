@@ -16,7 +16,8 @@
  *   sum exactly and apply the floats in the scalar order, which is
  *   stricter than test_simd_twins.c's float-order bound).
  * - Where the AVX-512 level has a blocked GEMM for a type, its output for
- *   several tokens, rows and row ranges against the vec_dot bits.
+ *   several tokens, rows and row ranges against the vec_dot bits (both
+ *   its row kernel and, from 8 tokens, its packed one).
  *
  * Random bytes are valid blocks for these formats (every index is a grid
  * point, every sign pattern allowed), so the blocks are random apart from
@@ -289,7 +290,11 @@ static void check_gemm(int type, const char *level)
         return;
     const char *name = quant_traits_of(type)->name;
     const quant_kernels *kv = quant_kernels_for(type, level);
-    static const int shapes[][3] = {{1, 1, 1}, {5, 3, 2}, {12, 37, 4}, {7, 40, 20}, {24, 19, 37}};
+    /* {super-blocks, rows, tokens}: the row kernel under 8 tokens, the
+     * packed one from 8 (one and two 16-row panels, short panels and
+     * token tiles, a batch past one 256-token pass) */
+    static const int shapes[][3] = {{1, 1, 1},     {5, 3, 2},    {12, 37, 4},   {7, 40, 20}, {24, 19, 37},
+                                    {2, 20, 8},    {3, 70, 15},  {1, 36, 300},  {32, 17, 9}};
     int bad = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const int nbk = shapes[si][0], rows = shapes[si][1], ntok = shapes[si][2];
