@@ -28,6 +28,7 @@ static void by_rows(const kern_attn_qblk *b, float *ws,
             .k = b->k, .v = b->v, .ld = b->ld, .ring = b->ring,
             .lo = b->window && p >= b->window ? p - b->window + 1 : 0, .hi = p + 1,
             .scale = b->scale, .softcap = b->softcap, .unfused = b->unfused,
+            .has_sink = b->sinks != NULL, .sink = b->sinks ? b->sinks[h] : 0.0f,
         };
         f(b->q + (size_t)t * b->ldq + (size_t)h * b->hd, &sp, b->hd, (uint16_t *)ws,
           b->out + (size_t)t * b->ldo + (size_t)h * b->hd);
@@ -50,7 +51,7 @@ static void blk_init(void)
 void kern_attn_blk(const kern_attn_qblk *b, float *ws)
 {
     pthread_once(&blk_once, blk_init);
-    if (blk_simd && b->hd % 32 == 0 && !b->window && !b->ring && !b->softcap && !b->unfused)
+    if (blk_simd && b->hd % 32 == 0 && !b->softcap && !b->unfused && !b->sinks)
         kern_attn_blk_avx512(b, ws);
     else
         by_rows(b, ws, kern_attn_head);

@@ -21,12 +21,13 @@
  *   r8  [8][KC][rows] partial scores (hd 32 and 64), KC keys at a time
  *   m, l [rows]     running maximum and sum
  *   lim [rows]      last visible position (padding rows: INT_MAX)
+ *   lo  [rows]      first visible position (padding rows: 0)
  * Every array starts on a 64-byte boundary if the buffer does. */
 #define KERN_ATTN_KC 8
 
 typedef struct attn_blk_ws {
     float *qt, *acc, *kt, *vt, *st, *e, *r8, *m, *l;
-    int32_t *lim;
+    int32_t *lim, *lo;
     int rows;
 } attn_blk_ws;
 
@@ -56,6 +57,7 @@ static inline attn_blk_ws attn_blk_layout(float *buf, int hd, int n_rows)
     w.m = w.r8 + (size_t)8 * KERN_ATTN_KC * r;
     w.l = w.m + r;
     w.lim = (int32_t *)(w.l + r);
+    w.lo = w.lim + r;
     return w;
 }
 
@@ -64,7 +66,7 @@ static inline size_t attn_blk_floats(int hd, int n_rows)
     int r = attn_blk_rows(n_rows);
     size_t hr = (size_t)hd * r;
     return 2 * hr + 2 * attn_blk_bh(hd) + 2 * (size_t)KERN_ATTN_BK * r + (size_t)8 * KERN_ATTN_KC * r +
-           3 * (size_t)r;
+           4 * (size_t)r;
 }
 
 #endif

@@ -131,15 +131,27 @@ INLINE __m512 round16(__m512 x)
     return _mm512_cvtph_ps(_mm512_cvtps_ph(x, RND));
 }
 
+/* The first position a token at p sees (kern_attn_blk_scalar's span). */
+static int first_pos(const kern_attn_qblk *b, int p)
+{
+    return b->window && p >= b->window ? p - b->window + 1 : 0;
+}
+
 /* Queries rounded to F16 and transposed (padding rows 0), accumulators
- * zero, m = -inf, l = 0, each row's last position. */
+ * zero, m = -inf, l = 0, each row's first and last position. A row's
+ * state stays at m = -inf, l = 0 until its first position, where the
+ * one-query kernel starts: the first score moves the maximum from -inf, so
+ * ms = e^-inf = 0 (expf16_fast's zero lanes) and the lane starts exactly
+ * as the scalar loop does at lo. */
 static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
 {
     int hd = b->hd, R = w->rows, nr = b->n_tok * b->n_grp;
     for (int r = 0; r < R; r++) {
+        int p = b->pos0 + r / b->n_grp;
         w->m[r] = -INFINITY;
         w->l[r] = 0.0f;
-        w->lim[r] = r < nr ? b->pos0 + r / b->n_grp : INT_MAX;
+        w->lim[r] = r < nr ? p : INT_MAX;
+        w->lo[r] = r < nr ? first_pos(b, p) : 0;
     }
     for (int r0 = 0; r0 < R; r0 += 16)
         for (int d0 = 0; d0 < hd; d0 += 16) {
@@ -156,12 +168,15 @@ static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
     memset(w->acc, 0, (size_t)hd * R * sizeof *w->acc);
 }
 
-/* Keys and values [kb, kb + nk) to floats. hd is a multiple of 32. */
+/* Keys and values of positions [kb, kb + nk) to floats; in a ring,
+ * position p is row p % ring, so a block may wrap around its end. hd is a
+ * multiple of 32. */
 static void load_kv(const kern_attn_qblk *b, const attn_blk_ws *w, int kb, int nk)
 {
     int hd = b->hd;
     for (int j = 0; j < nk; j++) {
-        const uint16_t *kr = b->k + (size_t)(kb + j) * b->ld, *vr = b->v + (size_t)(kb + j) * b->ld;
+        size_t row = (size_t)(b->ring ? (kb + j) % b->ring : kb + j) * b->ld;
+        const uint16_t *kr = b->k + row, *vr = b->v + row;
         float *kt = w->kt + (size_t)j * hd, *vt = w->vt + (size_t)j * hd;
         for (int d = 0; d < hd; d += 16) {
             _mm512_storeu_ps(kt + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr + d))));
@@ -322,9 +337,10 @@ INLINE void scores_q(const attn_blk_ws *w, int nk, float scale, const int NV, co
  * s, the maximum m; where s > m (a row's maximum moves; bit set in
  * moved[j]) ms = e^(m - s) rescales what came before and the value gets
  * weight vs = 1, elsewhere ms = 1 and vs = e^(s - m); l = l ms + vs. Lanes
- * past their row's last position (clear in valid[j]) are left alone. The
- * exponentials go to e[j][r]. */
-INLINE void softmax(const attn_blk_ws *w, int kb, int nk, int nfull, uint64_t *moved, uint64_t *valid,
+ * outside their row's span (before its first position or past its last;
+ * clear in valid[j]) are left alone; positions f0 <= j < f1 are inside
+ * every row's. The exponentials go to e[j][r]. */
+INLINE void softmax(const attn_blk_ws *w, int kb, int nk, int f0, int f1, uint64_t *moved, uint64_t *valid,
                     const int NV)
 {
     int R = w->rows;
@@ -338,9 +354,12 @@ INLINE void softmax(const attn_blk_ws *w, int kb, int nk, int nfull, uint64_t *m
         for (int v = 0; v < NV; v++) {
             float *st = w->st + (size_t)j * R + 16 * v;
             __m512 s = _mm512_load_ps(st);
-            __mmask16 va = j < nfull ? (__mmask16)0xFFFF
-                                     : _mm512_cmpge_epi32_mask(_mm512_load_si512(w->lim + 16 * v),
-                                                               _mm512_set1_epi32(kb + j));
+            __m512i pj = _mm512_set1_epi32(kb + j);
+            __mmask16 va = j >= f0 && j < f1
+                               ? (__mmask16)0xFFFF
+                               : _mm512_mask_cmple_epi32_mask(
+                                     _mm512_cmpge_epi32_mask(_mm512_load_si512(w->lim + 16 * v), pj),
+                                     _mm512_load_si512(w->lo + 16 * v), pj);
             __mmask16 mv = _mm512_mask_cmp_ps_mask(va, s, m[v], _CMP_GT_OQ);
             __m512 x = _mm512_mask_sub_ps(_mm512_sub_ps(s, m[v]), mv, m[v], s);
             m[v] = _mm512_mask_mov_ps(m[v], mv, s);
@@ -378,9 +397,9 @@ INLINE void softmax(const attn_blk_ws *w, int kb, int nk, int nfull, uint64_t *m
 /* The values of the block into the accumulators of row vector v, elements
  * d0.. d0 + 15, held in registers across the positions. Where a maximum
  * moved the rescale runs on the whole vector (x 1 is exact on the other
- * lanes: they hold F16 values); past nfull only the valid lanes take the
- * update. */
-INLINE void values(const attn_blk_ws *w, int hd, int nk, int nfull, const uint64_t *moved,
+ * lanes: they hold F16 values); outside [f0, f1) only the valid lanes take
+ * the update. */
+INLINE void values(const attn_blk_ws *w, int hd, int nk, int f0, int f1, const uint64_t *moved,
                    const uint64_t *valid, int v, int d0)
 {
     int R = w->rows;
@@ -398,7 +417,7 @@ INLINE void values(const attn_blk_ws *w, int hd, int nk, int nfull, const uint64
             for (int i = 0; i < 16; i++)
                 a[i] = round16(_mm512_mul_ps(a[i], ms));
         }
-        if (j < nfull) {
+        if (j >= f0 && j < f1) {
             for (int i = 0; i < 16; i++)
                 a[i] = round16(_mm512_fmadd_ps(_mm512_set1_ps(vt[i]), vs, a[i]));
         } else {
@@ -435,11 +454,16 @@ static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
 INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
 {
     int hd = b->hd, end = b->pos0 + b->n_tok;
+    /* Positions from the last token's first to pos0 are visible to every
+     * row (padding rows see everything). */
+    int all0 = first_pos(b, end - 1);
     uint64_t moved[KERN_ATTN_BK], valid[KERN_ATTN_BK];
-    for (int kb = 0; kb < end; kb += KERN_ATTN_BK) {
+    for (int kb = first_pos(b, b->pos0); kb < end; kb += KERN_ATTN_BK) {
         int nk = end - kb < KERN_ATTN_BK ? end - kb : KERN_ATTN_BK;
-        /* Positions up to pos0 are visible to every row. */
-        int nfull = b->pos0 + 1 - kb < nk ? b->pos0 + 1 - kb : nk;
+        int f0 = all0 - kb > 0 ? all0 - kb : 0;
+        int f1 = b->pos0 + 1 - kb < nk ? b->pos0 + 1 - kb : nk;
+        if (f1 < f0)
+            f0 = f1 = 0;
         load_kv(b, w, kb, nk);
         if (hd == 64)
             scores_q(w, nk, b->scale, NV, 2);
@@ -447,10 +471,10 @@ INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
             scores_q(w, nk, b->scale, NV, 1);
         else
             scores(w, hd, nk, b->scale, NV);
-        softmax(w, kb, nk, nfull, moved, valid, NV);
+        softmax(w, kb, nk, f0, f1, moved, valid, NV);
         for (int v = 0; v < NV; v++)
             for (int d0 = 0; d0 < hd; d0 += 16)
-                values(w, hd, nk, nfull, moved, valid, v, d0);
+                values(w, hd, nk, f0, f1, moved, valid, v, d0);
     }
 }
 

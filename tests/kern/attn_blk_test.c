@@ -18,17 +18,26 @@
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
+/* A local layer's features: window, ring rows, score cap, numerics. */
+typedef struct feat {
+    int window, ring;
+    float softcap;
+    bool unfused;
+} feat;
+
 /* One shape: n_kv KV heads of hd in the cache (the block uses head 1),
- * n_grp query heads per KV head, n_tok tokens from pos0; q magnitude qs. */
-static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool simd)
+ * n_grp query heads per KV head, n_tok tokens from pos0; q magnitude qs.
+ * With a ring the cache has f.ring rows (every row random: the twins read
+ * the same rows, whatever the positions they stand for). */
+static void check_feat(int hd, int n_grp, int n_tok, int pos0, float qs, bool simd, feat f)
 {
-    int n_kv = 3, n_pos = pos0 + n_tok;
+    int n_kv = 3, n_pos = pos0 + n_tok, n_rows = f.ring ? f.ring : n_pos;
     size_t ld = (size_t)n_kv * hd, nq = (size_t)n_kv * n_grp * hd;
-    uint16_t *k = malloc((size_t)n_pos * ld * sizeof *k), *v = malloc((size_t)n_pos * ld * sizeof *v);
+    uint16_t *k = malloc((size_t)n_rows * ld * sizeof *k), *v = malloc((size_t)n_rows * ld * sizeof *v);
     float *q = malloc((size_t)n_tok * nq * sizeof *q);
     float *o1 = calloc((size_t)n_tok * nq, sizeof *o1), *o2 = calloc((size_t)n_tok * nq, sizeof *o2);
     float *o3 = calloc((size_t)n_tok * nq, sizeof *o3);
-    for (size_t i = 0; i < (size_t)n_pos * ld; i++) {
+    for (size_t i = 0; i < (size_t)n_rows * ld; i++) {
         k[i] = quant_f32_to_f16(t_sym(&rng) * 2.0f);
         v[i] = quant_f32_to_f16(t_sym(&rng));
     }
@@ -42,13 +51,15 @@ static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool s
         .k = k + hd, .v = v + hd, .ld = ld,
         .n_tok = n_tok, .n_grp = n_grp, .pos0 = pos0, .hd = hd,
         .scale = 1.0f / sqrtf((float)hd),
+        .window = f.window, .ring = f.ring, .softcap = f.softcap, .unfused = f.unfused,
     };
     kern_attn_blk_scalar(&b, ws);
     b.out = o3 + hoff;
     kern_attn_blk(&b, ws);
     T_CHECK(!memcmp(o1, o3, (size_t)n_tok * nq * sizeof *o1),
-            "hd %d grp %d tok %d pos0 %d qs %g: kern_attn_blk differs from the scalar twin", hd, n_grp,
-            n_tok, pos0, qs);
+            "hd %d grp %d tok %d pos0 %d qs %g win %d ring %d cap %g unf %d: kern_attn_blk differs from "
+            "the scalar twin",
+            hd, n_grp, n_tok, pos0, qs, f.window, f.ring, f.softcap, f.unfused);
     if (simd) {
         b.out = o2 + hoff;
         kern_attn_blk_avx512(&b, ws);
@@ -56,8 +67,11 @@ static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool s
         for (size_t i = 0; i < (size_t)n_tok * nq && bad < 0; i++)
             if (memcmp(&o1[i], &o2[i], sizeof *o1))
                 bad = (int)i;
-        T_CHECK(bad < 0, "hd %d grp %d tok %d pos0 %d qs %g: AVX-512 twin differs at %d: %.9g vs %.9g",
-                hd, n_grp, n_tok, pos0, qs, bad, bad < 0 ? 0 : o1[bad], bad < 0 ? 0 : o2[bad]);
+        T_CHECK(bad < 0,
+                "hd %d grp %d tok %d pos0 %d qs %g win %d ring %d cap %g unf %d: AVX-512 twin differs at "
+                "%d: %.9g vs %.9g",
+                hd, n_grp, n_tok, pos0, qs, f.window, f.ring, f.softcap, f.unfused, bad,
+                bad < 0 ? 0 : o1[bad], bad < 0 ? 0 : o2[bad]);
     }
     /* Only KV head 1's query heads are written. */
     for (size_t t = 0; t < (size_t)n_tok; t++)
@@ -71,6 +85,52 @@ static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool s
     free(o1);
     free(o2);
     free(o3);
+}
+
+static void check_shape(int hd, int n_grp, int n_tok, int pos0, float qs, bool simd)
+{
+    check_feat(hd, n_grp, n_tok, pos0, qs, simd, (feat){0});
+}
+
+/* Windows narrower than, equal to and wider than a key block, each as a
+ * plain cache and as rings just large enough for the batch (window +
+ * n_tok - 1 rows: the oldest position a token needs is overwritten by the
+ * batch's last) or a little larger, at positions where the rings have
+ * wrapped, so key blocks straddle a ring's end; every head size, group
+ * sizes 1-8 with full and partial row vectors. */
+static void check_windows(bool simd, feat base)
+{
+    const int wins[] = {1, 7, 31, 32, 33, 100};
+    const int hds[] = {32, 64, 128, 256};
+    const struct { int n_tok, pos0; } shapes[] = {
+        {1, 0}, {4, 0}, {16, 5}, {9, 31}, {13, 40}, {64, 99}, {3, 150}, {21, 257}, {64, 300},
+    };
+    int c = 0;
+    for (size_t wi = 0; wi < sizeof wins / sizeof *wins; wi++)
+        for (int hi = 0; hi < 4; hi++)
+            for (int g = 1; g <= 8; g++)
+                for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+                    /* a spread of the combinations: every shape and
+                     * window for each head size, groups in turn */
+                    if ((g + (int)si + (int)wi) % 3 != 0)
+                        continue;
+                    int n_tok = shapes[si].n_tok, pos0 = shapes[si].pos0, w = wins[wi];
+                    if (n_tok * g > KERN_ATTN_MAX_ROWS)
+                        n_tok = KERN_ATTN_MAX_ROWS / g;
+                    feat f = base;
+                    f.window = w;
+                    const int rings[] = {0, w + n_tok - 1, w + n_tok + 3, w + n_tok + 32};
+                    f.ring = rings[c++ % 4];
+                    check_feat(hds[hi], g, n_tok, pos0, 2.0f, simd, f);
+                }
+    /* Wide scores across window starts. */
+    feat f = base;
+    f.window = 33;
+    f.ring = 33 + 8 + 5;
+    check_feat(64, 8, 8, 170, 60.0f, simd, f);
+    f.window = 7;
+    f.ring = 7 + 9 - 1;
+    check_feat(128, 7, 9, 33, 200.0f, simd, f);
 }
 
 int main(void)
@@ -118,6 +178,8 @@ int main(void)
      * -87 (the library's own expf for those lanes). */
     check_shape(64, 8, 8, 70, 60.0f, simd);
     check_shape(128, 7, 9, 33, 200.0f, simd);
+    check_shape(256, 2, 32, 70, 2.0f, simd);
+    check_windows(simd, (feat){0});
     if (!simd)
         printf("no AVX-512 here: only the dispatch was checked against the scalar twin\n");
     return t_done();
