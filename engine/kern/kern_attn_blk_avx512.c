@@ -332,6 +332,24 @@ INLINE void scores_q(const attn_blk_ws *w, int nk, float scale, const int NV, co
     }
 }
 
+/* Gemma2's cap on the block's scores, as the one-query kernel applies it:
+ * s = tanhf(s * (1 / cap)) * cap, with the C library's tanhf lane by lane
+ * (glibc's float tanh is not correctly rounded, so no vector version with
+ * a fallback near midpoints could promise its bits). */
+static void cap_scores(const attn_blk_ws *w, int nk, float cap, int NV)
+{
+    __m512 inv = _mm512_set1_ps(1.0f / cap), c = _mm512_set1_ps(cap);
+    for (int j = 0; j < nk; j++)
+        for (int v = 0; v < NV; v++) {
+            float *st = w->st + (size_t)j * w->rows + 16 * v;
+            float x[16];
+            _mm512_storeu_ps(x, _mm512_mul_ps(_mm512_load_ps(st), inv));
+            for (int i = 0; i < 16; i++)
+                x[i] = tanhf(x[i]);
+            _mm512_store_ps(st, _mm512_mul_ps(_mm512_loadu_ps(x), c));
+        }
+}
+
 /* The softmax side of positions kb.. kb + nk - 1 for every row, as the
  * reference steps through them one at a time: for position j the score
  * s, the maximum m; where s > m (a row's maximum moves; bit set in
@@ -471,6 +489,8 @@ INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
             scores_q(w, nk, b->scale, NV, 1);
         else
             scores(w, hd, nk, b->scale, NV);
+        if (b->softcap > 0)
+            cap_scores(w, nk, b->softcap, NV);
         softmax(w, kb, nk, f0, f1, moved, valid, NV);
         for (int v = 0; v < NV; v++)
             for (int d0 = 0; d0 < hd; d0 += 16)

@@ -180,6 +180,14 @@ int main(void)
     check_shape(128, 7, 9, 33, 200.0f, simd);
     check_shape(256, 2, 32, 70, 2.0f, simd);
     check_windows(simd, (feat){0});
+    /* Gemma2's cap (50) on plain and windowed blocks; a tight cap with
+     * wide scores, so that many scores sit on the flat of tanh. */
+    for (int hi = 0; hi < 4; hi++)
+        for (int g = 1; g <= 8; g += 3)
+            check_feat(32 << hi, g, KERN_ATTN_MAX_ROWS / g - hi, 37 * hi, 2.0f, simd, (feat){.softcap = 50.0f});
+    check_feat(128, 4, 16, 90, 200.0f, simd, (feat){.softcap = 5.0f});
+    check_feat(256, 2, 32, 300, 60.0f, simd, (feat){.softcap = 30.0f});
+    check_windows(simd, (feat){.softcap = 50.0f});
     if (!simd)
         printf("no AVX-512 here: only the dispatch was checked against the scalar twin\n");
     return t_done();
