@@ -113,7 +113,10 @@ int quant_cpu_has(const char *level);
  * float rounding, not bit for bit. IQ4_NL and MXFP4 likewise: their
  * AVX-512 GEMM runs the Q8_0 kernel on rows converted to Q8_0 (the same
  * block scales and int8 values) and gives their scalar vec_dot's bits
- * (quant_iq4_avx512.c). */
+ * (quant_iq4_avx512.c). So does Q5_0's (converted the same way: its values
+ * q - 16 are int8), and the AVX-512 Q4_1 and Q5_1 GEMMs give their scalar
+ * vec_dot's bits too (each block's (dx * dy) * sumi + m * s added in
+ * order; quant_gemm_legacy_avx512.c). */
 typedef void (*quant_gemm_fn)(int64_t n, const void *w, size_t row_bytes, int r0, int r1,
                               const void *act, size_t act_bytes, int n_tok, float *out,
                               size_t ldy);
