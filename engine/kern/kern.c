@@ -419,22 +419,29 @@ void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
         out[i] = x[i] * scale * w[i];
 }
 
-void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
-               float theta_scale, float freq_scale, const float *freq_div, float mscale,
-               bool neox)
+void kern_rope(float *v, int n_heads, int head_dim, int pos, const kern_rope_params *rp)
 {
-    int half = n_rot / 2;
+    int half = rp->n_rot / 2;
+    float mscale = rp->mscale;
+    if (rp->ext_factor != 0.0f)
+        mscale *= 1.0f + 0.1f * logf(1.0f / rp->freq_scale);
     /* The angle of pair i is pos * theta_scale^i, built by repeated float
      * multiplication: the way the reference computes it, so the rotations
      * agree to the last bit in practice. */
     float theta = (float)pos;
-    for (int i = 0; i < half; i++, theta *= theta_scale) {
-        float th = freq_scale * (freq_div ? theta / freq_div[i] : theta);
+    for (int i = 0; i < half; i++, theta *= rp->theta_scale) {
+        float extrap = rp->freq_div ? theta / rp->freq_div[i] : theta;
+        float th = rp->freq_scale * extrap;
+        if (rp->ext_factor != 0.0f) {
+            float y = ((float)i - rp->corr[0]) / fmaxf(0.001f, rp->corr[1] - rp->corr[0]);
+            float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * rp->ext_factor;
+            th = th * (1.0f - mix) + extrap * mix;
+        }
         float c = cosf(th) * mscale, s = sinf(th) * mscale;
         for (int h = 0; h < n_heads; h++) {
             float *hv = v + (size_t)h * head_dim;
-            int a = neox ? i : 2 * i;
-            int b = neox ? i + half : 2 * i + 1;
+            int a = rp->neox ? i : 2 * i;
+            int b = rp->neox ? i + half : 2 * i + 1;
             float x0 = hv[a], x1 = hv[b];
             hv[a] = fmaf(x0, c, -(x1 * s));
             hv[b] = fmaf(x0, s, x1 * c);
@@ -516,9 +523,20 @@ static void attn_fused(const float *q, const kern_attn_span *sp, int hd, uint16_
             acc[d] = quant_f32_to_f16(fmaf(f16_table[vr[d]], vs, f16_table[acc[d]]));
         sum = sum * ms + vs;
     }
+    /* the sink as the reference adds it after the positions: on the F32
+     * copy of the accumulator */
+    float ms = 1.0f;
+    if (sp->has_sink) {
+        float vs = 1.0f;
+        if (sp->sink > mx)
+            ms = expf(mx - sp->sink);
+        else
+            vs = expf(sp->sink - mx);
+        sum = sum * ms + vs;
+    }
     float inv = sum > 0 ? 1.0f / sum : 0.0f;
     for (int d = 0; d < hd; d++)
-        out[d] = f16_table[acc[d]] * inv;
+        out[d] = f16_table[acc[d]] * ms * inv;
 }
 
 /* The unfused numerics (kern.h). The scores sit after the query in tmp
@@ -542,11 +560,15 @@ static void attn_unfused(const float *q, const kern_attn_span *sp, int hd, uint1
         if (s > mx)
             mx = s;
     }
+    if (sp->has_sink && sp->sink > mx)
+        mx = sp->sink;
     double sum = 0;
     for (int i = 0; i < n; i++) {
         sc[i] = expf(sc[i] - mx);
         sum += sc[i];
     }
+    if (sp->has_sink)
+        sum += (double)expf(sp->sink - mx);
     float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++)
         pr[i] = quant_f32_to_f16(sc[i] * inv);
@@ -637,6 +659,15 @@ void kern_geglu(float *gate, const float *up, int n)
             gate[i] = g * up[i];
         else
             gate[i] = quant_f16_to_f32(gelu_table[quant_f32_to_f16(g)]) * up[i];
+    }
+}
+
+void kern_swiglu_oai(float *gate, const float *up, int n, float alpha, float limit)
+{
+    for (int i = 0; i < n; i++) {
+        float x = fminf(gate[i], limit);
+        float y = fminf(fmaxf(up[i], -limit), limit);
+        gate[i] = x / (1.0f + expf(alpha * (-x))) * (y + 1.0f);
     }
 }
 

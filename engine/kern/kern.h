@@ -93,14 +93,25 @@ void kern_row_f32(int type, const void *src, float *dst, int n);
 /* out = x / rms(x) * w (out may be x). */
 void kern_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 
+/* RoPE of one layer: pair i of a head turns by theta_i = pos *
+ * theta_scale^i (divided by freq_div[i] if not NULL), interpolated by
+ * freq_scale; with YaRN (ext_factor > 0) the pairs between corr[0] and
+ * corr[1] mix the interpolated and the original angle along a ramp and
+ * the magnitude grows by 1 + 0.1 ln(1 / freq_scale), as the reference
+ * computes it. Cosine and sine are multiplied by mscale (LongRoPE's and
+ * YaRN's attention factor; 1 elsewhere). neox: pairs (i, i + n_rot/2)
+ * instead of (2i, 2i+1). */
+typedef struct kern_rope_params {
+    int n_rot;
+    float theta_scale, freq_scale, mscale;
+    const float *freq_div;
+    float ext_factor, corr[2];
+    bool neox;
+} kern_rope_params;
+
 /* Rotates the first n_rot dimensions of each of n_heads heads of head_dim
- * floats for position pos: pair i turns by freq_scale * pos *
- * theta_scale^i (divided by freq_div[i] if not NULL), its cosine and sine
- * multiplied by mscale (LongRoPE's attention factor; 1 elsewhere). neox:
- * pairs (i, i + n_rot/2) instead of (2i, 2i+1). */
-void kern_rope(float *v, int n_heads, int head_dim, int n_rot, int pos,
-               float theta_scale, float freq_scale, const float *freq_div, float mscale,
-               bool neox);
+ * floats for position pos. */
+void kern_rope(float *v, int n_heads, int head_dim, int pos, const kern_rope_params *rp);
 
 /* The cached positions one query attends to: lo..hi-1 of one KV head's
  * rows (k and v point at row 0, ld elements apart). A sliding-window layer
@@ -114,6 +125,10 @@ typedef struct kern_attn_span {
     int lo, hi, ring;
     float scale, softcap;
     bool unfused;
+    /* gpt-oss's attention sink: one more logit in the softmax, with no
+     * value (it only takes weight away from the positions) */
+    bool has_sink;
+    float sink;
 } kern_attn_span;
 
 /* Halves of tmp kern_attn_head needs for a span of up to n_pos positions
@@ -146,15 +161,18 @@ void kern_attn_head_avx2(const float *q, const kern_attn_span *s, int hd, uint16
 /* Batched causal attention (prefill): one KV head against a block of
  * queries, all n_grp query heads that share it (adjacent in the query row,
  * hd floats apart) for n_tok consecutive tokens, n_tok * n_grp <=
- * KERN_ATTN_MAX_ROWS rows. Token t (at position pos0 + t) sees the cached
- * positions 0..pos0 + t. Every row gets exactly the bits kern_attn_head
+ * KERN_ATTN_MAX_ROWS rows. Token t (at position p = pos0 + t) sees the
+ * cached positions 0..p, or with a window max(0, p - window + 1)..p, read
+ * from row p % ring of a local layer's ring. Every row gets exactly the bits kern_attn_head
  * gives it (the reference's precision: see there): the AVX-512 twin holds
  * sixteen rows in the lanes of a register, converts each block of
  * KERN_ATTN_BK keys and values once for all the rows, and reproduces expf
  * lane by lane (kern_attn_blk_avx512.c). kern_attn_blk_scalar is the
  * one-query kernel row by row; kern_attn_blk runs the AVX-512 twin when
  * the CPU has it, CHORD_SIMD allows it, hd is a multiple of 32 and the
- * block has no window, ring or cap and fused numerics, else kern_attn_head
+ * block has no cap and fused numerics (windows and rings it takes: rows
+ * whose spans start at different positions are masked lane by lane, and
+ * the keys are gathered a row at a time), else kern_attn_head
  * row by row (ws then serves as its tmp, for spans of up to n_ctx
  * positions). ws holds kern_attn_blk_ws_floats(hd,
  * n_tok * n_grp) floats, 64-byte aligned. */
@@ -173,6 +191,7 @@ typedef struct kern_attn_qblk {
     int ring;            /* rows of a local layer's ring (kern_attn_span) */
     float softcap;       /* kern_attn_span's score cap; 0 = none */
     bool unfused;        /* kern_attn_span's numerics */
+    const float *sinks;  /* the group's n_grp sink logits, or NULL */
 } kern_attn_qblk;
 size_t kern_attn_blk_ws_floats(int hd, int n_rows, int n_ctx);
 void kern_attn_blk(const kern_attn_qblk *b, float *ws);
@@ -194,7 +213,11 @@ void kern_swiglu(float *gate, const float *up, int n);
  * F16); exact 0 at or below -10 and the identity at or above 10. */
 void kern_geglu(float *gate, const float *up, int n);
 
-/* x[i] = cap * tanh(x[i] / cap) (soft-capping of logits). */
+/* gpt-oss's clamped SwiGLU: g = min(gate, limit), u = clamp(up, -limit,
+ * limit), gate[i] = g / (1 + exp(-alpha g)) * (u + 1). */
+void kern_swiglu_oai(float *gate, const float *up, int n, float alpha, float limit);
+
+/* x[i] = tanh(x[i] * (1 / cap)) * cap (soft-capping of logits). */
 void kern_softcap(float *x, int n, float cap);
 
 /* y[i] += x[i]. */

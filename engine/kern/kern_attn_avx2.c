@@ -51,11 +51,15 @@ static void attn_unfused(const float *q, const kern_attn_span *sp, int hd, uint1
         if (s > mx)
             mx = s;
     }
+    if (sp->has_sink && sp->sink > mx)
+        mx = sp->sink;
     double sum = 0;
     for (int i = 0; i < n; i++) {
         sc[i] = expf(sc[i] - mx);
         sum += sc[i];
     }
+    if (sp->has_sink)
+        sum += (double)expf(sp->sink - mx);
     float inv = (float)(1.0 / sum);
     for (int i = 0; i < n; i++)
         pr[i] = (uint16_t)_cvtss_sh(sc[i] * inv, _MM_FROUND_TO_NEAREST_INT);
@@ -124,10 +128,19 @@ void kern_attn_head_avx2(const float *q, const kern_attn_span *sp, int hd, uint1
         }
         sum = sum * ms + vs;
     }
+    float ms = 1.0f;
+    if (sp->has_sink) {
+        float vs = 1.0f;
+        if (sp->sink > mx)
+            ms = expf(mx - sp->sink);
+        else
+            vs = expf(sp->sink - mx);
+        sum = sum * ms + vs;
+    }
     float inv = sum > 0 ? 1.0f / sum : 0.0f;
-    __m256 iv = _mm256_set1_ps(inv);
+    __m256 mv = _mm256_set1_ps(ms), iv = _mm256_set1_ps(inv);
     for (int d = 0; d < hd; d += 8) {
         __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + d)));
-        _mm256_storeu_ps(out + d, _mm256_mul_ps(a, iv));
+        _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_mul_ps(a, mv), iv));
     }
 }

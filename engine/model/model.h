@@ -20,7 +20,12 @@
 struct tok_vocab;
 
 /* The gate activation of the FFN: silu(gate) * up or gelu(gate) * up. */
-typedef enum model_act { MODEL_ACT_SILU, MODEL_ACT_GELU } model_act;
+typedef enum model_act { MODEL_ACT_SILU, MODEL_ACT_GELU, MODEL_ACT_SWIGLU_OAI } model_act;
+
+/* How a router's logits become expert weights: softmax over all experts,
+ * the k most probable, renormalized (qwen3moe, mixtral); or the k largest
+ * logits, softmax over those k (gpt-oss). */
+typedef enum model_gating { MODEL_GATING_SOFTMAX, MODEL_GATING_SOFTMAX_TOPK } model_gating;
 
 /* What differs between the families the one forward pass runs, as data:
  * one row per general.architecture in model_load.c's recipe table. A new
@@ -33,7 +38,10 @@ typedef struct model_recipe {
                              * before their residual adds */
     bool embd_scale;        /* embeddings times sqrt(n_embd) */
     bool fused_up;          /* ffn_up holds the gate rows, then the up rows */
-    model_act act;          /* gate activation */
+    model_act act;          /* gate activation (of the experts too) */
+    model_gating gating;    /* MoE layers' expert weights */
+    const char *ffn_norm;   /* the FFN's pre-norm tensor, if not ffn_norm
+                             * (gpt-oss calls it post_attention_norm) */
     int swa_period;         /* default window pattern: of every swa_period
                              * layers all but the last are local (0: none) */
     bool swa_from_meta;     /* the window applies (phi3's key is ignored, as
@@ -64,7 +72,10 @@ typedef struct model_config {
     float rope_scale;    /* position multiplier (1 / linear scaling factor) */
     float rope_scale_swa; /* the same for the local layers (gemma3's global
                            * layers are stretched, its local ones not) */
-    float rope_mscale;   /* rope.scaling.attn_factor: cos and sin times this */
+    float rope_mscale;   /* rope.scaling.attn_factor: cos and sin times this
+                          * (for YaRN: the reference's attention factor) */
+    float rope_ext;      /* YaRN: 1 (rope.scaling.type yarn), else 0 */
+    float yarn_beta_fast, yarn_beta_slow;
     float attn_scale;    /* score = q.k * attn_scale */
     float attn_softcap;  /* score = cap * tanh(score / cap); 0 = off */
     float final_softcap; /* the same on the logits */
@@ -81,7 +92,8 @@ enum {
     LT_ATTN_NORM, LT_Q, LT_K, LT_V, LT_QKV, LT_O, LT_QB, LT_KB, LT_VB,
     LT_Q_NORM, LT_K_NORM, LT_ATTN_POST_NORM,
     LT_FFN_NORM, LT_GATE, LT_UP, LT_DOWN, LT_FFN_POST_NORM,
-    LT_GATE_INP, LT_GATE_EXPS, LT_UP_EXPS, LT_DOWN_EXPS, LT_COUNT
+    LT_GATE_INP, LT_GATE_EXPS, LT_UP_EXPS, LT_DOWN_EXPS,
+    LT_OB, LT_SINKS, LT_GATE_INP_B, LT_GATE_EXPS_B, LT_UP_EXPS_B, LT_DOWN_EXPS_B, LT_COUNT
 };
 /* Tensors of the global group (group 0). */
 enum { GT_EMBD, GT_OUT_NORM, GT_OUTPUT, GT_ROPE_FREQS, GT_ROPE_LONG, GT_ROPE_SHORT, GT_COUNT };
@@ -145,6 +157,7 @@ struct chord_ctx {
     float *vec;                /* max(n_embd, n_head*head_dim): a norm weight or bias */
     float theta_scale;         /* RoPE: rope_base^(-2/n_rot) */
     float theta_scale_swa;     /* the same for the local layers' base */
+    float rope_corr[2], rope_corr_swa[2]; /* YaRN's ramp, by base */
     float *freq_div;           /* RoPE: per-pair divisors (rope_freqs, or
                                 * LongRoPE's long or short factors), or NULL */
     /* The KV cache, F16, n_head_kv*head_dim per position: layer il's rows

@@ -63,6 +63,21 @@ static int max_int(int a, int b)
     return a > b ? a : b;
 }
 
+/* YaRN's ramp between the pairs that keep their original angle and those
+ * interpolated: the reference's correction dimensions for a base. */
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base)
+{
+    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2 * (float)M_PI)) / (2 * logf(base));
+}
+
+static void yarn_corr_dims(const model_config *cf, float base, float out[2])
+{
+    float start = floorf(yarn_corr_dim(cf->n_rot, cf->n_ctx_orig, cf->yarn_beta_fast, base));
+    float end = ceilf(yarn_corr_dim(cf->n_rot, cf->n_ctx_orig, cf->yarn_beta_slow, base));
+    out[0] = start > 0 ? start : 0;
+    out[1] = end < (float)(cf->n_rot - 1) ? end : (float)(cf->n_rot - 1);
+}
+
 /* Rows a local layer's ring keeps beyond its window: a batch of n_batch
  * tokens writes all its keys before any of them attends, and the slack
  * lets a truncation back by up to this many positions keep the window of
@@ -147,7 +162,9 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->hb2 = malloc(nb * ffw * sizeof(float));
     c->attn_tmp_halves = (kern_attn_tmp_halves(cf->head_dim, c->n_ctx) + 31) & ~(size_t)31;
     c->attn_tmp = malloc((size_t)c->n_threads * c->attn_tmp_halves * sizeof(uint16_t));
-    c->vec = malloc((size_t)max_int((int)ne, max_int((int)nq, (int)nkv)) * sizeof(float));
+    /* a norm weight or bias: up to the widest of the model's vectors */
+    c->vec = malloc((size_t)max_int(max_int((int)ne, max_int((int)nq, (int)nkv)),
+                                    max_int(cf->n_ff_exp, cf->n_expert)) * sizeof(float));
     /* Batched attention (prefill): a query block holds all the query heads
      * of a KV head for attn_tb tokens, at most KERN_ATTN_MAX_ROWS rows. */
     int group = cf->n_head / cf->n_head_kv;
@@ -200,6 +217,8 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
      * reference's choice, made from the context it allocates). */
     c->theta_scale = powf(cf->rope_base, -2.0f / (float)cf->n_rot);
     c->theta_scale_swa = powf(cf->rope_base_swa, -2.0f / (float)cf->n_rot);
+    yarn_corr_dims(cf, cf->rope_base, c->rope_corr);
+    yarn_corr_dims(cf, cf->rope_base_swa, c->rope_corr_swa);
     const model_tensor *ff = &m->glob[GT_ROPE_FREQS];
     if (ff->slot < 0)
         ff = &m->glob[c->n_ctx > cf->n_ctx_orig ? GT_ROPE_LONG : GT_ROPE_SHORT];

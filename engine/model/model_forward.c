@@ -109,9 +109,12 @@ static const uint16_t *kv_rows(const chord_ctx *c, const uint16_t *cache, int il
     return cache + c->kv_off[il];
 }
 
-/* The positions a token at p of layer il attends to. */
-static kern_attn_span attn_span(const chord_ctx *c, int il, int p, size_t off)
+/* The positions a token at p of layer il attends to; h is the query
+ * head (for its sink, where the layer has them). */
+static kern_attn_span attn_span(const chord_ctx *c, int il, int p, int h, size_t off)
 {
+    const model_tensor *st = model_layer_tensor(c->m, il, LT_SINKS);
+    const float *sinks = st ? lc_tensor(c->m->lc, 1 + il, st->slot) : NULL;
     const model_config *cf = &c->m->cfg;
     int window = cf->swa[il] ? cf->n_swa : 0;
     kern_attn_span sp = {
@@ -119,7 +122,7 @@ static kern_attn_span attn_span(const chord_ctx *c, int il, int p, size_t off)
         .ld = (size_t)cf->n_head_kv * cf->head_dim, .ring = c->kv_ring[il],
         .lo = window && p >= window ? p - window + 1 : 0, .hi = p + 1,
         .scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale, .softcap = cf->attn_softcap,
-        .unfused = c->attn_unfused,
+        .unfused = c->attn_unfused, .has_sink = sinks != NULL, .sink = sinks ? sinks[h] : 0.0f,
     };
     return sp;
 }
@@ -139,7 +142,7 @@ static void attn_work(void *arg, int ith, int nth)
     pool_split(cf->n_head * j->n, ith, nth, &lo, &hi);
     for (int item = lo; item < hi; item++) {
         int h = item / j->n, t = item % j->n;
-        kern_attn_span sp = attn_span(c, j->il, j->pos0 + t, (size_t)(h / group) * hd);
+        kern_attn_span sp = attn_span(c, j->il, j->pos0 + t, h, (size_t)(h / group) * hd);
         kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, &sp, hd, tmp,
                        c->att + (size_t)t * nq + (size_t)h * hd);
     }
@@ -160,6 +163,8 @@ static void attn_blk_work(void *arg, int ith, int nth)
     const uint16_t *kl = kv_rows(c, c->kcache, j->il), *vl = kv_rows(c, c->vcache, j->il);
     float *ws = c->attn_ws + (size_t)ith * c->attn_ws_floats;
     int total = cf->n_head_kv * j->n_qb;
+    const model_tensor *st = model_layer_tensor(c->m, j->il, LT_SINKS);
+    const float *sinks = st ? lc_tensor(c->m->lc, 1 + j->il, st->slot) : NULL;
     for (;;) {
         int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total)
@@ -176,6 +181,7 @@ static void attn_blk_work(void *arg, int ith, int nth)
             .scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale,
             .window = cf->swa[j->il] ? cf->n_swa : 0, .ring = c->kv_ring[j->il],
             .softcap = cf->attn_softcap, .unfused = c->attn_unfused,
+            .sinks = sinks ? sinks + g * group : NULL,
         };
         kern_attn_blk(&b, ws);
     }
@@ -198,16 +204,20 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
         for (int r = 0; r < n * cf->n_head_kv; r++)
             kern_rmsnorm(c->k + (size_t)r * hd, c->k + (size_t)r * hd, w, hd, cf->eps);
     }
-    float theta_scale = cf->swa[il] ? c->theta_scale_swa : c->theta_scale;
-    float freq_scale = cf->swa[il] ? cf->rope_scale_swa : cf->rope_scale;
+    bool local = cf->swa[il];
+    kern_rope_params rp = {
+        .n_rot = cf->n_rot, .theta_scale = local ? c->theta_scale_swa : c->theta_scale,
+        .freq_scale = local ? cf->rope_scale_swa : cf->rope_scale, .mscale = cf->rope_mscale,
+        .freq_div = c->freq_div, .ext_factor = cf->rope_ext,
+        .corr = {local ? c->rope_corr_swa[0] : c->rope_corr[0], local ? c->rope_corr_swa[1] : c->rope_corr[1]},
+        .neox = cf->rc->rope_neox,
+    };
     uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_off[il];
     for (int t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
         int p = pos0 + t;
-        kern_rope(q, cf->n_head, hd, cf->n_rot, p, theta_scale, freq_scale, c->freq_div,
-                  cf->rope_mscale, cf->rc->rope_neox);
-        kern_rope(k, cf->n_head_kv, hd, cf->n_rot, p, theta_scale, freq_scale, c->freq_div,
-                  cf->rope_mscale, cf->rc->rope_neox);
+        kern_rope(q, cf->n_head, hd, p, &rp);
+        kern_rope(k, cf->n_head_kv, hd, p, &rp);
         if (cf->rc->q_prescale)
             for (int i = 0; i < nq; i++)
                 q[i] *= cf->attn_scale;
@@ -286,20 +296,24 @@ static kern_mat expert_mat(const chord_model *m, int g, const model_tensor *t, i
     return w;
 }
 
-/* Router: softmax over all the experts' logits, the n_expert_used most
- * probable (best first; ties to the lower index), their probabilities
- * renormalized to sum to one. */
+/* Router: the expert weights of n tokens from the router's logits (plus
+ * its bias, where the layer has one), by the family's gating: softmax over
+ * all the experts, the n_expert_used most probable (best first; ties to the
+ * lower index), their probabilities renormalized to sum to one; or the
+ * n_expert_used largest logits and a softmax over them. */
 static void moe_route(chord_ctx *c, int g, int il, int n)
 {
     const chord_model *m = c->m;
     const model_config *cf = &m->cfg;
     int ne_ = cf->n_expert, k = cf->n_expert_used;
-    project(c, g, model_layer_tensor(m, il, LT_GATE_INP), NULL, c->xb, n, c->moe_probs);
+    bool topk_softmax = cf->rc->gating == MODEL_GATING_SOFTMAX_TOPK;
+    project(c, g, model_layer_tensor(m, il, LT_GATE_INP), model_layer_tensor(m, il, LT_GATE_INP_B),
+            c->xb, n, c->moe_probs);
     for (int t = 0; t < n; t++) {
         float *p = c->moe_probs + (size_t)t * ne_, *w = c->moe_w + (size_t)t * k;
         int *sel = c->moe_sel + (size_t)t * k;
-        kern_softmax(p, ne_);
-        float sum = 0;
+        if (!topk_softmax)
+            kern_softmax(p, ne_);
         for (int j = 0; j < k; j++) {
             int best = -1;
             for (int e = 0; e < ne_; e++) {
@@ -311,14 +325,32 @@ static void moe_route(chord_ctx *c, int g, int il, int n)
             }
             sel[j] = best;
             w[j] = p[best];
-            sum += p[best];
         }
+        if (topk_softmax) {
+            kern_softmax(w, k);
+            continue;
+        }
+        float sum = 0;
+        for (int j = 0; j < k; j++)
+            sum += w[j];
         /* the reference clamps the sum at the smallest normal half */
         if (sum < 6.103515625e-5f)
             sum = 6.103515625e-5f;
         for (int j = 0; j < k; j++)
             w[j] /= sum;
     }
+}
+
+/* Adds row e of a per-expert bias (ne0 x n_expert, F32 or not) to n rows. */
+static void expert_bias(chord_ctx *c, int g, const model_tensor *b, int e, float *y, int n)
+{
+    if (!b)
+        return;
+    const uint8_t *base = lc_tensor(c->m->lc, g, b->slot);
+    const float *bv = c->vec;
+    kern_row_f32(b->type, base + (size_t)e * b->row_bytes, c->vec, (int)b->ne0);
+    for (int i = 0; i < n; i++)
+        kern_add(y + (size_t)i * b->ne0, bv, (int)b->ne0);
 }
 
 /* The MoE FFN of n tokens (input c->xb) into out: each expert runs once,
@@ -348,9 +380,15 @@ static void moe_ffn(chord_ctx *c, int g, int il, int n, float *out)
         kern_mat km[2] = {expert_mat(m, g, tg, e), expert_mat(m, g, tu, e)};
         float *y[2] = {c->hb, c->hb2};
         kern_matmul_multi(c->pool, c->ws, km, 2, c->moe_x, cnt, y);
-        kern_swiglu(c->hb, c->hb2, cnt * ff);
+        expert_bias(c, g, model_layer_tensor(m, il, LT_GATE_EXPS_B), e, c->hb, cnt);
+        expert_bias(c, g, model_layer_tensor(m, il, LT_UP_EXPS_B), e, c->hb2, cnt);
+        if (cf->rc->act == MODEL_ACT_SWIGLU_OAI)
+            kern_swiglu_oai(c->hb, c->hb2, cnt * ff, 1.702f, 7.0f);
+        else
+            kern_swiglu(c->hb, c->hb2, cnt * ff);
         kern_mat kd = expert_mat(m, g, td, e);
         kern_matmul(c->pool, c->ws, &kd, c->hb, cnt, c->moe_x, ne);
+        expert_bias(c, g, model_layer_tensor(m, il, LT_DOWN_EXPS_B), e, c->moe_x, cnt);
         for (int r = 0; r < cnt; r++) {
             int i = c->moe_tok[r];
             float w = c->moe_w[i], *dst = c->moe_y + (size_t)i * ne;
@@ -423,7 +461,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
             fn(&aj, 0, 1); /* too little work to wake the pool */
         else
             pool_run(c->pool, fn, &aj);
-        project(c, g, LT(LT_O), NULL, c->att, n, c->xb);
+        project(c, g, LT(LT_O), LT(LT_OB), c->att, n, c->xb);
         residual(c, g, il, LT_ATTN_POST_NORM, c->xb, n);
 
         /* Feed-forward block. */

@@ -89,6 +89,9 @@ static const model_recipe recipes[] = {
      .attn_scale_rule = true, .q_prescale = true},
     {.arch = "phi3", .rope_neox = true, .fused_up = true, .act = MODEL_ACT_SILU, .q_prescale = true},
     {.arch = "qwen3moe", .rope_neox = true, .qk_norm = true, .act = MODEL_ACT_SILU},
+    {.arch = "gpt-oss", .rope_neox = true, .act = MODEL_ACT_SWIGLU_OAI, .gating = MODEL_GATING_SOFTMAX_TOPK,
+     .ffn_norm = "post_attention_norm.weight", .swa_period = 2, .swa_from_meta = true,
+     .swa_rope_global = true},
 };
 
 static chord_status read_config(chord_model *m, chord_err *err)
@@ -102,7 +105,7 @@ static chord_status read_config(chord_model *m, chord_err *err)
             c->rc = &recipes[i];
     if (!c->rc)
         return err_set(err, CHORD_E_UNSUPPORTED,
-                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3)",
+                       "%s: key 'general.architecture': '%s' is not supported (llama, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3, gpt-oss)",
                        m->path, arch);
     const model_recipe *rc = c->rc;
     TRY(meta_int(m, arch, "embedding_length", -1, &c->n_embd, err));
@@ -179,22 +182,33 @@ static chord_status read_config(chord_model *m, chord_err *err)
             c->swa[il] = il % period < period - 1;
     }
 
-    /* RoPE scaling: none or linear; anything else would silently give wrong
-     * logits at long positions, so it is refused. (LongRoPE comes as factor
-     * tensors and an attention factor, not as a scaling type.) */
+    /* RoPE scaling: none, linear or YaRN; anything else would silently give
+     * wrong logits at long positions, so it is refused. (LongRoPE comes as
+     * factor tensors and an attention factor, not as a scaling type.) */
     c->rope_scale = 1.0f;
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     const char *stype = gguf_get_str(m->gguf, key);
     float factor = 1.0f;
-    if (stype && strcmp(stype, "none") && strcmp(stype, "linear"))
-        return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s': RoPE scaling '%s' is not supported (none, linear)",
+    if (stype && strcmp(stype, "none") && strcmp(stype, "linear") && strcmp(stype, "yarn"))
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: key '%s': RoPE scaling '%s' is not supported (none, linear, yarn)",
                        m->path, key, stype);
-    if (!stype || !strcmp(stype, "linear")) {
+    if (!stype || strcmp(stype, "none")) {
         TRY(meta_float(m, arch, "rope.scaling.factor", 1.0, &factor, err));
         if (factor == 1.0f)
             TRY(meta_float(m, arch, "rope.scale_linear", 1.0, &factor, err));
     }
     c->rope_scale = 1.0f / factor;
+    if (stype && !strcmp(stype, "yarn") && factor > 1.0f) {
+        /* The reference's attention factor for YaRN: its magnitude term,
+         * cancelled by the rotation's own (kern_rope multiplies it back),
+         * times the file's attn_factor; computed in its float steps. */
+        c->rope_ext = 1.0f;
+        TRY(meta_float(m, arch, "rope.scaling.yarn_beta_fast", 32.0, &c->yarn_beta_fast, err));
+        TRY(meta_float(m, arch, "rope.scaling.yarn_beta_slow", 1.0, &c->yarn_beta_slow, err));
+        float a = 0.1f * logf(factor) + 1.0f;
+        a *= 1.0f / (1.0f + 0.1f * logf(factor));
+        c->rope_mscale *= a;
+    }
     c->rope_scale_swa = rc->swa_rope_global ? c->rope_scale : 1.0f;
     return CHORD_OK;
 }
@@ -251,8 +265,17 @@ static const char *const layer_names[LT_COUNT] = {
     "attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight",
     "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
     "post_ffw_norm.weight", "ffn_gate_inp.weight", "ffn_gate_exps.weight",
-    "ffn_up_exps.weight", "ffn_down_exps.weight",
+    "ffn_up_exps.weight", "ffn_down_exps.weight", "attn_output.bias", "attn_sinks.weight",
+    "ffn_gate_inp.bias", "ffn_gate_exps.bias", "ffn_up_exps.bias", "ffn_down_exps.bias",
 };
+
+/* Layer tensor k's name within its block, as this family calls it. */
+static const char *layer_name(const model_config *c, int k)
+{
+    if (k == LT_FFN_NORM && c->rc->ffn_norm)
+        return c->rc->ffn_norm;
+    return layer_names[k];
+}
 
 static const char *const glob_names[GT_COUNT] = {
     "token_embd.weight", "output_norm.weight", "output.weight", "rope_freqs.weight",
@@ -291,6 +314,9 @@ static chord_status read_weights(chord_model *m, chord_err *err)
         [LT_UP] = {ne, n_up}, [LT_DOWN] = {c->n_ff, ne}, [LT_FFN_POST_NORM] = {ne, 0},
         [LT_GATE_INP] = {ne, c->n_expert}, [LT_GATE_EXPS] = {ne, c->n_ff_exp},
         [LT_UP_EXPS] = {ne, c->n_ff_exp}, [LT_DOWN_EXPS] = {c->n_ff_exp, ne},
+        [LT_OB] = {ne, 0}, [LT_SINKS] = {c->n_head, 0}, [LT_GATE_INP_B] = {c->n_expert, 0},
+        [LT_GATE_EXPS_B] = {c->n_ff_exp, c->n_expert}, [LT_UP_EXPS_B] = {c->n_ff_exp, c->n_expert},
+        [LT_DOWN_EXPS_B] = {ne, c->n_expert},
     };
     /* Which tensors a layer must have follows from the recipe; q/k/v come
      * as three matrices or as one fused attn_qkv (phi3 files use both). */
@@ -313,13 +339,18 @@ static chord_status read_weights(chord_model *m, chord_err *err)
         need[LT_UP] = need[LT_DOWN] = !moe;
         need[LT_GATE] = !moe && !rc->fused_up;
         for (int k = 0; k < LT_COUNT; k++) {
-            bool optional = k == LT_QB || k == LT_KB || k == LT_VB;
+            /* biases and sinks are taken where a file has them */
+            bool optional = k == LT_QB || k == LT_KB || k == LT_VB || k == LT_OB || k == LT_SINKS ||
+                            (moe && k >= LT_GATE_INP_B);
             if (!need[k] && !optional)
                 continue; /* not part of this family's block: left out */
-            snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[k]);
+            snprintf(name, sizeof name, "blk.%d.%s", il, layer_name(c, k));
             bool exps = k == LT_GATE_EXPS || k == LT_UP_EXPS || k == LT_DOWN_EXPS;
             TRY(find_weight3(m, name, shape[k][0], shape[k][1], exps ? c->n_expert : 1, need[k],
                              &m->layer[(size_t)il * LT_COUNT + k], err));
+            const model_tensor *t = &m->layer[(size_t)il * LT_COUNT + k];
+            if (k == LT_SINKS && t->slot >= 0 && t->type != QT_F32)
+                return err_set(err, CHORD_E_UNSUPPORTED, "%s: tensor '%s': sinks must be F32", m->path, name);
         }
     }
     return CHORD_OK;
@@ -355,7 +386,7 @@ static chord_status open_cache(chord_model *m, chord_err *err)
             if (t->slot < 0)
                 continue;
             char name[96];
-            snprintf(name, sizeof name, "blk.%d.%s", il, layer_names[k]);
+            snprintf(name, sizeof name, "blk.%d.%s", il, layer_name(c, k));
             const gguf_tensor *g = gguf_find_tensor(m->gguf, name);
             t->slot = gr->n++;
             *e++ = (lc_extent){g->offset, g->nbytes};
