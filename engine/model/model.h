@@ -184,6 +184,16 @@ struct chord_ctx {
 chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
                            float *logits, bool all, chord_err *err);
 
+/* Shared by the forward pass's files (model_forward.c, model_moe.c): the
+ * kern view of weight t of acquired group g; y (n rows of w's n_out) =
+ * x * W^T plus bias b if present; the MoE FFN of n normed rows (c->xb)
+ * into out. */
+struct kern_mat;
+struct kern_mat model_weight(const chord_model *m, int g, const model_tensor *t);
+void model_project(chord_ctx *c, int g, const model_tensor *w, const model_tensor *b,
+                   const float *x, int n, float *y);
+void model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out);
+
 /* The tokenizer's vocabulary of a loaded model (for engine/tok's wrappers). */
 const struct tok_vocab *model_vocab(const chord_model *m);
 

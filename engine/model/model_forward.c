@@ -6,8 +6,9 @@
  * projections (fused or not, + biases where present), per-head q/k norms
  * (qwen3, gemma3), RoPE, causal attention over the KV cache (the whole
  * context, or a window on local layers; scores soft-capped for gemma2),
- * output projection, [post-norm], residual; RMSNorm, gated FFN (SwiGLU or
- * GELU; gate and up fused for phi3), [post-norm], residual; then the final
+ * (and sinks for gpt-oss), output projection, [post-norm], residual;
+ * RMSNorm, gated FFN (SwiGLU or GELU; gate and up fused for phi3) or a
+ * mixture of experts (model_moe.c), [post-norm], residual; then the final
  * norm, the output projection and [logit soft-capping]. What a family has
  * is read from its recipe (model.h) and its tensors, not from its name.
  * Weights come from the layer cache, one layer acquired at a time; the
@@ -27,7 +28,7 @@
  * ---------------------------------------------------------------------- */
 
 /* The kern view of a weight matrix of the acquired group g. */
-static kern_mat weight(const chord_model *m, int g, const model_tensor *t)
+kern_mat model_weight(const chord_model *m, int g, const model_tensor *t)
 {
     kern_mat w = {
         .data = lc_tensor(m->lc, g, t->slot),
@@ -60,10 +61,10 @@ static void norm_rows(chord_ctx *c, int g, const model_tensor *t, const float *x
 }
 
 /* y (n rows of the matrix's n_out) = x * W^T, plus the bias b if present. */
-static void project(chord_ctx *c, int g, const model_tensor *w, const model_tensor *b,
+void model_project(chord_ctx *c, int g, const model_tensor *w, const model_tensor *b,
                     const float *x, int n, float *y)
 {
-    kern_mat km = weight(c->m, g, w);
+    kern_mat km = model_weight(c->m, g, w);
     kern_matmul(c->pool, c->ws, &km, x, n, y, km.n_out);
     if (b) {
         const float *bv = vector_f32(c->m, g, b, c->vec);
@@ -81,7 +82,7 @@ static void project_multi(chord_ctx *c, int g, const model_tensor *const *w,
 {
     kern_mat km[KERN_MULTI_MAX];
     for (int m = 0; m < n_mat; m++)
-        km[m] = weight(c->m, g, w[m]);
+        km[m] = model_weight(c->m, g, w[m]);
     kern_matmul_multi(c->pool, c->ws, km, n_mat, x, n, y);
     for (int m = 0; m < n_mat; m++) {
         if (!b || !b[m])
@@ -247,7 +248,7 @@ static void project_qkv(chord_ctx *c, int g, int il, int n)
     }
     size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
     size_t nt = nq + 2 * nkv;
-    project(c, g, fused, NULL, c->xb, n, c->qkv);
+    model_project(c, g, fused, NULL, c->xb, n, c->qkv);
     for (int t = 0; t < n; t++) {
         const float *r = c->qkv + (size_t)t * nt;
         memcpy(c->q + (size_t)t * nq, r, nq * sizeof(float));
@@ -275,133 +276,12 @@ static void ffn_gate_up(chord_ctx *c, int g, int il, int n)
     /* Fused: token t's 2 x n_ff outputs, compacted to n_ff in place (token
      * t's result lands at or before its own input, never over a later
      * token's). */
-    project(c, g, model_layer_tensor(m, il, LT_UP), NULL, c->xb, n, c->hb);
+    model_project(c, g, model_layer_tensor(m, il, LT_UP), NULL, c->xb, n, c->hb);
     for (int t = 0; t < n; t++) {
         float *in = c->hb + (size_t)t * 2 * ff, *out = c->hb + (size_t)t * ff;
         act(in, in + ff, (int)ff);
         if (t)
             memmove(out, in, ff * sizeof(float));
-    }
-}
-
-/* ------------------------------------------------------------------------
- * Mixture of experts
- * ---------------------------------------------------------------------- */
-
-/* Expert e's matrix of a merged 3-D tensor: its ne1 rows. */
-static kern_mat expert_mat(const chord_model *m, int g, const model_tensor *t, int e)
-{
-    kern_mat w = weight(m, g, t);
-    w.data = (const uint8_t *)w.data + (size_t)e * (size_t)t->ne1 * t->row_bytes;
-    return w;
-}
-
-/* Router: the expert weights of n tokens from the router's logits (plus
- * its bias, where the layer has one), by the family's gating: softmax over
- * all the experts, the n_expert_used most probable (best first; ties to the
- * lower index), their probabilities renormalized to sum to one; or the
- * n_expert_used largest logits and a softmax over them. */
-static void moe_route(chord_ctx *c, int g, int il, int n)
-{
-    const chord_model *m = c->m;
-    const model_config *cf = &m->cfg;
-    int ne_ = cf->n_expert, k = cf->n_expert_used;
-    bool topk_softmax = cf->rc->gating == MODEL_GATING_SOFTMAX_TOPK;
-    project(c, g, model_layer_tensor(m, il, LT_GATE_INP), model_layer_tensor(m, il, LT_GATE_INP_B),
-            c->xb, n, c->moe_probs);
-    for (int t = 0; t < n; t++) {
-        float *p = c->moe_probs + (size_t)t * ne_, *w = c->moe_w + (size_t)t * k;
-        int *sel = c->moe_sel + (size_t)t * k;
-        if (!topk_softmax)
-            kern_softmax(p, ne_);
-        for (int j = 0; j < k; j++) {
-            int best = -1;
-            for (int e = 0; e < ne_; e++) {
-                bool taken = false;
-                for (int i = 0; i < j && !taken; i++)
-                    taken = sel[i] == e;
-                if (!taken && (best < 0 || p[e] > p[best]))
-                    best = e;
-            }
-            sel[j] = best;
-            w[j] = p[best];
-        }
-        if (topk_softmax) {
-            kern_softmax(w, k);
-            continue;
-        }
-        float sum = 0;
-        for (int j = 0; j < k; j++)
-            sum += w[j];
-        /* the reference clamps the sum at the smallest normal half */
-        if (sum < 6.103515625e-5f)
-            sum = 6.103515625e-5f;
-        for (int j = 0; j < k; j++)
-            w[j] /= sum;
-    }
-}
-
-/* Adds row e of a per-expert bias (ne0 x n_expert, F32 or not) to n rows. */
-static void expert_bias(chord_ctx *c, int g, const model_tensor *b, int e, float *y, int n)
-{
-    if (!b)
-        return;
-    const uint8_t *base = lc_tensor(c->m->lc, g, b->slot);
-    const float *bv = c->vec;
-    kern_row_f32(b->type, base + (size_t)e * b->row_bytes, c->vec, (int)b->ne0);
-    for (int i = 0; i < n; i++)
-        kern_add(y + (size_t)i * b->ne0, bv, (int)b->ne0);
-}
-
-/* The MoE FFN of n tokens (input c->xb) into out: each expert runs once,
- * as a matmul over the tokens that chose it (gathered into moe_x), so a
- * batch reads each chosen expert's rows once; each (token, choice) output
- * is weighted into moe_y and the choices summed in order, best first. */
-static void moe_ffn(chord_ctx *c, int g, int il, int n, float *out)
-{
-    const chord_model *m = c->m;
-    const model_config *cf = &m->cfg;
-    int k = cf->n_expert_used, ne = cf->n_embd, ff = cf->n_ff_exp;
-    moe_route(c, g, il, n);
-    const model_tensor *tg = model_layer_tensor(m, il, LT_GATE_EXPS);
-    const model_tensor *tu = model_layer_tensor(m, il, LT_UP_EXPS);
-    const model_tensor *td = model_layer_tensor(m, il, LT_DOWN_EXPS);
-    for (int e = 0; e < cf->n_expert; e++) {
-        /* the (token, choice) pairs that picked e, in token order */
-        int cnt = 0;
-        for (int i = 0; i < n * k; i++)
-            if (c->moe_sel[i] == e) {
-                c->moe_tok[cnt] = i;
-                memcpy(c->moe_x + (size_t)cnt * ne, c->xb + (size_t)(i / k) * ne, (size_t)ne * sizeof(float));
-                cnt++;
-            }
-        if (!cnt)
-            continue;
-        kern_mat km[2] = {expert_mat(m, g, tg, e), expert_mat(m, g, tu, e)};
-        float *y[2] = {c->hb, c->hb2};
-        kern_matmul_multi(c->pool, c->ws, km, 2, c->moe_x, cnt, y);
-        expert_bias(c, g, model_layer_tensor(m, il, LT_GATE_EXPS_B), e, c->hb, cnt);
-        expert_bias(c, g, model_layer_tensor(m, il, LT_UP_EXPS_B), e, c->hb2, cnt);
-        if (cf->rc->act == MODEL_ACT_SWIGLU_OAI)
-            kern_swiglu_oai(c->hb, c->hb2, cnt * ff, 1.702f, 7.0f);
-        else
-            kern_swiglu(c->hb, c->hb2, cnt * ff);
-        kern_mat kd = expert_mat(m, g, td, e);
-        kern_matmul(c->pool, c->ws, &kd, c->hb, cnt, c->moe_x, ne);
-        expert_bias(c, g, model_layer_tensor(m, il, LT_DOWN_EXPS_B), e, c->moe_x, cnt);
-        for (int r = 0; r < cnt; r++) {
-            int i = c->moe_tok[r];
-            float w = c->moe_w[i], *dst = c->moe_y + (size_t)i * ne;
-            const float *src = c->moe_x + (size_t)r * ne;
-            for (int d = 0; d < ne; d++)
-                dst[d] = src[d] * w;
-        }
-    }
-    for (int t = 0; t < n; t++) {
-        float *o = out + (size_t)t * ne;
-        memcpy(o, c->moe_y + (size_t)t * k * ne, (size_t)ne * sizeof(float));
-        for (int j = 1; j < k; j++)
-            kern_add(o, c->moe_y + ((size_t)t * k + j) * ne, ne);
     }
 }
 
@@ -461,17 +341,17 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
             fn(&aj, 0, 1); /* too little work to wake the pool */
         else
             pool_run(c->pool, fn, &aj);
-        project(c, g, LT(LT_O), LT(LT_OB), c->att, n, c->xb);
+        model_project(c, g, LT(LT_O), LT(LT_OB), c->att, n, c->xb);
         residual(c, g, il, LT_ATTN_POST_NORM, c->xb, n);
 
         /* Feed-forward block. */
         norm_rows(c, g, LT(LT_FFN_NORM), c->x, c->xb, n);
         if (LT(LT_GATE_INP)) {
-            moe_ffn(c, g, il, n, c->att); /* att is free until the next layer */
+            model_moe_ffn(c, g, il, n, c->att); /* att is free until the next layer */
             residual(c, g, il, LT_FFN_POST_NORM, c->att, n);
         } else {
             ffn_gate_up(c, g, il, n);
-            project(c, g, LT(LT_DOWN), NULL, c->hb, n, c->xb);
+            model_project(c, g, LT(LT_DOWN), NULL, c->hb, n, c->xb);
             residual(c, g, il, LT_FFN_POST_NORM, c->xb, n);
         }
 #undef LT
@@ -484,7 +364,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
     int first = all ? 0 : n - 1, nrows = n - first;
     norm_rows(c, 0, &m->glob[GT_OUT_NORM], c->x + (size_t)first * ne, c->xb, nrows);
     const model_tensor *out = m->glob[GT_OUTPUT].slot >= 0 ? &m->glob[GT_OUTPUT] : emb;
-    kern_mat w = weight(m, 0, out);
+    kern_mat w = model_weight(m, 0, out);
     kern_matmul(c->pool, c->ws, &w, c->xb, nrows, logits, cf->n_vocab);
     if (cf->final_softcap > 0)
         kern_softcap(logits, nrows * cf->n_vocab, cf->final_softcap);
