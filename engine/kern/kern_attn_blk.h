@@ -31,6 +31,12 @@ typedef struct attn_blk_ws {
     int rows;
 } attn_blk_ws;
 
+/* tanhf(x) for 16 lanes at once with the bits of the C library's tanhf
+ * (AVX-512 CPU only; exposed for its test); returns how many lanes the
+ * library itself computed (infinities, NaNs, or all 16 if its tanhf is
+ * not the fdlibm one the vector code follows). */
+int kern_attn_tanhf16(const float *x, float *y);
+
 static inline int attn_blk_rows(int n_rows)
 {
     return (n_rows + 15) & ~15;

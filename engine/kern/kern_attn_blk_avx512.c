@@ -12,6 +12,7 @@
 #include <immintrin.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -111,6 +112,143 @@ void kern_attn_expf16(const float *x, float *y)
     __mmask16 slow;
     _mm512_storeu_ps(y, expf16_fast(_mm512_loadu_ps(x), 0xFFFF, &slow));
     expf_lanes(y, x, slow);
+}
+
+/* ------------------------------------------------------------------------
+ * tanhf, sixteen lanes
+ *
+ * glibc's float tanh (up to at least 2.36) is fdlibm's: for |x| >= 1,
+ * 1 - 2 / (expm1f(2|x|) + 2), below that -t / (t + 2) with t =
+ * expm1f(-2|x|), expm1f itself float arithmetic without fused operations
+ * (argument reduction by k ln 2, a rational correction, then one of six
+ * reconstructions by k). It is not correctly rounded, so no
+ * near-a-midpoint test could certify a fast lane; instead the lanes follow
+ * the same float operations in the same order. That this library's tanhf
+ * is this one is checked once on 2^16 arguments spread over [2^-64, 23]
+ * (tanh_vec_ok); any difference, and every lane goes to the library's
+ * tanhf. Checked against glibc 2.36 over every float in [0, 23].
+ * ---------------------------------------------------------------------- */
+
+#define SPS(x) _mm512_set1_ps(x)
+#define SEPI(x) _mm512_set1_epi32(x)
+
+/* fdlibm's expm1f for lanes with -2 < x < 64 (what tanhf passes it),
+ * branch by branch: k = 0 (|x| <= ln2 / 2), k = +-1 (|x| < 1.5 ln2), k =
+ * (int)(x / ln2 +- 0.5) otherwise; |x| < 2^-25 returns x. */
+INLINE __m512 expm1f16(__m512 x)
+{
+    __m512i hx = _mm512_and_si512(_mm512_castps_si512(x), SEPI(0x7fffffff));
+    __mmask16 neg = _mm512_movepi32_mask(_mm512_castps_si512(x));
+    __mmask16 red = _mm512_cmpgt_epu32_mask(hx, SEPI(0x3eb17218));
+    __mmask16 near = _mm512_mask_cmplt_epu32_mask(red, hx, SEPI(0x3F851592));
+    __mmask16 tiny = _mm512_cmplt_epu32_mask(hx, SEPI(0x33000000));
+    const __m512 ln2_hi = SPS(6.9313812256e-01f), ln2_lo = SPS(9.0580006145e-06f);
+    /* k by rounding x / ln2 away from zero, truncated */
+    __m512 half = _mm512_mask_blend_ps(neg, SPS(0.5f), SPS(-0.5f));
+    __m512i k = _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(SPS(1.4426950216e+00f), x), half));
+    __m512 t = _mm512_cvtepi32_ps(k);
+    __m512 hi = _mm512_sub_ps(x, _mm512_mul_ps(t, ln2_hi)), lo = _mm512_mul_ps(t, ln2_lo);
+    /* k = +-1: x -+ ln2_hi, lo = +-ln2_lo */
+    hi = _mm512_mask_blend_ps(near, hi, _mm512_mask_blend_ps(neg, _mm512_sub_ps(x, ln2_hi), _mm512_add_ps(x, ln2_hi)));
+    lo = _mm512_mask_blend_ps(near, lo, _mm512_mask_blend_ps(neg, ln2_lo, _mm512_sub_ps(_mm512_setzero_ps(), ln2_lo)));
+    k = _mm512_mask_blend_epi32(near, k, _mm512_mask_blend_epi32(neg, SEPI(1), SEPI(-1)));
+    __m512 xr = _mm512_sub_ps(hi, lo);
+    __m512 c = _mm512_sub_ps(_mm512_sub_ps(hi, xr), lo);
+    xr = _mm512_mask_blend_ps(red, x, xr);
+    c = _mm512_mask_blend_ps(red, _mm512_setzero_ps(), c);
+    k = _mm512_maskz_mov_epi32(red, k);
+    __m512 one = SPS(1.0f);
+    __m512 hfx = _mm512_mul_ps(SPS(0.5f), xr), hxs = _mm512_mul_ps(xr, hfx);
+    __m512 r1 = _mm512_add_ps(SPS(-7.9365076090e-05f), _mm512_mul_ps(hxs, _mm512_add_ps(SPS(4.0082177293e-06f),
+                                                                         _mm512_mul_ps(hxs, SPS(-2.0109921195e-07f)))));
+    r1 = _mm512_add_ps(SPS(1.5873016091e-03f), _mm512_mul_ps(hxs, r1));
+    r1 = _mm512_add_ps(SPS(-3.3333335072e-02f), _mm512_mul_ps(hxs, r1));
+    r1 = _mm512_add_ps(one, _mm512_mul_ps(hxs, r1));
+    t = _mm512_sub_ps(SPS(3.0f), _mm512_mul_ps(r1, hfx));
+    __m512 e = _mm512_mul_ps(hxs, _mm512_div_ps(_mm512_sub_ps(r1, t), _mm512_sub_ps(SPS(6.0f), _mm512_mul_ps(xr, t))));
+    /* k = 0 */
+    __m512 y = _mm512_sub_ps(xr, _mm512_sub_ps(_mm512_mul_ps(xr, e), hxs));
+    e = _mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(xr, _mm512_sub_ps(e, c)), c), hxs);
+    __mmask16 km1 = _mm512_cmpeq_epi32_mask(k, SEPI(-1)), kp1 = _mm512_cmpeq_epi32_mask(k, SEPI(1));
+    __mmask16 kbig = _mm512_cmplt_epi32_mask(k, SEPI(-1)) | _mm512_cmpgt_epi32_mask(k, SEPI(56));
+    __mmask16 kmid = _mm512_cmpgt_epi32_mask(k, SEPI(1)) & _mm512_cmplt_epi32_mask(k, SEPI(23));
+    __mmask16 khi = _mm512_cmpge_epi32_mask(k, SEPI(23)) & _mm512_cmple_epi32_mask(k, SEPI(56));
+    __m512i kexp = _mm512_slli_epi32(k, 23);
+    __m512 exm = _mm512_sub_ps(e, xr);
+    /* k = -1 */
+    y = _mm512_mask_mov_ps(y, km1, _mm512_sub_ps(_mm512_mul_ps(SPS(0.5f), _mm512_sub_ps(xr, e)), SPS(0.5f)));
+    /* k = 1 */
+    __m512 yp = _mm512_add_ps(one, _mm512_mul_ps(SPS(2.0f), _mm512_sub_ps(xr, e)));
+    __m512 yn = _mm512_mul_ps(SPS(-2.0f), _mm512_sub_ps(e, _mm512_add_ps(xr, SPS(0.5f))));
+    y = _mm512_mask_mov_ps(y, kp1, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(xr, SPS(-0.25f), _CMP_LT_OQ), yp, yn));
+    /* k < -1 or k > 56: (1 - (e - x)) 2^k - 1 */
+    __m512 yb = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(_mm512_sub_ps(one, exm)), kexp));
+    y = _mm512_mask_mov_ps(y, kbig, _mm512_sub_ps(yb, one));
+    /* 1 < k < 23: ((1 - 2^-k) - (e - x)) 2^k */
+    __m512 tm = _mm512_castsi512_ps(
+        _mm512_sub_epi32(SEPI(0x3f800000), _mm512_srlv_epi32(SEPI(0x1000000), _mm512_min_epi32(k, SEPI(31)))));
+    __m512 ym = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(_mm512_sub_ps(tm, exm)), kexp));
+    y = _mm512_mask_mov_ps(y, kmid, ym);
+    /* 22 < k <= 56: ((x - (e + 2^-k)) + 1) 2^k */
+    __m512 th = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(SEPI(0x7f), k), 23));
+    __m512 yh = _mm512_add_ps(_mm512_sub_ps(xr, _mm512_add_ps(e, th)), one);
+    y = _mm512_mask_mov_ps(y, khi, _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(yh), kexp)));
+    return _mm512_mask_mov_ps(y, tiny, x);
+}
+
+/* tanhf of 16 finite lanes, the library's operations (see above). */
+INLINE __m512 tanhf16_fast(__m512 x)
+{
+    __m512i jx = _mm512_castps_si512(x);
+    __m512i ix = _mm512_and_si512(jx, SEPI(0x7fffffff));
+    __m512 ax = _mm512_castsi512_ps(ix), one = SPS(1.0f), two = SPS(2.0f);
+    __mmask16 ge1 = _mm512_cmpge_epu32_mask(ix, SEPI(0x3f800000));
+    /* expm1f(2|x|) for |x| >= 1, expm1f(-2|x|) below */
+    __m512 a = _mm512_mul_ps(_mm512_mask_blend_ps(ge1, SPS(-2.0f), two), ax);
+    a = _mm512_min_ps(a, SPS(44.0f)); /* lanes past 22 take z = 1 below */
+    __m512 t = expm1f16(a);
+    __m512 tp2 = _mm512_add_ps(t, two);
+    __m512 z = _mm512_mask_blend_ps(ge1, _mm512_div_ps(_mm512_sub_ps(_mm512_setzero_ps(), t), tp2),
+                                    _mm512_sub_ps(one, _mm512_div_ps(two, tp2)));
+    z = _mm512_mask_mov_ps(z, _mm512_cmpge_epu32_mask(ix, SEPI(0x41b00000)), one);
+    z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), _mm512_and_si512(jx, SEPI((int)0x80000000))));
+    /* |x| < 2^-55: x (1 + x); +-0: x */
+    __mmask16 small = _mm512_cmplt_epu32_mask(ix, SEPI(0x24000000));
+    z = _mm512_mask_mov_ps(z, small, _mm512_mul_ps(x, _mm512_add_ps(one, x)));
+    return _mm512_mask_mov_ps(z, _mm512_cmpeq_epi32_mask(ix, _mm512_setzero_si512()), x);
+}
+
+static bool tanh_vec;
+static pthread_once_t tanh_once = PTHREAD_ONCE_INIT;
+
+static void tanh_check(void)
+{
+    bool ok = true;
+    for (uint32_t u = 0x1f800000u, n = 0; u < 0x41b80000u && ok; n = 0) {
+        float x[16], y[16];
+        for (; n < 16; n++, u += 0x2201) { /* 2^16 points from 2^-64 to 23 */
+            uint32_t v = (u & 1) ? u : u | 0x80000000u; /* both signs */
+            memcpy(&x[n], &v, sizeof v);
+        }
+        _mm512_storeu_ps(y, tanhf16_fast(_mm512_loadu_ps(x)));
+        for (int i = 0; i < 16; i++)
+            ok &= !memcmp(&y[i], &(float){tanhf(x[i])}, sizeof(float));
+    }
+    tanh_vec = ok;
+}
+
+int kern_attn_tanhf16(const float *x, float *y)
+{
+    pthread_once(&tanh_once, tanh_check);
+    __m512 v = _mm512_loadu_ps(x);
+    __mmask16 odd = _mm512_cmpge_epu32_mask(_mm512_and_si512(_mm512_castps_si512(v), SEPI(0x7fffffff)),
+                                            SEPI(0x7f800000));
+    _mm512_storeu_ps(y, tanh_vec ? tanhf16_fast(v) : v);
+    if (!tanh_vec)
+        odd = 0xFFFF;
+    for (unsigned m = odd; m; m &= m - 1)
+        y[__builtin_ctz(m)] = tanhf(x[__builtin_ctz(m)]);
+    return __builtin_popcount(odd);
 }
 
 /* ------------------------------------------------------------------------
@@ -333,9 +471,7 @@ INLINE void scores_q(const attn_blk_ws *w, int nk, float scale, const int NV, co
 }
 
 /* Gemma2's cap on the block's scores, as the one-query kernel applies it:
- * s = tanhf(s * (1 / cap)) * cap, with the C library's tanhf lane by lane
- * (glibc's float tanh is not correctly rounded, so no vector version with
- * a fallback near midpoints could promise its bits). */
+ * s = tanhf(s * (1 / cap)) * cap, tanhf sixteen lanes at a time. */
 static void cap_scores(const attn_blk_ws *w, int nk, float cap, int NV)
 {
     __m512 inv = _mm512_set1_ps(1.0f / cap), c = _mm512_set1_ps(cap);
@@ -344,8 +480,7 @@ static void cap_scores(const attn_blk_ws *w, int nk, float cap, int NV)
             float *st = w->st + (size_t)j * w->rows + 16 * v;
             float x[16];
             _mm512_storeu_ps(x, _mm512_mul_ps(_mm512_load_ps(st), inv));
-            for (int i = 0; i < 16; i++)
-                x[i] = tanhf(x[i]);
+            kern_attn_tanhf16(x, x);
             _mm512_store_ps(st, _mm512_mul_ps(_mm512_loadu_ps(x), c));
         }
 }

@@ -4,17 +4,58 @@
  * (kern_attn_head_scalar row by row) over head sizes, group sizes, block
  * shapes, padding rows, causal edges inside and across key blocks, and
  * scores spread wide enough to move the maximum often and send expf below
- * -87; the dispatching kern_attn_blk likewise. The sixteen-lane expf
- * against the C library's, bit for bit, over a dense sweep.
+ * -87, sliding windows, ring caches and soft-capped scores; the dispatching
+ * kern_attn_blk likewise. The sixteen-lane expf and tanhf against the C
+ * library's, bit for bit, over dense sweeps.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <gnu/libc-version.h>
+#endif
 
 #include "chord.h"
 #include "kern/kern.h"
+#include "kern/kern_attn_blk.h"
 #include "quant/quant.h"
 #include "t.h"
+
+/* The sixteen-lane tanhf against the library's over every 61st float of
+ * both signs up to 23 (past 22 tanhf is +-1) and the special values. Where
+ * the library is glibc's fdlibm tanhf (before 2.41) the vector code must
+ * compute every finite lane itself. */
+static void check_tanhf(void)
+{
+    bool own = false;
+#ifdef __GLIBC__
+    int maj = 0, min = 0;
+    own = sscanf(gnu_get_libc_version(), "%d.%d", &maj, &min) == 2 && (maj < 2 || (maj == 2 && min < 41));
+#endif
+    float x[16], y[16];
+    int n = 0, bad = 0, lib = 0;
+    for (uint32_t u = 0; u < 0x41b80000u; u += 61)
+        for (uint32_t sg = 0; sg < 2; sg++) {
+            uint32_t bits = u | sg << 31;
+            memcpy(&x[n++], &bits, sizeof(float));
+            if (n == 16) {
+                lib += kern_attn_tanhf16(x, y);
+                for (int i = 0; i < 16; i++)
+                    if (memcmp(&y[i], &(float){tanhf(x[i])}, sizeof(float)) && bad++ < 5)
+                        t_fail_at(__FILE__, __LINE__, "tanhf(%a): %a, libm %a", x[i], y[i], tanhf(x[i]));
+                n = 0;
+            }
+        }
+    T_CHECK(!own || lib == 0, "%d finite lanes went to the library's tanhf", lib);
+    float sp[16] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1.0f, -1.0f, 22.0f, -22.0f, 0x1p-55f,
+                    -0x1p-56f, 1e-30f, 0.34657359f, 1.0397208f, 9.01f, 1e30f};
+    kern_attn_tanhf16(sp, y);
+    for (int i = 0; i < 16; i++) {
+        float r = tanhf(sp[i]);
+        T_CHECK(!memcmp(&y[i], &r, sizeof(float)) || (isnan(r) && isnan(y[i])), "tanhf(%a): %a, libm %a", sp[i],
+                y[i], r);
+    }
+}
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -159,6 +200,7 @@ int main(void)
         for (int i = 0; i < 16; i++)
             T_CHECK(!memcmp(&y[i], &(float){expf(sp[i])}, sizeof(float)), "expf(%a): %a, libm %a", sp[i],
                     y[i], expf(sp[i]));
+        check_tanhf();
     }
 
     const int hds[] = {32, 64, 128};
