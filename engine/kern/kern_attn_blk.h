@@ -22,12 +22,14 @@
  *   m, l [rows]     running maximum and sum
  *   lim [rows]      last visible position (padding rows: INT_MAX)
  *   lo  [rows]      first visible position (padding rows: 0)
+ *   dacc [hd][rows] doubles: the unfused numerics' value sums
  * Every array starts on a 64-byte boundary if the buffer does. */
 #define KERN_ATTN_KC 8
 
 typedef struct attn_blk_ws {
     float *qt, *acc, *kt, *vt, *st, *e, *r8, *m, *l;
     int32_t *lim, *lo;
+    double *dacc;
     int rows;
 } attn_blk_ws;
 
@@ -64,6 +66,7 @@ static inline attn_blk_ws attn_blk_layout(float *buf, int hd, int n_rows)
     w.l = w.m + r;
     w.lim = (int32_t *)(w.l + r);
     w.lo = w.lim + r;
+    w.dacc = (double *)(void *)(w.lo + r);
     return w;
 }
 
@@ -72,7 +75,7 @@ static inline size_t attn_blk_floats(int hd, int n_rows)
     int r = attn_blk_rows(n_rows);
     size_t hr = (size_t)hd * r;
     return 2 * hr + 2 * attn_blk_bh(hd) + 2 * (size_t)KERN_ATTN_BK * r + (size_t)8 * KERN_ATTN_KC * r +
-           4 * (size_t)r;
+           4 * (size_t)r + 2 * hr;
 }
 
 #endif

@@ -633,15 +633,166 @@ INLINE void run(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
     }
 }
 
+/* ------------------------------------------------------------------------
+ * The unfused numerics (kern.h, attn_unfused in kern.c): every score of a
+ * row first and their maximum; then each e^(s - max) in float, summed in
+ * double in position order; each probability e * (float)(1 / sum) rounded
+ * to F16; each output element the double sum, in position order, of value
+ * times probability (a product of two F16 values: exact in float). Three
+ * passes over the keys recompute the scores (and the exponentials) instead
+ * of keeping a row of scores per position; lanes outside a row's span add
+ * +0 to its sums, which changes nothing (a sum that starts at +0 never
+ * becomes -0).
+ * ---------------------------------------------------------------------- */
+
+enum { UNF_MAX, UNF_SUM, UNF_VAL };
+
+/* The block's scores (capped), into w->st. */
+INLINE void block_scores(const kern_attn_qblk *b, const attn_blk_ws *w, int nk, const int NV)
+{
+    if (b->hd == 64)
+        scores_q(w, nk, b->scale, NV, 2);
+    else if (b->hd == 32)
+        scores_q(w, nk, b->scale, NV, 1);
+    else
+        scores(w, b->hd, nk, b->scale, NV);
+    if (b->softcap > 0)
+        cap_scores(w, nk, b->softcap, NV);
+}
+
+/* The lanes of row vector v that see position p. */
+INLINE __mmask16 span_mask(const attn_blk_ws *w, int v, int p)
+{
+    __m512i pj = _mm512_set1_epi32(p);
+    return _mm512_mask_cmple_epi32_mask(_mm512_cmpge_epi32_mask(_mm512_load_si512(w->lim + 16 * v), pj),
+                                        _mm512_load_si512(w->lo + 16 * v), pj);
+}
+
+/* e^(s - m) of the block's valid lanes into w->e (others +0). */
+INLINE void unf_exp(const attn_blk_ws *w, int kb, int nk, const int NV)
+{
+    int R = w->rows;
+    for (int j = 0; j < nk; j++)
+        for (int v = 0; v < NV; v++) {
+            __mmask16 va = span_mask(w, v, kb + j), sl;
+            float *st = w->st + (size_t)j * R + 16 * v, *e = w->e + (size_t)j * R + 16 * v;
+            __m512 x = _mm512_sub_ps(_mm512_load_ps(st), _mm512_load_ps(w->m + 16 * v));
+            _mm512_store_ps(e, _mm512_maskz_mov_ps(va, expf16_fast(x, va, &sl)));
+            if (sl) {
+                _mm512_store_ps(st, x);
+                expf_lanes(e, st, sl);
+            }
+        }
+}
+
+/* The value sums of row vector v, elements d0.. d0 + 7, over the block:
+ * sixteen double accumulators (two per element) held in registers. */
+INLINE void unf_values(const attn_blk_ws *w, int hd, int nk, int v, int d0)
+{
+    int R = w->rows;
+    double *acc = w->dacc + (size_t)d0 * R + 16 * v;
+    __m512d lo[8], hi[8];
+    for (int i = 0; i < 8; i++) {
+        lo[i] = _mm512_load_pd(acc + (size_t)i * R);
+        hi[i] = _mm512_load_pd(acc + (size_t)i * R + 8);
+    }
+    const float *vt = w->vt + d0, *pr = w->e + 16 * v;
+    for (int j = 0; j < nk; j++, vt += hd, pr += R) {
+        __m512 p = _mm512_load_ps(pr);
+        for (int i = 0; i < 8; i++) {
+            __m512 x = _mm512_mul_ps(_mm512_set1_ps(vt[i]), p);
+            lo[i] = _mm512_add_pd(lo[i], _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+            hi[i] = _mm512_add_pd(
+                hi[i], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        _mm512_store_pd(acc + (size_t)i * R, lo[i]);
+        _mm512_store_pd(acc + (size_t)i * R + 8, hi[i]);
+    }
+}
+
+INLINE void run_unfused(const kern_attn_qblk *b, const attn_blk_ws *w, const int NV)
+{
+    int hd = b->hd, R = w->rows, end = b->pos0 + b->n_tok;
+    __m512d sum[KERN_ATTN_MAX_ROWS / 8];
+    __m512 inv[KERN_ATTN_MAX_ROWS / 16];
+    for (int i = 0; i < 2 * NV; i++)
+        sum[i] = _mm512_setzero_pd();
+    memset(w->dacc, 0, (size_t)hd * R * sizeof *w->dacc);
+    for (int pass = UNF_MAX; pass <= UNF_VAL; pass++) {
+        for (int kb = first_pos(b, b->pos0); kb < end; kb += KERN_ATTN_BK) {
+            int nk = end - kb < KERN_ATTN_BK ? end - kb : KERN_ATTN_BK;
+            load_kv(b, w, kb, nk);
+            block_scores(b, w, nk, NV);
+            if (pass == UNF_MAX) {
+                for (int v = 0; v < NV; v++) {
+                    __m512 m = _mm512_load_ps(w->m + 16 * v);
+                    for (int j = 0; j < nk; j++) {
+                        __m512 s = _mm512_load_ps(w->st + (size_t)j * R + 16 * v);
+                        m = _mm512_mask_mov_ps(m, _mm512_mask_cmp_ps_mask(span_mask(w, v, kb + j), s, m, _CMP_GT_OQ),
+                                               s);
+                    }
+                    _mm512_store_ps(w->m + 16 * v, m);
+                }
+                continue;
+            }
+            unf_exp(w, kb, nk, NV);
+            if (pass == UNF_SUM) {
+                for (int v = 0; v < NV; v++)
+                    for (int j = 0; j < nk; j++) {
+                        __m512 e = _mm512_load_ps(w->e + (size_t)j * R + 16 * v);
+                        sum[2 * v] = _mm512_add_pd(sum[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+                        sum[2 * v + 1] = _mm512_add_pd(
+                            sum[2 * v + 1],
+                            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+                    }
+                continue;
+            }
+            /* the probabilities, rounded to F16 (invalid lanes stay +0) */
+            for (int j = 0; j < nk; j++)
+                for (int v = 0; v < NV; v++) {
+                    float *e = w->e + (size_t)j * R + 16 * v;
+                    _mm512_store_ps(e, round16(_mm512_mul_ps(_mm512_load_ps(e), inv[v])));
+                }
+            for (int v = 0; v < NV; v++)
+                for (int d0 = 0; d0 < hd; d0 += 8)
+                    unf_values(w, hd, nk, v, d0);
+        }
+        if (pass == UNF_SUM)
+            for (int v = 0; v < NV; v++) {
+                __m512d one = _mm512_set1_pd(1.0);
+                __m256 lo = _mm512_cvtpd_ps(_mm512_div_pd(one, sum[2 * v]));
+                __m256 hi = _mm512_cvtpd_ps(_mm512_div_pd(one, sum[2 * v + 1]));
+                inv[v] = _mm512_castpd_ps(
+                    _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+            }
+    }
+    /* out = (float) sum, through finish with l = 1 */
+    for (int d = 0; d < hd; d++)
+        for (int r = 0; r < R; r += 8)
+            _mm256_store_ps(w->acc + (size_t)d * R + r, _mm512_cvtpd_ps(_mm512_load_pd(w->dacc + (size_t)d * R + r)));
+    for (int r = 0; r < R; r++)
+        w->l[r] = 1.0f;
+}
+
 void kern_attn_blk_avx512(const kern_attn_qblk *b, float *ws)
 {
     attn_blk_ws w = attn_blk_layout(ws, b->hd, b->n_tok * b->n_grp);
     setup(b, &w);
-    switch (w.rows / 16) {
-    case 1: run(b, &w, 1); break;
-    case 2: run(b, &w, 2); break;
-    case 3: run(b, &w, 3); break;
-    default: run(b, &w, 4); break;
-    }
+    if (b->unfused)
+        switch (w.rows / 16) {
+        case 1: run_unfused(b, &w, 1); break;
+        case 2: run_unfused(b, &w, 2); break;
+        case 3: run_unfused(b, &w, 3); break;
+        default: run_unfused(b, &w, 4); break;
+        }
+    else
+        switch (w.rows / 16) {
+        case 1: run(b, &w, 1); break;
+        case 2: run(b, &w, 2); break;
+        case 3: run(b, &w, 3); break;
+        default: run(b, &w, 4); break;
+        }
     finish(b, &w);
 }

@@ -230,6 +230,15 @@ int main(void)
     check_feat(128, 4, 16, 90, 200.0f, simd, (feat){.softcap = 5.0f});
     check_feat(256, 2, 32, 300, 60.0f, simd, (feat){.softcap = 30.0f});
     check_windows(simd, (feat){.softcap = 50.0f});
+    /* The unfused numerics: plain, wide, capped, windowed and ringed. */
+    for (int hi = 0; hi < 4; hi++)
+        for (int g = 1; g <= 8; g += 2)
+            check_feat(32 << hi, g, KERN_ATTN_MAX_ROWS / g - hi, 29 * hi + g, 2.0f, simd, (feat){.unfused = true});
+    check_feat(64, 8, 8, 70, 60.0f, simd, (feat){.unfused = true});
+    check_feat(128, 7, 9, 33, 200.0f, simd, (feat){.unfused = true});
+    check_feat(256, 2, 32, 300, 60.0f, simd, (feat){.softcap = 30.0f, .unfused = true});
+    check_windows(simd, (feat){.unfused = true});
+    check_windows(simd, (feat){.softcap = 50.0f, .unfused = true});
     if (!simd)
         printf("no AVX-512 here: only the dispatch was checked against the scalar twin\n");
     return t_done();
