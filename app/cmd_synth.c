@@ -13,19 +13,29 @@ static void usage(FILE *f)
     fputs("usage: chord synth --arch ARCH --dim D --layers L --heads H\n"
           "                   --kv-heads K --ffn F [--head-dim N] [--window N]\n"
           "                   [--vocab-from VOCAB.gguf | --vocab N]\n"
+          "                   [--experts E --experts-used K [--expert-ffn F]\n"
+          "                    [--router-skew S]]\n"
           "                   --type TYPE [--seed S] [--ctx N] [--fast] -o FILE\n"
           "Writes a GGUF model with random weights of that shape, quantized to TYPE\n"
           "(F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, Q3_K_M, Q4_K_S,\n"
-          "Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS where chord can quantize them).\n"
+          "Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS where chord can quantize them;\n"
+          "MXFP4_MOE: experts in MXFP4, the other matrices in Q8_0, as gpt-oss ships).\n"
           "ARCH: llama, qwen2, qwen3 (q/k norms), gemma2 (soft-caps, a window on\n"
           "every other layer), gemma3 (q/k norms, 5 local layers to 1 global),\n"
-          "phi3 (fused qkv and gate/up, LongRoPE). The vocabulary is copied from\n"
+          "phi3 (fused qkv and gate/up, LongRoPE), qwen3moe (qwen3 with experts),\n"
+          "gpt-oss (experts, biases, attention sinks, windows, YaRN); llama with\n"
+          "--experts is Mixtral's layout. The vocabulary is copied from\n"
           "VOCAB.gguf or generated with N tokens (default 32000; with the family's\n"
           "chat tokens and template for qwen3, gemma2, gemma3, phi3).\n"
           "--head-dim N  query/key head size (default dim / heads; qwen3 and gemma\n"
           "              heads x head size may differ from dim)\n"
-          "--window N    gemma2/gemma3 sliding window (default 4096 / 512)\n"
+          "--window N    gemma2/gemma3/gpt-oss sliding window (default 4096/512/128)\n"
           "--ctx N       context_length (default: the family's, 4096 for llama/qwen2)\n"
+          "--experts E, --experts-used K  a mixture of E experts, K run per token\n"
+          "--expert-ffn F  an expert's FFN width (default --ffn; qwen3moe's\n"
+          "              expert_feed_forward_length)\n"
+          "--router-skew S  expert popularity ~ (rank + 1)^-S (a different ranking\n"
+          "              per layer) instead of uniform; 0.8 resembles Qwen3-30B-A3B\n"
           "--fast  quantize a pool of random blocks per tensor once and fill the rows\n"
           "        with blocks drawn from it (valid blocks, same statistics, written\n"
           "        at disk speed: for models of tens of GB)\n", f);
@@ -56,7 +66,8 @@ int cmd_synth(int argc, char **argv)
         {"--heads", &p.heads, 1, 1 << 12}, {"--kv-heads", &p.kv_heads, 1, 1 << 12},
         {"--ffn", &p.ffn, 1, 1 << 18}, {"--vocab", &p.vocab, 260, 1 << 24},
         {"--ctx", &p.ctx_len, 1, 1 << 24}, {"--head-dim", &p.head_dim, 2, 1024},
-        {"--window", &p.window, 1, 1 << 24},
+        {"--window", &p.window, 1, 1 << 24}, {"--experts", &p.experts, 2, 4096},
+        {"--experts-used", &p.experts_used, 1, 4096}, {"--expert-ffn", &p.expert_ffn, 1, 1 << 18},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -99,6 +110,15 @@ int cmd_synth(int argc, char **argv)
                 app_error("synth: --seed: bad value '%s' (an unsigned 64-bit integer)", v);
                 return EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--router-skew")) {
+            char *end;
+            errno = 0;
+            double x = strtod(v, &end);
+            if (errno || end == v || *end || !(x >= 0 && x <= 4)) {
+                app_error("synth: --router-skew: bad value '%s' (a number from 0 to 4)", v);
+                return EXIT_USAGE;
+            }
+            p.router_skew = (float)x;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             out = v;
         } else {
@@ -115,6 +135,10 @@ int cmd_synth(int argc, char **argv)
     }
     if (!p.kv_heads)
         p.kv_heads = p.heads;
+    if ((p.experts != 0) != (p.experts_used != 0)) {
+        app_error("synth: --experts and --experts-used go together (see chord synth --help)");
+        return EXIT_USAGE;
+    }
     chord_err err;
     chord_status st = chord_synth(&p, out, &err);
     if (st != CHORD_OK) {

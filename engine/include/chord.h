@@ -458,7 +458,8 @@ void chord_stats_get(const chord_model *m, chord_stats *out);
  * ------------------------------------------------------------------------- */
 
 typedef struct chord_synth_params {
-    const char *arch;        /* llama, qwen2, qwen3, gemma2, gemma3, phi3 */
+    const char *arch;        /* llama, qwen2, qwen3, gemma2, gemma3, phi3,
+                                qwen3moe, gpt-oss */
     int dim, layers, heads, kv_heads, ffn;
     int head_dim;            /* query/key head size; 0 = dim / heads */
     int window;              /* gemma2/gemma3 sliding window; 0 = the
@@ -472,6 +473,12 @@ typedef struct chord_synth_params {
                                 drawn from a per-tensor pool quantized once
                                 (valid, same statistics, ~memcpy speed)
                                 instead of quantizing every row */
+    /* Mixtures of experts (qwen3moe and gpt-oss need them; llama with
+     * experts is Mixtral's layout): */
+    int experts, experts_used;
+    int expert_ffn;          /* an expert's FFN width; 0 = ffn */
+    float router_skew;       /* 0 = uniform routers; S > 0: expert of rank r
+                                takes a share ~ (r + 1)^-S of selections */
 } chord_synth_params;
 
 /* Writes a random-weight GGUF, tensor by tensor (never the whole model in

@@ -7,8 +7,10 @@
  * and whose argmax is decisive, like a trained one, so tests built on it
  * can tell right from wrong arithmetic. The families (llama, qwen2, qwen3,
  * gemma2, gemma3, phi3) differ in the tensors of a block and in their
- * metadata keys (the table below); their shapes come from the caller. With
- * p->fast, block-quantized
+ * metadata keys (the table below); their shapes come from the caller.
+ * Mixtures of experts (qwen3moe, gpt-oss, llama with --experts: Mixtral's
+ * layout) replace the FFN by a router and merged 3-D expert tensors; the
+ * router may be skewed (synth_router.c). With p->fast, block-quantized
  * tensors are filled from a per-tensor pool of quantized blocks (see
  * write_tensor_fast): the way to make models of tens of GB.
  */
@@ -40,10 +42,16 @@ typedef struct syn_family {
     float rope_base_swa; /* local layers' base, 0 = none */
     int window;          /* default sliding window, 0 = none */
     float attn_cap, final_cap; /* soft-capping keys, 0 = none */
+    bool moe;            /* a mixture of experts only (needs --experts) */
+    bool moe_ok;         /* takes --experts (Mixtral: llama's layout) */
+    bool oai;            /* gpt-oss: attn_output.bias, attention sinks,
+                          * router and expert biases, post_attention_norm as
+                          * the FFN's norm, YaRN keys */
 } syn_family;
 
 static const syn_family families[] = {
-    {.arch = "llama", .rot_key = true, .ctx = 4096, .eps = 1e-5f, .rope_base = 1e4f},
+    {.arch = "llama", .rot_key = true, .ctx = 4096, .eps = 1e-5f, .rope_base = 1e4f,
+     .moe_ok = true},
     {.arch = "qwen2", .qkv_bias = true, .rot_key = true, .ctx = 4096, .eps = 1e-6f,
      .rope_base = 1e6f},
     {.arch = "qwen3", .qk_norm = true, .head_keys = true, .ctx = 40960, .eps = 1e-6f,
@@ -55,7 +63,18 @@ static const syn_family families[] = {
      .ctx = 32768, .eps = 1e-6f, .rope_base = 1e6f, .rope_base_swa = 1e4f, .window = 512},
     {.arch = "phi3", .fused = true, .rot_key = true, .ctx = 131072, .eps = 1e-5f,
      .rope_base = 1e4f},
+    /* Qwen3-30B-A3B's; gpt-oss-20b's (a window of 128 on every other layer,
+     * YaRN from 4096 to 131072) */
+    {.arch = "qwen3moe", .qk_norm = true, .head_keys = true, .ctx = 40960, .eps = 1e-6f,
+     .rope_base = 1e6f, .moe = true, .moe_ok = true},
+    {.arch = "gpt-oss", .qkv_bias = true, .head_keys = true, .ctx = 131072, .eps = 1e-5f,
+     .rope_base = 150000.0f, .window = 128, .moe = true, .moe_ok = true, .oai = true},
 };
+
+/* Mixtral's base (its files carry 1e6 where dense llama's carry 1e4) */
+#define MIXTRAL_ROPE_BASE 1e6f
+/* gpt-oss: the context its YaRN rotation was trained at */
+#define OAI_ORIG_CTX 4096
 
 static const syn_family *family_of(const char *arch)
 {
@@ -71,6 +90,7 @@ static const syn_family *family_of(const char *arch)
 
 typedef enum syn_fill {
     FILL_RANDOM,     /* center + scale * uniform(-1, 1) */
+    FILL_VALUES,     /* a vector copied from values */
     FILL_ROPE_LONG,  /* LongRoPE divisors (see fill_rope) */
     FILL_ROPE_SHORT,
 } syn_fill;
@@ -80,8 +100,11 @@ typedef struct syn_tensor {
     int n_dims;
     int64_t ne0, ne1;
     int type;
+    int64_t ne2;          /* matrices stacked (experts), 1 otherwise */
     float center, scale;  /* values are center + scale * uniform(-1, 1) */
     syn_fill fill;
+    const float *values;    /* FILL_VALUES: ne0 of them */
+    const float *row_scale; /* or NULL: row r's values times row_scale[r] */
 } syn_tensor;
 
 /* LongRoPE's per-pair frequency divisors, rising from 1 at the fastest
@@ -106,8 +129,9 @@ static chord_status write_tensor(gguf_writer *w, const syn_tensor *t, uint64_t s
     int64_t chunk = (int64_t)((1u << 20) / ((size_t)t->ne0 * sizeof(float)));
     if (chunk < 1)
         chunk = 1;
-    if (chunk > t->ne1)
-        chunk = t->ne1;
+    int64_t rows = t->ne1 * t->ne2;
+    if (chunk > rows)
+        chunk = rows;
     float *f = malloc((size_t)chunk * (size_t)t->ne0 * sizeof *f);
     uint8_t *q = malloc((size_t)chunk * rb);
     if (!f || !q || !rb) {
@@ -118,13 +142,18 @@ static chord_status write_tensor(gguf_writer *w, const syn_tensor *t, uint64_t s
     }
     uint64_t state = synth_seed_for(seed, t->name);
     chord_status st = CHORD_OK;
-    for (int64_t r = 0; r < t->ne1 && st == CHORD_OK; r += chunk) {
-        int64_t nr = t->ne1 - r < chunk ? t->ne1 - r : chunk;
-        if (t->fill != FILL_RANDOM)
-            fill_rope(t, f, stretch); /* a vector: one row */
+    for (int64_t r = 0; r < rows && st == CHORD_OK; r += chunk) {
+        int64_t nr = rows - r < chunk ? rows - r : chunk;
+        if (t->fill == FILL_VALUES)
+            memcpy(f, t->values, (size_t)t->ne0 * sizeof *f); /* a vector: one row */
+        else if (t->fill != FILL_RANDOM)
+            fill_rope(t, f, stretch);
         else
             for (int64_t i = 0; i < nr * t->ne0; i++)
                 f[i] = t->center + t->scale * synth_uniform(&state);
+        for (int64_t i = 0; t->row_scale && i < nr; i++)
+            for (int64_t j = 0; j < t->ne0; j++)
+                f[i * t->ne0 + j] *= t->row_scale[r + i];
         for (int64_t i = 0; i < nr; i++)
             quant_quantize_row(t->type, f + i * t->ne0, q + (size_t)i * rb, t->ne0);
         st = gguf_writer_write(w, q, (size_t)nr * rb, err);
@@ -154,7 +183,7 @@ static chord_status write_tensor_fast(gguf_writer *w, const syn_tensor *t, uint6
 {
     const quant_traits *qt = quant_traits_of(t->type);
     size_t bb = (size_t)qt->bytes;
-    uint64_t n_blocks = (uint64_t)t->ne0 / (uint64_t)qt->block * (uint64_t)t->ne1;
+    uint64_t n_blocks = (uint64_t)t->ne0 / (uint64_t)qt->block * (uint64_t)(t->ne1 * t->ne2);
     size_t pool_n = n_blocks < FAST_POOL_BLOCKS ? (size_t)n_blocks : FAST_POOL_BLOCKS;
     size_t out_n = FAST_CHUNK / bb;
     float *f = malloc(pool_n * (size_t)qt->block * sizeof *f);
@@ -202,7 +231,7 @@ static chord_status check_shape(const chord_synth_params *p, chord_err *err)
     const syn_family *fam = family_of(p->arch);
     if (!fam)
         return err_set(err, CHORD_E_INVALID,
-                       "architecture '%s' is not supported (llama, qwen2, qwen3, gemma2, gemma3, phi3)",
+                       "architecture '%s' is not supported (llama, qwen2, qwen3, gemma2, gemma3, phi3, qwen3moe, gpt-oss)",
                        p->arch ? p->arch : "");
     if (p->dim < 2 || p->dim > (1 << 16) || p->layers < 1 || p->layers > CHORD_MAX_LAYERS ||
         p->heads < 1 || p->kv_heads < 1 || p->ffn < 1 || p->ffn > (1 << 18))
@@ -222,8 +251,24 @@ static chord_status check_shape(const chord_synth_params *p, chord_err *err)
     if (p->ctx_len < 0)
         return err_set(err, CHORD_E_INVALID, "bad context length %d", p->ctx_len);
     if (p->window < 0 || (p->window && !fam->window))
-        return err_set(err, CHORD_E_INVALID, "a sliding window (%d) applies to gemma2 and gemma3 only",
+        return err_set(err, CHORD_E_INVALID, "a sliding window (%d) applies to gemma2, gemma3 and gpt-oss only",
                        p->window);
+    if (fam->moe && p->experts < 1)
+        return err_set(err, CHORD_E_INVALID, "%s is a mixture of experts: --experts and --experts-used are required",
+                       p->arch);
+    if (p->experts && !fam->moe_ok)
+        return err_set(err, CHORD_E_INVALID, "experts apply to llama (Mixtral's layout), qwen3moe and gpt-oss, not %s",
+                       p->arch);
+    if (p->experts < 0 || p->experts > 4096 || (p->experts && (p->experts < 2 || p->experts_used < 1 ||
+                                                               p->experts_used > p->experts)))
+        return err_set(err, CHORD_E_INVALID, "bad experts: %d experts (2 to 4096), %d used per token (1 to the experts)",
+                       p->experts, p->experts_used);
+    if (p->expert_ffn < 0 || p->expert_ffn > (1 << 18) || (p->expert_ffn && !p->experts))
+        return err_set(err, CHORD_E_INVALID, "bad expert FFN width %d (1 to %d, with --experts)",
+                       p->expert_ffn, 1 << 18);
+    if (!(p->router_skew >= 0 && p->router_skew <= 4) || (p->router_skew > 0 && !p->experts))
+        return err_set(err, CHORD_E_INVALID, "bad router skew %g (0 to 4, with --experts)",
+                       (double)p->router_skew);
     return CHORD_OK;
 }
 
@@ -234,17 +279,66 @@ static void add(syn_tensor *x, const char *name, int n_dims, int64_t ne0, int64_
     x->n_dims = n_dims;
     x->ne0 = ne0;
     x->ne1 = ne1;
+    x->ne2 = 1;
     x->center = center;
     x->scale = scale;
     x->type = synth_tensor_type(ft, name, n_dims, ne0, layer, n_layer);
 }
 
-/* The tensor list of the model, in file order: global tensors first, then
- * each layer's tensors together (what the layer cache reads as a group). */
-static syn_tensor *plan_tensors(const chord_synth_params *p, const syn_family *fam,
-                                const synth_ftype *ft, int n_vocab, int *count)
+/* llama.cpp's rules for 8-expert models (Mixtral) in the quantized
+ * mixes: attn_k and attn_v in Q8_0 (they are small beside the experts),
+ * attn_output in Q5_K in the low-bit mixes. */
+static void eight_expert_rule(syn_tensor *x, const synth_ftype *ft, int n_expert)
 {
-    int per_layer = 17; /* at most: every kind of layer tensor */
+    int b = ft->base;
+    if (n_expert != 8 || ft->mix == 'X' || b == QT_F32 || b == QT_F16 || b == QT_BF16)
+        return;
+    size_t n = strlen(x->name);
+    if (n > 13 && (!strcmp(x->name + n - 13, "attn_k.weight") || !strcmp(x->name + n - 13, "attn_v.weight")))
+        x->type = QT_Q8_0;
+    else if (n > 18 && !strcmp(x->name + n - 18, "attn_output.weight") &&
+             (b == QT_Q2_K || b == QT_IQ4_NL || b == QT_IQ4_XS || (ft->mix && b != QT_Q5_K)))
+        x->type = QT_Q5_K;
+    const quant_traits *qt = quant_traits_of(x->type);
+    if (qt && x->ne0 % qt->block)
+        x->type = synth_tensor_type(ft, x->name, x->n_dims, x->ne0, -1, 1);
+}
+
+/* The routers' skew: knob[il * n_expert + e] is expert e's row scale, or
+ * its logit bias for families with a router bias (gpt-oss). */
+static chord_status plan_routers(const chord_synth_params *p, const syn_family *fam, float **out,
+                                 chord_err *err)
+{
+    int ne = p->experts;
+    float *rank = malloc((size_t)ne * sizeof *rank);
+    float *knob = malloc((size_t)ne * (size_t)p->layers * sizeof *knob);
+    int *perm = malloc((size_t)ne * sizeof *perm);
+    chord_status st = rank && knob && perm ? CHORD_OK
+                      : err_set(err, CHORD_E_NOMEM, "out of memory for %d routers", p->layers);
+    if (st == CHORD_OK)
+        st = synth_router_calibrate(ne, p->experts_used, p->router_skew, fam->oai, p->seed, rank, err);
+    for (int il = 0; st == CHORD_OK && il < p->layers; il++) {
+        synth_router_perm(p->seed, il, ne, perm);
+        for (int r = 0; r < ne; r++)
+            knob[(size_t)il * ne + perm[r]] = rank[r];
+    }
+    free(rank);
+    free(perm);
+    if (st != CHORD_OK) {
+        free(knob);
+        knob = NULL;
+    }
+    *out = knob;
+    return st;
+}
+
+/* The tensor list of the model, in file order: global tensors first, then
+ * each layer's tensors together (what the layer cache reads as a group).
+ * knob: the routers' (plan_routers), for a mixture of experts. */
+static syn_tensor *plan_tensors(const chord_synth_params *p, const syn_family *fam,
+                                const synth_ftype *ft, int n_vocab, const float *knob, int *count)
+{
+    int per_layer = 24; /* at most: every kind of layer tensor */
     syn_tensor *t = calloc(5 + (size_t)p->layers * (size_t)per_layer, sizeof *t);
     if (!t)
         return NULL;
@@ -301,6 +395,11 @@ static syn_tensor *plan_tensors(const chord_synth_params *p, const syn_family *f
             L("attn_k.bias"); ADD(il, 1, kv, 1, 0.0f, 0.05f);
             L("attn_v.bias"); ADD(il, 1, kv, 1, 0.0f, 0.05f);
         }
+        if (fam->oai) {
+            L("attn_output.bias"); ADD(il, 1, d, 1, 0.0f, 0.05f);
+            /* a sink's logit competes with the scores (of deviation ~1) */
+            L("attn_sinks.weight"); ADD(il, 1, p->heads, 1, 0.0f, 1.0f);
+        }
         if (fam->qk_norm) {
             L("attn_q_norm.weight"); ADD(il, 1, hd, 1, 1.0f, 0.1f);
             L("attn_k_norm.weight"); ADD(il, 1, hd, 1, 1.0f, 0.1f);
@@ -309,21 +408,59 @@ static syn_tensor *plan_tensors(const chord_synth_params *p, const syn_family *f
         if (fam->post_norm) {
             L("post_attention_norm.weight"); ADD(il, 1, d, 1, 1.0f, 0.1f);
         }
-        L("ffn_norm.weight"); ADD(il, 1, d, 1, 1.0f, 0.1f);
-        if (fam->fused) {
+        if (fam->oai) {
+            L("post_attention_norm.weight"); ADD(il, 1, d, 1, 1.0f, 0.1f);
+        } else {
+            L("ffn_norm.weight"); ADD(il, 1, d, 1, 1.0f, 0.1f);
+        }
+        if (p->experts) {
+            /* the router: F32 as llama.cpp keeps it, one row per expert,
+             * its scale (or the bias) from the skew */
+            int64_t ne_ = p->experts, fe = p->expert_ffn ? p->expert_ffn : p->ffn;
+            const float *k = knob + (size_t)il * (size_t)ne_;
+            L("ffn_gate_inp.weight"); ADD(il, 2, d, ne_, 0.0f, in_d);
+            t[n - 1].type = QT_F32;
+            if (!fam->oai)
+                t[n - 1].row_scale = k;
+            else {
+                L("ffn_gate_inp.bias"); ADD(il, 1, ne_, 1, 0.0f, 0.0f);
+                t[n - 1].fill = FILL_VALUES;
+                t[n - 1].values = k;
+            }
+            float in_fe = unit / sqrtf((float)fe);
+            L("ffn_gate_exps.weight"); ADD(il, 3, d, fe, 0.0f, in_d);
+            t[n - 1].ne2 = ne_;
+            L("ffn_up_exps.weight"); ADD(il, 3, d, fe, 0.0f, in_d);
+            t[n - 1].ne2 = ne_;
+            L("ffn_down_exps.weight"); ADD(il, 3, fe, d, 0.0f, in_fe);
+            t[n - 1].ne2 = ne_;
+            if (fam->oai) {
+                /* per-expert biases: one row each, F32 */
+                L("ffn_gate_exps.bias"); ADD(il, 1, fe, ne_, 0.0f, 0.05f);
+                t[n - 1].n_dims = 2;
+                L("ffn_up_exps.bias"); ADD(il, 1, fe, ne_, 0.0f, 0.05f);
+                t[n - 1].n_dims = 2;
+                L("ffn_down_exps.bias"); ADD(il, 1, d, ne_, 0.0f, 0.05f);
+                t[n - 1].n_dims = 2;
+            }
+        } else if (fam->fused) {
             /* rows: the gate's, then the up projection's */
             L("ffn_up.weight"); ADD(il, 2, d, 2 * (int64_t)p->ffn, 0.0f, in_d);
         } else {
             L("ffn_gate.weight"); ADD(il, 2, d, p->ffn, 0.0f, in_d);
             L("ffn_up.weight"); ADD(il, 2, d, p->ffn, 0.0f, in_d);
         }
-        L("ffn_down.weight"); ADD(il, 2, p->ffn, d, 0.0f, in_f);
+        if (!p->experts) {
+            L("ffn_down.weight"); ADD(il, 2, p->ffn, d, 0.0f, in_f);
+        }
         if (fam->post_norm) {
             L("post_ffw_norm.weight"); ADD(il, 1, d, 1, 1.0f, 0.1f);
         }
 #undef L
     }
 #undef ADD
+    for (int i = 0; i < n; i++)
+        eight_expert_rule(&t[i], ft, p->experts);
     *count = n;
     return t;
 }
@@ -367,7 +504,15 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path, chor
         KV_U32("rope.dimension_count", hd);
     KV_F32("attention.layer_norm_rms_epsilon", fam->eps);
     if (fam->rope_base > 0)
-        KV_F32("rope.freq_base", fam->rope_base);
+        KV_F32("rope.freq_base", p->experts && !fam->moe ? MIXTRAL_ROPE_BASE : fam->rope_base);
+    if (p->experts) {
+        int fe = p->expert_ffn ? p->expert_ffn : p->ffn;
+        KV_U32("expert_count", p->experts);
+        KV_U32("expert_used_count", p->experts_used);
+        /* Mixtral's files leave it out: its experts are ffn wide */
+        if (fam->moe || fe != p->ffn)
+            KV_U32("expert_feed_forward_length", fe);
+    }
     /* the head size is a key of its own where heads x head size may differ
      * from the width (and wherever it does) */
     if (fam->head_keys || hd * p->heads != p->dim) {
@@ -396,20 +541,39 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path, chor
         KV_F32("rope.scaling.attn_factor", mscale);
         KV_U32("attention.sliding_window", 2u * (uint32_t)ctx);
     }
-#undef KV_U32
-#undef KV_F32
+    if (fam->oai && ctx > OAI_ORIG_CTX) {
+        /* YaRN, as gpt-oss's files describe it */
+        snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+        gguf_writer_kv_str(w, key, "yarn");
+        KV_F32("rope.scaling.factor", (double)ctx / OAI_ORIG_CTX);
+        KV_U32("rope.scaling.original_context_length", OAI_ORIG_CTX);
+        KV_F32("rope.scaling.yarn_beta_fast", 32.0);
+        KV_F32("rope.scaling.yarn_beta_slow", 1.0);
+    }
     int n_vocab = 0, n_t = 0;
     if ((st = synth_vocab(w, p, &n_vocab, err)) != CHORD_OK) {
         gguf_writer_abort(w);
         return st;
     }
-    syn_tensor *t = plan_tensors(p, fam, &ft, n_vocab, &n_t);
+    /* Mixtral's files (llama's converter) name the vocabulary size */
+    if (p->experts && !fam->moe)
+        KV_U32("vocab_size", n_vocab);
+#undef KV_U32
+#undef KV_F32
+    float *knob = NULL;
+    if (p->experts && (st = plan_routers(p, fam, &knob, err)) != CHORD_OK) {
+        gguf_writer_abort(w);
+        return st;
+    }
+    syn_tensor *t = plan_tensors(p, fam, &ft, n_vocab, knob, &n_t);
     if (!t) {
+        free(knob);
         gguf_writer_abort(w);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory", out_path);
     }
     for (int i = 0; i < n_t; i++)
-        gguf_writer_tensor(w, t[i].name, t[i].type, t[i].n_dims, (int64_t[2]){t[i].ne0, t[i].ne1});
+        gguf_writer_tensor(w, t[i].name, t[i].type, t[i].n_dims,
+                           (int64_t[3]){t[i].ne0, t[i].ne1, t[i].ne2});
     st = gguf_writer_begin_data(w, err);
     for (int i = 0; i < n_t && st == CHORD_OK; i++) {
         const quant_traits *qt = quant_traits_of(t[i].type);
@@ -420,6 +584,7 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path, chor
             st = write_tensor(w, &t[i], p->seed, stretch, err);
     }
     free(t);
+    free(knob);
     if (st != CHORD_OK) {
         gguf_writer_abort(w);
         return st;

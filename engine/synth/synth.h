@@ -11,6 +11,7 @@
 #ifndef CHORD_SYNTH_H
 #define CHORD_SYNTH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "chord.h"
@@ -52,5 +53,20 @@ chord_status synth_vocab(gguf_writer *w, const chord_synth_params *p, int *n_voc
  * so every tensor is reproducible on its own. */
 uint64_t synth_seed_for(uint64_t seed, const char *name);
 float synth_uniform(uint64_t *state); /* in [-1, 1) */
+
+/* Router skew (synth_router.c). The target shares of a token's n_used
+ * selections per popularity rank r, summing to n_used: proportional to
+ * (r + 1)^-skew, capped where a router can reach no further (with a bias:
+ * nearly every token; a row scale alone: under half) and the rest raised
+ * to keep the sum. */
+void synth_router_targets(int n_expert, int n_used, float skew, bool bias, double *t);
+/* The knob per rank that gives those shares for router inputs of random
+ * direction: a row scale (bias false; 1 = a plain random row) or a logit
+ * bias (0 = none). Deterministic from the seed; skew 0 gives all 1 / 0. */
+chord_status synth_router_calibrate(int n_expert, int n_used, float skew, bool bias,
+                                    uint64_t seed, float *knob, chord_err *err);
+/* Layer `layer`'s expert of each rank: perm[r], a permutation of
+ * 0..n_expert-1 drawn from the seed. */
+void synth_router_perm(uint64_t seed, int layer, int n_expert, int *perm);
 
 #endif

@@ -17,6 +17,14 @@ chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
         goto bad;
     for (size_t i = 0; i < n; i++)
         out->name[i] = (char)toupper((unsigned char)s[i]);
+    if (!strcmp(out->name, "MXFP4") || !strcmp(out->name, "MXFP4_MOE")) {
+        /* llama.cpp's MXFP4_MOE (gpt-oss's release): the experts in
+         * MXFP4, every other matrix in Q8_0 */
+        snprintf(out->name, sizeof out->name, "MXFP4_MOE");
+        out->base = QT_MXFP4;
+        out->mix = 'X';
+        return CHORD_OK;
+    }
     char base[16];
     snprintf(base, sizeof base, "%s", out->name);
     /* a mix suffix only exists on k-quants: Q4_K_M, Q5_K_S... */
@@ -43,7 +51,7 @@ chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
     return CHORD_OK;
 bad:
     return err_set(err, CHORD_E_INVALID,
-                   "unknown type '%s' (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS)",
+                   "unknown type '%s' (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS, MXFP4_MOE)",
                    s ? s : "");
 }
 
@@ -53,6 +61,7 @@ int synth_ftype_id(const synth_ftype *ft)
         {"F32", 0}, {"F16", 1}, {"Q4_0", 2}, {"Q4_1", 3}, {"Q8_0", 7}, {"Q5_0", 8},
         {"Q5_1", 9}, {"Q2_K", 10}, {"Q3_K_M", 12}, {"Q4_K_S", 14}, {"Q4_K_M", 15},
         {"Q5_K_S", 16}, {"Q5_K_M", 17}, {"Q6_K", 18}, {"IQ4_NL", 25}, {"IQ4_XS", 30}, {"BF16", 32},
+        {"MXFP4_MOE", 38},
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (!strcmp(ft->name, ids[i].name))
@@ -98,6 +107,9 @@ int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64
     if (n_dims < 2)
         return QT_F32;  /* norms and biases: tiny, and precision matters */
     int t = ft->base;
+    if (ft->mix == 'X')
+        /* merged expert tensors (3-D) in MXFP4, the rest in Q8_0 */
+        return fit_block(n_dims == 3 ? QT_MXFP4 : QT_Q8_0, ne0);
     bool quantized = t != QT_F32 && t != QT_F16 && t != QT_BF16;
     if (quantized && !strcmp(name, "output.weight")) {
         /* the output matrix decides every logit: llama.cpp gives it Q6_K
@@ -107,7 +119,7 @@ int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64
         return fit_block(t, ne0);
     }
     if ((t == QT_IQ4_XS || t == QT_IQ4_NL) && layer >= 0 && layer < n_layer / 8 &&
-        ends_with(name, "ffn_down.weight")) {
+        (ends_with(name, "ffn_down.weight") || ends_with(name, "ffn_down_exps.weight"))) {
         /* llama.cpp's choice for these types without an importance matrix:
          * the first eighth's ffn_down one step up */
         t = QT_Q5_K;
@@ -117,7 +129,8 @@ int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64
         t = ft->base == QT_Q3_K ? QT_Q4_K : ft->base == QT_Q4_K ? QT_Q5_K : QT_Q6_K;
     } else if (ft->mix && layer >= 0) {
         bool attn_v = ends_with(name, "attn_v.weight");
-        bool ffn_down = ends_with(name, "ffn_down.weight");
+        /* llama.cpp matches "ffn_down" in the name: the experts' too */
+        bool ffn_down = ends_with(name, "ffn_down.weight") || ends_with(name, "ffn_down_exps.weight");
         if (ft->base == QT_Q3_K && ft->mix == 'M') {
             if (attn_v)
                 t = layer < 2 ? QT_Q5_K : QT_Q4_K;

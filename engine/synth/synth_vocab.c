@@ -76,6 +76,10 @@ static const chat_family chat_families[] = {
      "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\n' + "
      "message['content'] + '<|im_end|>\n' }}{%- endfor %}{%- if add_generation_prompt %}"
      "{{- '<|im_start|>assistant\n' }}{%- endif %}"},
+    {"qwen3moe", {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"},
+     "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\n' + "
+     "message['content'] + '<|im_end|>\n' }}{%- endfor %}{%- if add_generation_prompt %}"
+     "{{- '<|im_start|>assistant\n' }}{%- endif %}"},
     /* gemma has no system turn: a system message is a user turn */
     {"gemma2", {"<start_of_turn>", "<end_of_turn>"}, NULL},
     {"gemma3", {"<start_of_turn>", "<end_of_turn>"}, NULL},
