@@ -328,6 +328,58 @@ IQ_KERNELS(iq3_xxs, block_iq3_xxs, 0.25f)
 IQ_KERNELS(iq3_s, block_iq3_s, 1.0f)
 
 /* ---------------------------------------------------------------------------
+ * Decode's matrix-vector product: four rows at a time against the one
+ * activation, so their block sums share one reduction (reduce4) and the
+ * float steps run in four lanes, each lane vec_dot's operations: its bits.
+ * ------------------------------------------------------------------------- */
+
+/* Lane t = the sum of all lanes of a_t (exact integer adds). */
+static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+#define IQ_DOT_ROWS(name, block_t, factor)                                                        \
+    static void dot_rows_##name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, \
+                                const void *a)                                                    \
+    {                                                                                             \
+        const block_q8_K *y = a;                                                                  \
+        const uint8_t *wb = w;                                                                    \
+        int r = 0;                                                                                \
+        for (; r + 4 <= n_rows; r += 4) {                                                         \
+            __m128 s4 = _mm_setzero_ps();                                                         \
+            for (int64_t i = 0; i < n / QK_K; i++) {                                              \
+                __m512i acc[4];                                                                   \
+                float d[4];                                                                       \
+                for (int q = 0; q < 4; q++) {                                                     \
+                    const block_t *x = (const block_t *)(wb + (size_t)(r + q) * row_bytes) + i;   \
+                    iq_chunks b;                                                                  \
+                    iq_prepped p;                                                                 \
+                    decode_##name(x, &b);                                                         \
+                    prep(&b, &p);                                                                 \
+                    acc[q] = block_acc(&p, &y[i]);                                                \
+                    d[q] = h2f(x->d);                                                             \
+                }                                                                                 \
+                const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));        \
+                s4 = _mm_add_ps(s4, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d)), t)); \
+            }                                                                                     \
+            _mm_storeu_ps(out + r, _mm_mul_ps(_mm_set1_ps(factor), s4));                          \
+        }                                                                                         \
+        for (; r < n_rows; r++)                                                                   \
+            vec_dot_##name(n, out + r, wb + (size_t)r * row_bytes, a);                            \
+    }
+
+IQ_DOT_ROWS(iq2_xxs, block_iq2_xxs, 0.125f)
+IQ_DOT_ROWS(iq2_xs, block_iq2_xs, 0.125f)
+IQ_DOT_ROWS(iq2_s, block_iq2_s, 0.125f)
+IQ_DOT_ROWS(iq3_xxs, block_iq3_xxs, 0.25f)
+IQ_DOT_ROWS(iq3_s, block_iq3_s, 1.0f)
+
+/* ---------------------------------------------------------------------------
  * Packed GEMM for larger batches (PMIN tokens and more), as the k-quants'
  * (quant_gemm_pack_avx512.c) and IQ1's: each super-block of a panel of 16
  * rows is decoded once per pass of up to PTB tokens into its unsigned
@@ -534,6 +586,11 @@ void quant_register_iq23_avx512(quant_kernels *tab)
     tab[QT_IQ2_S].vec_dot = vec_dot_iq2_s;
     tab[QT_IQ3_XXS].vec_dot = vec_dot_iq3_xxs;
     tab[QT_IQ3_S].vec_dot = vec_dot_iq3_s;
+    tab[QT_IQ2_XXS].vec_dot_rows = dot_rows_iq2_xxs;
+    tab[QT_IQ2_XS].vec_dot_rows = dot_rows_iq2_xs;
+    tab[QT_IQ2_S].vec_dot_rows = dot_rows_iq2_s;
+    tab[QT_IQ3_XXS].vec_dot_rows = dot_rows_iq3_xxs;
+    tab[QT_IQ3_S].vec_dot_rows = dot_rows_iq3_s;
 }
 
 quant_gemm_fn quant_gemm_iq23_avx512_for(int type)

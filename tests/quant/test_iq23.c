@@ -331,6 +331,45 @@ static void check_gemm(int type, const char *level)
     printf("%-6s %-7s gemm %s\n", level, name, bad ? "DIFF" : "same bits as vec_dot");
 }
 
+/* vec_dot_rows of a level (where it has one) against its vec_dot: every
+ * row count's split into fours and a tail, bit for bit. */
+static void check_rows(int type, const char *level)
+{
+    const quant_kernels *kv = quant_kernels_for(type, level);
+    if (!kv->vec_dot_rows)
+        return;
+    const char *name = quant_traits_of(type)->name;
+    const int nbk = 3, rows = 11;
+    const int64_t n = (int64_t)QK_K * nbk;
+    const size_t rb = quant_row_bytes(type, n), ab = quant_row_bytes(QT_Q8_K, n);
+    uint8_t *w = malloc(rb * rows), *a = malloc(ab);
+    float out[rows + 1];
+    int bad = 0;
+    for (int r = 0; r < rows; r++)
+        make_weights(type, w + rb * (size_t)r, n);
+    for (int v = 0; v < 5; v++) {
+        make_acts(a, n, v);
+        for (int nr = 0; nr <= rows; nr++) {
+            out[nr] = 12345.0f;
+            kv->vec_dot_rows(n, out, w, rb, nr, a);
+            for (int r = 0; r < nr; r++) {
+                float want;
+                kv->vec_dot(n, &want, w + rb * (size_t)r, a);
+                if (memcmp(&want, &out[r], 4)) {
+                    if (!bad)
+                        T_CHECK(0, "%s %s vec_dot_rows %d rows, row %d (acts %d): %.9g, vec_dot %.9g", level,
+                                name, nr, r, v, out[r], want);
+                    bad++;
+                }
+            }
+            T_CHECK(out[nr] == 12345.0f, "%s %s vec_dot_rows wrote past %d rows", level, name, nr);
+        }
+    }
+    free(w);
+    free(a);
+    printf("%-6s %-7s vec_dot_rows %s\n", level, name, bad ? "DIFF" : "same bits as vec_dot");
+}
+
 int main(void)
 {
     chord_init();
@@ -347,6 +386,7 @@ int main(void)
             }
             check_level(types[t], levels[l], w, act, d1, d2);
             check_gemm(types[t], levels[l]);
+            check_rows(types[t], levels[l]);
         }
     }
     free(w);
