@@ -73,6 +73,9 @@ typedef struct chord_model_params {
     bool verbose_plan;    /* fill chord_model_plan() text at load */
     bool vocab_only;      /* load metadata and vocabulary only (no tensors
                              needed: tokenize/detokenize/chat-template) */
+    bool expert_lru;      /* mixtures of experts beyond the budget: evict the
+                             least recently used expert instead of the one
+                             with the lowest decayed use count (to compare) */
 } chord_model_params;
 
 /* Defaults for chord_model_params. */
@@ -433,6 +436,7 @@ typedef enum chord_layer_state {
 } chord_layer_state;
 
 #define CHORD_MAX_LAYERS 512
+#define CHORD_MAX_EXPERT_USED 16 /* experts one token runs per MoE layer, at most */
 
 typedef struct chord_stats {
     int n_layer;
@@ -445,6 +449,22 @@ typedef struct chord_stats {
     uint64_t bytes_read;
     double read_mb_s;        /* recent read throughput */
     int64_t budget_bytes, budget_used_bytes;
+    /* Mixtures of experts (all zero for a dense model): the expert cache.
+     * An expert is needed when a token's router picks it; it is a hit if
+     * it was in memory then, else a miss (read at once: a stall). The
+     * prefetcher reads the experts layer l's input predicts for layer
+     * l + 1; a prediction is right if the token then picks that expert. */
+    int n_expert, n_expert_used;
+    int n_moe_layers;
+    uint16_t experts_resident[CHORD_MAX_LAYERS]; /* experts of layer l in memory */
+    int16_t experts_last[CHORD_MAX_LAYERS][CHORD_MAX_EXPERT_USED]; /* the last token's
+                                                                     * choices, -1 = none */
+    uint64_t expert_hits, expert_misses;
+    uint64_t expert_predicted, expert_predict_right;
+    uint64_t expert_bytes_read;
+    double expert_stall_ms;
+    uint64_t expert_tokens;  /* tokens the expert counters cover */
+    int expert_slots;        /* experts the cache holds at once (0: all resident) */
     /* engine speed, updated by chord_ctx_eval */
     uint64_t n_prompt_tokens, n_gen_tokens;
     double prompt_ms, gen_ms;

@@ -261,7 +261,28 @@ static chord_status load_held(lc_cache *lc, chord_err *err)
     return CHORD_OK;
 }
 
+static void write_plan_layers(lc_cache *lc, const char *note);
+
+/* The plan, then what the expert cache holds, if any. */
 static void write_plan(lc_cache *lc, const char *note)
+{
+    write_plan_layers(lc, note);
+    int n_slots = 0;
+    size_t slot = 0;
+    lc_expert_plan(lc, &n_slots, &slot);
+    if (!lc->ex)
+        return;
+    size_t len = strlen(lc->plan);
+    if (!n_slots)
+        snprintf(lc->plan + len, sizeof lc->plan - len, "; experts (%.1f MiB) resident",
+                 MIB(lc->ex_bytes));
+    else
+        snprintf(lc->plan + len, sizeof lc->plan - len,
+                 "; experts (%.1f MiB in all) cached in %d slots of %.2f MiB, read on demand and on prediction",
+                 MIB(lc->ex_bytes), n_slots, MIB(slot));
+}
+
+static void write_plan_layers(lc_cache *lc, const char *note)
 {
     int L = lc->n_groups - 1;
     if (!lc->streaming) {
@@ -315,7 +336,7 @@ static bool keep_cache(const lc_cache *lc)
 static const char *resolve_budget(lc_cache *lc, int64_t asked)
 {
     if (asked < 0) {
-        lc->budget = (int64_t)lc->total_bytes;
+        lc->budget = (int64_t)(lc->total_bytes + lc->ex_bytes);
         return "";
     }
     if (asked > 0) {
@@ -324,12 +345,72 @@ static const char *resolve_budget(lc_cache *lc, int64_t asked)
     }
     int64_t avail = lc_mem_available();
     if (avail < 0) {
-        lc->budget = (int64_t)lc->total_bytes;
+        lc->budget = (int64_t)(lc->total_bytes + lc->ex_bytes);
         return " (MemAvailable unknown: everything resident)";
     }
     int64_t cap = avail / 10 * 8;
-    lc->budget = (int64_t)lc->total_bytes <= cap ? (int64_t)lc->total_bytes : cap;
+    int64_t all = (int64_t)(lc->total_bytes + lc->ex_bytes);
+    lc->budget = all <= cap ? all : cap;
     return " (auto budget: 80% of MemAvailable)";
+}
+
+/* Checks the experts' slices against the file, as check_extents does for
+ * the groups. */
+static chord_status check_experts(const lc_cache *lc, const lc_experts *xc, uint64_t fsize,
+                                  chord_err *err)
+{
+    if (xc->n_expert < 1 || xc->n_used < 1 || xc->n_used > xc->n_expert ||
+        xc->n_used > CHORD_MAX_EXPERT_USED)
+        return err_set(err, CHORD_E_UNSUPPORTED, "%s: %d of %d experts per token (chord handles up to %d)",
+                       lc->path, xc->n_used, xc->n_expert, CHORD_MAX_EXPERT_USED);
+    for (int l = 0; l < lc->n_groups - 1; l++) {
+        const lc_expert_layer *ly = &xc->layer[l];
+        for (int p = 0; p < ly->n_parts; p++) {
+            uint64_t span = ly->stride[p] * (uint64_t)xc->n_expert;
+            if (ly->stride[p] && span / ly->stride[p] != (uint64_t)xc->n_expert)
+                span = UINT64_MAX;
+            if (ly->offset[p] > fsize || span > fsize - ly->offset[p])
+                return err_set(err, CHORD_E_FORMAT,
+                               "%s: layer %d's experts at offset %llu run past end of file (%llu bytes)",
+                               lc->path, l, (unsigned long long)ly->offset[p],
+                               (unsigned long long)fsize);
+        }
+    }
+    return CHORD_OK;
+}
+
+static size_t max_group_cost(const lc_cache *lc)
+{
+    size_t c = 0;
+    for (int g = 1; g < lc->n_groups; g++)
+        c = lc->g[g].cost > c ? lc->g[g].cost : c;
+    return c;
+}
+
+/* Whether every group fits the budget held (a mixture of experts' dense
+ * part usually does). */
+static bool all_held_fit(const lc_cache *lc)
+{
+    uint64_t c = 0;
+    for (int g = 0; g < lc->n_groups; g++)
+        c += lc->g[g].cost;
+    return lc->budget > 0 && c <= (uint64_t)lc->budget;
+}
+
+/* The plan with every group held and none streamed. */
+static void hold_all(lc_cache *lc)
+{
+    lc->n_held = lc->n_groups;
+    lc->n_stream = 0;
+    lc->n_slots = 0;
+    lc->prefetch = 0;
+    lc->slot_cost = 0;
+    lc->used = 0;
+    for (int g = 0; g < lc->n_groups; g++) {
+        lc->g[g].held = true;
+        lc->g[g].sidx = -1;
+        lc->used += (int64_t)lc->g[g].cost;
+    }
 }
 
 chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
@@ -376,14 +457,22 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
     }
 
+    const lc_experts *xc = p && p->experts ? p->experts : NULL;
+    if (xc && (s = check_experts(lc, xc, fsize, err)) != CHORD_OK) {
+        lc_close(lc);
+        return s;
+    }
+    lc->ex_bytes = lc_expert_bytes(xc, n_groups - 1);
     const char *note = resolve_budget(lc, p ? p->budget : 0);
     /* compare layout costs, not payload: that is what the buffers take */
-    uint64_t all_cost = 0;
+    uint64_t all_cost = lc->ex_bytes;
     for (int g = 0; g < n_groups; g++)
         all_cost += lc->g[g].cost;
     if (n_groups == 1 || (uint64_t)lc->budget >= all_cost ||
-        (uint64_t)lc->budget >= lc->total_bytes) {
+        (uint64_t)lc->budget >= lc->total_bytes + lc->ex_bytes) {
         s = open_mapped(lc, fd, fsize, err);
+        if (s == CHORD_OK && xc)
+            s = lc_expert_open(lc, xc, lc->map, 0, false, err);
         if (s != CHORD_OK) {
             lc_close(lc);
             return s;
@@ -410,14 +499,47 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
             note = errno == EINVAL ? " (O_DIRECT unsupported here: buffered reads)" : note;
         }
     }
-    if ((s = plan_stream(lc, err)) != CHORD_OK) {
+    /* A mixture of experts keeps the budget the expert cache's minimum
+     * needs out of the dense plan: the global and dense groups first (all
+     * held when they fit), the experts in the rest. */
+    size_t ex_slot = xc ? lc_expert_slot_cost(xc, n_groups - 1) : 0;
+    int64_t ex_min = xc ? (int64_t)lc_expert_min_slots(xc) * (int64_t)ex_slot : 0;
+    int64_t full_budget = lc->budget;
+    lc->budget -= ex_min;
+    if (xc && all_held_fit(lc))
+        hold_all(lc);
+    else if (lc->budget <= 0 || (s = plan_stream(lc, err)) != CHORD_OK) {
+        lc->budget = full_budget;
+        if (s == CHORD_OK || xc)
+            s = err_set(err, CHORD_E_NOMEM,
+                        "%s: memory budget of %lld bytes is too small: the global tensors (%zu bytes), a streaming slot for the dense layers and %d expert slots of %zu bytes need at least %lld",
+                        path, (long long)full_budget, lc->g[0].cost, lc_expert_min_slots(xc), ex_slot,
+                        (long long)(lc->g[0].cost + max_group_cost(lc) + ex_min));
         lc_close(lc);
         return s;
     }
+    lc->budget = full_budget;
     lc->release = !lc->direct && !keep_cache(lc);
+    if (xc) {
+        uint64_t n_ex = 0;
+        for (int l = 0; l < n_groups - 1; l++)
+            n_ex += xc->layer[l].n_parts ? (uint64_t)xc->n_expert : 0;
+        uint64_t slots = ((uint64_t)lc->budget - (uint64_t)lc->used) / ex_slot;
+        if (slots > n_ex)
+            slots = n_ex;
+        lc->used += (int64_t)(slots * ex_slot);
+        /* the experts' reads stay in the page cache when all of them fit
+         * easily in what is left of it (as keep_cache decides for layers) */
+        int64_t avail = lc_mem_available(), spare = avail - lc->used;
+        bool ex_release = avail < 0 || spare <= 0 || (int64_t)lc->ex_bytes > spare / 2;
+        if ((s = lc_expert_open(lc, xc, NULL, (int)slots, ex_release, err)) != CHORD_OK) {
+            lc_close(lc);
+            return s;
+        }
+    }
     /* two readers keep a fast disk busy; more than the layers that can be
      * queued at once would only wait */
-    lc->n_workers = lc->prefetch < 2 ? lc->prefetch : 2;
+    lc->n_workers = lc->prefetch < 1 ? 0 : lc->prefetch < 2 ? lc->prefetch : 2;
     if ((s = load_held(lc, err)) != CHORD_OK || (s = lc_stream_start(lc, err)) != CHORD_OK) {
         lc_close(lc);
         return s;
@@ -431,6 +553,7 @@ void lc_close(lc_cache *lc)
 {
     if (!lc)
         return;
+    lc_expert_close(lc);
     lc_stream_stop(lc);
     if (lc->map)
         munmap((void *)lc->map, lc->map_size);
@@ -473,6 +596,11 @@ const void *lc_tensor(const lc_cache *lc, int g, int k)
     if (gr->slot < 0)
         return NULL;
     return lc->slots[gr->slot].buf + gr->pos[k];
+}
+
+bool lc_is_held(const lc_cache *lc, int g)
+{
+    return lc && g >= 0 && g < lc->n_groups && (!lc->streaming || lc->g[g].held);
 }
 
 const char *lc_plan(const lc_cache *lc)
@@ -536,6 +664,7 @@ void lc_stats(const lc_cache *lc, chord_stats *out)
     out->budget_bytes = lc->budget;
     out->budget_used_bytes = lc->used;
     pthread_mutex_unlock(&m->mu);
+    lc_expert_stats(lc, out); /* under its own lock, after this one */
 }
 
 void lc_test_inject(lc_cache *lc, int g, lc_fault kind, int count)

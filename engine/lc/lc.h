@@ -28,10 +28,38 @@ typedef struct lc_group {
     const lc_extent *extents;  /* n extents (copied by lc_open) */
 } lc_group;
 
+/* --- mixtures of experts ---
+ *
+ * A MoE layer's experts are slices of merged tensors: expert e's part p
+ * is the bytes [offset[p] + e * stride[p], + stride[p]) of the file. Their
+ * group (1 + layer) holds only the layer's dense part (attention, norms,
+ * router, biases). The expert cache (lc_expert.c) keeps experts in slots
+ * of the budget left after the global and dense groups; the compute asks
+ * for a layer's chosen experts (lc_expert_get / lc_expert_put) and hints
+ * the ones it predicts for the next layer (lc_expert_hint). */
+#define LC_EXPERT_PARTS 3
+typedef struct lc_expert_layer {
+    int n_parts;                  /* 0: a dense layer */
+    uint64_t offset[LC_EXPERT_PARTS];
+    uint64_t stride[LC_EXPERT_PARTS];
+} lc_expert_layer;
+
+typedef enum lc_expert_policy {
+    LC_EXPERT_DECAYED = 0,        /* decayed use counts (see lc_expert.c) */
+    LC_EXPERT_LRU,                /* least recently used, for comparison */
+} lc_expert_policy;
+
+typedef struct lc_experts {
+    int n_expert, n_used;         /* per MoE layer; experts a token runs */
+    const lc_expert_layer *layer; /* one per layer (n_groups - 1) */
+    lc_expert_policy policy;
+} lc_experts;
+
 typedef struct lc_params {
     int64_t budget;      /* bytes of weights to hold; 0 = auto, -1 = all */
     int prefetch;        /* prefetch distance in layers (>= 0) */
     bool direct_io;      /* O_DIRECT reads instead of buffered ones */
+    const lc_experts *experts; /* NULL: no MoE layers */
 } lc_params;
 
 typedef struct lc_cache lc_cache;
@@ -53,6 +81,34 @@ const void *lc_tensor(const lc_cache *lc, int g, int k);
 
 /* Done with group g for this pass: its slot may be reused. */
 void lc_release(lc_cache *lc, int g);
+
+/* A pass of layer il begins: ids[0..n-1] are every expert its batch chose,
+ * tokens[i] how many tokens chose ids[i] (the cache's use counts; NULL =
+ * 1 each); the predictions for the layer are scored and settled. */
+void lc_expert_pass(lc_cache *lc, int il, int n, const int *ids, const int *tokens);
+/* Makes experts ids[0..n-1] of layer il resident (reading the missing
+ * ones at once, all reader threads together: a stall), marks them in use
+ * and stores in parts[i][p] the address of expert ids[i]'s part p. n is at
+ * most lc_expert_batch(). Returns CHORD_E_IO with err filled if a read
+ * failed. */
+chord_status lc_expert_get(lc_cache *lc, int il, int n, const int *ids,
+                           const void *(*parts)[LC_EXPERT_PARTS], chord_err *err);
+/* Done with them for this pass. */
+void lc_expert_put(lc_cache *lc, int il, int n, const int *ids);
+/* The experts of layer il the next pass is expected to choose: read the
+ * missing ones in the background (never evicting one in use). */
+void lc_expert_hint(lc_cache *lc, int il, int n, const int *ids);
+/* Whether the experts live in slots (not all resident), and whether group
+ * g is held in memory for the whole run (readable without lc_acquire). */
+bool lc_expert_caching(const lc_cache *lc);
+bool lc_is_held(const lc_cache *lc, int g);
+/* The most experts one lc_expert_get may ask for (all of them when the
+ * model is resident). */
+int lc_expert_batch(const lc_cache *lc);
+/* Counts n more tokens (the decay clock); records the last token's
+ * choices of layer il for the stats (best first). */
+void lc_expert_tokens(lc_cache *lc, int n);
+void lc_expert_last(lc_cache *lc, int il, const int *ids, int n);
 
 /* A one-paragraph description of the plan (for -v). */
 const char *lc_plan(const lc_cache *lc);

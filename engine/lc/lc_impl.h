@@ -99,6 +99,7 @@ struct lc_cache {
     int64_t budget;       /* effective budget (bytes) */
     int64_t used;         /* bytes of weight buffers held */
     uint64_t total_bytes; /* payload bytes of every group */
+    uint64_t ex_bytes;    /* payload bytes of every expert (not in a group) */
     lc_slot *slots;
 
     int fd;               /* the callers' fd, for synchronous reads */
@@ -122,6 +123,8 @@ struct lc_cache {
     unsigned delay_seed;  /* [mu] */
 
     char plan[768];
+
+    struct lc_excache *ex; /* the expert cache (lc_expert.c; own lock), or NULL */
 };
 
 /* lc_io.c */
@@ -144,6 +147,21 @@ void lc_csum_avx2(uint64_t h[LC_CSUM_WORDS], const uint8_t *p, uint64_t n);
 int64_t lc_mem_available(void);
 /* Monotonic clock in seconds. */
 double lc_now(void);
+
+/* lc_expert.c */
+/* Payload bytes of every expert, and the slot size one expert needs. */
+uint64_t lc_expert_bytes(const lc_experts *cfg, int n_layer);
+size_t lc_expert_slot_cost(const lc_experts *cfg, int n_layer);
+/* Slots below which the expert cache refuses to run. */
+int lc_expert_min_slots(const lc_experts *cfg);
+/* Sets up the expert cache: over the mapping (map != NULL: everything
+ * resident), else n_slots slots and its readers. */
+chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *map,
+                            int n_slots, bool release, chord_err *err);
+void lc_expert_close(lc_cache *lc);
+/* The pool (0 slots when resident) and one slot's bytes. */
+void lc_expert_plan(const lc_cache *lc, int *n_slots, size_t *slot_cost);
+void lc_expert_stats(const lc_cache *lc, chord_stats *out);
 
 /* lc_stream.c */
 /* Starts the prefetch workers and queues the first layers. */

@@ -101,6 +101,8 @@ enum { GT_EMBD, GT_OUT_NORM, GT_OUTPUT, GT_ROPE_FREQS, GT_ROPE_LONG, GT_ROPE_SHO
 /* Where one tensor is: its slot k in its lc group (-1 if absent) and shape. */
 typedef struct model_tensor {
     int slot;
+    int part;                  /* an expert tensor: its part in the expert
+                                * cache (0 gate, 1 up, 2 down), else -1 */
     int type;
     int64_t ne0, ne1;
     int64_t ne2;               /* matrices (experts) of a merged 3-D tensor, else 1 */
@@ -171,6 +173,8 @@ struct chord_ctx {
      * (n_batch x n_expert_used x n_embd), summed in choice order. */
     float *moe_probs, *moe_w, *moe_x, *moe_y;
     int *moe_sel, *moe_tok;
+    int *moe_ids, *moe_cnt;    /* n_expert each: a pass's experts, counts */
+    const void *(*moe_parts)[LC_EXPERT_PARTS]; /* n_expert: their addresses */
     uint16_t *kcache, *vcache;
     size_t kv_off[CHORD_MAX_LAYERS];
     int kv_ring[CHORD_MAX_LAYERS];
@@ -187,12 +191,14 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
 /* Shared by the forward pass's files (model_forward.c, model_moe.c): the
  * kern view of weight t of acquired group g; y (n rows of w's n_out) =
  * x * W^T plus bias b if present; the MoE FFN of n normed rows (c->xb)
- * into out. */
+ * into out (CHORD_E_IO if an expert could not be read). */
 struct kern_mat;
 struct kern_mat model_weight(const chord_model *m, int g, const model_tensor *t);
 void model_project(chord_ctx *c, int g, const model_tensor *w, const model_tensor *b,
                    const float *x, int n, float *y);
-void model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out);
+chord_status model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out, chord_err *err);
+/* Hints layer il's likely experts from the current FFN input (model_moe.c). */
+void model_moe_predict(chord_ctx *c, int il, int n);
 
 /* The tokenizer's vocabulary of a loaded model (for engine/tok's wrappers). */
 const struct tok_vocab *model_vocab(const chord_model *m);

@@ -49,6 +49,9 @@ void chord_ctx_free(chord_ctx *c)
     free(c->moe_y);
     free(c->moe_sel);
     free(c->moe_tok);
+    free(c->moe_ids);
+    free(c->moe_cnt);
+    free(c->moe_parts);
     free(c->attn_tmp);
     free(c->attn_ws);
     free(c->vec);
@@ -187,10 +190,14 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
         c->moe_probs = malloc(nb * (size_t)cf->n_expert * sizeof(float));
         c->moe_w = malloc(nb * ku * sizeof(float));
         c->moe_sel = malloc(nb * ku * sizeof(int));
-        c->moe_tok = malloc(nb * ku * sizeof(int));
+        c->moe_tok = malloc((nb * ku > (size_t)cf->n_expert ? nb * ku : (size_t)cf->n_expert) * sizeof(int));
+        c->moe_ids = malloc((size_t)cf->n_expert * sizeof(int));
+        c->moe_cnt = malloc((size_t)cf->n_expert * sizeof(int));
+        c->moe_parts = malloc((size_t)cf->n_expert * sizeof *c->moe_parts);
         c->moe_x = malloc(nb * ne * sizeof(float));
         c->moe_y = malloc(nb * ku * ne * sizeof(float));
-        if (!c->moe_probs || !c->moe_w || !c->moe_sel || !c->moe_tok || !c->moe_x || !c->moe_y) {
+        if (!c->moe_probs || !c->moe_w || !c->moe_sel || !c->moe_tok || !c->moe_x || !c->moe_y ||
+            !c->moe_ids || !c->moe_cnt || !c->moe_parts) {
             chord_ctx_free(c);
             return err_set(err, CHORD_E_NOMEM, "context: out of memory for the experts' buffers");
         }

@@ -317,6 +317,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
                 xt[i] *= sqrtf((float)ne);
     }
 
+    lc_expert_tokens(m->lc, n);
     for (int il = 0; il < cf->n_layer; il++) {
         if (atomic_load(&c->cancel))
             return err_set(err, CHORD_E_CANCELLED, "%s: evaluation cancelled at layer %d", m->path, il);
@@ -343,11 +344,20 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
             pool_run(c->pool, fn, &aj);
         model_project(c, g, LT(LT_O), LT(LT_OB), c->att, n, c->xb);
         residual(c, g, il, LT_ATTN_POST_NORM, c->xb, n);
+        /* the next layer's experts, predicted now, are read while this
+         * layer's FFN computes */
+        if (il + 1 < cf->n_layer && model_layer_tensor(m, il + 1, LT_GATE_INP))
+            model_moe_predict(c, il + 1, n);
 
         /* Feed-forward block. */
         norm_rows(c, g, LT(LT_FFN_NORM), c->x, c->xb, n);
         if (LT(LT_GATE_INP)) {
-            model_moe_ffn(c, g, il, n, c->att); /* att is free until the next layer */
+            /* att is free until the next layer */
+            st = model_moe_ffn(c, g, il, n, c->att, err);
+            if (st != CHORD_OK) {
+                lc_release(m->lc, g);
+                return st;
+            }
             residual(c, g, il, LT_FFN_POST_NORM, c->att, n);
         } else {
             ffn_gate_up(c, g, il, n);

@@ -249,6 +249,7 @@ static chord_status find_weight3(chord_model *m, const char *name, int64_t ne0, 
         return err_set(err, CHORD_E_FORMAT, "%s: tensor '%s' at offset %llu: %llu bytes do not match its type and shape",
                        m->path, name, (unsigned long long)g->offset, (unsigned long long)g->nbytes);
     t->slot = 0; /* placed in its group later */
+    t->part = -1;
     return CHORD_OK;
 }
 
@@ -304,7 +305,7 @@ static chord_status read_weights(chord_model *m, chord_err *err)
     if (!m->layer)
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
     for (size_t i = 0; i < (size_t)c->n_layer * LT_COUNT; i++)
-        m->layer[i].slot = -1;
+        m->layer[i].slot = m->layer[i].part = -1;
     const int n_up = rc->fused_up ? 2 * c->n_ff : c->n_ff;
     const int64_t shape[LT_COUNT][2] = {
         [LT_ATTN_NORM] = {ne, 0}, [LT_Q] = {ne, nq}, [LT_K] = {ne, nkv}, [LT_V] = {ne, nkv},
@@ -378,6 +379,15 @@ static chord_status open_cache(chord_model *m, chord_err *err)
         m->glob[k].slot = groups[0].n++;
         *e++ = (lc_extent){g->offset, g->nbytes};
     }
+    /* A MoE layer's merged expert tensors go to the expert cache, one
+     * slice per expert; its group keeps the dense part. */
+    lc_expert_layer *xl = c->n_expert ? calloc((size_t)c->n_layer, sizeof *xl) : NULL;
+    if (c->n_expert && !xl) {
+        free(groups);
+        free(ext);
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
+    }
+    static const int parts[LC_EXPERT_PARTS] = {LT_GATE_EXPS, LT_UP_EXPS, LT_DOWN_EXPS};
     for (int il = 0; il < c->n_layer; il++) {
         lc_group *gr = &groups[1 + il];
         gr->extents = e;
@@ -388,16 +398,33 @@ static chord_status open_cache(chord_model *m, chord_err *err)
             char name[96];
             snprintf(name, sizeof name, "blk.%d.%s", il, layer_name(c, k));
             const gguf_tensor *g = gguf_find_tensor(m->gguf, name);
+            int p = -1;
+            for (int q = 0; q < LC_EXPERT_PARTS; q++)
+                p = parts[q] == k ? q : p;
+            if (p >= 0) {
+                t->slot = -1;
+                t->part = p;
+                xl[il].n_parts = LC_EXPERT_PARTS;
+                xl[il].offset[p] = g->offset;
+                xl[il].stride[p] = (uint64_t)t->ne1 * t->row_bytes;
+                continue;
+            }
             t->slot = gr->n++;
             *e++ = (lc_extent){g->offset, g->nbytes};
         }
     }
+    lc_experts xc = {
+        .n_expert = c->n_expert, .n_used = c->n_expert_used, .layer = xl,
+        .policy = m->params.expert_lru ? LC_EXPERT_LRU : LC_EXPERT_DECAYED,
+    };
     lc_params lp = {
         .budget = m->params.mem_budget,
         .prefetch = m->params.prefetch >= 0 ? m->params.prefetch : 2,
         .direct_io = m->params.direct_io,
+        .experts = xl ? &xc : NULL,
     };
     chord_status st = lc_open(m->path, n_groups, groups, &lp, &m->lc, err);
+    free(xl);
     free(groups);
     free(ext);
     return st;
@@ -427,6 +454,15 @@ static void compute_totals(chord_model *m)
         const model_tensor *e = &m->glob[GT_EMBD];
         m->weight_bytes_per_token -= (int64_t)(e->row_bytes * (size_t)(e->ne1 - 1));
     }
+    /* a token reads n_expert_used of a MoE layer's n_expert experts */
+    const model_config *c = &m->cfg;
+    for (int il = 0; c->n_expert && il < c->n_layer; il++)
+        for (int k = LT_GATE_EXPS; k <= LT_DOWN_EXPS; k++) {
+            const model_tensor *t = model_layer_tensor(m, il, k);
+            if (t)
+                m->weight_bytes_per_token -= (int64_t)((uint64_t)t->ne1 * t->row_bytes *
+                                                       (uint64_t)(c->n_expert - c->n_expert_used));
+        }
 }
 
 /* ------------------------------------------------------------------------
@@ -508,7 +544,7 @@ const struct tok_vocab *model_vocab(const chord_model *m)
 const model_tensor *model_layer_tensor(const chord_model *m, int il, int k)
 {
     const model_tensor *t = &m->layer[(size_t)il * LT_COUNT + k];
-    return t->slot >= 0 ? t : NULL;
+    return t->slot >= 0 || t->part >= 0 ? t : NULL;
 }
 
 void chord_model_get_info(const chord_model *m, chord_model_info *out)

@@ -11,14 +11,7 @@
 
 #include "kern/kern.h"
 #include "model/model.h"
-
-/* Expert e's matrix of a merged 3-D tensor: its ne1 rows. */
-static kern_mat expert_mat(const chord_model *m, int g, const model_tensor *t, int e)
-{
-    kern_mat w = model_weight(m, g, t);
-    w.data = (const uint8_t *)w.data + (size_t)e * (size_t)t->ne1 * t->row_bytes;
-    return w;
-}
+#include "quant/quant_types.h"
 
 /* Router: the expert weights of n tokens from the router's logits (plus
  * its bias, where the layer has one), by the family's gating: softmax over
@@ -77,54 +70,150 @@ static void expert_bias(chord_ctx *c, int g, const model_tensor *b, int e, float
         kern_add(y + (size_t)i * b->ne0, bv, (int)b->ne0);
 }
 
-/* The MoE FFN of n tokens (input c->xb) into out: each expert runs once,
- * as a matmul over the tokens that chose it (gathered into moe_x), so a
- * batch reads each chosen expert's rows once; each (token, choice) output
- * is weighted into moe_y and the choices summed in order, best first. */
-void model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out)
+/* Expert matrix of tensor t (one expert's ne1 x ne0 slice) at data. */
+static kern_mat part_mat(const model_tensor *t, const void *data)
+{
+    kern_mat w = {
+        .data = data, .type = t->type, .n_in = (int)t->ne0, .n_out = (int)t->ne1,
+        .row_bytes = t->row_bytes,
+    };
+    return w;
+}
+
+/* Expert e (its gate, up and down at pp) over the tokens of the batch that
+ * chose it, gathered into moe_x; each (token, choice)'s weighted output
+ * lands in moe_y. */
+static void run_expert(chord_ctx *c, int g, int il, int e, const void *const *pp, int n)
 {
     const chord_model *m = c->m;
     const model_config *cf = &m->cfg;
     int k = cf->n_expert_used, ne = cf->n_embd, ff = cf->n_ff_exp;
-    moe_route(c, g, il, n);
-    const model_tensor *tg = model_layer_tensor(m, il, LT_GATE_EXPS);
-    const model_tensor *tu = model_layer_tensor(m, il, LT_UP_EXPS);
-    const model_tensor *td = model_layer_tensor(m, il, LT_DOWN_EXPS);
-    for (int e = 0; e < cf->n_expert; e++) {
-        /* the (token, choice) pairs that picked e, in token order */
-        int cnt = 0;
-        for (int i = 0; i < n * k; i++)
-            if (c->moe_sel[i] == e) {
-                c->moe_tok[cnt] = i;
-                memcpy(c->moe_x + (size_t)cnt * ne, c->xb + (size_t)(i / k) * ne, (size_t)ne * sizeof(float));
-                cnt++;
-            }
-        if (!cnt)
-            continue;
-        kern_mat km[2] = {expert_mat(m, g, tg, e), expert_mat(m, g, tu, e)};
-        float *y[2] = {c->hb, c->hb2};
-        kern_matmul_multi(c->pool, c->ws, km, 2, c->moe_x, cnt, y);
-        expert_bias(c, g, model_layer_tensor(m, il, LT_GATE_EXPS_B), e, c->hb, cnt);
-        expert_bias(c, g, model_layer_tensor(m, il, LT_UP_EXPS_B), e, c->hb2, cnt);
-        if (cf->rc->act == MODEL_ACT_SWIGLU_OAI)
-            kern_swiglu_oai(c->hb, c->hb2, cnt * ff, 1.702f, 7.0f);
-        else
-            kern_swiglu(c->hb, c->hb2, cnt * ff);
-        kern_mat kd = expert_mat(m, g, td, e);
-        kern_matmul(c->pool, c->ws, &kd, c->hb, cnt, c->moe_x, ne);
-        expert_bias(c, g, model_layer_tensor(m, il, LT_DOWN_EXPS_B), e, c->moe_x, cnt);
-        for (int r = 0; r < cnt; r++) {
-            int i = c->moe_tok[r];
-            float w = c->moe_w[i], *dst = c->moe_y + (size_t)i * ne;
-            const float *src = c->moe_x + (size_t)r * ne;
-            for (int d = 0; d < ne; d++)
-                dst[d] = src[d] * w;
+    int cnt = 0;
+    for (int i = 0; i < n * k; i++)
+        if (c->moe_sel[i] == e) {
+            c->moe_tok[cnt] = i;
+            memcpy(c->moe_x + (size_t)cnt * ne, c->xb + (size_t)(i / k) * ne, (size_t)ne * sizeof(float));
+            cnt++;
         }
+    kern_mat km[2] = {part_mat(model_layer_tensor(m, il, LT_GATE_EXPS), pp[0]),
+                      part_mat(model_layer_tensor(m, il, LT_UP_EXPS), pp[1])};
+    float *y[2] = {c->hb, c->hb2};
+    kern_matmul_multi(c->pool, c->ws, km, 2, c->moe_x, cnt, y);
+    expert_bias(c, g, model_layer_tensor(m, il, LT_GATE_EXPS_B), e, c->hb, cnt);
+    expert_bias(c, g, model_layer_tensor(m, il, LT_UP_EXPS_B), e, c->hb2, cnt);
+    if (cf->rc->act == MODEL_ACT_SWIGLU_OAI)
+        kern_swiglu_oai(c->hb, c->hb2, cnt * ff, 1.702f, 7.0f);
+    else
+        kern_swiglu(c->hb, c->hb2, cnt * ff);
+    kern_mat kd = part_mat(model_layer_tensor(m, il, LT_DOWN_EXPS), pp[2]);
+    kern_matmul(c->pool, c->ws, &kd, c->hb, cnt, c->moe_x, ne);
+    expert_bias(c, g, model_layer_tensor(m, il, LT_DOWN_EXPS_B), e, c->moe_x, cnt);
+    for (int r = 0; r < cnt; r++) {
+        int i = c->moe_tok[r];
+        float w = c->moe_w[i], *dst = c->moe_y + (size_t)i * ne;
+        const float *src = c->moe_x + (size_t)r * ne;
+        for (int d = 0; d < ne; d++)
+            dst[d] = src[d] * w;
     }
+}
+
+/* The MoE FFN of n tokens (input c->xb) into out: each chosen expert runs
+ * once, as a matmul over the tokens that chose it, so a batch reads each
+ * expert's rows once; the expert cache hands them over as many at a time
+ * as its slots allow (the misses read together). Each token sums its
+ * choices' weighted outputs in order, best first, whatever the batching:
+ * the bits do not depend on the budget. */
+chord_status model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out, chord_err *err)
+{
+    const chord_model *m = c->m;
+    const model_config *cf = &m->cfg;
+    int k = cf->n_expert_used, ne = cf->n_embd;
+    moe_route(c, g, il, n);
+    int nl = 0;
+    memset(c->moe_cnt, 0, (size_t)cf->n_expert * sizeof *c->moe_cnt);
+    for (int i = 0; i < n * k; i++)
+        c->moe_cnt[c->moe_sel[i]]++;
+    for (int e = 0; e < cf->n_expert; e++)
+        if (c->moe_cnt[e]) {
+            c->moe_ids[nl] = e;
+            c->moe_cnt[nl++] = c->moe_cnt[e];
+        }
+    lc_cache *lc = m->lc;
+    lc_expert_pass(lc, il, nl, c->moe_ids, c->moe_cnt);
+    int batch = lc_expert_batch(lc);
+    for (int i0 = 0; i0 < nl; i0 += batch) {
+        int nb = nl - i0 < batch ? nl - i0 : batch;
+        chord_status st = lc_expert_get(lc, il, nb, c->moe_ids + i0, c->moe_parts, err);
+        if (st != CHORD_OK)
+            return st;
+        for (int j = 0; j < nb; j++)
+            run_expert(c, g, il, c->moe_ids[i0 + j], c->moe_parts[j], n);
+        lc_expert_put(lc, il, nb, c->moe_ids + i0);
+    }
+    lc_expert_last(lc, il, c->moe_sel + (size_t)(n - 1) * k, k);
     for (int t = 0; t < n; t++) {
         float *o = out + (size_t)t * ne;
         memcpy(o, c->moe_y + (size_t)t * k * ne, (size_t)ne * sizeof(float));
         for (int j = 1; j < k; j++)
             kern_add(o, c->moe_y + ((size_t)t * k + j) * ne, ne);
     }
+    return CHORD_OK;
+}
+
+/* Layer il's likely experts, from the previous layer's FFN input (c->x, n
+ * rows) normed and routed with layer il's own weights: the hidden state
+ * changes little in one layer, so most of the choices come out the same.
+ * The experts most of the batch's tokens would pick, up to n_expert_used,
+ * are hinted to the expert cache, which reads the missing ones while the
+ * previous layer computes. Only when experts are cached (not all resident)
+ * and layer il's dense part is held in memory. */
+void model_moe_predict(chord_ctx *c, int il, int n)
+{
+    const chord_model *m = c->m;
+    const model_config *cf = &m->cfg;
+    if (!lc_expert_caching(m->lc) || !lc_is_held(m->lc, 1 + il))
+        return;
+    int g = 1 + il, k = cf->n_expert_used, E = cf->n_expert;
+    const model_tensor *router = model_layer_tensor(m, il, LT_GATE_INP);
+    const model_tensor *norm = model_layer_tensor(m, il, LT_FFN_NORM);
+    if (!router || !norm)
+        return;
+    const float *w = norm->type == QT_F32 ? lc_tensor(m->lc, g, norm->slot) : NULL;
+    if (!w)
+        return;
+    for (int t = 0; t < n; t++)
+        kern_rmsnorm(c->moe_x + (size_t)t * cf->n_embd, c->x + (size_t)t * cf->n_embd, w,
+                     cf->n_embd, cf->eps);
+    model_project(c, g, router, model_layer_tensor(m, il, LT_GATE_INP_B), c->moe_x, n,
+                  c->moe_probs);
+    /* votes: each token's k largest logits (softmax keeps their order) */
+    memset(c->moe_cnt, 0, (size_t)E * sizeof *c->moe_cnt);
+    for (int t = 0; t < n; t++) {
+        const float *p = c->moe_probs + (size_t)t * E;
+        int *sel = c->moe_tok; /* scratch: k ids */
+        for (int j = 0; j < k; j++) {
+            int best = -1;
+            for (int e = 0; e < E; e++) {
+                bool taken = false;
+                for (int i = 0; i < j && !taken; i++)
+                    taken = sel[i] == e;
+                if (!taken && (best < 0 || p[e] > p[best]))
+                    best = e;
+            }
+            sel[j] = best;
+            c->moe_cnt[best]++;
+        }
+    }
+    int nh = 0;
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int e = 0; e < E; e++)
+            if (c->moe_cnt[e] > 0 && (best < 0 || c->moe_cnt[e] > c->moe_cnt[best]))
+                best = e;
+        if (best < 0)
+            break;
+        c->moe_ids[nh++] = best;
+        c->moe_cnt[best] = 0;
+    }
+    lc_expert_hint(m->lc, il, nh, c->moe_ids);
 }
