@@ -292,6 +292,13 @@ static void write_plan_layers(lc_cache *lc, const char *note)
         return;
     }
     int r = lc->n_held - 1;
+    if (lc->n_stream == 0) {
+        snprintf(lc->plan, sizeof lc->plan,
+                 "within a budget of %.1f MiB (%.1f MiB used): global tensors %.1f MiB and all %d layers (%.1f MiB) held%s",
+                 MIB(lc->budget), MIB(lc->used), MIB(lc->g[0].cost), L,
+                 MIB(lc->total_bytes - lc->g[0].bytes), note);
+        return;
+    }
     char pinned[64], ahead[128] = "";
     if (r > 0)
         snprintf(pinned, sizeof pinned, "%d layer(s) pinned, spread among the %d streamed", r,
