@@ -7,11 +7,12 @@
 # named below (the model's argmax after the reply, by `chord eval`), no end
 # marker's text is printed, and the history keeps the reply complete and
 # without it. Qwen3 and the Gemmas end on their template's end marker. The
-# Phi-3 fixture's random weights never chose its <|end|> in ~2000 searched
-# messages (120 tokens each; mean rank of <|end|> ~2000 of 4096): every
-# reply that ended by itself ended on "</s>", which the engine, like the
-# reference, also takes as end of generation; tests/chat/test_families.c
-# forces <|end|> through the session instead.
+# Phi-3 fixture's random weights never chose its <|end|> in 3261 searched
+# messages (761 with -n 200, 2500 with -n 120; <|end|> ranks ~2000th of
+# 4096 on average): all 107 replies that ended by themselves ended on
+# "</s>", which the engine, like the reference, also takes as end of
+# generation; tests/chat/test_families.c forces <|end|> through the
+# session instead.
 # The messages were checked to give the same tokens with 1 and 2 threads and
 # at CHORD_SIMD=scalar, avx2 and avx512, the first and second choice never
 # closer than 0.04 (logit) on the way; if a numerics change moves a reply
