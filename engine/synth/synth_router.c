@@ -16,7 +16,7 @@
  * more than half the tokens: x and -x are equally likely and give opposite
  * logits, and an expert cannot be among the k largest of both when
  * 2k <= n_expert. So without a bias the head of the curve is clamped a
- * little below one half (SKEW_CAP_SCALE); with one, just below every token.
+ * below one half (SKEW_CAP_SCALE); with one, just below every token.
  * Clamped shares are "water-filled": the Zipf weights c (r + 1)^-S are
  * capped and c raised until the shares sum to k, the selections a token
  * makes.
@@ -40,10 +40,10 @@
 /* The highest share a scale alone reaches in practice (the limit is 1/2,
  * approached only as the scale grows without bound); with a bias, the
  * highest share the calibration aims at. */
-#define SKEW_CAP_SCALE 0.45
+#define SKEW_CAP_SCALE 0.4
 #define SKEW_CAP_BIAS 0.97
 #define SKEW_SAMPLES 4096
-#define SKEW_ROUNDS 60
+#define SKEW_ROUNDS 100
 
 /* A standard gaussian from the splitmix stream (Box-Muller). */
 static double gauss(uint64_t *state)
@@ -83,7 +83,11 @@ void synth_router_targets(int n_expert, int n_used, float skew, bool bias, doubl
         t[r] = fmin(cap, hi * pow(r + 1.0, -skew));
 }
 
-/* Counts each rank's selections over the samples with logits b + s z. */
+/* Each rank's share over the samples with logits b + s z, smoothed: the
+ * chance that rank e's own logit clears the k-th largest of the others'
+ * (known in the sample) is taken exactly from the gaussian tail, not
+ * counted from e's own draw. Counting over-fits the knobs of the rare
+ * ranks to the few draws that select them; this does not. */
 static void measure(const float *z, int n_expert, int n_used, const double *s, const double *b,
                     double *f, double *logit, int *sel)
 {
@@ -93,8 +97,8 @@ static void measure(const float *z, int n_expert, int n_used, const double *s, c
         const float *zi = z + (size_t)i * (size_t)n_expert;
         for (int e = 0; e < n_expert; e++)
             logit[e] = b[e] + s[e] * zi[e];
-        /* the n_used largest, by repeated selection (n_used is small) */
-        for (int j = 0; j < n_used; j++) {
+        /* the n_used + 1 largest, by repeated selection (n_used is small) */
+        for (int j = 0; j <= n_used && j < n_expert; j++) {
             int best = -1;
             for (int e = 0; e < n_expert; e++) {
                 bool taken = false;
@@ -104,7 +108,14 @@ static void measure(const float *z, int n_expert, int n_used, const double *s, c
                     best = e;
             }
             sel[j] = best;
-            f[best] += 1.0 / SKEW_SAMPLES;
+        }
+        for (int e = 0; e < n_expert; e++) {
+            bool in = false;
+            for (int q = 0; q < n_used && !in; q++)
+                in = sel[q] == e;
+            /* the k-th largest of the others */
+            double thr = n_used < n_expert ? logit[sel[in ? n_used : n_used - 1]] : -INFINITY;
+            f[e] += 0.5 * erfc((thr - b[e]) / (s[e] * 1.4142135623730951)) / SKEW_SAMPLES;
         }
     }
 }
@@ -147,8 +158,15 @@ chord_status synth_router_calibrate(int n_expert, int n_used, float skew, bool b
             if (bias)
                 b[r] += 0.5 * step;
             else
-                s[r] = fmin(50.0, fmax(1e-3, s[r] * exp(0.35 * step)));
+                s[r] = s[r] * exp(0.35 * step);
         }
+        /* only ratios of scales matter: hold their geometric mean at 1
+         * (else they drift together with the capped head) */
+        double lg_mean = 0;
+        for (int r = 0; !bias && r < n_expert; r++)
+            lg_mean += log(s[r]) / n_expert;
+        for (int r = 0; !bias && r < n_expert; r++)
+            s[r] = fmin(100.0, fmax(1e-2, s[r] * exp(-lg_mean)));
     }
     /* bias is relative: centre it (the shares depend on differences only) */
     double mean = 0;
