@@ -9,7 +9,7 @@
 # without it. Qwen3 and the Gemmas end on their template's end marker. The
 # Phi-3 fixture's random weights never chose its <|end|> in 3261 searched
 # messages (761 with -n 200, 2500 with -n 120; <|end|> ranks ~2000th of
-# 4096 on average): all 107 replies that ended by themselves ended on
+# 4096 on average): all 147 replies that ended by themselves ended on
 # "</s>", which the engine, like the reference, also takes as end of
 # generation; tests/chat/test_families.c forces <|end|> through the
 # session instead.
