@@ -465,6 +465,8 @@ typedef struct chord_stats {
     double expert_stall_ms;
     uint64_t expert_tokens;  /* tokens the expert counters cover */
     int expert_slots;        /* experts the cache holds at once (0: all resident) */
+    uint16_t experts_seen[CHORD_MAX_LAYERS]; /* distinct experts of layer l chosen
+                                              * since the model was loaded */
     /* engine speed, updated by chord_ctx_eval */
     uint64_t n_prompt_tokens, n_gen_tokens;
     double prompt_ms, gen_ms;

@@ -81,6 +81,7 @@ struct lc_excache {
     double *score;        /* [ex] decayed use count... */
     uint64_t *stamp;      /* [ex] ...as of this token clock */
     uint8_t *hinted;      /* [ex] predicted for the coming pass of its layer */
+    uint8_t *seen;        /* [ex] chosen at least once */
     uint64_t clock;       /* [ex] tokens so far */
     int16_t last[CHORD_MAX_LAYERS][CHORD_MAX_EXPERT_USED]; /* [ex] */
 
@@ -295,7 +296,8 @@ chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *
     ex->score = calloc(ne ? ne : 1, sizeof *ex->score);
     ex->stamp = calloc(ne ? ne : 1, sizeof *ex->stamp);
     ex->hinted = calloc(ne ? ne : 1, 1);
-    if (!ex->layer || !ex->pos || !ex->where || !ex->score || !ex->stamp || !ex->hinted)
+    ex->seen = calloc(ne ? ne : 1, 1);
+    if (!ex->layer || !ex->pos || !ex->where || !ex->score || !ex->stamp || !ex->hinted || !ex->seen)
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the expert cache", lc->path);
     memcpy(ex->layer, cfg->layer, (size_t)L * sizeof *ex->layer);
     ex->cfg.layer = ex->layer;
@@ -373,6 +375,7 @@ void lc_expert_close(lc_cache *lc)
     free(ex->score);
     free(ex->stamp);
     free(ex->hinted);
+    free(ex->seen);
     pthread_cond_destroy(&ex->work_cv);
     pthread_cond_destroy(&ex->done_cv);
     pthread_mutex_destroy(&ex->mu);
@@ -425,6 +428,7 @@ void lc_expert_pass(lc_cache *lc, int il, int n, const int *ids, const int *toke
     for (int i = 0; i < n; i++) {
         int x = il * E + ids[i];
         ex->predict_right += ex->hinted[x];
+        ex->seen[x] = 1;
         count_use(ex, x, tokens ? tokens[i] : 1);
     }
     /* the predictions for this pass are settled: they protect nothing now */
@@ -605,6 +609,10 @@ void lc_expert_stats(const lc_cache *lc, chord_stats *out)
                 r += s >= 0 && ex->slots[s].st == EX_READY;
             }
         out->experts_resident[l] = (uint16_t)r;
+        int seen = 0;
+        for (int e = 0; moe && e < ex->cfg.n_expert; e++)
+            seen += ex->seen[l * ex->cfg.n_expert + e];
+        out->experts_seen[l] = (uint16_t)seen;
         memcpy(out->experts_last[l], ex->last[l], sizeof ex->last[l]);
     }
     out->expert_hits = ex->hits;
