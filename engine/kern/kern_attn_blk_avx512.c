@@ -8,6 +8,10 @@
  * one-query kernel's. What the batch buys: a key or value is converted
  * once per block for all the rows instead of once per query head and
  * token, there are no horizontal sums, and expf runs sixteen lanes wide.
+ * Rows whose spans differ (the causal edge; a sliding window's start) are
+ * masked lane by lane; keys come from a ring row by row; capped scores go
+ * through a sixteen-lane tanhf with the library's bits; the unfused
+ * numerics take three passes over the keys (see there).
  */
 #include <immintrin.h>
 #include <limits.h>
