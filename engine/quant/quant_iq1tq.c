@@ -27,6 +27,7 @@
  * integers per super-block and apply the scales once).
  */
 #include "quant/quant_codebook.h"
+#include "quant/quant_iq1_tab.h"
 #include "quant/quant_impl.h"
 
 #include <math.h>
@@ -309,8 +310,19 @@ static void quant_vec_dot_tq2_0(int64_t n, float *out, const void *w, const void
     *out = sum;
 }
 
+uint64_t quant_iq1s_grid8[2048];
+
+void quant_iq1s_grid8_build(void)
+{
+    for (int i = 0; i < 2048; i++)
+        quant_iq1s_grid8[i] = quant_iq1s_point8(quant_iq1s_grid[i]);
+}
+
 void quant_register_iq1tq(quant_kernels *tab)
 {
+    /* the SIMD levels' derived grid: quant.c fills the scalar table first,
+     * once, so it is ready before any kernel runs */
+    quant_iq1s_grid8_build();
     /* IQ1_S / IQ1_M: read-only (quantize stays NULL) */
     tab[QT_IQ1_S] = (quant_kernels){.dequant = quant_dequant_iq1_s, .vec_dot = quant_vec_dot_iq1_s};
     tab[QT_IQ1_M] = (quant_kernels){.dequant = quant_dequant_iq1_m, .vec_dot = quant_vec_dot_iq1_m};

@@ -30,6 +30,7 @@
 #include "core/tr16_avx512.h"
 #include "quant/quant_codebook.h"
 #include "quant/quant_gemm_pack.h"
+#include "quant/quant_iq1_tab.h"
 #include "quant/quant_impl.h"
 
 static inline float h2f(qhalf h)
@@ -301,16 +302,6 @@ static void vec_dot_tq1_0(int64_t n, float *out, const void *w, const void *a)
     vec_dot_kind(K_TQ1, n, out, w, a);
 }
 
-static void vec_dot_iq1_s(int64_t n, float *out, const void *w, const void *a)
-{
-    vec_dot_kind(K_IQ1S, n, out, w, a);
-}
-
-static void vec_dot_iq1_m(int64_t n, float *out, const void *w, const void *a)
-{
-    vec_dot_kind(K_IQ1M, n, out, w, a);
-}
-
 /* ---------------------------------------------------------------------------
  * Prefill GEMM: tiles of KT tokens; for each row, each weight super-block
  * is unpacked once and multiplied with the KT tokens' activations (which
@@ -376,6 +367,172 @@ static inline __attribute__((always_inline)) void dot_rows_kind(int kind, int64_
         vec_dot_kind(kind, n, out + r, wb + (size_t)r * row_bytes, a);
 }
 
+/* ---------------------------------------------------------------------------
+ * IQ1 decode (vec_dot, vec_dot_rows): the same exact T with less work per
+ * weight super-block than the unpack above.
+ *
+ * The 32 grid points are gathered in the order "chunk c, qword q = point
+ * 4q + c", the activation permuted to match (once per super-block for all
+ * the rows), so dword lanes 2q, 2q+1 of every chunk belong to sub-block q
+ * (IQ1_S's scale) and chunks 0, 1 / 2, 3 to the first / second 16 of it
+ * (IQ1_M's scales): the scales apply per lane after the sums, with two
+ * accumulators, not per pair of products. The points come from the
+ * derived table quant_iq1s_grid8 (8 (g + 1) per byte), plus the group's
+ * delta + 1 (0 or 2): u = 8 g + delta + 9 in 0..18 needs no unpacking,
+ * and sum of u q8 - 9 * sum of q8 = 8 sum g q8 + delta sum q8, whose
+ * sum over the groups times their scales is T (the accumulators start at
+ * -9 times the activation's per-16 sums, so a lane carries both).
+ * ------------------------------------------------------------------------- */
+
+/* What a super-block of the activation gives every row. */
+typedef struct iq1act {
+    __m512i a[4];          /* quants, chunk c qword q = group 4q + c */
+    __m512i init01, init23; /* lane 2q: -9 * bsums[2q] / [2q + 1], odd lanes 0 */
+} iq1act;
+
+static inline __attribute__((always_inline)) void iq1_act(const block_q8_K *y, iq1act *A)
+{
+    const __m512i a0 = _mm512_loadu_si512(y->qs), a1 = _mm512_loadu_si512(y->qs + 64);
+    const __m512i a2 = _mm512_loadu_si512(y->qs + 128), a3 = _mm512_loadu_si512(y->qs + 192);
+    for (int c = 0; c < 4; c++) {
+        const __m512i sel = _mm512_add_epi64(_mm512_set1_epi64(c), _mm512_set_epi64(12, 8, 4, 0, 12, 8, 4, 0));
+        A->a[c] = _mm512_mask_blend_epi64(0xf0, _mm512_permutex2var_epi64(a0, sel, a1),
+                                          _mm512_permutex2var_epi64(a2, sel, a3));
+    }
+    const __m512i b = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)y->bsums));
+    const __m512i m9 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_add_epi32(_mm512_slli_epi32(b, 3), b));
+    A->init01 = _mm512_and_si512(m9, _mm512_set1_epi64(0xffffffffll));
+    A->init23 = _mm512_srli_epi64(m9, 32);
+}
+
+/* One row's super-block: idx (32 words, the 11-bit indices in group
+ * order), dd (32 words, 0x0202 where the group's delta is +1, else 0),
+ * ls01 / ls23 (int32 lanes: the scale of each lane of the two
+ * accumulators); the result's lanes sum to T. */
+static inline __attribute__((always_inline)) __m512i iq1_row(__m512i idx, __m512i dd, __m512i ls01, __m512i ls23,
+                                                             const iq1act *A)
+{
+    __m512i acc01 = A->init01, acc23 = A->init23;
+    for (int c = 0; c < 4; c++) {
+        /* word 2q = index of group 4q + c (a dword lane per gathered qword) */
+        const __m512i si = _mm512_add_epi16(_mm512_set1_epi16((short)c),
+                                            _mm512_set_epi16(0, 28, 0, 24, 0, 20, 0, 16, 0, 12, 0, 8, 0, 4, 0, 0, 0,
+                                                             28, 0, 24, 0, 20, 0, 16, 0, 12, 0, 8, 0, 4, 0, 0));
+        const __m256i ic = _mm512_castsi512_si256(_mm512_maskz_permutexvar_epi16(0x55555555u, si, idx));
+        const __m512i g8 = _mm512_i32gather_epi64(ic, (const void *)quant_iq1s_grid8, 8);
+        /* words 4q..4q+3 = dd of group 4q + c */
+        const __m512i sd = _mm512_add_epi16(_mm512_set1_epi16((short)c),
+                                            _mm512_set_epi16(28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16,
+                                                             16, 16, 12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0));
+        const __m512i u = _mm512_add_epi8(g8, _mm512_permutexvar_epi16(sd, dd));
+        if (c < 2)
+            acc01 = _mm512_dpbusd_epi32(acc01, u, A->a[c]);
+        else
+            acc23 = _mm512_dpbusd_epi32(acc23, u, A->a[c]);
+    }
+    return _mm512_add_epi32(_mm512_mullo_epi32(acc01, ls01), _mm512_mullo_epi32(acc23, ls23));
+}
+
+static inline __attribute__((always_inline)) __m512i iq1s_row(const block_iq1_s *x, const iq1act *A, float *d)
+{
+    /* word g of 32: qh word g / 4, shifted by 3 * (g % 4) */
+    const __m512i qh_sel = _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2,
+                                            1, 1, 1, 1, 0, 0, 0, 0);
+    const __m512i qh_shift = _mm512_set_epi16(9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3,
+                                              0, 9, 6, 3, 0, 9, 6, 3, 0);
+    /* dword lane l: qh word l / 2 */
+    const __m512i ls_sel = _mm512_set_epi16(0, 7, 0, 7, 0, 6, 0, 6, 0, 5, 0, 5, 0, 4, 0, 4, 0, 3, 0, 3, 0, 2, 0, 2,
+                                            0, 1, 0, 1, 0, 0, 0, 0);
+    const __m512i qh = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x->qh));
+    const __m512i qh32 = _mm512_permutexvar_epi16(qh_sel, qh);
+    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh32, qh_shift), _mm512_set1_epi16(7));
+    const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs)),
+                                        _mm512_slli_epi16(hi, 8));
+    /* bit 15: delta -1 */
+    const __m512i dd = _mm512_andnot_si512(_mm512_srai_epi16(qh32, 15), _mm512_set1_epi16(0x0202));
+    /* 2s + 1 from bits 12..14 */
+    const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(_mm512_maskz_permutexvar_epi16(0x55555555u, ls_sel, qh), 11),
+                                                        _mm512_set1_epi32(14)),
+                                       _mm512_set1_epi32(1));
+    *d = h2f(x->d);
+    return iq1_row(idx, dd, ls, ls, A);
+}
+
+static inline __attribute__((always_inline)) __m512i iq1m_row(const block_iq1_m *x, const iq1act *A, float *d)
+{
+    /* word g of 32: qh byte g / 2, shifted by 4 * (g % 2) */
+    const __m512i qh_sel = _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6,
+                                            5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i qh_shift = _mm512_set1_epi32(4 << 16);
+    /* dword lane l of the two accumulators: scale 2 (l / 2) and 2 (l / 2) + 1
+     * of 16, scale k = word k / 4 of the block shifted by 3 (k % 4) */
+    const __m512i s_sel01 = _mm512_set_epi16(0, 3, 0, 3, 0, 3, 0, 3, 0, 2, 0, 2, 0, 2, 0, 2, 0, 1, 0, 1, 0, 1, 0, 1,
+                                             0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i s_sh01 = _mm512_set_epi32(6, 6, 0, 0, 6, 6, 0, 0, 6, 6, 0, 0, 6, 6, 0, 0);
+    const __m512i qhw = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x->qh)));
+    const __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qh_sel, qhw), qh_shift),
+                                         _mm512_set1_epi16(15));
+    const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs)),
+                                        _mm512_slli_epi16(_mm512_and_si512(nib, _mm512_set1_epi16(7)), 8));
+    const __m512i dd = _mm512_maskz_mov_epi16(_mm512_testn_epi16_mask(nib, _mm512_set1_epi16(8)),
+                                              _mm512_set1_epi16(0x0202));
+    uint16_t sc[4];
+    memcpy(sc, x->scales, 8);
+    const uint16_t hbits = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
+                                      (sc[3] & 0xf000));
+    const __m512i scw = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)sc));
+    const __m512i s = _mm512_srlv_epi32(_mm512_maskz_permutexvar_epi16(0x55555555u, s_sel01, scw), s_sh01);
+    const __m512i m7 = _mm512_set1_epi32(7), one = _mm512_set1_epi32(1);
+    const __m512i ls01 = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(s, m7), 1), one);
+    const __m512i ls23 = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(s, 3), m7), 1), one);
+    *d = h2f(hbits);
+    return iq1_row(idx, dd, ls01, ls23, A);
+}
+
+static inline __attribute__((always_inline)) __m512i iq1_row_kind(int kind, const uint8_t *row, int64_t i,
+                                                                  const iq1act *A, float *d)
+{
+    if (kind == K_IQ1S)
+        return iq1s_row((const block_iq1_s *)row + i, A, d);
+    return iq1m_row((const block_iq1_m *)row + i, A, d);
+}
+
+static inline __attribute__((always_inline)) void iq1_dot_rows(int kind, int64_t n, float *out, const void *w,
+                                                               size_t row_bytes, int n_rows, const void *a)
+{
+    const block_q8_K *y = a;
+    const uint8_t *wb = w;
+    const int64_t nb = n / QK_K;
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) {
+        __m128 s4 = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            iq1act A;
+            iq1_act(&y[i], &A);
+            __m512i acc[4];
+            float d[4];
+            for (int q = 0; q < 4; q++)
+                acc[q] = iq1_row_kind(kind, wb + (size_t)(r + q) * row_bytes, i, &A, &d[q]);
+            const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
+            const __m128 dyd = _mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d));
+            s4 = _mm_add_ps(s4, _mm_mul_ps(dyd, _mm_mul_ps(t, _mm_set1_ps(QUANT_IQ1S_DELTA))));
+        }
+        _mm_storeu_ps(out + r, s4);
+    }
+    for (; r < n_rows; r++) {
+        const uint8_t *row = wb + (size_t)r * row_bytes;
+        float sum = 0.0f;
+        for (int64_t i = 0; i < nb; i++) {
+            iq1act A;
+            iq1_act(&y[i], &A);
+            float d;
+            const int t = _mm512_reduce_add_epi32(iq1_row_kind(kind, row, i, &A, &d));
+            sum += d * y[i].d * ((float)t * QUANT_IQ1S_DELTA);
+        }
+        out[r] = sum;
+    }
+}
+
 #define DOT_ROWS(name, kind)                                                                          \
     static void name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a) \
     {                                                                                                 \
@@ -384,8 +541,25 @@ static inline __attribute__((always_inline)) void dot_rows_kind(int kind, int64_
 
 DOT_ROWS(dot_rows_tq2_0, K_TQ2)
 DOT_ROWS(dot_rows_tq1_0, K_TQ1)
-DOT_ROWS(dot_rows_iq1_s, K_IQ1S)
-DOT_ROWS(dot_rows_iq1_m, K_IQ1M)
+static void dot_rows_iq1_s(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a)
+{
+    iq1_dot_rows(K_IQ1S, n, out, w, row_bytes, n_rows, a);
+}
+
+static void dot_rows_iq1_m(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a)
+{
+    iq1_dot_rows(K_IQ1M, n, out, w, row_bytes, n_rows, a);
+}
+
+static void vec_dot_iq1_s(int64_t n, float *out, const void *w, const void *a)
+{
+    iq1_dot_rows(K_IQ1S, n, out, w, 0, 1, a);
+}
+
+static void vec_dot_iq1_m(int64_t n, float *out, const void *w, const void *a)
+{
+    iq1_dot_rows(K_IQ1M, n, out, w, 0, 1, a);
+}
 
 /* What the tile's tokens contribute to a range of super-blocks. */
 typedef struct act_range {

@@ -27,6 +27,7 @@
 
 #include "chord.h"
 #include "quant/quant_codebook.h"
+#include "quant/quant_iq1_tab.h"
 #include "quant/quant_impl.h"
 #include "t.h"
 
@@ -512,6 +513,19 @@ static void check_gemm(int type)
     free(w); free(act); free(out);
 }
 
+/* The AVX-512 decode's derived grid (built at init) is the codebook's,
+ * value by value: byte k of entry i is 8 (g + 1) for value g of point i. */
+static void test_derived_grid(void)
+{
+    T_CHECK(quant_kernels_for(QT_IQ1_S, "scalar") != NULL, "no IQ1_S kernels"); /* builds the tables */
+    int bad = 0;
+    for (int i = 0; i < 2048; i++)
+        for (int k = 0; k < 8; k++)
+            if ((int)(uint8_t)(quant_iq1s_grid8[i] >> (8 * k)) != 8 * (grid_value(i, k) + 1))
+                bad++;
+    T_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     chord_init();
@@ -523,6 +537,7 @@ int main(void)
     test_ternary_definitions();
     test_quantize();
     test_scalar_dots();
+    test_derived_grid();
     static const char *const levels[] = {"avx2", "avx512"};
     for (int l = 0; l < 2; l++) {
         if (!quant_cpu_has(levels[l])) {
