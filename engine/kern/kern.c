@@ -30,7 +30,7 @@
 struct kern_ws {
     int n_threads, max_tok, max_in;
     uint8_t *act;     /* max_tok quantized activation rows (F32 is widest) */
-    uint8_t *act1;    /* one token's activation in up to KERN_MULTI_MAX types */
+    uint8_t *act1;    /* one token's activations: up to KERN_MANY_MAX inputs */
     float *xr;        /* max_tok activation rows after the round trip */
     float **tile;     /* per thread: KERN_TILE_ROWS x max_in floats, at least
                        * KERN_GEMM_PACK_FLOATS, 64-byte aligned */
@@ -58,7 +58,7 @@ chord_status kern_ws_new(int n_threads, int max_tok, int max_in, kern_ws **out,
     ws->max_in = max_in;
     ws->act = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
     ws->xr = malloc((size_t)max_tok * (size_t)max_in * sizeof(float));
-    ws->act1 = malloc((size_t)KERN_MULTI_MAX * (size_t)max_in * sizeof(float));
+    ws->act1 = malloc((size_t)KERN_MANY_MAX * (size_t)max_in * sizeof(float));
     ws->tile = calloc((size_t)n_threads, sizeof *ws->tile);
     if (!ws->act || !ws->xr || !ws->act1 || !ws->tile)
         goto nomem;
@@ -271,17 +271,17 @@ static bool kern_gemm_type(int type)
  * at most ~40 us of imbalance at the end of a matmul. */
 #define KERN_PIECE_BYTES (1024 * 1024)
 
-/* One token through up to KERN_MULTI_MAX matrices (kern_matmul_multi). */
+/* One token through up to KERN_MANY_MAX matrices (kern_matvec_many). */
 typedef struct mv_job {
     int n_mat;
     const kern_mat *w;
-    const uint8_t *act[KERN_MULTI_MAX];    /* the input in w[m]'s activation type */
-    float *y[KERN_MULTI_MAX];
-    void (*dot[KERN_MULTI_MAX])(int64_t, float *, const void *, const void *);
+    const uint8_t *act[KERN_MANY_MAX];    /* the input in w[m]'s activation type */
+    float *y[KERN_MANY_MAX];
+    void (*dot[KERN_MANY_MAX])(int64_t, float *, const void *, const void *);
     /* the same dots a range of rows at a time, where the level has it */
-    void (*dot_rows[KERN_MULTI_MAX])(int64_t, float *, const void *, size_t, int, const void *);
-    int piece_rows[KERN_MULTI_MAX];        /* rows per piece of matrix m */
-    int first_piece[KERN_MULTI_MAX + 1];   /* matrix m's pieces start here; [n_mat] total */
+    void (*dot_rows[KERN_MANY_MAX])(int64_t, float *, const void *, size_t, int, const void *);
+    int piece_rows[KERN_MANY_MAX];        /* rows per piece of matrix m */
+    int first_piece[KERN_MANY_MAX + 1];   /* matrix m's pieces start here; [n_mat] total */
     atomic_int next;                       /* the next piece nobody has taken */
 } mv_job;
 
@@ -316,28 +316,25 @@ static void mv_job_run(void *arg, int ith, int nth)
     }
 }
 
-void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
-                       int n_tok, float *const *y)
+void kern_matvec_many(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *const *x,
+                      float *const *y)
 {
-    if (n_tok != 1 || n_mat > KERN_MULTI_MAX) {
-        for (int m = 0; m < n_mat; m++)
-            kern_matmul(p, ws, &w[m], x, n_tok, y[m], w[m].n_out);
-        return;
-    }
     mv_job j = {.n_mat = n_mat, .w = w};
     atomic_init(&j.next, 0);
-    int types[KERN_MULTI_MAX];
+    int types[KERN_MANY_MAX];
     size_t macs = 0;
     uint8_t *next = ws->act1;
     for (int m = 0; m < n_mat; m++) {
         types[m] = quant_act_type(w[m].type);
         j.act[m] = NULL;
+        /* an input shared by several matrices of one activation type is
+         * quantized once */
         for (int k = 0; k < m; k++)
-            if (types[k] == types[m])
+            if (types[k] == types[m] && x[k] == x[m] && w[k].n_in == w[m].n_in)
                 j.act[m] = j.act[k];
         if (!j.act[m]) {
             /* the reference's rounding, as in kern_matmul */
-            quant_quantize_row(types[m], x, next, w[m].n_in);
+            quant_quantize_row(types[m], x[m], next, w[m].n_in);
             j.act[m] = next;
             next += quant_row_bytes(types[m], w[m].n_in);
         }
@@ -355,6 +352,20 @@ void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const
         mv_job_run(&j, 0, 1);
     else
         pool_run(p, mv_job_run, &j);
+}
+
+void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
+                       int n_tok, float *const *y)
+{
+    if (n_tok != 1 || n_mat > KERN_MULTI_MAX) {
+        for (int m = 0; m < n_mat; m++)
+            kern_matmul(p, ws, &w[m], x, n_tok, y[m], w[m].n_out);
+        return;
+    }
+    const float *xs[KERN_MULTI_MAX];
+    for (int m = 0; m < n_mat; m++)
+        xs[m] = x;
+    kern_matvec_many(p, ws, w, n_mat, xs, y);
 }
 
 void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,

@@ -72,6 +72,15 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
 void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
                        int n_tok, float *const *y);
 
+/* One token through up to KERN_MANY_MAX matrices, each with its own input
+ * (x[m], w[m].n_in floats; the same pointer for matrices that share one):
+ * y[m][o] = W_m[o] . x[m], all the rows of all the matrices as one pool job
+ * (a mixture of experts' decode: every chosen expert's gate and up, then
+ * every down, instead of two jobs per expert). Same bits as kern_matmul. */
+#define KERN_MANY_MAX 32
+void kern_matvec_many(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *const *x,
+                      float *const *y);
+
 /* The F16 weight GEMM behind kern_matmul's batches on AVX-512:
  * y[t * ldy + o] = sum over k of x[t * ldx + k] * W[o][k] for t < n_tok,
  * o < n_rows <= KERN_GEMM_NR, W's rows ldw halves apart; each element one

@@ -117,6 +117,55 @@ static void run_expert(chord_ctx *c, int g, int il, int e, const void *const *pp
     }
 }
 
+/* One token's experts ids[0..nb-1] (parts at pp[j]) together: every gate
+ * and up as one pool job, then every down as another (two jobs per layer,
+ * not two per expert); expert j's hidden row is row j of hb/hb2. The same
+ * dot products as run_expert, so the same bits. */
+static void run_experts_1(chord_ctx *c, int g, int il, const int *ids, int nb,
+                          const void *(*pp)[LC_EXPERT_PARTS])
+{
+    const chord_model *m = c->m;
+    const model_config *cf = &m->cfg;
+    int k = cf->n_expert_used, ne = cf->n_embd, ff = cf->n_ff_exp;
+    const model_tensor *tg = model_layer_tensor(m, il, LT_GATE_EXPS);
+    const model_tensor *tu = model_layer_tensor(m, il, LT_UP_EXPS);
+    const model_tensor *td = model_layer_tensor(m, il, LT_DOWN_EXPS);
+    kern_mat km[KERN_MANY_MAX];
+    const float *xs[KERN_MANY_MAX];
+    float *ys[KERN_MANY_MAX];
+    for (int j = 0; j < nb; j++) {
+        km[2 * j] = part_mat(tg, pp[j][0]);
+        km[2 * j + 1] = part_mat(tu, pp[j][1]);
+        xs[2 * j] = xs[2 * j + 1] = c->xb;
+        ys[2 * j] = c->hb + (size_t)j * ff;
+        ys[2 * j + 1] = c->hb2 + (size_t)j * ff;
+    }
+    kern_matvec_many(c->pool, c->ws, km, 2 * nb, xs, ys);
+    for (int j = 0; j < nb; j++) {
+        float *h = c->hb + (size_t)j * ff, *h2 = c->hb2 + (size_t)j * ff;
+        expert_bias(c, g, model_layer_tensor(m, il, LT_GATE_EXPS_B), ids[j], h, 1);
+        expert_bias(c, g, model_layer_tensor(m, il, LT_UP_EXPS_B), ids[j], h2, 1);
+        if (cf->rc->act == MODEL_ACT_SWIGLU_OAI)
+            kern_swiglu_oai(h, h2, ff, 1.702f, 7.0f);
+        else
+            kern_swiglu(h, h2, ff);
+        km[j] = part_mat(td, pp[j][2]);
+        xs[j] = h;
+        ys[j] = c->moe_x + (size_t)j * ne;
+    }
+    kern_matvec_many(c->pool, c->ws, km, nb, xs, ys);
+    for (int j = 0; j < nb; j++) {
+        float *y = c->moe_x + (size_t)j * ne;
+        expert_bias(c, g, model_layer_tensor(m, il, LT_DOWN_EXPS_B), ids[j], y, 1);
+        for (int i = 0; i < k; i++)
+            if (c->moe_sel[i] == ids[j]) {
+                float w = c->moe_w[i], *dst = c->moe_y + (size_t)i * ne;
+                for (int d = 0; d < ne; d++)
+                    dst[d] = y[d] * w;
+            }
+    }
+}
+
 /* The MoE FFN of n tokens (input c->xb) into out: each chosen expert runs
  * once, as a matmul over the tokens that chose it, so a batch reads each
  * expert's rows once; the expert cache hands them over as many at a time
@@ -146,8 +195,11 @@ chord_status model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out, chord
         chord_status st = lc_expert_get(lc, il, nb, c->moe_ids + i0, c->moe_parts, err);
         if (st != CHORD_OK)
             return st;
-        for (int j = 0; j < nb; j++)
-            run_expert(c, g, il, c->moe_ids[i0 + j], c->moe_parts[j], n);
+        if (n == 1 && 2 * nb <= KERN_MANY_MAX && nb <= c->n_batch)
+            run_experts_1(c, g, il, c->moe_ids + i0, nb, c->moe_parts);
+        else
+            for (int j = 0; j < nb; j++)
+                run_expert(c, g, il, c->moe_ids[i0 + j], c->moe_parts[j], n);
         lc_expert_put(lc, il, nb, c->moe_ids + i0);
     }
     lc_expert_last(lc, il, c->moe_sel + (size_t)(n - 1) * k, k);
