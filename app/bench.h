@@ -23,6 +23,7 @@ typedef struct bench_opts {
     bool stream;          /* --mem-budget given: a streamed run */
     int64_t mem_budget;   /* its budget; 0 = auto (the engine's choice) */
     int prefetch;         /* 0 = engine default */
+    bool expert_lru;      /* --expert-lru: the expert cache evicts by recency */
 } bench_opts;
 
 /* min / median / max of a series of tokens/s. */
@@ -33,8 +34,24 @@ typedef struct bench_mmm {
 /* One model configuration (resident or streamed) timed. */
 typedef struct bench_speed {
     bench_mmm pp, tg;
-    /* tg's share of the layer cache counters, per generated token */
+    /* tg's share of the layer cache counters, per generated token;
+     * bytes_per_tok and read_mb_s count the expert cache's reads too */
     double stalls_per_tok, stall_ms_per_tok, bytes_per_tok, read_mb_s;
+    double layer_bytes_per_tok;  /* the layer cache's share of bytes_per_tok */
+    /* Mixtures of experts (moe false and the rest zero for a dense model):
+     * tg's share of the expert cache counters. A hit rate means little
+     * without the number of experts the text actually used (a random
+     * model's routers can settle on a few), so experts_used (the mean over
+     * MoE layers of the distinct experts chosen since the load) goes with
+     * it everywhere. */
+    bool moe;
+    int n_expert, n_expert_used, n_moe_layers;
+    int expert_slots;            /* 0: every expert resident */
+    uint64_t ex_hits, ex_misses, ex_predicted, ex_predict_right;
+    double ex_hit_rate;          /* hits / (hits + misses); 1 when none */
+    double ex_predict_rate;      /* right / predicted; 0 when none */
+    double ex_stall_ms_per_tok, ex_bytes_per_tok;
+    double experts_used;
     bool streaming;
     int n_resident, n_slots;
     int64_t budget_bytes;

@@ -87,6 +87,31 @@ static void row(const char *name, int n, const bench_mmm *m, double bound, const
            m->max, bound, 100 * div0(m->med, bound), what);
 }
 
+/* The expert cache's line(s) of a run of a mixture of experts: every hit
+ * rate next to the experts per layer the text actually used. */
+static void experts_text(const bench_opts *o, const bench_speed *s)
+{
+    if (!s->moe)
+        return;
+    if (s->expert_slots == 0) {
+        printf("  experts: all resident (%d layers x %d, %d per token); %.1f of %d used per layer\n",
+               s->n_moe_layers, s->n_expert, s->n_expert_used, s->experts_used, s->n_expert);
+        return;
+    }
+    printf("  experts: %d slots for %d layers x %d (%d per token), %s eviction\n"
+           "  expert hit rate %.1f%% (%llu of %llu) with %.1f of %d experts used per layer;"
+           " predicted right %.1f%% (%llu of %llu)\n"
+           "  per token: %.2f ms stalled on experts, %.1f MiB of experts + %.1f MiB of layers"
+           " = %.1f MiB read\n",
+           s->expert_slots, s->n_moe_layers, s->n_expert, s->n_expert_used,
+           o->expert_lru ? "LRU" : "decayed-count", 100 * s->ex_hit_rate,
+           (unsigned long long)s->ex_hits, (unsigned long long)(s->ex_hits + s->ex_misses),
+           s->experts_used, s->n_expert, 100 * s->ex_predict_rate,
+           (unsigned long long)s->ex_predict_right, (unsigned long long)s->ex_predicted,
+           s->ex_stall_ms_per_tok, MIB(s->ex_bytes_per_tok), MIB(s->layer_bytes_per_tok),
+           MIB(s->bytes_per_tok));
+}
+
 void bench_print_text(const bench_opts *o, const bench_result *r)
 {
     const chord_model_info *in = &r->info;
@@ -117,6 +142,7 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
         if (r->pp_kernel && !strcmp(r->pp_kernel, "fma"))
             printf("  pp vs the fma peak (the limit of chord's float GEMM): %.1f%% (%.1f t/s)\n",
                    100 * b.pp_frac_fma, b.pp_fma);
+        experts_text(o, &r->resident);
         printf("  RSS %.1f MiB, peak %.1f MiB\n", r->resident.rss_kb / 1024.0,
                r->resident.hwm_kb / 1024.0);
     } else {
@@ -135,6 +161,7 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
                    r->lim.disk_readers, MIB(r->lim.disk_block), MIB(r->lim.disk_span));
         printf("  per token: %.2f stalls, %.2f ms stalled, %.1f MiB streamed; read %.1f MB/s\n",
                s->stalls_per_tok, s->stall_ms_per_tok, MIB(s->bytes_per_tok), s->read_mb_s);
+        experts_text(o, s);
         printf("  copy bound %.2f t/s (memcpy / bytes per token)", b.copy_bound);
         if (o->cold)
             printf(", disk bound %.2f t/s (disk read %.1f MB/s)\n"
@@ -158,6 +185,24 @@ static void json_mmm(const char *key, const bench_mmm *m)
 {
     printf(",\"%s_tok_s\":%.4f,\"%s_tok_s_min\":%.4f,\"%s_tok_s_max\":%.4f", key, m->med, key,
            m->min, key, m->max);
+}
+
+/* The expert cache's counters of a run (nothing for a dense model). */
+static void experts_json(const bench_opts *o, const bench_speed *s)
+{
+    if (!s->moe)
+        return;
+    printf(",\"n_expert\":%d,\"n_expert_used\":%d,\"n_moe_layers\":%d,\"expert_slots\":%d"
+           ",\"expert_policy\":\"%s\"", s->n_expert, s->n_expert_used, s->n_moe_layers,
+           s->expert_slots, o->expert_lru ? "lru" : "decayed");
+    printf(",\"expert_hits\":%llu,\"expert_misses\":%llu,\"expert_hit_rate\":%.4f"
+           ",\"expert_predicted\":%llu,\"expert_predict_right\":%llu,\"expert_predict_rate\":%.4f"
+           ",\"experts_used_per_layer\":%.3f", (unsigned long long)s->ex_hits,
+           (unsigned long long)s->ex_misses, s->ex_hit_rate, (unsigned long long)s->ex_predicted,
+           (unsigned long long)s->ex_predict_right, s->ex_predict_rate, s->experts_used);
+    printf(",\"expert_stall_ms_per_token\":%.4f,\"expert_bytes_per_token\":%.0f"
+           ",\"layer_bytes_per_token\":%.0f,\"bytes_read_per_token\":%.0f",
+           s->ex_stall_ms_per_tok, s->ex_bytes_per_tok, s->layer_bytes_per_tok, s->bytes_per_tok);
 }
 
 void bench_print_json(const bench_opts *o, const bench_result *r)
@@ -193,6 +238,10 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
            ",\"pp_fraction_of_fma\":%.4f", b.pp_frac_sgemm, b.pp_frac_int8, b.pp_frac_fma);
     printf(",\"rss_bytes\":%lld,\"peak_rss_bytes\":%lld", (long long)r->resident.rss_kb * 1024,
            (long long)r->resident.hwm_kb * 1024);
+    const bench_speed *ms = r->have_resident ? &r->resident : &r->stream;
+    printf(",\"moe\":%s", ms->moe || (r->have_stream && r->stream.moe) ? "true" : "false");
+    if (r->have_resident)
+        experts_json(o, &r->resident);
     if (r->have_stream) {
         const bench_speed *s = &r->stream;
         printf(",\"stream\":{\"cold\":%s,\"budget_bytes\":%lld,\"n_resident\":%d,\"n_slots\":%d",
@@ -202,6 +251,7 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
         printf(",\"stalls_per_token\":%.4f,\"stall_ms_per_token\":%.4f,\"bytes_per_token\":%.0f"
                ",\"read_mb_s\":%.4f", s->stalls_per_tok, s->stall_ms_per_tok, s->bytes_per_tok,
                s->read_mb_s);
+        experts_json(o, s);
         printf(",\"copy_bound_tok_s\":%.4f,\"disk_mb_s\":%.4f,\"disk_bound_tok_s\":%.4f",
                b.copy_bound, r->lim.disk_mb_s, b.disk_bound);
         if (!o->cold)

@@ -155,8 +155,8 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
                        err)) != CHORD_OK)
         goto done;
     double pp[BENCH_MAX_REPS], tg[BENCH_MAX_REPS];
-    uint64_t stalls = 0, bytes = 0;
-    double stall_ms = 0, tg_s = 0;
+    uint64_t stalls = 0, bytes = 0, ex_bytes = 0;
+    double stall_ms = 0, ex_stall_ms = 0, tg_s = 0;
     for (int r = 0; r < o->reps; r++) {
         if ((st = maybe_drop(o, mp, err)) != CHORD_OK ||
             (st = run_once(c, toks, o->n_pp, true, NULL, logits, &dt, err)) != CHORD_OK)
@@ -172,6 +172,12 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
         stalls += s1.stalls - s0.stalls;
         stall_ms += s1.stall_ms - s0.stall_ms;
         bytes += s1.bytes_read - s0.bytes_read;
+        ex_bytes += s1.expert_bytes_read - s0.expert_bytes_read;
+        ex_stall_ms += s1.expert_stall_ms - s0.expert_stall_ms;
+        out->ex_hits += s1.expert_hits - s0.expert_hits;
+        out->ex_misses += s1.expert_misses - s0.expert_misses;
+        out->ex_predicted += s1.expert_predicted - s0.expert_predicted;
+        out->ex_predict_right += s1.expert_predict_right - s0.expert_predict_right;
         tg_s += dt;
     }
     out->pp = mmm(pp, o->reps);
@@ -179,9 +185,28 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
     double n_tok = (double)o->n_tg * o->reps;
     out->stalls_per_tok = (double)stalls / n_tok;
     out->stall_ms_per_tok = stall_ms / n_tok;
-    out->bytes_per_tok = (double)bytes / n_tok;
-    out->read_mb_s = tg_s > 0 ? (double)bytes / tg_s / 1e6 : 0;
+    out->layer_bytes_per_tok = (double)bytes / n_tok;
+    out->ex_bytes_per_tok = (double)ex_bytes / n_tok;
+    out->bytes_per_tok = (double)(bytes + ex_bytes) / n_tok;
+    out->read_mb_s = tg_s > 0 ? (double)(bytes + ex_bytes) / tg_s / 1e6 : 0;
+    out->ex_stall_ms_per_tok = ex_stall_ms / n_tok;
     chord_stats_get(m, &s1);
+    out->moe = s1.n_moe_layers > 0;
+    if (out->moe) {
+        out->n_expert = s1.n_expert;
+        out->n_expert_used = s1.n_expert_used;
+        out->n_moe_layers = s1.n_moe_layers;
+        out->expert_slots = s1.expert_slots;
+        uint64_t need = out->ex_hits + out->ex_misses;
+        out->ex_hit_rate = need ? (double)out->ex_hits / (double)need : 1;
+        out->ex_predict_rate =
+            out->ex_predicted ? (double)out->ex_predict_right / (double)out->ex_predicted : 0;
+        /* dense layers of a MoE model (if any) choose no experts: 0 */
+        double seen = 0;
+        for (int l = 0; l < s1.n_layer && l < CHORD_MAX_LAYERS; l++)
+            seen += s1.experts_seen[l];
+        out->experts_used = seen / s1.n_moe_layers;
+    }
     out->streaming = s1.streaming;
     out->n_resident = s1.n_resident;
     out->n_slots = s1.n_slots;

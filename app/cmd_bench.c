@@ -13,7 +13,8 @@
 static void usage(FILE *f)
 {
     fputs("usage: chord bench -m MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--json]\n"
-          "                   [--mem-budget SIZE] [--prefetch N] [--cold] [--tokenizer]\n"
+          "                   [--mem-budget SIZE] [--prefetch N] [--cold] [--expert-lru]\n"
+          "                   [--tokenizer]\n"
           "Times prompt processing (pp: one batch of -p tokens) and token generation\n"
           "(tg: -n decode steps), min/median/max over -r repetitions after a warm-up,\n"
           "next to the machine's limits measured in the same run: memory read\n"
@@ -25,7 +26,13 @@ static void usage(FILE *f)
           "--cold             drop the file's pages before each streamed run and\n"
           "                   token, and measure the disk's read rate the way the\n"
           "                   layer cache reads (a block per reader, readers at once)\n"
-          "--tokenizer        tokenize 1 MB of mixed text\n", f);
+          "--expert-lru       mixtures of experts: the expert cache evicts the least\n"
+          "                   recently used expert instead of the least used one\n"
+          "                   (decayed counts), to compare the two policies\n"
+          "--tokenizer        tokenize 1 MB of mixed text\n"
+          "A mixture-of-experts model's streamed run also reports its expert cache:\n"
+          "hit and prediction rates next to the experts per layer the text used,\n"
+          "bytes read (layers and experts) and stalls per token.\n", f);
 }
 
 /* The 1-minute load average, or -1. */
@@ -61,6 +68,10 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
         }
         if (!strcmp(a, "--cold")) {
             o->cold = true;
+            continue;
+        }
+        if (!strcmp(a, "--expert-lru")) {
+            o->expert_lru = true;
             continue;
         }
         if (!strcmp(a, "--tokenizer")) {
@@ -143,6 +154,7 @@ int cmd_bench(int argc, char **argv)
     chord_model_params mp = chord_model_default_params();
     mp.n_threads = o.threads;
     mp.mem_budget = -1;
+    mp.expert_lru = o.expert_lru;
     if (r.have_resident && bench_model(&o, &mp, &r.resident, &r, &err) != CHORD_OK) {
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;

@@ -116,6 +116,7 @@ chord_model_params opts_model_params(const chord_opts *o)
     p.mem_budget = o->mem_budget;
     p.prefetch = o->prefetch;
     p.direct_io = o->direct_io;
+    p.expert_lru = o->expert_lru;
     p.verbose_plan = o->verbose > 0;
     return p;
 }
@@ -146,6 +147,8 @@ void opts_usage(FILE *f)
 "                          (default auto: all of it if it fits in 80% of RAM)\n"
 "  --prefetch N            layers read ahead while streaming (default 2)\n"
 "  --direct-io             stream layers with O_DIRECT instead of fadvise\n"
+"  --expert-lru            mixtures of experts beyond the budget: evict the least\n"
+"                          recently used expert (default: decayed use counts)\n"
 "\n"
 "generation:\n"
 "  -n N                    max tokens per reply (default: until end of turn)\n"
@@ -295,6 +298,8 @@ int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now)
             o->prefetch = (int)ll;
         } else if (!strcmp(a, "--direct-io")) {
             o->direct_io = true;
+        } else if (!strcmp(a, "--expert-lru")) {
+            o->expert_lru = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose++;
         } else if (!strcmp(a, "--system")) {

@@ -30,6 +30,7 @@ typedef struct chord_opts {
     int64_t mem_budget;         /* --mem-budget SIZE|auto|all (0 = auto, -1 = all) */
     int prefetch;               /* --prefetch N (default 2) */
     bool direct_io;             /* --direct-io */
+    bool expert_lru;            /* --expert-lru: evict experts least recently used */
     int verbose;                /* -v (repeatable) */
     const char *system;         /* --system TEXT */
     const char *chat_template;  /* --chat-template FILE|NAME */

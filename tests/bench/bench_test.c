@@ -2,8 +2,10 @@
  * bench_test.c - `chord bench` runs on a small synthetic model and its
  * --json object has every field with sane values: speeds and limits
  * positive, fractions of the bounds positive and finite, the streamed run's
- * counters consistent with a budget below the model. Speeds themselves are
- * never asserted (the machine is shared).
+ * counters consistent with a budget below the model. A mixture of experts
+ * (the qwen3moe fixture) streamed in a budget smaller than its experts adds
+ * the expert cache's counters, under both eviction policies. Speeds
+ * themselves are never asserted (the machine is shared).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -45,6 +47,81 @@ static void min_med_max(const chord_json *o, const char *k)
     snprintf(b, sizeof b, "%s_max", k);
     positive(o, a);
     T_CHECK(num(o, a) <= num(o, k) && num(o, k) <= num(o, b), "%s: min <= median <= max", k);
+}
+
+static const char *str(const chord_json *o, const char *key)
+{
+    const chord_json *v = chord_json_get(o, key);
+    if (!v || v->type != CHORD_JSON_STRING) {
+        t_fail_at(__FILE__, __LINE__, "field \"%s\" missing or not a string", key);
+        return "";
+    }
+    return v->string;
+}
+
+/* The expert cache's fields of one run (o: the top level for the resident
+ * run, the stream object for the streamed one) of the qwen3moe fixture:
+ * 3 MoE layers of 8 experts, 2 per token, n_gen tokens timed. */
+static void moe_fields(const chord_json *o, const char *policy, int n_gen)
+{
+    T_EQ_INT(num(o, "n_expert"), 8);
+    T_EQ_INT(num(o, "n_expert_used"), 2);
+    T_EQ_INT(num(o, "n_moe_layers"), 3);
+    T_CHECK(!strcmp(str(o, "expert_policy"), policy), "expert_policy %s, want %s",
+            str(o, "expert_policy"), policy);
+    /* every timed token needs its 2 experts in each of the 3 layers */
+    double hits = num(o, "expert_hits"), misses = num(o, "expert_misses");
+    T_EQ_INT(hits + misses, 2 * 3 * n_gen);
+    double rate = num(o, "expert_hit_rate");
+    T_CHECK(rate >= 0 && rate <= 1, "expert_hit_rate %g outside [0, 1]", rate);
+    T_NEAR(rate, hits / (hits + misses), 1e-4);
+    double pr = num(o, "expert_predict_rate");
+    T_CHECK(pr >= 0 && pr <= 1, "expert_predict_rate %g outside [0, 1]", pr);
+    T_CHECK(num(o, "expert_predict_right") <= num(o, "expert_predicted"), "right <= predicted");
+    if (num(o, "expert_predicted") > 0)
+        T_NEAR(pr, num(o, "expert_predict_right") / num(o, "expert_predicted"), 1e-4);
+    /* the number of experts the text used goes with every hit rate */
+    double used = num(o, "experts_used_per_layer");
+    T_CHECK(used >= 2 && used <= 8, "experts used per layer %g, want 2..8", used);
+    T_CHECK(num(o, "expert_stall_ms_per_token") >= 0, "expert stall per token");
+    T_NEAR(num(o, "bytes_read_per_token"),
+           num(o, "expert_bytes_per_token") + num(o, "layer_bytes_per_token"), 1.0);
+}
+
+static chord_json *bench_json(const char *model, const char *args);
+
+/* The fixture streamed with 2 MiB, its experts (1.2 MiB in all) through a
+ * dozen slots: resident run all hits, streamed run reading experts. */
+static int moe_run(const char *extra, const char *policy)
+{
+    const char *model = t_shared("models/l-qwen3moe-q8_0.gguf");
+    char args[256];
+    snprintf(args, sizeof args, "-p 16 -n 16 -r 2 --threads 2 --json --mem-budget 2M %s", extra);
+    chord_json *j = bench_json(model, args);
+    T_REQUIRE(j, "no JSON (MoE)");
+    T_CHECK(chord_json_get(j, "moe") && chord_json_get(j, "moe")->type == CHORD_JSON_TRUE,
+            "moe flag");
+    /* the tg bound divides by the bytes a token reads: the used experts only */
+    T_CHECK(num(j, "weight_bytes_per_token") < num(j, "weight_bytes"),
+            "MoE bytes per token %g < weights %g", num(j, "weight_bytes_per_token"),
+            num(j, "weight_bytes"));
+    T_NEAR(num(j, "tg_bound_tok_s"),
+           num(j, "tg_bound_bw_gb_s") * 1e9 / num(j, "weight_bytes_per_token"),
+           1e-3 * num(j, "tg_bound_tok_s"));
+    /* resident: every expert mapped, every use a hit, nothing read */
+    moe_fields(j, policy, 16 * 2);
+    T_EQ_INT(num(j, "expert_slots"), 0);
+    T_NEAR(num(j, "expert_hit_rate"), 1, 0);
+    const chord_json *s = chord_json_get(j, "stream");
+    T_REQUIRE(s && s->type == CHORD_JSON_OBJECT, "stream object missing (MoE)");
+    moe_fields(s, policy, 16 * 2);
+    double slots = num(s, "expert_slots");
+    T_CHECK(slots > 0 && slots < 3 * 8, "expert slots %g: some, fewer than the 24 experts", slots);
+    positive(s, "bytes_read_per_token");
+    positive(s, "expert_bytes_per_token");
+    T_NEAR(num(s, "bytes_per_token"), num(s, "bytes_read_per_token"), 1.0);
+    chord_json_free(j);
+    return 0;
 }
 
 /* Runs chord bench with args on model and parses its one JSON object. */
@@ -176,6 +253,11 @@ int main(void)
            num(s, "pcache_gb_s") * 1e9 / num(s, "bytes_per_token"),
            1e-3 * num(s, "pcache_bound_tok_s") + 1e-3);
     T_CHECK(num(s, "disk_mb_s") == 0, "no disk probe when warm");
+    /* a dense model: no expert fields */
+    T_CHECK(chord_json_get(j, "moe") && chord_json_get(j, "moe")->type == CHORD_JSON_FALSE,
+            "dense: moe false");
+    T_CHECK(!chord_json_get(s, "expert_hit_rate") && !chord_json_get(j, "expert_hit_rate"),
+            "dense: no expert cache fields");
     chord_json_free(j);
 
     /* Usage errors exit 2. */
@@ -188,5 +270,9 @@ int main(void)
     /* A missing model is a failure, not a usage error. */
     snprintf(cmd, sizeof cmd, "'%s' bench -m '%s/none.gguf' 2>/dev/null", t_chord_bin(), dir);
     T_EQ_INT(t_run(cmd, NULL), 1);
+
+    /* Last: a missing fixture ends the test here. */
+    if (moe_run("", "decayed") == 0)
+        moe_run("--expert-lru", "lru");
     return t_done();
 }
