@@ -51,7 +51,7 @@ static void blk_init(void)
 void kern_attn_blk(const kern_attn_qblk *b, float *ws)
 {
     pthread_once(&blk_once, blk_init);
-    if (blk_simd && b->hd % 32 == 0 && !b->sinks)
+    if (blk_simd && b->hd % 32 == 0)
         kern_attn_blk_avx512(b, ws);
     else
         by_rows(b, ws, kern_attn_head);

@@ -23,6 +23,8 @@
  *   lim [rows]      last visible position (padding rows: INT_MAX)
  *   lo  [rows]      first visible position (padding rows: 0)
  *   dacc [hd][rows] doubles: the unfused numerics' value sums
+ *   sk  [rows]      the row's sink logit (no sink, padding rows: -inf)
+ *   ms  [rows]      the sink's rescale of the accumulators (else 1)
  * Every array starts on a 64-byte boundary if the buffer does. */
 #define KERN_ATTN_KC 8
 
@@ -30,6 +32,7 @@ typedef struct attn_blk_ws {
     float *qt, *acc, *kt, *vt, *st, *e, *r8, *m, *l;
     int32_t *lim, *lo;
     double *dacc;
+    float *sk, *ms;
     int rows;
 } attn_blk_ws;
 
@@ -67,6 +70,8 @@ static inline attn_blk_ws attn_blk_layout(float *buf, int hd, int n_rows)
     w.lim = (int32_t *)(w.l + r);
     w.lo = w.lim + r;
     w.dacc = (double *)(void *)(w.lo + r);
+    w.sk = (float *)(void *)(w.dacc + hr);
+    w.ms = w.sk + r;
     return w;
 }
 
@@ -75,7 +80,7 @@ static inline size_t attn_blk_floats(int hd, int n_rows)
     int r = attn_blk_rows(n_rows);
     size_t hr = (size_t)hd * r;
     return 2 * hr + 2 * attn_blk_bh(hd) + 2 * (size_t)KERN_ATTN_BK * r + (size_t)8 * KERN_ATTN_KC * r +
-           4 * (size_t)r + 2 * hr;
+           6 * (size_t)r + 2 * hr;
 }
 
 #endif

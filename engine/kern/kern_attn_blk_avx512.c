@@ -294,6 +294,8 @@ static void setup(const kern_attn_qblk *b, const attn_blk_ws *w)
         w->l[r] = 0.0f;
         w->lim[r] = r < nr ? p : INT_MAX;
         w->lo[r] = r < nr ? first_pos(b, p) : 0;
+        w->sk[r] = r < nr && b->sinks ? b->sinks[r % b->n_grp] : -INFINITY;
+        w->ms[r] = 1.0f;
     }
     for (int r0 = 0; r0 < R; r0 += 16)
         for (int d0 = 0; d0 < hd; d0 += 16) {
@@ -587,18 +589,40 @@ INLINE void values(const attn_blk_ws *w, int hd, int nk, int f0, int f1, const u
         _mm512_store_ps(acc + (size_t)i * R, a[i]);
 }
 
-/* out = acc / l (0 if l is 0), the one-query kernel's final step. */
+/* The sinks (gpt-oss) of the online softmax, as the one-query kernel adds
+ * them after the positions: one more step of the running maximum with no
+ * value, its rescale kept in ms for the final step (the accumulators stay
+ * F16: the reference rescales a float copy). */
+static void sink_fused(const attn_blk_ws *w)
+{
+    __m512 one = _mm512_set1_ps(1.0f);
+    for (int r0 = 0; r0 < w->rows; r0 += 16) {
+        __m512 sk = _mm512_load_ps(w->sk + r0), m = _mm512_load_ps(w->m + r0), l = _mm512_load_ps(w->l + r0);
+        __mmask16 mv = _mm512_cmp_ps_mask(sk, m, _CMP_GT_OQ), sl;
+        float x[16], e[16];
+        _mm512_storeu_ps(x, _mm512_mask_sub_ps(_mm512_sub_ps(sk, m), mv, m, sk));
+        _mm512_storeu_ps(e, expf16_fast(_mm512_loadu_ps(x), 0xFFFF, &sl));
+        expf_lanes(e, x, sl);
+        __m512 ev = _mm512_loadu_ps(e);
+        __m512 ms = _mm512_mask_mov_ps(one, mv, ev), vs = _mm512_mask_mov_ps(ev, mv, one);
+        _mm512_store_ps(w->l + r0, _mm512_add_ps(_mm512_mul_ps(l, ms), vs));
+        _mm512_store_ps(w->ms + r0, ms);
+    }
+}
+
+/* out = acc ms / l (0 if l is 0), the one-query kernel's final step (ms
+ * is 1 without a sink: exact). */
 static void finish(const kern_attn_qblk *b, const attn_blk_ws *w)
 {
     int hd = b->hd, R = w->rows, nr = b->n_tok * b->n_grp;
     for (int r0 = 0; r0 < nr; r0 += 16) {
-        __m512 l = _mm512_load_ps(w->l + r0);
+        __m512 l = _mm512_load_ps(w->l + r0), ms = _mm512_load_ps(w->ms + r0);
         __m512 inv = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(l, _mm512_setzero_ps(), _CMP_GT_OQ),
                                          _mm512_set1_ps(1.0f), l);
         for (int d0 = 0; d0 < hd; d0 += 16) {
             __m512 x[16];
             for (int i = 0; i < 16; i++)
-                x[i] = _mm512_mul_ps(_mm512_load_ps(w->acc + (size_t)(d0 + i) * R + r0), inv);
+                x[i] = _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(w->acc + (size_t)(d0 + i) * R + r0), ms), inv);
             tr16_ps(x);
             for (int i = 0; i < 16 && r0 + i < nr; i++) {
                 int t = (r0 + i) / b->n_grp, h = (r0 + i) % b->n_grp;
@@ -723,6 +747,8 @@ INLINE void run_unfused(const kern_attn_qblk *b, const attn_blk_ws *w, const int
     __m512 inv[KERN_ATTN_MAX_ROWS / 16];
     for (int i = 0; i < 2 * NV; i++)
         sum[i] = _mm512_setzero_pd();
+    for (int v = 0; v < NV; v++)
+        inv[v] = _mm512_setzero_ps(); /* set after the sums' pass */
     memset(w->dacc, 0, (size_t)hd * R * sizeof *w->dacc);
     for (int pass = UNF_MAX; pass <= UNF_VAL; pass++) {
         for (int kb = first_pos(b, b->pos0); kb < end; kb += KERN_ATTN_BK) {
@@ -763,6 +789,23 @@ INLINE void run_unfused(const kern_attn_qblk *b, const attn_blk_ws *w, const int
                 for (int d0 = 0; d0 < hd; d0 += 8)
                     unf_values(w, hd, nk, v, d0);
         }
+        if (pass == UNF_MAX && b->sinks)
+            for (int v = 0; v < NV; v++) {
+                __m512 m = _mm512_load_ps(w->m + 16 * v), sk = _mm512_load_ps(w->sk + 16 * v);
+                _mm512_store_ps(w->m + 16 * v, _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(sk, m, _CMP_GT_OQ), sk));
+            }
+        if (pass == UNF_SUM && b->sinks)
+            for (int v = 0; v < NV; v++) {
+                float x[16], e[16];
+                __mmask16 sl;
+                _mm512_storeu_ps(x, _mm512_sub_ps(_mm512_load_ps(w->sk + 16 * v), _mm512_load_ps(w->m + 16 * v)));
+                _mm512_storeu_ps(e, expf16_fast(_mm512_loadu_ps(x), 0xFFFF, &sl));
+                expf_lanes(e, x, sl);
+                __m512 ev = _mm512_loadu_ps(e);
+                sum[2 * v] = _mm512_add_pd(sum[2 * v], _mm512_cvtps_pd(_mm512_castps512_ps256(ev)));
+                sum[2 * v + 1] = _mm512_add_pd(
+                    sum[2 * v + 1], _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ev), 1))));
+            }
         if (pass == UNF_SUM)
             for (int v = 0; v < NV; v++) {
                 __m512d one = _mm512_set1_pd(1.0);
@@ -791,12 +834,15 @@ void kern_attn_blk_avx512(const kern_attn_qblk *b, float *ws)
         case 3: run_unfused(b, &w, 3); break;
         default: run_unfused(b, &w, 4); break;
         }
-    else
+    else {
         switch (w.rows / 16) {
         case 1: run(b, &w, 1); break;
         case 2: run(b, &w, 2); break;
         case 3: run(b, &w, 3); break;
         default: run(b, &w, 4); break;
         }
+        if (b->sinks)
+            sink_fused(&w);
+    }
     finish(b, &w);
 }

@@ -4,9 +4,10 @@
  * (kern_attn_head_scalar row by row) over head sizes, group sizes, block
  * shapes, padding rows, causal edges inside and across key blocks, and
  * scores spread wide enough to move the maximum often and send expf below
- * -87, sliding windows, ring caches and soft-capped scores; the dispatching
- * kern_attn_blk likewise. The sixteen-lane expf and tanhf against the C
- * library's, bit for bit, over dense sweeps.
+ * -87, sliding windows, ring caches, soft-capped scores, sinks and the
+ * unfused numerics; the dispatching kern_attn_blk likewise. The
+ * sixteen-lane expf and tanhf against the C library's, bit for bit, over
+ * dense sweeps.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15ull;
 typedef struct feat {
     int window, ring;
     float softcap;
-    bool unfused;
+    bool unfused, sinks;
 } feat;
 
 /* One shape: n_kv KV heads of hd in the cache (the block uses head 1),
@@ -94,13 +95,21 @@ static void check_feat(int hd, int n_grp, int n_tok, int pos0, float qs, bool si
         .scale = 1.0f / sqrtf((float)hd),
         .window = f.window, .ring = f.ring, .softcap = f.softcap, .unfused = f.unfused,
     };
+    /* sinks from well below to well above the scores, so that some move
+     * the maximum */
+    float sinks[8];
+    for (int h = 0; h < n_grp; h++)
+        sinks[h] = t_sym(&rng) * (h % 2 ? 2.0f : 12.0f) * qs;
+    if (f.sinks)
+        b.sinks = sinks;
     kern_attn_blk_scalar(&b, ws);
     b.out = o3 + hoff;
     kern_attn_blk(&b, ws);
     T_CHECK(!memcmp(o1, o3, (size_t)n_tok * nq * sizeof *o1),
-            "hd %d grp %d tok %d pos0 %d qs %g win %d ring %d cap %g unf %d: kern_attn_blk differs from "
+            "hd %d grp %d tok %d pos0 %d qs %g win %d ring %d cap %g unf %d sink %d: kern_attn_blk differs "
+            "from "
             "the scalar twin",
-            hd, n_grp, n_tok, pos0, qs, f.window, f.ring, f.softcap, f.unfused);
+            hd, n_grp, n_tok, pos0, qs, f.window, f.ring, f.softcap, f.unfused, f.sinks);
     if (simd) {
         b.out = o2 + hoff;
         kern_attn_blk_avx512(&b, ws);
@@ -109,9 +118,10 @@ static void check_feat(int hd, int n_grp, int n_tok, int pos0, float qs, bool si
             if (memcmp(&o1[i], &o2[i], sizeof *o1))
                 bad = (int)i;
         T_CHECK(bad < 0,
-                "hd %d grp %d tok %d pos0 %d qs %g win %d ring %d cap %g unf %d: AVX-512 twin differs at "
+                "hd %d grp %d tok %d pos0 %d qs %g win %d ring %d cap %g unf %d sink %d: AVX-512 twin differs "
+                "at "
                 "%d: %.9g vs %.9g",
-                hd, n_grp, n_tok, pos0, qs, f.window, f.ring, f.softcap, f.unfused, bad,
+                hd, n_grp, n_tok, pos0, qs, f.window, f.ring, f.softcap, f.unfused, f.sinks, bad,
                 bad < 0 ? 0 : o1[bad], bad < 0 ? 0 : o2[bad]);
     }
     /* Only KV head 1's query heads are written. */
@@ -239,6 +249,17 @@ int main(void)
     check_feat(256, 2, 32, 300, 60.0f, simd, (feat){.softcap = 30.0f, .unfused = true});
     check_windows(simd, (feat){.unfused = true});
     check_windows(simd, (feat){.softcap = 50.0f, .unfused = true});
+    /* gpt-oss's sinks, both numerics, with and without windows. */
+    for (int hi = 0; hi < 4; hi++)
+        for (int g = 1; g <= 8; g += 3) {
+            check_feat(32 << hi, g, KERN_ATTN_MAX_ROWS / g - hi, 23 * hi + g, 2.0f, simd, (feat){.sinks = true});
+            check_feat(32 << hi, g, KERN_ATTN_MAX_ROWS / g - hi, 23 * hi + g, 2.0f, simd,
+                       (feat){.sinks = true, .unfused = true});
+        }
+    check_feat(64, 8, 8, 70, 60.0f, simd, (feat){.sinks = true});
+    check_feat(64, 8, 8, 70, 60.0f, simd, (feat){.sinks = true, .unfused = true});
+    check_windows(simd, (feat){.sinks = true});
+    check_windows(simd, (feat){.sinks = true, .unfused = true});
     if (!simd)
         printf("no AVX-512 here: only the dispatch was checked against the scalar twin\n");
     return t_done();
