@@ -174,15 +174,15 @@ void kern_attn_head_avx2(const float *q, const kern_attn_span *s, int hd, uint16
  * cached positions 0..p, or with a window max(0, p - window + 1)..p, read
  * from row p % ring of a local layer's ring. Every row gets exactly the
  * bits kern_attn_head gives it, in either numerics (the reference's
- * precisions: see there): the AVX-512 twin holds sixteen rows in the
- * lanes of a register, converts each block of KERN_ATTN_BK keys and
- * values once for all the rows, masks lane by lane the positions outside
- * a row's span (below its window as above its causal edge), and
- * reproduces expf and tanhf lane by lane (kern_attn_blk_avx512.c).
- * kern_attn_blk_scalar is the one-query kernel row by row; kern_attn_blk
- * runs the AVX-512 twin when the CPU has it, CHORD_SIMD allows it, hd is
- * a multiple of 32 and the block has no sinks, else kern_attn_head row by
- * row. ws holds kern_attn_blk_ws_floats(hd, n_tok * n_grp, n_ctx) floats
+ * precisions, with caps and sinks: see there): the AVX-512 twin holds
+ * sixteen rows in the lanes of a register, converts each block of
+ * KERN_ATTN_BK keys and values once for all the rows, masks lane by lane
+ * the positions outside a row's span (below its window as above its
+ * causal edge), and reproduces expf and tanhf lane by lane
+ * (kern_attn_blk_avx512.c). kern_attn_blk_scalar is the one-query kernel
+ * row by row; kern_attn_blk runs the AVX-512 twin when the CPU has it,
+ * CHORD_SIMD allows it and hd is a multiple of 32, else kern_attn_head
+ * row by row. ws holds kern_attn_blk_ws_floats(hd, n_tok * n_grp, n_ctx) floats
  * (spans of up to n_ctx positions), 64-byte aligned. */
 #define KERN_ATTN_BK 32
 #define KERN_ATTN_MAX_ROWS 64
