@@ -14,6 +14,11 @@ typedef struct layer_pane {
     ui_pane base;
     int n_layer;
     uint8_t state[CHORD_MAX_LAYERS];
+    /* a mixture of experts (n_expert 0 for a dense model) */
+    int n_expert, n_used;
+    bool moe[CHORD_MAX_LAYERS];                 /* layer l has experts */
+    uint16_t resident[CHORD_MAX_LAYERS];
+    int16_t last[CHORD_MAX_LAYERS][CHORD_MAX_EXPERT_USED];
 } layer_pane;
 
 static const char *const state_names[] = {"resident", "pinned", "queued", "loading",
@@ -22,9 +27,139 @@ static const char *const state_names[] = {"resident", "pinned", "queued", "loadi
 static void layer_update(ui_pane *p, const ui_snap *s)
 {
     layer_pane *lp = (layer_pane *)p;
-    lp->n_layer = s->st.n_layer < CHORD_MAX_LAYERS ? s->st.n_layer : CHORD_MAX_LAYERS;
-    memcpy(lp->state, s->st.layer_state, (size_t)lp->n_layer);
-    snprintf(p->title, sizeof p->title, "layers %d", lp->n_layer);
+    const chord_stats *st = &s->st;
+    lp->n_layer = st->n_layer < CHORD_MAX_LAYERS ? st->n_layer : CHORD_MAX_LAYERS;
+    memcpy(lp->state, st->layer_state, (size_t)lp->n_layer);
+    lp->n_expert = st->n_moe_layers > 0 ? st->n_expert : 0;
+    lp->n_used = st->n_expert_used;
+    for (int l = 0; l < lp->n_layer && lp->n_expert; l++) {
+        /* a model whose layers are not all MoE: the dense ones have never
+         * held or chosen an expert */
+        lp->moe[l] = st->n_moe_layers >= lp->n_layer || st->experts_resident[l] > 0 ||
+                     st->experts_seen[l] > 0;
+        lp->resident[l] = st->experts_resident[l];
+        memcpy(lp->last[l], st->experts_last[l], sizeof lp->last[l]);
+    }
+    if (lp->n_expert)
+        snprintf(p->title, sizeof p->title, "layers %d \xc2\xb7 experts %d/%d", lp->n_layer,
+                 lp->n_used, lp->n_expert);
+    else
+        snprintf(p->title, sizeof p->title, "layers %d", lp->n_layer);
+}
+
+/* ---- Mixtures of experts: a grid of cells "LL r/E last", column-major:
+ * the layer's number in its state's colour, its experts in memory out of
+ * all, and the experts the last token chose: their ids when they fit the
+ * cell, else a bar whose marks each stand for a run of experts (lit if the
+ * token chose one of them) if it is fine enough to tell choices apart.
+ * At 120x40, 48 layers of 128 experts get two columns of counts and no
+ * room for either. The stats give a count of resident experts
+ * per layer, not which: the count is all the cell claims. */
+
+static int digits(int v)
+{
+    int d = 1;
+    while (v >= 10) {
+        v /= 10;
+        d++;
+    }
+    return d;
+}
+
+typedef struct moe_grid {
+    int cols, rows, cell_w;  /* cell_w without the gap between columns */
+    bool legend;
+} moe_grid;
+
+/* The fewest columns whose rows fit in avail (with a legend line if there
+ * is room for it), as long as a cell still holds the number and the count:
+ * 48 layers at 27 columns and 24 rows are two columns of 24. */
+static moe_grid moe_layout(const layer_pane *lp, int width, int avail)
+{
+    int need = digits(lp->n_layer - 1) + 1 + 2 * digits(lp->n_expert) + 1;
+    moe_grid g = {1, lp->n_layer, width, false};
+    if (avail <= 0)
+        avail = lp->n_layer + 1;
+    for (int c = 1; c <= lp->n_layer; c++) {
+        int cw = (width - (c - 1)) / c;
+        if (cw < need)
+            break;
+        g = (moe_grid){c, (lp->n_layer + c - 1) / c, cw, false};
+        if (g.rows + 1 <= avail) {
+            g.legend = true;
+            break;
+        }
+        if (g.rows <= avail)
+            break;
+    }
+    return g;
+}
+
+static bool used_by_last(const layer_pane *lp, int l, int e)
+{
+    for (int i = 0; i < CHORD_MAX_EXPERT_USED && lp->last[l][i] >= 0; i++)
+        if (lp->last[l][i] == e)
+            return true;
+    return false;
+}
+
+static void moe_cell(const layer_pane *lp, WINDOW *w, int y, int x, int cw, int l)
+{
+    int dl = digits(lp->n_layer - 1), de = digits(lp->n_expert);
+    int st = lp->state[l];
+    wattrset(w, ui_style_attr((ui_style)(UI_S_L_RESIDENT + (st <= 6 ? st : 6))));
+    ui_draw_fmt(w, y, x, dl, "%*d", dl, l);
+    wattrset(w, A_NORMAL);
+    if (!lp->moe[l])
+        return;   /* a dense layer of a MoE model: its state is all it has */
+    int n = ui_draw_fmt(w, y, x + dl, cw - dl, " %*d/%d ", de, lp->resident[l], lp->n_expert);
+    int room = cw - dl - n, x0 = x + dl + n;
+    if (room <= 0 || lp->last[l][0] < 0)
+        return;
+    char ids[8 * CHORD_MAX_EXPERT_USED];
+    size_t k = 0;
+    for (int i = 0; i < CHORD_MAX_EXPERT_USED && lp->last[l][i] >= 0 && k + 8 < sizeof ids; i++)
+        k += (size_t)snprintf(ids + k, sizeof ids - k, "%s%d", i ? "," : "", lp->last[l][i]);
+    wattrset(w, ui_style_attr(UI_S_L_IN_USE));
+    if ((int)k <= room) {
+        ui_draw_text(w, y, x0, ids, k, room);
+        wattrset(w, A_NORMAL);
+        return;
+    }
+    /* mark b stands for experts [b*E/room, (b+1)*E/room); when most
+     * marks would be lit whatever the choice (8 of 128 in 2 marks), the
+     * bar says nothing and is left out: the count is what fits */
+    int n_last = 0;
+    while (n_last < CHORD_MAX_EXPERT_USED && lp->last[l][n_last] >= 0)
+        n_last++;
+    if ((lp->n_expert + room - 1) / room * n_last * 2 > lp->n_expert) {
+        wattrset(w, A_NORMAL);
+        return;
+    }
+    bool utf8 = ui_draw_utf8();
+    for (int b = 0; b < room; b++) {
+        int e0 = b * lp->n_expert / room, e1 = (b + 1) * lp->n_expert / room;
+        bool u = false;
+        for (int e = e0; e < e1 && !u; e++)
+            u = used_by_last(lp, l, e);
+        wattrset(w, ui_style_attr(u ? UI_S_L_IN_USE : UI_S_DIM));
+        mvwaddstr(w, y, x0 + b, u ? (utf8 ? "\xe2\x96\x88" : "#") : e1 > e0 ? (utf8 ? "\xc2\xb7" : ".") : " ");
+    }
+    wattrset(w, A_NORMAL);
+}
+
+static void moe_draw(const layer_pane *lp, WINDOW *w, ui_rect r)
+{
+    moe_grid g = moe_layout(lp, r.w, lp->base.avail);
+    for (int l = 0; l < lp->n_layer; l++) {
+        int row = l % g.rows, col = l / g.rows;
+        if (row < r.h)
+            moe_cell(lp, w, r.y + row, r.x + col * (g.cell_w + 1), g.cell_w, l);
+    }
+    if (g.legend && g.rows < r.h) {
+        const char *lg = "layer resident/all  last";
+        ui_draw_text(w, r.y + g.rows, r.x, lg, strlen(lg), r.w);
+    }
 }
 
 /* Cells are "██ " (3 columns) when the map fits that way, else one column. */
@@ -37,6 +172,10 @@ static int layer_cell_w(int n_layer, int width)
 static int layer_rows(const ui_pane *p, int width)
 {
     const layer_pane *lp = (const layer_pane *)p;
+    if (lp->n_expert) {
+        moe_grid g = moe_layout(lp, width, p->avail);
+        return g.rows + g.legend;
+    }
     int cw = layer_cell_w(lp->n_layer, width);
     int per = width / cw > 0 ? width / cw : 1;
     int map = lp->n_layer ? (lp->n_layer + per - 1) / per : 1;
@@ -46,6 +185,10 @@ static int layer_rows(const ui_pane *p, int width)
 static void layer_draw(const ui_pane *p, WINDOW *w, ui_rect r)
 {
     const layer_pane *lp = (const layer_pane *)p;
+    if (lp->n_expert) {
+        moe_draw(lp, w, r);
+        return;
+    }
     int cw = layer_cell_w(lp->n_layer, r.w);
     int per = r.w / cw > 0 ? r.w / cw : 1;
     int row = 0;
@@ -75,7 +218,7 @@ static void layer_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     }
 }
 
-static layer_pane layers = {{"layers", layer_update, layer_rows, layer_draw}, 0, {0}};
+static layer_pane layers = {.base = {"layers", layer_update, layer_rows, layer_draw, 0}};
 
 /* ------------------------------------------------------------------------
  * Prefetch: queue, hits, stalls, read throughput with a sparkline
@@ -124,7 +267,7 @@ static void prefetch_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     }
 }
 
-static prefetch_pane prefetch = {{"prefetch", prefetch_update, prefetch_rows, prefetch_draw}, {0}, {0}, 0};
+static prefetch_pane prefetch = {{"prefetch", prefetch_update, prefetch_rows, prefetch_draw, 0}, {0}, {0}, 0};
 
 /* ------------------------------------------------------------------------
  * Speed: prompt and generation rates, first-token latency, ctx, memory
@@ -178,7 +321,7 @@ static void speed_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     ui_draw_fmt(w, r.y + 4, r.x, r.w, "mem  %.1f / %.1f MB budget", sp->mem_used / 1e6, sp->mem_budget / 1e6);
 }
 
-static speed_pane speed = {{"speed", speed_update, speed_rows, speed_draw}, 0, 0, 0, 0, 0, 0, 0, {0}, 0};
+static speed_pane speed = {{"speed", speed_update, speed_rows, speed_draw, 0}, 0, 0, 0, 0, 0, 0, 0, {0}, 0};
 
 ui_pane **ui_panes_diag(int *n)
 {
@@ -228,7 +371,7 @@ static void status_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     }
 }
 
-static status_pane status = {{"status", status_update, status_rows, status_draw}, {0}, false};
+static status_pane status = {{"status", status_update, status_rows, status_draw, 0}, {0}, false};
 
 ui_pane *ui_pane_status(void)
 {

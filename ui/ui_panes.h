@@ -29,6 +29,7 @@ struct ui_pane {
     void (*update)(ui_pane *p, const ui_snap *s);
     int (*rows)(const ui_pane *p, int width);         /* rows it wants */
     void (*draw)(const ui_pane *p, WINDOW *w, ui_rect r);
+    int avail;   /* rows the column can give it, set before rows(); 0 = unknown */
 };
 
 /* The diagnostics column's panes, top to bottom; *n receives the count.

@@ -256,9 +256,18 @@ static void draw_diag(tui *t, int title_y, int y, int x, int w, int h)
     int n;
     ui_pane **v = ui_panes_diag(&n);
     int yy = y, end = y + h;
+    /* The first pane (the layer map) takes what the others leave: it
+     * chooses a layout to fit that, not just its width. */
+    int others = 0;
+    for (int i = 0; i < n; i++) {
+        v[i]->update(v[i], &t->snap);
+        if (i > 0)
+            others += v[i]->rows(v[i], w - 1) + 1;
+    }
+    if (n > 0)
+        v[0]->avail = h - others > 1 ? h - others : 1;
     for (int i = 0; i < n && yy < end; i++) {
         ui_pane *p = v[i];
-        p->update(p, &t->snap);
         int ty = i == 0 ? title_y : yy;
         if (i > 0) {
             attrset(ui_style_attr(UI_S_BORDER));
