@@ -12,15 +12,18 @@
  * layout) replace the FFN by a router and merged 3-D expert tensors; the
  * router may be skewed (synth_router.c). With p->fast, block-quantized
  * tensors are filled from a per-tensor pool of quantized blocks (see
- * write_tensor_fast): the way to make models of tens of GB.
+ * write_tensor_fast): the way to make models of tens of GB, and the only
+ * way to make them in the read-only i-quants (random_pool).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "quant/quant.h"
+#include "quant/quant_impl.h"
 #include "synth/synth.h"
 
 /* What a family's file holds beyond llama's block, and its metadata
@@ -169,6 +172,78 @@ static chord_status write_tensor(gguf_writer *w, const syn_tensor *t, uint64_t s
 /* Bytes the fast path assembles per write. */
 #define FAST_CHUNK (4u << 20)
 
+/* The read-only types (no quantizer in chord: IQ3_S down to IQ1_M) get
+ * their fast pool as random bytes: every grid index, sign pattern and
+ * sub-scale of these formats is a valid encoding, so only the super-block
+ * scale needs choosing (see random_pool). */
+static bool random_pool_type(int type)
+{
+    switch (type) {
+    case QT_IQ2_XXS: case QT_IQ2_XS: case QT_IQ2_S: case QT_IQ3_XXS: case QT_IQ3_S:
+    case QT_IQ1_S: case QT_IQ1_M:
+        return true;
+    default:
+        return false;
+    }
+}
+
+_Static_assert(offsetof(block_iq2_xxs, d) == 0 && offsetof(block_iq2_xs, d) == 0 &&
+               offsetof(block_iq2_s, d) == 0 && offsetof(block_iq3_xxs, d) == 0 &&
+               offsetof(block_iq3_s, d) == 0 && offsetof(block_iq1_s, d) == 0,
+               "the read-only types but IQ1_M start with their half");
+
+/* Writes the super-block half h into blk. IQ1_M has no half field: its
+ * four 16-bit scale words carry it in their top nibbles (the half's bits
+ * 0-3 in word 0's, 12-15 in word 3's) over their 3-bit sub-scales. */
+static void set_block_half(int type, uint8_t *blk, uint16_t h)
+{
+    if (type != QT_IQ1_M) {
+        memcpy(blk, &h, sizeof h);
+        return;
+    }
+    uint8_t *sc = blk + offsetof(block_iq1_m, scales);
+    for (int k = 0; k < 4; k++) {
+        uint16_t w;
+        memcpy(&w, sc + 2 * k, sizeof w);
+        w = (uint16_t)((w & 0x0fffu) | (((unsigned)h >> (4 * k) & 0xfu) << 12));
+        memcpy(sc + 2 * k, &w, sizeof w);
+    }
+}
+
+/* A pool of pool_n random blocks of a read-only type (random_pool_type)
+ * for tensor t. The bytes are random; the half of every block is then
+ * chosen so that the pool, dequantized, has the deviation of the float
+ * weights the slow path would quantize (scale / sqrt(3) for uniform
+ * values): measured at d = 1, then scaled, since the spread at d = 1 is
+ * set by each format's grids and sub-scales. One half for the whole pool:
+ * the random sub-scales already vary it block to block. f holds pool_n
+ * blocks of floats (scratch). */
+static void random_pool(const syn_tensor *t, uint8_t *pool, size_t pool_n, float *f,
+                        uint64_t *state)
+{
+    const quant_traits *qt = quant_traits_of(t->type);
+    size_t bb = (size_t)qt->bytes, nb = pool_n * bb;
+    for (size_t i = 0; i < nb; i += 8) {
+        uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        memcpy(pool + i, &z, nb - i < 8 ? nb - i : 8);
+    }
+    for (size_t b = 0; b < pool_n; b++)
+        set_block_half(t->type, pool + b * bb, quant_f32_to_f16(1.0f));
+    int64_t n = (int64_t)pool_n * qt->block;
+    quant_dequant_row(t->type, pool, f, n);
+    double sq = 0;
+    for (int64_t i = 0; i < n; i++)
+        sq += (double)f[i] * f[i];
+    double rms = sqrt(sq / (double)n);
+    double want = sqrt((double)t->center * t->center + (double)t->scale * t->scale / 3.0);
+    uint16_t h = quant_f32_to_f16(rms > 0 ? (float)(want / rms) : 0.0f);
+    for (size_t b = 0; b < pool_n; b++)
+        set_block_half(t->type, pool + b * bb, h);
+}
+
 /* The fast path (p->fast) for block-quantized types: quantizing a 30 GB
  * model through the k-quant search runs for hours on two cores, so instead
  * each tensor quantizes a pool of FAST_POOL_BLOCKS random blocks once, with
@@ -177,7 +252,8 @@ static chord_status write_tensor(gguf_writer *w, const syn_tensor *t, uint64_t s
  * these formats carries its own scales, so any block is valid anywhere:
  * the file is a valid model of the same weight statistics (finite scales,
  * activations as spread as the slow path's), deterministic from the seed,
- * written at memcpy speed with memory bounded by the pool and one chunk. */
+ * written at memcpy speed with memory bounded by the pool and one chunk.
+ * The read-only types have no quantizer: their pool is random_pool's. */
 static chord_status write_tensor_fast(gguf_writer *w, const syn_tensor *t, uint64_t seed,
                                       chord_err *err)
 {
@@ -197,9 +273,13 @@ static chord_status write_tensor_fast(gguf_writer *w, const syn_tensor *t, uint6
                        t->name);
     }
     uint64_t state = synth_seed_for(seed, t->name);
-    for (size_t i = 0; i < pool_n * (size_t)qt->block; i++)
-        f[i] = t->center + t->scale * synth_uniform(&state);
-    quant_quantize_row(t->type, f, pool, (int64_t)(pool_n * (size_t)qt->block));
+    if (random_pool_type(t->type)) {
+        random_pool(t, pool, pool_n, f, &state);
+    } else {
+        for (size_t i = 0; i < pool_n * (size_t)qt->block; i++)
+            f[i] = t->center + t->scale * synth_uniform(&state);
+        quant_quantize_row(t->type, f, pool, (int64_t)(pool_n * (size_t)qt->block));
+    }
     free(f);
     chord_status st = CHORD_OK;
     for (uint64_t b = 0; b < n_blocks && st == CHORD_OK;) {
@@ -473,7 +553,7 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path, chor
     synth_ftype ft;
     chord_status st = check_shape(p, err);
     if (st == CHORD_OK)
-        st = synth_parse_ftype(p->type, &ft, err);
+        st = synth_parse_ftype(p->type, p->fast, &ft, err);
     if (st != CHORD_OK)
         return st;
     const syn_family *fam = family_of(p->arch);

@@ -23,12 +23,17 @@
 typedef struct synth_ftype {
     int base;           /* quant_type id */
     char mix;           /* 0, 'M' or 'S' */
+    bool read_only;     /* base has no quantizer (IQ2_XXS, IQ1_M...) */
     char name[16];      /* as given, upper case */
 } synth_ftype;
 
 /* Parses "Q4_K_M", "q8_0", "F16"... Fails with CHORD_E_INVALID naming the
- * accepted names. */
-chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err);
+ * accepted names. A type chord reads but cannot quantize to (the i-quants
+ * below IQ4) is accepted only with read_only_ok (synth --fast, which
+ * writes random valid blocks instead of quantizing); otherwise it fails
+ * with CHORD_E_UNSUPPORTED. */
+chord_status synth_parse_ftype(const char *s, bool read_only_ok, synth_ftype *out,
+                               chord_err *err);
 
 /* llama.cpp's "general.file_type" number for ft, or -1 when ft has no
  * exact counterpart there (plain Q3_K, Q4_K, Q5_K). */
@@ -37,7 +42,9 @@ int synth_ftype_id(const synth_ftype *ft);
 /* The type tensor `name` (n_dims dims, rows of ne0) gets under ft, layer
  * = its block index or -1, n_layer = the model's block count. Vectors stay
  * F32; a type whose block does not divide ne0 falls back to the nearest
- * one that does (as llama.cpp does: Q4_K -> Q5_0, Q6_K -> Q8_0...). */
+ * one that does (as llama.cpp does: Q4_K -> Q5_0, Q6_K -> Q8_0, the
+ * 256-blocks i-quants -> IQ4_NL...). A read-only base covers the layers'
+ * matrices only: the embedding and the output get Q6_K. */
 int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64_t ne0,
                       int layer, int n_layer);
 

@@ -90,7 +90,7 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
     if (!in_path || !out_path)
         return err_set(err, CHORD_E_INVALID, "chord_quantize: missing input or output path");
     synth_ftype ft;
-    chord_status st = synth_parse_ftype(type, &ft, err);
+    chord_status st = synth_parse_ftype(type, false, &ft, err);
     if (st != CHORD_OK)
         return st;
     if (same_file(in_path, out_path))

@@ -9,7 +9,8 @@
 #include "quant/quant.h"
 #include "synth/synth.h"
 
-chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
+chord_status synth_parse_ftype(const char *s, bool read_only_ok, synth_ftype *out,
+                               chord_err *err)
 {
     memset(out, 0, sizeof *out);
     size_t n = s ? strlen(s) : 0;
@@ -43,7 +44,8 @@ chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
     /* the i-quants chord reads have no quantizer: decoding them is all
      * the engine does */
     const quant_kernels *k = quant_kernels_for(out->base, "scalar");
-    if (!k || !k->quantize)
+    out->read_only = !k || !k->quantize;
+    if (out->read_only && (!read_only_ok || out->mix))
         return err_set(err, CHORD_E_UNSUPPORTED, "type %s is read-only: chord can run models in it but not quantize to it",
                        qt->name);
     if (out->mix && out->base != QT_Q3_K && out->base != QT_Q4_K && out->base != QT_Q5_K)
@@ -51,7 +53,7 @@ chord_status synth_parse_ftype(const char *s, synth_ftype *out, chord_err *err)
     return CHORD_OK;
 bad:
     return err_set(err, CHORD_E_INVALID,
-                   "unknown type '%s' (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS, MXFP4_MOE)",
+                   "unknown type '%s' (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE; synth --fast also IQ3_S, IQ3_XXS, IQ2_S, IQ2_XS, IQ2_XXS, IQ1_M, IQ1_S)",
                    s ? s : "");
 }
 
@@ -60,8 +62,10 @@ int synth_ftype_id(const synth_ftype *ft)
     static const struct { const char *name; int id; } ids[] = {
         {"F32", 0}, {"F16", 1}, {"Q4_0", 2}, {"Q4_1", 3}, {"Q8_0", 7}, {"Q5_0", 8},
         {"Q5_1", 9}, {"Q2_K", 10}, {"Q3_K_M", 12}, {"Q4_K_S", 14}, {"Q4_K_M", 15},
-        {"Q5_K_S", 16}, {"Q5_K_M", 17}, {"Q6_K", 18}, {"IQ4_NL", 25}, {"IQ4_XS", 30}, {"BF16", 32},
-        {"MXFP4_MOE", 38},
+        {"Q5_K_S", 16}, {"Q5_K_M", 17}, {"Q6_K", 18}, {"IQ2_XXS", 19}, {"IQ2_XS", 20},
+        {"IQ3_XXS", 23}, {"IQ1_S", 24}, {"IQ4_NL", 25}, {"IQ3_S", 26}, {"IQ4_XS", 30},
+        {"IQ1_M", 31}, {"BF16", 32}, {"TQ1_0", 36}, {"TQ2_0", 37}, {"MXFP4_MOE", 38},
+        /* not IQ2_S: llama.cpp's IQ2_S file type is mostly IQ2_XS */
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (!strcmp(ft->name, ids[i].name))
@@ -94,7 +98,9 @@ static int fit_block(int t, int64_t ne0)
         case QT_Q4_K: t = QT_Q5_0; break;
         case QT_Q5_K: t = QT_Q5_1; break;
         case QT_Q6_K: t = QT_Q8_0; break;
-        case QT_IQ4_XS: t = QT_IQ4_NL; break;
+        case QT_IQ4_XS: case QT_IQ2_XXS: case QT_IQ2_XS: case QT_IQ2_S: case QT_IQ3_XXS:
+        case QT_IQ3_S: case QT_IQ1_S: case QT_IQ1_M: t = QT_IQ4_NL; break;
+        case QT_TQ1_0: case QT_TQ2_0: t = QT_Q4_0; break;
         default: t = QT_F16; break;
         }
     }
@@ -111,6 +117,11 @@ int synth_tensor_type(const synth_ftype *ft, const char *name, int n_dims, int64
         /* merged expert tensors (3-D) in MXFP4, the rest in Q8_0 */
         return fit_block(n_dims == 3 ? QT_MXFP4 : QT_Q8_0, ne0);
     bool quantized = t != QT_F32 && t != QT_F16 && t != QT_BF16;
+    if (ft->read_only && (!strcmp(name, "output.weight") || !strcmp(name, "token_embd.weight")))
+        /* no rule of llama.cpp's to follow without its mixes: the two
+         * vocabulary matrices in the output's usual type, which chord can
+         * quantize (a tied embedding asks as the output) */
+        return fit_block(QT_Q6_K, ne0);
     if (quantized && !strcmp(name, "output.weight")) {
         /* the output matrix decides every logit: llama.cpp gives it Q6_K
          * unless the base is already Q8_0 */
