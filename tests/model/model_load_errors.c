@@ -17,7 +17,7 @@
 enum { DIM = 64, FF = 128, HEADS = 2 };
 
 typedef enum variant {
-    V_OK, V_MISSING_TENSOR, V_BAD_SHAPE, V_MISSING_KEY, V_ROPE_YARN, V_SMALL_EMBD,
+    V_OK, V_MISSING_TENSOR, V_BAD_SHAPE, V_MISSING_KEY, V_ROPE_UNKNOWN, V_SMALL_EMBD,
 } variant;
 
 /* Writes a model; returns its path (static buffer per variant). */
@@ -50,8 +50,8 @@ static const char *make_model(variant v, int n_vocab)
     gguf_writer_kv_u32(w, "llama.attention.head_count", HEADS);
     gguf_writer_kv_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     gguf_writer_kv_u32(w, "llama.context_length", 256);
-    if (v == V_ROPE_YARN)
-        gguf_writer_kv_str(w, "llama.rope.scaling.type", "yarn");
+    if (v == V_ROPE_UNKNOWN)
+        gguf_writer_kv_str(w, "llama.rope.scaling.type", "longrope");
 
     int emb_rows = v == V_SMALL_EMBD ? n_vocab - 1 : n_vocab;
     struct { const char *name; int64_t ne0, ne1; } t[] = {
@@ -144,7 +144,7 @@ int main(void)
     expect_error(V_MISSING_TENSOR, n_vocab, CHORD_E_FORMAT, "blk.0.ffn_up.weight");
     expect_error(V_BAD_SHAPE, n_vocab, CHORD_E_FORMAT, "blk.0.attn_q.weight");
     expect_error(V_MISSING_KEY, n_vocab, CHORD_E_FORMAT, "llama.feed_forward_length");
-    expect_error(V_ROPE_YARN, n_vocab, CHORD_E_UNSUPPORTED, "llama.rope.scaling.type");
+    expect_error(V_ROPE_UNKNOWN, n_vocab, CHORD_E_UNSUPPORTED, "llama.rope.scaling.type");
     expect_error(V_SMALL_EMBD, n_vocab, CHORD_E_FORMAT, "token_embd.weight");
     return t_done();
 }
