@@ -14,13 +14,15 @@ T send-keys -t chord "/hel" Tab
 wait_for '^│> /help ' 5 || die "Tab did not complete /hel to /help"
 T send-keys -t chord C-u
 T send-keys -t chord "first line" Escape Enter "second line" Enter
+# the idle footer shows before the keys arrive too: wait for the message
+wait_for '^│ you    first line' 30 || die "no first line of the Alt-Enter message"
 idle 30
 snap "alt-enter"
-screen | grep -q '^│ you    first line' || die "no first line of the Alt-Enter message"
 screen | grep -q '^│        second line' || die "no second line of the Alt-Enter message"
 T send-keys -t chord 'one\' Enter
 wait_for '^│> one' 5 || die "continuation line not kept in the input"
 T send-keys -t chord "two" Enter
+wait_for '^│        two' 30 || die "backslash message lost its second line"
 idle 30
 screen | grep -q '^│ you    one$\|^│ you    one  ' || die "backslash message lost its first line"
 screen | grep -q '^│        two' || die "backslash message lost its second line"
@@ -30,8 +32,14 @@ T send-keys -t chord "/help" Enter
 T send-keys -t chord "/help" Enter
 T send-keys -t chord "/help" Enter
 wait_for '/quit' 5 || die "no help"
-T send-keys -t chord PPage
-wait_for 'more' 3 || die "PgUp did not scroll back"
+# a PgUp that arrives before the last /help is drawn is undone by the view
+# following the new output: press it again until the view stays scrolled
+scrolled=0
+for i in 1 2 3 4 5; do
+    T send-keys -t chord PPage
+    if wait_for 'more' 2; then scrolled=1; break; fi
+done
+[ "$scrolled" = 1 ] || die "PgUp did not scroll back"
 snap "scrolled"
 T send-keys -t chord End
 wait_gone '↓ [0-9]* more' 5 || die "End did not return to the bottom"
