@@ -10,8 +10,12 @@
  *
  *  - every (layer, expert) has a score, raised by the number of tokens of
  *    a batch that chose it and decayed by half every LC_EX_HALF_LIFE
- *    tokens (kept lazily: the score and the token clock of its last
- *    update, brought forward when read). Popular experts stay; an expert
+ *    tokens. Decaying every score every token would cost a pass over all
+ *    the experts; instead each is kept in the units of a fixed epoch (a
+ *    use at clock t adds 2^((t - epoch) / half-life)), so all scores decay
+ *    by the same factor and comparing them needs no decay at all; the
+ *    epoch moves (one pass) before those units could overflow. Popular
+ *    experts stay; an expert
  *    that was popular in an earlier part of the text fades within a few
  *    hundred tokens, and recency breaks ties (a just-used expert has not
  *    decayed yet). LRU alone (lc_expert_policy LRU, for comparison) keeps
@@ -78,8 +82,9 @@ struct lc_excache {
     int n_slots;
     ex_slot *slots;
     int *where;           /* [ex] n_layer x n_expert: slot or -1 */
-    double *score;        /* [ex] decayed use count... */
-    uint64_t *stamp;      /* [ex] ...as of this token clock */
+    double *score;        /* [ex] decayed use count, in units of the epoch */
+    uint64_t *stamp;      /* [ex] clock of the last use (the LRU policy's key) */
+    uint64_t epoch;       /* [ex] clock the scores' units refer to */
     uint8_t *hinted;      /* [ex] predicted for the coming pass of its layer */
     uint8_t *seen;        /* [ex] chosen at least once */
     uint64_t clock;       /* [ex] tokens so far */
@@ -130,12 +135,12 @@ int lc_expert_min_slots(const lc_experts *cfg)
     return cfg ? 2 * cfg->n_used : 0;
 }
 
-/* The score of (layer, expert) brought forward to the current clock. [ex] */
+/* The eviction key of (layer, expert): lower goes first. [ex] */
 static double score_now(const struct lc_excache *ex, int i)
 {
     if (ex->cfg.policy == LC_EXPERT_LRU)
         return (double)ex->stamp[i];
-    return ex->score[i] * exp2(-(double)(ex->clock - ex->stamp[i]) / LC_EX_HALF_LIFE);
+    return ex->score[i];
 }
 
 /* Slot s's expert leaves it (an eviction). [ex] */
@@ -407,15 +412,20 @@ int lc_expert_batch(const lc_cache *lc)
     return n > ex->cfg.n_used ? n : ex->cfg.n_used;
 }
 
-/* Raises (il, e)'s score by `tokens` uses. [ex] */
+/* Raises (il, e)'s score by `tokens` uses at the current clock. [ex] */
 static void count_use(struct lc_excache *ex, int i, int tokens)
 {
-    if (ex->cfg.policy == LC_EXPERT_LRU) {
-        ex->stamp[i] = ex->clock;
-        return;
-    }
-    ex->score[i] = score_now(ex, i) + tokens;
     ex->stamp[i] = ex->clock;
+    double age = (double)(ex->clock - ex->epoch) / LC_EX_HALF_LIFE;
+    if (age > 512) {
+        /* a new epoch before 2^age nears the double's range */
+        double f = exp2(-age);
+        for (size_t k = 0; k < (size_t)ex->n_layer * (size_t)ex->cfg.n_expert; k++)
+            ex->score[k] *= f;
+        ex->epoch = ex->clock;
+        age = 0;
+    }
+    ex->score[i] += tokens * exp2(age);
 }
 
 void lc_expert_pass(lc_cache *lc, int il, int n, const int *ids, const int *tokens)
