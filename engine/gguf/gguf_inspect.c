@@ -282,7 +282,12 @@ static void put_model(FILE *out, const gguf_file *f)
         fputc('\n', out);
     }
     if (arch_int(f, arch, "rope.scaling.original_context_length", &orig)) {
-        fprintf(out, "  LongRoPE: trained at %" PRId64 ", stretched x%.3g to %" PRId64, orig,
+        /* a scaling type of its own (yarn) or LongRoPE's factor tensors */
+        char key[160];
+        snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+        const char *stype = gguf_get_str(f, key);
+        fprintf(out, "  %s: trained at %" PRId64 ", stretched x%.3g to %" PRId64,
+                stype && !strcmp(stype, "yarn") ? "YaRN" : stype ? stype : "LongRoPE", orig,
                 orig > 0 ? (double)ctx / (double)orig : 0.0, ctx);
         if (arch_float(f, arch, "rope.scaling.attn_factor", &mscale))
             fprintf(out, ", attention factor %.9g", mscale);
