@@ -130,7 +130,7 @@ chord_status synth_router_calibrate(int n_expert, int n_used, float skew, bool b
     size_t n = (size_t)SKEW_SAMPLES * (size_t)n_expert;
     float *z = malloc(n * sizeof *z);
     double *buf = malloc((size_t)n_expert * 5 * sizeof *buf);
-    int *sel = malloc((size_t)n_used * sizeof *sel);
+    int *sel = malloc(((size_t)n_used + 1) * sizeof *sel); /* the n_used + 1 largest */
     if (!z || !buf || !sel) {
         free(z);
         free(buf);
