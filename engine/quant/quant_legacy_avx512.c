@@ -24,14 +24,18 @@ static inline float h2f(qhalf h)
 }
 
 /* 16 nibble bytes of two blocks -> 64 bytes: block 0 low nibbles, block 0
- * high nibbles, block 1 low, block 1 high (the element order of each). */
+ * high nibbles, block 1 low, block 1 high (the element order of each).
+ * Each block's bytes are broadcast to both its 128-bit lanes (a plain
+ * load), so one insert is the only shuffle; the upper copy of each is
+ * shifted down by a masked shift. Building the same layout with three
+ * lane inserts kept the shuffle port busiest of all in the Q4_0/Q5_0
+ * loops. */
 static inline __m512i nibbles_64(const uint8_t *qs0, const uint8_t *qs1)
 {
-    const __m128i a = _mm_loadu_si128((const __m128i *)qs0), b = _mm_loadu_si128((const __m128i *)qs1);
-    __m512i z = _mm512_castsi128_si512(a);
-    z = _mm512_inserti32x4(z, _mm_srli_epi16(a, 4), 1);
-    z = _mm512_inserti32x4(z, b, 2);
-    z = _mm512_inserti32x4(z, _mm_srli_epi16(b, 4), 3);
+    const __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs0));
+    const __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs1));
+    __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+    z = _mm512_mask_srli_epi16(z, (__mmask32)0xFF00FF00u, z, 4);
     return _mm512_and_si512(z, _mm512_set1_epi8(0x0F));
 }
 
@@ -41,14 +45,16 @@ static inline __m512i load_2x32(const int8_t *p0, const int8_t *p1)
                               _mm256_loadu_si256((const __m256i *)p1), 1);
 }
 
-/* Bit i of each 32-bit word -> byte i of its half = 0x10 or 0. */
-static inline __m512i fifth_bits(const uint8_t *qh0, const uint8_t *qh1)
+/* Adds the fifth bits (bit i of each block's 32-bit word: 0x10 on byte i
+ * of its half) to the nibbles: the two words are the byte mask of one
+ * masked add, no expansion to a vector of their own. */
+static inline __m512i add_fifth(__m512i nib, const uint8_t *qh0, const uint8_t *qh1)
 {
     uint32_t a, b;
     memcpy(&a, qh0, 4);
     memcpy(&b, qh1, 4);
     const __mmask64 m = (__mmask64)a | ((__mmask64)b << 32);
-    return _mm512_maskz_mov_epi8(m, _mm512_set1_epi8(0x10));
+    return _mm512_mask_add_epi8(nib, m, nib, _mm512_set1_epi8(0x10));
 }
 
 /* Per-lane float scale: d0 in the low 8 lanes, d1 in the high 8. */
@@ -154,33 +160,114 @@ static void vec_dot_rows_q8_0(int64_t n, float *out, const void *w, size_t row_b
     }
 }
 
-static void vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
+/* Q4_0 and Q5_0, one pair of weight blocks at b0, b1 (bs bytes apart in
+ * a row: the scale first, Q5_0's qh after it, then the nibbles): the
+ * unsigned quants u = q + 8 or q + 16. */
+static inline __m512i legacy0_u(const uint8_t *b0, const uint8_t *b1, int q5)
 {
-    const block_q4_0 *x = w;
+    if (!q5)
+        return nibbles_64(b0 + 2, b1 + 2);
+    return add_fifth(nibbles_64(b0 + 6, b1 + 6), b0 + 2, b1 + 2);
+}
+
+static inline qhalf legacy0_d(const uint8_t *b)
+{
+    qhalf h;
+    memcpy(&h, b, sizeof h);
+    return h;
+}
+
+/* Q4_0 (q5 = 0) and Q5_0 (q5 = 1) against Q8_0, per pair of blocks:
+ * p = u.y - 2^shift sum(y) (shift 3 or 4), then acc += (dx * dy) *
+ * float(p), lane by lane; an odd last block pairs with itself, its copy's
+ * scale multiplied by zero. vec_dot_rows_legacy0 repeats these integers
+ * and float operations in this order. */
+static inline void vec_dot_legacy0(int64_t n, float *out, const void *w, const void *a, int q5)
+{
+    const size_t bs = q5 ? sizeof(block_q5_0) : sizeof(block_q4_0);
+    const uint8_t *x = w;
     const block_q8_0 *y = a;
     const int64_t nb = n / QK8_0;
+    const __m512i shift = _mm512_set1_epi32(q5 ? 4 : 3), ones = _mm512_set1_epi8(1);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i += 2) {
-        PAIR(i, j, nb);
-        const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
-        acc = _mm512_add_ps(acc, pair_dot(nibbles_64(x[i].qs, x[j].qs), load_2x32(y[i].qs, y[j].qs), d, 3));
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const uint8_t *b0 = x + (size_t)i * bs, *b1 = b0 + bs;
+        const __m512i qy = load_2x32(y[i].qs, y[i + 1].qs);
+        const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), legacy0_u(b0, b1, q5), qy);
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, qy);
+        const __m512 d = _mm512_mul_ps(two_halves(legacy0_d(b0), legacy0_d(b1)), two_halves(y[i].d, y[i + 1].d));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(p, _mm512_sllv_epi32(s, shift)))));
+    }
+    if (i < nb) {
+        const uint8_t *b0 = x + (size_t)i * bs;
+        const float dx = h2f(legacy0_d(b0));
+        const __m512 d = two_scales(dx * h2f(y[i].d), dx * 0.0f);
+        acc = _mm512_add_ps(acc, pair_dot(legacy0_u(b0, b0, q5), load_2x32(y[i].qs, y[i].qs), d, q5 ? 4 : 3));
     }
     *out = _mm512_reduce_add_ps(acc);
 }
 
+static void vec_dot_q4_0(int64_t n, float *out, const void *w, const void *a)
+{
+    vec_dot_legacy0(n, out, w, a, 0);
+}
+
 static void vec_dot_q5_0(int64_t n, float *out, const void *w, const void *a)
 {
-    const block_q5_0 *x = w;
+    vec_dot_legacy0(n, out, w, a, 1);
+}
+
+/* Decode's matrix-vector product for Q4_0/Q5_0, as vec_dot_rows_q8_0:
+ * the activation's pairs of blocks, -2^shift x their sums and their
+ * scales are prepared once (Q8_ROWS_MAX_PAIRS of them on the stack), so
+ * a weight row costs the unpacking of its quants, one vpdpbusd starting
+ * from -2^shift sum(y) (the integer p of vec_dot_legacy0) and its float
+ * operations in the same order. Odd block counts and longer rows loop
+ * over vec_dot_legacy0. */
+static inline void vec_dot_rows_legacy0(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                                        const void *a, int q5)
+{
     const block_q8_0 *y = a;
-    const int64_t nb = n / QK8_0;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; i += 2) {
-        PAIR(i, j, nb);
-        const __m512i u = _mm512_or_si512(nibbles_64(x[i].qs, x[j].qs), fifth_bits(x[i].qh, x[j].qh));
-        const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
-        acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, 4));
+    const int64_t nb = n / QK8_0, np = nb / 2;
+    if ((nb & 1) || np > Q8_ROWS_MAX_PAIRS) {
+        for (int r = 0; r < n_rows; r++)
+            vec_dot_legacy0(n, out + r, (const uint8_t *)w + (size_t)r * row_bytes, a, q5);
+        return;
     }
-    *out = _mm512_reduce_add_ps(acc);
+    const size_t bs = q5 ? sizeof(block_q5_0) : sizeof(block_q4_0);
+    const __m512i shift = _mm512_set1_epi32(q5 ? 4 : 3), ones = _mm512_set1_epi8(1);
+    __m512i qy[Q8_ROWS_MAX_PAIRS], neg[Q8_ROWS_MAX_PAIRS];
+    __m512 dy[Q8_ROWS_MAX_PAIRS];
+    for (int64_t k = 0; k < np; k++) {
+        qy[k] = load_2x32(y[2 * k].qs, y[2 * k + 1].qs);
+        neg[k] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                  _mm512_sllv_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, qy[k]), shift));
+        dy[k] = two_halves(y[2 * k].d, y[2 * k + 1].d);
+    }
+    for (int r = 0; r < n_rows; r++) {
+        const uint8_t *x = (const uint8_t *)w + (size_t)r * row_bytes;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t k = 0; k < np; k++) {
+            const uint8_t *b0 = x + (size_t)(2 * k) * bs, *b1 = b0 + bs;
+            const __m512i p = _mm512_dpbusd_epi32(neg[k], legacy0_u(b0, b1, q5), qy[k]);
+            const __m512 d = _mm512_mul_ps(two_halves(legacy0_d(b0), legacy0_d(b1)), dy[k]);
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
+        }
+        out[r] = _mm512_reduce_add_ps(acc);
+    }
+}
+
+static void vec_dot_rows_q4_0(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    vec_dot_rows_legacy0(n, out, w, row_bytes, n_rows, a, 0);
+}
+
+static void vec_dot_rows_q5_0(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    vec_dot_rows_legacy0(n, out, w, row_bytes, n_rows, a, 1);
 }
 
 static void vec_dot_q4_1(int64_t n, float *out, const void *w, const void *a)
@@ -212,7 +299,7 @@ static void vec_dot_q5_1(int64_t n, float *out, const void *w, const void *a)
     for (int64_t i = 0; i < nb; i += 2) {
         PAIR(i, j, nb);
         const __m512 d = two_scales(h2f(x[i].d) * h2f(y[i].d), h2f(x[j].d) * DY1(y, i, j, nb));
-        const __m512i u = _mm512_or_si512(nibbles_64(x[i].qs, x[j].qs), fifth_bits(x[i].qh, x[j].qh));
+        const __m512i u = add_fifth(nibbles_64(x[i].qs, x[j].qs), x[i].qh, x[j].qh);
         acc = _mm512_add_ps(acc, pair_dot(u, load_2x32(y[i].qs, y[j].qs), d, 0));
         summs += h2f(x[i].m) * h2f(y[i].s);
         if (j != i)
@@ -229,4 +316,6 @@ void quant_register_legacy_avx512(quant_kernels *tab)
     tab[QT_Q5_1].vec_dot = vec_dot_q5_1;
     tab[QT_Q8_0].vec_dot = vec_dot_q8_0;
     tab[QT_Q8_0].vec_dot_rows = vec_dot_rows_q8_0;
+    tab[QT_Q4_0].vec_dot_rows = vec_dot_rows_q4_0;
+    tab[QT_Q5_0].vec_dot_rows = vec_dot_rows_q5_0;
 }
