@@ -81,11 +81,11 @@ void quant_gemm(int type, int64_t n, const void *w, size_t row_bytes, int r0, in
                           ab + (size_t)t * act_bytes);
 }
 
-/* qgp_wbuf (quant_gemm_pack.h): one buffer per thread, grown to the
- * largest size asked for and kept. */
+/* qgp_wbuf and qgp_cbuf (quant_gemm_pack.h): two buffers per thread, each
+ * grown to the largest size asked for and kept. */
 typedef struct wbuf {
-    size_t cap;
-    uint8_t *p;
+    size_t cap[2];
+    uint8_t *p[2];
 } wbuf;
 
 static pthread_key_t wbuf_key;
@@ -95,7 +95,8 @@ static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
 static void wbuf_free(void *v)
 {
     wbuf *b = v;
-    free(b->p);
+    free(b->p[0]);
+    free(b->p[1]);
     free(b);
 }
 
@@ -104,7 +105,8 @@ static void wbuf_key_init(void)
     wbuf_key_ok = pthread_key_create(&wbuf_key, wbuf_free) == 0;
 }
 
-uint8_t *qgp_wbuf(size_t size)
+/* Buffer `which` (0: work, 1: conversion) of the calling thread. */
+static uint8_t *thread_buf(int which, size_t size)
 {
     if (pthread_once(&wbuf_once, wbuf_key_init) != 0 || !wbuf_key_ok)
         return NULL;
@@ -118,14 +120,24 @@ uint8_t *qgp_wbuf(size_t size)
             return NULL;
         }
     }
-    if (b->cap < size) {
-        free(b->p);
-        b->cap = 0;
+    if (b->cap[which] < size) {
+        free(b->p[which]);
+        b->cap[which] = 0;
         /* aligned_alloc wants a size that is a multiple of the alignment */
-        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
-        if (!b->p)
+        b->p[which] = aligned_alloc(64, (size + 63) & ~(size_t)63);
+        if (!b->p[which])
             return NULL;
-        b->cap = size;
+        b->cap[which] = size;
     }
-    return b->p;
+    return b->p[which];
+}
+
+uint8_t *qgp_wbuf(size_t size)
+{
+    return thread_buf(0, size);
+}
+
+uint8_t *qgp_cbuf(size_t size)
+{
+    return thread_buf(1, size);
 }

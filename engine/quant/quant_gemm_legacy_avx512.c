@@ -32,7 +32,6 @@
  * rounded as in the scalar dot.
  */
 #include <immintrin.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "core/tr16_avx512.h"
@@ -43,53 +42,6 @@ typedef const uint8_t *bytes;
 
 /* ------------------------------------------------ Q5_0 through Q8_0 rows */
 
-/* The calling thread's conversion buffer (the Q8_0 GEMM owns qgp_wbuf):
- * grown to the largest size asked for, freed when the thread exits. */
-typedef struct cbuf {
-    size_t cap;
-    uint8_t *p;
-} cbuf;
-
-static pthread_key_t cbuf_key;
-static int cbuf_key_ok;
-static pthread_once_t cbuf_once = PTHREAD_ONCE_INIT;
-
-static void cbuf_free(void *v)
-{
-    cbuf *b = v;
-    free(b->p);
-    free(b);
-}
-
-static void cbuf_key_init(void)
-{
-    cbuf_key_ok = pthread_key_create(&cbuf_key, cbuf_free) == 0;
-}
-
-static uint8_t *conv_buf(size_t size)
-{
-    if (pthread_once(&cbuf_once, cbuf_key_init) != 0 || !cbuf_key_ok)
-        return NULL;
-    cbuf *b = pthread_getspecific(cbuf_key);
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return NULL;
-        if (pthread_setspecific(cbuf_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    if (b->cap < size) {
-        free(b->p);
-        b->cap = 0;
-        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
-        if (!b->p)
-            return NULL;
-        b->cap = size;
-    }
-    return b->p;
-}
 
 /* The 32 unsigned values of a block in element order: the low nibbles,
  * then the high ones (vals4); vals5 adds fifth bit j of qh to element j. */
@@ -131,7 +83,7 @@ static void gemm_q5_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1
     const size_t qrb = (size_t)nb * sizeof(block_q8_0);
     int cr = (int)(CONV_BYTES / qrb) / 32 * 32;
     cr = cr < 64 ? 64 : cr;
-    uint8_t *buf = r0 < r1 && n_tok > 0 ? conv_buf((size_t)cr * qrb) : NULL;
+    uint8_t *buf = r0 < r1 && n_tok > 0 ? qgp_cbuf((size_t)cr * qrb) : NULL;
     for (int c0 = r0; c0 < r1; c0 += cr) {
         const int c1 = r1 - c0 < cr ? r1 : c0 + cr;
         if (buf) {

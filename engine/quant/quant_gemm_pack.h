@@ -42,4 +42,8 @@ int qgp_gemm_q8_0(int64_t n, const void *w, size_t row_bytes, int r0, int r1, co
  * runs one at a time; the contents do not outlive a call). */
 uint8_t *qgp_wbuf(size_t size);
 
+/* A second such buffer, for the GEMMs that convert rows to another type
+ * (Q5_0, IQ4_NL, MXFP4 to Q8_0) before the GEMM that fills qgp_wbuf. */
+uint8_t *qgp_cbuf(size_t size);
+
 #endif

@@ -26,7 +26,6 @@
  * holding an MXFP4 exponent outside that range takes the scalar dots.
  */
 #include <immintrin.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "core/tr16_avx512.h"
@@ -304,53 +303,6 @@ void quant_register_iq4_avx512(quant_kernels *tab)
 
 /* ------------------------------------------ IQ4_NL and MXFP4 GEMM (Q8_0) */
 
-/* The calling thread's conversion buffer (the Q8_0 GEMM owns qgp_wbuf):
- * grown to the largest size asked for, freed when the thread exits. */
-typedef struct cbuf {
-    size_t cap;
-    uint8_t *p;
-} cbuf;
-
-static pthread_key_t cbuf_key;
-static int cbuf_key_ok;
-static pthread_once_t cbuf_once = PTHREAD_ONCE_INIT;
-
-static void cbuf_free(void *v)
-{
-    cbuf *b = v;
-    free(b->p);
-    free(b);
-}
-
-static void cbuf_key_init(void)
-{
-    cbuf_key_ok = pthread_key_create(&cbuf_key, cbuf_free) == 0;
-}
-
-static uint8_t *conv_buf(size_t size)
-{
-    if (pthread_once(&cbuf_once, cbuf_key_init) != 0 || !cbuf_key_ok)
-        return NULL;
-    cbuf *b = pthread_getspecific(cbuf_key);
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b)
-            return NULL;
-        if (pthread_setspecific(cbuf_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    if (b->cap < size) {
-        free(b->p);
-        b->cap = 0;
-        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
-        if (!b->p)
-            return NULL;
-        b->cap = size;
-    }
-    return b->p;
-}
 
 /* One row of nb IQ4_NL (mx = 0) or MXFP4 blocks to Q8_0: the same scale
  * as a half, the codebook values as quants. 0 if an MXFP4 scale is no
@@ -390,7 +342,7 @@ gemm_via_q8_0(int mx, int64_t n, const void *w, size_t row_bytes, int r0, int r1
     cr = cr < 64 ? 64 : cr;
     void (*dot)(int64_t, float *, const void *, const void *) =
         quant_kernels_for(mx ? QT_MXFP4 : QT_IQ4_NL, "scalar")->vec_dot;
-    uint8_t *buf = conv_buf((size_t)cr * qrb);
+    uint8_t *buf = qgp_cbuf((size_t)cr * qrb);
     for (int c0 = r0; c0 < r1; c0 += cr) {
         const int c1 = r1 - c0 < cr ? r1 : c0 + cr;
         int ok = buf != NULL;
