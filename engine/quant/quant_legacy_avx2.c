@@ -248,6 +248,66 @@ static void vec_dot_q8_0(int64_t n, float *out, const void *w, const void *a)
     *out = hsum_ps(acc);
 }
 
+/* Rows of up to this many blocks (8192 elements) get the activation
+ * prepared on the stack (17 KiB); longer ones loop over vec_dot. */
+#define ROWS_MAX_BLOCKS 256
+
+/* Decode's matrix-vector product for Q4_0 (q5 = 0) and Q5_0 (q5 = 1):
+ * the activation's quants, -2^shift x their sums over each group of four
+ * and its scales are prepared once, so a weight row skips vec_dot's two
+ * sign operations and scale conversion per block. The weights go in
+ * unsigned (u = q + 8 or q + 16, below 32: maddubs cannot saturate), and
+ * each int32 lane ends as vec_dot's exact sum of x * y over its four
+ * bytes; the float operations are vec_dot's, in its order, so the bits
+ * are vec_dot's. */
+static inline void vec_dot_rows_legacy0(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                                        const void *a, int q5)
+{
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    if (nb > ROWS_MAX_BLOCKS) {
+        for (int r = 0; r < n_rows; r++)
+            (q5 ? vec_dot_q5_0 : vec_dot_q4_0)(n, out + r, (const uint8_t *)w + (size_t)r * row_bytes, a);
+        return;
+    }
+    const size_t bs = q5 ? sizeof(block_q5_0) : sizeof(block_q4_0), qs_at = q5 ? 6 : 2;
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    __m256i qy[ROWS_MAX_BLOCKS], neg[ROWS_MAX_BLOCKS];
+    float dy[ROWS_MAX_BLOCKS];
+    for (int64_t b = 0; b < nb; b++) {
+        qy[b] = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qy[b]), ones16);
+        neg[b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s, q5 ? 4 : 3));
+        dy[b] = h2f(y[b].d);
+    }
+    for (int r = 0; r < n_rows; r++) {
+        const uint8_t *x = (const uint8_t *)w + (size_t)r * row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++, x += bs) {
+            __m256i u = nibbles_32(x + qs_at);
+            if (q5)
+                u = _mm256_or_si256(u, _mm256_and_si256(bits_to_bytes(x + 2), _mm256_set1_epi8(0x10)));
+            const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u, qy[b]), ones16), neg[b]);
+            qhalf dx;
+            memcpy(&dx, x, sizeof dx);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(dx) * dy[b]), to_ps(p), acc);
+        }
+        out[r] = hsum_ps(acc);
+    }
+}
+
+static void vec_dot_rows_q4_0(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    vec_dot_rows_legacy0(n, out, w, row_bytes, n_rows, a, 0);
+}
+
+static void vec_dot_rows_q5_0(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    vec_dot_rows_legacy0(n, out, w, row_bytes, n_rows, a, 1);
+}
+
 void quant_register_legacy_avx2(quant_kernels *tab)
 {
     tab[QT_Q4_0].dequant = dequant_q4_0;
@@ -262,4 +322,6 @@ void quant_register_legacy_avx2(quant_kernels *tab)
     tab[QT_Q5_0].vec_dot = vec_dot_q5_0;
     tab[QT_Q5_1].vec_dot = vec_dot_q5_1;
     tab[QT_Q8_0].vec_dot = vec_dot_q8_0;
+    tab[QT_Q4_0].vec_dot_rows = vec_dot_rows_q4_0;
+    tab[QT_Q5_0].vec_dot_rows = vec_dot_rows_q5_0;
 }
