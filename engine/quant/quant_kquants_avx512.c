@@ -107,6 +107,15 @@ static inline void reduce4(__m512i a0, __m512i a1, __m256i b0, __m256i b1, int r
     _mm_storeu_si128((__m128i *)r, t);
 }
 
+/* reduce4 with the four sums left in a vector. */
+static inline __m128i reduce4v(__m512i a0, __m512i a1, __m256i b0, __m256i b1)
+{
+    const __m256i s0 = _mm256_add_epi32(_mm512_castsi512_si256(a0), _mm512_extracti64x4_epi64(a0, 1));
+    const __m256i s1 = _mm256_add_epi32(_mm512_castsi512_si256(a1), _mm512_extracti64x4_epi64(a1, 1));
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(b0, b1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 /* The int32 products sc16[k] * bsums[k], pairwise summed (8 lanes). */
 static inline __m256i bsum_products(__m256i sc16, const block_q8_K *y)
 {
@@ -241,6 +250,76 @@ static void vec_dot_q4_K(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
+/* q4_K_block with the activation's four 64-byte chunks already in
+ * registers (qy), for the rows kernel. */
+static inline __m512i q4_K_block_qy(const block_q4_K *x, const __m512i qy[4], __m512i bc)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        const int w0 = 2 * c, w1 = 2 * c + 1;
+        const __m512i ctl = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_set1_epi16((short)(((2 * w0 + 1) << 8) | (2 * w0)))),
+            _mm256_set1_epi16((short)(((2 * w1 + 1) << 8) | (2 * w1))), 1);
+        const __m512i u = _mm512_and_si512(srl2(dup32(x->qs + 32 * c), 0, 4), m4);
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(u, qy[c]), _mm512_shuffle_epi8(bc, ctl));
+    }
+    return acc;
+}
+
+/* Decode's matrix-vector product for Q4_K, four rows at a time: each
+ * activation super-block's quants and bsums are loaded once for the four
+ * rows, and the four rows' integer sums share one reduction (two reduce4
+ * trees). The integers are exact whatever the order, and each row's float
+ * combination is vec_dot_q4_K's, super-block after super-block, so the
+ * bits are vec_dot's. Leftover rows go through vec_dot_q4_K. */
+static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    const block_q8_K *y = a;
+    const int64_t nb = n / QK_K;
+    int r = 0;
+    for (; r + 3 < n_rows; r += 4) {
+        const block_q4_K *x[4];
+        for (int k = 0; k < 4; k++)
+            x[k] = (const block_q4_K *)((const uint8_t *)w + (size_t)(r + k) * row_bytes);
+        __m128 sum = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            __m512i qy[4];
+            for (int c = 0; c < 4; c++)
+                qy[c] = load64(y[i].qs + 64 * c);
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+            __m512i acc[4];
+            __m256i mp[4];
+            for (int k = 0; k < 4; k++) {
+                __m512i bc;
+                __m256i m16;
+                k4_scales_mins(x[k][i].scales, &bc, &m16);
+                acc[k] = q4_K_block_qy(&x[k][i], qy, bc);
+                mp[k] = _mm256_madd_epi16(bs, m16);
+            }
+            /* lanes: row k's sumi (unpacklo) and summ (unpackhi); the
+             * float operations below are vec_dot_q4_K's, lane by lane */
+            const __m128i s01 = reduce4v(acc[0], acc[1], mp[0], mp[1]);
+            const __m128i s23 = reduce4v(acc[2], acc[3], mp[2], mp[3]);
+            uint32_t dd[4];
+            for (int k = 0; k < 4; k++)
+                memcpy(&dd[k], &x[k][i].d, 4);
+            const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd));
+            const __m128 lo = _mm256_castps256_ps128(dm), hi = _mm256_extractf128_ps(dm, 1);
+            const __m128 yd = _mm_set1_ps(y[i].d);
+            const __m128 d = _mm_mul_ps(_mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), yd);
+            const __m128 dmin = _mm_mul_ps(_mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), yd);
+            const __m128 fi = _mm_cvtepi32_ps(_mm_unpacklo_epi64(s01, s23));
+            const __m128 fm = _mm_cvtepi32_ps(_mm_unpackhi_epi64(s01, s23));
+            sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, fi), _mm_mul_ps(dmin, fm)));
+        }
+        _mm_storeu_ps(out + r, sum);
+    }
+    for (; r < n_rows; r++)
+        vec_dot_q4_K(n, out + r, (const uint8_t *)w + (size_t)r * row_bytes, a);
+}
+
 static void vec_dot_q5_K(int64_t n, float *out, const void *w, const void *a)
 {
     const block_q5_K *x = w;
@@ -319,4 +398,5 @@ void quant_register_kquants_avx512(quant_kernels *tab)
     tab[QT_Q4_K].vec_dot = vec_dot_q4_K;
     tab[QT_Q5_K].vec_dot = vec_dot_q5_K;
     tab[QT_Q6_K].vec_dot = vec_dot_q6_K;
+    tab[QT_Q4_K].vec_dot_rows = vec_dot_rows_q4_K;
 }
