@@ -289,23 +289,48 @@ static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_b
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
             const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+            /* the first 16 bytes of the four blocks (d, dmin, the 12
+             * packed scales) transposed: lane k of h[j] is bytes 4j..4j+3
+             * of row k's, and k4_unpack's masks run on four rows at once */
+            __m128i h[4];
+            {
+                const __m128i v0 = _mm_loadu_si128((const __m128i *)&x[0][i]);
+                const __m128i v1 = _mm_loadu_si128((const __m128i *)&x[1][i]);
+                const __m128i v2 = _mm_loadu_si128((const __m128i *)&x[2][i]);
+                const __m128i v3 = _mm_loadu_si128((const __m128i *)&x[3][i]);
+                const __m128i t0 = _mm_unpacklo_epi32(v0, v1), t1 = _mm_unpacklo_epi32(v2, v3);
+                const __m128i t2 = _mm_unpackhi_epi32(v0, v1), t3 = _mm_unpackhi_epi32(v2, v3);
+                h[0] = _mm_unpacklo_epi64(t0, t1);
+                h[1] = _mm_unpackhi_epi64(t0, t1);
+                h[2] = _mm_unpacklo_epi64(t2, t3);
+                h[3] = _mm_unpackhi_epi64(t2, t3);
+            }
+            const __m128i c3f = _mm_set1_epi32(0x3f3f3f3f), c0f = _mm_set1_epi32(0x0f0f0f0f),
+                          c03 = _mm_set1_epi32(0x03030303);
+            const __m128i sc_lo = _mm_and_si128(h[1], c3f);
+            const __m128i sc_hi = _mm_or_si128(_mm_and_si128(h[3], c0f),
+                                               _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(h[1], 6), c03), 4));
+            const __m128i m_lo = _mm_and_si128(h[2], c3f);
+            const __m128i m_hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi32(h[3], 4), c0f),
+                                              _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(h[2], 6), c03), 4));
+            /* row 2j's eight scales (mins) in the low 8 bytes of sc[j]
+             * (mn[j]), row 2j + 1's in the high 8 */
+            const __m128i sc[2] = {_mm_unpacklo_epi32(sc_lo, sc_hi), _mm_unpackhi_epi32(sc_lo, sc_hi)};
+            const __m128i mn[2] = {_mm_unpacklo_epi32(m_lo, m_hi), _mm_unpackhi_epi32(m_lo, m_hi)};
             __m512i acc[4];
             __m256i mp[4];
             for (int k = 0; k < 4; k++) {
-                __m512i bc;
-                __m256i m16;
-                k4_scales_mins(x[k][i].scales, &bc, &m16);
+                const __m128i s8 = (k & 1) ? _mm_srli_si128(sc[k / 2], 8) : sc[k / 2];
+                const __m128i m8 = (k & 1) ? _mm_unpackhi_epi8(mn[k / 2], mn[k / 2]) : _mm_unpacklo_epi8(mn[k / 2], mn[k / 2]);
+                const __m512i bc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(s8));
                 acc[k] = q4_K_block_qy(&x[k][i], qy, bc);
-                mp[k] = _mm256_madd_epi16(bs, m16);
+                mp[k] = _mm256_madd_epi16(bs, _mm256_cvtepu8_epi16(m8));
             }
             /* lanes: row k's sumi (unpacklo) and summ (unpackhi); the
              * float operations below are vec_dot_q4_K's, lane by lane */
             const __m128i s01 = reduce4v(acc[0], acc[1], mp[0], mp[1]);
             const __m128i s23 = reduce4v(acc[2], acc[3], mp[2], mp[3]);
-            uint32_t dd[4];
-            for (int k = 0; k < 4; k++)
-                memcpy(&dd[k], &x[k][i].d, 4);
-            const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd));
+            const __m256 dm = _mm256_cvtph_ps(h[0]);
             const __m128 lo = _mm256_castps256_ps128(dm), hi = _mm256_extractf128_ps(dm, 1);
             const __m128 yd = _mm_set1_ps(y[i].d);
             const __m128 d = _mm_mul_ps(_mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), yd);
