@@ -416,6 +416,62 @@ static void vec_dot_q6_K(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
+/* q6_K_block with the activation's four 64-byte chunks in registers. */
+static inline __m512i q6_K_block_qy(const block_q6_K *x, const __m512i qy[4], __m256i sc16)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3);
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        const int h = c / 2, s0 = 2 * (c % 2);
+        const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(load64(x->ql + 64 * h), 4 * (c % 2)), m4);
+        const __m512i hb = _mm512_and_si512(srl2(dup32(x->qh + 32 * h), 2 * s0, 2 * s0 + 2), m3);
+        const __m512i u = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(u, qy[c]), chunk_scales(sc16, c));
+    }
+    return acc;
+}
+
+/* Decode's matrix-vector product for Q6_K, as vec_dot_rows_q4_K: four
+ * rows per activation super-block, exact integers, and each row's float
+ * operations those of vec_dot_q6_K in one lane of an SSE vector. */
+static void vec_dot_rows_q6_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    const block_q8_K *y = a;
+    const int64_t nb = n / QK_K;
+    int r = 0;
+    for (; r + 3 < n_rows; r += 4) {
+        const block_q6_K *x[4];
+        for (int k = 0; k < 4; k++)
+            x[k] = (const block_q6_K *)((const uint8_t *)w + (size_t)(r + k) * row_bytes);
+        __m128 sum = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            __m512i qy[4];
+            for (int c = 0; c < 4; c++)
+                qy[c] = load64(y[i].qs + 64 * c);
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+            __m512i acc[4];
+            __m256i bp[4];
+            for (int k = 0; k < 4; k++) {
+                const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[k][i].scales));
+                acc[k] = q6_K_block_qy(&x[k][i], qy, sc16);
+                bp[k] = _mm256_madd_epi16(bs, sc16);
+            }
+            const __m128i s01 = reduce4v(acc[0], acc[1], bp[0], bp[1]);
+            const __m128i s23 = reduce4v(acc[2], acc[3], bp[2], bp[3]);
+            const __m128i sumi = _mm_sub_epi32(_mm_unpacklo_epi64(s01, s23),
+                                               _mm_slli_epi32(_mm_unpackhi_epi64(s01, s23), 5));
+            const __m128 dx = _mm_cvtph_ps(_mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d, (short)x[2][i].d,
+                                                          (short)x[3][i].d, 0, 0, 0, 0));
+            const __m128 d = _mm_mul_ps(dx, _mm_set1_ps(y[i].d));
+            sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(sumi)));
+        }
+        _mm_storeu_ps(out + r, sum);
+    }
+    for (; r < n_rows; r++)
+        vec_dot_q6_K(n, out + r, (const uint8_t *)w + (size_t)r * row_bytes, a);
+}
+
 void quant_register_kquants_avx512(quant_kernels *tab)
 {
     tab[QT_Q2_K].vec_dot = vec_dot_q2_K;
@@ -424,4 +480,5 @@ void quant_register_kquants_avx512(quant_kernels *tab)
     tab[QT_Q5_K].vec_dot = vec_dot_q5_K;
     tab[QT_Q6_K].vec_dot = vec_dot_q6_K;
     tab[QT_Q4_K].vec_dot_rows = vec_dot_rows_q4_K;
+    tab[QT_Q6_K].vec_dot_rows = vec_dot_rows_q6_K;
 }
