@@ -33,22 +33,6 @@
 #include "synth_common.h"
 #include "t.h"
 
-static const char *synth(const char *name, const char *args)
-{
-    static char path[8][4200];
-    static int k;
-    char *p = path[k++ % 8];
-    char cmd[9000];
-    snprintf(p, sizeof path[0], "%s/%s.gguf", t_tmpdir(), name);
-    snprintf(cmd, sizeof cmd, "synth %s -o '%s'", args, p);
-    int rc = sy_chord(cmd);
-    if (rc != 0) {
-        t_fail_at(__FILE__, __LINE__, "chord %s exited %d", cmd, rc);
-        return NULL;
-    }
-    return p;
-}
-
 /* `chord inspect path` output, malloc'd, or NULL after a failure. */
 static char *inspect(const char *path)
 {
@@ -62,34 +46,6 @@ static char *inspect(const char *path)
         return NULL;
     }
     return out;
-}
-
-/* The keys of f that start with "<arch>.", compared as sets: returns the
- * number of keys one file has and the other lacks (reported). */
-static int same_arch_keys(const char *got, const char *want, const char *arch)
-{
-    gguf_file *g = NULL, *w = NULL;
-    chord_err err;
-    if (gguf_open(got, &g, &err) != CHORD_OK || gguf_open(want, &w, &err) != CHORD_OK) {
-        t_fail_at(__FILE__, __LINE__, "%s", err.msg);
-        gguf_close(g);
-        return 1;
-    }
-    size_t n = strlen(arch);
-    int bad = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        gguf_file *a = pass ? g : w, *b = pass ? w : g;
-        for (uint64_t i = 0; i < a->n_kv; i++) {
-            const char *k = a->kv[i].key;
-            if (strncmp(k, arch, n) || k[n] != '.' || gguf_find(b, k))
-                continue;
-            t_fail_at(__FILE__, __LINE__, "key '%s' is in %s but not in %s", k, a->path, b->path);
-            bad++;
-        }
-    }
-    gguf_close(g);
-    gguf_close(w);
-    return bad;
 }
 
 /* Logits of n positions: finite, spread, argmax varying with position. */
@@ -173,11 +129,11 @@ static void test_fixture_shapes(void)
         char args[4800];
         snprintf(args, sizeof args, "--arch %s %s --vocab-from '%s' --type Q8_0 --seed %zu", c->arch,
                  c->shape, ref, i + 7);
-        const char *path = synth(c->arch, args);
+        const char *path = sy_synth(c->arch, args);
         if (!path)
             continue;
         T_EQ_INT(sy_same_layout(path, ref), 0);
-        T_EQ_INT(same_arch_keys(path, ref, c->arch), 0);
+        T_EQ_INT(sy_same_arch_keys(path, ref, c->arch), 0);
         char *text = inspect(path);
         for (int k = 0; text && k < 8 && c->want[k]; k++)
             T_CHECK(strstr(text, c->want[k]), "%s: inspect does not show '%s'", c->arch, c->want[k]);
@@ -199,7 +155,7 @@ static void test_fixture_shapes(void)
 
 static void test_phi3_longrope(void)
 {
-    const char *path = synth("phi3-rope", "--arch phi3 --dim 64 --layers 1 --heads 2 --ffn 128 --vocab 600 --type F32 --ctx 65536");
+    const char *path = sy_synth("phi3-rope", "--arch phi3 --dim 64 --layers 1 --heads 2 --ffn 128 --vocab 600 --type F32 --ctx 65536");
     if (!path)
         return;
     double want = sqrt(1.0 + log(65536.0 / 4096.0) / log(4096.0));
@@ -258,7 +214,7 @@ static void check_describe(const char *path, int n_ctx, const char *want)
 
 static void test_window_layout(void)
 {
-    const char *g3 = synth("g3-layers", "--arch gemma3 --dim 64 --layers 12 --heads 2 --kv-heads 1 --head-dim 32 --ffn 128 --vocab 600 --type Q8_0 --window 16");
+    const char *g3 = sy_synth("g3-layers", "--arch gemma3 --dim 64 --layers 12 --heads 2 --kv-heads 1 --head-dim 32 --ffn 128 --vocab 600 --type Q8_0 --window 16");
     if (g3) {
         /* of every 6 layers, the first 5 are local */
         check_describe(g3, 1024, "2 layers x 1024 positions, 10 local layers");
@@ -266,12 +222,12 @@ static void test_window_layout(void)
         /* a context the window plus a batch and the slack covers: no rings */
         check_describe(g3, 256, "12 layers x 256 positions");
     }
-    const char *g2 = synth("g2-layers", "--arch gemma2 --dim 64 --layers 4 --heads 2 --kv-heads 1 --ffn 128 --vocab 600 --type Q8_0");
+    const char *g2 = sy_synth("g2-layers", "--arch gemma2 --dim 64 --layers 4 --heads 2 --kv-heads 1 --ffn 128 --vocab 600 --type Q8_0");
     if (g2) {
         /* gemma2's default window is 4096: a longer context is needed */
         check_describe(g2, 8192, "2 layers x 8192 positions, 2 local layers");
     }
-    const char *dflt = synth("g3-default", "--arch gemma3 --dim 64 --layers 6 --heads 2 --kv-heads 1 --ffn 128 --vocab 600 --type Q8_0");
+    const char *dflt = sy_synth("g3-default", "--arch gemma3 --dim 64 --layers 6 --heads 2 --kv-heads 1 --ffn 128 --vocab 600 --type Q8_0");
     if (dflt) {
         check_describe(dflt, 2048, "5 local layers");
         check_describe(dflt, 2048, "(window 512)");
@@ -285,7 +241,7 @@ static void test_window_layout(void)
  * contexts their KV rings (window + batch + slack = 388 rows) wrap. */
 static void test_window_consistency(void)
 {
-    const char *p = synth("g3-steps", "--arch gemma3 --dim 64 --layers 6 --heads 2 --kv-heads 1 --head-dim 32 --ffn 128 --vocab 600 --type F32 --window 4");
+    const char *p = sy_synth("g3-steps", "--arch gemma3 --dim 64 --layers 6 --heads 2 --kv-heads 1 --head-dim 32 --ffn 128 --vocab 600 --type F32 --window 4");
     if (!p)
         return;
     enum { N = 480 };
@@ -342,7 +298,7 @@ static void test_generated_chat_vocab(void)
         snprintf(args, sizeof args, "--arch %s --dim 64 --layers 2 --heads 2 --kv-heads 1 %s --ffn 128 --vocab 2000 --type Q8_0",
                  fams[i].arch, fams[i].extra);
         snprintf(name, sizeof name, "vocab-%s", fams[i].arch);
-        const char *p = synth(name, args);
+        const char *p = sy_synth(name, args);
         if (!p)
             continue;
         chord_model_params mp = chord_model_default_params();
@@ -371,7 +327,7 @@ static void test_generated_chat_vocab(void)
         free(out);
     }
     /* llama's generated vocabulary stays as it was: no template */
-    const char *p = synth("vocab-llama", "--arch llama --dim 64 --layers 1 --heads 2 --ffn 128 --vocab 600 --type F32");
+    const char *p = sy_synth("vocab-llama", "--arch llama --dim 64 --layers 1 --heads 2 --ffn 128 --vocab 600 --type F32");
     char *text = p ? inspect(p) : NULL;
     T_CHECK(text && !strstr(text, "chat_template"), "llama: a template appeared");
     free(text);
@@ -381,7 +337,7 @@ static void test_generated_chat_vocab(void)
  * Q5_0 and the tied embedding's Q6_K to Q8_0, as llama.cpp does. */
 static void test_gemma3_1b_widths(void)
 {
-    const char *p = synth("g3-1b", "--arch gemma3 --dim 1152 --layers 2 --heads 4 --kv-heads 1 --head-dim 256 --ffn 6912 --vocab 4096 --type Q4_K_M --fast");
+    const char *p = sy_synth("g3-1b", "--arch gemma3 --dim 1152 --layers 2 --heads 4 --kv-heads 1 --head-dim 256 --ffn 6912 --vocab 4096 --type Q4_K_M --fast");
     if (!p)
         return;
     gguf_file *f = NULL;
@@ -434,14 +390,14 @@ static int type_of(const char *path, const char *name)
  * Q5_K. Type ids: Q4_K 12, Q5_K 13, Q6_K 14, IQ4_XS 23. */
 static void test_type_rules(void)
 {
-    const char *p = synth("phi3-mix", "--arch phi3 --dim 256 --layers 8 --heads 4 --ffn 512 --vocab 600 --type Q4_K_M --fast");
+    const char *p = sy_synth("phi3-mix", "--arch phi3 --dim 256 --layers 8 --heads 4 --ffn 512 --vocab 600 --type Q4_K_M --fast");
     if (p) {
         T_EQ_INT(type_of(p, "blk.3.attn_qkv.weight"), 13);
         T_EQ_INT(type_of(p, "blk.3.ffn_up.weight"), 12);
         T_EQ_INT(type_of(p, "token_embd.weight"), 12);
         T_EQ_INT(type_of(p, "output.weight"), 14);
     }
-    p = synth("g2-f16", "--arch gemma2 --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 --vocab 600 --type F16");
+    p = sy_synth("g2-f16", "--arch gemma2 --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 --vocab 600 --type F16");
     if (p) {
         char cmd[9000];
         snprintf(cmd, sizeof cmd, "quantize '%s' '%s/g2-q4km.gguf' Q4_K_M", p, t_tmpdir());
@@ -451,10 +407,10 @@ static void test_type_rules(void)
         T_EQ_INT(type_of(cmd, "blk.0.attn_q.weight"), 12);
         T_EQ_INT(type_of(cmd, "output.weight"), -1);
     }
-    p = synth("g2-q4km", "--arch gemma2 --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 --vocab 600 --type Q4_K_M --fast");
+    p = sy_synth("g2-q4km", "--arch gemma2 --dim 256 --layers 2 --heads 4 --kv-heads 2 --ffn 512 --vocab 600 --type Q4_K_M --fast");
     if (p)
         T_EQ_INT(type_of(p, "token_embd.weight"), 14);
-    p = synth("q3-iq4xs", "--arch qwen3 --dim 256 --layers 8 --heads 4 --kv-heads 2 --head-dim 64 --ffn 512 --vocab 600 --type IQ4_XS --fast");
+    p = sy_synth("q3-iq4xs", "--arch qwen3 --dim 256 --layers 8 --heads 4 --kv-heads 2 --head-dim 64 --ffn 512 --vocab 600 --type IQ4_XS --fast");
     if (p) {
         T_EQ_INT(type_of(p, "blk.0.ffn_down.weight"), 13);
         T_EQ_INT(type_of(p, "blk.1.ffn_down.weight"), 23);

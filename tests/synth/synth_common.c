@@ -93,3 +93,75 @@ double sy_nrmse(const float *a, const float *b, size_t n)
     }
     return r > 0 ? sqrt(d / r) : INFINITY;
 }
+
+const char *sy_synth(const char *name, const char *args)
+{
+    static char path[8][4200];
+    static int k;
+    char *p = path[k++ % 8];
+    char cmd[9000];
+    snprintf(p, sizeof path[0], "%s/%s.gguf", t_tmpdir(), name);
+    snprintf(cmd, sizeof cmd, "synth %s -o '%s'", args, p);
+    int rc = sy_chord(cmd);
+    if (rc != 0) {
+        t_fail_at(__FILE__, __LINE__, "chord %s exited %d", cmd, rc);
+        return NULL;
+    }
+    return p;
+}
+
+int sy_same_arch_keys(const char *got, const char *want, const char *arch)
+{
+    gguf_file *g = NULL, *w = NULL;
+    chord_err err;
+    if (gguf_open(got, &g, &err) != CHORD_OK || gguf_open(want, &w, &err) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "%s", err.msg);
+        gguf_close(g);
+        return 1;
+    }
+    size_t n = strlen(arch);
+    int bad = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        gguf_file *a = pass ? g : w, *b = pass ? w : g;
+        for (uint64_t i = 0; i < a->n_kv; i++) {
+            const char *k = a->kv[i].key;
+            if (strncmp(k, arch, n) || k[n] != '.' || gguf_find(b, k))
+                continue;
+            t_fail_at(__FILE__, __LINE__, "key '%s' is in %s but not in %s", k, a->path, b->path);
+            bad++;
+        }
+    }
+    gguf_close(g);
+    gguf_close(w);
+    return bad;
+}
+
+void sy_check_runs(const char *path)
+{
+    chord_token toks[10] = {1, 300, 301, 420, 517, 600, 733, 804, 900, 999};
+    int nv = 0;
+    float *l = sy_logits(path, toks, 10, &nv);
+    if (!l)
+        return;
+    T_EQ_INT(nv, 1000);
+    int changes = 0, prev = -1;
+    for (int p = 0; p < 10; p++) {
+        const float *r = l + (size_t)p * (size_t)nv;
+        double sum = 0, sq = 0;
+        int best = 0, bad = 0;
+        for (int v = 0; v < nv; v++) {
+            bad += !isfinite(r[v]);
+            sum += r[v];
+            sq += (double)r[v] * r[v];
+            if (r[v] > r[best])
+                best = v;
+        }
+        double sd = sqrt(sq / nv - (sum / nv) * (sum / nv));
+        T_CHECK(bad == 0, "%s: position %d: %d non-finite logits", path, p, bad);
+        T_CHECK(sd > 1.0 && sd < 100.0, "%s: position %d: logit deviation %.3f", path, p, sd);
+        changes += prev >= 0 && best != prev;
+        prev = best;
+    }
+    T_CHECK(changes >= 3, "%s: argmax changed only %d times over 10 positions", path, changes);
+    free(l);
+}

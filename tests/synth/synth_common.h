@@ -21,4 +21,17 @@ float *sy_logits(const char *model, const chord_token *toks, int n, int *n_vocab
 /* rms(a - b) / rms(b) over n floats. */
 double sy_nrmse(const float *a, const float *b, size_t n);
 
+/* `chord synth ARGS -o TMPDIR/NAME.gguf`; the path (valid for the next
+ * seven calls), or NULL after reporting the failure. */
+const char *sy_synth(const char *name, const char *args);
+
+/* Keys starting with "<arch>." that one file has and the other lacks
+ * (each reported); their number. */
+int sy_same_arch_keys(const char *got, const char *want, const char *arch);
+
+/* The logits of 10 positions of a model with a 1000-token vocabulary are
+ * finite and spread (deviation 1..100), and the argmax changes at least 3
+ * times. */
+void sy_check_runs(const char *path);
+
 #endif

@@ -23,49 +23,6 @@
 #include "synth_common.h"
 #include "t.h"
 
-static const char *synth(const char *name, const char *args)
-{
-    static char path[8][4200];
-    static int k;
-    char *p = path[k++ % 8];
-    char cmd[9000];
-    snprintf(p, sizeof path[0], "%s/%s.gguf", t_tmpdir(), name);
-    snprintf(cmd, sizeof cmd, "synth %s -o '%s'", args, p);
-    int rc = sy_chord(cmd);
-    if (rc != 0) {
-        t_fail_at(__FILE__, __LINE__, "chord %s exited %d", cmd, rc);
-        return NULL;
-    }
-    return p;
-}
-
-/* Keys starting with "<arch>." that one file has and the other lacks. */
-static int same_arch_keys(const char *got, const char *want, const char *arch)
-{
-    gguf_file *g = NULL, *w = NULL;
-    chord_err err;
-    if (gguf_open(got, &g, &err) != CHORD_OK || gguf_open(want, &w, &err) != CHORD_OK) {
-        t_fail_at(__FILE__, __LINE__, "%s", err.msg);
-        gguf_close(g);
-        return 1;
-    }
-    size_t n = strlen(arch);
-    int bad = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        gguf_file *a = pass ? w : g, *b = pass ? g : w;
-        for (uint64_t i = 0; i < a->n_kv; i++) {
-            const char *key = a->kv[i].key;
-            if (strncmp(key, arch, n) || key[n] != '.' || gguf_find(b, key))
-                continue;
-            t_fail_at(__FILE__, __LINE__, "key '%s' in %s only", key, pass ? want : got);
-            bad++;
-        }
-    }
-    gguf_close(g);
-    gguf_close(w);
-    return bad;
-}
-
 static void check_runs(const char *what, const char *path)
 {
     chord_token toks[12] = {1, 450, 996, 1735, 1701, 432, 2074, 310, 278, 1736, 1203, 29};
@@ -118,18 +75,18 @@ static void test_fixture_shapes(void)
         snprintf(args, sizeof args, "--arch %s %s --vocab-from '%s' --seed %zu --router-skew 0.8",
                  c->arch, c->args, ref, i + 3);
         snprintf(name, sizeof name, "moe-%s", c->arch);
-        const char *path = synth(name, args);
+        const char *path = sy_synth(name, args);
         if (!path)
             continue;
         T_EQ_INT(sy_same_layout(path, ref), 0);
-        T_EQ_INT(same_arch_keys(path, ref, c->arch), 0);
+        T_EQ_INT(sy_same_arch_keys(path, ref, c->arch), 0);
         check_runs(c->arch, path);
     }
 }
 
 static void test_fast(void)
 {
-    const char *path = synth("moe-fast", "--arch qwen3moe --dim 256 --layers 2 --heads 4 --kv-heads 2 "
+    const char *path = sy_synth("moe-fast", "--arch qwen3moe --dim 256 --layers 2 --heads 4 --kv-heads 2 "
                                          "--head-dim 64 --ffn 512 --experts 16 --experts-used 4 "
                                          "--expert-ffn 256 --vocab 4096 --type Q4_K_M --fast --seed 5");
     if (!path)
@@ -266,7 +223,7 @@ static void check_skew(const char *arch, const char *extra, float skew, bool bia
              "--ffn 128 --experts %d --experts-used %d --vocab 1024 --type Q8_0 --seed 9 "
              "--router-skew %g %s", arch, DIM, NE, K, (double)skew, extra);
     snprintf(name, sizeof name, "skew-%s-%g", arch, (double)skew);
-    const char *path = synth(name, args);
+    const char *path = sy_synth(name, args);
     if (!path)
         return;
     static float w[NE * DIM], b[NE];
@@ -320,9 +277,9 @@ static void test_router_skew(void)
     check_skew("gpt-oss", "--expert-ffn 64 --window 8", 0.0f, true);
 
     /* the same seed, the same bytes */
-    const char *a = synth("same-a", "--arch llama --dim 64 --layers 2 --heads 2 --ffn 64 --experts 8 "
+    const char *a = sy_synth("same-a", "--arch llama --dim 64 --layers 2 --heads 2 --ffn 64 --experts 8 "
                                     "--experts-used 2 --vocab 512 --type Q8_0 --router-skew 1 --seed 4");
-    const char *b = synth("same-b", "--arch llama --dim 64 --layers 2 --heads 2 --ffn 64 --experts 8 "
+    const char *b = sy_synth("same-b", "--arch llama --dim 64 --layers 2 --heads 2 --ffn 64 --experts 8 "
                                     "--experts-used 2 --vocab 512 --type Q8_0 --router-skew 1 --seed 4");
     char cmd[9000];
     if (a && b) {

@@ -24,22 +24,6 @@
 
 #define SHAPE "--arch llama --dim 256 --layers 2 --heads 8 --kv-heads 4 --ffn 768 --vocab 1000"
 
-static const char *synth(const char *name, const char *args)
-{
-    static char path[8][4200];
-    static int k;
-    char *p = path[k++ % 8];
-    char cmd[9000];
-    snprintf(p, sizeof path[0], "%s/%s.gguf", t_tmpdir(), name);
-    snprintf(cmd, sizeof cmd, "synth %s -o '%s'", args, p);
-    int rc = sy_chord(cmd);
-    if (rc != 0) {
-        t_fail_at(__FILE__, __LINE__, "chord %s exited %d", cmd, rc);
-        return NULL;
-    }
-    return p;
-}
-
 static bool same_bytes(const char *a, const char *b, size_t *size)
 {
     size_t na = 0, nb = 0;
@@ -49,37 +33,6 @@ static bool same_bytes(const char *a, const char *b, size_t *size)
     free(x);
     free(y);
     return same;
-}
-
-/* Logits of 10 positions: finite, spread, argmax not constant. */
-static void check_runs(const char *path)
-{
-    chord_token toks[10] = {1, 300, 301, 420, 517, 600, 733, 804, 900, 999};
-    int nv = 0;
-    float *l = sy_logits(path, toks, 10, &nv);
-    if (!l)
-        return;
-    T_EQ_INT(nv, 1000);
-    int changes = 0, prev = -1;
-    for (int p = 0; p < 10; p++) {
-        const float *r = l + (size_t)p * (size_t)nv;
-        double sum = 0, sq = 0;
-        int best = 0, bad = 0;
-        for (int v = 0; v < nv; v++) {
-            bad += !isfinite(r[v]);
-            sum += r[v];
-            sq += (double)r[v] * r[v];
-            if (r[v] > r[best])
-                best = v;
-        }
-        double sd = sqrt(sq / nv - (sum / nv) * (sum / nv));
-        T_CHECK(bad == 0, "%s: position %d: %d non-finite logits", path, p, bad);
-        T_CHECK(sd > 1.0 && sd < 100.0, "%s: position %d: logit deviation %.3f", path, p, sd);
-        changes += prev >= 0 && best != prev;
-        prev = best;
-    }
-    T_CHECK(changes >= 3, "%s: argmax changed only %d times over 10 positions", path, changes);
-    free(l);
 }
 
 /* Tensor types, and the deviation of every layer matrix against
@@ -147,12 +100,12 @@ int main(void)
 
         snprintf(args, sizeof args, SHAPE " --type %s --seed 7 --fast", tn);
         snprintf(name, sizeof name, "fast-%s", tn);
-        const char *fast = synth(name, args);
+        const char *fast = sy_synth(name, args);
         snprintf(name, sizeof name, "fast2-%s", tn);
-        const char *again = synth(name, args);
+        const char *again = sy_synth(name, args);
         snprintf(args, sizeof args, SHAPE " --type %s --seed 8 --fast", tn);
         snprintf(name, sizeof name, "fast8-%s", tn);
-        const char *other = synth(name, args);
+        const char *other = sy_synth(name, args);
         if (!fast || !again || !other)
             continue;
         size_t n1 = 0, n2 = 0;
@@ -160,12 +113,12 @@ int main(void)
         T_CHECK(!same_bytes(fast, other, &n2), "%s: --fast seeds 7 and 8 gave the same file", tn);
         T_CHECK(n2 > 0 && n2 == n1, "%s: seeds 7 and 8 gave sizes %zu and %zu", tn, n1, n2);
         check_tensors(fast, types[i].type, tn);
-        check_runs(fast);
+        sy_check_runs(fast);
     }
 
     /* ffn_down's rows of 800 take no 256-block: IQ4_NL, as llama.cpp
      * falls back */
-    const char *odd = synth("odd", "--arch llama --dim 256 --layers 1 --heads 8 --kv-heads 4 "
+    const char *odd = sy_synth("odd", "--arch llama --dim 256 --layers 1 --heads 8 --kv-heads 4 "
                                    "--ffn 800 --vocab 1000 --type IQ2_XS --fast");
     gguf_file *g = NULL;
     chord_err err;
@@ -175,7 +128,7 @@ int main(void)
         T_CHECK(down && down->type == QT_IQ4_NL, "ffn_down of rows of 800: type %d", down ? down->type : -1);
         T_CHECK(up && up->type == QT_IQ2_XS, "ffn_up of rows of 256: type %d", up ? up->type : -1);
         gguf_close(g);
-        check_runs(odd);
+        sy_check_runs(odd);
     } else if (odd) {
         t_fail_at(__FILE__, __LINE__, "%s", err.msg);
     }
