@@ -5,8 +5,8 @@
  * step): embedding (scaled for gemma), then per layer RMSNorm, q/k/v
  * projections (fused or not, + biases where present), per-head q/k norms
  * (qwen3, gemma3), RoPE, causal attention over the KV cache (the whole
- * context, or a window on local layers; scores soft-capped for gemma2),
- * (and sinks for gpt-oss), output projection, [post-norm], residual;
+ * context, or a window on local layers; scores soft-capped for gemma2;
+ * sinks for gpt-oss), output projection, [post-norm], residual;
  * RMSNorm, gated FFN (SwiGLU or GELU; gate and up fused for phi3) or a
  * mixture of experts (model_moe.c), [post-norm], residual; then the final
  * norm, the output projection and [logit soft-capping]. What a family has
@@ -102,7 +102,21 @@ typedef struct attn_job {
     int il, n, pos0;
     int n_qb;          /* batched path: query blocks of c->attn_tb tokens */
     atomic_int next;   /* batched path: the next work item to take */
+    /* the layer's attention, the same for every work item */
+    float scale;       /* 1 where the query was scaled before (q_prescale) */
+    int window;        /* a local layer's window, else 0 */
+    const float *sinks; /* per query head, or NULL */
 } attn_job;
+
+/* The attention parameters of layer il (acquired group 1 + il). */
+static void attn_layer(const chord_ctx *c, int il, attn_job *j)
+{
+    const model_config *cf = &c->m->cfg;
+    const model_tensor *st = model_layer_tensor(c->m, il, LT_SINKS);
+    j->scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale;
+    j->window = cf->swa[il] ? cf->n_swa : 0;
+    j->sinks = st ? lc_tensor(c->m->lc, 1 + il, st->slot) : NULL;
+}
 
 /* Layer il's KV rows start here (F16). */
 static const uint16_t *kv_rows(const chord_ctx *c, const uint16_t *cache, int il)
@@ -110,20 +124,18 @@ static const uint16_t *kv_rows(const chord_ctx *c, const uint16_t *cache, int il
     return cache + c->kv_off[il];
 }
 
-/* The positions a token at p of layer il attends to; h is the query
+/* The positions a token at p attends to in job j's layer; h is the query
  * head (for its sink, where the layer has them). */
-static kern_attn_span attn_span(const chord_ctx *c, int il, int p, int h, size_t off)
+static kern_attn_span attn_span(const attn_job *j, int p, int h, size_t off)
 {
-    const model_tensor *st = model_layer_tensor(c->m, il, LT_SINKS);
-    const float *sinks = st ? lc_tensor(c->m->lc, 1 + il, st->slot) : NULL;
+    const chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
-    int window = cf->swa[il] ? cf->n_swa : 0;
     kern_attn_span sp = {
-        .k = kv_rows(c, c->kcache, il) + off, .v = kv_rows(c, c->vcache, il) + off,
-        .ld = (size_t)cf->n_head_kv * cf->head_dim, .ring = c->kv_ring[il],
-        .lo = window && p >= window ? p - window + 1 : 0, .hi = p + 1,
-        .scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale, .softcap = cf->attn_softcap,
-        .unfused = c->attn_unfused, .has_sink = sinks != NULL, .sink = sinks ? sinks[h] : 0.0f,
+        .k = kv_rows(c, c->kcache, j->il) + off, .v = kv_rows(c, c->vcache, j->il) + off,
+        .ld = (size_t)cf->n_head_kv * cf->head_dim, .ring = c->kv_ring[j->il],
+        .lo = j->window && p >= j->window ? p - j->window + 1 : 0, .hi = p + 1,
+        .scale = j->scale, .softcap = cf->attn_softcap, .unfused = c->attn_unfused,
+        .has_sink = j->sinks != NULL, .sink = j->sinks ? j->sinks[h] : 0.0f,
     };
     return sp;
 }
@@ -143,7 +155,7 @@ static void attn_work(void *arg, int ith, int nth)
     pool_split(cf->n_head * j->n, ith, nth, &lo, &hi);
     for (int item = lo; item < hi; item++) {
         int h = item / j->n, t = item % j->n;
-        kern_attn_span sp = attn_span(c, j->il, j->pos0 + t, h, (size_t)(h / group) * hd);
+        kern_attn_span sp = attn_span(j, j->pos0 + t, h, (size_t)(h / group) * hd);
         kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, &sp, hd, tmp,
                        c->att + (size_t)t * nq + (size_t)h * hd);
     }
@@ -164,8 +176,6 @@ static void attn_blk_work(void *arg, int ith, int nth)
     const uint16_t *kl = kv_rows(c, c->kcache, j->il), *vl = kv_rows(c, c->vcache, j->il);
     float *ws = c->attn_ws + (size_t)ith * c->attn_ws_floats;
     int total = cf->n_head_kv * j->n_qb;
-    const model_tensor *st = model_layer_tensor(c->m, j->il, LT_SINKS);
-    const float *sinks = st ? lc_tensor(c->m->lc, 1 + j->il, st->slot) : NULL;
     for (;;) {
         int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total)
@@ -179,10 +189,9 @@ static void attn_blk_work(void *arg, int ith, int nth)
             .k = kl + (size_t)g * hd, .v = vl + (size_t)g * hd, .ld = (size_t)nkv,
             .n_tok = j->n - t0 < tb ? j->n - t0 : tb,
             .n_grp = group, .pos0 = j->pos0 + t0, .hd = hd,
-            .scale = cf->rc->q_prescale ? 1.0f : cf->attn_scale,
-            .window = cf->swa[j->il] ? cf->n_swa : 0, .ring = c->kv_ring[j->il],
+            .scale = j->scale, .window = j->window, .ring = c->kv_ring[j->il],
             .softcap = cf->attn_softcap, .unfused = c->attn_unfused,
-            .sinks = sinks ? sinks + g * group : NULL,
+            .sinks = j->sinks ? j->sinks + g * group : NULL,
         };
         kern_attn_blk(&b, ws);
     }
@@ -337,6 +346,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
         attn_job aj = {.c = c, .il = il, .n = n, .pos0 = pos0,
                        .n_qb = blk ? (n + c->attn_tb - 1) / c->attn_tb : 0};
         atomic_init(&aj.next, 0);
+        attn_layer(c, il, &aj);
         pool_fn fn = blk ? attn_blk_work : attn_work;
         if ((size_t)cf->n_head * n * (pos0 + n) * cf->head_dim < (1u << 16))
             fn(&aj, 0, 1); /* too little work to wake the pool */
