@@ -13,6 +13,23 @@
 #include "model/model.h"
 #include "quant/quant_types.h"
 
+/* The indices of the k largest of p[0..n-1], largest first; ties go to
+ * the lower index (k is small: repeated selection). */
+static void top_k(const float *p, int n, int k, int *sel)
+{
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int e = 0; e < n; e++) {
+            bool taken = false;
+            for (int i = 0; i < j && !taken; i++)
+                taken = sel[i] == e;
+            if (!taken && (best < 0 || p[e] > p[best]))
+                best = e;
+        }
+        sel[j] = best;
+    }
+}
+
 /* Router: the expert weights of n tokens from the router's logits (plus
  * its bias, where the layer has one), by the family's gating: softmax over
  * all the experts, the n_expert_used most probable (best first; ties to the
@@ -31,18 +48,9 @@ static void moe_route(chord_ctx *c, int g, int il, int n)
         int *sel = c->moe_sel + (size_t)t * k;
         if (!topk_softmax)
             kern_softmax(p, ne_);
-        for (int j = 0; j < k; j++) {
-            int best = -1;
-            for (int e = 0; e < ne_; e++) {
-                bool taken = false;
-                for (int i = 0; i < j && !taken; i++)
-                    taken = sel[i] == e;
-                if (!taken && (best < 0 || p[e] > p[best]))
-                    best = e;
-            }
-            sel[j] = best;
-            w[j] = p[best];
-        }
+        top_k(p, ne_, k, sel);
+        for (int j = 0; j < k; j++)
+            w[j] = p[sel[j]];
         if (topk_softmax) {
             kern_softmax(w, k);
             continue;
@@ -243,18 +251,9 @@ void model_moe_predict(chord_ctx *c, int il, int n)
     for (int t = 0; t < n; t++) {
         const float *p = c->moe_probs + (size_t)t * E;
         int *sel = c->moe_tok; /* scratch: k ids */
-        for (int j = 0; j < k; j++) {
-            int best = -1;
-            for (int e = 0; e < E; e++) {
-                bool taken = false;
-                for (int i = 0; i < j && !taken; i++)
-                    taken = sel[i] == e;
-                if (!taken && (best < 0 || p[e] > p[best]))
-                    best = e;
-            }
-            sel[j] = best;
-            c->moe_cnt[best]++;
-        }
+        top_k(p, E, k, sel);
+        for (int j = 0; j < k; j++)
+            c->moe_cnt[sel[j]]++;
     }
     int nh = 0;
     for (int j = 0; j < k; j++) {
