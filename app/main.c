@@ -62,9 +62,6 @@ static const struct {
     {"bench", cmd_bench},
     {"synth", cmd_synth},
     {"quantize", cmd_quantize},
-    {"split", cmd_split},
-    {"models", cmd_models},
-    {"config", cmd_config},
     {"pull", cmd_pull},
 };
 
@@ -84,8 +81,6 @@ int main(int argc, char **argv)
     bool exit_now;
     int rc = opts_parse(&o, argc, argv, &exit_now);
     if (rc || exit_now)
-        return rc;
-    if ((rc = opts_resolve_model(&o)))
         return rc;
     if (o.batch)
         return mode_batch(&o);
