@@ -62,6 +62,8 @@ static const struct {
     {"bench", cmd_bench},
     {"synth", cmd_synth},
     {"quantize", cmd_quantize},
+    {"models", cmd_models},
+    {"config", cmd_config},
     {"pull", cmd_pull},
 };
 
@@ -81,6 +83,8 @@ int main(int argc, char **argv)
     bool exit_now;
     int rc = opts_parse(&o, argc, argv, &exit_now);
     if (rc || exit_now)
+        return rc;
+    if ((rc = opts_resolve_model(&o)))
         return rc;
     if (o.batch)
         return mode_batch(&o);

@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cmd.h"
+#include "config.h"
+#include "models.h"
 
 void opts_init(chord_opts *o)
 {
@@ -193,28 +196,277 @@ void opts_usage(FILE *f)
 "  --version               print the version\n", f);
 }
 
-/* Fetches the value of the flag at argv[*i]; prints and fails if missing. */
-static const char *need_value(int argc, char **argv, int *i)
+/* Every long option: its short alias, whether it takes a value, and whether
+ * it may live in the config file (not the ones that describe one run: the
+ * prompt, the output format, the conversation to resume) or only there
+ * (model-dirs). The order is --help's, which `chord config` follows. */
+static const struct opt_def {
+    const char *name, *alias;
+    bool value, config, cli;
+} opt_defs[] = {
+    {"model", "-m", true, true, true},
+    {"model-dirs", NULL, true, true, false},
+    {"ctx", NULL, true, true, true},
+    {"flash-attn", "-fa", true, true, true},
+    {"threads", "-t", true, true, true},
+    {"mem-budget", NULL, true, true, true},
+    {"prefetch", NULL, true, true, true},
+    {"direct-io", NULL, false, true, true},
+    {"expert-lru", NULL, false, true, true},
+    {"n-predict", "-n", true, true, true},
+    {"temp", NULL, true, true, true},
+    {"top-k", NULL, true, true, true},
+    {"top-p", NULL, true, true, true},
+    {"min-p", NULL, true, true, true},
+    {"repeat-penalty", NULL, true, true, true},
+    {"repeat-last-n", NULL, true, true, true},
+    {"seed", NULL, true, true, true},
+    {"system", NULL, true, true, true},
+    {"chat-template", NULL, true, true, true},
+    {"db", NULL, true, true, true},
+    {"no-history", NULL, false, true, true},
+    {"no-tui", NULL, false, true, true},
+    {"continue", "-c", false, false, true},
+    {"resume", NULL, true, false, true},
+    {"batch", NULL, false, false, true},
+    {"raw", NULL, false, false, true},
+    {"prompt", "-p", true, false, true},
+    {"prompt-tokens", NULL, true, false, true},
+    {"token-ids", NULL, false, false, true},
+    {"json", NULL, false, false, true},
+    {"verbose", "-v", false, false, true},
+};
+#define N_OPTS ((int)(sizeof opt_defs / sizeof opt_defs[0]))
+_Static_assert(N_OPTS <= (int)(sizeof ((chord_opts *)0)->origin / sizeof(const char *)),
+               "chord_opts.origin is too short");
+
+const char *const opts_keys[] = {
+    "model", "model-dirs", "ctx", "flash-attn", "threads", "mem-budget", "prefetch",
+    "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
+    "repeat-penalty", "repeat-last-n", "seed", "system", "chat-template", "db",
+    "no-history", "no-tui", "continue", "resume", "batch", "raw", "prompt",
+    "prompt-tokens", "token-ids", "json", "verbose", NULL,
+};
+_Static_assert(sizeof opts_keys / sizeof opts_keys[0] == N_OPTS + 1, "opts_keys and opt_defs differ");
+
+static int opt_index(const char *key)
 {
-    if (*i + 1 >= argc) {
-        app_error("%s needs a value (see chord --help)", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
+    for (int k = 0; k < N_OPTS; k++)
+        if (!strcmp(opt_defs[k].name, key))
+            return k;
+    return -1;
 }
 
-#define BAD_VALUE(flag, val, what) \
-    do { app_error("%s: bad value '%s' (%s)", flag, val, what); return EXIT_USAGE; } while (0)
+bool opts_key_in_config(const char *key)
+{
+    int k = opt_index(key);
+    return k >= 0 && opt_defs[k].config;
+}
+
+/* A flag's value in the config file: "no-tui = true". */
+static bool parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"true", "on", "yes", "1"}, *const no[] = {"false", "off", "no", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp(v, yes[i])) { *out = true; return true; }
+        if (!strcasecmp(v, no[i])) { *out = false; return true; }
+    }
+    return false;
+}
+
+#define BAD(what) do { *why = (what); return OPTS_SET_BAD; } while (0)
+
+int opts_set(chord_opts *o, const char *key, const char *v, const char *where, const char **why)
+{
+    const char *why_unused;
+    if (!why)
+        why = &why_unused;
+    int k = opt_index(key);
+    if (k < 0)
+        return OPTS_SET_UNKNOWN;
+    long long ll;
+    double d;
+    bool b = false;
+    if (!opt_defs[k].value && !parse_bool(v, &b))
+        BAD("true or false");
+
+    if (!strcmp(key, "model")) {
+        o->model = o->model_spec = v;
+    } else if (!strcmp(key, "model-dirs")) {
+        o->model_dirs = v;
+    } else if (!strcmp(key, "batch")) {
+        o->batch = b;
+    } else if (!strcmp(key, "raw")) {
+        o->raw = b;
+    } else if (!strcmp(key, "prompt")) {
+        o->prompt = v;
+    } else if (!strcmp(key, "prompt-tokens")) {
+        o->prompt_tokens = v;
+    } else if (!strcmp(key, "token-ids")) {
+        o->token_ids = b;
+    } else if (!strcmp(key, "json")) {
+        o->json = b;
+    } else if (!strcmp(key, "n-predict")) {
+        if (!opts_parse_int(v, -1, 1000000000, &ll)) BAD("an integer from -1 to 1e9");
+        o->n_predict = (int)ll;
+    } else if (!strcmp(key, "temp")) {
+        if (!opts_parse_float(v, 0, 100, &d)) BAD("a number from 0 to 100");
+        o->sampling.temp = (float)d;
+    } else if (!strcmp(key, "top-k")) {
+        if (!opts_parse_int(v, 0, 1 << 30, &ll)) BAD("an integer >= 0");
+        o->sampling.top_k = (int)ll;
+    } else if (!strcmp(key, "top-p")) {
+        if (!opts_parse_float(v, 0, 1, &d)) BAD("a number from 0 to 1");
+        o->sampling.top_p = (float)d;
+    } else if (!strcmp(key, "min-p")) {
+        if (!opts_parse_float(v, 0, 1, &d)) BAD("a number from 0 to 1");
+        o->sampling.min_p = (float)d;
+    } else if (!strcmp(key, "repeat-penalty")) {
+        if (!opts_parse_float(v, 0.01, 100, &d)) BAD("a number from 0.01 to 100");
+        o->sampling.repeat_penalty = (float)d;
+    } else if (!strcmp(key, "repeat-last-n")) {
+        if (!opts_parse_int(v, 0, 1 << 20, &ll)) BAD("an integer from 0 to 1048576");
+        o->sampling.repeat_last_n = (int)ll;
+    } else if (!strcmp(key, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 10);
+        if (errno || *end || !*v || *v == '-') BAD("a non-negative integer");
+        o->sampling.seed = s;
+    } else if (!strcmp(key, "ctx")) {
+        if (!opts_parse_int(v, 1, 1 << 24, &ll)) BAD("an integer from 1 to 16777216");
+        o->n_ctx = (int)ll;
+    } else if (!strcmp(key, "flash-attn")) {
+        if (strcmp(v, "on") && strcmp(v, "off")) BAD("on or off");
+        o->unfused_attn = !strcmp(v, "off");
+    } else if (!strcmp(key, "threads")) {
+        if (!opts_parse_int(v, 1, 1024, &ll)) BAD("an integer from 1 to 1024");
+        o->n_threads = (int)ll;
+    } else if (!strcmp(key, "mem-budget")) {
+        int64_t mb = !strcmp(v, "auto") ? 0 : !strcmp(v, "all") ? -1 : opts_parse_size(v);
+        if (mb == 0 && strcmp(v, "auto")) /* "0" is no budget at all */
+            mb = -2;
+        if (mb < -1 || (mb == -1 && strcmp(v, "all")))
+            BAD("a size such as 600M or 2G, or auto, or all");
+        o->mem_budget = mb;
+    } else if (!strcmp(key, "prefetch")) {
+        if (!opts_parse_int(v, 0, 64, &ll)) BAD("an integer from 0 to 64");
+        o->prefetch = (int)ll;
+    } else if (!strcmp(key, "direct-io")) {
+        o->direct_io = b;
+    } else if (!strcmp(key, "expert-lru")) {
+        o->expert_lru = b;
+    } else if (!strcmp(key, "verbose")) {
+        /* repeatable on the command line: -v -v */
+        o->verbose = b ? o->verbose + 1 : 0;
+    } else if (!strcmp(key, "system")) {
+        o->system = v;
+    } else if (!strcmp(key, "chat-template")) {
+        o->chat_template = v;
+    } else if (!strcmp(key, "db")) {
+        o->db = v;
+    } else if (!strcmp(key, "no-history")) {
+        o->no_history = b;
+    } else if (!strcmp(key, "continue")) {
+        o->continue_last = b;
+    } else if (!strcmp(key, "resume")) {
+        if (!opts_parse_int(v, 1, INT64_MAX, &ll)) BAD("a conversation id");
+        o->resume_id = ll;
+    } else if (!strcmp(key, "no-tui")) {
+        o->no_tui = b;
+    }
+    o->origin[k] = where;
+    return OPTS_SET_OK;
+}
+
+const char *opts_origin(const chord_opts *o, const char *key)
+{
+    int k = opt_index(key);
+    return k >= 0 && o->origin[k] ? o->origin[k] : "default";
+}
+
+void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
+{
+    const chord_sampler_params *sp = &o->sampling;
+#define STR(x) snprintf(buf, n, "%s", (x) ? (x) : "(none)")
+#define BOOL(x) snprintf(buf, n, "%s", (x) ? "true" : "false")
+    if (!strcmp(key, "model")) STR(o->model_spec);
+    else if (!strcmp(key, "model-dirs")) STR(o->model_dirs);
+    else if (!strcmp(key, "batch")) BOOL(o->batch);
+    else if (!strcmp(key, "raw")) BOOL(o->raw);
+    else if (!strcmp(key, "prompt")) STR(o->prompt);
+    else if (!strcmp(key, "prompt-tokens")) STR(o->prompt_tokens);
+    else if (!strcmp(key, "token-ids")) BOOL(o->token_ids);
+    else if (!strcmp(key, "json")) BOOL(o->json);
+    else if (!strcmp(key, "n-predict"))
+        snprintf(buf, n, o->n_predict < 0 ? "%d (until the end of the turn)" : "%d", o->n_predict);
+    else if (!strcmp(key, "temp")) snprintf(buf, n, "%g", sp->temp);
+    else if (!strcmp(key, "top-k")) snprintf(buf, n, "%d", sp->top_k);
+    else if (!strcmp(key, "top-p")) snprintf(buf, n, "%g", sp->top_p);
+    else if (!strcmp(key, "min-p")) snprintf(buf, n, "%g", sp->min_p);
+    else if (!strcmp(key, "repeat-penalty")) snprintf(buf, n, "%g", sp->repeat_penalty);
+    else if (!strcmp(key, "repeat-last-n")) snprintf(buf, n, "%d", sp->repeat_last_n);
+    else if (!strcmp(key, "seed")) {
+        if (sp->seed == CHORD_SEED_RANDOM)
+            snprintf(buf, n, "random (from the clock)");
+        else
+            snprintf(buf, n, "%llu", (unsigned long long)sp->seed);
+    } else if (!strcmp(key, "ctx"))
+        snprintf(buf, n, o->n_ctx ? "%d" : "%d (the model's, at most 4096)", o->n_ctx);
+    else if (!strcmp(key, "flash-attn")) snprintf(buf, n, "%s", o->unfused_attn ? "off" : "on");
+    else if (!strcmp(key, "threads"))
+        snprintf(buf, n, o->n_threads ? "%d" : "%d (one per core)", o->n_threads);
+    else if (!strcmp(key, "mem-budget")) {
+        if (o->mem_budget == 0)
+            snprintf(buf, n, "auto");
+        else if (o->mem_budget < 0)
+            snprintf(buf, n, "all");
+        else
+            snprintf(buf, n, "%lld bytes (%.1f MiB)", (long long)o->mem_budget,
+                     (double)o->mem_budget / (1024.0 * 1024));
+    } else if (!strcmp(key, "prefetch")) snprintf(buf, n, "%d", o->prefetch);
+    else if (!strcmp(key, "direct-io")) BOOL(o->direct_io);
+    else if (!strcmp(key, "expert-lru")) BOOL(o->expert_lru);
+    else if (!strcmp(key, "verbose")) snprintf(buf, n, "%d", o->verbose);
+    else if (!strcmp(key, "system")) STR(o->system);
+    else if (!strcmp(key, "chat-template")) STR(o->chat_template);
+    else if (!strcmp(key, "db")) STR(o->db);
+    else if (!strcmp(key, "no-history")) BOOL(o->no_history);
+    else if (!strcmp(key, "continue")) BOOL(o->continue_last);
+    else if (!strcmp(key, "resume"))
+        snprintf(buf, n, o->resume_id ? "%lld" : "(none)", (long long)o->resume_id);
+    else if (!strcmp(key, "no-tui")) BOOL(o->no_tui);
+    else snprintf(buf, n, "?");
+#undef STR
+#undef BOOL
+}
+
+/* The option a command-line flag names ("--temp", "-m"), or NULL. */
+static const struct opt_def *flag_def(const char *a)
+{
+    for (int k = 0; k < N_OPTS; k++) {
+        const struct opt_def *d = &opt_defs[k];
+        if (!d->cli)
+            continue;
+        if ((a[0] == '-' && a[1] == '-' && !strcmp(a + 2, d->name)) ||
+            (d->alias && !strcmp(a, d->alias)))
+            return d;
+    }
+    return NULL;
+}
 
 int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now)
 {
     *exit_now = false;
+    const config_file *cf = config_load();
+    if (!cf)
+        return EXIT_USAGE;
+    /* config_load checked every entry with opts_set already */
+    for (int i = 0; i < cf->n; i++)
+        opts_set(o, cf->v[i].key, cf->v[i].value, cf->v[i].where, NULL);
+
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v;
-        long long ll;
-        double d;
-
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             opts_usage(stdout);
             *exit_now = true;
@@ -223,113 +475,53 @@ int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now)
             printf("chord %s\n", CHORD_VERSION);
             *exit_now = true;
             return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (!(o->model = need_value(argc, argv, &i))) return EXIT_USAGE;
-        } else if (!strcmp(a, "--batch")) {
-            o->batch = true;
-        } else if (!strcmp(a, "--raw")) {
-            o->raw = true;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
-            if (!(o->prompt = need_value(argc, argv, &i))) return EXIT_USAGE;
-        } else if (!strcmp(a, "--prompt-tokens")) {
-            if (!(o->prompt_tokens = need_value(argc, argv, &i))) return EXIT_USAGE;
-        } else if (!strcmp(a, "--token-ids")) {
-            o->token_ids = true;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, -1, 1000000000, &ll)) BAD_VALUE(a, v, "an integer from -1 to 1e9");
-            o->n_predict = (int)ll;
-        } else if (!strcmp(a, "--temp")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_float(v, 0, 100, &d)) BAD_VALUE(a, v, "a number from 0 to 100");
-            o->sampling.temp = (float)d;
-        } else if (!strcmp(a, "--top-k")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, 0, 1 << 30, &ll)) BAD_VALUE(a, v, "an integer >= 0");
-            o->sampling.top_k = (int)ll;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_float(v, 0, 1, &d)) BAD_VALUE(a, v, "a number from 0 to 1");
-            o->sampling.top_p = (float)d;
-        } else if (!strcmp(a, "--min-p")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_float(v, 0, 1, &d)) BAD_VALUE(a, v, "a number from 0 to 1");
-            o->sampling.min_p = (float)d;
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_float(v, 0.01, 100, &d)) BAD_VALUE(a, v, "a number from 0.01 to 100");
-            o->sampling.repeat_penalty = (float)d;
-        } else if (!strcmp(a, "--repeat-last-n")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, 0, 1 << 20, &ll)) BAD_VALUE(a, v, "an integer from 0 to 1048576");
-            o->sampling.repeat_last_n = (int)ll;
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || *end || !*v || *v == '-') BAD_VALUE(a, v, "a non-negative integer");
-            o->sampling.seed = s;
-        } else if (!strcmp(a, "--ctx")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, 1, 1 << 24, &ll)) BAD_VALUE(a, v, "an integer from 1 to 16777216");
-            o->n_ctx = (int)ll;
-        } else if (!strcmp(a, "--flash-attn") || !strcmp(a, "-fa")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (strcmp(v, "on") && strcmp(v, "off")) BAD_VALUE(a, v, "on or off");
-            o->unfused_attn = !strcmp(v, "off");
-        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, 1, 1024, &ll)) BAD_VALUE(a, v, "an integer from 1 to 1024");
-            o->n_threads = (int)ll;
-        } else if (!strcmp(a, "--mem-budget")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!strcmp(v, "auto"))
-                o->mem_budget = 0;
-            else if (!strcmp(v, "all"))
-                o->mem_budget = -1;
-            else if ((o->mem_budget = opts_parse_size(v)) <= 0)
-                BAD_VALUE(a, v, "a size such as 600M or 2G, or auto, or all");
-        } else if (!strcmp(a, "--prefetch")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, 0, 64, &ll)) BAD_VALUE(a, v, "an integer from 0 to 64");
-            o->prefetch = (int)ll;
-        } else if (!strcmp(a, "--direct-io")) {
-            o->direct_io = true;
-        } else if (!strcmp(a, "--expert-lru")) {
-            o->expert_lru = true;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose++;
-        } else if (!strcmp(a, "--system")) {
-            if (!(o->system = need_value(argc, argv, &i))) return EXIT_USAGE;
-        } else if (!strcmp(a, "--chat-template")) {
-            if (!(o->chat_template = need_value(argc, argv, &i))) return EXIT_USAGE;
-        } else if (!strcmp(a, "--db")) {
-            if (!(o->db = need_value(argc, argv, &i))) return EXIT_USAGE;
-        } else if (!strcmp(a, "--no-history")) {
-            o->no_history = true;
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--continue")) {
-            o->continue_last = true;
-        } else if (!strcmp(a, "--resume")) {
-            if (!(v = need_value(argc, argv, &i))) return EXIT_USAGE;
-            if (!opts_parse_int(v, 1, INT64_MAX, &ll)) BAD_VALUE(a, v, "a conversation id");
-            o->resume_id = ll;
-        } else if (!strcmp(a, "--no-tui")) {
-            o->no_tui = true;
-        } else {
+        }
+        const struct opt_def *d = flag_def(a);
+        if (!d) {
             app_error("unknown option '%s' (see chord --help)", a);
             return EXIT_USAGE;
         }
-    }
-    if (!o->model) {
-        app_error("no model given: use -m MODEL.gguf (see chord --help)");
-        return EXIT_USAGE;
+        const char *v = "true", *why = "";
+        if (d->value) {
+            if (i + 1 >= argc) {
+                app_error("%s needs a value (see chord --help)", a);
+                return EXIT_USAGE;
+            }
+            v = argv[++i];
+        }
+        if (opts_set(o, d->name, v, "command line", &why) != OPTS_SET_OK) {
+            app_error("%s: bad value '%s' (%s)", a, v, why);
+            return EXIT_USAGE;
+        }
     }
     if (o->prompt_tokens && !o->raw) {
         app_error("--prompt-tokens needs --raw");
         return EXIT_USAGE;
     }
+    return 0;
+}
+
+int opts_resolve_model(chord_opts *o)
+{
+    /* the file's name lives as long as the options: one model per run */
+    static char path[4096];
+    if (!o->model_spec) {
+        if (o->batch) {
+            char cp[4096];
+            app_error("no model: give -m MODEL (a file, OWNER/NAME:QUANT, ollama:NAME or a name "
+                      "from chord models) or set model in %s",
+                      config_path(cp, sizeof cp) ? cp : "the config file");
+            return EXIT_USAGE;
+        }
+        return 0;
+    }
+    int rc = models_resolve(o->model_spec, path, sizeof path);
+    if (rc) {
+        int k = opt_index("model");
+        if (o->origin[k] && strcmp(o->origin[k], "command line"))
+            app_error("(that model is set in %s)", o->origin[k]);
+        return rc;
+    }
+    o->model = path;
     return 0;
 }

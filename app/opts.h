@@ -39,14 +39,44 @@ typedef struct chord_opts {
     bool continue_last;         /* -c / --continue */
     int64_t resume_id;          /* --resume ID (0 = none) */
     bool no_tui;                /* --no-tui */
+    const char *model_spec;     /* -m as given (a path, OWNER/NAME:QUANT,
+                                   ollama:NAME, a short name); model is the
+                                   file it names once opts_resolve_model ran */
+    const char *model_dirs;     /* config file only: extra model folders */
+    const char *origin[48];     /* per option (opts_keys order): NULL =
+                                   default, "command line" or "PATH:LINE" */
 } chord_opts;
 
 /* Fills defaults. */
 void opts_init(chord_opts *o);
 
-/* Parses argv (argv[0] = program). Returns 0, or EXIT_USAGE after printing
- * the problem; sets *exit_now when --help/--version was handled. */
+/* Applies the config file (app/config.h), then parses argv (argv[0] =
+ * program), so flags override the file. Returns 0, or EXIT_USAGE after
+ * printing the problem; sets *exit_now when --help/--version was handled.
+ * A missing model is not an error here (see opts_resolve_model). */
 int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now);
+
+/* Turns the model name given (-m or the config file's) into its file
+ * (app/models.h); with none, --batch is a usage error and the interactive
+ * mode offers a picker. 0, or the exit code after printing the problem. */
+int opts_resolve_model(chord_opts *o);
+
+/* Every long option, in --help order (NULL-terminated); those a config
+ * file may set answer true to opts_key_in_config. */
+extern const char *const opts_keys[];
+bool opts_key_in_config(const char *key);
+
+enum { OPTS_SET_OK, OPTS_SET_UNKNOWN, OPTS_SET_BAD, OPTS_SET_CLI_ONLY };
+/* Sets the option named key (a long name without the dashes) from the text
+ * val, checked as its flag is (a flag without a value takes true/false,
+ * on/off, yes/no, 1/0); where (NULL = default) is kept as its origin.
+ * Returns OPTS_SET_*; on OPTS_SET_BAD *why says what is expected. */
+int opts_set(chord_opts *o, const char *key, const char *val, const char *where,
+             const char **why);
+/* The option's value as `chord config` shows it, into buf. */
+void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n);
+/* "default", "command line" or "PATH:LINE". */
+const char *opts_origin(const chord_opts *o, const char *key);
 
 /* Sizes like 600M, 2G, 1.5GiB, 123456 (bytes). Returns -1 if malformed. */
 int64_t opts_parse_size(const char *s);

@@ -104,6 +104,11 @@ size_t gguf_vtype_size(gguf_vtype t);
 /* Product of a tensor's dims (number of elements). */
 int64_t gguf_tensor_nelem(const gguf_tensor *t);
 
+/* The file's main weight type (a quant_type id): the most common type of
+ * the layers' matrices, the embedding's on a tie or without layers. What
+ * chord_model_info.type_name and `chord models` show. */
+int gguf_main_type(const gguf_file *f);
+
 /* ---------------------------------------------------------------------------
  * Writer (for `chord synth` and `chord quantize`)
  *

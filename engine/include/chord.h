@@ -114,6 +114,20 @@ const char *chord_model_meta_str(const chord_model *m, const char *key);
  * type, per-layer bytes) to out. For `chord inspect`. */
 chord_status chord_inspect(const char *path, FILE *out, chord_err *err);
 
+/* What `chord models` shows of a GGUF file, from its header alone
+ * (metadata and tensor table; no tensor data is read). */
+typedef struct chord_gguf_summary {
+    char arch[32];          /* general.architecture, or "" */
+    char name[128];         /* general.name, or "" */
+    char type_name[16];     /* main weight type, e.g. "Q4_K" ("" without tensors) */
+    int64_t n_params;       /* elements of the tensors in this file */
+    int64_t file_bytes;
+    int split_no;           /* split.no (0 = the first part) */
+    int split_count;        /* split.count; 0 when the model is one file */
+} chord_gguf_summary;
+
+chord_status chord_gguf_summarize(const char *path, chord_gguf_summary *out, chord_err *err);
+
 /* ---------------------------------------------------------------------------
  * Tokenizer
  * ------------------------------------------------------------------------- */

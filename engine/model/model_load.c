@@ -435,19 +435,12 @@ static chord_status open_cache(chord_model *m, chord_err *err)
  * doubles as the output matrix) and the most common layer weight type. */
 static void compute_totals(chord_model *m)
 {
-    int count[QT_COUNT] = {0};
     for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
         const gguf_tensor *t = &m->gguf->tensors[i];
         m->n_params += gguf_tensor_nelem(t);
         m->weight_bytes += (int64_t)t->nbytes;
-        if (t->n_dims >= 2 && gguf_tensor_layer(t->name) >= 0 && t->type >= 0 && t->type < QT_COUNT)
-            count[t->type]++;
     }
-    int best = m->glob[GT_EMBD].slot >= 0 ? m->glob[GT_EMBD].type : 0;
-    for (int t = 0; t < QT_COUNT; t++)
-        if (count[t] > count[best])
-            best = t;
-    const quant_traits *qt = quant_traits_of(best);
+    const quant_traits *qt = quant_traits_of(gguf_main_type(m->gguf));
     snprintf(m->type_name, sizeof m->type_name, "%s", qt ? qt->name : "?");
     m->weight_bytes_per_token = m->weight_bytes;
     if (m->glob[GT_OUTPUT].slot >= 0) {
