@@ -120,11 +120,11 @@ static void hist_begin(batch *b)
         hist_failed(b, &err);
 }
 
-static void hist_add(batch *b, const char *text, int n_tokens)
+static void hist_add(batch *b, const char *text, int n_tokens, bool reasoning)
 {
     chord_err err;
     if (b->h && hist_stream_active(b->h) &&
-        hist_stream_add(b->h, text, n_tokens, &err) != CHORD_OK)
+        hist_stream_add_part(b->h, text, n_tokens, reasoning, &err) != CHORD_OK)
         hist_failed(b, &err);
 }
 
@@ -227,20 +227,27 @@ static void out(batch *b, const char *s, size_t n)
         b->stop = true;
 }
 
-/* Shows one token (t < 0: text without a token, the detokenizer's tail). */
-static void out_token(batch *b, chord_token t, const char *text, size_t len)
+/* Shows one token (t < 0: text without a token, the detokenizer's tail).
+ * A reasoning model's thinking is an event of its own part in --json;
+ * plain text shows the answer only (the history keeps both). */
+static void out_token(batch *b, chord_token t, const char *text, size_t len, chord_part part)
 {
     const chord_opts *o = b->o;
     char buf[512];
     int n = 0;
     if (o->json && t >= 0) {
         char *q = chord_json_quote(text, len);
-        n = snprintf(buf, sizeof buf, "{\"event\":\"token\",\"id\":%d,\"text\":%s}\n", t, q ? q : "\"\"");
+        const char *pn = part == CHORD_PART_REASONING ? ",\"part\":\"reasoning\""
+                       : part == CHORD_PART_MARKUP    ? ",\"part\":\"markup\""
+                                                      : "";
+        n = snprintf(buf, sizeof buf, "{\"event\":\"token\",\"id\":%d,\"text\":%s%s}\n", t,
+                     q ? q : "\"\"", pn);
         free(q);
     } else if (o->token_ids && t >= 0) {
         n = snprintf(buf, sizeof buf, "%s%d", b->n_shown ? " " : "", t);
     } else if (!o->json && !o->token_ids) {
-        out(b, text, len);
+        if (part == CHORD_PART_ANSWER)
+            out(b, text, len);
         return;
     }
     if (n > 0)
@@ -298,8 +305,8 @@ static void show_ready(batch *b)
     while (chord_chat_reply_next(b->s, &p)) {
         /* recorded before it is shown: what a reader saw is on disk
          * within a flush */
-        hist_add(b, p.text, p.token >= 0 ? 1 : 0);
-        out_token(b, p.token, p.text, p.len);
+        hist_add(b, p.text, p.token >= 0 ? 1 : 0, p.part == CHORD_PART_REASONING);
+        out_token(b, p.token, p.text, p.len, p.part);
         if (p.token >= 0)
             b->n_shown++;
     }

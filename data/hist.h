@@ -149,11 +149,20 @@ chord_status hist_stream_begin(hist *h, int64_t conv, int64_t *msg_id,
                                chord_err *err);
 chord_status hist_stream_add(hist *h, const char *text, int n_tokens,
                              chord_err *err);
+/* The same for either part of a reasoning model's reply: with reasoning
+ * the text goes to the message's reasoning, kept beside its content. */
+chord_status hist_stream_add_part(hist *h, const char *text, int n_tokens, bool reasoning,
+                                  chord_err *err);
 chord_status hist_stream_poll(hist *h, chord_err *err);
 chord_status hist_stream_end(hist *h, hist_msg_status status,
                              const hist_counts *counts, chord_err *err);
 /* True between begin and end. */
 bool hist_stream_active(const hist *h);
+
+/* The span [*a, *b) of text without the blank lines and spaces around it;
+ * false when nothing is left (a reasoning part is stored as generated and
+ * shown trimmed). */
+bool hist_trim(const char *text, size_t len, size_t *a, size_t *b);
 
 /* ---------------------------------------------------------------------------
  * Reading (for resume, the CLI and the TUI)
@@ -165,6 +174,8 @@ typedef struct hist_msg {
     char *role;
     char *content;             /* NUL-terminated; len bytes */
     size_t len;
+    char *reasoning;           /* a reasoning model's thinking; "" if none */
+    size_t reasoning_len;
     hist_msg_status status;
     hist_counts counts;
     int64_t created_at;

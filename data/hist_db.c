@@ -253,7 +253,12 @@ static const char schema_v2[] =
     "  CASE WHEN new.status = 'streaming' THEN '' ELSE new.content END);"
     " END;";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: a reasoning model's thinking, kept beside the answer rather
+ * than in it (search, titles and exports of the answer stay clean). */
+static const char schema_v3[] =
+    "ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 int hist_schema_version(void)
@@ -554,8 +559,11 @@ static chord_status configure(hist *h, const hist_open_params *p, chord_err *err
         return st;
     if (version > SCHEMA_VERSION)
         return too_new(h, version, err);
+    h->version = version;
     if (h->read_only) {
-        if (version != SCHEMA_VERSION)
+        /* Reading needs no upgrade from version 2 on: a column added later
+         * reads as its default (hist_read.c asks h->version). */
+        if (version < 2)
             return hist_err(h, err, CHORD_E_UNSUPPORTED,
                             "schema version %d, expected %d (open it read-write once to upgrade)",
                             version, SCHEMA_VERSION);
@@ -570,6 +578,7 @@ static chord_status configure(hist *h, const hist_open_params *p, chord_err *err
         return st;
     if ((st = migrate(h, err)) != CHORD_OK)
         return st;
+    h->version = SCHEMA_VERSION;
     return recover(h, err);
 }
 
@@ -629,6 +638,7 @@ void hist_close(hist *h)
         hist_stream_end(h, HIST_INTERRUPTED, NULL, &ignored);
     }
     free(h->s_buf);
+    free(h->s_rbuf);
     /* sqlite3_close fails only with unfinalized statements, and every
      * function here finalizes its own. */
     sqlite3_close(h->db);

@@ -82,6 +82,10 @@ chord_status hist_export_json(hist *h, int64_t id, FILE *f, chord_err *err)
                 hist_status_name(m->status), t1, m->counts.n_prompt, m->counts.n_gen,
                 m->counts.prompt_ms, m->counts.gen_ms);
         chord_json_write_str(f, m->content, m->len);
+        if (m->reasoning_len) {
+            fputs(",\n   \"reasoning\": ", f);
+            chord_json_write_str(f, m->reasoning, m->reasoning_len);
+        }
         fputc('}', f);
     }
     fputs(c->n_msgs ? "\n ]}\n" : "]}\n", f);
@@ -129,6 +133,10 @@ chord_status hist_export_md(hist *h, int64_t id, FILE *f, chord_err *err)
     for (int i = 0; i < c->n_msgs; i++) {
         const hist_msg *m = &c->msgs[i];
         fprintf(f, "\n## %s\n\n", role_heading(m->role));
+        size_t ra, rb;
+        if (hist_trim(m->reasoning, m->reasoning_len, &ra, &rb))
+            fprintf(f, "<details><summary>Reasoning</summary>\n\n%.*s\n\n</details>\n\n",
+                    (int)(rb - ra), m->reasoning + ra);
         fwrite(m->content, 1, m->len, f);
         if (m->len && m->content[m->len - 1] != '\n')
             fputc('\n', f);

@@ -14,6 +14,7 @@ struct hist {
     sqlite3 *db;
     char *path;
     bool read_only;
+    int version;            /* the schema version the file is at */
     int busy_ms;
 
     /* The open stream (hist_stream_*), if any. */
@@ -23,6 +24,8 @@ struct hist {
     int64_t s_conv, s_msg;
     char *s_buf;            /* text not yet flushed */
     size_t s_len, s_cap;
+    char *s_rbuf;           /* reasoning not yet flushed */
+    size_t s_rlen, s_rcap;
     int s_tokens;           /* tokens of the whole message so far */
     int s_pending_tokens;   /* tokens added since the last flush */
     int64_t s_last_flush;   /* monotonic ms */

@@ -33,6 +33,18 @@ static bool grow(void **v, int n, int *cap, size_t sz)
  * One conversation
  * ------------------------------------------------------------------------- */
 
+bool hist_trim(const char *text, size_t len, size_t *a, size_t *b)
+{
+    size_t i = 0, j = len;
+    while (i < j && strchr(" \t\r\n", text[i]))
+        i++;
+    while (j > i && strchr(" \t\r\n", text[j - 1]))
+        j--;
+    *a = i;
+    *b = j;
+    return j > i;
+}
+
 void hist_conv_free(hist_conv *c)
 {
     if (!c)
@@ -40,6 +52,7 @@ void hist_conv_free(hist_conv *c)
     for (int i = 0; i < c->n_msgs; i++) {
         free(c->msgs[i].role);
         free(c->msgs[i].content);
+        free(c->msgs[i].reasoning);
     }
     free(c->msgs);
     free(c->title);
@@ -53,9 +66,11 @@ void hist_conv_free(hist_conv *c)
 static chord_status load_msgs(hist *h, hist_conv *c, const char *doing, chord_err *err)
 {
     sqlite3_stmt *q;
-    chord_status st = hist_prep(h,
-        "SELECT id, seq, role, content, status, n_prompt, n_gen, prompt_ms, gen_ms,"
-        " created_at FROM messages WHERE conversation_id = ? ORDER BY seq", &q, doing, err);
+    chord_status st = hist_prep(h, h->version >= 3
+        ? "SELECT id, seq, role, content, status, n_prompt, n_gen, prompt_ms, gen_ms,"
+          " created_at, reasoning FROM messages WHERE conversation_id = ? ORDER BY seq"
+        : "SELECT id, seq, role, content, status, n_prompt, n_gen, prompt_ms, gen_ms,"
+          " created_at, '' FROM messages WHERE conversation_id = ? ORDER BY seq", &q, doing, err);
     if (st != CHORD_OK)
         return st;
     sqlite3_bind_int64(q, 1, c->id);
@@ -79,9 +94,12 @@ static chord_status load_msgs(hist *h, hist_conv *c, const char *doing, chord_er
         m->counts.prompt_ms = sqlite3_column_double(q, 7);
         m->counts.gen_ms = sqlite3_column_double(q, 8);
         m->created_at = sqlite3_column_int64(q, 9);
+        m->reasoning = hist_col_dup(q, 10, &m->reasoning_len, &no_mem);
         if (!m->content && !no_mem)
             m->content = calloc(1, 1);
-        if (no_mem || !m->content || !m->role) {
+        if (!m->reasoning && !no_mem)
+            m->reasoning = calloc(1, 1);
+        if (no_mem || !m->content || !m->role || !m->reasoning) {
             no_mem = true;
             break;
         }

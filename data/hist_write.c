@@ -287,10 +287,12 @@ chord_status hist_stream_write(hist *h, bool final, hist_msg_status status,
     if (final)
         st = hist_prep(h,
             "UPDATE messages SET content = content || ?1, n_gen = ?2, status = ?3,"
-            " n_prompt = ?4, prompt_ms = ?5, gen_ms = ?6 WHERE id = ?7", &q, doing, err);
+            " n_prompt = ?4, prompt_ms = ?5, gen_ms = ?6, reasoning = reasoning || ?8"
+            " WHERE id = ?7", &q, doing, err);
     else
         st = hist_prep(h,
-            "UPDATE messages SET content = content || ?1, n_gen = ?2 WHERE id = ?7",
+            "UPDATE messages SET content = content || ?1, n_gen = ?2,"
+            " reasoning = reasoning || ?8 WHERE id = ?7",
             &q, doing, err);
     if (st != CHORD_OK)
         goto fail;
@@ -303,6 +305,7 @@ chord_status hist_stream_write(hist *h, bool final, hist_msg_status status,
         sqlite3_bind_double(q, 6, counts ? counts->gen_ms : 0);
     }
     sqlite3_bind_int64(q, 7, h->s_msg);
+    sqlite3_bind_text64(q, 8, h->s_rbuf ? h->s_rbuf : "", h->s_rlen, SQLITE_STATIC, SQLITE_UTF8);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {
@@ -328,6 +331,7 @@ chord_status hist_stream_write(hist *h, bool final, hist_msg_status status,
     if ((st = hist_tx_commit(h, doing, err)) != CHORD_OK)
         return st;
     h->s_len = 0;
+    h->s_rlen = 0;
     h->s_pending_tokens = 0;
     h->s_last_flush = hist_mono_ms();
     return CHORD_OK;
@@ -356,24 +360,40 @@ static chord_status broken(const hist *h, chord_err *err)
     return CHORD_E_IO;
 }
 
+/* Appends text to a stream buffer. */
+static bool buf_add(char **buf, size_t *n, size_t *cap, const char *text, size_t len)
+{
+    if (*n + len + 1 > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *n + len + 1)
+            c *= 2;
+        char *b = realloc(*buf, c);
+        if (!b)
+            return false;
+        *buf = b;
+        *cap = c;
+    }
+    if (len)
+        memcpy(*buf + *n, text, len);
+    *n += len;
+    return true;
+}
+
 chord_status hist_stream_add(hist *h, const char *text, int n_tokens, chord_err *err)
+{
+    return hist_stream_add_part(h, text, n_tokens, false, err);
+}
+
+chord_status hist_stream_add_part(hist *h, const char *text, int n_tokens, bool reasoning,
+                                  chord_err *err)
 {
     if (!h->s_active)
         return hist_err(h, err, CHORD_E_INVALID, "no message is streaming");
     size_t len = text ? strlen(text) : 0;
-    if (h->s_len + len + 1 > h->s_cap) {
-        size_t cap = h->s_cap ? h->s_cap : 1024;
-        while (cap < h->s_len + len + 1)
-            cap *= 2;
-        char *b = realloc(h->s_buf, cap);
-        if (!b)
-            return hist_err(h, err, CHORD_E_NOMEM, "out of memory (streaming a message)");
-        h->s_buf = b;
-        h->s_cap = cap;
-    }
-    if (len)
-        memcpy(h->s_buf + h->s_len, text, len);
-    h->s_len += len;
+    bool ok = reasoning ? buf_add(&h->s_rbuf, &h->s_rlen, &h->s_rcap, text, len)
+                        : buf_add(&h->s_buf, &h->s_len, &h->s_cap, text, len);
+    if (!ok)
+        return hist_err(h, err, CHORD_E_NOMEM, "out of memory (streaming a message)");
     if (n_tokens > 0) {
         h->s_tokens += n_tokens;
         h->s_pending_tokens += n_tokens;
@@ -392,7 +412,8 @@ chord_status hist_stream_poll(hist *h, chord_err *err)
         return CHORD_OK;
     if (h->s_broken)
         return broken(h, err);
-    if ((h->s_len || h->s_pending_tokens) && hist_mono_ms() - h->s_last_flush >= HIST_FLUSH_MS)
+    if ((h->s_len || h->s_rlen || h->s_pending_tokens) &&
+        hist_mono_ms() - h->s_last_flush >= HIST_FLUSH_MS)
         return flush(h, err);
     return CHORD_OK;
 }
@@ -409,5 +430,6 @@ chord_status hist_stream_end(hist *h, hist_msg_status status,
     chord_status st = hist_stream_write(h, true, status, counts, err);
     h->s_active = false;
     h->s_len = 0;
+    h->s_rlen = 0;
     return st;
 }

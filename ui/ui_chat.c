@@ -37,6 +37,25 @@ static bool msg_append(ui_msg *m, const char *s, size_t n)
     return true;
 }
 
+/* Appends to the message's reasoning part. */
+static bool msg_append_think(ui_msg *m, const char *s, size_t n)
+{
+    if (m->think_len + n + 1 > m->think_cap) {
+        size_t cap = m->think_cap ? m->think_cap : 64;
+        while (cap < m->think_len + n + 1)
+            cap *= 2;
+        char *t = realloc(m->think, cap);
+        if (!t)
+            return false;
+        m->think = t;
+        m->think_cap = cap;
+    }
+    memcpy(m->think + m->think_len, s, n);
+    m->think_len += n;
+    m->think[m->think_len] = 0;
+    return true;
+}
+
 /* Appends an empty message; NULL if memory ran out. */
 static ui_msg *msg_push(ui_chat *c, ui_role role)
 {
@@ -61,8 +80,10 @@ static ui_msg *msg_push(ui_chat *c, ui_role role)
 
 static void msgs_clear(ui_chat *c)
 {
-    for (int i = 0; i < c->n_msgs; i++)
+    for (int i = 0; i < c->n_msgs; i++) {
         free(c->msgs[i].text);
+        free(c->msgs[i].think);
+    }
     c->n_msgs = 0;
     c->view_start = 0;
     c->version++;
@@ -259,7 +280,10 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
         else
             continue;
         ui_msg *m = msg_push(c, r);
-        if (!m || !msg_append(m, hm->content, hm->len)) {
+        size_t ra, rb;
+        bool thought = hist_trim(hm->reasoning, hm->reasoning_len, &ra, &rb);
+        if (!m || !msg_append(m, hm->content, hm->len) ||
+            (thought && !msg_append_think(m, hm->reasoning + ra, rb - ra))) {
             hist_conv_free(hc);
             snprintf(err->msg, sizeof err->msg, "out of memory loading conversation %lld", (long long)id);
             return CHORD_E_NOMEM;
@@ -409,10 +433,20 @@ static void show_ready(ui_chat *c)
     while (chord_chat_reply_next(c->sess, &p)) {
         if (p.token >= 0)
             c->n_shown++;
-        if (m)
+        bool think = p.part == CHORD_PART_REASONING;
+        if (m && think) {
+            /* the blank lines that open a block are not worth a row */
+            size_t skip = 0;
+            while (!m->think_len && skip < p.len && strchr(" \t\r\n", p.text[skip]))
+                skip++;
+            msg_append_think(m, p.text + skip, p.len - skip);
+        } else if (m) {
             msg_append(m, p.text, p.len);
+        }
         c->version++;
-        if (c->hooks.on_text && p.len)
+        if (think && c->hooks.on_think && p.len)
+            c->hooks.on_think(c->hooks.ud, p.text, p.len);
+        else if (!think && c->hooks.on_text && p.len)
             c->hooks.on_text(c->hooks.ud, p.text, p.len);
         if (c->h && !c->stream_open && hist_ensure_conv(c)) {
             chord_err err;
@@ -423,7 +457,7 @@ static void show_ready(ui_chat *c)
         }
         if (c->h && c->stream_open) {
             chord_err err;
-            if (hist_stream_add(c->h, p.text, p.token >= 0 ? 1 : 0, &err) != CHORD_OK)
+            if (hist_stream_add_part(c->h, p.text, p.token >= 0 ? 1 : 0, think, &err) != CHORD_OK)
                 hist_failed(c, &err);
         }
     }

@@ -31,6 +31,8 @@ typedef struct ui_msg {
     ui_role role;
     char *text;
     size_t len, cap;
+    char *think;                /* a reasoning model's thinking (or NULL) */
+    size_t think_len, think_cap;
     bool interrupted, failed;
 } ui_msg;
 
@@ -40,6 +42,7 @@ typedef struct ui_chat ui_chat;
  * output or warning), the end of a reply. */
 typedef struct ui_chat_hooks {
     void (*on_text)(void *ud, const char *text, size_t len);
+    void (*on_think)(void *ud, const char *text, size_t len); /* reasoning text */
     void (*on_note)(void *ud, const char *text);
     void (*on_done)(void *ud, const chord_event *ev);
     void (*on_warn)(void *ud, const char *text);   /* problems; else on_note */
@@ -73,6 +76,7 @@ struct ui_chat {
     int last_n_prompt, last_n_gen;
     double last_prompt_ms, last_gen_ms, last_ttft_ms;
 
+    bool show_thinking;         /* reasoning shown whole, not one line (F3) */
     char *queued;               /* a message typed while a reply ran */
     uint64_t version;           /* bumped on every visible change */
     ui_chat_hooks hooks;

@@ -7,6 +7,8 @@
 #include "ui_chatview.h"
 
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +16,58 @@
 
 #define GUTTER 7
 
-/* One screen line: which message, which bytes. */
+/* What a screen line shows of its message. */
+enum { CV_TEXT, CV_THINK, CV_THOUGHT };
+
+/* One screen line: which message, which part, which bytes. */
 typedef struct cv_line {
     int msg;
     size_t a, b;
     bool first;       /* the message's first line: draw the role */
+    uint8_t kind;     /* CV_TEXT: the answer; CV_THINK: the reasoning, whole;
+                         CV_THOUGHT: the reasoning folded into one line */
 } cv_line;
+
+/* The folded reasoning's line: its size in words, and the key. */
+static int thought_line(const ui_msg *m, char *buf, size_t cap)
+{
+    int words = 0;
+    bool in = false;
+    for (size_t i = 0; i < m->think_len; i++) {
+        bool sp = strchr(" \t\r\n", m->think[i]) != NULL;
+        words += !sp && !in;
+        in = !sp;
+    }
+    return snprintf(buf, cap, "%s thought for %d word%s (F3 shows it)", ui_draw_utf8() ? "\xe2\x96\xb8" : ">",
+                    words, words == 1 ? "" : "s");
+}
+
+/* Wraps text into lines of kind at the end of v (grown as needed). */
+static int add_lines(cv_line **v, int *n, int *cap, int msg, const char *text, size_t len, int width,
+                     uint8_t kind, ui_line **last)
+{
+    int k = ui_wrap(text, len, width, NULL, 0);
+    ui_line *L = malloc((size_t)k * sizeof *L);
+    if (!L)
+        return -1;
+    ui_wrap(text, len, width, L, k);
+    if (*n + k + 3 > *cap) {
+        int c = *cap;
+        while (*n + k + 3 > c)
+            c *= 2;
+        cv_line *t = realloc(*v, (size_t)c * sizeof *t);
+        if (!t) {
+            free(L);
+            return -1;
+        }
+        *v = t;
+        *cap = c;
+    }
+    for (int j = 0; j < k; j++)
+        (*v)[(*n)++] = (cv_line){msg, L[j].start, L[j].end, false, kind};
+    *last = L;
+    return k;
+}
 
 static const char *msg_mark(const ui_msg *m);
 
@@ -54,7 +102,10 @@ static const char *msg_mark(const ui_msg *m)
 }
 
 /* Appends the wrapped lines of every visible message (and a blank line
- * between messages) to *out. Returns the count, or -1 without memory. */
+ * between messages) to *out. Returns the count, or -1 without memory. A
+ * reasoning model's thinking comes first, dimmed: whole while it streams
+ * (or when F3 asked for it), else folded into one line once the answer
+ * has begun. */
 static int layout(const ui_chat *c, int width, cv_line **out)
 {
     int cap = 64, n = 0;
@@ -63,38 +114,39 @@ static int layout(const ui_chat *c, int width, cv_line **out)
         return -1;
     for (int i = c->view_start; i < c->n_msgs; i++) {
         const ui_msg *m = &c->msgs[i];
-        int k = ui_wrap(m->text, m->len, width, NULL, 0);
-        ui_line *L = malloc((size_t)k * sizeof *L);
-        if (!L) {
-            free(v);
-            return -1;
-        }
-        ui_wrap(m->text, m->len, width, L, k);
-        if (n + k + 2 > cap) {
-            while (n + k + 2 > cap)
-                cap *= 2;
-            cv_line *t = realloc(v, (size_t)cap * sizeof *t);
-            if (!t) {
-                free(L);
-                free(v);
-                return -1;
-            }
-            v = t;
-        }
         /* notes sit tight together; turns get air between them */
         bool gap = i > c->view_start && !(m->role == UI_ROLE_NOTE && c->msgs[i - 1].role == UI_ROLE_NOTE);
         if (gap)
-            v[n++] = (cv_line){-1, 0, 0, false};
-        for (int j = 0; j < k; j++)
-            v[n++] = (cv_line){i, L[j].start, L[j].end, j == 0};
-        /* a mark that does not fit after the text gets a line of its own */
-        const char *mk = msg_mark(m);
-        if (*mk && L[k - 1].cols + ui_text_width(mk, strlen(mk)) > width)
-            v[n++] = (cv_line){i, m->len, m->len, false};
-        free(L);
+            v[n++] = (cv_line){-1, 0, 0, false, CV_TEXT};
+        int first = n;
+        ui_line *L = NULL;
+        if (m->think_len) {
+            if (c->show_thinking || m->len == 0) {
+                if (add_lines(&v, &n, &cap, i, m->think, m->think_len, width, CV_THINK, &L) < 0)
+                    goto oom;
+                free(L);
+                L = NULL;
+            } else {
+                v[n++] = (cv_line){i, 0, 0, false, CV_THOUGHT};
+            }
+        }
+        int k = 0;
+        if (m->len || !m->think_len) {
+            if ((k = add_lines(&v, &n, &cap, i, m->text, m->len, width, CV_TEXT, &L)) < 0)
+                goto oom;
+            /* a mark that does not fit after the text gets a line of its own */
+            const char *mk = msg_mark(m);
+            if (*mk && L[k - 1].cols + ui_text_width(mk, strlen(mk)) > width)
+                v[n++] = (cv_line){i, m->len, m->len, false, CV_TEXT};
+            free(L);
+        }
+        v[first].first = true;
     }
     *out = v;
     return n;
+oom:
+    free(v);
+    return -1;
 }
 
 void ui_chatview_draw(ui_chatview *v, const ui_chat *c, WINDOW *w, ui_rect r)
@@ -136,6 +188,17 @@ void ui_chatview_draw(ui_chatview *v, const ui_chat *c, WINDOW *w, ui_rect r)
         }
         if (m->role == UI_ROLE_NOTE)
             wattrset(w, ui_style_attr(UI_S_NOTE));
+        if (l->kind != CV_TEXT) {
+            char buf[96];
+            int k = l->kind == CV_THOUGHT ? thought_line(m, buf, sizeof buf) : 0;
+            wattrset(w, ui_style_attr(UI_S_DIM));
+            if (l->kind == CV_THOUGHT)
+                ui_draw_text(w, y, r.x + GUTTER, buf, k > 0 ? (size_t)k : 0, width);
+            else
+                ui_draw_text(w, y, r.x + GUTTER, m->think + l->a, l->b - l->a, width);
+            wattrset(w, A_NORMAL);
+            continue;
+        }
         int cols = ui_draw_text(w, y, r.x + GUTTER, m->text + l->a, l->b - l->a, width);
         wattrset(w, A_NORMAL);
         bool last = first + row + 1 >= n || L[first + row + 1].msg != l->msg;

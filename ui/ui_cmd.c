@@ -29,6 +29,7 @@ static const char help_text[] =
     "/set KEY VALUE        temp, top_k, top_p, min_p, repeat_penalty, seed, n\n"
     "/stats                engine and history statistics\n"
     "/panes                show or hide the diagnostics (F2)\n"
+    "F3                    a reasoning model's thinking: whole or folded\n"
     "/export md|json FILE  write this conversation to FILE\n"
     "/model                about the model\n"
     "/clear                clear the screen\n"

@@ -38,6 +38,20 @@ static void repl_text(void *ud, const char *text, size_t len)
     fflush(stdout);
 }
 
+/* The REPL streams a reasoning model's thinking as it comes, dimmed on a
+ * terminal (and as plain text otherwise), before the answer. */
+static void repl_think(void *ud, const char *text, size_t len)
+{
+    (void)ud;
+    bool dim = isatty(1) && !getenv("NO_COLOR");
+    if (dim)
+        fputs("\033[2m", stdout);
+    fwrite(text, 1, len, stdout);
+    if (dim)
+        fputs("\033[0m", stdout);
+    fflush(stdout);
+}
+
 static void repl_note(void *ud, const char *text)
 {
     (void)ud;
@@ -128,7 +142,8 @@ int ui_run_repl(const ui_config *cfg)
         ui_chat_free(&chat);
         return 1;
     }
-    chat.hooks = (ui_chat_hooks){repl_text, repl_note, repl_done, repl_warn, NULL};
+    chat.hooks = (ui_chat_hooks){.on_text = repl_text, .on_think = repl_think, .on_note = repl_note,
+                                 .on_done = repl_done, .on_warn = repl_warn};
     setlocale(LC_CTYPE, "");
     bool tty = isatty(0);
     struct sigaction sa, old_sa;

@@ -172,6 +172,11 @@ static void handle_key(tui *t, int r, wint_t ch)
         case KEY_F(2):
             apply_cmd_flags(t, UI_CMD_PANES);
             break;
+        case KEY_F(3):
+            /* a reasoning model's thinking: folded to one line, or whole */
+            t->chat.show_thinking = !t->chat.show_thinking;
+            t->chat.version++;
+            break;
         case KEY_PPAGE:
             ui_chatview_scroll(&t->view, t->view.page > 2 ? t->view.page - 1 : 1);
             break;

@@ -251,6 +251,13 @@ chord_status chat_new(chord_model *m, chord_ctx *ctx, const chord_chat_params *p
     if (p && p->system && *p->system && !(s->system = strdup(p->system)))
         goto nomem;
     find_stops(s);
+    chat_parts_init(&s->parts, m);
+    if (s->parts.fmt == CHAT_FMT_HARMONY) {
+        /* "<|end|>" closes every harmony message, the analysis ones too:
+         * the parts decide which one ends the turn */
+        chat_stop_init(&s->filter, "");
+        s->n_stop = 0;
+    }
     *out = s;
     return CHORD_OK;
 nomem:
@@ -274,6 +281,9 @@ void chat_free(chord_chat *s)
     free(s->tmpl_src);
     free(s->tmpl_family);
     chat_stop_free(&s->filter);
+    chat_parts_free(&s->parts);
+    free(s->answer);
+    free(s->thought);
     free(s);
 }
 
@@ -372,6 +382,9 @@ chord_status chat_prepare(chord_chat *s, int reserve, int *n_dropped, int *n_reu
     *n_reuse = 0;
     chat_stop_reset(&s->filter);
     s->ended = false;
+    s->n_out_tok = 0;
+    s->last_part = CHORD_PART_ANSWER;
+    s->answer_len = s->thought_len = 0;
     int n_ctx = chord_ctx_n_ctx(s->ctx);
     int lu = last_user(s);
     for (;;) {
@@ -403,6 +416,7 @@ chord_status chat_prepare(chord_chat *s, int reserve, int *n_dropped, int *n_reu
         p++;
     if (p >= s->n_feed)
         p = s->n_feed - 1;
+    chat_parts_reset(&s->parts, s->prompt_text);
     chord_ctx_truncate(s->ctx, p);
     p = chord_ctx_pos(s->ctx); /* a windowed model may have to start over */
     s->n_kv = p;
@@ -435,6 +449,9 @@ bool chat_reply_token(chord_chat *s, chord_token t, const char *text, chord_stat
         return true;
     if (t >= 0 && !feed_push(s, t))
         *st = CHORD_E_NOMEM;
+    bool part_ends = false;
+    if (t >= 0)
+        chat_parts_push(&s->parts, t, text, &part_ends);
     for (int i = 0; t >= 0 && i < s->n_stop; i++)
         if (s->stop[i] == t) {
             /* the template's end of turn as a token: the reply is complete */
@@ -446,6 +463,10 @@ bool chat_reply_token(chord_chat *s, chord_token t, const char *text, chord_stat
     s->ended = chat_stop_push(&s->filter, t, text, strlen(text), &st2);
     if (st2 != CHORD_OK)
         *st = st2;
+    if (part_ends && !s->ended) {
+        chat_stop_release_all(&s->filter);
+        s->ended = true;
+    }
     return s->ended;
 }
 
@@ -518,8 +539,12 @@ chord_status chat_reply_end(chord_chat *s, bool keep, chord_err *err)
         chord_chat_pop(s);
         return CHORD_OK;
     }
+    /* pieces the caller did not take still belong to their parts */
+    chord_chat_piece piece;
+    while (chord_chat_reply_next(s, &piece))
+        ;
     size_t len = 0;
-    const char *reply = chat_stop_reply(&s->filter, &len);
+    const char *reply = chord_chat_reply_text(s, &len);
     chord_status st = chord_chat_add(s, false, reply, len, err);
     if (st != CHORD_OK) {
         chord_chat_pop(s);

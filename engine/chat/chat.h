@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat/chat_parts.h"
 #include "chat/chat_stop.h"
 #include "chord.h"
 
@@ -69,6 +70,11 @@ struct chord_chat {
     chord_token stop[CHAT_MAX_STOP]; /* extra end-of-turn tokens */
     int n_stop;
     chat_stop filter;            /* the stop text and the reply */
+    chat_parts parts;            /* answer, reasoning and markup */
+    int n_out_tok;               /* pieces with a token handed out */
+    int last_part;               /* the part of the last piece handed out */
+    char *answer, *thought;      /* the parts handed out (NUL-terminated) */
+    size_t answer_len, answer_cap, thought_len, thought_cap;
     bool ended;                  /* this reply reached the end of its turn */
 };
 

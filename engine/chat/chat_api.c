@@ -169,14 +169,73 @@ void chord_chat_reply_flush(chord_chat *s)
     chat_stop_release_all(&s->filter);
 }
 
+/* Appends n bytes to a part's buffer; false when memory ran out (the part
+ * then misses the piece, the reply goes on). */
+static bool part_append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 256;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *b = realloc(*buf, c);
+        if (!b)
+            return false;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = 0;
+    return true;
+}
+
 bool chord_chat_reply_next(chord_chat *s, chord_chat_piece *out)
 {
-    return chat_stop_next(&s->filter, &out->token, &out->text, &out->len);
+    if (!chat_stop_next(&s->filter, &out->token, &out->text, &out->len))
+        return false;
+    /* pieces come out in the order their tokens went in, one per token:
+     * the k-th with a token is the k-th token the parts classified; text
+     * without one (the detokenizer's tail) continues the part before it */
+    out->part = out->token >= 0 ? chat_parts_kind(&s->parts, s->n_out_tok++) : s->last_part;
+    s->last_part = out->part;
+    if (out->part == CHORD_PART_MARKUP) {
+        out->text = "";
+        out->len = 0;
+    } else if (out->part == CHORD_PART_REASONING) {
+        part_append(&s->thought, &s->thought_len, &s->thought_cap, out->text, out->len);
+    } else {
+        part_append(&s->answer, &s->answer_len, &s->answer_cap, out->text, out->len);
+    }
+    return true;
 }
 
 const char *chord_chat_reply_text(const chord_chat *s, size_t *len)
 {
-    return chat_stop_reply(&s->filter, len);
+    if (s->parts.fmt == CHAT_FMT_PLAIN)
+        return chat_stop_reply(&s->filter, len);
+    *len = s->answer_len;
+    return s->answer ? s->answer : "";
+}
+
+const char *chord_chat_reply_reasoning(const chord_chat *s, size_t *len)
+{
+    const char *t = s->thought ? s->thought : "";
+    size_t a = 0, b = s->thought_len;
+    while (a < b && strchr(" \t\r\n", t[a]))
+        a++;
+    while (b > a && strchr(" \t\r\n", t[b - 1]))
+        b--;
+    *len = b - a;
+    return t + a;
+}
+
+const char *chord_chat_reasoning_format(const chord_chat *s)
+{
+    switch (s->parts.fmt) {
+    case CHAT_FMT_THINK: return "think";
+    case CHAT_FMT_HARMONY: return "harmony";
+    default: return NULL;
+    }
 }
 
 chord_status chord_chat_reply_end(chord_chat *s, bool keep, chord_err *err)

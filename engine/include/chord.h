@@ -369,10 +369,18 @@ typedef struct chord_chat_params {
 /* A piece of reply text cleared for showing: token is the generated token
  * it comes from (-1: text without one, the detokenizer's tail); text is
  * NUL-terminated, len bytes (may be 0), valid until the next call. */
+typedef enum chord_part {
+    CHORD_PART_ANSWER = 0,    /* the reply proper */
+    CHORD_PART_REASONING,     /* a reasoning model's thinking (<think>...,
+                                 harmony's analysis channel) */
+    CHORD_PART_MARKUP,        /* neither: the markers around them; text "" */
+} chord_part;
+
 typedef struct chord_chat_piece {
     chord_token token;
     const char *text;
     size_t len;
+    chord_part part;
 } chord_chat_piece;
 
 /* Starts a session over m and ctx (borrowed; ctx empty and used by this
@@ -428,8 +436,15 @@ void chord_chat_reply_flush(chord_chat *s);
  * that may begin the stop text is held back until it is known not to);
  * false when none is ready. Call after each push and after the flush. */
 bool chord_chat_reply_next(chord_chat *s, chord_chat_piece *out);
-/* The reply so far, cut before the stop text. */
+/* The reply so far, cut before the stop text: its answer part only when
+ * the model reasons (the text handed out so far). */
 const char *chord_chat_reply_text(const chord_chat *s, size_t *len);
+/* The reasoning part of the reply handed out so far, without the blank
+ * lines around it ("" if none). */
+const char *chord_chat_reply_reasoning(const chord_chat *s, size_t *len);
+/* How the model marks its reasoning: "think" (<think> tags), "harmony"
+ * (gpt-oss's channels) or NULL when it has no reasoning part. */
+const char *chord_chat_reasoning_format(const chord_chat *s);
 /* After chord_gen_join(): notes what the cache now holds. keep: the reply
  * joins the conversation as an assistant message; else the turn (with the
  * user message that asked) leaves it. */

@@ -259,6 +259,68 @@ static void test_live_writer(const char *path, int64_t conv)
     close(go[0]); close(go[1]); close(ready[0]); close(ready[1]);
 }
 
+/* A reasoning model's reply: the thinking streams into its own column,
+ * interleaved flushes keep both parts in order, the loaded message and
+ * both exports carry it apart from the answer, and search sees only the
+ * answer. */
+static void test_reasoning(const char *path, int64_t conv)
+{
+    hist *h = ht_open(path);
+    if (!h) {
+        t_fail_at(__FILE__, __LINE__, "open");
+        return;
+    }
+    chord_err e;
+    int64_t id;
+    if (hist_stream_begin(h, conv, &id, &e) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "%s", e.msg);
+        hist_close(h);
+        return;
+    }
+    for (int i = 0; i < 40; i++)
+        T_CHECK(hist_stream_add_part(h, i ? " think" : "\nthink", 1, true, &e) == CHORD_OK, "%s", e.msg);
+    T_CHECK(hist_stream_add_part(h, "\n", 1, true, &e) == CHORD_OK, "%s", e.msg);
+    for (int i = 0; i < 40; i++)
+        T_CHECK(hist_stream_add(h, " zanswer", 1, &e) == CHORD_OK, "%s", e.msg);
+    hist_counts hc = {5, 81, 1, 2};
+    T_CHECK(hist_stream_end(h, HIST_COMPLETE, &hc, &e) == CHORD_OK, "%s", e.msg);
+    T_EQ_INT(ht_int(path, "SELECT length(reasoning) FROM messages WHERE id = ?", id, true), 6 + 39 * 6 + 1);
+    T_EQ_INT(row_len(path, id), 40 * 8);
+
+    hist_conv *c;
+    if (hist_conv_load(h, conv, &c, &e) != CHORD_OK) {
+        t_fail_at(__FILE__, __LINE__, "%s", e.msg);
+        hist_close(h);
+        return;
+    }
+    const hist_msg *m = &c->msgs[c->n_msgs - 1];
+    T_EQ_INT(m->id, id);
+    T_CHECK(m->reasoning_len == 241 && !strncmp(m->reasoning, "\nthink think", 12), "reasoning loaded");
+    T_CHECK(!strstr(m->content, "think"), "the answer holds no reasoning");
+    hist_conv_free(c);
+
+    char *json = NULL, *md = NULL;
+    size_t nj = 0, nm = 0;
+    FILE *f = open_memstream(&json, &nj);
+    T_CHECK(hist_export_json(h, conv, f, &e) == CHORD_OK, "%s", e.msg);
+    fclose(f);
+    f = open_memstream(&md, &nm);
+    T_CHECK(hist_export_md(h, conv, f, &e) == CHORD_OK, "%s", e.msg);
+    fclose(f);
+    T_CHECK(ht_has(json, "\"reasoning\": \"\\nthink think"), "json export: %s", json);
+    T_CHECK(ht_has(md, "<details><summary>Reasoning</summary>\n\nthink think"), "md export: %s", md);
+    free(json);
+    free(md);
+
+    hist_hit *hits;
+    int n;
+    T_CHECK(hist_search(h, "zanswer", 10, NULL, NULL, &hits, &n, &e) == CHORD_OK && n >= 1, "search finds the answer");
+    hist_hits_free(hits, n);
+    T_CHECK(hist_search(h, "think", 10, NULL, NULL, &hits, &n, &e) == CHORD_OK && n == 0, "search leaves reasoning out");
+    hist_hits_free(hits, n);
+    hist_close(h);
+}
+
 int main(void)
 {
     char *path = ht_path("s.db");
@@ -276,6 +338,7 @@ int main(void)
     /* Slow tokens (4/s): the one-second rule bounds it; zombie writer. */
     test_crash(path, conv, 250, 2600, 1000 / 250 + 1, false);
     test_live_writer(path, conv);
+    test_reasoning(path, conv);
     T_CHECK(ht_integrity(path), "integrity");
     free(path);
     return t_done();
