@@ -68,7 +68,11 @@ static int get_json(pull_ctx *c, const char *url, const char *repo, chord_json *
     if (hr == HUB_NET) {
         if (offline && resp->status == 0)
             *offline = true;
-        prog_error(&c->prog, "cannot reach %s: %s", c->endpoint, resp->error_message);
+        if (resp->status)
+            prog_error(&c->prog, "%s: the Hub at %s answered HTTP %ld (%s); try again later", repo,
+                       c->endpoint, resp->status, resp->error_message);
+        else
+            prog_error(&c->prog, "cannot reach %s: %s", c->endpoint, resp->error_message);
         return 1;
     }
     if (hr == HUB_HTTP) {

@@ -28,6 +28,7 @@ between two pulls (all optional):
   {"no_range": true}             Range is ignored (200 and the whole file)
   {"status": S}                  every request answers S
   {"page_size": N}               tree pages of N entries
+  {"fake_size": N}               the tree says every .gguf file has N bytes
 
 Every request is logged to ROOT/log.jsonl: {"path", "range", "status", "sent",
 "auth"} (sent = body bytes written), so a test can assert what was asked.
@@ -44,7 +45,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ROOT = sys.argv[1]
+ROOT = None  # set by main(); the module is also imported by the tests for commit_of
 LOCK = threading.Lock()
 DROPS_DONE = [0]
 
@@ -202,6 +203,8 @@ class Hub(BaseHTTPRequestHandler):
             if is_lfs(p):
                 e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data),
                             "pointerSize": 134}
+            if is_lfs(p) and "fake_size" in m:
+                e["size"] = e["lfs"]["size"] = int(m["fake_size"])
             entries.append(e)
         if "recursive" not in query:
             entries = [e for e in entries if "/" not in e["path"]]
@@ -271,6 +274,8 @@ class Hub(BaseHTTPRequestHandler):
 
 
 def main():
+    global ROOT
+    ROOT = sys.argv[1]
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
     srv.daemon_threads = True
     tmp = sys.argv[2] + ".tmp"
