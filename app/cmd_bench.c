@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "cmd.h"
+#include "models.h"
 
 static void usage(FILE *f)
 {
@@ -118,6 +119,9 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
         app_error("bench: -m MODEL is required (see chord bench --help)");
         return EXIT_USAGE;
     }
+    int mrc = models_resolve_arg(&o->model);
+    if (mrc)
+        return mrc;
     if (o->cold && !o->stream) {
         app_error("bench: --cold applies to the streamed run: give --mem-budget too");
         return EXIT_USAGE;

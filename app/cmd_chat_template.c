@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "models.h"
 
 static void usage(FILE *f)
 {
@@ -125,6 +126,9 @@ int cmd_chat_template(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    int mrc = model ? models_resolve_arg(&model) : 0;
+    if (mrc)
+        return mrc;
 
     int rc = EXIT_FAIL;
     char *tsrc = NULL, *mtext = NULL, *out = NULL;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "models.h"
 
 static void usage(FILE *f)
 {
@@ -112,6 +113,11 @@ int cmd_detokenize(int argc, char **argv)
     if (!ids_ok) {
         free(ids);
         return EXIT_USAGE;
+    }
+    int mrc = models_resolve_arg(&model);
+    if (mrc) {
+        free(ids);
+        return mrc;
     }
     if (!any_ids) {
         char *in = read_stdin();

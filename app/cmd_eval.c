@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "models.h"
 
 static void eval_usage(void)
 {
@@ -99,6 +100,9 @@ int cmd_eval(int argc, char **argv)
         eval_usage();
         return EXIT_USAGE;
     }
+    int mrc = models_resolve_arg(&model);
+    if (mrc)
+        return mrc;
     chord_token *toks = NULL;
     int n = opts_parse_token_list(tokens_s, &toks);
     if (n <= 0) {

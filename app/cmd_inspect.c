@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "models.h"
 
 static void usage(FILE *f)
 {
@@ -40,6 +41,9 @@ int cmd_inspect(int argc, char **argv)
         app_error("inspect: missing MODEL (usage: chord inspect MODEL.gguf)");
         return EXIT_USAGE;
     }
+    int mrc = models_resolve_arg(&path);
+    if (mrc)
+        return mrc;
     chord_err err;
     chord_status st = chord_inspect(path, stdout, &err);
     if (st) {

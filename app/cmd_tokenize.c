@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "models.h"
 
 static void usage(FILE *f)
 {
@@ -117,6 +118,9 @@ int cmd_tokenize(int argc, char **argv)
         app_error("tokenize: give either TEXT or -f FILE (see chord tokenize --help)");
         return EXIT_USAGE;
     }
+    int mrc = models_resolve_arg(&model);
+    if (mrc)
+        return mrc;
 
     char *buf = NULL;
     size_t len;

@@ -11,8 +11,11 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "hist.h"
+#include "models.h"
 #include "ui.h"
+#include "ui_modelpick.h"
 
 /* Reads a whole text file into a malloc'd string, or NULL. */
 static char *slurp(const char *path)
@@ -68,11 +71,74 @@ static bool resolve_template(const char *arg, ui_config *cfg, char **owned)
     return true;
 }
 
+/* No model named: the models listed, in a picker. 0 with the file in
+ * path, or the exit code (EXIT_OK when the user quit the picker). */
+static int pick_model(char *path, size_t n)
+{
+    models_list l;
+    if (!models_scan(&l)) {
+        models_list_free(&l);
+        app_error("out of memory listing the models");
+        return EXIT_FAIL;
+    }
+    /* a model whose file cannot be read is no choice */
+    const char **names = calloc((size_t)l.n + 1, sizeof *names);
+    const char **details = calloc((size_t)l.n + 1, sizeof *details);
+    char (*dbuf)[160] = calloc((size_t)l.n + 1, sizeof *dbuf);
+    int *idx = calloc((size_t)l.n + 1, sizeof *idx);
+    int k = 0, rc = EXIT_FAIL;
+    if (!names || !details || !dbuf || !idx) {
+        app_error("out of memory listing the models");
+        goto out;
+    }
+    for (int i = 0; i < l.n; i++) {
+        const models_entry *e = &l.v[i];
+        if (e->error)
+            continue;
+        char p[16], b[32];
+        models_fmt_params(e->n_params, p, sizeof p);
+        models_fmt_bytes(e->bytes, b, sizeof b);
+        snprintf(dbuf[k], sizeof dbuf[k], "%-10s %6s  %-7s %10s  %s", e->arch, p, e->type_name, b,
+                 models_source_name(e->src));
+        names[k] = e->name;
+        details[k] = dbuf[k];
+        idx[k++] = i;
+    }
+    if (!k) {
+        app_error("no models found; get a small one with: chord pull Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M");
+        goto out;
+    }
+    int c = ui_pick_model(names, details, k);
+    if (c < 0)
+        rc = EXIT_OK;
+    else if (snprintf(path, n, "%s", l.v[idx[c]].path) < (int)n)
+        rc = 0;
+out:
+    free(names);
+    free(details);
+    free(dbuf);
+    free(idx);
+    models_list_free(&l);
+    return rc;
+}
+
 int mode_interactive(const chord_opts *o)
 {
-    if (!o->model) {
-        app_error("no model: use -m MODEL.gguf (see chord --help)");
+    bool tui = !o->no_tui && isatty(0) && isatty(1);
+    char picked[4096] = "";
+    const char *model = o->model;
+    if (!model && !tui) {
+        char cp[4096];
+        app_error("no model: give -m MODEL (a file, OWNER/NAME:QUANT, ollama:NAME or a name from "
+                  "chord models) or set model in %s",
+                  config_path(cp, sizeof cp) ? cp : "the config file");
         return EXIT_USAGE;
+    }
+    if (!model) {
+        int prc = pick_model(picked, sizeof picked);
+        if (prc || !picked[0])
+            return prc;
+        model = picked;
     }
     ui_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -83,7 +149,7 @@ int mode_interactive(const chord_opts *o)
     chord_err err;
     chord_model_params mp = opts_model_params(o);
     chord_model *m = NULL;
-    if (chord_model_load(o->model, &mp, &m, &err) != CHORD_OK) {
+    if (chord_model_load(model, &mp, &m, &err) != CHORD_OK) {
         app_error("%s", err.msg);
         free(tmpl);
         return EXIT_FAIL;
@@ -122,11 +188,11 @@ int mode_interactive(const chord_opts *o)
     cfg.model = m;
     cfg.ctx = ctx;
     cfg.hist = h;
-    cfg.model_path = o->model;
+    cfg.model_path = model;
     cfg.system = o->system;
     cfg.sampling = o->sampling;
     cfg.n_predict = o->n_predict;
-    if (!o->no_tui && isatty(0) && isatty(1))
+    if (tui)
         rc = ui_run_tui(&cfg);
     else
         rc = ui_run_repl(&cfg);

@@ -837,5 +837,19 @@ int models_resolve(const char *spec, char *buf, size_t n)
         app_error("%s:%s is not downloaded; run: chord pull %s:%s", repo, quant, repo, quant);
         return EXIT_FAIL;
     }
-    return resolve_listed(spec, pathlike || strchr(spec, '/'), buf, n);
+    if (pathlike) {
+        /* no listed name starts with '/', '.' or '~' or ends in .gguf */
+        app_error("%s: no such file", spec);
+        return EXIT_FAIL;
+    }
+    return resolve_listed(spec, strchr(spec, '/') != NULL, buf, n);
+}
+
+int models_resolve_arg(const char **model)
+{
+    static char path[PATH_CAP];
+    int rc = models_resolve(*model, path, sizeof path);
+    if (!rc)
+        *model = path;
+    return rc;
 }

@@ -78,6 +78,11 @@ void models_print_sources(FILE *f);
  * Returns 0 with the path in buf, or an exit code after printing why. */
 int models_resolve(const char *spec, char *buf, size_t n);
 
+/* For the subcommands that take -m: models_resolve into a buffer of its
+ * own (one model per run), replacing *model by the file. 0 or the exit
+ * code after printing why. */
+int models_resolve_arg(const char **model);
+
 /* "1.5B", "494M", "23K". */
 void models_fmt_params(int64_t n, char *buf, size_t cap);
 /* "468.6 MiB", "4.36 GiB". */
