@@ -204,6 +204,10 @@ void gguf_close(gguf_file *f)
         free(f->tensors[i].name);
     free(f->kv);
     free(f->tensors);
+    /* parts[0].path is path itself */
+    for (int i = 1; i < f->n_parts; i++)
+        free(f->parts[i].path);
+    free(f->parts);
     free(f->path);
     free(g->kv_slots);
     free(g->t_slots);

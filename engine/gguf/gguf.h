@@ -8,7 +8,15 @@
  * header of 700k tiny keys costs 2-4 bytes of memory per byte of file).
  * It reads with buffered pread(), keeps no descriptor open and never maps
  * the file: tensor data is the caller's business (the layer cache reads it
- * by absolute offset).
+ * by absolute offset in the tensor's part).
+ *
+ * Split models (llama.cpp's gguf-split): NAME-00001-of-0000N.gguf ...
+ * NAME-0000N-of-0000N.gguf, each part carrying split.no (0-based) and
+ * split.count, the first also split.tensors.count and all the model's
+ * metadata; every tensor lives whole in one part. gguf_open opens the whole
+ * set (from any of its parts) as one gguf_file: the first part's metadata,
+ * every part's tensors, each tensor knowing its part. A file that is not
+ * split is a set of one part.
  *
  * The writer streams: the caller declares every key and tensor, writes the
  * header, then hands each tensor's bytes in declaration order. It never
@@ -30,6 +38,11 @@
 
 #define GGUF_MAGIC 0x46554747u /* "GGUF" read as a little-endian uint32 */
 #define GGUF_DEFAULT_ALIGNMENT 32
+
+/* The split keys (llama.cpp's LLM_KV_SPLIT_*): u16, u16, i32. */
+#define GGUF_KEY_SPLIT_NO "split.no"
+#define GGUF_KEY_SPLIT_COUNT "split.count"
+#define GGUF_KEY_SPLIT_TENSORS "split.tensors.count"
 
 typedef enum gguf_vtype {
     GGUF_UINT8 = 0, GGUF_INT8, GGUF_UINT16, GGUF_INT16, GGUF_UINT32, GGUF_INT32,
@@ -59,27 +72,57 @@ typedef struct gguf_tensor {
     int type;             /* quant_type id (engine/quant/quant_types.h) */
     int n_dims;           /* 1..4 */
     int64_t ne[4];        /* ne[0] = row length; unused dims = 1 */
-    uint64_t offset;      /* ABSOLUTE file offset of the data */
+    uint64_t offset;      /* ABSOLUTE offset of the data in its part's file */
     uint64_t nbytes;
+    int part;             /* index in gguf_file.parts of the file holding it */
 } gguf_tensor;
 
-typedef struct gguf_file {
+/* One file of a model: the file itself, or one part of a split model. */
+typedef struct gguf_part {
     char *path;
     uint64_t file_size;
+    uint64_t data_offset; /* start of this file's data section */
+    uint64_t n_tensors;   /* tensors whose data this file holds */
+} gguf_part;
+
+typedef struct gguf_file {
+    char *path;           /* the first part's (the file's) path */
+    uint64_t file_size;   /* bytes of every part together */
     uint32_t version;
     uint64_t n_kv;
     gguf_kv *kv;          /* in file order */
     uint64_t n_tensors;
     gguf_tensor *tensors; /* in file order */
     uint32_t alignment;   /* general.alignment or 32 */
-    uint64_t data_offset; /* start of the data section (aligned end of the header;
-                             past the end of a file without tensors) */
+    uint64_t data_offset; /* start of the first part's data section (aligned end
+                             of the header; past the end of a file without tensors) */
+    int n_parts;          /* 1, or split.count of a split model */
+    gguf_part *parts;     /* in split.no order; parts[0].path == path */
 } gguf_file;
 
-/* Parses and validates a GGUF file. On success *out owns everything (free
- * with gguf_close); on failure *out is NULL and err names file and offset. */
+/* Parses and validates a GGUF model: a single file, or every part of a
+ * split model when path names any of its parts (each part checked: its
+ * split.no and split.count, no tensor twice, the tensor count the first
+ * part announces). On success *out owns everything (free with gguf_close);
+ * on failure *out is NULL and err names the file (a missing part by its
+ * name) and offset. */
 chord_status gguf_open(const char *path, gguf_file **out, chord_err *err);
+/* Parses one file only: a part of a split model stays one part (n_parts 1,
+ * its split.* keys visible), for tools that handle parts themselves. */
+chord_status gguf_open_file(const char *path, gguf_file **out, chord_err *err);
 void gguf_close(gguf_file *f);
+
+/* Split models' file names, as llama.cpp spells them: PREFIX-%05d-of-%05d.gguf
+ * with the 1-based part number. gguf_split_path writes part no (0-based) of
+ * count into buf; false if it does not fit. gguf_split_prefix writes into
+ * buf the PREFIX of a path that is part no of count; false if the name does
+ * not end that way (or does not fit). */
+bool gguf_split_path(char *buf, size_t n, const char *prefix, int no, int count);
+bool gguf_split_prefix(char *buf, size_t n, const char *path, int no, int count);
+/* A file's split keys: *no and *count (both 0 for a file that is not
+ * split; split.count 0 is what llama.cpp's merge leaves). Fails with a
+ * message naming the key when they are of the wrong type or out of range. */
+chord_status gguf_split_keys(const gguf_file *f, int *no, int *count, chord_err *err);
 
 /* Lookups. Keys are unique (the reader rejects duplicates). */
 const gguf_kv *gguf_find(const gguf_file *f, const char *key);

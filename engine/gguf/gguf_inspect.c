@@ -126,8 +126,11 @@ static double pct(uint64_t part, uint64_t whole)
 
 static void put_tensors(FILE *out, const gguf_file *f)
 {
+    /* a split model's offsets are in the tensor's part: say which */
+    bool split = f->n_parts > 1;
     fprintf(out, "\ntensors (%" PRIu64 "):\n", f->n_tensors);
-    fprintf(out, "  %-32s %-5s %-24s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
+    fprintf(out, "  %-32s %-5s %-24s %s%12s %12s\n", "name", "type", "shape", split ? " part" : "",
+            "offset", "bytes");
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const gguf_tensor *t = &f->tensors[i];
         char shape[64] = "";
@@ -135,8 +138,10 @@ static void put_tensors(FILE *out, const gguf_file *f)
         for (int d = 0; d < t->n_dims && n < sizeof shape; d++)
             n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%" PRId64, d ? " x " : "", t->ne[d]);
         put_name(out, t->name, 32);
-        fprintf(out, "%-5s %-24s %12" PRIu64 " %12" PRIu64 "\n", type_name(t->type), shape,
-                t->offset, t->nbytes);
+        fprintf(out, "%-5s %-24s ", type_name(t->type), shape);
+        if (split)
+            fprintf(out, "%5d", t->part + 1);
+        fprintf(out, "%12" PRIu64 " %12" PRIu64 "\n", t->offset, t->nbytes);
     }
     /* totals by type: type ids are below QT_COUNT (the reader checked) */
     uint64_t count[QT_COUNT] = {0}, bytes[QT_COUNT] = {0};
@@ -330,6 +335,13 @@ chord_status chord_inspect(const char *path, FILE *out, chord_err *err)
     fprintf(out, "version:     %" PRIu32 "\n", f->version);
     fprintf(out, "alignment:   %" PRIu32 "\n", f->alignment);
     fprintf(out, "data offset: %" PRIu64 "\n", f->data_offset);
+    if (f->n_parts > 1) {
+        fprintf(out, "split:       %d parts (size is their total)\n", f->n_parts);
+        for (int i = 0; i < f->n_parts; i++)
+            fprintf(out, "  part %-4d %s: %" PRIu64 " bytes, %" PRIu64 " tensors, data at %" PRIu64 "\n",
+                    i + 1, f->parts[i].path, f->parts[i].file_size, f->parts[i].n_tensors,
+                    f->parts[i].data_offset);
+    }
     fprintf(out, "\nmetadata (%" PRIu64 " keys):\n", f->n_kv);
     /* keys line up in one column, however long the longest (phi3's
      * rope.scaling.original_context_length is 41 bytes), up to a limit */

@@ -597,7 +597,7 @@ static chord_status parse(rd *r, gguf_file *f)
     return st;
 }
 
-chord_status gguf_open(const char *path, gguf_file **out, chord_err *err)
+chord_status gguf_open_file(const char *path, gguf_file **out, chord_err *err)
 {
     *out = NULL;
     rd r = {.fd = -1, .path = path, .err = err};
@@ -624,6 +624,13 @@ chord_status gguf_open(const char *path, gguf_file **out, chord_err *err)
     else {
         f->file_size = r.size;
         st = parse(&r, f);
+    }
+    /* a file is a set of one part; gguf_open gathers a split model's others */
+    if (!st && !(f->parts = calloc(1, sizeof *f->parts)))
+        st = err_set(err, CHORD_E_NOMEM, "%s: out of memory at offset 0", path);
+    if (!st) {
+        f->n_parts = 1;
+        f->parts[0] = (gguf_part){f->path, f->file_size, f->data_offset, f->n_tensors};
     }
     free(r.buf);
     close(r.fd);

@@ -59,22 +59,25 @@ static uint64_t streamed_bytes(const lc_cache *lc)
     return b;
 }
 
-/* Checks that every extent lies inside the file (with overflow checks), so
+/* Checks that every extent lies inside its file (with overflow checks), so
  * no pointer or read can go past its end. */
-static chord_status check_extents(const char *path, int n_groups,
-                                  const lc_group *groups, uint64_t file_size,
+static chord_status check_extents(const lc_cache *lc, int n_groups, const lc_group *groups,
                                   chord_err *err)
 {
     for (int g = 0; g < n_groups; g++) {
         if (groups[g].n < 0 || (groups[g].n > 0 && !groups[g].extents))
             return err_set(err, CHORD_E_INVALID, "%s: group %d: bad extent list (n=%d)",
-                           path, g, groups[g].n);
+                           lc->path, g, groups[g].n);
         for (int k = 0; k < groups[g].n; k++) {
             const lc_extent *e = &groups[g].extents[k];
+            if (e->file < 0 || e->file >= lc->n_files)
+                return err_set(err, CHORD_E_INVALID, "%s: group %d tensor %d: file %d of %d",
+                               lc->path, g, k, e->file, lc->n_files);
+            uint64_t file_size = lc->file_size[e->file];
             if (e->offset > file_size || e->size > file_size - e->offset)
                 return err_set(err, CHORD_E_FORMAT,
                                "%s: group %d tensor %d at offset %llu (%llu bytes) runs past end of file (%llu bytes)",
-                               path, g, k, (unsigned long long)e->offset,
+                               lc->paths[e->file], g, k, (unsigned long long)e->offset,
                                (unsigned long long)e->size, (unsigned long long)file_size);
         }
     }
@@ -102,17 +105,26 @@ static bool copy_groups(lc_cache *lc, const lc_group *groups)
     return true;
 }
 
-static chord_status open_mapped(lc_cache *lc, int fd, uint64_t fsize, chord_err *err)
+/* Maps every file read-only (each part of a split model on its own: the
+ * tensors of a part point into its mapping). */
+static chord_status open_mapped(lc_cache *lc, chord_err *err)
 {
-    if (fsize > 0) {
-        void *m = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
+    lc->map = calloc((size_t)lc->n_files, sizeof *lc->map);
+    lc->map_size = calloc((size_t)lc->n_files, sizeof *lc->map_size);
+    if (!lc->map || !lc->map_size)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", lc->path);
+    for (int f = 0; f < lc->n_files; f++) {
+        uint64_t fsize = lc->file_size[f];
+        if (fsize == 0)
+            continue;
+        void *m = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, lc->fd[f], 0);
         if (m == MAP_FAILED)
-            return err_errno(err, CHORD_E_IO, errno, "%s: mmap of %llu bytes", lc->path,
+            return err_errno(err, CHORD_E_IO, errno, "%s: mmap of %llu bytes", lc->paths[f],
                              (unsigned long long)fsize);
         /* advisory only: a failure changes speed, not results */
         (void)madvise(m, (size_t)fsize, MADV_WILLNEED);
-        lc->map = m;
-        lc->map_size = (size_t)fsize;
+        lc->map[f] = m;
+        lc->map_size[f] = (size_t)fsize;
     }
     lc->used = (int64_t)lc->total_bytes;
     return CHORD_OK;
@@ -244,7 +256,7 @@ static chord_status load_held(lc_cache *lc, chord_err *err)
         lc_fail why;
         if (!lc_read_group(gr, lc->fd, lc->release, gr->buf, LC_FAULT_NONE, &gr->csum, &why))
             return err_errno(err, CHORD_E_IO, why.err ? why.err : EIO,
-                             "%s: group %d: %s at offset %llu", lc->path, g, why.what,
+                             "%s: group %d: %s at offset %llu", lc->paths[why.file], g, why.what,
                              (unsigned long long)why.offset);
         gr->csum_set = true;
     }
@@ -361,10 +373,9 @@ static const char *resolve_budget(lc_cache *lc, int64_t asked)
     return " (auto budget: 80% of MemAvailable)";
 }
 
-/* Checks the experts' slices against the file, as check_extents does for
- * the groups. */
-static chord_status check_experts(const lc_cache *lc, const lc_experts *xc, uint64_t fsize,
-                                  chord_err *err)
+/* Checks the experts' slices against their files, as check_extents does
+ * for the groups. */
+static chord_status check_experts(const lc_cache *lc, const lc_experts *xc, chord_err *err)
 {
     if (xc->n_expert < 1 || xc->n_used < 1 || xc->n_used > xc->n_expert ||
         xc->n_used > CHORD_MAX_EXPERT_USED)
@@ -373,13 +384,17 @@ static chord_status check_experts(const lc_cache *lc, const lc_experts *xc, uint
     for (int l = 0; l < lc->n_groups - 1; l++) {
         const lc_expert_layer *ly = &xc->layer[l];
         for (int p = 0; p < ly->n_parts; p++) {
+            if (ly->file[p] < 0 || ly->file[p] >= lc->n_files)
+                return err_set(err, CHORD_E_INVALID, "%s: layer %d's experts: file %d of %d",
+                               lc->path, l, ly->file[p], lc->n_files);
+            uint64_t fsize = lc->file_size[ly->file[p]];
             uint64_t span = ly->stride[p] * (uint64_t)xc->n_expert;
             if (ly->stride[p] && span / ly->stride[p] != (uint64_t)xc->n_expert)
                 span = UINT64_MAX;
             if (ly->offset[p] > fsize || span > fsize - ly->offset[p])
                 return err_set(err, CHORD_E_FORMAT,
                                "%s: layer %d's experts at offset %llu run past end of file (%llu bytes)",
-                               lc->path, l, (unsigned long long)ly->offset[p],
+                               lc->paths[ly->file[p]], l, (unsigned long long)ly->offset[p],
                                (unsigned long long)fsize);
         }
     }
@@ -420,36 +435,77 @@ static void hold_all(lc_cache *lc)
     }
 }
 
+/* Opens (buffered) and sizes every file into lc. */
+static chord_status open_files(lc_cache *lc, int n_files, const char *const *paths, chord_err *err)
+{
+    lc->paths = calloc((size_t)n_files, sizeof *lc->paths);
+    lc->file_size = calloc((size_t)n_files, sizeof *lc->file_size);
+    lc->fd = malloc((size_t)n_files * sizeof *lc->fd);
+    if (!lc->paths || !lc->file_size || !lc->fd)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", paths[0]);
+    for (int f = 0; f < n_files; f++)
+        lc->fd[f] = -1;
+    lc->n_files = n_files;
+    for (int f = 0; f < n_files; f++)
+        if (!paths[f] || !(lc->paths[f] = strdup(paths[f])))
+            return err_set(err, paths[f] ? CHORD_E_NOMEM : CHORD_E_INVALID,
+                           "%s: file %d of the layer cache: %s", paths[0], f,
+                           paths[f] ? "out of memory" : "no path");
+    chord_status s = lc_fds_open(lc, O_RDONLY | O_CLOEXEC, lc->fd, "the layer cache", err);
+    for (int f = 0; s == CHORD_OK && f < n_files; f++) {
+        struct stat st;
+        if (fstat(lc->fd[f], &st) != 0)
+            return err_errno(err, CHORD_E_IO, errno, "%s: fstat", lc->paths[f]);
+        lc->file_size[f] = (uint64_t)st.st_size;
+    }
+    return s;
+}
+
+/* Switches to O_DIRECT reads of every file, or leaves buffered ones (and
+ * says why in *note) where the file system refuses O_DIRECT. */
+static chord_status open_direct(lc_cache *lc, const char **note, chord_err *err)
+{
+    int *dfd = malloc((size_t)lc->n_files * sizeof *dfd);
+    if (!dfd)
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", lc->path);
+    chord_err derr;
+    if (lc_fds_open(lc, O_RDONLY | O_CLOEXEC | O_DIRECT, dfd, "O_DIRECT reads", &derr) != CHORD_OK) {
+        free(dfd);
+        *note = " (O_DIRECT unsupported here: buffered reads)";
+        return CHORD_OK;
+    }
+    lc_fds_close(lc->n_files, lc->fd);
+    free(lc->fd);
+    lc->fd = dfd;
+    lc->direct = true;
+    lc->align = 4096;
+    for (int g = 0; g < lc->n_groups; g++)
+        if (!lc_layout(&lc->g[g], lc->align))
+            return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", lc->path);
+    return CHORD_OK;
+}
+
 chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
                      const lc_params *p, lc_cache **out, chord_err *err)
 {
+    return lc_open_files(1, &path, n_groups, groups, p, out, err);
+}
+
+chord_status lc_open_files(int n_files, const char *const *paths, int n_groups,
+                           const lc_group *groups, const lc_params *p, lc_cache **out,
+                           chord_err *err)
+{
     *out = NULL;
-    if (!path || n_groups < 1 || !groups || n_groups - 1 > CHORD_MAX_LAYERS)
-        return err_set(err, CHORD_E_INVALID, "lc_open: bad arguments (%d groups)", n_groups);
+    if (n_files < 1 || !paths || !paths[0] || n_groups < 1 || !groups ||
+        n_groups - 1 > CHORD_MAX_LAYERS)
+        return err_set(err, CHORD_E_INVALID, "lc_open: bad arguments (%d files, %d groups)",
+                       n_files, n_groups);
+    const char *path = paths[0];
     int prefetch = p && p->prefetch > 0 ? p->prefetch : 0;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_errno(err, CHORD_E_IO, errno, "%s: open", path);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return err_errno(err, CHORD_E_IO, e, "%s: fstat", path);
-    }
-    uint64_t fsize = (uint64_t)st.st_size;
-    chord_status s = check_extents(path, n_groups, groups, fsize, err);
-    if (s != CHORD_OK) {
-        close(fd);
-        return s;
-    }
-
     lc_cache *lc = calloc(1, sizeof *lc);
-    if (!lc) {
-        close(fd);
+    if (!lc)
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
-    }
-    lc->fd = fd;
     lc->n_groups = n_groups;
     lc->prefetch_asked = prefetch;
     lc->cursor = -1;
@@ -458,14 +514,22 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
     pthread_cond_init(&lc->work_cv, NULL);
     pthread_cond_init(&lc->done_cv, NULL);
     lc->path = strdup(path);
+    chord_status s = lc->path ? open_files(lc, n_files, paths, err)
+                              : err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
+    if (s == CHORD_OK)
+        s = check_extents(lc, n_groups, groups, err);
+    if (s != CHORD_OK) {
+        lc_close(lc);
+        return s;
+    }
     lc->g = calloc((size_t)n_groups, sizeof *lc->g);
-    if (!lc->path || !lc->g || !copy_groups(lc, groups)) {
+    if (!lc->g || !copy_groups(lc, groups)) {
         lc_close(lc);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
     }
 
     const lc_experts *xc = p && p->experts ? p->experts : NULL;
-    if (xc && (s = check_experts(lc, xc, fsize, err)) != CHORD_OK) {
+    if (xc && (s = check_experts(lc, xc, err)) != CHORD_OK) {
         lc_close(lc);
         return s;
     }
@@ -477,7 +541,7 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
         all_cost += lc->g[g].cost;
     if (n_groups == 1 || (uint64_t)lc->budget >= all_cost ||
         (uint64_t)lc->budget >= lc->total_bytes + lc->ex_bytes) {
-        s = open_mapped(lc, fd, fsize, err);
+        s = open_mapped(lc, err);
         if (s == CHORD_OK && xc)
             s = lc_expert_open(lc, xc, lc->map, 0, false, err);
         if (s != CHORD_OK) {
@@ -490,21 +554,9 @@ chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
     }
 
     lc->streaming = true;
-    if (p && p->direct_io) {
-        int dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
-        if (dfd >= 0) {
-            close(lc->fd);
-            lc->fd = dfd;
-            lc->direct = true;
-            lc->align = 4096;
-            for (int g = 0; g < n_groups; g++)
-                if (!lc_layout(&lc->g[g], lc->align)) {
-                    lc_close(lc);
-                    return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the layer cache", path);
-                }
-        } else {
-            note = errno == EINVAL ? " (O_DIRECT unsupported here: buffered reads)" : note;
-        }
+    if (p && p->direct_io && (s = open_direct(lc, &note, err)) != CHORD_OK) {
+        lc_close(lc);
+        return s;
     }
     /* A mixture of experts keeps the budget the expert cache's minimum
      * needs out of the dense plan: the global and dense groups first (all
@@ -562,8 +614,11 @@ void lc_close(lc_cache *lc)
         return;
     lc_expert_close(lc);
     lc_stream_stop(lc);
-    if (lc->map)
-        munmap((void *)lc->map, lc->map_size);
+    for (int f = 0; lc->map && f < lc->n_files; f++)
+        if (lc->map[f])
+            munmap((void *)lc->map[f], lc->map_size[f]);
+    free(lc->map);
+    free(lc->map_size);
     if (lc->g)
         for (int g = 0; g < lc->n_groups; g++) {
             free(lc->g[g].ext);
@@ -578,8 +633,13 @@ void lc_close(lc_cache *lc)
     free(lc->stream_g);
     free(lc->g);
     free(lc->path);
-    if (lc->fd >= 0)
-        close(lc->fd);
+    if (lc->fd)
+        lc_fds_close(lc->n_files, lc->fd);
+    free(lc->fd);
+    for (int f = 0; lc->paths && f < lc->n_files; f++)
+        free(lc->paths[f]);
+    free(lc->paths);
+    free(lc->file_size);
     pthread_cond_destroy(&lc->work_cv);
     pthread_cond_destroy(&lc->done_cv);
     pthread_mutex_destroy(&lc->mu);
@@ -593,7 +653,8 @@ const void *lc_tensor(const lc_cache *lc, int g, int k)
         return NULL;
     const lc_grp *gr = &lc->g[g];
     if (!lc->streaming)
-        return lc->map ? lc->map + gr->ext[k].offset : empty;
+        return lc->map && lc->map[gr->ext[k].file] ? lc->map[gr->ext[k].file] + gr->ext[k].offset
+                                                   : empty;
     if (gr->ext[k].size == 0)
         return empty;
     if (gr->held)

@@ -18,9 +18,12 @@
 
 #include "chord.h"
 
+/* The weights may lie in several files (the parts of a split model): an
+ * extent names its file by index in the cache's list (0 for one file). */
 typedef struct lc_extent {
-    uint64_t offset;  /* absolute byte offset in the file */
+    uint64_t offset;  /* absolute byte offset in its file */
     uint64_t size;    /* bytes */
+    int file;         /* which of the cache's files */
 } lc_extent;
 
 typedef struct lc_group {
@@ -42,6 +45,7 @@ typedef struct lc_expert_layer {
     int n_parts;                  /* 0: a dense layer */
     uint64_t offset[LC_EXPERT_PARTS];
     uint64_t stride[LC_EXPERT_PARTS];
+    int file[LC_EXPERT_PARTS];    /* the file holding each part */
 } lc_expert_layer;
 
 typedef enum lc_expert_policy {
@@ -64,9 +68,14 @@ typedef struct lc_params {
 
 typedef struct lc_cache lc_cache;
 
-/* Opens the cache over a file: groups[0] is global, groups[1..n_groups-1]
- * are layers 0..n_groups-2. Decides the plan (all resident, or R resident
+/* Opens the cache over files paths[0..n_files-1] (paths[0] names the
+ * model in messages): groups[0] is global, groups[1..n_groups-1] are
+ * layers 0..n_groups-2. Decides the plan (all resident, or R resident
  * layers plus S streaming slots) and loads what is resident. */
+chord_status lc_open_files(int n_files, const char *const *paths, int n_groups,
+                           const lc_group *groups, const lc_params *p, lc_cache **out,
+                           chord_err *err);
+/* The same over one file. */
 chord_status lc_open(const char *path, int n_groups, const lc_group *groups,
                      const lc_params *p, lc_cache **out, chord_err *err);
 void lc_close(lc_cache *lc);

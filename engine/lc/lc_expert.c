@@ -75,8 +75,9 @@ struct lc_excache {
     size_t *pos;          /* n_layer x LC_EXPERT_PARTS: part offsets in a slot */
     size_t slot_cost;
     uint64_t bytes;       /* all experts' payload */
-    const uint8_t *map;   /* resident: the mapped file, else NULL */
-    int fd;
+    const uint8_t *const *map; /* resident: the mapped files, else NULL */
+    int n_files;
+    int *fd;              /* the callers' fds, one per file */
     bool release;         /* fadvise(DONTNEED) after each read */
 
     int n_slots;
@@ -95,9 +96,10 @@ struct lc_excache {
     bool stop;            /* [ex] readers exit */
     int n_readers;
     pthread_t readers[LC_EX_READERS];
-    int reader_fd[LC_EX_READERS];
+    int *reader_fd[LC_EX_READERS]; /* each reader's own fds */
     int read_err;         /* [ex] errno of the last failed read, for the message */
     uint64_t read_off;    /* [ex] its offset */
+    int read_file;        /* [ex] and file */
 
     /* [ex] statistics */
     uint64_t hits, misses, predicted, predict_right, bytes_read, tokens;
@@ -191,15 +193,17 @@ static void assign(struct lc_excache *ex, int s, int il, int e, bool urgent)
     ex->where[il * ex->cfg.n_expert + e] = s;
 }
 
-/* Reads slot s's expert through fd (no lock held). Returns 0 or an errno
- * (EIO for a short read), with the failing offset in *off. */
-static int read_slot(struct lc_excache *ex, int fd, int s, uint64_t *off)
+/* Reads slot s's expert through fds (no lock held). Returns 0 or an errno
+ * (EIO for a short read), with the failing offset and file in *off, *file. */
+static int read_slot(struct lc_excache *ex, const int *fds, int s, uint64_t *off, int *file)
 {
     ex_slot *sl = &ex->slots[s];
     const lc_expert_layer *ly = &ex->layer[sl->layer];
     for (int p = 0; p < ly->n_parts; p++) {
         uint64_t lo = ly->offset[p] + (uint64_t)sl->expert * ly->stride[p], got = 0;
         uint8_t *dst = sl->buf + ex->pos[sl->layer * LC_EXPERT_PARTS + p];
+        int fd = fds[ly->file[p]];
+        *file = ly->file[p];
         while (got < ly->stride[p]) {
             ssize_t n = pread(fd, dst + got, (size_t)(ly->stride[p] - got), (off_t)(lo + got));
             if (n < 0 && errno == EINTR)
@@ -231,19 +235,21 @@ static int take_job(struct lc_excache *ex)
     return pick;
 }
 
-/* Reads job s with fd, the lock held on entry and on return. [ex] */
-static void run_job(struct lc_excache *ex, int fd, int s)
+/* Reads job s with fds, the lock held on entry and on return. [ex] */
+static void run_job(struct lc_excache *ex, const int *fds, int s)
 {
     ex->slots[s].queued = false;
     pthread_mutex_unlock(&ex->mu);
     uint64_t off = 0;
-    int e = read_slot(ex, fd, s, &off);
+    int file = 0;
+    int e = read_slot(ex, fds, s, &off, &file);
     pthread_mutex_lock(&ex->mu);
     ex_slot *sl = &ex->slots[s];
     if (e) {
         sl->st = EX_FAILED;
         ex->read_err = e;
         ex->read_off = off;
+        ex->read_file = file;
     } else {
         sl->st = EX_READY;
         for (int p = 0; p < ex->layer[sl->layer].n_parts; p++)
@@ -254,7 +260,7 @@ static void run_job(struct lc_excache *ex, int fd, int s)
 
 typedef struct reader_arg {
     struct lc_excache *ex;
-    int fd;
+    const int *fds;
 } reader_arg;
 
 static void *reader_main(void *arg)
@@ -269,13 +275,13 @@ static void *reader_main(void *arg)
             pthread_cond_wait(&ex->work_cv, &ex->mu);
             continue;
         }
-        run_job(ex, a.fd, s);
+        run_job(ex, a.fds, s);
     }
     pthread_mutex_unlock(&ex->mu);
     return NULL;
 }
 
-chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *map,
+chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *const *map,
                             int n_slots, bool release, chord_err *err)
 {
     int L = lc->n_groups - 1;
@@ -286,10 +292,8 @@ chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *
     ex->cfg = *cfg;
     ex->n_layer = L;
     ex->map = map;
-    ex->fd = -1;
+    ex->n_files = lc->n_files;
     ex->release = release;
-    for (int r = 0; r < LC_EX_READERS; r++)
-        ex->reader_fd[r] = -1;
     pthread_mutex_init(&ex->mu, NULL);
     pthread_cond_init(&ex->work_cv, NULL);
     pthread_cond_init(&ex->done_cv, NULL);
@@ -333,14 +337,18 @@ chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *
                            lc->path, s, ex->slot_cost);
         }
     }
-    ex->fd = open(lc->path, O_RDONLY | O_CLOEXEC);
-    if (ex->fd < 0)
-        return err_errno(err, CHORD_E_IO, errno, "%s: open for the expert cache", lc->path);
+    size_t nf = (size_t)lc->n_files;
+    if (!(ex->fd = malloc(nf * sizeof *ex->fd)))
+        return err_set(err, CHORD_E_NOMEM, "%s: out of memory for the expert cache", lc->path);
+    chord_status st = lc_fds_open(lc, O_RDONLY | O_CLOEXEC, ex->fd, "the expert cache", err);
+    if (st != CHORD_OK)
+        return st;
     for (int r = 0; r < LC_EX_READERS; r++) {
-        /* one fd per reader: no shared file position or readahead state */
-        ex->reader_fd[r] = open(lc->path, O_RDONLY | O_CLOEXEC);
-        if (ex->reader_fd[r] < 0)
-            return err_errno(err, CHORD_E_IO, errno, "%s: open for expert reader %d", lc->path, r);
+        /* own fds per reader: no shared file position or readahead state */
+        if (!(ex->reader_fd[r] = malloc(nf * sizeof *ex->reader_fd[r])))
+            return err_set(err, CHORD_E_NOMEM, "%s: out of memory for expert readers", lc->path);
+        if ((st = lc_fds_open(lc, O_RDONLY | O_CLOEXEC, ex->reader_fd[r], "an expert reader", err)))
+            return st;
         reader_arg *a = malloc(sizeof *a);
         if (!a)
             return err_set(err, CHORD_E_NOMEM, "%s: out of memory for expert readers", lc->path);
@@ -366,11 +374,12 @@ void lc_expert_close(lc_cache *lc)
     pthread_mutex_unlock(&ex->mu);
     for (int r = 0; r < ex->n_readers; r++)
         pthread_join(ex->readers[r], NULL);
-    for (int r = 0; r < LC_EX_READERS; r++)
-        if (ex->reader_fd[r] >= 0)
-            close(ex->reader_fd[r]);
-    if (ex->fd >= 0)
-        close(ex->fd);
+    for (int r = 0; r < LC_EX_READERS; r++) {
+        lc_fds_close(ex->reader_fd[r] ? ex->n_files : 0, ex->reader_fd[r]);
+        free(ex->reader_fd[r]);
+    }
+    lc_fds_close(ex->fd ? ex->n_files : 0, ex->fd);
+    free(ex->fd);
     for (int s = 0; ex->slots && s < ex->n_slots; s++)
         free(ex->slots[s].buf);
     free(ex->slots);
@@ -458,7 +467,7 @@ chord_status lc_expert_get(lc_cache *lc, int il, int n, const int *ids,
         pthread_mutex_unlock(&ex->mu);
         for (int i = 0; i < n; i++)
             for (int p = 0; p < ly->n_parts; p++)
-                parts[i][p] = ex->map + ly->offset[p] + (uint64_t)ids[i] * ly->stride[p];
+                parts[i][p] = ex->map[ly->file[p]] + ly->offset[p] + (uint64_t)ids[i] * ly->stride[p];
         return CHORD_OK;
     }
     /* Claim every one first (so none of them can be a victim for another),
@@ -510,6 +519,7 @@ chord_status lc_expert_get(lc_cache *lc, int il, int n, const int *ids,
         if (failed) {
             int e = ex->read_err;
             uint64_t off = ex->read_off;
+            int file = ex->read_file;
             for (int i = 0; i < n; i++) {
                 int s = ex->where[il * E + ids[i]];
                 ex->slots[s].refs--;
@@ -518,7 +528,7 @@ chord_status lc_expert_get(lc_cache *lc, int il, int n, const int *ids,
             }
             pthread_mutex_unlock(&ex->mu);
             return err_errno(err, CHORD_E_IO, e ? e : EIO, "%s: expert of layer %d: read at offset %llu",
-                             lc->path, il, (unsigned long long)off);
+                             lc->paths[file], il, (unsigned long long)off);
         }
         if (!loading)
             break;

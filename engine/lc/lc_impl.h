@@ -20,12 +20,13 @@
 
 #include "lc/lc.h"
 
-/* One contiguous read: file bytes [file_lo, file_lo + len) land at
- * buf_pos in the group buffer. Only the first `need` bytes must arrive
+/* One contiguous read: bytes [file_lo, file_lo + len) of file `file` land
+ * at buf_pos in the group buffer. Only the first `need` bytes must arrive
  * (the tail is alignment padding that may lie past the end of the file). */
 typedef struct lc_run {
     uint64_t file_lo, len, need;
     size_t buf_pos;
+    int file;
 } lc_run;
 
 typedef struct lc_grp {
@@ -68,12 +69,16 @@ typedef struct lc_fail {
     int err;              /* errno, or 0 for short read / checksum */
     uint64_t offset;      /* file offset of the failing read */
     const char *what;     /* "read", "short read", "checksum mismatch" */
+    int file;             /* the file it was reading */
 } lc_fail;
 
 #define LC_RATE_N 16
 
 struct lc_cache {
-    char *path;
+    char *path;           /* paths[0]: the model, in messages */
+    int n_files;          /* the files the extents index (parts of a split model) */
+    char **paths;
+    uint64_t *file_size;
     int n_groups;         /* 1 + layers */
     lc_grp *g;
     bool streaming;
@@ -82,9 +87,10 @@ struct lc_cache {
                              its read (else the page cache keeps it) */
     size_t align;         /* run alignment: 4096 direct, 64 otherwise */
 
-    /* all-resident mode: the file mapped read-only */
-    const uint8_t *map;
-    size_t map_size;
+    /* all-resident mode: each file mapped read-only (map[f], NULL for an
+     * empty file); map itself is NULL when streaming */
+    const uint8_t **map;
+    size_t *map_size;
 
     /* streaming plan: held groups (global + pinned layers, spread evenly
      * among the layers) have own buffers; the others rotate through the
@@ -102,10 +108,10 @@ struct lc_cache {
     uint64_t ex_bytes;    /* payload bytes of every expert (not in a group) */
     lc_slot *slots;
 
-    int fd;               /* the callers' fd, for synchronous reads */
+    int *fd;              /* the callers' fds (one per file), for synchronous reads */
     int n_workers;
     pthread_t *workers;
-    int *worker_fd;
+    int *worker_fd;       /* n_workers x n_files: each worker's own fds */
     int n_started;        /* workers running (joined at close) */
 
     pthread_mutex_t mu;
@@ -131,12 +137,18 @@ struct lc_cache {
 /* Builds group gr's read layout (runs, extent positions, cost) for the
  * given alignment. Returns false on allocation failure. */
 bool lc_layout(lc_grp *gr, size_t align);
-/* Reads every run of gr into buf through fd and stores in *sum a cheap
+/* Opens every file of the cache with flags into fds[0..n_files-1] (all -1
+ * on failure, with err naming the file and `what` the reader). */
+chord_status lc_fds_open(const lc_cache *lc, int flags, int *fds, const char *what,
+                         chord_err *err);
+/* Closes fds[0..n-1] that are open. */
+void lc_fds_close(int n, int *fds);
+/* Reads every run of gr into buf through fds (one per file) and stores in *sum a cheap
  * 64-bit checksum of the file bytes read (each run's payload span),
  * computed piece by piece as they arrive. fault is an injected lc_fault
  * (LC_FAULT_NONE normally). Releases the page cache of the runs if
  * release. Returns true on success, else fills *why. */
-bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
+bool lc_read_group(const lc_grp *gr, const int *fds, bool release, uint8_t *buf,
                    int fault, uint64_t *sum, lc_fail *why);
 /* The read checksum's state (words) and its inner loop with AVX2
  * (lc_csum_avx2.c; the portable loop in lc_io.c gives the same result). */
@@ -154,9 +166,9 @@ uint64_t lc_expert_bytes(const lc_experts *cfg, int n_layer);
 size_t lc_expert_slot_cost(const lc_experts *cfg, int n_layer);
 /* Slots below which the expert cache refuses to run. */
 int lc_expert_min_slots(const lc_experts *cfg);
-/* Sets up the expert cache: over the mapping (map != NULL: everything
- * resident), else n_slots slots and its readers. */
-chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *map,
+/* Sets up the expert cache: over the mappings (map != NULL, one per file:
+ * everything resident), else n_slots slots and its readers. */
+chord_status lc_expert_open(lc_cache *lc, const lc_experts *cfg, const uint8_t *const *map,
                             int n_slots, bool release, chord_err *err);
 void lc_expert_close(lc_cache *lc);
 /* The pool (0 slots when resident) and one slot's bytes. */

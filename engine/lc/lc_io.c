@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "lc/lc_impl.h"
 
 /* Tensors of a layer are usually adjacent in the file, separated only by
@@ -24,12 +25,14 @@ static uint64_t align_up(uint64_t x, uint64_t a) { return align_down(x + a - 1, 
 static const lc_grp *sort_grp;
 static int cmp_ext(const void *a, const void *b)
 {
-    uint64_t oa = sort_grp->ext[*(const int *)a].offset;
-    uint64_t ob = sort_grp->ext[*(const int *)b].offset;
-    return oa < ob ? -1 : oa > ob;
+    const lc_extent *x = &sort_grp->ext[*(const int *)a], *y = &sort_grp->ext[*(const int *)b];
+    if (x->file != y->file)
+        return x->file < y->file ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* Runs are built over the extents sorted by offset; each run starts and
+/* Runs are built over the extents sorted by file and offset (a run never
+ * spans two files: a layer of a split model may); each run starts and
  * ends on `align` in the file and in the buffer, so an extent keeps its
  * file offset modulo `align` in memory (GGUF's 32-byte tensor alignment
  * survives) and O_DIRECT gets aligned offsets, lengths and addresses. */
@@ -65,8 +68,9 @@ bool lc_layout(lc_grp *gr, size_t align)
     for (int i = 0; i < m; i++) {
         const lc_extent *e = &gr->ext[order[i]];
         uint64_t end = e->offset + e->size;
-        if (!cur || e->offset > cur_end + LC_MERGE_GAP) {
+        if (!cur || e->file != cur->file || e->offset > cur_end + LC_MERGE_GAP) {
             cur = &gr->runs[gr->n_runs++];
+            cur->file = e->file;
             cur->file_lo = align_down(e->offset, align);
             cur->buf_pos = buf_end;
             cur_end = end;
@@ -127,7 +131,32 @@ static void csum_bytes(uint64_t h[LC_CSUM_WORDS], const uint8_t *p, uint64_t n)
         lc_csum_portable(h, p, n);
 }
 
-bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
+chord_status lc_fds_open(const lc_cache *lc, int flags, int *fds, const char *what,
+                         chord_err *err)
+{
+    for (int f = 0; f < lc->n_files; f++)
+        fds[f] = -1;
+    for (int f = 0; f < lc->n_files; f++) {
+        fds[f] = open(lc->paths[f], flags);
+        if (fds[f] < 0) {
+            int e = errno;
+            lc_fds_close(f, fds);
+            return err_errno(err, CHORD_E_IO, e, "%s: open for %s", lc->paths[f], what);
+        }
+    }
+    return CHORD_OK;
+}
+
+void lc_fds_close(int n, int *fds)
+{
+    for (int f = 0; fds && f < n; f++)
+        if (fds[f] >= 0) {
+            close(fds[f]);
+            fds[f] = -1;
+        }
+}
+
+bool lc_read_group(const lc_grp *gr, const int *fds, bool release, uint8_t *buf,
                    int fault, uint64_t *sum, lc_fail *why)
 {
     uint64_t h[LC_CSUM_WORDS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -142,8 +171,9 @@ bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
             }
     for (int r = 0; r < gr->n_runs; r++) {
         const lc_run *run = &gr->runs[r];
+        int fd = fds[run->file];
         if (fault == LC_FAULT_EIO) {
-            *why = (lc_fail){EIO, run->file_lo, "read"};
+            *why = (lc_fail){EIO, run->file_lo, "read", run->file};
             return false;
         }
         uint64_t got = 0, summed = 0;
@@ -153,7 +183,7 @@ bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
         uint8_t *dst = buf + run->buf_pos;
         while (got < run->need) {
             if (got >= want) {
-                *why = (lc_fail){0, run->file_lo + got, "short read"};
+                *why = (lc_fail){0, run->file_lo + got, "short read", run->file};
                 return false;
             }
             uint64_t piece = want - got < LC_READ_PIECE ? want - got : LC_READ_PIECE;
@@ -161,11 +191,11 @@ bool lc_read_group(const lc_grp *gr, int fd, bool release, uint8_t *buf,
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0) {
-                *why = (lc_fail){errno, run->file_lo + got, "read"};
+                *why = (lc_fail){errno, run->file_lo + got, "read", run->file};
                 return false;
             }
             if (n == 0) {
-                *why = (lc_fail){0, run->file_lo + got, "short read"};
+                *why = (lc_fail){0, run->file_lo + got, "short read", run->file};
                 return false;
             }
             got += (uint64_t)n;

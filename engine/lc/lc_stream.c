@@ -116,7 +116,8 @@ static bool finish_load(lc_cache *lc, int s, int g, bool ok, uint64_t sum,
     lc_grp *gr = &lc->g[g];
     if (ok && gr->csum_set && gr->csum != sum) {
         ok = false;
-        *why = (lc_fail){0, gr->n_runs ? gr->runs[0].file_lo : 0, "checksum mismatch"};
+        *why = (lc_fail){0, gr->n_runs ? gr->runs[0].file_lo : 0, "checksum mismatch",
+                         gr->n_runs ? gr->runs[0].file : 0};
     }
     if (ok) {
         if (!gr->csum_set) {
@@ -171,13 +172,13 @@ static void lower_priority(void)
 
 typedef struct worker_arg {
     lc_cache *lc;
-    int fd;
+    const int *fds;
 } worker_arg;
 
 static void *worker_main(void *arg)
 {
     lc_cache *lc = ((worker_arg *)arg)->lc;
-    int fd = ((worker_arg *)arg)->fd;
+    const int *fds = ((worker_arg *)arg)->fds;
     free(arg);
     lower_priority();
     pthread_mutex_lock(&lc->mu);
@@ -199,7 +200,7 @@ static void *worker_main(void *arg)
         lc_fail why;
         /* the slot is LOADING: nobody else touches its buffer or layer */
         uint64_t sum = 0;
-        bool ok = lc_read_group(&lc->g[g], fd, lc->release, lc->slots[s].buf, fault, &sum, &why);
+        bool ok = lc_read_group(&lc->g[g], fds, lc->release, lc->slots[s].buf, fault, &sum, &why);
         double sec = lc_now() - t0;
 
         pthread_mutex_lock(&lc->mu);
@@ -213,18 +214,20 @@ chord_status lc_stream_start(lc_cache *lc, chord_err *err)
 {
     if (lc->n_workers > 0) {
         lc->workers = calloc((size_t)lc->n_workers, sizeof *lc->workers);
-        lc->worker_fd = malloc((size_t)lc->n_workers * sizeof *lc->worker_fd);
+        size_t n = (size_t)lc->n_workers * (size_t)lc->n_files;
+        lc->worker_fd = malloc(n * sizeof *lc->worker_fd);
         if (!lc->workers || !lc->worker_fd)
             return err_set(err, CHORD_E_NOMEM, "%s: out of memory for prefetch workers", lc->path);
-        for (int w = 0; w < lc->n_workers; w++)
-            lc->worker_fd[w] = -1;
+        for (size_t i = 0; i < n; i++)
+            lc->worker_fd[i] = -1;
     }
     int flags = O_RDONLY | O_CLOEXEC | (lc->direct ? O_DIRECT : 0);
     for (int w = 0; w < lc->n_workers; w++) {
-        /* one fd per worker: no shared file position or readahead state */
-        lc->worker_fd[w] = open(lc->path, flags);
-        if (lc->worker_fd[w] < 0)
-            return err_errno(err, CHORD_E_IO, errno, "%s: open for prefetch worker %d", lc->path, w);
+        /* own fds per worker: no shared file position or readahead state */
+        chord_status st = lc_fds_open(lc, flags, lc->worker_fd + (size_t)w * (size_t)lc->n_files,
+                                      "a prefetch worker", err);
+        if (st != CHORD_OK)
+            return st;
     }
     pthread_mutex_lock(&lc->mu);
     schedule_ahead(lc);
@@ -233,7 +236,7 @@ chord_status lc_stream_start(lc_cache *lc, chord_err *err)
         worker_arg *a = malloc(sizeof *a);
         if (!a)
             return err_set(err, CHORD_E_NOMEM, "%s: out of memory for prefetch workers", lc->path);
-        *a = (worker_arg){lc, lc->worker_fd[w]};
+        *a = (worker_arg){lc, lc->worker_fd + (size_t)w * (size_t)lc->n_files};
         int e = pthread_create(&lc->workers[w], NULL, worker_main, a);
         if (e != 0) {
             free(a);
@@ -254,9 +257,7 @@ void lc_stream_stop(lc_cache *lc)
         pthread_join(lc->workers[w], NULL);
     lc->n_started = 0;
     if (lc->worker_fd)
-        for (int w = 0; w < lc->n_workers; w++)
-            if (lc->worker_fd[w] >= 0)
-                close(lc->worker_fd[w]);
+        lc_fds_close(lc->n_workers * lc->n_files, lc->worker_fd);
     free(lc->worker_fd);
     free(lc->workers);
     lc->worker_fd = NULL;
@@ -269,7 +270,7 @@ void lc_stream_stop(lc_cache *lc)
  * leaves with the mutex held, drops it around each read. */
 static chord_status read_sync(lc_cache *lc, int s, int g, int attempts, chord_err *err)
 {
-    lc_fail why = {0, 0, "read"};
+    lc_fail why = {0, 0, "read", 0};
     for (int a = 0; a < attempts; a++) {
         int fault = take_fault(lc, g);
         pthread_mutex_unlock(&lc->mu);
@@ -289,9 +290,9 @@ static chord_status read_sync(lc_cache *lc, int s, int g, int attempts, chord_er
     pthread_cond_broadcast(&lc->done_cv);
     if (why.err)
         return err_errno(err, CHORD_E_IO, why.err, "%s: layer %d: %s at offset %llu failed",
-                         lc->path, g - 1, why.what, (unsigned long long)why.offset);
+                         lc->paths[why.file], g - 1, why.what, (unsigned long long)why.offset);
     return err_set(err, CHORD_E_IO, "%s: layer %d: %s at offset %llu (file changed or truncated?)",
-                   lc->path, g - 1, why.what, (unsigned long long)why.offset);
+                   lc->paths[why.file], g - 1, why.what, (unsigned long long)why.offset);
 }
 
 chord_status lc_acquire(lc_cache *lc, int g, chord_err *err)

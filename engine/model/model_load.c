@@ -377,7 +377,7 @@ static chord_status open_cache(chord_model *m, chord_err *err)
             continue;
         const gguf_tensor *g = gguf_find_tensor(m->gguf, glob_names[k]);
         m->glob[k].slot = groups[0].n++;
-        *e++ = (lc_extent){g->offset, g->nbytes};
+        *e++ = (lc_extent){g->offset, g->nbytes, g->part};
     }
     /* A MoE layer's merged expert tensors go to the expert cache, one
      * slice per expert; its group keeps the dense part. */
@@ -406,11 +406,12 @@ static chord_status open_cache(chord_model *m, chord_err *err)
                 t->part = p;
                 xl[il].n_parts = LC_EXPERT_PARTS;
                 xl[il].offset[p] = g->offset;
+                xl[il].file[p] = g->part;
                 xl[il].stride[p] = (uint64_t)t->ne1 * t->row_bytes;
                 continue;
             }
             t->slot = gr->n++;
-            *e++ = (lc_extent){g->offset, g->nbytes};
+            *e++ = (lc_extent){g->offset, g->nbytes, g->part};
         }
     }
     lc_experts xc = {
@@ -423,7 +424,13 @@ static chord_status open_cache(chord_model *m, chord_err *err)
         .direct_io = m->params.direct_io,
         .experts = xl ? &xc : NULL,
     };
-    chord_status st = lc_open(m->path, n_groups, groups, &lp, &m->lc, err);
+    /* a split model's parts are the cache's files, in the tensors' numbering */
+    const char **paths = malloc((size_t)m->gguf->n_parts * sizeof *paths);
+    for (int i = 0; paths && i < m->gguf->n_parts; i++)
+        paths[i] = m->gguf->parts[i].path;
+    chord_status st = paths ? lc_open_files(m->gguf->n_parts, paths, n_groups, groups, &lp, &m->lc, err)
+                            : err_set(err, CHORD_E_NOMEM, "%s: out of memory", m->path);
+    free(paths);
     free(xl);
     free(groups);
     free(ext);

@@ -98,17 +98,18 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
     gguf_file *f = NULL;
     if ((st = gguf_open(in_path, &f, err)) != CHORD_OK)
         return st;
-    int fd = open(in_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st = err_errno(err, CHORD_E_IO, errno, "%s: open", in_path);
-        gguf_close(f);
-        return st;
-    }
+    /* a split model's tensors are read from their parts; the output is one file */
+    int *fd = malloc((size_t)f->n_parts * sizeof *fd);
+    for (int i = 0; fd && i < f->n_parts; i++)
+        fd[i] = -1;
+    for (int i = 0; fd && i < f->n_parts && st == CHORD_OK; i++)
+        if ((fd[i] = open(f->parts[i].path, O_RDONLY | O_CLOEXEC)) < 0)
+            st = err_errno(err, CHORD_E_IO, errno, "%s: open", f->parts[i].path);
     int *types = calloc(f->n_tensors ? f->n_tensors : 1, sizeof *types);
     gguf_writer *w = NULL;
-    if (!types)
+    if (st == CHORD_OK && (!types || !fd))
         st = err_set(err, CHORD_E_NOMEM, "%s: out of memory", in_path);
-    else
+    if (st == CHORD_OK)
         st = gguf_writer_open(out_path, &w, err);
     if (st == CHORD_OK) {
         int n_layer = 0;
@@ -119,7 +120,7 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
         bool tied = !gguf_find_tensor(f, "output.weight");
         /* the file type is the target's now (or unnamed) */
         for (uint64_t i = 0; i < f->n_kv; i++)
-            if (strcmp(f->kv[i].key, "general.file_type"))
+            if (strcmp(f->kv[i].key, "general.file_type") && strncmp(f->kv[i].key, "split.", 6))
                 gguf_writer_kv_copy(w, &f->kv[i]);
         if (synth_ftype_id(&ft) >= 0)
             gguf_writer_kv_u32(w, "general.file_type", (uint32_t)synth_ftype_id(&ft));
@@ -139,7 +140,8 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
         if (st == CHORD_OK)
             st = gguf_writer_begin_data(w, err);
         for (uint64_t i = 0; i < f->n_tensors && st == CHORD_OK; i++)
-            st = convert(w, fd, in_path, &f->tensors[i], types[i], err);
+            st = convert(w, fd[f->tensors[i].part], f->parts[f->tensors[i].part].path,
+                         &f->tensors[i], types[i], err);
         if (st == CHORD_OK) {
             st = gguf_writer_close(w, err);
         } else {
@@ -147,7 +149,10 @@ chord_status chord_quantize(const char *in_path, const char *out_path, const cha
         }
     }
     free(types);
-    close(fd);
+    for (int i = 0; fd && i < f->n_parts; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    free(fd);
     gguf_close(f);
     return st;
 }

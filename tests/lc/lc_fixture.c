@@ -33,7 +33,7 @@ bool fx_make(fx_model *m, const char *dir, int layers, size_t layer_bytes, uint6
         for (int k = 0; k < n; k++) {
             uint64_t sz = k == 1 ? 0 : 1 + fx_rand(&s) % (2 * layer_bytes / (uint64_t)n);
             uint64_t gap = fx_rand(&s) % 4 == 0 ? 4096 + fx_rand(&s) % 9000 : fx_rand(&s) % 64;
-            m->ext[g][k] = (lc_extent){off, sz};
+            m->ext[g][k] = (lc_extent){off, sz, 0};
             off += sz + gap;
         }
         m->groups[g] = (lc_group){n, m->ext[g]};

@@ -22,9 +22,9 @@ int main(void)
     }
     T_REQUIRE(t_write_file(path, data, n), "write %s", path);
 
-    lc_extent g0[] = {{0, 17}, {50000, 3}};
-    lc_extent g1[] = {{17, 1000}, {20001, 7777}};
-    lc_extent g2[] = {{99000, 1003}, {1, 1}, {30000, 0}};
+    lc_extent g0[] = {{0, 17, 0}, {50000, 3, 0}};
+    lc_extent g1[] = {{17, 1000, 0}, {20001, 7777, 0}};
+    lc_extent g2[] = {{99000, 1003, 0}, {1, 1, 0}, {30000, 0, 0}};
     lc_group groups[] = {{2, g0}, {2, g1}, {3, g2}};
     lc_params p = {.budget = -1, .prefetch = 2};
     lc_cache *lc = NULL;
@@ -48,11 +48,11 @@ int main(void)
     T_CHECK(strlen(lc_plan(lc)) > 0, "empty plan");
     lc_close(lc);
 
-    lc_extent bad[] = {{n - 10, 11}};
+    lc_extent bad[] = {{n - 10, 11, 0}};
     lc_group bg[] = {{2, g0}, {1, bad}};
     T_CHECK(lc_open(path, 2, bg, &p, &lc, &err) == CHORD_E_FORMAT, "extent past EOF accepted");
     T_CHECK(strstr(err.msg, "past end of file") != NULL, "message: %s", err.msg);
-    lc_extent ovf[] = {{UINT64_MAX - 2, 5}};
+    lc_extent ovf[] = {{UINT64_MAX - 2, 5, 0}};
     lc_group og[] = {{1, ovf}};
     T_CHECK(lc_open(path, 1, og, &p, &lc, &err) == CHORD_E_FORMAT, "overflowing extent accepted");
     free(data);
