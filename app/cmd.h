@@ -24,6 +24,7 @@ int cmd_history(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_pull(int argc, char **argv);

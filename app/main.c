@@ -62,6 +62,7 @@ static const struct {
     {"bench", cmd_bench},
     {"synth", cmd_synth},
     {"quantize", cmd_quantize},
+    {"split", cmd_split},
     {"models", cmd_models},
     {"config", cmd_config},
     {"pull", cmd_pull},

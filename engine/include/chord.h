@@ -542,6 +542,23 @@ chord_status chord_synth(const chord_synth_params *p, const char *out_path,
 chord_status chord_quantize(const char *in_path, const char *out_path,
                             const char *type, chord_err *err);
 
+/* `chord split`: writes the model at in (a file, or any part of a split
+ * model) as OUT_PREFIX-00001-of-0000K.gguf ... in llama.cpp's gguf-split
+ * layout: tensors in order, a new part after max_tensors tensors (> 0) or
+ * before max_bytes of tensor data would be passed (> 0); a tensor is never
+ * cut. One line per part to out (NULL: quiet); dry_run only says what it
+ * would write. A failure leaves no part behind. */
+typedef struct chord_split_params {
+    int max_tensors;
+    int64_t max_bytes;
+    bool dry_run;
+} chord_split_params;
+chord_status chord_split(const char *in, const char *out_prefix, const chord_split_params *p,
+                         FILE *out, chord_err *err);
+/* `chord split --merge`: the split model at in (any part) as the one file
+ * out_path (which must not exist), without split keys. */
+chord_status chord_merge(const char *in, const char *out_path, FILE *out, chord_err *err);
+
 /* ---------------------------------------------------------------------------
  * Machine limits, for `chord bench` (engine/probe). Each measures under the
  * machine's current load; rates are in 1e9 (GB, GFLOP, GOP) or 1e6 (MB) units.
