@@ -197,6 +197,7 @@ void opts_usage(FILE *f)
 "  bench -m MODEL [-p 512] [-n 128] [-r 3] [--json]\n"
 "  synth --arch A --dim D --layers L --heads H --kv-heads K --ffn F --type T -o FILE\n"
 "  quantize IN OUT TYPE\n"
+"  split --max-tensors N|--max-size SIZE IN PREFIX   split a model; --merge PART OUT\n"
 "\n"
 "config file: $CHORD_CONFIG, else $XDG_CONFIG_HOME/chord/config, else\n"
 "~/.config/chord/config: `key = value` lines with the long option names above\n"
