@@ -848,6 +848,9 @@ int models_resolve(const char *spec, char *buf, size_t n)
 int models_resolve_arg(const char **model)
 {
     static char path[PATH_CAP];
+    /* a broken config file fails every command that takes -m alike */
+    if (!config_load())
+        return EXIT_USAGE;
     int rc = models_resolve(*model, path, sizeof path);
     if (!rc)
         *model = path;
