@@ -303,6 +303,9 @@ static int download(pull_ctx *c, const char *dest, const char *label, int64_t si
     }
     rc = 0;
 out:
+    /* A failure before the first byte leaves nothing worth resuming. */
+    if (rc && fstat(fd, &st) == 0 && st.st_size == 0)
+        unlink(inc);
     EVP_MD_CTX_free(md);
     close(fd);
     return rc;
