@@ -154,6 +154,12 @@ static bool on_data(void *ud, const void *data, size_t n)
     return true;
 }
 
+static bool regular_of_size(const char *path, int64_t size)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size < 0 || st.st_size == size);
+}
+
 /* Sleeps secs in slices, so Ctrl-C during a backoff is not kept waiting. */
 static void nap(pull_ctx *c, double secs)
 {
@@ -195,11 +201,19 @@ static int download(pull_ctx *c, const char *dest, const char *label, int64_t si
         close(fd);
         return 1;
     }
+    /* The lock's holder may have finished and renamed its file between
+     * the caller's look at the cache and our open: then ours is a new,
+     * empty file and the blob is there. */
+    struct stat st;
+    if (regular_of_size(dest, size) && fstat(fd, &st) == 0 && st.st_size == 0) {
+        unlink(inc);
+        close(fd);
+        return 0;
+    }
     EVP_MD_CTX *md = want_oid ? EVP_MD_CTX_new() : NULL;
     content_hash h = {.md = md, .lfs = lfs, .size = size};
     dl_state s = {.c = c, .fd = fd, .hash = md ? &h : NULL, .size = size};
     int rc = 1;
-    struct stat st;
     if (fstat(fd, &st) != 0 || (want_oid && (!md || !hash_reset(&h)))) {
         prog_error(&c->prog, "%s: %s", inc, strerror(errno ? errno : ENOMEM));
         goto out;
@@ -312,12 +326,6 @@ out:
 }
 
 /* ---- the hub cache -------------------------------------------------------- */
-
-static bool regular_of_size(const char *path, int64_t size)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size < 0 || st.st_size == size);
-}
 
 /* snapshots/COMMIT/PATH -> ../../blobs/OID (one more ../ per folder in
  * PATH), made under a temporary name and renamed over the old link, so

@@ -23,6 +23,10 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 [ "$(stat -c %s "$INC" 2>/dev/null || echo 0)" -ge 150000 ] || fail "the crawl never reached 150000 bytes"
+# A second pull of the same file meanwhile is turned away, not interleaved.
+"$CHORD" pull "$R" >/dev/null 2>"$TMP/err2" && fail "a second concurrent pull succeeded"
+grep -q "s-Q4_K_M.gguf is being downloaded by another process" "$TMP/err2" \
+    || fail "no lock message: $(cat "$TMP/err2")"
 kill -INT "$pid"
 wait "$pid"
 rc=$?
