@@ -53,7 +53,8 @@ static void draw(const char *const *names, const char *const *details, int n, in
         wattrset(stdscr, A_NORMAL);
     }
     wattrset(stdscr, ui_style_attr(UI_S_DIM));
-    ui_draw_text(stdscr, h - 1, 1, "Up/Down choose \xc2\xb7 Enter start \xc2\xb7 q quit", 46, w - 2);
+    static const char hint[] = "Up/Down choose \xc2\xb7 Enter start \xc2\xb7 q quit";
+    ui_draw_text(stdscr, h - 1, 1, hint, sizeof hint - 1, w - 2);
     wattrset(stdscr, A_NORMAL);
     refresh();
 }

@@ -26,13 +26,15 @@ synth() { # synth OUT ARCH DIM TYPE
         --vocab 512 --type "$4" --seed 7 -o "$1" >/dev/null || fail "synth $1"
 }
 
-# hub_add REPO_DIR COMMIT FILE SRC: links snapshots/COMMIT/FILE to the blob of SRC
+# hub_add REPO_DIR COMMIT FILE SRC: links snapshots/COMMIT/FILE (FILE may be
+# in a folder) to the blob of SRC, relatively, as the Hub's tools do
 hub_add() {
-    local sha
+    local sha up="../.." d="$3"
     sha=$(sha256sum "$4" | cut -d' ' -f1)
-    mkdir -p "$1/blobs" "$1/refs" "$1/snapshots/$2"
+    while [ "$d" != "${d#*/}" ]; do up="../$up"; d="${d#*/}"; done
+    mkdir -p "$1/blobs" "$1/refs" "$(dirname "$1/snapshots/$2/$3")"
     cp "$4" "$1/blobs/$sha"
-    ln -sf "../../blobs/$sha" "$1/snapshots/$2/$3"
+    ln -sf "$up/blobs/$sha" "$1/snapshots/$2/$3"
 }
 
 # ollama_add NAME TAG SRC: a manifest naming SRC's blob (and a template layer)
