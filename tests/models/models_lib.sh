@@ -37,18 +37,20 @@ hub_add() {
     ln -sf "$up/blobs/$sha" "$1/snapshots/$2/$3"
 }
 
-# ollama_add NAME TAG SRC: a manifest naming SRC's blob (and a template layer)
+# ollama_add HOST/NAMESPACE/NAME/TAG SRC: a manifest there naming SRC's blob
+# (and a template layer before it)
 ollama_add() {
-    local sha
-    sha=$(sha256sum "$3" | cut -d' ' -f1)
-    mkdir -p "$OLLAMA_MODELS/manifests/registry.ollama.ai/library/$1" "$OLLAMA_MODELS/blobs"
-    cp "$3" "$OLLAMA_MODELS/blobs/sha256-$sha"
-    printf 'TMPL' > "$OLLAMA_MODELS/blobs/sha256-$(printf TMPL | sha256sum | cut -d' ' -f1)"
-    cat > "$OLLAMA_MODELS/manifests/registry.ollama.ai/library/$1/$2" <<JSON
+    local sha tsha
+    sha=$(sha256sum "$2" | cut -d' ' -f1)
+    tsha=$(printf TMPL | sha256sum | cut -d' ' -f1)
+    mkdir -p "$(dirname "$OLLAMA_MODELS/manifests/$1")" "$OLLAMA_MODELS/blobs"
+    cp "$2" "$OLLAMA_MODELS/blobs/sha256-$sha"
+    printf TMPL > "$OLLAMA_MODELS/blobs/sha256-$tsha"
+    cat > "$OLLAMA_MODELS/manifests/$1" <<JSON
 {"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
  "config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:$(printf %064d 1)","size":10},
- "layers":[{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:$(printf TMPL | sha256sum | cut -d' ' -f1)","size":4},
-           {"mediaType":"application/vnd.ollama.image.model","digest":"sha256:$sha","size":$(stat -c %s "$3")}]}
+ "layers":[{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:$tsha","size":4},
+           {"mediaType":"application/vnd.ollama.image.model","digest":"sha256:$sha","size":$(stat -c %s "$2")}]}
 JSON
 }
 
@@ -61,7 +63,7 @@ make_stores() {
     hub_add "$HF_HUB_CACHE/models--o--n" c0ffee n-Q4_K_M.gguf "$TMP/src/a.gguf"
     echo c0ffee > "$HF_HUB_CACHE/models--o--n/refs/main"
     cp "$TMP/src/b.gguf" "$LLAMA_CACHE/o_m_m-Q8_0.gguf"
-    ollama_add tiny latest "$TMP/src/c.gguf"
+    ollama_add registry.ollama.ai/library/tiny/latest "$TMP/src/c.gguf"
     cp "$TMP/src/d.gguf" "$TMP/dirs/sub/mine.gguf"
     echo "model-dirs = $TMP/dirs" > "$CHORD_CONFIG"
 }

@@ -16,6 +16,12 @@ sed "s/sha256:[0-9a-f]\{64\}\",\"size\":[0-9]*}]}/sha256:$(printf %064d 7)\",\"s
     "$OLLAMA_MODELS/manifests/registry.ollama.ai/library/tiny/latest" \
     > "$OLLAMA_MODELS/manifests/registry.ollama.ai/library/gone/7b"
 echo "model-dirs = $TMP/dirs:$LLAMA_CACHE" > "$CHORD_CONFIG"
+# ollama beyond its library: a user's namespace, another registry
+ollama_add registry.ollama.ai/someone/thing/v1 src/b.gguf
+ollama_add hf.co/bartowski/Some-GGUF/Q4_K_M src/a.gguf
+# the hub layout newer llama.cpp keeps in its own cache
+hub_add "$LLAMA_CACHE/models--l--c" 42 c-Q8_0.gguf src/b.gguf
+echo 42 > "$LLAMA_CACHE/models--l--c/refs/main"
 
 "$CHORD" models --json > list.json 2> err || fail "models --json exited $?: $(cat err)"
 [ -s err ] && fail "models --json wrote to stderr: $(cat err)"
@@ -41,6 +47,10 @@ l = check("o_m_m-Q8_0", "llama.cpp", "llama", "Q8_0", pb, "b.gguf")
 o = check("ollama:tiny:latest", "ollama", "qwen2", "F16", pc, "c.gguf")
 assert "/blobs/sha256-" in o["path"], o
 d = check("mine", "dir", "llama", "Q4_0", pd, "d.gguf")
+check("ollama:someone/thing:v1", "ollama", "llama", "Q8_0", pb, "b.gguf")
+check("ollama:hf.co/bartowski/Some-GGUF:Q4_K_M", "ollama", "qwen2", "Q4_K", pa, "a.gguf")
+lc = check("l/c:Q8_0", "llama.cpp", "llama", "Q8_0", pb, "b.gguf")
+assert lc["path"] == tmp + "/llama/models--l--c/snapshots/42/c-Q8_0.gguf", lc
 # the corrupt file: listed, with the reader's error
 b = by["broken"]
 assert b["source"] == "dir" and b["arch"] is None and b["params"] is None and "GGUF" in b["error"], b
@@ -50,7 +60,7 @@ g = by["ollama:gone:7b"]
 assert g["source"] == "ollama" and "missing" in g["error"], g
 # llama.cpp's file, also reached through model-dirs, is listed once
 assert [r["name"] for r in rows].count("o_m_m-Q8_0") == 1, rows
-assert len(rows) == 6, [r["name"] for r in rows]
+assert len(rows) == 9, [r["name"] for r in rows]
 # one order: hub, llama.cpp, ollama, folders
 order = ["hf", "llama.cpp", "ollama", "dir"]
 assert [order.index(r["source"]) for r in rows] == sorted(order.index(r["source"]) for r in rows), rows
@@ -59,7 +69,7 @@ PY
 # the table: a header and one line per model, sizes in MiB, params short
 "$CHORD" models > list.txt || fail "chord models exited $?"
 head -1 list.txt | grep -qE '^NAME +ARCH +PARAMS +TYPE +SIZE +SOURCE +PATH +ERROR$' || fail "header: $(head -1 list.txt)"
-[ "$(wc -l < list.txt)" = 7 ] || fail "not one line per model: $(cat list.txt)"
+[ "$(wc -l < list.txt)" = 10 ] || fail "not one line per model: $(cat list.txt)"
 grep -qE '^o/n:Q4_K_M +qwen2 +1\.[0-9]M +Q4_K +0\.[0-9] MiB +hf +/' list.txt || fail "hub line: $(cat list.txt)"
 grep -qE '^broken +- +- +- .* dir .*broken\.gguf +error: ' list.txt || fail "error line: $(cat list.txt)"
 "$CHORD" models list > list2.txt && cmp -s list.txt list2.txt || fail "models list differs from models"

@@ -8,11 +8,17 @@
 . "$CHORD_TESTS/models/models_lib.sh"
 cd "$TMP" || fail "cd"
 make_stores
+ollama_add registry.ollama.ai/someone/thing/v1 src/b.gguf
+ollama_add hf.co/bartowski/Some-GGUF/Q4_K_M src/a.gguf
+hub_add "$LLAMA_CACHE/models--l--c" 42 c-Q8_0.gguf src/b.gguf
+echo 42 > "$LLAMA_CACHE/models--l--c/refs/main"
 
 run() { "$CHORD" --batch --no-history --temp 0 -n 6 -p "hello there" "$@"; }
 for spec in "o/n:Q4_K_M;src/a.gguf" "o/n;src/a.gguf" "o/n:q4_k_m;src/a.gguf" \
             "ollama:tiny;src/c.gguf" "ollama:tiny:latest;src/c.gguf" \
-            "mine;src/d.gguf" "O_M_M;src/b.gguf" "tiny;src/c.gguf"; do
+            "mine;src/d.gguf" "O_M_M;src/b.gguf" "tiny;src/c.gguf" \
+            "ollama:someone/thing:v1;src/b.gguf" "ollama:hf.co/bartowski/Some-GGUF:Q4_K_M;src/a.gguf" \
+            "l/c:Q8_0;src/b.gguf"; do
     IFS=';' read -r name file <<< "$spec"
     want=$(run -m "$file") || fail "$file: exit $?"
     [ -n "$want" ] || fail "$file: no output"
@@ -39,8 +45,9 @@ expect_err 1 '^chord: other/model:Q4_K_M is not downloaded; run: chord pull othe
 expect_err 1 "^chord: ollama:huge:latest is not in ollama's store .*; run: ollama pull huge:latest$" \
     --batch -m ollama:huge -p x
 # a part of several names: all of them listed; of none: says so
-expect_err 1 "^chord: 'q' matches 2 models" --batch -m q -p x
-grep -qx '  o/n:Q4_K_M' err && grep -qx '  o_m_m-Q8_0' err || fail "the matches are not listed: $(cat err)"
+expect_err 1 "^chord: 'q' matches 4 models; name one of them:$" --batch -m q -p x
+[ "$(tail -n +2 err | sort | tr -d ' ' | tr '\n' ' ')" = "l/c:Q8_0 o/n:Q4_K_M o_m_m-Q8_0 ollama:hf.co/bartowski/Some-GGUF:Q4_K_M " ] ||
+    fail "the matches are not listed: $(cat err)"
 expect_err 1 "^chord: no model matches 'zebra' \(chord models lists them" --batch -m zebra -p x
 expect_err 1 "^chord: $TMP/missing.gguf: no such file$" --batch -m "$TMP/missing.gguf" -p x
 # a full name wins over the names containing it
