@@ -232,8 +232,8 @@ static bool seen_before(scan *sc, const char *path)
     return false;
 }
 
-/* Reads the header of one file into e (its size even when unreadable). */
-static void summarize(models_entry *e, const char *path, bool first)
+/* Reads the model's header into e (the file's size even when unreadable). */
+static void summarize(models_entry *e, const char *path)
 {
     chord_gguf_summary s;
     chord_err err;
@@ -250,16 +250,14 @@ static void summarize(models_entry *e, const char *path, bool first)
             e->error = strdup(msg);
         return;
     }
-    e->bytes += s.file_bytes;
-    e->n_params += s.n_params;
-    if (first || !e->arch[0])
-        snprintf(e->arch, sizeof e->arch, "%s", s.arch);
-    if (first || !e->type_name[0])
-        snprintf(e->type_name, sizeof e->type_name, "%s", s.type_name);
+    e->bytes = s.file_bytes;
+    e->n_params = s.n_params;
+    snprintf(e->arch, sizeof e->arch, "%s", s.arch);
+    snprintf(e->type_name, sizeof e->type_name, "%s", s.type_name);
 }
 
-/* Adds the model whose (first) file is path; the other parts of a split
- * model are added to it, their absence noted as its error. */
+/* Adds the model whose (first) file is path; a split model's missing part
+ * is its error. */
 static models_entry *add(scan *sc, models_source src, const char *name, const char *path)
 {
     if (seen_before(sc, path))
@@ -288,11 +286,10 @@ static models_entry *add(scan *sc, models_source src, const char *name, const ch
     }
     l->n++;
     e->n_parts = 1;
-    summarize(e, path, true);
+    summarize(e, path);
+    /* the reader opens a split model whole, so its sizes cover every part;
+     * the parts are counted here, and measured when the reader failed */
     int part, count;
-    struct stat st0;
-    /* a reader that opens a split model whole has counted every part */
-    bool whole = !e->error && stat(path, &st0) == 0 && e->bytes > st0.st_size;
     if (hfc_split_part(base_name(path), &part, &count) && part == 1) {
         size_t pl = strlen(path) - (sizeof "00001-of-00003.gguf" - 1);
         for (int p = 2; p <= count; p++) {
@@ -311,8 +308,6 @@ static models_entry *add(scan *sc, models_source src, const char *name, const ch
             e->n_parts++;
             if (e->error)
                 e->bytes += st.st_size;
-            else if (!whole)
-                summarize(e, pp, false);
         }
     }
     return e;

@@ -114,15 +114,16 @@ const char *chord_model_meta_str(const chord_model *m, const char *key);
  * type, per-layer bytes) to out. For `chord inspect`. */
 chord_status chord_inspect(const char *path, FILE *out, chord_err *err);
 
-/* What `chord models` shows of a GGUF file, from its header alone
- * (metadata and tensor table; no tensor data is read). */
+/* What `chord models` shows of a GGUF model, from its headers alone
+ * (metadata and tensor tables; no tensor data is read). A split model is
+ * read whole, from any of its parts, as chord_model_load reads it. */
 typedef struct chord_gguf_summary {
     char arch[32];          /* general.architecture, or "" */
     char name[128];         /* general.name, or "" */
     char type_name[16];     /* main weight type, e.g. "Q4_K" ("" without tensors) */
-    int64_t n_params;       /* elements of the tensors in this file */
-    int64_t file_bytes;
-    int split_no;           /* split.no (0 = the first part) */
+    int64_t n_params;       /* elements of all its tensors */
+    int64_t file_bytes;     /* bytes of all its files */
+    int split_no;           /* split.no of the first part (0) */
     int split_count;        /* split.count; 0 when the model is one file */
 } chord_gguf_summary;
 
