@@ -166,7 +166,7 @@ static void stem(const char *path, char *buf, size_t n)
  * MXFP4... (letters, digits and '_', with a digit early on). */
 static bool is_quant_word(const char *w, size_t l)
 {
-    static const char *const prefixes[] = {"Q", "IQ", "TQ", "F", "BF", "MXFP"};
+    static const char *const prefixes[] = {"Q", "IQ", "TQ", "F", "FP", "BF", "MXFP"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         size_t pl = strlen(prefixes[i]);
         if (l <= pl || strncasecmp(w, prefixes[i], pl) || !isdigit((unsigned char)w[pl]))
@@ -817,15 +817,24 @@ int models_resolve(const char *spec, char *buf, size_t n)
                       found);
             return EXIT_FAIL;
         }
-        /* hub-layout repos elsewhere (llama.cpp's cache) are in the list */
+        /* llama.cpp's cache has the repo too: in the hub layout (newer
+         * llama.cpp), or as OWNER_NAME_FILE.gguf (older llama.cpp's -hf) */
         models_list l;
         int rc = -1;
-        char full[1200];
+        char full[1200], flat[600];
         snprintf(full, sizeof full, "%s:%s", repo, quant);
-        if (models_scan(&l))
+        snprintf(flat, sizeof flat, "%s_", repo);
+        *strchr(flat, '/') = '_';
+        if (models_scan(&l)) {
             for (int i = 0; i < l.n && rc < 0; i++)
                 if (!strcasecmp(l.v[i].name, full))
                     rc = copy_out(l.v[i].path, buf, n);
+            for (int i = 0; i < l.n && rc < 0; i++)
+                if (l.v[i].src == MODELS_LLAMACPP && !l.v[i].repo &&
+                    !strncasecmp(l.v[i].name, flat, strlen(flat)) &&
+                    hfc_name_has_quant(l.v[i].name + strlen(flat), quant))
+                    rc = copy_out(l.v[i].path, buf, n);
+        }
         models_list_free(&l);
         if (rc >= 0)
             return rc;

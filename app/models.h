@@ -69,8 +69,9 @@ void models_print_sources(FILE *f);
 /* Turns a -m argument into a file to load:
  *   an existing file          itself
  *   OWNER/NAME[:QUANT]        the hub cache's file with that tag (default
- *                             Q4_K_M); not cached: one line saying
- *                             `chord pull OWNER/NAME:QUANT`
+ *                             Q4_K_M), else llama.cpp's (in its hub layout
+ *                             or named OWNER_NAME_FILE.gguf); not cached:
+ *                             one line saying `chord pull OWNER/NAME:QUANT`
  *   ollama:NAME[:TAG]         ollama's model (TAG default latest)
  *   anything else             the one listed model whose name contains it
  *                             (case-insensitive; an exact name wins);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # -m takes names: OWNER/NAME[:QUANT] from the hub cache (QUANT defaults to
-# Q4_K_M, any case), ollama:NAME[:TAG] (TAG defaults to latest), a part of a
+# Q4_K_M, any case) or from llama.cpp's cache (its hub layout, or a file
+# named OWNER_NAME_FILE.gguf as older llama.cpp saved them), ollama:NAME[:TAG] (TAG defaults to latest), a part of a
 # listed name; each runs the model offline in --batch and gives the same
 # greedy text as the file's path. Not cached, unknown, ambiguous: one clear
 # message and exit 1. The subcommands that take -m take names too.
@@ -18,7 +19,7 @@ for spec in "o/n:Q4_K_M;src/a.gguf" "o/n;src/a.gguf" "o/n:q4_k_m;src/a.gguf" \
             "ollama:tiny;src/c.gguf" "ollama:tiny:latest;src/c.gguf" \
             "mine;src/d.gguf" "O_M_M;src/b.gguf" "tiny;src/c.gguf" \
             "ollama:someone/thing:v1;src/b.gguf" "ollama:hf.co/bartowski/Some-GGUF:Q4_K_M;src/a.gguf" \
-            "l/c:Q8_0;src/b.gguf"; do
+            "l/c:Q8_0;src/b.gguf" "o/m:q8_0;src/b.gguf"; do
     IFS=';' read -r name file <<< "$spec"
     want=$(run -m "$file") || fail "$file: exit $?"
     [ -n "$want" ] || fail "$file: no output"
