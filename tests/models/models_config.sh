@@ -82,4 +82,7 @@ CHORD_CONFIG="$TMP/nope.conf" "$CHORD" config > out 2> err
 # no model anywhere: --batch is a usage error, one line
 "$CHORD" --batch -p hi > out 2> err
 [ $? = 2 ] && [ "$(wc -l < err)" = 1 ] && grep -q "^chord: no model: give -m MODEL" err || fail "no model: $(cat err)"
+# ... and so is the REPL, which has no picker (no terminal here)
+"$CHORD" --no-tui < /dev/null > out 2> err
+[ $? = 2 ] && [ "$(wc -l < err)" = 1 ] && grep -q "^chord: no model: give -m MODEL" err || fail "no model, REPL: $(cat err)"
 echo PASS
