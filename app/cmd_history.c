@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "hist.h"
 
 static void usage(FILE *f)
@@ -498,6 +499,13 @@ int cmd_history(int argc, char **argv)
         app_error("history: unknown command '%s' (see chord history --help)", a.cmd);
         return EXIT_USAGE;
     }
+    /* the chats were recorded where the config file's db says */
+    const config_file *cf = config_load();
+    if (!cf)
+        return EXIT_USAGE;
+    const config_entry *cdb = config_find(cf, "db");
+    if (!a.db && cdb)
+        a.db = cdb->value;
     hist *h;
     chord_err e;
     if (hist_open(a.db, NULL, &h, &e) != CHORD_OK)

@@ -47,10 +47,17 @@ got=$("$CHORD" --batch --temp 0 -n 5 -p hi 2> err) || fail "batch with the confi
 # history is off from the config: no database was written
 [ -e "$XDG_DATA_HOME/chord/history.db" ] && fail "no-history = true in the config did not hold"
 
+# db in the config: the chats go there, and chord history reads them there
+printf 'model-dirs = %s\ndb = %s\n' "$TMP/dirs" "$TMP/my.db" > "$C"
+"$CHORD" --batch -m mine -p "hello db" -n 3 > /dev/null || fail "batch with the config's db"
+[ -s "$TMP/my.db" ] || fail "the config's db was not written"
+"$CHORD" history list > out || fail "history list with the config's db"
+grep -q 'hello db' out || fail "history list does not read the config's db: $(cat out)"
+
 # errors: one line, file:line, exit 2, whatever the command
 bad() { # bad LINE_TEXT PATTERN
     printf '# ok\ntop-k = 10\n%s\n' "$1" > "$C"
-    for cmd in "config" "models" "--batch -m src/a.gguf -p x" "tokenize -m src/a.gguf x"; do
+    for cmd in "config" "models" "--batch -m src/a.gguf -p x" "tokenize -m src/a.gguf x" "history list"; do
         "$CHORD" $cmd > out 2> err
         local rc=$?
         [ "$rc" = 2 ] || fail "'$1' / chord $cmd: exit $rc: $(cat err)"
