@@ -5,8 +5,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
