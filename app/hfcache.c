@@ -255,7 +255,8 @@ int hfc_resolve(const char *repo, const char *quant, char *buf, size_t n)
             continue;
         list_push(&hits, r);
     }
-    qsort(hits.v, hits.n, sizeof *hits.v, cmp_str);
+    if (hits.n > 1)
+        qsort(hits.v, hits.n, sizeof *hits.v, cmp_str);
 
     int rc = 1;
     if (hits.n == 1) {
