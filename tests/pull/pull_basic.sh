@@ -23,6 +23,11 @@ grep -q "downloading tiny-Q4_K_M.gguf" "$TMP/err" || fail "no start line when no
 [ ! -e "$CACHE/models--acme--Tiny-GGUF/snapshots/$(cat "$CACHE/models--acme--Tiny-GGUF/refs/main")/tiny-Q8_0.gguf" ] \
     || fail "Q8_0 was downloaded too"
 assert_runs "$out"
+# The hint's name loads the pulled file (chord -m reads the hub cache).
+"$CHORD" --batch -m "$R:Q4_K_M" --raw -p hi -n 2 --temp 0 >"$TMP/byname" 2>"$TMP/err" \
+    || fail "chord -m $R:Q4_K_M: $(cat "$TMP/err")"
+"$CHORD" --batch -m "$out" --raw -p hi -n 2 --temp 0 >"$TMP/bypath" 2>/dev/null
+cmp -s "$TMP/byname" "$TMP/bypath" || fail "-m $R:Q4_K_M and -m PATH differ"
 
 # Pulled already: no request to resolve or the CDN, the same path.
 stub_log_clear
