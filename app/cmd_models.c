@@ -249,6 +249,15 @@ static int models_rm(const char *name)
         app_error("models rm: %s belongs to llama.cpp's cache (%s); chord leaves it to llama.cpp "
                   "(delete the file yourself if you mean to)", e->name, e->path);
         rc = EXIT_FAIL;
+    } else if (e->src == MODELS_CHORD) {
+        struct stat st;
+        int64_t size = stat(e->path, &st) == 0 ? (int64_t)st.st_size : 0;
+        if (unlink(e->path) != 0) {
+            app_error("models rm: cannot remove %s: %s", e->path, strerror(errno));
+            rc = EXIT_FAIL;
+        } else {
+            printf("removed %s (%.1f MiB)\n", e->path, (double)size / (1024.0 * 1024.0));
+        }
     } else if (e->src == MODELS_DIR) {
         app_error("models rm: %s is in a model-dirs folder (%s); chord removes only what is in the "
                   "hub cache", e->name, e->path);

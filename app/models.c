@@ -34,6 +34,7 @@ const char *models_source_name(models_source s)
     case MODELS_LLAMACPP: return "llama.cpp";
     case MODELS_OLLAMA: return "ollama";
     case MODELS_DIR: return "dir";
+    case MODELS_CHORD: return "chord";
     }
     return "?";
 }
@@ -71,6 +72,17 @@ static bool llamacpp_dir(char *buf, size_t n)
         return fmt_ok(snprintf(buf, n, "%s/llama.cpp", v), n);
     if ((v = env("HOME")))
         return fmt_ok(snprintf(buf, n, "%s/.cache/llama.cpp", v), n);
+    return false;
+}
+
+/* Where `chord pull URL` puts a file that is not on the Hub. */
+bool models_chord_dir(char *buf, size_t n)
+{
+    const char *v;
+    if ((v = env("XDG_CACHE_HOME")))
+        return fmt_ok(snprintf(buf, n, "%s/chord/models", v), n);
+    if ((v = env("HOME")))
+        return fmt_ok(snprintf(buf, n, "%s/.cache/chord/models", v), n);
     return false;
 }
 
@@ -123,6 +135,7 @@ void models_print_sources(FILE *f)
     fprintf(f, "  hf         %s\n", hfc_root(p, sizeof p) ? p : "(no HOME, HF_HOME nor HF_HUB_CACHE)");
     fprintf(f, "  llama.cpp  %s\n", llamacpp_dir(p, sizeof p) ? p : "(no HOME nor LLAMA_CACHE)");
     fprintf(f, "  ollama     %s\n", ollama_dir(p, sizeof p) ? p : "(no HOME nor OLLAMA_MODELS)");
+    fprintf(f, "  chord      %s\n", models_chord_dir(p, sizeof p) ? p : "(no HOME nor XDG_CACHE_HOME)");
     each_model_dir(print_dir, f);
 }
 
@@ -645,6 +658,10 @@ bool models_scan(models_list *out)
     }
     if (ollama_dir(p, sizeof p))
         scan_ollama(&sc, p);
+    if (models_chord_dir(p, sizeof p)) {
+        static const models_source src = MODELS_CHORD;
+        walk(&sc, p, "", 0, plain_file, (void *)&src);
+    }
     each_model_dir(scan_dir, &sc);
     for (int i = 0; i < sc.n_seen; i++)
         free(sc.seen[i]);

@@ -34,6 +34,7 @@
 
 typedef enum models_source {
     MODELS_HF, MODELS_LLAMACPP, MODELS_OLLAMA, MODELS_DIR,
+    MODELS_CHORD,         /* chord pull URL's own folder (not a Hub file) */
 } models_source;
 
 typedef struct models_entry {
@@ -57,6 +58,9 @@ typedef struct models_list {
 
 /* "hf", "llama.cpp", "ollama", "dir". */
 const char *models_source_name(models_source s);
+/* The folder `chord pull URL` downloads other files to; false without
+ * XDG_CACHE_HOME and HOME. */
+bool models_chord_dir(char *buf, size_t n);
 
 /* Lists every source. False only when out of memory. */
 bool models_scan(models_list *out);

@@ -186,6 +186,7 @@ void opts_usage(FILE *f)
 "  -v, --verbose           load and timing messages on stderr\n"
 "\n"
 "subcommands:\n"
+"  pull OWNER/NAME[:QUANT] | URL       download a model into the Hugging Face cache\n"
 "  models [list|rm NAME] [--json]      the models chord can see; rm one from the cache\n"
 "  config [options]                    the settings in effect and where each comes from\n"
 "  inspect MODEL                       metadata, tensors, per-layer bytes\n"

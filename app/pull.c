@@ -21,6 +21,7 @@
 
 #include "cmd.h"
 #include "hfcache.h"
+#include "models.h"
 #include "pull.h"
 
 static void usage(FILE *f)
@@ -279,12 +280,7 @@ static int pull_url(pull_ctx *c, const char *url)
     }
     /* Elsewhere: no tree, no checksum; a folder of chord's own. */
     char dir[4096], path[4200];
-    const char *v;
-    if ((v = env("XDG_CACHE_HOME")))
-        snprintf(dir, sizeof dir, "%s/chord/models", v);
-    else if ((v = env("HOME")))
-        snprintf(dir, sizeof dir, "%s/.cache/chord/models", v);
-    else {
+    if (!models_chord_dir(dir, sizeof dir)) {
         prog_error(&c->prog, "no cache folder: set XDG_CACHE_HOME or HOME");
         return EXIT_FAIL;
     }

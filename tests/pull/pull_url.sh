@@ -50,6 +50,12 @@ stub_log_clear
 "$CHORD" pull "$HF_ENDPOINT/files/dir/missing.gguf" >/dev/null 2>"$TMP/err" && fail "a 404 URL pulled"
 grep -q "404" "$TMP/err" || fail "404 URL: $(cat "$TMP/err")"
 [ -z "$(ls "$XDG_CACHE_HOME/chord/models" | grep missing)" ] || fail "a 404 left a file"
+# chord models lists it (source chord), -m takes its short name, rm deletes it
+"$CHORD" models --json > "$TMP/models.json" || fail "chord models"
+grep '"path":"'"$DEST"'"' "$TMP/models.json" | grep -q '"source":"chord"' \
+    || fail "chord models does not list the plain download: $(cat "$TMP/models.json")"
+"$CHORD" models rm plain >/dev/null 2>"$TMP/err" || fail "models rm plain: $(cat "$TMP/err")"
+[ ! -e "$DEST" ] || fail "models rm left $DEST"
 "$CHORD" pull "$HF_ENDPOINT/files/dir/readme.txt" >/dev/null 2>"$TMP/err" && fail "a non-GGUF URL pulled"
 grep -q "not a URL of a .gguf file" "$TMP/err" || fail "non-gguf URL: $(cat "$TMP/err")"
 echo "ok"
