@@ -137,6 +137,9 @@ static int kern_qgemm_min_tok(int type)
     return type == QT_Q4_K || type == QT_Q5_K || type == QT_Q6_K ? 8 : 4;
 }
 
+/* Rows of a strip in mm_dot_job (64 rows of 4096 Q8_0 values: 272 KiB). */
+#define KERN_DOT_STRIP 64
+
 /* Small batches: each thread takes a contiguous range of output rows and
  * dots each with every (pre-quantized) activation row. */
 static void mm_dot_job(void *arg, int ith, int nth)
@@ -151,6 +154,22 @@ static void mm_dot_job(void *arg, int ith, int nth)
         return;
     }
     const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+    const quant_kernels *qk = quant_kernels_for(w->type, NULL);
+    if (qk->vec_dot_rows) {
+        /* a short batch (a mixture's expert chosen by a few tokens of a
+         * prompt): each token through the rows kernel over a strip of rows
+         * small enough to stay in L2 while the batch goes by, so the
+         * weights come from memory once. The rows kernel gives vec_dot's
+         * bits (quant.h). */
+        for (int o = lo; o < hi; o += KERN_DOT_STRIP) {
+            int nr = hi - o < KERN_DOT_STRIP ? hi - o : KERN_DOT_STRIP;
+            const uint8_t *ws = (const uint8_t *)w->data + (size_t)o * w->row_bytes;
+            for (int t = 0; t < j->n_tok; t++)
+                qk->vec_dot_rows(w->n_in, &j->y[(size_t)t * j->ldy + o], ws, w->row_bytes, nr,
+                                 j->ws->act + (size_t)t * j->act_bytes);
+        }
+        return;
+    }
     for (int o = lo; o < hi; o++, wrow += w->row_bytes)
         for (int t = 0; t < j->n_tok; t++)
             quant_vec_dot(w->type, w->n_in, &j->y[(size_t)t * j->ldy + o], wrow,
