@@ -77,6 +77,8 @@ struct ui_chat {
     double last_prompt_ms, last_gen_ms, last_ttft_ms;
 
     bool show_thinking;         /* reasoning shown whole, not one line (F3) */
+    bool raw_view;              /* replies as raw text, not Markdown (/raw) */
+    int code_req;               /* /code N asked for block N (0: the last) */
     char *queued;               /* a message typed while a reply ran */
     uint64_t version;           /* bumped on every visible change */
     ui_chat_hooks hooks;

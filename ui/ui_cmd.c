@@ -10,9 +10,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "ui_md.h"
+
 static const char *const names[] = {
     "/help", "/new", "/history", "/search", "/system", "/set", "/stats",
-    "/panes", "/export", "/model", "/clear", "/quit", NULL,
+    "/panes", "/export", "/model", "/raw", "/code", "/clear", "/quit", NULL,
 };
 
 const char *const *ui_cmd_names(void)
@@ -30,6 +32,8 @@ static const char help_text[] =
     "/stats                engine and history statistics\n"
     "/panes                show or hide the diagnostics (F2)\n"
     "F3                    a reasoning model's thinking: whole or folded\n"
+    "/raw                  replies as raw text or as rendered Markdown\n"
+    "/code [N]             code block N of the last reply whole (F4: the last)\n"
     "/export md|json FILE  write this conversation to FILE\n"
     "/model                about the model\n"
     "/clear                clear the screen\n"
@@ -270,6 +274,37 @@ static int cmd_model(ui_chat *c)
     return UI_CMD_REDRAW;
 }
 
+/* /code [N]: the TUI opens its viewer; the REPL prints the block. */
+static int cmd_code(ui_chat *c, const char *arg, bool tui)
+{
+    char *end;
+    errno = 0;
+    long n = *arg ? strtol(arg, &end, 10) : 0;
+    if (*arg && (errno || *end || n < 1 || n > 100000)) {
+        ui_chat_note(c, "usage: /code [N]  (N: the N-th code block of the last reply)");
+        return UI_CMD_REDRAW;
+    }
+    c->code_req = (int)n;
+    if (tui)
+        return UI_CMD_CODE | UI_CMD_REDRAW;
+    const ui_msg *m = NULL;
+    for (int i = c->n_msgs - 1; i >= 0 && !m; i--)
+        if (c->msgs[i].role == UI_ROLE_ASSISTANT && c->msgs[i].len)
+            m = &c->msgs[i];
+    ui_md_code *v = NULL;
+    int k = m ? ui_md_codes(m->text, m->len, &v) : 0;
+    if (n == 0)
+        n = k;
+    if (k <= 0)
+        ui_chat_note(c, "the last reply has no code block");
+    else if (n > k)
+        ui_chat_note(c, "the last reply has %d code block%s", k, k == 1 ? "" : "s");
+    else
+        ui_chat_note(c, "%s", v[n - 1].text);
+    ui_md_codes_free(v, k > 0 ? k : 0);
+    return UI_CMD_REDRAW;
+}
+
 int ui_cmd_run(ui_chat *c, const char *line, bool tui)
 {
     char name[32];
@@ -304,6 +339,15 @@ int ui_cmd_run(ui_chat *c, const char *line, bool tui)
         return cmd_export(c, arg);
     if (!strcmp(name, "/model"))
         return cmd_model(c);
+    if (!strcmp(name, "/raw")) {
+        c->raw_view = !c->raw_view;
+        c->version++;
+        ui_chat_note(c, c->raw_view ? "replies shown as raw text (/raw again renders them)"
+                                    : "replies shown as rendered Markdown");
+        return UI_CMD_REDRAW;
+    }
+    if (!strcmp(name, "/code"))
+        return cmd_code(c, arg, tui);
     if (!strcmp(name, "/clear")) {
         c->view_start = c->n_msgs;
         c->version++;

@@ -17,6 +17,7 @@ enum {
     UI_CMD_PANES = 1 << 2,      /* toggle the diagnostics column */
     UI_CMD_PICKER = 1 << 3,     /* open the history picker (TUI) */
     UI_CMD_CLEAR = 1 << 4,      /* clear the screen */
+    UI_CMD_CODE = 1 << 5,       /* open code block c->code_req (TUI) */
 };
 
 /* Runs one line that starts with '/'. tui selects the picker for a bare

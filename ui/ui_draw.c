@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ui_md.h"
 #include "ui_wrap.h"
 
 static bool has_color, utf8;
 static attr_t attrs[UI_S_COUNT];
+static attr_t italic = A_UNDERLINE;
 
 bool ui_draw_has_color(void) { return has_color; }
 bool ui_draw_utf8(void) { return utf8; }
@@ -32,6 +34,20 @@ void ui_draw_init(void)
     attrs[UI_S_DIM] = A_DIM;
     attrs[UI_S_L_IN_USE] = A_BOLD;
     attrs[UI_S_L_EVICTED] = A_DIM;
+    /* Markdown: bold, underline and reverse tell the parts apart alone */
+    attrs[UI_S_MD_H1] = A_BOLD | A_UNDERLINE;
+    attrs[UI_S_MD_H2] = A_BOLD;
+    attrs[UI_S_MD_H3] = A_BOLD;
+    attrs[UI_S_MD_CODE] = A_REVERSE;
+    attrs[UI_S_MD_LINK] = A_UNDERLINE;
+    attrs[UI_S_MD_URL] = A_DIM;
+    attrs[UI_S_MD_FRAME] = A_DIM;
+    attrs[UI_S_MD_LABEL] = A_BOLD;
+    attrs[UI_S_MD_CUT] = A_BOLD;
+    /* italic where the terminal has it (terminfo sitm), else underline */
+    const char *sitm = tigetstr("sitm");
+    if (sitm && sitm != (char *)-1)
+        italic = A_ITALIC;
     if (!has_color)
         return;
     start_color();
@@ -51,6 +67,17 @@ void ui_draw_init(void)
         {UI_S_L_READY, COLOR_BLUE, A_BOLD},
         {UI_S_L_IN_USE, COLOR_RED, A_BOLD},
         {UI_S_L_EVICTED, -1, A_DIM},
+        {UI_S_MD_H1, COLOR_MAGENTA, A_BOLD | A_UNDERLINE},
+        {UI_S_MD_H2, COLOR_MAGENTA, A_BOLD},
+        {UI_S_MD_H3, COLOR_MAGENTA, 0},
+        {UI_S_MD_CODE, COLOR_YELLOW, 0},
+        {UI_S_MD_LINK, COLOR_BLUE, A_UNDERLINE},
+        {UI_S_MD_URL, -1, A_DIM},
+        {UI_S_MD_FRAME, COLOR_BLUE, 0},
+        {UI_S_MD_LABEL, COLOR_CYAN, A_BOLD},
+        {UI_S_MD_BULLET, COLOR_CYAN, A_BOLD},
+        {UI_S_MD_QUOTE, COLOR_GREEN, 0},
+        {UI_S_MD_CUT, COLOR_RED, A_BOLD},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         short pair = (short)(i + 1);
@@ -64,6 +91,33 @@ void ui_draw_init(void)
 attr_t ui_style_attr(ui_style s)
 {
     return s < UI_S_COUNT ? attrs[s] : A_NORMAL;
+}
+
+attr_t ui_md_attr(unsigned fl)
+{
+    /* one colour (the most specific part wins), every attribute */
+    static const struct { unsigned fl; ui_style s; } order[] = {
+        {UI_MD_CUT, UI_S_MD_CUT},     {UI_MD_LABEL, UI_S_MD_LABEL}, {UI_MD_FRAME, UI_S_MD_FRAME},
+        {UI_MD_BULLET, UI_S_MD_BULLET}, {UI_MD_QUOTE, UI_S_MD_QUOTE}, {UI_MD_URL, UI_S_MD_URL},
+        {UI_MD_CODE, UI_S_MD_CODE},   {UI_MD_LINK, UI_S_MD_LINK},   {UI_MD_H1, UI_S_MD_H1},
+        {UI_MD_H2, UI_S_MD_H2},       {UI_MD_H3, UI_S_MD_H3},
+    };
+    attr_t a = A_NORMAL, color = 0;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (!(fl & order[i].fl))
+            continue;
+        attr_t x = attrs[order[i].s];
+        if (!color)
+            color = x & A_COLOR;
+        a |= x & ~A_COLOR;
+    }
+    if (fl & UI_MD_BOLD)
+        a |= A_BOLD;
+    if (fl & UI_MD_ITALIC)
+        a |= italic;
+    if (fl & UI_MD_STRIKE)
+        a |= A_DIM;
+    return a | color;
 }
 
 const char *ui_layer_glyph(int state)
@@ -83,10 +137,13 @@ int ui_draw_text(WINDOW *w, int y, int x, const char *s, size_t len, int maxcols
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t n = ui_utf8_next(s + i, len - i, &cp);
-        int cw = ui_cp_width(cp);
+        int cw = ui_adv(cp, cols);
         if (cols + cw > maxcols)
             break;
-        if (cp < 0x20 || cp == 0x7f || cp == 0xFFFD) {
+        if (cp == '\t') {
+            for (int k = 0; k < cw; k++)
+                waddch(w, ' ');
+        } else if (cp < 0x20 || cp == 0x7f || cp == 0xFFFD) {
             waddch(w, cp == 0xFFFD ? '?' : ' ');
         } else if (cw == 0 && cols == 0) {
             /* a mark with no base on this line: nothing to combine with */

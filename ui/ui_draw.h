@@ -22,6 +22,9 @@ typedef enum ui_style {
     /* one per chord_layer_state, in its order */
     UI_S_L_RESIDENT, UI_S_L_PINNED, UI_S_L_QUEUED, UI_S_L_LOADING,
     UI_S_L_READY, UI_S_L_IN_USE, UI_S_L_EVICTED,
+    /* a reply's Markdown (see ui_md.h) */
+    UI_S_MD_H1, UI_S_MD_H2, UI_S_MD_H3, UI_S_MD_CODE, UI_S_MD_LINK, UI_S_MD_URL,
+    UI_S_MD_FRAME, UI_S_MD_LABEL, UI_S_MD_BULLET, UI_S_MD_QUOTE, UI_S_MD_CUT,
     UI_S_COUNT
 } ui_style;
 
@@ -31,15 +34,19 @@ typedef enum ui_style {
  * locale's codeset. */
 void ui_draw_init(void);
 attr_t ui_style_attr(ui_style s);
+/* The attributes of a Markdown span's UI_MD_* flags: attributes only
+ * without colour (NO_COLOR, monochrome); italic is underline where the
+ * terminal cannot show it. */
+attr_t ui_md_attr(unsigned fl);
 bool ui_draw_has_color(void);
 bool ui_draw_utf8(void);
 
 /* Glyph for a layer state (a chord_layer_state value). */
 const char *ui_layer_glyph(int state);
 
-/* Draws UTF-8 text at (y, x), at most maxcols cells; control characters
- * show as spaces so a line never moves the cursor elsewhere. Returns the
- * cells drawn. */
+/* Draws UTF-8 text at (y, x), at most maxcols cells; tabs run to the next
+ * stop counted from x, other control characters show as spaces so a line
+ * never moves the cursor elsewhere. Returns the cells drawn. */
 int ui_draw_text(WINDOW *w, int y, int x, const char *s, size_t len, int maxcols);
 /* printf-style ui_draw_text. */
 int ui_draw_fmt(WINDOW *w, int y, int x, int maxcols, const char *fmt, ...)

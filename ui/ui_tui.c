@@ -86,6 +86,11 @@ static void apply_cmd_flags(tui *t, int r)
         if (!ui_picker_open(&t->picker, t->chat.h, &err))
             ui_chat_note(&t->chat, "history: %s", err.msg);
     }
+    if (r & UI_CMD_CODE) {
+        char e[160];
+        if (!ui_chatview_code_open(&t->view, &t->chat, t->chat.code_req, e, sizeof e))
+            ui_chat_note(&t->chat, "/code: %s", e);
+    }
     if (r & UI_CMD_CLEAR) {
         clearok(curscr, TRUE);
         t->view.scroll = 0;
@@ -165,6 +170,12 @@ static void handle_key(tui *t, int r, wint_t ch)
         t->dirty = true;
         return;
     }
+    if (t->view.code.open) {
+        /* the code viewer has the keys until q or Esc */
+        ui_chatview_code_key(&t->view, ch == 3 ? 'q' : (int)ch);
+        t->dirty = true;
+        return;
+    }
     if (r == KEY_CODE_YES) {
         switch (ch) {
         case KEY_RESIZE:
@@ -176,6 +187,11 @@ static void handle_key(tui *t, int r, wint_t ch)
             /* a reasoning model's thinking: folded to one line, or whole */
             t->chat.show_thinking = !t->chat.show_thinking;
             t->chat.version++;
+            break;
+        case KEY_F(4):
+            /* the last code block of the last reply, whole */
+            t->chat.code_req = 0;
+            apply_cmd_flags(t, UI_CMD_CODE);
             break;
         case KEY_PPAGE:
             ui_chatview_scroll(&t->view, t->view.page > 2 ? t->view.page - 1 : 1);
@@ -371,7 +387,8 @@ static void draw_frame(tui *t)
 
     int cy, cx;
     ui_input_draw(stdscr, ch + 2, 1, W - 2, ih, &cy, &cx);
-    if (t->picker.open) {
+    ui_chatview_code_draw(&t->view, stdscr, (ui_rect){0, 0, H, W});
+    if (t->picker.open || t->view.code.open) {
         curs_set(0);
     } else {
         curs_set(1);
@@ -527,6 +544,7 @@ int ui_run_tui(const ui_config *cfg)
     /* leave curses first so the terminal is back even if the rest is slow */
     endwin();
     ui_picker_close(&t.picker);
+    ui_chatview_free(&t.view);
     ui_input_shutdown();
     ui_chat_free(&t.chat);
     sigaction(SIGTERM, &old_term, NULL);

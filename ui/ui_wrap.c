@@ -44,12 +44,34 @@ size_t ui_utf8_next(const char *str, size_t len, uint32_t *cp)
     return n;
 }
 
+/* Blocks whose characters are all wide or all zero-width: the answer when
+ * the C library's tables are older than the text (wcwidth says -1 for a
+ * code point it does not know, and the terminal still draws it wide). */
+static const struct { uint32_t lo, hi; int w; } blocks[] = {
+    {0x0300, 0x036F, 0}, {0x1AB0, 0x1AFF, 0}, {0x1DC0, 0x1DFF, 0}, {0x200B, 0x200F, 0},
+    {0x20D0, 0x20FF, 0}, {0xFE00, 0xFE0F, 0}, {0xFE20, 0xFE2F, 0}, {0xE0100, 0xE01EF, 0},
+    {0x1100, 0x115F, 2}, {0x2E80, 0x303E, 2}, {0x3041, 0x33FF, 2}, {0x3400, 0x4DBF, 2},
+    {0x4E00, 0x9FFF, 2}, {0xA000, 0xA4CF, 2}, {0xAC00, 0xD7A3, 2}, {0xF900, 0xFAFF, 2},
+    {0xFE30, 0xFE4F, 2}, {0xFF00, 0xFF60, 2}, {0xFFE0, 0xFFE6, 2}, {0x1F300, 0x1F64F, 2},
+    {0x1F680, 0x1F6FF, 2}, {0x1F900, 0x1F9FF, 2}, {0x1FA70, 0x1FAFF, 2}, {0x20000, 0x3FFFD, 2},
+};
+
 int ui_cp_width(uint32_t cp)
 {
     int w = wcwidth((wchar_t)cp);
+    if (w < 0 && cp >= 0xA0) {
+        for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+            if (cp >= blocks[i].lo && cp <= blocks[i].hi)
+                return blocks[i].w;
+    }
     if (w < 0)
         return 1;
     return w > 2 ? 2 : w;
+}
+
+int ui_adv(uint32_t cp, int col)
+{
+    return cp == '\t' ? UI_TAB - col % UI_TAB : ui_cp_width(cp);
 }
 
 int ui_text_width(const char *s, size_t len)
@@ -58,7 +80,7 @@ int ui_text_width(const char *s, size_t len)
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         i += ui_utf8_next(s + i, len - i, &cp);
-        w += ui_cp_width(cp);
+        w += ui_adv(cp, w);
     }
     return w;
 }
@@ -70,7 +92,7 @@ size_t ui_fit(const char *s, size_t len, int width)
     while (i < len) {
         uint32_t cp;
         size_t n = ui_utf8_next(s + i, len - i, &cp);
-        int cw = ui_cp_width(cp);
+        int cw = ui_adv(cp, w);
         if (w + cw > width)
             break;
         w += cw;
@@ -109,10 +131,10 @@ int ui_wrap(const char *s, size_t len, int width, ui_line *out, int max)
             sp_cols = -1;
             continue;
         }
-        int cw = ui_cp_width(cp);
+        int cw = ui_adv(cp, cols);
         if (cols + cw > width && cw > 0) {
-            if (cp == ' ') {
-                /* a space at the edge ends the line and is dropped */
+            if (cp == ' ' || cp == '\t') {
+                /* a space (or tab) at the edge ends the line and is dropped */
                 put_line(out, max, n++, start, i, cols);
                 i += nb;
                 start = i;
@@ -131,7 +153,7 @@ int ui_wrap(const char *s, size_t len, int width, ui_line *out, int max)
             }
             sp_cols = -1;
         }
-        if (cp == ' ') {
+        if (cp == ' ' || cp == '\t') {
             sp = i;
             sp_cols = cols;
         }

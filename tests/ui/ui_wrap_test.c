@@ -89,6 +89,32 @@ static void test_combining_marks_stay_with_their_base(void)
     WRAP("e\xcc\x81" "e\xcc\x81" "e\xcc\x81", 2, "e\xcc\x81" "e\xcc\x81", "e\xcc\x81");
 }
 
+static void test_tabs_run_to_stops(void)
+{
+    T_EQ_INT(ui_text_width("\t", 1), 8);
+    T_EQ_INT(ui_text_width("a\tb", 3), 9);
+    T_EQ_INT(ui_text_width("\xe4\xb8\xad\t.", 5), 9);     /* 中 then a tab: to column 8 */
+    T_EQ_INT(ui_text_width("12345678\t", 9), 16);
+    WRAP("a\tb", 20, "a\tb");
+    /* a tab is a break like a space; stops count from each line's start */
+    WRAP("aaaa\tbbbb", 10, "aaaa", "bbbb");
+    WRAP("aaaaaa b\tcc", 10, "aaaaaa b", "cc");
+    T_EQ_INT(ui_fit("a\tb", 3, 8), 2);
+    T_EQ_INT(ui_fit("a\tb", 3, 7), 1);
+}
+
+/* Code points newer than the C library's tables still get their width
+ * from their Unicode block. */
+static void test_unknown_code_points_by_block(void)
+{
+    T_EQ_INT(ui_cp_width(0x1FAE8), 2);     /* an emoji of Unicode 15 */
+    T_EQ_INT(ui_cp_width(0x31350), 2);     /* CJK extension H */
+    T_EQ_INT(ui_cp_width(0x4E2D), 2);
+    T_EQ_INT(ui_cp_width(0x301), 0);
+    T_EQ_INT(ui_cp_width(0xFE0F), 0);      /* variation selector */
+    T_EQ_INT(ui_cp_width('a'), 1);
+}
+
 static void test_fit_cuts_on_character_boundaries(void)
 {
     const char *s = "a\xe4\xb8\xad" "b";   /* a中b: 1+2+1 cells */
@@ -107,5 +133,7 @@ int main(void)
     test_wide_characters_never_split();
     test_combining_marks_stay_with_their_base();
     test_fit_cuts_on_character_boundaries();
+    test_tabs_run_to_stops();
+    test_unknown_code_points_by_block();
     return t_done();
 }
