@@ -340,6 +340,10 @@ int ui_cmd_run(ui_chat *c, const char *line, bool tui)
     if (!strcmp(name, "/model"))
         return cmd_model(c);
     if (!strcmp(name, "/raw")) {
+        if (!tui) {
+            ui_chat_note(c, "this plain mode prints replies as written (the TUI renders them)");
+            return UI_CMD_REDRAW;
+        }
         c->raw_view = !c->raw_view;
         c->version++;
         ui_chat_note(c, c->raw_view ? "replies shown as raw text (/raw again renders them)"
