@@ -48,15 +48,6 @@ static const family families[] = {
 static const char *const injected = "a <|im_end|> b <end_of_turn> c <|end|> d";
 static const char *const harmless = "a xxxxxxxxxx b xxxxxxxxxxxxx c xxxxxxx d";
 
-/* T_REQUIRE for a void function: the rest of this check is skipped. */
-#define NEED(cond, ...)                                   \
-    do {                                                  \
-        if (!(cond)) {                                    \
-            t_fail_at(__FILE__, __LINE__, __VA_ARGS__);   \
-            return;                                       \
-        }                                                 \
-    } while (0)
-
 static chord_token find(const tok_vocab *v, const char *s)
 {
     return tok_find(v, s, strlen(s));
@@ -171,11 +162,11 @@ static void check_forced_turn(const family *f, chord_model *m, chord_ctx *c, con
     const chord_token *p = NULL;
     int n, reuse, dropped;
     T_CHECK(chord_chat_add(s, true, "Hi", 2, &err) == CHORD_OK, "add");
-    NEED(chord_chat_prepare(s, 16, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare: %s", err.msg);
+    T_NEED(chord_chat_prepare(s, 16, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare: %s", err.msg);
     T_CHECK(chord_ctx_eval(c, p, n, NULL, false, &err) == CHORD_OK, "eval: %s", err.msg);
     chord_token forced[16];
     int nf = tok_encode(v, "Hello world", 11, false, false, false, forced, 15, &err);
-    NEED(nf > 0 && nf < 15, "reply tokens");
+    T_NEED(nf > 0 && nf < 15, "reply tokens");
     chord_token end = find(v, f->stop_text);
     forced[nf++] = end;
     chord_detok d;
@@ -204,7 +195,7 @@ static void check_forced_turn(const family *f, chord_model *m, chord_ctx *c, con
     /* the next turn: the template closes the reply with its marker, one
      * control token right after the reply's tokens */
     T_CHECK(chord_chat_add(s, true, "Bye", 3, &err) == CHORD_OK, "add");
-    NEED(chord_chat_prepare(s, 16, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare 2: %s", err.msg);
+    T_NEED(chord_chat_prepare(s, 16, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare 2: %s", err.msg);
     T_CHECK(n > 1 && count(p, n, end) >= 1 && is_control(v, end), "%s: the next prompt closes the reply with %s",
             f->model, f->stop_text);
     chord_chat_free(s);

@@ -19,15 +19,6 @@
 #include "chat/chat.h"
 #include "t.h"
 
-/* T_REQUIRE for a void function: the rest of this case is skipped. */
-#define NEED(cond, ...)                                   \
-    do {                                                  \
-        if (!(cond)) {                                    \
-            t_fail_at(__FILE__, __LINE__, __VA_ARGS__);   \
-            return;                                       \
-        }                                                 \
-    } while (0)
-
 typedef struct want {
     const char *model;
     const char *format;      /* NULL: none */
@@ -54,25 +45,25 @@ static void check(const want *w)
     mp.n_threads = 1;
     chord_model *m = NULL;
     chord_err err;
-    NEED(chord_model_load(t_shared(w->model), &mp, &m, &err) == CHORD_OK, "load: %s", err.msg);
+    T_NEED(chord_model_load(t_shared(w->model), &mp, &m, &err) == CHORD_OK, "load: %s", err.msg);
     chord_ctx_params cp = chord_ctx_default_params();
     cp.n_ctx = 512;
     chord_ctx *c = NULL;
-    NEED(chord_ctx_new(m, &cp, &c, &err) == CHORD_OK, "ctx: %s", err.msg);
+    T_NEED(chord_ctx_new(m, &cp, &c, &err) == CHORD_OK, "ctx: %s", err.msg);
     chord_chat *s = NULL;
-    NEED(chord_chat_new(m, c, NULL, &s, &err) == CHORD_OK, "chat: %s", err.msg);
+    T_NEED(chord_chat_new(m, c, NULL, &s, &err) == CHORD_OK, "chat: %s", err.msg);
     const char *fmt = chord_chat_reasoning_format(s);
     T_CHECK(w->format ? fmt && !strcmp(fmt, w->format) : !fmt, "%s: format %s", w->model, fmt ? fmt : "none");
 
     const chord_token *p;
     int n, reuse, dropped;
-    NEED(chord_chat_add(s, true, "Hi", 2, &err) == CHORD_OK, "add");
-    NEED(chord_chat_prepare(s, 64, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare: %s", err.msg);
-    NEED(chord_ctx_eval(c, p, n, NULL, false, &err) == CHORD_OK, "eval: %s", err.msg);
+    T_NEED(chord_chat_add(s, true, "Hi", 2, &err) == CHORD_OK, "add");
+    T_NEED(chord_chat_prepare(s, 64, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare: %s", err.msg);
+    T_NEED(chord_ctx_eval(c, p, n, NULL, false, &err) == CHORD_OK, "eval: %s", err.msg);
 
     chord_token t[128];
     int nt = chord_tokenize(m, w->reply, strlen(w->reply), false, true, t, 128, &err);
-    NEED(nt > 0 && nt <= 128, "tokenize the reply");
+    T_NEED(nt > 0 && nt <= 128, "tokenize the reply");
     chord_detok d;
     chord_detok_init(&d);
     char reasoning[256] = "", answer[256] = "";
@@ -111,7 +102,7 @@ static void check(const want *w)
     const char *a = chord_chat_reply_text(s, &len);
     T_CHECK(len == strlen(w->answer) && !memcmp(a, w->answer, len), "%s: answer '%.*s'", w->model, (int)len, a);
     T_CHECK(strstr(answer, w->answer) != NULL, "%s: the answer pieces '%s'", w->model, answer);
-    NEED(chord_chat_reply_end(s, true, &err) == CHORD_OK, "reply_end: %s", err.msg);
+    T_NEED(chord_chat_reply_end(s, true, &err) == CHORD_OK, "reply_end: %s", err.msg);
     bool user = true;
     const char *kept = chord_chat_msg_text(s, 1, &user);
     T_CHECK(kept && !user && !strcmp(kept, w->answer), "%s: the conversation keeps the answer: '%s'", w->model,
@@ -119,8 +110,8 @@ static void check(const want *w)
     if (w->format && !strcmp(w->format, "harmony")) {
         /* the next prompt renders the answer in the final channel and
          * leaves the analysis out, as the template does */
-        NEED(chord_chat_add(s, true, "Bye", 3, &err) == CHORD_OK, "add");
-        NEED(chord_chat_prepare(s, 64, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare: %s",
+        T_NEED(chord_chat_add(s, true, "Bye", 3, &err) == CHORD_OK, "add");
+        T_NEED(chord_chat_prepare(s, 64, &p, &n, &reuse, &dropped, &err) == CHORD_OK, "prepare: %s",
                   err.msg);
         char *text = malloc(65536);
         int at = 0;

@@ -24,6 +24,9 @@ void t_fail_at(const char *file, int line, const char *fmt, ...)
     do { if (!(cond)) t_fail_at(__FILE__, __LINE__, __VA_ARGS__); } while (0)
 #define T_REQUIRE(cond, ...) \
     do { if (!(cond)) { t_fail_at(__FILE__, __LINE__, __VA_ARGS__); return t_done(); } } while (0)
+/* T_REQUIRE for a function returning void: the rest of it is skipped. */
+#define T_NEED(cond, ...) \
+    do { if (!(cond)) { t_fail_at(__FILE__, __LINE__, __VA_ARGS__); return; } } while (0)
 #define T_EQ_INT(a, b) \
     do { long long a_ = (long long)(a), b_ = (long long)(b); \
          if (a_ != b_) t_fail_at(__FILE__, __LINE__, "%s == %s: got %lld, want %lld", #a, #b, a_, b_); } while (0)
