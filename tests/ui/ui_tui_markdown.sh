@@ -42,8 +42,13 @@ $LONG
 |------|-----:|------|
 | alpha | 1 | a |
 | beta-long-name | 22222 | b |
+| 中文α | 333 | c |
 
 See [the docs](https://example.org/docs) now.
+
+Wide: 中文 and café x.
+
+Tab:	y.
 
 ---
 
@@ -54,11 +59,24 @@ sqlite3 "$DB" "UPDATE messages SET content = CAST(readfile('$TMP/reply.md') AS T
 
 # row: the screen's first line that matches PATTERN (grep -E).
 row() { screen | grep -E -m1 -- "$1"; }
-# col LINE TEXT: the column (in characters) where TEXT starts in LINE
-# after the pane's left border, or -1.
+# col LINE TEXT: the screen column (in cells: CJK counts two) where TEXT
+# starts in LINE after the pane's left border, or -1.
 col() {
     local l="${1#│}" p
-    case "$l" in *"$2"*) p="${l%%"$2"*}"; echo "${#p}" ;; *) echo -1 ;; esac
+    case "$l" in *"$2"*) p="${l%%"$2"*}"; printf '%s' "$p" | wc -L ;; *) echo -1 ;; esac
+}
+
+# seek PATTERN...: from the top, a page down at a time until the screen
+# shows every PATTERN (the 60x20 screen holds the reply a part at a time).
+all_shown() { local p; for p in "$@"; do shows "$p" || return 1; done; }
+seek() {
+    T send-keys -t chord Home
+    local i
+    for i in 1 2 3 4 5 6; do
+        wait_cmd 1 all_shown "$@" && return 0
+        T send-keys -t chord NPage
+    done
+    return 1
 }
 
 # The table's rows: each one's first separator in the same column.
@@ -70,8 +88,11 @@ check_table() {
     r=$(row '─┼─') || die "no table rule"
     local ch ca cb cr
     ch=$(col "$h" "│"); ca=$(col "$a" "│"); cb=$(col "$b" "│"); cr=$(col "$r" "┼")
-    [ "$ch" -ge 0 ] && [ "$ch" = "$ca" ] && [ "$ch" = "$cb" ] && [ "$ch" = "$cr" ] \
-        || die "table columns not aligned: header $ch, alpha $ca, beta $cb, rule $cr"
+    local w cw
+    w=$(row '中文α') || die "no table row with wide characters"
+    cw=$(col "$w" "│")
+    [ "$ch" -ge 0 ] && [ "$ch" = "$ca" ] && [ "$ch" = "$cb" ] && [ "$ch" = "$cr" ] && [ "$ch" = "$cw" ] \
+        || die "table columns not aligned: header $ch, alpha $ca, beta $cb, wide $cw, rule $cr"
     # the size column is right-aligned: 1 and 22222 end in the same column
     local e1 e2
     e1=$(( $(col "$a" " 1 ") + 2 )); e2=$(( $(col "$b" "22222") + 5 ))
@@ -97,10 +118,19 @@ shows 'END_OF_LINE' && die "the long code line was not cut"
 shows 'the docs <https://example\.org/docs> now' || die "the link's URL is not shown"
 shows '────────────────────' || die "no horizontal rule"
 check_table
+# wide characters take two cells, a combining accent none; a tab runs to
+# the next stop of 8
+wl=$(row 'Wide: ') || die "no line with wide characters"
+[ $(( $(col "$wl" "x.") - $(col "$wl" "Wide:") )) = 20 ] \
+    || die "wide or combining characters misplaced: x. at $(col "$wl" "x.") - $(col "$wl" "Wide:")"
+tl=$(row 'Tab:') || die "no line with a tab"
+[ $(( $(col "$tl" "y.") - $(col "$tl" "Tab:") )) = 8 ] || die "the tab does not run to column 8"
 snap "rendered 120x40"
 
 # /raw: the text as written; /raw again renders it
 T send-keys -t chord '/raw' Enter
+wait_for 'replies shown as raw text' 5 || die "/raw did not answer"
+T send-keys -t chord Home
 wait_for '# Release notes' 5 || die "/raw does not show the raw text"
 shows 'Some \*\*bold words\*\*' || die "/raw does not show the '**'"
 shows '```python' || die "/raw does not show the fence"
@@ -116,7 +146,7 @@ snap "viewer"
 T send-keys -t chord q
 wait_gone 'code 1/1' 5 || die "q did not close the viewer"
 shows '┌─ python ─' || die "the chat is not back after the viewer"
-T send-keys -t chord '/code 7' Enter
+T send-keys -t chord End '/code 7' Enter
 wait_for '/code: the last reply has 1 code block' 5 || die "/code 7 is not refused"
 T send-keys -t chord C-d
 check_exit
@@ -125,19 +155,16 @@ check_exit
 start -m "$M" --db "$DB" --resume 1
 T resize-window -t chord -x 60 -y 20
 wait_for 'Done\.' 10 || die "the reply's end is not shown at 60x20"
-shows 'the docs' || die "the link is not shown at 60x20"
-shows 'example\.org/docs>' || die "the link's URL is not shown at 60x20"
-check_table
-T send-keys -t chord Home
-wait_for 'Release notes' 5 || die "the heading is not shown at 60x20"
+seek 'Release notes' '┌─ python ─' || die "the heading and the code frame are not shown at 60x20"
 shows '# Release' && die "the heading shows its '#' at 60x20"
-shows '┌─ python ─' || die "the code block is not framed at 60x20"
 snap "rendered 60x20, top"
-# a page down: the long line, cut at the narrower frame
-T send-keys -t chord NPage
-wait_for 'return "this' 5 || die "a page down does not show the code"
+seek 'return "this' || die "the long code line is not shown at 60x20"
 row 'return "this' | grep -q '→ │' || die "the long line is not cut at 60x20"
-snap "rendered 60x20, code"
+seek 'name.*size' '中文α' || die "the table is not shown whole at 60x20"
+check_table
+seek 'the docs' || die "the link is not shown at 60x20"
+shows 'example\.org/docs>' || die "the link's URL is not shown at 60x20"
+snap "rendered 60x20, table"
 # F4: the last code block; the long line's end comes into view to the right
 T send-keys -t chord F4
 wait_for 'code 1/1' 5 || die "F4 did not open the viewer"
