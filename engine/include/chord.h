@@ -233,6 +233,9 @@ typedef struct chord_ctx_params {
      * (the default, and chord's faster prefill): both are exact softmax
      * attention; they differ in where they round to F16. */
     bool unfused_attn;
+    /* Test hook: RoPE places cache position p at p + pos_offset, as if
+     * pos_offset positions no token attends to came first (0 = normal). */
+    int pos_offset;
 } chord_ctx_params;
 
 chord_ctx_params chord_ctx_default_params(void);
@@ -248,6 +251,15 @@ int chord_ctx_pos(const chord_ctx *c);
  * the window before pos is no longer in it, everything is forgotten (read
  * chord_ctx_pos afterwards to see where evaluation resumes). */
 void chord_ctx_truncate(chord_ctx *c, int pos);
+/* Context shift: removes cache positions a..b-1 and moves b..pos-1 down
+ * to a, turning each moved key back by b - a positions with its layer's
+ * own RoPE (RoPE attention depends only on position differences, so the
+ * moved entries are what those tokens give at their new positions, up to
+ * one more F16 rounding of the keys; they still carry what they attended
+ * to before). Every family shifts; a model with sliding-window layers
+ * refuses (CHORD_E_UNSUPPORTED, the cache unchanged) when its rings no
+ * longer hold the window the next position needs: re-evaluate instead. */
+chord_status chord_ctx_drop(chord_ctx *c, int a, int b, chord_err *err);
 /* One line saying what the KV cache holds and its bytes (for -v). */
 const char *chord_ctx_describe(const chord_ctx *c);
 

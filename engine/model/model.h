@@ -15,6 +15,7 @@
 
 #include "chord.h"
 #include "gguf/gguf.h"
+#include "kern/kern.h"
 #include "lc/lc.h"
 
 struct tok_vocab;
@@ -138,6 +139,11 @@ struct chord_ctx {
     chord_model *m;
     int n_ctx, n_batch, n_threads;
     int pos;                   /* tokens in the cache */
+    int rope_off;              /* RoPE turns cache position p as p + rope_off
+                                * (0 but for the test hook pos_offset) */
+    int ring_lo;               /* positions ring_lo..pos-1 are all still in
+                                * the local layers' rings (the earlier ones
+                                * were overwritten or moved out) */
     _Atomic int cancel;
     struct pool *pool;
     struct kern_ws *ws;
@@ -199,6 +205,16 @@ void model_project(chord_ctx *c, int g, const model_tensor *w, const model_tenso
 chord_status model_moe_ffn(chord_ctx *c, int g, int il, int n, float *out, chord_err *err);
 /* Hints layer il's likely experts from the current FFN input (model_moe.c). */
 void model_moe_predict(chord_ctx *c, int il, int n);
+
+/* Layer il's RoPE parameters (model_forward.c): what the forward pass
+ * turns its q and k with, and the shift turns cached keys with. */
+kern_rope_params model_rope_params(const chord_ctx *c, int il);
+
+/* Turns every cached key by delta positions in every layer (a pure
+ * rotation, no magnitude factor) and moves the context's RoPE origin with
+ * them: a context made with pos_offset D and rebased by -D holds what
+ * prefilling its tokens from position 0 gives (model_shift.c; for tests). */
+chord_status model_ctx_rebase(chord_ctx *c, int delta, chord_err *err);
 
 /* The tokenizer's vocabulary of a loaded model (for engine/tok's wrappers). */
 const struct tok_vocab *model_vocab(const chord_model *m);

@@ -126,9 +126,10 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
                        m ? m->path : "(null)");
     const model_config *cf = &m->cfg;
     chord_ctx_params cp = p ? *p : chord_ctx_default_params();
-    if (cp.n_ctx < 0 || cp.n_threads < 0)
-        return err_set(err, CHORD_E_INVALID, "context: negative n_ctx (%d) or n_threads (%d)",
-                       cp.n_ctx, cp.n_threads);
+    if (cp.n_ctx < 0 || cp.n_threads < 0 || cp.pos_offset < 0)
+        return err_set(err, CHORD_E_INVALID,
+                       "context: negative n_ctx (%d), n_threads (%d) or pos_offset (%d)",
+                       cp.n_ctx, cp.n_threads, cp.pos_offset);
     /* Past its training length a model's positions are extrapolation (no
      * context scaling here), and the KV cache would be sized by whatever
      * the caller typed: refuse rather than allocate gigabytes for garbage. */
@@ -143,6 +144,7 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->n_ctx = cp.n_ctx ? cp.n_ctx : (cf->n_ctx_train < 4096 ? cf->n_ctx_train : 4096);
     c->n_batch = c->n_ctx < MODEL_MAX_BATCH ? c->n_ctx : MODEL_MAX_BATCH;
     c->attn_unfused = cp.unfused_attn;
+    c->rope_off = cp.pos_offset;
     c->n_threads = cp.n_threads ? cp.n_threads : m->params.n_threads;
     if (c->n_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -254,12 +256,13 @@ void chord_ctx_truncate(chord_ctx *c, int pos)
 {
     if (!c || pos < 0 || pos >= c->pos)
         return;
-    /* A local layer's ring still holds the window before pos only if fewer
-     * than its slack positions were written past pos; otherwise those keys
-     * are gone and the context must be evaluated again from the start. */
-    for (int il = 0; il < c->m->cfg.n_layer; il++)
-        if (c->kv_ring[il] && c->pos - pos > c->kv_ring[il] - c->m->cfg.n_swa - c->n_batch)
-            pos = 0;
+    /* The next position's window must still be in the local layers'
+     * rings; otherwise those keys are gone (overwritten by the positions
+     * past pos, or moved out by a shift) and the context must be
+     * evaluated again from the start. */
+    int need = pos - c->m->cfg.n_swa + 1;
+    if (c->ring_lo > (need > 0 ? need : 0))
+        pos = c->ring_lo = 0;
     c->pos = pos;
 }
 
@@ -299,6 +302,11 @@ chord_status chord_ctx_eval(chord_ctx *c, const chord_token *tokens, int n,
 
     double t0 = now_ms();
     int pos_start = c->pos;
+    /* these positions' rows of a ring overwrite the positions a ring's
+     * length before them (even if the evaluation fails half way) */
+    for (int il = 0; il < m->cfg.n_layer; il++)
+        if (c->kv_ring[il] && c->pos + n - c->kv_ring[il] > c->ring_lo)
+            c->ring_lo = c->pos + n - c->kv_ring[il];
     for (int done = 0; done < n;) {
         int k = n - done < c->n_batch ? n - done : c->n_batch;
         bool last = done + k == n;

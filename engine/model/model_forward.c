@@ -197,6 +197,23 @@ static void attn_blk_work(void *arg, int ith, int nth)
     }
 }
 
+/* Layer il's RoPE: its base (the local layers may have their own), its
+ * scale, the per-pair divisors and YaRN's ramp. Shared with the context
+ * shift (model_shift.c), which must turn keys with the same frequencies. */
+kern_rope_params model_rope_params(const chord_ctx *c, int il)
+{
+    const model_config *cf = &c->m->cfg;
+    bool local = cf->swa[il];
+    kern_rope_params rp = {
+        .n_rot = cf->n_rot, .theta_scale = local ? c->theta_scale_swa : c->theta_scale,
+        .freq_scale = local ? cf->rope_scale_swa : cf->rope_scale, .mscale = cf->rope_mscale,
+        .freq_div = c->freq_div, .ext_factor = cf->rope_ext,
+        .corr = {local ? c->rope_corr_swa[0] : c->rope_corr[0], local ? c->rope_corr_swa[1] : c->rope_corr[1]},
+        .neox = cf->rc->rope_neox,
+    };
+    return rp;
+}
+
 /* Per-head q/k norms (where the family has them), RoPE on this batch's q
  * and k, then k and v into the cache as F16. */
 static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
@@ -214,20 +231,13 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
         for (int r = 0; r < n * cf->n_head_kv; r++)
             kern_rmsnorm(c->k + (size_t)r * hd, c->k + (size_t)r * hd, w, hd, cf->eps);
     }
-    bool local = cf->swa[il];
-    kern_rope_params rp = {
-        .n_rot = cf->n_rot, .theta_scale = local ? c->theta_scale_swa : c->theta_scale,
-        .freq_scale = local ? cf->rope_scale_swa : cf->rope_scale, .mscale = cf->rope_mscale,
-        .freq_div = c->freq_div, .ext_factor = cf->rope_ext,
-        .corr = {local ? c->rope_corr_swa[0] : c->rope_corr[0], local ? c->rope_corr_swa[1] : c->rope_corr[1]},
-        .neox = cf->rc->rope_neox,
-    };
+    kern_rope_params rp = model_rope_params(c, il);
     uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_off[il];
     for (int t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
         int p = pos0 + t;
-        kern_rope(q, cf->n_head, hd, p, &rp);
-        kern_rope(k, cf->n_head_kv, hd, p, &rp);
+        kern_rope(q, cf->n_head, hd, p + c->rope_off, &rp);
+        kern_rope(k, cf->n_head_kv, hd, p + c->rope_off, &rp);
         if (cf->rc->q_prescale)
             for (int i = 0; i < nq; i++)
                 q[i] *= cf->attn_scale;
