@@ -20,7 +20,14 @@
  * with -c / --resume ID); each user line is added, the reply is streamed
  * into its row as it grows (flushed every second / 32 tokens) and ended as
  * complete, interrupted or error. A database that cannot be opened or
- * written costs one warning line on stderr; the chat goes on unrecorded.
+ * written costs one warning line on stderr; the chat goes on unrecorded,
+ * unless --require-history: then a database that cannot be opened stops
+ * the run before the first turn, one that fails later ends it after the
+ * turn, and the exit status is EXIT_HISTORY (3).
+ *
+ * Seeds: a random seed (the default, or --seed -1) is drawn here and
+ * recorded in the conversation's params_json, so --seed N with that value
+ * gives the same replies again.
  *
  * SIGINT or SIGTERM stops the reply in progress (kept as "interrupted",
  * followed by its newline), reads no further turn, and exits 130 (143 for
@@ -35,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "chat_session.h"
 #include "cmd.h"
@@ -59,7 +68,12 @@ typedef struct batch {
     int rc;
     bool stop;               /* a signal or a closed stdout: no more turns */
     int n_shown;             /* tokens of the reply shown */
+    chord_sampler_params sp; /* the options' sampling, with a drawn seed */
+    bool hist_lost;          /* something was not recorded */
 } batch;
+
+/* --require-history: the history could not be opened or written. */
+enum { EXIT_HISTORY = 3 };
 
 /* ------------------------------------------------------------------------
  * History: any failure warns once and stops the recording, never the chat
@@ -67,9 +81,28 @@ typedef struct batch {
 
 static void hist_failed(batch *b, const chord_err *err)
 {
-    app_error("warning: %s (the chat goes on without history)", err->msg);
+    app_error("%s: %s (%s)", b->o->require_history ? "error" : "warning", err->msg,
+              b->o->require_history ? "--require-history: no more turns"
+                                    : "the chat goes on without history");
     hist_close(b->h);
     b->h = NULL;
+    b->hist_lost = true;
+    if (b->o->require_history)
+        b->stop = true;
+}
+
+/* A seed for "random", drawn here so it can be recorded (the sampler's
+ * own would be lost with the reply). */
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec;
+    }
+    /* JSON readers keep 53 bits exactly; a seed they round is no seed */
+    return s & ((1ull << 53) - 1);
 }
 
 static const char *base_name(const char *p)
@@ -84,7 +117,7 @@ static bool hist_ensure_conv(batch *b)
         return false;
     if (b->conv)
         return true;
-    const chord_sampler_params *sp = &b->o->sampling;
+    const chord_sampler_params *sp = &b->sp;
     char pj[320];
     snprintf(pj, sizeof pj,
              "{\"temp\":%g,\"top_k\":%d,\"top_p\":%g,\"min_p\":%g,\"repeat_penalty\":%g,"
@@ -361,7 +394,7 @@ static void run_turn(batch *b, const char *text, size_t len)
         .prompt = prompt,
         .n_prompt = n_prompt,
         .n_predict = b->o->n_predict,
-        .sampling = b->o->sampling,
+        .sampling = b->sp,
         .model = b->m,
     };
     chord_gen *g = NULL;
@@ -478,9 +511,22 @@ static bool setup(batch *b)
     }
     if (o->verbose)
         fprintf(stderr, "chord: %s\n", chord_ctx_describe(b->ctx));
-    if (!o->no_history && hist_open(o->db, NULL, &b->h, &err) != CHORD_OK) {
-        app_error("warning: %s (the chat goes on without history)", err.msg);
+    bool foreign = false;
+    hist_open_params hp = {.foreign = &foreign};
+    if (!o->no_history && hist_open(o->db, &hp, &b->h, &err) != CHORD_OK) {
         b->h = NULL;
+        b->hist_lost = true;
+        if (foreign) {   /* a wrong --db: never chat into someone's database */
+            app_error("%s", err.msg);
+            free(tsrc);
+            return false;
+        }
+        if (o->require_history) {
+            app_error("%s (--require-history: not chatting unrecorded)", err.msg);
+            free(tsrc);
+            return false;
+        }
+        app_error("warning: %s (the chat goes on without history)", err.msg);
     }
     hist_conv *hc = NULL;
     if ((o->continue_last || o->resume_id) && !resume(b, &hc)) {
@@ -553,6 +599,11 @@ int batch_chat(const chord_opts *o)
     memset(&b, 0, sizeof b);
     b.o = o;
     b.rc = EXIT_OK;
+    b.sp = o->sampling;
+    if (b.sp.seed == CHORD_SEED_RANDOM)
+        b.sp.seed = random_seed();
+    if (o->verbose)
+        fprintf(stderr, "chord: seed %llu\n", (unsigned long long)b.sp.seed);
     /* no SA_RESTART: a signal must also end a blocking read of stdin */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -569,6 +620,8 @@ int batch_chat(const chord_opts *o)
         read_turns(&b);
     }
     int rc = b.rc;
+    if (o->require_history && b.hist_lost && !o->no_history)
+        rc = EXIT_HISTORY;
     if (got_signal)
         rc = 128 + got_signal;
     hist_close(b.h);

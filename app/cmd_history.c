@@ -2,8 +2,13 @@
  * cmd_history.c - `chord history ...`: list, show, search, export, rm and
  * stats over the conversation database (data/hist.h).
  *
- * --db PATH is accepted anywhere on the line. Exit codes: 0 ok, 1 failure
- * (the message names the database file), 2 usage.
+ * --db PATH is accepted anywhere on the line (and before `history`:
+ * `chord --db PATH history list`). Exit codes: 0 ok, 1 failure (the
+ * message names the database file), 2 usage.
+ *
+ * Reading never creates a database and needs no write access: a file,
+ * directory or mount we cannot write is opened read-only (see open_db).
+ * Another program's SQLite file is refused untouched (hist_open).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -474,6 +479,57 @@ static int do_stats(hist *h, const args *a)
     return out_status(EXIT_OK);
 }
 
+/* Whether the database file is missing (its default path when no --db). */
+static bool errno_missing(const args *a)
+{
+    char *p = a->db ? strdup(a->db) : hist_default_path(NULL);
+    bool missing = p && access(p, F_OK) != 0 && errno == ENOENT;
+    free(p);
+    return missing;
+}
+
+/* Whether we may write path and create files beside it (the -wal). */
+static bool writable(const char *path)
+{
+    if (access(path, W_OK) != 0)
+        return false;
+    char *dir = strdup(path);
+    if (!dir)
+        return false;
+    char *slash = strrchr(dir, '/');
+    const char *d = !slash ? "." : slash == dir ? "/" : (*slash = 0, dir);
+    bool ok = access(d, W_OK) == 0;
+    free(dir);
+    return ok;
+}
+
+/* Opens the database for a command; never creates it. A reader opens it
+ * read-write when it can (old schemas are upgraded, rows of writers that
+ * died are marked interrupted) and read-only otherwise: a file, directory
+ * or mount we cannot write, or a lock held by another process. */
+static chord_status open_db(const args *a, bool reader, hist **h, chord_err *e)
+{
+    char *path = a->db ? strdup(a->db) : hist_default_path(e);
+    if (!path) {
+        if (a->db)
+            snprintf(e->msg, sizeof e->msg, "history: out of memory");
+        return CHORD_E_NOMEM;
+    }
+    hist_open_params rw = {.must_exist = true}, ro = {.read_only = true};
+    bool locked = false;
+    rw.locked = &locked;
+    chord_status st;
+    if (reader && access(path, F_OK) == 0 && !writable(path)) {
+        st = hist_open(path, &ro, h, e);
+    } else {
+        st = hist_open(path, &rw, h, e);
+        if (st != CHORD_OK && reader && locked)
+            st = hist_open(path, &ro, h, e);
+    }
+    free(path);
+    return st;
+}
+
 int cmd_history(int argc, char **argv)
 {
     args a;
@@ -508,8 +564,18 @@ int cmd_history(int argc, char **argv)
         a.db = cdb->value;
     hist *h;
     chord_err e;
-    if (hist_open(a.db, NULL, &h, &e) != CHORD_OK)
+    if (open_db(&a, fn != do_rm, &h, &e) != CHORD_OK) {
+        /* nothing recorded yet at the default place: an empty history
+         * for the commands that summarize it (a --db that names no file is
+         * a mistake, said as one) */
+        if (!a.db && (fn == do_list || fn == do_stats || fn == do_search) && errno_missing(&a)) {
+            char *p = hist_default_path(&e);
+            printf("no history yet (nothing recorded at %s)\n", p ? p : "the default path");
+            free(p);
+            return out_status(EXIT_OK);
+        }
         return fail(&e);
+    }
     rc = fn(h, &a);
     hist_close(h);
     return rc;

@@ -165,11 +165,21 @@ int mode_interactive(const chord_opts *o)
 
     hist *h = NULL;
     int rc = EXIT_OK;
+    chord_err herr = {{0}};
+    bool foreign = false;
+    hist_open_params hp = {.foreign = &foreign};
     if (!o->no_history) {
-        if (hist_open(o->db, NULL, &h, &err) != CHORD_OK) {
-            /* a broken history must not cost the user the chat */
-            app_error("%s (continuing without history)", err.msg);
+        if (hist_open(o->db, &hp, &h, &herr) != CHORD_OK && foreign) {
+            /* a wrong --db: never chat into another program's database */
+            app_error("%s", herr.msg);
+            rc = EXIT_FAIL;
+            goto out;
+        } else if (!h) {
+            /* a broken history must not cost the user the chat; the TUI
+             * keeps saying so in its status line */
+            app_error("%s (continuing without history)", herr.msg);
             h = NULL;
+            cfg.hist_error = herr.msg;
         }
     }
     if (o->resume_id || o->continue_last) {

@@ -165,7 +165,9 @@ void opts_usage(FILE *f)
 "  --min-p P               drop tokens below P x the top probability (default 0.05)\n"
 "  --repeat-penalty R      penalize recent tokens (default 1.0 = off)\n"
 "  --repeat-last-n N       window of the penalty (default 64)\n"
-"  --seed S                random seed (default: from the clock)\n"
+"  --seed S                random seed; -1 = random (the default): drawn at start,\n"
+"                          recorded in the history and shown by -v, so --seed S\n"
+"                          gives the same replies again\n"
 "\n"
 "chat:\n"
 "  --system TEXT           system prompt\n"
@@ -175,6 +177,8 @@ void opts_usage(FILE *f)
 "  --resume ID             continue conversation ID\n"
 "  --db PATH               history database (default $XDG_DATA_HOME/chord/history.db)\n"
 "  --no-history            do not record this session\n"
+"  --require-history       --batch: exit 3 when the history cannot be opened or\n"
+"                          written (the default only warns and chats on)\n"
 "  --no-tui                plain readline REPL instead of the full-screen UI\n"
 "\n"
 "batch mode (--batch):\n"
@@ -238,6 +242,7 @@ static const struct opt_def {
     {"chat-template", NULL, true, true, true},
     {"db", NULL, true, true, true},
     {"no-history", NULL, false, true, true},
+    {"require-history", NULL, false, true, true},
     {"no-tui", NULL, false, true, true},
     {"continue", "-c", false, false, true},
     {"resume", NULL, true, false, true},
@@ -257,7 +262,7 @@ const char *const opts_keys[] = {
     "model", "model-dirs", "ctx", "flash-attn", "threads", "mem-budget", "prefetch",
     "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
     "repeat-penalty", "repeat-last-n", "seed", "system", "chat-template", "db",
-    "no-history", "no-tui", "continue", "resume", "batch", "raw", "prompt",
+    "no-history", "require-history", "no-tui", "continue", "resume", "batch", "raw", "prompt",
     "prompt-tokens", "token-ids", "json", "verbose", NULL,
 };
 _Static_assert(sizeof opts_keys / sizeof opts_keys[0] == N_OPTS + 1, "opts_keys and opt_defs differ");
@@ -341,11 +346,16 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
         if (!opts_parse_int(v, 0, 1 << 20, &ll)) BAD("an integer from 0 to 1048576");
         o->sampling.repeat_last_n = (int)ll;
     } else if (!strcmp(key, "seed")) {
-        char *end;
-        errno = 0;
-        unsigned long long s = strtoull(v, &end, 10);
-        if (errno || *end || !*v || *v == '-') BAD("a non-negative integer");
-        o->sampling.seed = s;
+        if (!strcmp(v, "-1")) {   /* llama.cpp's spelling of random */
+            o->sampling.seed = CHORD_SEED_RANDOM;
+        } else {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (errno || *end || !*v || *v == '-' || s == CHORD_SEED_RANDOM)
+                BAD("a non-negative integer, or -1 for random");
+            o->sampling.seed = s;
+        }
     } else if (!strcmp(key, "ctx")) {
         if (!opts_parse_int(v, 1, 1 << 24, &ll)) BAD("an integer from 1 to 16777216");
         o->n_ctx = (int)ll;
@@ -380,6 +390,8 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
         o->db = v;
     } else if (!strcmp(key, "no-history")) {
         o->no_history = b;
+    } else if (!strcmp(key, "require-history")) {
+        o->require_history = b;
     } else if (!strcmp(key, "continue")) {
         o->continue_last = b;
     } else if (!strcmp(key, "resume")) {
@@ -421,7 +433,7 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
     else if (!strcmp(key, "repeat-last-n")) snprintf(buf, n, "%d", sp->repeat_last_n);
     else if (!strcmp(key, "seed")) {
         if (sp->seed == CHORD_SEED_RANDOM)
-            snprintf(buf, n, "random (from the clock)");
+            snprintf(buf, n, "random (drawn at start, recorded in the history)");
         else
             snprintf(buf, n, "%llu", (unsigned long long)sp->seed);
     } else if (!strcmp(key, "ctx"))
@@ -445,6 +457,7 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
     else if (!strcmp(key, "chat-template")) STR(o->chat_template);
     else if (!strcmp(key, "db")) STR(o->db);
     else if (!strcmp(key, "no-history")) BOOL(o->no_history);
+    else if (!strcmp(key, "require-history")) BOOL(o->require_history);
     else if (!strcmp(key, "continue")) BOOL(o->continue_last);
     else if (!strcmp(key, "resume"))
         snprintf(buf, n, o->resume_id ? "%lld" : "(none)", (long long)o->resume_id);
@@ -466,6 +479,13 @@ static const struct opt_def *flag_def(const char *a)
             return d;
     }
     return NULL;
+}
+
+int opts_flag(const char *arg, const char **name)
+{
+    const struct opt_def *d = flag_def(arg);
+    *name = d ? d->name : NULL;
+    return d ? d->value : -1;
 }
 
 int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now)

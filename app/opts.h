@@ -36,6 +36,7 @@ typedef struct chord_opts {
     const char *chat_template;  /* --chat-template FILE|NAME */
     const char *db;             /* --db PATH */
     bool no_history;            /* --no-history */
+    bool require_history;       /* --require-history (--batch) */
     bool continue_last;         /* -c / --continue */
     int64_t resume_id;          /* --resume ID (0 = none) */
     bool no_tui;                /* --no-tui */
@@ -77,6 +78,11 @@ int opts_set(chord_opts *o, const char *key, const char *val, const char *where,
 void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n);
 /* "default", "command line" or "PATH:LINE". */
 const char *opts_origin(const chord_opts *o, const char *key);
+
+/* A command-line flag of the main modes ("--temp", "-m"): 1 if it takes a
+ * value, 0 if not, -1 if it is not one of them; *name gets its long name
+ * ("temp", "model"). */
+int opts_flag(const char *arg, const char **name);
 
 /* Sizes like 600M, 2G, 1.5GiB, 123456 (bytes). Returns -1 if malformed. */
 int64_t opts_parse_size(const char *s);

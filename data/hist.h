@@ -50,9 +50,17 @@ typedef struct hist hist;
 typedef struct hist_open_params {
     int busy_timeout_ms;   /* wait for another writer's lock; 0 = 5000 */
     bool read_only;        /* readers (list/show/search/export/stats): no
-                              schema upgrade, no crash recovery, no writes */
+                              schema upgrade, no crash recovery, no writes.
+                              Works on a file or directory we cannot write
+                              (see hist_open) */
+    bool must_exist;       /* a missing file is an error, never created
+                              (a mistyped --db of `chord history`) */
     int64_t max_pages;     /* 0 = unlimited; caps the file at this many pages
                               (tests use it to simulate a full disk) */
+    bool *locked;          /* if not NULL: set to whether a failed open
+                              failed on another process's lock (retry later) */
+    bool *foreign;         /* if not NULL: set to whether a failed open
+                              refused another program's SQLite file */
 } hist_open_params;
 
 /* The default database path: $XDG_DATA_HOME/chord/history.db, else
@@ -67,7 +75,16 @@ char *hist_default_path(chord_err *err);
  * or directory, a corrupt file, a newer schema than this build knows, or a
  * lock held beyond the timeout while open has to write (upgrade, recovery)
  * are errors naming the file; otherwise a lock shows up as an error from
- * the first write that waits too long. */
+ * the first write that waits too long.
+ *
+ * A SQLite file that belongs to another program (it has tables, but not
+ * chord's conversations and messages) is refused before anything is
+ * written to it, read-only or not: chord never adds its tables there.
+ *
+ * read_only opens with SQLITE_OPEN_READONLY; when the file or its
+ * directory cannot be written and no other process has the file open (no
+ * -shm), it is opened as immutable, so no -wal or -shm is created. It never
+ * creates a file. */
 chord_status hist_open(const char *path, const hist_open_params *p, hist **out,
                        chord_err *err);
 
@@ -80,6 +97,14 @@ const char *hist_path(const hist *h);
 
 /* The schema version this build writes (PRAGMA user_version). */
 int hist_schema_version(void);
+
+/* Whether the last call on h that failed did so because another process
+ * held the write lock past the busy timeout. Such a call changed nothing
+ * and may be made again later (streams included: see hist_stream_end). */
+bool hist_locked(const hist *h);
+
+/* Milliseconds between retries of a stream's flush after a lock. */
+#define HIST_RETRY_MS 250
 
 /* ---------------------------------------------------------------------------
  * Writing a conversation
@@ -144,7 +169,13 @@ chord_status hist_msg_add(hist *h, int64_t conv, const char *role,
  * poll calls return at once with CHORD_E_IO without touching the file; end
  * still tries one final write, and the stream is over after end whatever it
  * returns (a row it could not finish stays "streaming" until this process
- * exits; the next open elsewhere then marks it interrupted). */
+ * exits; the next open elsewhere then marks it interrupted).
+ *
+ * A lock is not a failure of the stream: when a flush waits out the busy
+ * timeout (hist_locked), the text stays buffered, add and poll return that
+ * lock error without touching the file until HIST_RETRY_MS have passed,
+ * then flush again; end leaves the stream open after a lock, so it can be
+ * called again (hist_close still ends it as interrupted). */
 chord_status hist_stream_begin(hist *h, int64_t conv, int64_t *msg_id,
                                chord_err *err);
 chord_status hist_stream_add(hist *h, const char *text, int n_tokens,

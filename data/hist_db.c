@@ -24,6 +24,9 @@
 chord_status hist_err(const hist *h, chord_err *err, chord_status st,
                       const char *fmt, ...)
 {
+    /* the handle is ours (malloc'd), const only for the callers' sake */
+    if (h)
+        ((hist *)h)->locked = false;
     if (!err)
         return st;
     int n = snprintf(err->msg, sizeof err->msg, "history %s: ",
@@ -47,10 +50,14 @@ chord_status hist_sqlerr(const hist *h, chord_err *err, int rc, const char *doin
     int sys = h && h->db ? sqlite3_system_errno(h->db) : 0;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return hist_err(h, err, CHORD_E_IO,
-                        "database is locked by another process (waited %d ms, while %s)",
-                        h ? h->busy_ms : 0, doing);
+    case SQLITE_LOCKED: {
+        chord_status st = hist_err(h, err, CHORD_E_IO,
+                                   "database is locked by another process (waited %d ms, while %s)",
+                                   h ? h->busy_ms : 0, doing);
+        if (h)
+            ((hist *)h)->locked = true;
+        return st;
+    }
     case SQLITE_FULL:
         return hist_err(h, err, CHORD_E_IO, "disk full or size limit reached (while %s)", doing);
     case SQLITE_READONLY:
@@ -264,6 +271,50 @@ static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 int hist_schema_version(void)
 {
     return SCHEMA_VERSION;
+}
+
+bool hist_locked(const hist *h)
+{
+    return h && h->locked;
+}
+
+/* Refuses a SQLite file of another program: one with tables but without
+ * chord's two. Runs before anything could write (the WAL switch rewrites
+ * the header), so a refused file is left byte for byte as it was. */
+static chord_status check_ours(hist *h, chord_err *err)
+{
+    const char *doing = "reading the tables";
+    sqlite3_stmt *q;
+    chord_status st = hist_prep(h,
+        "SELECT (SELECT count(*) FROM sqlite_master"
+        "        WHERE type = 'table' AND name NOT LIKE 'sqlite_%'),"
+        " (SELECT count(*) FROM pragma_table_info('conversations')"
+        "  WHERE name IN ('title', 'model', 'params_json')),"
+        " (SELECT count(*) FROM pragma_table_info('messages')"
+        "  WHERE name IN ('conversation_id', 'seq', 'role', 'content', 'status')),"
+        " (SELECT group_concat(name, ', ') FROM (SELECT name FROM sqlite_master"
+        "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5))",
+        &q, doing, err);
+    if (st != CHORD_OK)
+        return st;
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        st = hist_sqlerr(h, err, rc, doing);
+        sqlite3_finalize(q);
+        return st;
+    }
+    int n = sqlite3_column_int(q, 0);
+    bool ours = sqlite3_column_int(q, 1) == 3 && sqlite3_column_int(q, 2) == 5;
+    if (n > 0 && !ours) {
+        h->foreign = true;
+        const unsigned char *names = sqlite3_column_text(q, 3);
+        st = hist_err(h, err, CHORD_E_FORMAT,
+                      "a SQLite database of another program (tables %s%s), not chord's history;"
+                      " left untouched (give --db a new file)",
+                      names ? (const char *)names : "?", n > 5 ? ", ..." : "");
+    }
+    sqlite3_finalize(q);
+    return st;
 }
 
 static chord_status read_version(hist *h, int *version, chord_err *err)
@@ -559,6 +610,8 @@ static chord_status configure(hist *h, const hist_open_params *p, chord_err *err
         return st;
     if (version > SCHEMA_VERSION)
         return too_new(h, version, err);
+    if ((st = check_ours(h, err)) != CHORD_OK)
+        return st;
     h->version = version;
     if (h->read_only) {
         /* Reading needs no upgrade from version 2 on: a column added later
@@ -582,6 +635,48 @@ static chord_status configure(hist *h, const hist_open_params *p, chord_err *err
     return recover(h, err);
 }
 
+/* Whether the directory that holds path can be written (to create the
+ * -wal and -shm files a WAL database needs). */
+static bool dir_writable(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if (slash == path)
+        return access("/", W_OK) == 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    bool ok = dir && access(dir, W_OK) == 0;
+    free(dir);
+    return ok;
+}
+
+/* The file: URI for a read-only open: mode=ro, or immutable=1 when we
+ * cannot write the file or its directory and no -shm exists (so no other
+ * process has the file open: nothing changes under us). A -shm we created
+ * beside a file we cannot write would be ours and read-only, and would
+ * keep its owner from writing; one we cannot create fails the open. The
+ * path is percent-encoded where URIs need it. */
+static char *ro_uri(const char *path)
+{
+    char shm[4096];
+    bool immutable = (!dir_writable(path) || access(path, W_OK) != 0) &&
+                     snprintf(shm, sizeof shm, "%s-shm", path) < (int)sizeof shm &&
+                     access(shm, F_OK) != 0;
+    size_t n = strlen(path);
+    char *u = malloc(3 * n + 32);
+    if (!u)
+        return NULL;
+    char *o = u + sprintf(u, "file:");
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if (*c == '?' || *c == '#' || *c == '%' || *c < 0x20)
+            o += sprintf(o, "%%%02X", *c);
+        else
+            *o++ = (char)*c;
+    }
+    strcpy(o, immutable ? "?immutable=1" : "?mode=ro");
+    return u;
+}
+
 chord_status hist_open(const char *path, const hist_open_params *p, hist **out,
                        chord_err *err)
 {
@@ -601,25 +696,36 @@ chord_status hist_open(const char *path, const hist_open_params *p, hist **out,
             snprintf(err->msg, sizeof err->msg, "history: out of memory");
         return path ? CHORD_E_NOMEM : CHORD_E_INVALID;
     }
+    bool must_exist = h->read_only || (p && p->must_exist);
     chord_status st = CHORD_OK;
-    if (!path && !h->read_only)
+    if (!path && !must_exist)
         st = make_parents(h, err);
+    if (st == CHORD_OK && must_exist && access(h->path, F_OK) != 0)
+        st = errno == ENOENT
+            ? hist_err(h, err, CHORD_E_IO, "no such file (nothing was recorded there; check the path)")
+            : hist_err(h, err, CHORD_E_IO, "cannot open: %s", strerror(errno));
     if (st == CHORD_OK && !h->read_only)
         st = create_private(h, err);
-    if (st == CHORD_OK && h->read_only && access(h->path, F_OK) != 0)
-        st = hist_err(h, err, CHORD_E_IO, "cannot open: %s", strerror(errno));
+    char *uri = NULL;
+    if (st == CHORD_OK && h->read_only && !(uri = ro_uri(h->path)))
+        st = hist_err(h, err, CHORD_E_NOMEM, "out of memory");
     if (st == CHORD_OK) {
-        int flags = (h->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+        int flags = (h->read_only ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI : SQLITE_OPEN_READWRITE) |
                     SQLITE_OPEN_NOMUTEX;
-        int rc = sqlite3_open_v2(h->path, &h->db, flags, NULL);
+        int rc = sqlite3_open_v2(uri ? uri : h->path, &h->db, flags, NULL);
         if (rc != SQLITE_OK)
             st = hist_sqlerr(h, err, rc, "opening");
         else if (!h->read_only && sqlite3_db_readonly(h->db, "main") == 1)
             st = hist_err(h, err, CHORD_E_IO, "file is read-only");
     }
+    free(uri);
     if (st == CHORD_OK)
         st = configure(h, p, err);
     if (st != CHORD_OK) {
+        if (p && p->locked)
+            *p->locked = h->locked;
+        if (p && p->foreign)
+            *p->foreign = h->foreign;
         sqlite3_close(h->db);
         free(h->path);
         free(h);

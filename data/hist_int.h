@@ -16,6 +16,8 @@ struct hist {
     bool read_only;
     int version;            /* the schema version the file is at */
     int busy_ms;
+    bool locked;            /* the last failure was another process's lock */
+    bool foreign;           /* open refused another program's file */
 
     /* The open stream (hist_stream_*), if any. */
     bool s_active;
@@ -29,10 +31,12 @@ struct hist {
     int s_tokens;           /* tokens of the whole message so far */
     int s_pending_tokens;   /* tokens added since the last flush */
     int64_t s_last_flush;   /* monotonic ms */
+    int64_t s_retry_at;     /* a flush met a lock: not again before this
+                               (monotonic ms; 0 = no retry pending) */
 };
 
 /* Fills err (if not NULL) with "history PATH: " + the formatted text and
- * returns st. */
+ * returns st. Clears h->locked (hist_sqlerr sets it for a lock). */
 chord_status hist_err(const hist *h, chord_err *err, chord_status st,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

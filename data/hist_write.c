@@ -270,6 +270,7 @@ chord_status hist_stream_begin(hist *h, int64_t conv, int64_t *msg_id, chord_err
     h->s_tokens = 0;
     h->s_pending_tokens = 0;
     h->s_last_flush = hist_mono_ms();
+    h->s_retry_at = 0;
     if (msg_id)
         *msg_id = id;
     return CHORD_OK;
@@ -334,6 +335,7 @@ chord_status hist_stream_write(hist *h, bool final, hist_msg_status status,
     h->s_rlen = 0;
     h->s_pending_tokens = 0;
     h->s_last_flush = hist_mono_ms();
+    h->s_retry_at = 0;
     return CHORD_OK;
 fail:
     hist_tx_rollback(h);
@@ -341,23 +343,36 @@ fail:
 }
 
 /* Flushes, remembering a failure so later calls do not wait on the lock
- * (or fail on the full disk) again for every token. */
+ * (or fail on the full disk) again for every token: a lock is retried
+ * after HIST_RETRY_MS with the text kept, anything else breaks the stream. */
 static chord_status flush(hist *h, chord_err *err)
 {
     chord_status st = hist_stream_write(h, false, HIST_STREAMING, NULL, &h->s_err);
     if (st != CHORD_OK) {
-        h->s_broken = true;
+        if (hist_locked(h))
+            h->s_retry_at = hist_mono_ms() + HIST_RETRY_MS;
+        else
+            h->s_broken = true;
         if (err)
             *err = h->s_err;
     }
     return st;
 }
 
-static chord_status broken(const hist *h, chord_err *err)
+/* The stored failure again, without touching the file: the stream broke,
+ * or a lock's retry is not due yet (then hist_locked stays true). */
+static chord_status broken(hist *h, chord_err *err)
 {
     if (err)
         *err = h->s_err;
+    h->locked = !h->s_broken;
     return CHORD_E_IO;
+}
+
+/* Whether a flush after a lock must wait some more. */
+static bool retry_wait(const hist *h)
+{
+    return h->s_retry_at && hist_mono_ms() < h->s_retry_at;
 }
 
 /* Appends text to a stream buffer. */
@@ -398,9 +413,9 @@ chord_status hist_stream_add_part(hist *h, const char *text, int n_tokens, bool 
         h->s_tokens += n_tokens;
         h->s_pending_tokens += n_tokens;
     }
-    if (h->s_broken)
+    if (h->s_broken || retry_wait(h))
         return broken(h, err);
-    if (h->s_pending_tokens >= HIST_FLUSH_TOKENS ||
+    if (h->s_retry_at || h->s_pending_tokens >= HIST_FLUSH_TOKENS ||
         hist_mono_ms() - h->s_last_flush >= HIST_FLUSH_MS)
         return flush(h, err);
     return CHORD_OK;
@@ -410,10 +425,10 @@ chord_status hist_stream_poll(hist *h, chord_err *err)
 {
     if (!h->s_active)
         return CHORD_OK;
-    if (h->s_broken)
+    if (h->s_broken || retry_wait(h))
         return broken(h, err);
-    if ((h->s_len || h->s_rlen || h->s_pending_tokens) &&
-        hist_mono_ms() - h->s_last_flush >= HIST_FLUSH_MS)
+    if (h->s_retry_at || ((h->s_len || h->s_rlen || h->s_pending_tokens) &&
+                          hist_mono_ms() - h->s_last_flush >= HIST_FLUSH_MS))
         return flush(h, err);
     return CHORD_OK;
 }
@@ -425,10 +440,16 @@ chord_status hist_stream_end(hist *h, hist_msg_status status,
         return hist_err(h, err, CHORD_E_INVALID, "no message is streaming");
     if (status == HIST_STREAMING)
         return hist_err(h, err, CHORD_E_INVALID, "a finished message cannot stay streaming");
-    /* The stream ends either way: a row left "streaming" by a live process
-     * would never be recovered, and the caller carries on in memory. */
+    /* The stream ends either way (a row left "streaming" by a live process
+     * would never be recovered, and the caller carries on in memory), but
+     * for a lock: then nothing was written and end may come again. */
     chord_status st = hist_stream_write(h, true, status, counts, err);
+    if (st != CHORD_OK && hist_locked(h) && !h->s_broken) {
+        h->s_retry_at = hist_mono_ms() + HIST_RETRY_MS;
+        return st;
+    }
     h->s_active = false;
+    h->s_retry_at = 0;
     h->s_len = 0;
     h->s_rlen = 0;
     return st;

@@ -19,6 +19,8 @@ typedef struct ui_config {
     chord_model *model;
     chord_ctx *ctx;              /* used by one generation at a time */
     hist *hist;                  /* NULL = no history */
+    const char *hist_error;      /* why the history could not be opened
+                                    (shown in the status line), or NULL */
     const char *model_path;
     int64_t resume_id;           /* conversation to continue; 0 = a new one */
     const char *template_src;    /* Jinja source; NULL = the model's own */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 static double now_ms(void)
@@ -122,11 +123,23 @@ void ui_chat_warn(ui_chat *c, const char *fmt, ...)
  * History: failures warn once and stop the recording, never the chat
  * ---------------------------------------------------------------------- */
 
-static void hist_failed(ui_chat *c, const chord_err *err)
+/* The writes go through the queue (data/hist_queue.h): nothing here waits
+ * for the database. The queue's state is read once per pump; a failure is
+ * warned about once, a lock only shows in the status line and /stats. */
+static void hist_watch(ui_chat *c)
 {
-    ui_chat_warn(c, "history: %s (not recording this session any more)", err->msg);
-    c->h = NULL;
-    c->stream_open = false;
+    if (!c->q)
+        return;
+    bool was_failed = c->hq.failed;
+    bool was_locked = c->hq.locked;
+    int was_waiting = c->hq.n_waiting;
+    hist_queue_state_get(c->q, &c->hq);
+    if (c->hq.failed && !was_failed)
+        ui_chat_warn(c, "%s (not recording this session any more)", c->hq.msg);
+    if (c->hq.locked != was_locked || c->hq.n_waiting != was_waiting)
+        c->version++;
+    if (!c->conv_id && c->conv_ref)
+        c->conv_id = hist_queue_conv_id(c->q, c->conv_ref);
 }
 
 static const char *base_name(const char *p)
@@ -135,12 +148,12 @@ static const char *base_name(const char *p)
     return s ? s + 1 : (p ? p : "");
 }
 
-/* Creates the conversation row on the first recorded message. */
+/* Queues the conversation row on the first recorded message. */
 static bool hist_ensure_conv(ui_chat *c)
 {
-    if (!c->h)
+    if (!c->q || c->hq.failed)
         return false;
-    if (c->conv_id)
+    if (c->conv_ref)
         return true;
     char pj[256];
     snprintf(pj, sizeof pj,
@@ -153,12 +166,60 @@ static bool hist_ensure_conv(ui_chat *c)
         .system_prompt = c->sess ? chord_chat_system(c->sess) : NULL,
         .params_json = pj,
     };
-    chord_err err;
-    if (hist_conv_create(c->h, &p, &c->conv_id, &err) != CHORD_OK) {
-        hist_failed(c, &err);
-        return false;
-    }
+    c->conv_ref = hist_queue_conv_create(c->q, &p);
     return true;
+}
+
+bool ui_chat_hist_problem(const ui_chat *c, char *out, size_t cap)
+{
+    if (c->hist_error[0]) {
+        snprintf(out, cap, "history off: %s", c->hist_error);
+        return true;
+    }
+    if (!c->q)
+        return false;
+    if (c->hq.failed) {
+        snprintf(out, cap, "history not recorded: %s", c->hq.msg);
+        return true;
+    }
+    if (c->hq.locked) {
+        snprintf(out, cap, "history locked by another process: %d write%s waiting", c->hq.n_waiting,
+                 c->hq.n_waiting == 1 ? "" : "s");
+        return true;
+    }
+    return false;
+}
+
+void ui_chat_hist_line(const ui_chat *c, char *out, size_t cap)
+{
+    if (c->hist_error[0])
+        snprintf(out, cap, "history: not recording: %s", c->hist_error);
+    else if (!c->q)
+        snprintf(out, cap, "history: off (--no-history)");
+    else if (c->hq.failed)
+        snprintf(out, cap, "history writes: stopped after %lld written, %lld lost: %s",
+                 c->hq.n_written, c->hq.n_lost, c->hq.msg);
+    else if (c->hq.locked)
+        snprintf(out, cap, "history writes: %d waiting, retrying every %d ms: %s", c->hq.n_waiting,
+                 HIST_RETRY_MS, c->hq.msg);
+    else
+        snprintf(out, cap, "history writes: %lld written, %d waiting (%s)", c->hq.n_written,
+                 c->hq.n_waiting, hist_queue_path(c->q));
+}
+
+/* A seed for "random": drawn here rather than in the sampler so it can be
+ * recorded and shown, and the reply reproduced with --seed N. */
+static uint64_t random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec;
+    }
+    /* JSON readers keep 53 bits exactly; a seed they round is no seed */
+    s &= (1ull << 53) - 1;
+    return s;
 }
 
 /* ------------------------------------------------------------------------
@@ -173,7 +234,16 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     c->h = cfg->hist;
     c->model_path = cfg->model_path;
     c->sp = cfg->sampling;
+    if (c->sp.seed == CHORD_SEED_RANDOM)
+        c->sp.seed = random_seed();
     c->n_predict = cfg->n_predict;
+    if (cfg->hist_error)
+        snprintf(c->hist_error, sizeof c->hist_error, "%s", cfg->hist_error);
+    if (c->h) {
+        chord_err qerr;
+        if (hist_queue_start(hist_path(c->h), NULL, &c->q, &qerr) != CHORD_OK)
+            snprintf(c->hist_error, sizeof c->hist_error, "%s", qerr.msg);
+    }
     chord_model_get_info(c->model, &c->info);
     chord_chat_params p = {
         .template_src = cfg->template_src,
@@ -198,9 +268,35 @@ static void chat_finish_gen(ui_chat *c)
         ui_chat_pump(c, 1000);
 }
 
+/* Waits a bounded time for the history writes, and says on stderr what
+ * could not be written (the screen is gone by now). */
+static void hist_finish(ui_chat *c)
+{
+    if (!c->q)
+        return;
+    if (!hist_queue_flush(c->q, 300)) {
+        hist_queue_state_get(c->q, &c->hq);
+        if (!c->hq.failed)
+            fprintf(stderr, "chord: history %s: waiting up to 3 s to save %d write%s (%s)\n",
+                    hist_queue_path(c->q), c->hq.n_waiting, c->hq.n_waiting == 1 ? "" : "s",
+                    c->hq.locked ? "the database is locked by another process" : "busy");
+    }
+    hist_queue_state st;
+    hist_queue_close(c->q, 3000, &st);
+    c->q = NULL;
+    if (st.n_waiting > 0 && !st.failed)
+        fprintf(stderr, "chord: %s: %d history write%s not saved (the last messages of this session"
+                " are not in the history)\n", st.msg[0] ? st.msg : "history", st.n_waiting,
+                st.n_waiting == 1 ? "" : "s");
+    else if (st.failed)
+        fprintf(stderr, "chord: %s: this session was not fully recorded (%lld write%s lost)\n",
+                st.msg, st.n_lost, st.n_lost == 1 ? "" : "s");
+}
+
 void ui_chat_free(ui_chat *c)
 {
     chat_finish_gen(c);
+    hist_finish(c);
     msgs_clear(c);
     free(c->msgs);
     chord_chat_free(c->sess);
@@ -214,6 +310,7 @@ void ui_chat_new(ui_chat *c)
     msgs_clear(c);
     chord_chat_clear(c->sess);
     c->conv_id = 0;
+    c->conv_ref = 0;
     c->title[0] = 0;
 }
 
@@ -268,6 +365,7 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
     chat_finish_gen(c);
     msgs_clear(c);
     c->conv_id = hc->id;
+    c->conv_ref = hc->id;
     snprintf(c->title, sizeof c->title, "%s", hc->title ? hc->title : "");
     ui_chat_set_system(c, hc->system_prompt);
     for (int i = 0; i < hc->n_msgs; i++) {
@@ -385,11 +483,8 @@ chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err)
     }
     if (!c->title[0])     /* the same title the history gives it */
         hist_title_from(text, c->title, sizeof c->title);
-    if (hist_ensure_conv(c)) {
-        chord_err herr;
-        if (hist_msg_add(c->h, c->conv_id, "user", text, strlen(text), NULL, NULL, &herr) != CHORD_OK)
-            hist_failed(c, &herr);
-    }
+    if (hist_ensure_conv(c))
+        hist_queue_msg_add(c->q, c->conv_ref, "user", text, strlen(text), NULL);
     return CHORD_OK;
 }
 
@@ -448,18 +543,12 @@ static void show_ready(ui_chat *c)
             c->hooks.on_think(c->hooks.ud, p.text, p.len);
         else if (!think && c->hooks.on_text && p.len)
             c->hooks.on_text(c->hooks.ud, p.text, p.len);
-        if (c->h && !c->stream_open && hist_ensure_conv(c)) {
-            chord_err err;
-            if (hist_stream_begin(c->h, c->conv_id, NULL, &err) != CHORD_OK)
-                hist_failed(c, &err);
-            else
-                c->stream_open = true;
+        if (!c->stream_open && hist_ensure_conv(c)) {
+            hist_queue_stream_begin(c->q, c->conv_ref);
+            c->stream_open = true;
         }
-        if (c->h && c->stream_open) {
-            chord_err err;
-            if (hist_stream_add_part(c->h, p.text, p.token >= 0 ? 1 : 0, think, &err) != CHORD_OK)
-                hist_failed(c, &err);
-        }
+        if (c->stream_open)
+            hist_queue_stream_add(c->q, p.text, p.len, p.token >= 0 ? 1 : 0, think);
     }
 }
 
@@ -512,14 +601,12 @@ static void on_end(ui_chat *c, const chord_event *ev_in)
     hist_counts hc = {ev.n_prompt, c->n_shown, ev.prompt_ms, ev.gen_ms};
     hist_msg_status hs = failed ? HIST_ERROR : cancelled ? HIST_INTERRUPTED : HIST_COMPLETE;
     chord_err err;
-    if (c->h && c->stream_open) {
-        if (hist_stream_end(c->h, hs, &hc, &err) != CHORD_OK)
-            hist_failed(c, &err);
+    if (c->stream_open) {
+        hist_queue_stream_end(c->q, hs, &hc);
         c->stream_open = false;
-    } else if (c->h && !cancelled && hist_ensure_conv(c)) {
+    } else if (!cancelled && hist_ensure_conv(c)) {
         /* an empty reply (end of turn at once) still takes its place */
-        if (hist_msg_add(c->h, c->conv_id, "assistant", m ? m->text : "", m ? m->len : 0, &hc, NULL, &err) != CHORD_OK)
-            hist_failed(c, &err);
+        hist_queue_msg_add(c->q, c->conv_ref, "assistant", m ? m->text : "", m ? m->len : 0, &hc);
     }
 
     chord_gen_join(c->gen);
@@ -569,12 +656,9 @@ bool ui_chat_pump(ui_chat *c, int timeout_ms)
             break;
         }
     }
-    if (c->h && c->stream_open) {
-        chord_err err;
-        if (hist_stream_poll(c->h, &err) != CHORD_OK)
-            hist_failed(c, &err);
-    }
-    return changed;
+    uint64_t v = c->version;
+    hist_watch(c);
+    return changed || v != c->version;
 }
 
 void ui_chat_sampling_str(const ui_chat *c, char *out, size_t cap)

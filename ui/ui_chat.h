@@ -23,6 +23,7 @@
 
 #include "chord.h"
 #include "hist.h"
+#include "hist_queue.h"
 #include "ui.h"
 
 typedef enum ui_role { UI_ROLE_USER, UI_ROLE_ASSISTANT, UI_ROLE_NOTE } ui_role;
@@ -52,14 +53,20 @@ typedef struct ui_chat_hooks {
 struct ui_chat {
     chord_model *model;
     chord_ctx *ctx;
-    hist *h;                    /* NULL when not recording */
+    hist *h;                    /* reads (resume, lists, search, /stats); NULL
+                                   when there is no history */
+    hist_queue *q;              /* writes, on the queue's own thread (never
+                                   this one); NULL when not recording */
+    char hist_error[512];       /* why the history could not be opened */
+    hist_queue_state hq;        /* the writer's state at the last pump */
     chord_model_info info;
     const char *model_path;
     chord_chat *sess;           /* the conversation the model sees */
     chord_sampler_params sp;
     int n_predict;
 
-    int64_t conv_id;            /* 0 until the first message is recorded */
+    int64_t conv_id;            /* 0 until the first message is written */
+    int64_t conv_ref;           /* the queue's reference for it, 0 = none */
     char title[256];
 
     ui_msg *msgs;
@@ -114,6 +121,14 @@ void ui_chat_note(ui_chat *c, const char *fmt, ...) __attribute__((format(printf
 /* A note about a problem (an error, a history failure, turns dropped):
  * the REPL sends these to stderr so stdout stays the conversation. */
 void ui_chat_warn(ui_chat *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The history's problem in a few words for the status line ("history
+ * locked by another process: 12 writes waiting", "history not recorded:
+ * ..."); false when there is none. */
+bool ui_chat_hist_problem(const ui_chat *c, char *out, size_t cap);
+/* The history's state in one line for /stats: writes waiting or failed, a
+ * database that could not be opened. */
+void ui_chat_hist_line(const ui_chat *c, char *out, size_t cap);
 
 /* The sampling settings as "temp 0.8 · top-k 40 · ..." for the status line. */
 void ui_chat_sampling_str(const ui_chat *c, char *out, size_t cap);

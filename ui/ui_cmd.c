@@ -212,6 +212,9 @@ static int cmd_stats(ui_chat *c)
                      (unsigned long long)st.hits, (unsigned long long)st.stalls, st.stall_ms,
                      (unsigned long long)st.evictions, st.bytes_read / 1e6, st.read_mb_s);
     ui_chat_note(c, "memory: %.1f / %.1f MB of the budget", st.budget_used_bytes / 1e6, st.budget_bytes / 1e6);
+    char hl[700];
+    ui_chat_hist_line(c, hl, sizeof hl);
+    ui_chat_note(c, "%s", hl);
     if (c->h) {
         hist_stats hs;
         chord_err err;

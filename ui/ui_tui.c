@@ -384,6 +384,17 @@ static void draw_frame(tui *t)
     ui_pane *st = ui_pane_status();
     st->update(st, &t->snap);
     st->draw(st, stdscr, (ui_rect){H - 1, 2, 1, W - 4});
+    /* a history that is not being written is said where the eye goes:
+     * over the key hints, in the error colour */
+    char hp[600];
+    if (ui_chat_hist_problem(&t->chat, hp, sizeof hp)) {
+        int hw = (int)strlen(hp) + 2, max = (W - 4) * 2 / 3;
+        if (hw > max)
+            hw = max;
+        attrset(ui_style_attr(UI_S_ERROR) | A_BOLD);
+        ui_draw_fmt(stdscr, H - 1, W - 2 - hw, hw, " %s ", hp);
+        attrset(A_NORMAL);
+    }
 
     int cy, cx;
     ui_input_draw(stdscr, ch + 2, 1, W - 2, ih, &cy, &cx);
