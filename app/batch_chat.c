@@ -310,11 +310,17 @@ static void out_error(batch *b, const char *msg)
 static void out_done(batch *b, const chord_event *ev, const char *stop, int n_gen, int n_reuse)
 {
     if (b->o->json) {
+        /* the cache at this turn's start: kept (reused), dropped (let go:
+         * turns shifted out, or the part prefilled again), prefilled */
+        bool shifted = false;
+        int dropped = chord_chat_dropped_tokens(b->s, &shifted);
         char buf[512];
         int n = snprintf(buf, sizeof buf,
                          "{\"event\":\"done\",\"turn\":%d,\"n_prompt\":%d,\"n_cached\":%d,\"n_gen\":%d,"
-                         "\"prompt_ms\":%.3f,\"gen_ms\":%.3f,\"stop\":\"%s\"}\n",
-                         b->turn, ev->n_prompt, n_reuse, n_gen, ev->prompt_ms, ev->gen_ms, stop);
+                         "\"prompt_ms\":%.3f,\"gen_ms\":%.3f,\"stop\":\"%s\",\"kept\":%d,\"dropped\":%d,"
+                         "\"prefilled\":%d,\"shifted\":%s}\n",
+                         b->turn, ev->n_prompt, n_reuse, n_gen, ev->prompt_ms, ev->gen_ms, stop, n_reuse,
+                         dropped, ev->n_prompt, shifted ? "true" : "false");
         out(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     } else {
         out(b, "\n", 1);
@@ -537,6 +543,7 @@ static bool setup(batch *b)
      * model; the stored row keeps the one it was created with */
     const char *system = o->system ? o->system : hc ? hc->system_prompt : NULL;
     chord_chat_params sp = {.template_src = tsrc, .template_family = tfam, .system = system};
+    sp.no_ctx_shift = o->no_ctx_shift;
     bool ok = chord_chat_new(b->m, b->ctx, &sp, &b->s, &err) == CHORD_OK;
     free(tsrc);
     tsrc = NULL;

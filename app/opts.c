@@ -180,6 +180,12 @@ void opts_usage(FILE *f)
 "  --require-history       --batch: exit 3 when the history cannot be opened or\n"
 "                          written (the default only warns and chats on)\n"
 "  --no-tui                plain readline REPL instead of the full-screen UI\n"
+"  --ctx-shift             when the context fills, drop the oldest turns from the\n"
+"                          KV cache itself and move the rest down (keys turned\n"
+"                          back by their RoPE): only the new turn is prefilled\n"
+"                          (the default; every family; a sliding-window model\n"
+"                          whose rings lost the next window prefills again)\n"
+"  --no-ctx-shift          prefill the remaining conversation again instead\n"
 "\n"
 "batch mode (--batch):\n"
 "  --raw                   text completion of the prompt, no chat template\n"
@@ -244,6 +250,8 @@ static const struct opt_def {
     {"no-history", NULL, false, true, true},
     {"require-history", NULL, false, true, true},
     {"no-tui", NULL, false, true, true},
+    {"ctx-shift", NULL, false, true, true},
+    {"no-ctx-shift", NULL, false, true, true},
     {"continue", "-c", false, false, true},
     {"resume", NULL, true, false, true},
     {"batch", NULL, false, false, true},
@@ -262,7 +270,7 @@ const char *const opts_keys[] = {
     "model", "model-dirs", "ctx", "flash-attn", "threads", "mem-budget", "prefetch",
     "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
     "repeat-penalty", "repeat-last-n", "seed", "system", "chat-template", "db",
-    "no-history", "require-history", "no-tui", "continue", "resume", "batch", "raw", "prompt",
+    "no-history", "require-history", "no-tui", "ctx-shift", "no-ctx-shift", "continue", "resume", "batch", "raw", "prompt",
     "prompt-tokens", "token-ids", "json", "verbose", NULL,
 };
 _Static_assert(sizeof opts_keys / sizeof opts_keys[0] == N_OPTS + 1, "opts_keys and opt_defs differ");
@@ -399,6 +407,10 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
         o->resume_id = ll;
     } else if (!strcmp(key, "no-tui")) {
         o->no_tui = b;
+    } else if (!strcmp(key, "ctx-shift")) {
+        o->no_ctx_shift = !b;
+    } else if (!strcmp(key, "no-ctx-shift")) {
+        o->no_ctx_shift = b;
     }
     o->origin[k] = where;
     return OPTS_SET_OK;
@@ -457,6 +469,8 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
     else if (!strcmp(key, "chat-template")) STR(o->chat_template);
     else if (!strcmp(key, "db")) STR(o->db);
     else if (!strcmp(key, "no-history")) BOOL(o->no_history);
+    else if (!strcmp(key, "ctx-shift")) BOOL(!o->no_ctx_shift);
+    else if (!strcmp(key, "no-ctx-shift")) BOOL(o->no_ctx_shift);
     else if (!strcmp(key, "require-history")) BOOL(o->require_history);
     else if (!strcmp(key, "continue")) BOOL(o->continue_last);
     else if (!strcmp(key, "resume"))

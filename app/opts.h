@@ -40,6 +40,7 @@ typedef struct chord_opts {
     bool continue_last;         /* -c / --continue */
     int64_t resume_id;          /* --resume ID (0 = none) */
     bool no_tui;                /* --no-tui */
+    bool no_ctx_shift;          /* --no-ctx-shift (--ctx-shift: false) */
     const char *model_spec;     /* -m as given (a path, OWNER/NAME:QUANT,
                                    ollama:NAME, a short name); model is the
                                    file it names once opts_resolve_model ran */

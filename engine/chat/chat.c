@@ -250,6 +250,7 @@ chord_status chat_new(chord_model *m, chord_ctx *ctx, const chord_chat_params *p
         goto nomem;
     if (p && p->system && *p->system && !(s->system = strdup(p->system)))
         goto nomem;
+    s->no_shift = p && p->no_ctx_shift;
     find_stops(s);
     chat_parts_init(&s->parts, m);
     if (s->parts.fmt == CHAT_FMT_HARMONY) {
@@ -366,6 +367,49 @@ static chord_status render_window(chord_chat *s, chord_err *err)
     return CHORD_OK;
 }
 
+/* Context shift: turns left the window, and the cache holds, after the
+ * prefix p that still matches, the tokens they occupied and then the rest
+ * of the conversation. When the template renders turns independently,
+ * the new rendering goes on at p with what the cache holds from some q
+ * on: drop cache positions p..q-1 (chord_ctx_drop moves the rest down)
+ * and only what follows that run is prefilled. The run is found by
+ * comparing tokens, so a template whose rendering of the remaining turns
+ * changed (a turn's position in its text, numbering) just matches less.
+ * Returns the cache positions kept (p if nothing was shifted: the caller
+ * truncates to it as always). */
+#define CHAT_SHIFT_MIN_RUN 16
+static int shift_window(chord_chat *s, int p, int lim)
+{
+    int best_q = -1, best_l = 0;
+    for (int q = p + 1; q < lim; q++) {
+        if (s->kv[q] != s->feed[p])
+            continue;
+        int l = 0;
+        while (q + l < lim && p + l < s->n_feed - 1 && s->kv[q + l] == s->feed[p + l])
+            l++;
+        if (l > best_l) {
+            best_l = l;
+            best_q = q;
+        }
+    }
+    /* a short run saves less than moving the cache costs, and may be a
+     * chance match (a turn's first tokens) rather than the conversation */
+    if (best_l < CHAT_SHIFT_MIN_RUN)
+        return p;
+    /* forget what follows the run, then drop the turns in front of it; a
+     * sliding-window model whose rings lost what the next window needs
+     * refuses the drop and is prefilled again */
+    chord_ctx_truncate(s->ctx, best_q + best_l);
+    chord_err e2;
+    if (chord_ctx_pos(s->ctx) != best_q + best_l ||
+        chord_ctx_drop(s->ctx, p, best_q, &e2) != CHORD_OK)
+        return p;
+    memmove(s->kv + p, s->kv + best_q, (size_t)best_l * sizeof *s->kv);
+    s->n_kv = p + best_l;
+    s->shifted = true;
+    return p + best_l;
+}
+
 /* The index of the last user message in the window, or -1. */
 static int last_user(const chord_chat *s)
 {
@@ -417,11 +461,22 @@ chord_status chat_prepare(chord_chat *s, int reserve, int *n_dropped, int *n_reu
     if (p >= s->n_feed)
         p = s->n_feed - 1;
     chat_parts_reset(&s->parts, s->prompt_text);
+    s->shifted = false;
+    if (*n_dropped && !s->no_shift && p < lim)
+        p = shift_window(s, p, lim);
     chord_ctx_truncate(s->ctx, p);
     p = chord_ctx_pos(s->ctx); /* a windowed model may have to start over */
     s->n_kv = p;
     *n_reuse = p;
+    s->n_dropped_tok = pos - p;
     return CHORD_OK;
+}
+
+int chord_chat_dropped_tokens(const chord_chat *s, bool *shifted)
+{
+    if (shifted)
+        *shifted = s->shifted;
+    return s->n_dropped_tok;
 }
 
 /* ------------------------------------------------------------------------

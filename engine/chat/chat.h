@@ -56,6 +56,9 @@ struct chord_chat {
 
     chord_token *kv;             /* tokens at positions 0..n_kv-1 of ctx */
     int n_kv, cap_kv;
+    bool no_shift;               /* re-prefill rather than shift the cache */
+    bool shifted;                /* the last prepare shifted the cache */
+    int n_dropped_tok;           /* cached tokens the last prepare let go */
     chord_token *feed;           /* rendered conversation + this reply */
     int n_feed, cap_feed;
     char *prompt_text;           /* the rendering feed's prompt came from */

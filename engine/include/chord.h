@@ -377,6 +377,9 @@ typedef struct chord_chat_params {
     const char *template_family; /* built-in family (copied), or NULL; both
                                     NULL = the model's own template */
     const char *system;          /* system prompt; NULL or "" = none */
+    bool no_ctx_shift;           /* when turns leave the window, prefill
+                                    the rest again instead of shifting the
+                                    KV cache (chord_ctx_drop) */
 } chord_chat_params;
 
 /* A piece of reply text cleared for showing: token is the generated token
@@ -437,6 +440,11 @@ int chord_chat_window_start(const chord_chat *s);
  * turn alone does not fit. Starts a new reply for the calls below. */
 chord_status chord_chat_prepare(chord_chat *s, int reserve, const chord_token **prompt,
                                 int *n_prompt, int *n_reuse, int *n_dropped, chord_err *err);
+/* After chord_chat_prepare: the tokens the cache held that it no longer
+ * holds, and whether turns that left the window were dropped from the
+ * cache itself (a context shift: the rest of the conversation moved down,
+ * only the new part is prefilled) rather than by prefilling again. */
+int chord_chat_dropped_tokens(const chord_chat *s, bool *shifted);
 /* Feeds one TOKEN event (t and its text), or with t < 0 the DONE event's
  * leftover text. Returns true once the turn has ended (the template's stop
  * token or stop text; later calls are ignored): cancel the generation.
