@@ -29,7 +29,8 @@ chord_status chat_render(const chord_chat *s, const chord_chat_msg *v, int n, bo
     const char *eos = tok_str(s->model, chord_token_eos(s->model));
     if (s->tmpl_family)
         return chord_chat_render_builtin(s->tmpl_family, v, n, gen_prompt, bos, eos, out, err);
-    return chord_chat_render(s->model, s->tmpl_src, v, n, gen_prompt, bos, eos, out, err);
+    return chord_chat_render_thinking(s->model, s->tmpl_src, v, n, gen_prompt, bos, eos,
+                                      s->thinking, out, err);
 }
 
 /* ------------------------------------------------------------------------
@@ -251,6 +252,8 @@ chord_status chat_new(chord_model *m, chord_ctx *ctx, const chord_chat_params *p
     if (p && p->system && *p->system && !(s->system = strdup(p->system)))
         goto nomem;
     s->no_shift = p && p->no_ctx_shift;
+    if (p)
+        s->thinking = (chord_thinking)p->thinking;
     find_stops(s);
     chat_parts_init(&s->parts, m);
     if (s->parts.fmt == CHAT_FMT_HARMONY) {

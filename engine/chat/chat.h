@@ -49,6 +49,7 @@ struct chord_chat {
     char *tmpl_src;              /* Jinja source, or NULL */
     char *tmpl_family;           /* built-in family name, or NULL */
     char *system;                /* NULL = none */
+    chord_thinking thinking;     /* the template's enable_thinking */
 
     chat_msg *msgs;
     int n_msgs, cap_msgs;

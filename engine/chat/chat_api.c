@@ -238,6 +238,25 @@ const char *chord_chat_reasoning_format(const chord_chat *s)
     }
 }
 
+bool chord_chat_thinking_switch(const chord_chat *s)
+{
+    if (s->tmpl_family)
+        return false;
+    const char *src = s->tmpl_src ? s->tmpl_src
+                                  : chord_model_meta_str(s->model, "tokenizer.chat_template");
+    return src && strstr(src, "enable_thinking");
+}
+
+void chord_chat_set_thinking(chord_chat *s, chord_thinking t)
+{
+    s->thinking = t;
+}
+
+chord_thinking chord_chat_get_thinking(const chord_chat *s)
+{
+    return s->thinking;
+}
+
 chord_status chord_chat_reply_end(chord_chat *s, bool keep, chord_err *err)
 {
     return chat_reply_end(s, keep, err);

@@ -192,6 +192,15 @@ chord_status chord_tokenizer_bench(const chord_model *m, size_t bytes,
  * Chat templates
  * ------------------------------------------------------------------------- */
 
+/* A reasoning model's thinking switch: the chat template's enable_thinking
+ * variable (Qwen3's templates read it: off renders an empty think block in
+ * the generation prompt). DEFAULT leaves it undefined. */
+typedef enum chord_thinking {
+    CHORD_THINK_DEFAULT = 0,
+    CHORD_THINK_ON,
+    CHORD_THINK_OFF,
+} chord_thinking;
+
 typedef struct chord_chat_msg {
     const char *role;     /* "system", "user", "assistant" */
     const char *content;
@@ -206,6 +215,14 @@ chord_status chord_chat_render(const chord_model *m, const char *template_src,
                                bool add_generation_prompt,
                                const char *bos, const char *eos,
                                char **out, chord_err *err);
+
+/* As chord_chat_render with the template variable enable_thinking set
+ * (CHORD_THINK_DEFAULT: left undefined, exactly chord_chat_render). */
+chord_status chord_chat_render_thinking(const chord_model *m, const char *template_src,
+                                        const chord_chat_msg *msgs, int n_msgs,
+                                        bool add_generation_prompt, const char *bos,
+                                        const char *eos, chord_thinking thinking,
+                                        char **out, chord_err *err);
 
 /* Renders with a built-in template family by name ("chatml", "llama2",
  * "llama3", "zephyr", "phi3", "gemma", "mistral"); see chord_chat_families. */
@@ -380,6 +397,8 @@ typedef struct chord_chat_params {
     bool no_ctx_shift;           /* when turns leave the window, prefill
                                     the rest again instead of shifting the
                                     KV cache (chord_ctx_drop) */
+    int thinking;                /* a chord_thinking: the template's
+                                    enable_thinking (0 = its default) */
 } chord_chat_params;
 
 /* A piece of reply text cleared for showing: token is the generated token
@@ -466,6 +485,13 @@ const char *chord_chat_reply_reasoning(const chord_chat *s, size_t *len);
 /* How the model marks its reasoning: "think" (<think> tags), "harmony"
  * (gpt-oss's channels) or NULL when it has no reasoning part. */
 const char *chord_chat_reasoning_format(const chord_chat *s);
+/* Whether the session's template reads enable_thinking (a built-in family
+ * or a template without it does not: setting it changes nothing). */
+bool chord_chat_thinking_switch(const chord_chat *s);
+/* Sets enable_thinking for the next renderings; the cached prefix that
+ * still matches is reused as always. */
+void chord_chat_set_thinking(chord_chat *s, chord_thinking t);
+chord_thinking chord_chat_get_thinking(const chord_chat *s);
 /* After chord_gen_join(): notes what the cache now holds. keep: the reply
  * joins the conversation as an assistant message; else the turn (with the
  * user message that asked) leaves it. */

@@ -134,13 +134,14 @@ const char *chord_chat_detect_family(const chord_model *m)
  * documents = None. */
 static chord_status render_msgs(const tmpl *t, const chord_chat_msg *msgs, int n_msgs,
                                 bool add_generation_prompt, const char *bos, const char *eos,
-                                char **out, chord_err *err)
+                                chord_thinking thinking, char **out, chord_err *err)
 {
     static char k_role[] = "role", k_content[] = "content";
     static char *msg_keys[2] = {k_role, k_content};
     static char k_msgs[] = "messages", k_agp[] = "add_generation_prompt", k_bos[] = "bos_token",
-                k_eos[] = "eos_token", k_tools[] = "tools", k_docs[] = "documents";
-    static char *ctx_keys[6] = {k_msgs, k_agp, k_bos, k_eos, k_tools, k_docs};
+                k_eos[] = "eos_token", k_tools[] = "tools", k_docs[] = "documents",
+                k_think[] = "enable_thinking";
+    static char *ctx_keys[7] = {k_msgs, k_agp, k_bos, k_eos, k_tools, k_docs, k_think};
 
     if (n_msgs < 0 || (n_msgs > 0 && !msgs) || !out)
         return err_set(err, CHORD_E_INVALID, "chat template: bad arguments");
@@ -164,7 +165,7 @@ static chord_status render_msgs(const tmpl *t, const chord_chat_msg *msgs, int n
         items[i].items = &fields[2 * i];
         items[i].keys = msg_keys;
     }
-    chord_json vals[6] = {0};
+    chord_json vals[7] = {0};
     vals[0].type = CHORD_JSON_ARRAY;
     vals[0].len = (size_t)n_msgs;
     vals[0].items = items;
@@ -176,7 +177,10 @@ static chord_status render_msgs(const tmpl *t, const chord_chat_msg *msgs, int n
         vals[2 + k].len = strlen(tok[k]);
     }
     vals[4].type = vals[5].type = CHORD_JSON_NULL;
-    chord_json ctx = {.type = CHORD_JSON_OBJECT, .len = 6, .items = vals, .keys = ctx_keys};
+    /* enable_thinking only when asked: templates test "is defined" */
+    vals[6].type = thinking == CHORD_THINK_ON ? CHORD_JSON_TRUE : CHORD_JSON_FALSE;
+    chord_json ctx = {.type = CHORD_JSON_OBJECT, .len = thinking ? 7 : 6, .items = vals,
+                      .keys = ctx_keys};
     chord_status st = tmpl_render(t, &ctx, out, NULL, err);
     free(items);
     return st;
@@ -195,7 +199,8 @@ chord_status chord_chat_render_builtin(const char *family, const chord_chat_msg 
     chord_status st = tmpl_parse(f->src, strlen(f->src), label, &t, err);
     if (st != CHORD_OK)
         return st;
-    st = render_msgs(t, msgs, n_msgs, add_generation_prompt, bos, eos, out, err);
+    st = render_msgs(t, msgs, n_msgs, add_generation_prompt, bos, eos, CHORD_THINK_DEFAULT, out,
+                     err);
     tmpl_free(t);
     return st;
 }
@@ -214,6 +219,16 @@ chord_status chord_chat_render(const chord_model *m, const char *template_src,
                                const chord_chat_msg *msgs, int n_msgs,
                                bool add_generation_prompt, const char *bos, const char *eos,
                                char **out, chord_err *err)
+{
+    return chord_chat_render_thinking(m, template_src, msgs, n_msgs, add_generation_prompt, bos,
+                                      eos, CHORD_THINK_DEFAULT, out, err);
+}
+
+chord_status chord_chat_render_thinking(const chord_model *m, const char *template_src,
+                                        const chord_chat_msg *msgs, int n_msgs,
+                                        bool add_generation_prompt, const char *bos,
+                                        const char *eos, chord_thinking thinking, char **out,
+                                        chord_err *err)
 {
     if (m) {
         if (!bos)
@@ -245,7 +260,8 @@ chord_status chord_chat_render(const chord_model *m, const char *template_src,
         return chord_chat_render_builtin(fam ? fam : "chatml", msgs, n_msgs, add_generation_prompt,
                                          bos, eos, out, err);
     }
-    chord_status st = render_msgs(t, msgs, n_msgs, add_generation_prompt, bos, eos, out, err);
+    chord_status st = render_msgs(t, msgs, n_msgs, add_generation_prompt, bos, eos, thinking, out,
+                                  err);
     tmpl_free(t);
     if (st == CHORD_E_UNSUPPORTED && own) {
         /* the model's template needs a filter or method this interpreter
