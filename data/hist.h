@@ -195,6 +195,19 @@ bool hist_stream_active(const hist *h);
  * shown trimmed). */
 bool hist_trim(const char *text, size_t len, size_t *a, size_t *b);
 
+/* A turn the chat took back: /retry and /edit keep the old reply (and
+ * question) as an alternative, /undo marks its turn removed. Marked rows
+ * stay in the file and in `chord history show`; resuming leaves them out. */
+typedef enum hist_mark { HIST_LIVE = 0, HIST_ALTERNATIVE = 1, HIST_REMOVED = 2 } hist_mark;
+
+/* Marks the conversation's last turn: the last unmarked user message and
+ * every unmarked message after it, or (with_user false) only the messages
+ * after it (the reply /retry replaces). */
+chord_status hist_turn_mark(hist *h, int64_t conv, bool with_user, hist_mark mark,
+                            chord_err *err);
+/* "alternative", "removed", "" for HIST_LIVE. */
+const char *hist_mark_name(hist_mark m);
+
 /* ---------------------------------------------------------------------------
  * Reading (for resume, the CLI and the TUI)
  * ------------------------------------------------------------------------- */
@@ -210,6 +223,7 @@ typedef struct hist_msg {
     hist_msg_status status;
     hist_counts counts;
     int64_t created_at;
+    int superseded;            /* a hist_mark: 0 = part of the conversation */
 } hist_msg;
 
 typedef struct hist_conv {

@@ -265,7 +265,12 @@ static const char schema_v2[] =
 static const char schema_v3[] =
     "ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT '';";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+/* Version 4: a turn taken back in the chat (/retry, /edit: 1, an
+ * alternative; /undo: 2, removed) stays, marked (hist_turn_mark). */
+static const char schema_v4[] =
+    "ALTER TABLE messages ADD COLUMN superseded INTEGER NOT NULL DEFAULT 0;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 int hist_schema_version(void)

@@ -86,6 +86,8 @@ chord_status hist_export_json(hist *h, int64_t id, FILE *f, chord_err *err)
             fputs(",\n   \"reasoning\": ", f);
             chord_json_write_str(f, m->reasoning, m->reasoning_len);
         }
+        if (m->superseded)   /* taken back in the chat (/retry, /edit, /undo) */
+            fprintf(f, ",\n   \"superseded\": \"%s\"", hist_mark_name((hist_mark)m->superseded));
         fputc('}', f);
     }
     fputs(c->n_msgs ? "\n ]}\n" : "]}\n", f);
@@ -132,7 +134,11 @@ chord_status hist_export_md(hist *h, int64_t id, FILE *f, chord_err *err)
         fprintf(f, "\n## System prompt\n\n%s\n", c->system_prompt);
     for (int i = 0; i < c->n_msgs; i++) {
         const hist_msg *m = &c->msgs[i];
-        fprintf(f, "\n## %s\n\n", role_heading(m->role));
+        if (m->superseded)   /* taken back in the chat: listed, said so */
+            fprintf(f, "\n## %s (%s)\n\n", role_heading(m->role),
+                    hist_mark_name((hist_mark)m->superseded));
+        else
+            fprintf(f, "\n## %s\n\n", role_heading(m->role));
         size_t ra, rb;
         if (hist_trim(m->reasoning, m->reasoning_len, &ra, &rb))
             fprintf(f, "<details><summary>Reasoning</summary>\n\n%.*s\n\n</details>\n\n",

@@ -27,7 +27,7 @@
 
 #include "hist_int.h"
 
-typedef enum op_kind { OP_CONV, OP_TITLE, OP_MSG, OP_BEGIN, OP_ADD, OP_END } op_kind;
+typedef enum op_kind { OP_CONV, OP_TITLE, OP_MSG, OP_BEGIN, OP_ADD, OP_END, OP_MARK } op_kind;
 
 typedef struct op {
     struct op *next;
@@ -242,6 +242,16 @@ void hist_queue_stream_end(hist_queue *q, hist_msg_status status, const hist_cou
     push(q, o, false);
 }
 
+void hist_queue_turn_mark(hist_queue *q, int64_t conv, bool with_user, hist_mark mark)
+{
+    op *o = op_new(OP_MARK, conv);
+    if (o) {
+        o->reasoning = with_user;   /* the flag's slot */
+        o->n_tokens = (int)mark;
+    }
+    push(q, o, false);
+}
+
 int64_t hist_queue_conv_id(hist_queue *q, int64_t ref)
 {
     if (ref >= 0 || !q)
@@ -313,6 +323,8 @@ static chord_status apply(hist_queue *q, op *o, chord_err *err)
         return hist_stream_add_part(h, o->a, o->n_tokens, o->reasoning, err);
     case OP_END:
         return hist_stream_end(h, o->status, o->has_counts ? &o->counts : NULL, err);
+    case OP_MARK:
+        return hist_turn_mark(h, conv, o->reasoning, (hist_mark)o->n_tokens, err);
     }
     return CHORD_E_INVALID;
 }

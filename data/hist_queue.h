@@ -78,6 +78,7 @@ void hist_queue_stream_begin(hist_queue *q, int64_t conv);
 void hist_queue_stream_add(hist_queue *q, const char *text, size_t len, int n_tokens,
                            bool reasoning);
 void hist_queue_stream_end(hist_queue *q, hist_msg_status status, const hist_counts *counts);
+void hist_queue_turn_mark(hist_queue *q, int64_t conv, bool with_user, hist_mark mark);
 
 /* The real id of a conversation reference: ref itself when positive, the
  * written row's id, or 0 while it is not written (or never will be). */

@@ -66,11 +66,14 @@ void hist_conv_free(hist_conv *c)
 static chord_status load_msgs(hist *h, hist_conv *c, const char *doing, chord_err *err)
 {
     sqlite3_stmt *q;
-    chord_status st = hist_prep(h, h->version >= 3
+    chord_status st = hist_prep(h, h->version >= 4
         ? "SELECT id, seq, role, content, status, n_prompt, n_gen, prompt_ms, gen_ms,"
-          " created_at, reasoning FROM messages WHERE conversation_id = ? ORDER BY seq"
+          " created_at, reasoning, superseded FROM messages WHERE conversation_id = ? ORDER BY seq"
+        : h->version >= 3
+        ? "SELECT id, seq, role, content, status, n_prompt, n_gen, prompt_ms, gen_ms,"
+          " created_at, reasoning, 0 FROM messages WHERE conversation_id = ? ORDER BY seq"
         : "SELECT id, seq, role, content, status, n_prompt, n_gen, prompt_ms, gen_ms,"
-          " created_at, '' FROM messages WHERE conversation_id = ? ORDER BY seq", &q, doing, err);
+          " created_at, '', 0 FROM messages WHERE conversation_id = ? ORDER BY seq", &q, doing, err);
     if (st != CHORD_OK)
         return st;
     sqlite3_bind_int64(q, 1, c->id);
@@ -95,6 +98,7 @@ static chord_status load_msgs(hist *h, hist_conv *c, const char *doing, chord_er
         m->counts.gen_ms = sqlite3_column_double(q, 8);
         m->created_at = sqlite3_column_int64(q, 9);
         m->reasoning = hist_col_dup(q, 10, &m->reasoning_len, &no_mem);
+        m->superseded = sqlite3_column_int(q, 11);
         if (!m->content && !no_mem)
             m->content = calloc(1, 1);
         if (!m->reasoning && !no_mem)
