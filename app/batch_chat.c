@@ -220,7 +220,8 @@ static bool resume_msgs(batch *b, const hist_conv *hc)
     for (int i = 0; i < hc->n_msgs; i++) {
         const hist_msg *hm = &hc->msgs[i];
         bool user = !strcmp(hm->role, "user");
-        if (!user && strcmp(hm->role, "assistant"))
+        /* a turn taken back in the chat (/retry, /edit, /undo) */
+        if ((!user && strcmp(hm->role, "assistant")) || hm->superseded)
             continue;
         bool after_user = last_is_user(b->s);
         if ((!user && hm->status == HIST_ERROR) || (user && after_user)) {
@@ -542,7 +543,8 @@ static bool setup(batch *b)
     /* --system overrides the stored conversation's system prompt for the
      * model; the stored row keeps the one it was created with */
     const char *system = o->system ? o->system : hc ? hc->system_prompt : NULL;
-    chord_chat_params sp = {.template_src = tsrc, .template_family = tfam, .system = system};
+    chord_chat_params sp = {.template_src = tsrc, .template_family = tfam, .system = system,
+                            .thinking = o->thinking};
     sp.no_ctx_shift = o->no_ctx_shift;
     bool ok = chord_chat_new(b->m, b->ctx, &sp, &b->s, &err) == CHORD_OK;
     free(tsrc);

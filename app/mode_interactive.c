@@ -202,6 +202,8 @@ int mode_interactive(const chord_opts *o)
     cfg.system = o->system;
     cfg.sampling = o->sampling;
     cfg.n_predict = o->n_predict;
+    cfg.thinking = o->thinking;
+    cfg.first_message = o->prompt;
     if (tui)
         rc = ui_run_tui(&cfg);
     else

@@ -174,6 +174,8 @@ void opts_usage(FILE *f)
 "  --chat-template F|NAME  template file or built-in family (chatml, llama2,\n"
 "                          llama3, zephyr, phi3, gemma, mistral)\n"
 "  -c, --continue          continue the most recent conversation\n"
+"  --think on|off         a reasoning model thinks first or not (the template's\n"
+"                          enable_thinking, as Qwen3's; /think in a chat)\n"
 "  --resume ID             continue conversation ID\n"
 "  --db PATH               history database (default $XDG_DATA_HOME/chord/history.db)\n"
 "  --no-history            do not record this session\n"
@@ -189,7 +191,8 @@ void opts_usage(FILE *f)
 "\n"
 "batch mode (--batch):\n"
 "  --raw                   text completion of the prompt, no chat template\n"
-"  -p, --prompt TEXT       the prompt (default: stdin; one user turn per line)\n"
+"  -p, --prompt TEXT       the prompt (default: stdin; one user turn per line);\n"
+"                          without --batch: the chat's first message\n"
 "  --prompt-tokens \"1 2\"   the prompt as token ids (with --raw)\n"
 "  --token-ids             print generated token ids instead of text\n"
 "  --json                  one JSON object per event per line\n"
@@ -246,6 +249,7 @@ static const struct opt_def {
     {"seed", NULL, true, true, true},
     {"system", NULL, true, true, true},
     {"chat-template", NULL, true, true, true},
+    {"think", NULL, true, true, true},
     {"db", NULL, true, true, true},
     {"no-history", NULL, false, true, true},
     {"require-history", NULL, false, true, true},
@@ -269,7 +273,7 @@ _Static_assert(N_OPTS <= (int)(sizeof ((chord_opts *)0)->origin / sizeof(const c
 const char *const opts_keys[] = {
     "model", "model-dirs", "ctx", "flash-attn", "threads", "mem-budget", "prefetch",
     "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
-    "repeat-penalty", "repeat-last-n", "seed", "system", "chat-template", "db",
+    "repeat-penalty", "repeat-last-n", "seed", "system", "chat-template", "think", "db",
     "no-history", "require-history", "no-tui", "ctx-shift", "no-ctx-shift", "continue", "resume", "batch", "raw", "prompt",
     "prompt-tokens", "token-ids", "json", "verbose", NULL,
 };
@@ -398,6 +402,13 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
         o->db = v;
     } else if (!strcmp(key, "no-history")) {
         o->no_history = b;
+    } else if (!strcmp(key, "think")) {
+        if (!strcmp(v, "on"))
+            o->thinking = CHORD_THINK_ON;
+        else if (!strcmp(v, "off"))
+            o->thinking = CHORD_THINK_OFF;
+        else
+            BAD("on or off");
     } else if (!strcmp(key, "require-history")) {
         o->require_history = b;
     } else if (!strcmp(key, "continue")) {
@@ -472,6 +483,8 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
     else if (!strcmp(key, "ctx-shift")) BOOL(!o->no_ctx_shift);
     else if (!strcmp(key, "no-ctx-shift")) BOOL(o->no_ctx_shift);
     else if (!strcmp(key, "require-history")) BOOL(o->require_history);
+    else if (!strcmp(key, "think"))
+        snprintf(buf, n, "%s", o->thinking == CHORD_THINK_ON ? "on" : o->thinking == CHORD_THINK_OFF ? "off" : "(the template's default)");
     else if (!strcmp(key, "continue")) BOOL(o->continue_last);
     else if (!strcmp(key, "resume"))
         snprintf(buf, n, o->resume_id ? "%lld" : "(none)", (long long)o->resume_id);
@@ -539,6 +552,20 @@ int opts_parse(chord_opts *o, int argc, char **argv, bool *exit_now)
         if (opts_set(o, d->name, v, "command line", &why) != OPTS_SET_OK) {
             app_error("%s: bad value '%s' (%s)", a, v, why);
             return EXIT_USAGE;
+        }
+    }
+    if (!o->batch) {
+        /* output formats of batch mode: in a chat they would be silently
+         * ignored (a config file's values are batch defaults, not asked) */
+        static const char *const only[] = {"raw", "json", "token-ids", "prompt-tokens"};
+        bool set[] = {o->raw, o->json, o->token_ids, o->prompt_tokens != NULL};
+        for (int k = 0; k < 4; k++) {
+            const char *org = o->origin[opt_index(only[k])];
+            if (set[k] && org && !strcmp(org, "command line")) {
+                app_error("--%s only means something with --batch (add --batch, or drop it to chat)",
+                          only[k]);
+                return EXIT_USAGE;
+            }
         }
     }
     if (o->prompt_tokens && !o->raw) {

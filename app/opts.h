@@ -34,6 +34,7 @@ typedef struct chord_opts {
     int verbose;                /* -v (repeatable) */
     const char *system;         /* --system TEXT */
     const char *chat_template;  /* --chat-template FILE|NAME */
+    int thinking;               /* --think: a chord_thinking */
     const char *db;             /* --db PATH */
     bool no_history;            /* --no-history */
     bool require_history;       /* --require-history (--batch) */

@@ -26,6 +26,8 @@ typedef struct ui_config {
     const char *template_src;    /* Jinja source; NULL = the model's own */
     const char *template_family; /* built-in family name, or NULL */
     const char *system;          /* system prompt, or NULL */
+    int thinking;                /* a chord_thinking (--think) */
+    const char *first_message;   /* -p without --batch: sent at once */
     chord_sampler_params sampling;
     int n_predict;               /* per reply; <0 = until end of turn */
 } ui_config;

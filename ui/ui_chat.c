@@ -249,6 +249,7 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
         .template_src = cfg->template_src,
         .template_family = cfg->template_family,
         .system = cfg->system,
+        .thinking = cfg->thinking,
     };
     chord_status st = chord_chat_new(c->model, c->ctx, &p, &c->sess, err);
     if (st != CHORD_OK)
@@ -301,6 +302,7 @@ void ui_chat_free(ui_chat *c)
     free(c->msgs);
     chord_chat_free(c->sess);
     free(c->queued);
+    free(c->clip);
     memset(c, 0, sizeof *c);
 }
 
@@ -377,6 +379,8 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
             r = UI_ROLE_ASSISTANT;
         else
             continue;
+        if (hm->superseded)   /* taken back (/retry, /edit, /undo) */
+            continue;
         ui_msg *m = msg_push(c, r);
         size_t ra, rb;
         bool thought = hist_trim(hm->reasoning, hm->reasoning_len, &ra, &rb);
@@ -391,6 +395,102 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
     }
     hist_conv_free(hc);
     return session_from_msgs(c, err);
+}
+
+/* ------------------------------------------------------------------------
+ * Taking a turn back: /undo, /retry, /edit
+ * ---------------------------------------------------------------------- */
+
+static int last_user(const ui_chat *c)
+{
+    for (int i = c->n_msgs - 1; i >= 0; i--)
+        if (c->msgs[i].role == UI_ROLE_USER)
+            return i;
+    return -1;
+}
+
+const ui_msg *ui_chat_last_reply(const ui_chat *c)
+{
+    for (int i = c->n_msgs - 1; i >= 0; i--)
+        if (c->msgs[i].role == UI_ROLE_ASSISTANT && c->msgs[i].len)
+            return &c->msgs[i];
+    return NULL;
+}
+
+/* Removes the last turn from the screen (notes stay): the last user message
+ * (if with_user) and the replies after it; marks it in the history and
+ * rebuilds the session from what is left. The session keeps its cached
+ * tokens, so the next prompt prefills only from where the rendering
+ * differs. */
+static chord_status take_back(ui_chat *c, bool with_user, hist_mark mark, chord_err *err)
+{
+    int iu = last_user(c);
+    if (c->gen || iu < 0) {
+        snprintf(err->msg, sizeof err->msg, "%s",
+                 c->gen ? "a reply is running (Esc stops it)" : "no exchange to take back");
+        return CHORD_E_INVALID;
+    }
+    int w = iu;
+    for (int i = iu; i < c->n_msgs; i++) {
+        ui_msg *m = &c->msgs[i];
+        if (m->role == UI_ROLE_NOTE || (i == iu && !with_user)) {
+            c->msgs[w++] = *m;
+        } else {
+            free(m->text);
+            free(m->think);
+        }
+    }
+    c->n_msgs = w;
+    if (c->view_start > c->n_msgs)
+        c->view_start = c->n_msgs;
+    c->version++;
+    if (c->conv_ref && c->q && !c->hq.failed)
+        hist_queue_turn_mark(c->q, c->conv_ref, with_user, mark);
+    return session_from_msgs(c, err);
+}
+
+chord_status ui_chat_undo(ui_chat *c, chord_err *err)
+{
+    c->editing = false;
+    return take_back(c, true, HIST_REMOVED, err);
+}
+
+const char *ui_chat_edit_begin(ui_chat *c, chord_err *err)
+{
+    int iu = last_user(c);
+    if (c->gen || iu < 0) {
+        snprintf(err->msg, sizeof err->msg, "%s",
+                 c->gen ? "a reply is running (Esc stops it)" : "no message to edit");
+        return NULL;
+    }
+    c->editing = true;
+    return c->msgs[iu].text;
+}
+
+void ui_chat_edit_cancel(ui_chat *c)
+{
+    c->editing = false;
+}
+
+static chord_status chat_start(ui_chat *c, chord_err *err);
+
+chord_status ui_chat_retry(ui_chat *c, chord_err *err)
+{
+    c->editing = false;
+    chord_status st = take_back(c, false, HIST_ALTERNATIVE, err);
+    if (st != CHORD_OK)
+        return st;
+    /* the session left the unanswered question out: it asks again */
+    ui_msg *u = &c->msgs[last_user(c)];
+    u->failed = false;
+    if ((st = chord_chat_add(c->sess, true, u->text, u->len, err)) != CHORD_OK ||
+        (st = chat_start(c, err)) != CHORD_OK) {
+        u->failed = true;
+        chord_err e2;
+        session_from_msgs(c, &e2);
+        return st;
+    }
+    return CHORD_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -431,6 +531,7 @@ static chord_status chat_start(ui_chat *c, chord_err *err)
         .model = c->model,
     };
     c->t_send_ms = now_ms();
+    c->last_n_reuse = n_reuse;
     c->last_n_prompt = gp.n_prompt;
     c->last_n_gen = 0;
     c->last_prompt_ms = c->last_gen_ms = c->last_ttft_ms = 0;
@@ -461,6 +562,12 @@ chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err)
         c->queued = q;
         ui_chat_note(c, "(queued: sent when this reply ends; Esc stops it)");
         return CHORD_OK;
+    }
+    if (c->editing) {
+        /* /edit: this message replaces the last exchange */
+        c->editing = false;
+        if (take_back(c, true, HIST_ALTERNATIVE, err) != CHORD_OK)
+            return CHORD_E_INVALID;
     }
     ui_msg *m = msg_push(c, UI_ROLE_USER);
     if (!m || !msg_append(m, text, strlen(text))) {

@@ -87,6 +87,12 @@ struct ui_chat {
     bool raw_view;              /* replies as raw text, not Markdown (/raw) */
     int code_req;               /* /code N asked for block N (0: the last) */
     char *queued;               /* a message typed while a reply ran */
+    int last_n_reuse;           /* tokens of the last prompt the cache kept */
+    bool editing;               /* /edit: the next message replaces the last
+                                   exchange */
+    char *clip;                 /* /copy: text for the front end to copy
+                                   (it frees it); NULL = none */
+    size_t clip_len;
     uint64_t version;           /* bumped on every visible change */
     ui_chat_hooks hooks;
 };
@@ -115,6 +121,25 @@ void ui_chat_new(ui_chat *c);
 chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err);
 /* Sets (text non-empty) or clears the system prompt. */
 void ui_chat_set_system(ui_chat *c, const char *text);
+
+/* Taking a turn back, with the KV cache kept in step (the session is
+ * rebuilt from the shown messages; the next prompt reuses what still
+ * matches). The history keeps the old rows, marked (hist_turn_mark).
+ * Refused (CHORD_E_INVALID, err says why) while a reply runs or when there
+ * is no exchange.
+ *   undo:  the last user message and its reply leave the screen, the
+ *          session and the history's conversation (marked removed);
+ *   retry: the last reply is generated again (the old one is kept in the
+ *          history as an alternative).
+ * ui_chat_edit_begin returns the last user message's text (owned by the
+ * chat) and arms the chat so the next ui_chat_send replaces that exchange
+ * (the old one kept as an alternative); ui_chat_edit_cancel disarms it. */
+chord_status ui_chat_undo(ui_chat *c, chord_err *err);
+chord_status ui_chat_retry(ui_chat *c, chord_err *err);
+const char *ui_chat_edit_begin(ui_chat *c, chord_err *err);
+void ui_chat_edit_cancel(ui_chat *c);
+/* The last reply with text, or NULL. */
+const ui_msg *ui_chat_last_reply(const ui_chat *c);
 
 /* Adds a note (shown, never sent to the model, never recorded). */
 void ui_chat_note(ui_chat *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

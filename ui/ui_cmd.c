@@ -10,11 +10,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "ui_clip.h"
 #include "ui_md.h"
 
 static const char *const names[] = {
     "/help", "/new", "/history", "/search", "/system", "/set", "/stats",
-    "/panes", "/export", "/model", "/raw", "/code", "/clear", "/quit", NULL,
+    "/panes", "/export", "/model", "/raw", "/code", "/copy", "/mouse", "/retry", "/edit",
+    "/undo", "/think", "/clear", "/quit", NULL,
 };
 
 const char *const *ui_cmd_names(void)
@@ -27,15 +29,26 @@ static const char help_text[] =
     "/new                  start a new conversation\n"
     "/history [ID]         past conversations (ID resumes one)\n"
     "/search TEXT          full-text search of the history\n"
-    "/system [TEXT]        set (or clear) the system prompt\n"
+    "/system [TEXT]        show the system prompt, or set it to TEXT\n"
+    "/system --clear       no system prompt (also /system \"\")\n"
     "/set KEY VALUE        temp, top_k, top_p, min_p, repeat_penalty, seed, n\n"
     "/stats                engine and history statistics\n"
     "/panes                show or hide the diagnostics (F2)\n"
     "F3                    a reasoning model's thinking: whole or folded\n"
     "/raw                  replies as raw text or as rendered Markdown\n"
     "/code [N]             code block N of the last reply whole (F4: the last)\n"
+    "/copy [N]             copy the last reply (N: its N-th code block) to the\n"
+    "                      clipboard, through the terminal (OSC 52)\n"
+    "/mouse                wheel scrolling on/off (off: the terminal selects text)\n"
+    "/retry                generate the last reply again (the old one stays in\n"
+    "                      the history as an alternative)\n"
+    "/edit                 change the last message and send it again\n"
+    "/undo                 take the last exchange back\n"
+    "/think [on|off]       a reasoning model thinks first or not (its template's\n"
+    "                      enable_thinking)\n"
     "/export md|json FILE  write this conversation to FILE\n"
-    "/model                about the model\n"
+    "/model [NAME]         about the model; NAME (as -m takes it) switches to it,\n"
+    "                      a bare /model picks one of the local models\n"
     "/clear                clear the screen\n"
     "/quit                 leave (also Ctrl-D on an empty line)\n"
     "Esc or Ctrl-C stops a reply; a trailing \\ or Alt-Enter continues the line.";
@@ -202,8 +215,8 @@ static int cmd_stats(ui_chat *c)
     chord_stats_get(c->model, &st);
     double pt = c->last_prompt_ms > 0 ? c->last_n_prompt * 1e3 / c->last_prompt_ms : 0;
     double gt = c->last_gen_ms > 0 ? c->last_n_gen * 1e3 / c->last_gen_ms : 0;
-    ui_chat_note(c, "last reply: prompt %d tok in %.0f ms (%.1f tok/s), gen %d tok in %.0f ms (%.1f tok/s), first token %.0f ms",
-                 c->last_n_prompt, c->last_prompt_ms, pt, c->last_n_gen, c->last_gen_ms, gt, c->last_ttft_ms);
+    ui_chat_note(c, "last reply: prompt %d tok in %.0f ms (%.1f tok/s; %d more reused from the cache), gen %d tok in %.0f ms (%.1f tok/s), first token %.0f ms",
+                 c->last_n_prompt, c->last_prompt_ms, pt, c->last_n_reuse, c->last_n_gen, c->last_gen_ms, gt, c->last_ttft_ms);
     ui_chat_note(c, "context %d / %d; layers %d (%s), resident %d, slots %d, prefetch %d",
                  st.ctx_used, st.ctx_size, st.n_layer,
                  st.streaming ? "streaming" : "all resident", st.n_resident, st.n_slots, st.prefetch_distance);
@@ -308,6 +321,95 @@ static int cmd_code(ui_chat *c, const char *arg, bool tui)
     return UI_CMD_REDRAW;
 }
 
+/* /system: shows it; TEXT sets it; --clear or "" clears it. */
+static int cmd_system(ui_chat *c, const char *arg)
+{
+    if (!*arg) {
+        const char *sp = chord_chat_system(c->sess);
+        if (sp)
+            ui_chat_note(c, "system prompt: %s", sp);
+        else
+            ui_chat_note(c, "no system prompt (/system TEXT sets one)");
+        return UI_CMD_REDRAW;
+    }
+    bool clear = !strcmp(arg, "--clear") || !strcmp(arg, "\"\"") || !strcmp(arg, "''");
+    ui_chat_set_system(c, clear ? NULL : arg);
+    ui_chat_note(c, clear ? "system prompt cleared" : "system prompt set");
+    return UI_CMD_REDRAW;
+}
+
+/* /copy [N]: hands the text to the front end (c->clip), which writes the
+ * OSC 52 sequence to the terminal. */
+static int cmd_copy(ui_chat *c, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long n = *arg ? strtol(arg, &end, 10) : 0;
+    if (*arg && (errno || *end || n < 1 || n > 100000)) {
+        ui_chat_note(c, "usage: /copy [N]  (N: the N-th code block of the last reply)");
+        return UI_CMD_REDRAW;
+    }
+    const ui_msg *m = ui_chat_last_reply(c);
+    if (!m) {
+        ui_chat_note(c, "/copy: no reply to copy yet");
+        return UI_CMD_REDRAW;
+    }
+    const char *s = m->text;
+    size_t len = m->len;
+    if (n) {
+        int k = ui_clip_code_block(m->text, m->len, (int)n, &s, &len);
+        if (n > k) {
+            if (k)
+                ui_chat_note(c, "/copy: no code block %ld (the last reply has %d)", n, k);
+            else
+                ui_chat_note(c, "/copy: no code block %ld (the last reply has none)", n);
+            return UI_CMD_REDRAW;
+        }
+    }
+    char *t = malloc(len + 1);
+    if (!t) {
+        ui_chat_note(c, "/copy: out of memory");
+        return UI_CMD_REDRAW;
+    }
+    memcpy(t, s, len);
+    t[len] = 0;
+    free(c->clip);
+    c->clip = t;
+    c->clip_len = len;
+    if (n)
+        ui_chat_note(c, "copied code block %ld of the last reply (%zu bytes) to the clipboard", n, len);
+    else
+        ui_chat_note(c, "copied the last reply (%zu bytes) to the clipboard", len);
+    return UI_CMD_COPY | UI_CMD_REDRAW;
+}
+
+/* /think [on|off]: the template's enable_thinking. */
+static int cmd_think(ui_chat *c, const char *arg)
+{
+    bool has = chord_chat_thinking_switch(c->sess);
+    chord_thinking cur = chord_chat_get_thinking(c->sess);
+    if (!*arg) {
+        if (!has)
+            ui_chat_note(c, "/think: this model's chat template has no thinking switch (enable_thinking)");
+        else
+            ui_chat_note(c, "thinking: %s (/think on|off)", cur == CHORD_THINK_OFF ? "off" : cur == CHORD_THINK_ON ? "on" : "the template's default (on)");
+        return UI_CMD_REDRAW;
+    }
+    bool on = !strcmp(arg, "on"), off = !strcmp(arg, "off");
+    if (!on && !off) {
+        ui_chat_note(c, "usage: /think [on|off]");
+        return UI_CMD_REDRAW;
+    }
+    if (!has) {
+        ui_chat_note(c, "/think: this model's chat template has no thinking switch (enable_thinking): nothing changes");
+        return UI_CMD_REDRAW;
+    }
+    chord_chat_set_thinking(c->sess, on ? CHORD_THINK_ON : CHORD_THINK_OFF);
+    ui_chat_note(c, on ? "thinking on: the model reasons before it answers"
+                       : "thinking off: the model answers at once");
+    return UI_CMD_REDRAW;
+}
+
 int ui_cmd_run(ui_chat *c, const char *line, bool tui)
 {
     char name[32];
@@ -327,11 +429,35 @@ int ui_cmd_run(ui_chat *c, const char *line, bool tui)
         return cmd_history(c, arg, tui);
     if (!strcmp(name, "/search"))
         return cmd_search(c, arg);
-    if (!strcmp(name, "/system")) {
-        ui_chat_set_system(c, arg);
-        ui_chat_note(c, *arg ? "system prompt set" : "system prompt cleared");
+    if (!strcmp(name, "/system"))
+        return cmd_system(c, arg);
+    if (!strcmp(name, "/copy"))
+        return cmd_copy(c, arg);
+    if (!strcmp(name, "/mouse")) {
+        if (tui)
+            return UI_CMD_MOUSE | UI_CMD_REDRAW;   /* the TUI says the new state */
+        ui_chat_note(c, "/mouse: the REPL leaves the mouse to the terminal");
         return UI_CMD_REDRAW;
     }
+    if (!strcmp(name, "/retry") || !strcmp(name, "/undo")) {
+        chord_err err;
+        bool retry = name[1] == 'r';
+        if ((retry ? ui_chat_retry(c, &err) : ui_chat_undo(c, &err)) != CHORD_OK)
+            ui_chat_note(c, "%s: %s", name, err.msg);
+        else if (!retry)
+            ui_chat_note(c, "took the last exchange back");
+        return UI_CMD_REDRAW;
+    }
+    if (!strcmp(name, "/edit")) {
+        chord_err err;
+        if (!ui_chat_edit_begin(c, &err)) {
+            ui_chat_note(c, "/edit: %s", err.msg);
+            return UI_CMD_REDRAW;
+        }
+        return UI_CMD_EDIT | UI_CMD_REDRAW;
+    }
+    if (!strcmp(name, "/think"))
+        return cmd_think(c, arg);
     if (!strcmp(name, "/set"))
         return cmd_set(c, arg);
     if (!strcmp(name, "/stats"))

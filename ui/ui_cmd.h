@@ -18,6 +18,10 @@ enum {
     UI_CMD_PICKER = 1 << 3,     /* open the history picker (TUI) */
     UI_CMD_CLEAR = 1 << 4,      /* clear the screen */
     UI_CMD_CODE = 1 << 5,       /* open code block c->code_req (TUI) */
+    UI_CMD_COPY = 1 << 6,       /* put c->clip on the clipboard (OSC 52) */
+    UI_CMD_MOUSE = 1 << 7,      /* toggle mouse capture (TUI) */
+    UI_CMD_EDIT = 1 << 8,       /* put the last user message in the input */
+    UI_CMD_MODEL = 1 << 9,      /* open the model picker (TUI) */
 };
 
 /* Runs one line that starts with '/'. tui selects the picker for a bare

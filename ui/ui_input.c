@@ -94,6 +94,10 @@ static void no_match_list(char **matches, int n, int max)
     dirty = true;
 }
 
+static bool in_line;          /* inside line_fn */
+void ui_input_set(const char *text);
+static char *deferred;        /* ui_input_set's text while in_line */
+
 static void on_line(char *line)
 {
     if (!line) {
@@ -127,7 +131,21 @@ static void on_line(char *line)
     pending = NULL;
     pending_len = 0;
     dirty = true;
+    in_line = true;
     line_fn(full);
+    in_line = false;
+}
+
+/* A line set from inside the line callback (/edit) waits until readline
+ * has finished with the accepted line, which it empties on return. */
+static void apply_deferred(void)
+{
+    if (!deferred)
+        return;
+    char *d = deferred;
+    deferred = NULL;
+    ui_input_set(d);
+    free(d);
 }
 
 bool ui_input_init(ui_input_line_fn fn)
@@ -158,6 +176,8 @@ bool ui_input_init(ui_input_line_fn fn)
 
 void ui_input_shutdown(void)
 {
+    free(deferred);
+    deferred = NULL;
     rl_callback_handler_remove();
     rl_outstream = stdout;
     rl_getc_function = rl_getc;
@@ -179,8 +199,10 @@ void ui_input_feed(const char *bytes, size_t n)
         fifo[(fifo_head + fifo_len) % sizeof fifo] = (unsigned char)bytes[i];
         fifo_len++;
     }
-    while (fifo_len)
+    while (fifo_len) {
         rl_callback_read_char();
+        apply_deferred();
+    }
     dirty = true;
 }
 
@@ -203,6 +225,19 @@ bool ui_input_key(int key)
 void ui_input_insert(const char *text)
 {
     rl_insert_text(text);
+    dirty = true;
+}
+
+void ui_input_set(const char *text)
+{
+    if (in_line) {
+        free(deferred);
+        deferred = strdup(text);
+        return;
+    }
+    ui_input_clear();
+    rl_replace_line(text, 0);
+    rl_point = rl_end;
     dirty = true;
 }
 

@@ -33,6 +33,8 @@ void ui_input_feed(const char *bytes, size_t n);
 bool ui_input_key(int key);
 /* Inserts text at the cursor (Alt-Enter inserts "\n"). */
 void ui_input_insert(const char *text);
+/* Replaces the line by text, the cursor at its end (/edit). */
+void ui_input_set(const char *text);
 /* Empties the line and any pending continuation. */
 void ui_input_clear(void);
 bool ui_input_empty(void);

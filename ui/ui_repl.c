@@ -20,6 +20,7 @@
 
 #include "ui.h"
 #include "ui_chat.h"
+#include "ui_clip.h"
 #include "ui_cmd.h"
 #include "ui_input.h"
 
@@ -76,6 +77,18 @@ static void repl_done(void *ud, const chord_event *ev)
 }
 
 /* Reads one logical line (joining backslash continuations); NULL at EOF. */
+/* /edit: readline starts the next line with the last message. */
+static const char *edit_text;
+
+static int edit_hook(void)
+{
+    if (edit_text) {
+        rl_insert_text(edit_text);
+        edit_text = NULL;
+    }
+    return 0;
+}
+
 static char *read_logical_line(bool tty)
 {
     char *acc = NULL;
@@ -154,6 +167,7 @@ int ui_run_repl(const ui_config *cfg)
     if (tty) {
         rl_readline_name = "chord";
         rl_attempted_completion_function = ui_input_complete;
+        rl_startup_hook = edit_hook;
         using_history();
         if (cfg->hist) {
             char **v;
@@ -168,6 +182,11 @@ int ui_run_repl(const ui_config *cfg)
             printf("(resumed \"%s\": %d messages)\n", chat.title, chat.n_msgs);
     }
     int rc = 0;
+    if (cfg->first_message && *cfg->first_message) {   /* -p TEXT */
+        if (ui_chat_send(&chat, cfg->first_message, &err) != CHORD_OK)
+            fprintf(stderr, "chord: %s\n", err.msg);
+        repl_wait(&chat);
+    }
     for (;;) {
         repl_sigint = 0;
         char *line = read_logical_line(tty);
@@ -186,6 +205,18 @@ int ui_run_repl(const ui_config *cfg)
                 break;
             if (r & UI_CMD_CLEAR && tty)
                 fputs("\033[H\033[2J", stdout);
+            if (r & UI_CMD_COPY) {
+                /* OSC 52 needs the terminal: never into a pipe */
+                if (!isatty(1))
+                    fprintf(stderr, "chord: /copy: stdout is not a terminal\n");
+                else
+                    ui_clip_osc52(stdout, chat.clip, chat.clip_len);
+                free(chat.clip);
+                chat.clip = NULL;
+            }
+            if (r & UI_CMD_EDIT)   /* the next line is the new text */
+                edit_text = tty ? ui_chat_edit_begin(&chat, &err) : NULL;
+            repl_wait(&chat);     /* /retry's reply */
             continue;
         }
         if (ui_chat_send(&chat, line, &err) != CHORD_OK)

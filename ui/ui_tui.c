@@ -22,6 +22,7 @@
 #include "ui.h"
 #include "ui_chat.h"
 #include "ui_chatview.h"
+#include "ui_clip.h"
 #include "ui_cmd.h"
 #include "ui_draw.h"
 #include "ui_input.h"
@@ -44,6 +45,7 @@ typedef struct tui {
     bool panes_overlay;  /* diagnostics over the chat when narrower */
     bool quit;
     bool dirty;
+    bool mouse_off;      /* /mouse: the terminal keeps the mouse (selection) */
     ui_snap snap;
     double last_sample_ms;
     uint64_t last_gen_tokens;
@@ -71,6 +73,18 @@ static double now_ms(void)
  * Commands and lines
  * ---------------------------------------------------------------------- */
 
+/* Wheel events to the chat, or (mouse_off) none at all: then the terminal
+ * keeps its own selection and scrollback wheel. */
+static void set_mouse(tui *t)
+{
+    mmask_t m = t->mouse_off ? 0 : BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+        | BUTTON5_PRESSED
+#endif
+        ;
+    mousemask(m, NULL);
+}
+
 static void apply_cmd_flags(tui *t, int r)
 {
     if (r & UI_CMD_QUIT)
@@ -94,6 +108,27 @@ static void apply_cmd_flags(tui *t, int r)
     if (r & UI_CMD_CLEAR) {
         clearok(curscr, TRUE);
         t->view.scroll = 0;
+    }
+    if (r & UI_CMD_COPY) {
+        /* straight to the terminal, between two frames (curses has flushed) */
+        if (t->chat.clip && !ui_clip_osc52(stdout, t->chat.clip, t->chat.clip_len))
+            ui_chat_note(&t->chat, "/copy: could not write to the terminal");
+        free(t->chat.clip);
+        t->chat.clip = NULL;
+    }
+    if (r & UI_CMD_MOUSE) {
+        t->mouse_off = !t->mouse_off;
+        set_mouse(t);
+        ui_chat_note(&t->chat, t->mouse_off
+                     ? "mouse off: the terminal selects text; PgUp/PgDn scroll (/mouse: wheel on)"
+                     : "mouse on: the wheel scrolls the chat; Shift+drag selects text (/mouse: off)");
+    }
+    if (r & UI_CMD_EDIT) {
+        const char *u = ui_chat_edit_begin(&t->chat, &(chord_err){{0}});
+        if (u) {
+            ui_input_set(u);
+            ui_chat_note(&t->chat, "editing your last message: Enter sends it in place of that exchange, Esc keeps it");
+        }
     }
     t->dirty = true;
 }
@@ -138,10 +173,12 @@ static void feed_char(wint_t ch)
 
 static void stop_or_clear(tui *t)
 {
-    if (ui_chat_busy(&t->chat))
+    if (ui_chat_busy(&t->chat)) {
         ui_chat_stop(&t->chat);
-    else
+    } else {
         ui_input_clear();
+        ui_chat_edit_cancel(&t->chat);   /* an /edit given up */
+    }
     t->dirty = true;
 }
 
@@ -540,15 +577,14 @@ int ui_run_tui(const ui_config *cfg)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     set_escdelay(25);
-    mousemask(BUTTON4_PRESSED
-#ifdef BUTTON5_PRESSED
-              | BUTTON5_PRESSED
-#endif
-              , NULL);
+    set_mouse(&t);
     mouseinterval(0);
     ui_draw_init();
     if (t.chat.conv_id)
         ui_chat_note(&t.chat, "resumed conversation %lld", (long long)t.chat.conv_id);
+    if (cfg->first_message && *cfg->first_message &&
+        ui_chat_send(&t.chat, cfg->first_message, &err) != CHORD_OK)
+        ui_chat_note(&t.chat, "error: %s", err.msg);
     t.dirty = true;
     loop(&t);
 
