@@ -47,8 +47,7 @@ static const char help_text[] =
     "/think [on|off]       a reasoning model thinks first or not (its template's\n"
     "                      enable_thinking)\n"
     "/export md|json FILE  write this conversation to FILE\n"
-    "/model [NAME]         about the model; NAME (as -m takes it) switches to it,\n"
-    "                      a bare /model picks one of the local models\n"
+    "/model                about the model\n"
     "/clear                clear the screen\n"
     "/quit                 leave (also Ctrl-D on an empty line)\n"
     "Esc or Ctrl-C stops a reply; a trailing \\ or Alt-Enter continues the line.";
