@@ -18,6 +18,11 @@ typedef struct bounds {
     double tg_frac, pp_frac, pp_frac_sgemm, pp_frac_int8, pp_frac_fma;
     double copy_bound, disk_bound, stream_ratio;
     double pcache_bound, pcache_ratio;   /* warm: read() from the page cache */
+    /* a model too big for RAM has no resident run to compare with: its
+     * decode is held to the lower of the bandwidth bound (every weight a
+     * token uses read from memory once) and the I/O bound (the bytes it
+     * streams, at the disk's rate cold, the page cache's warm) */
+    double io_bound, both_ratio;
     int64_t rss_limit;           /* budget + KV + 64 MiB, bytes */
 } bounds;
 
@@ -67,6 +72,9 @@ static bounds derive(const bench_opts *o, const bench_result *r)
                 ref = b.pcache_bound;
             b.pcache_ratio = b.pcache_bound > 0 ? div0(s->tg.med, ref) : 0;
         }
+        b.io_bound = o->cold ? b.disk_bound : b.pcache_bound;
+        double lim = b.io_bound > 0 && b.io_bound < b.tg ? b.io_bound : b.tg;
+        b.both_ratio = div0(s->tg.med, lim);
         b.rss_limit = s->budget_bytes + r->kv_bytes + ((int64_t)64 << 20);
     }
     return b;
@@ -173,6 +181,10 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
                    "  warm ratio tg / min(resident tg, page-cache bound) = %.2f\n",
                    b.pcache_bound, r->lim.pcache_gb_s, r->lim.disk_readers, b.stream_ratio,
                    b.pcache_ratio);
+        if (!r->have_resident)
+            printf("  bandwidth bound %.2f t/s (all %.1f MiB a token uses, from memory); tg / min(it, %s"
+                   " bound %.2f t/s) = %.2f\n", b.tg, MIB(in->weight_bytes_per_token),
+                   o->cold ? "disk" : "page-cache", b.io_bound, b.both_ratio);
         printf("  RSS %.1f MiB, peak %.1f MiB vs budget + KV + 64 MiB = %.1f MiB\n",
                s->rss_kb / 1024.0, s->hwm_kb / 1024.0, MIB(b.rss_limit));
     }
@@ -257,6 +269,7 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
         if (!o->cold)
             printf(",\"pcache_gb_s\":%.4f,\"pcache_bound_tok_s\":%.4f,\"warm_ratio_pcache\":%.4f",
                    r->lim.pcache_gb_s, b.pcache_bound, b.pcache_ratio);
+        printf(",\"ratio_min_bandwidth_io\":%.4f", b.both_ratio);
         printf(",\"ratio\":%.4f,\"rss_bytes\":%lld,\"peak_rss_bytes\":%lld,\"rss_limit_bytes\":%lld}",
                b.stream_ratio, (long long)s->rss_kb * 1024, (long long)s->hwm_kb * 1024,
                (long long)b.rss_limit);
