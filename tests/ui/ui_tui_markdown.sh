@@ -69,12 +69,20 @@ col() {
 # seek PATTERN...: from the top, a page down at a time until the screen
 # shows every PATTERN (the 60x20 screen holds the reply a part at a time).
 all_shown() { local p; for p in "$@"; do shows "$p" || return 1; done; }
+# A key is drawn a moment after send-keys returns: each check first waits
+# for the screen the key brings (the top shows the user's line; a page down
+# changes the screen), or it could pass on the screen before the key.
+BEFORE=
+changed() { [ "$(screen)" != "$BEFORE" ]; }
 seek() {
     T send-keys -t chord Home
+    wait_for '^│ you    show me everything' 3 || return 1
     local i
     for i in 1 2 3 4 5 6; do
         wait_cmd 1 all_shown "$@" && return 0
+        BEFORE=$(screen)
         T send-keys -t chord NPage
+        wait_cmd 2 changed
     done
     return 1
 }
