@@ -293,6 +293,14 @@ chord_status chord_ctx_eval(chord_ctx *c, const chord_token *tokens, int n,
  * from any thread; cleared when the next eval starts. */
 void chord_ctx_cancel(chord_ctx *c);
 
+/* on: batches run each token through the kernels of a one-token eval (the
+ * dot products) instead of the batched GEMMs, so every position's logits
+ * and cache entries have exactly the bits that evaluating the tokens one at
+ * a time gives (the GEMMs differ from them in float summation order only,
+ * and are faster for prompts). Speculative decoding checks its drafts this
+ * way. Off by default. */
+void chord_ctx_set_decode_numerics(chord_ctx *c, bool on);
+
 /* ---------------------------------------------------------------------------
  * Sampling
  * ------------------------------------------------------------------------- */
@@ -350,6 +358,9 @@ typedef struct chord_event {
     double prompt_ms, gen_ms;
     chord_status status;      /* ERROR */
     char message[512];        /* ERROR */
+    /* speculative decoding so far (TOKEN and DONE; 0 without it): tokens
+     * proposed and checked by the model, and those of them it kept */
+    int n_drafted, n_accepted;
 } chord_event;
 
 typedef struct chord_gen chord_gen;
@@ -361,7 +372,40 @@ typedef struct chord_gen_params {
     chord_sampler_params sampling;
     const chord_model *model;   /* the ctx's model (vocabulary, EOG, detok);
                                    required */
+    /* Speculative decoding (optional; all zero = off). A draft model, or
+     * prompt lookup, proposes up to draft_max tokens; the model checks
+     * them in one batch (chord_ctx_set_decode_numerics, so each position
+     * has a one-token eval's bits) and keeps the longest agreeing prefix
+     * plus its own next token. Greedy output is token for token what
+     * decoding without it gives; sampled output keeps the model's
+     * distribution (a proposal x is kept with probability min(1, p(x) /
+     * q(x)), else the token comes from max(0, p - q) renormalized). */
+    const chord_model *draft;   /* same vocabulary (chord_vocab_check) */
+    chord_ctx *draft_ctx;       /* the draft's context, owned by the generation
+                                   like ctx: positions it holds beyond ctx's
+                                   are dropped, the rest must hold what ctx
+                                   holds there (after chord_ctx_drop on ctx,
+                                   truncate it to 0); it is brought up to the
+                                   prompt from context and left in step */
+    int draft_max;              /* tokens proposed per check at most (0 = 8,
+                                   <= 32); fewer while few are accepted */
+    bool lookup;                /* prompt lookup: propose what followed the
+                                   last earlier occurrence of the last few
+                                   tokens (context, prompt and reply); with a
+                                   draft too, the draft proposes when
+                                   nothing matches */
+    const chord_token *context; /* the n_context tokens ctx holds before the
+                                   prompt (n_context == chord_ctx_pos(ctx)),
+                                   or NULL: lookup searches them, a draft
+                                   context behind ctx is fed from them */
+    int n_context;
 } chord_gen_params;
+
+/* Whether draft can propose tokens for target: the same token texts for
+ * every id both vocabularies have, sizes at most 128 apart (padding);
+ * else CHORD_E_INVALID with one line saying where they differ. */
+chord_status chord_vocab_check(const chord_model *target, const chord_model *draft,
+                               chord_err *err);
 
 /* Starts generating on a new thread. The ctx is owned by the generation
  * until chord_gen_join() returns. Events come in order: PREFILL_DONE, then

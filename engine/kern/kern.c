@@ -34,6 +34,7 @@ struct kern_ws {
     float *xr;        /* max_tok activation rows after the round trip */
     float **tile;     /* per thread: KERN_TILE_ROWS x max_in floats, at least
                        * KERN_GEMM_PACK_FLOATS, 64-byte aligned */
+    bool decode_bits; /* batches through the one-token dots (kern_ws_set_decode_bits) */
 };
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -74,6 +75,12 @@ nomem:
     kern_ws_free(ws);
     return err_set(err, CHORD_E_NOMEM, "matmul workspace (%d threads, %d x %d): out of memory",
                    n_threads, max_tok, max_in);
+}
+
+void kern_ws_set_decode_bits(kern_ws *ws, bool on)
+{
+    if (ws)
+        ws->decode_bits = on;
 }
 
 void kern_ws_free(kern_ws *ws)
@@ -403,9 +410,9 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
     for (int t = 0; t < n_tok; t++)
         quant_quantize_row(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
     bool small = (size_t)w->n_out * (size_t)w->n_in * (size_t)n_tok < KERN_PARALLEL_MIN_MACS;
-    if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type)) {
-        j.qgemm = !kern_gemm_type(w->type) && n_tok >= kern_qgemm_min_tok(w->type) &&
-                  quant_gemm_has(w->type);
+    if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type) || ws->decode_bits) {
+        j.qgemm = !ws->decode_bits && !kern_gemm_type(w->type) &&
+                  n_tok >= kern_qgemm_min_tok(w->type) && quant_gemm_has(w->type);
         if (small)
             mm_dot_job(&j, 0, 1);
         else

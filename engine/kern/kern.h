@@ -52,6 +52,12 @@ typedef struct kern_ws kern_ws;
 chord_status kern_ws_new(int n_threads, int max_tok, int max_in, kern_ws **out,
                          chord_err *err);
 void kern_ws_free(kern_ws *ws);
+/* on: kern_matmul runs batches through the dot products one token at a
+ * time (no quant_gemm, no sgemm), which give every token exactly the bits
+ * of a one-token call; the GEMMs agree with them only up to float
+ * summation order (Q8_0 on AVX-512, float weights from KERN_GEMM_MIN_TOK
+ * tokens). For speculative decoding's check batch. */
+void kern_ws_set_decode_bits(kern_ws *ws, bool on);
 
 /* y[t * ldy + o] = sum_i W[o][i] * x[t * n_in + i] for t < n_tok (<= max_tok),
  * o < n_out. The pool must have at most the n_threads the workspace was made

@@ -271,6 +271,12 @@ const char *chord_ctx_describe(const chord_ctx *c)
     return c ? c->kv_desc : "";
 }
 
+void chord_ctx_set_decode_numerics(chord_ctx *c, bool on)
+{
+    if (c)
+        kern_ws_set_decode_bits(c->ws, on);
+}
+
 void chord_ctx_cancel(chord_ctx *c)
 {
     if (c)

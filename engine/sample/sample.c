@@ -269,16 +269,20 @@ static int gather(const float *logits, int n_vocab, float thr, samp_cand *c)
     return n;
 }
 
-chord_token chord_sampler_sample(chord_sampler *s, float *logits)
+/* The candidates a draw chooses from: applies the penalty to logits, then
+ * leaves the kept tokens in s->cand[0..n) in candidate order and returns
+ * n, with the top logit in *maxl; returns 0 when the choice is the argmax
+ * (greedy, or logits that are not finite). */
+static int samp_kept(chord_sampler *s, float *logits, float *maxl_out)
 {
     int n_vocab = s->n_vocab;
     apply_penalty(s, logits);
     if (s->p.temp <= 0.0f)
-        return samp_argmax(logits, n_vocab);
+        return 0;
     float maxl = logits[samp_argmax(logits, n_vocab)];
     if (!isfinite(maxl))
-        return samp_argmax(logits, n_vocab);
-
+        return 0;
+    *maxl_out = maxl;
     /* The order is top-k, top-p, min-p. Each keeps a prefix of the sorted
      * candidates, so min-p (a threshold relative to the top logit) can be
      * applied first to save work, as long as top-p measures its share
@@ -327,7 +331,16 @@ chord_token chord_sampler_sample(chord_sampler *s, float *logits)
             }
         }
     }
+    return n;
+}
 
+chord_token chord_sampler_sample(chord_sampler *s, float *logits)
+{
+    float maxl = 0;
+    int n = samp_kept(s, logits, &maxl);
+    if (n == 0)
+        return samp_argmax(logits, s->n_vocab);
+    samp_cand *c = s->cand;
     /* The draw: weights exp((l - max) / T), walked in candidate order. */
     double inv_t = 1.0 / s->p.temp, total = 0;
     for (int i = 0; i < n; i++)
@@ -339,4 +352,22 @@ chord_token chord_sampler_sample(chord_sampler *s, float *logits)
             return c[i].id;
     }
     return c[n - 1].id;
+}
+
+void samp_probs(chord_sampler *s, float *logits, float *probs)
+{
+    float maxl = 0;
+    int n = samp_kept(s, logits, &maxl);
+    memset(probs, 0, (size_t)s->n_vocab * sizeof *probs);
+    if (n == 0) {
+        probs[samp_argmax(logits, s->n_vocab)] = 1.0f;
+        return;
+    }
+    /* the draw's weights, as chord_sampler_sample walks them */
+    const samp_cand *c = s->cand;
+    double inv_t = 1.0 / s->p.temp, total = 0;
+    for (int i = 0; i < n; i++)
+        total += exp(((double)c[i].logit - maxl) * inv_t);
+    for (int i = 0; i < n; i++)
+        probs[c[i].id] = (float)(exp(((double)c[i].logit - maxl) * inv_t) / total);
 }

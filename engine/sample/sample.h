@@ -32,4 +32,11 @@ int samp_argmax(const float *x, int n);
  * params asked for CHORD_SEED_RANDOM). */
 uint64_t samp_seed(const chord_sampler *s);
 
+/* The distribution chord_sampler_sample draws from for these logits, as n_vocab
+ * probabilities (0 outside the kept set; one 1 when the choice is the
+ * argmax): the same steps (the penalty over the accepted tokens, applied to
+ * logits in place, then the truncations and the temperature), without a
+ * draw. For speculative decoding's acceptance rule. */
+void samp_probs(chord_sampler *s, float *logits, float *probs);
+
 #endif
