@@ -9,7 +9,9 @@
  * the reply goes to stdout followed by a newline and is flushed, so a
  * script can write a line and read the answer. A reply may itself contain
  * newlines: --json frames every token and ends each turn with a "done"
- * event, which is the robust way to drive chord from a program.
+ * event, which is the robust way to drive chord from a program. With
+ * --draft or --lookup (app/draft.h) it also counts the proposed tokens
+ * (drafted), those the model kept (accepted) and their ratio.
  *
  * The KV cache keeps the earlier turns (chord_chat_* in chord.h): a turn
  * prefills only its new tokens. When the conversation outgrows --ctx the oldest
@@ -46,6 +48,7 @@
 #include <time.h>
 
 #include "chat_session.h"
+#include "draft.h"
 #include "cmd.h"
 #include "hist.h"
 
@@ -60,6 +63,7 @@ typedef struct batch {
     const chord_opts *o;
     chord_model *m;
     chord_ctx *ctx;
+    app_draft draft;         /* --draft (none: draft.m NULL) */
     chord_model_info info;
     chord_chat *s;
     hist *h;                 /* NULL when not recording */
@@ -319,9 +323,11 @@ static void out_done(batch *b, const chord_event *ev, const char *stop, int n_ge
         int n = snprintf(buf, sizeof buf,
                          "{\"event\":\"done\",\"turn\":%d,\"n_prompt\":%d,\"n_cached\":%d,\"n_gen\":%d,"
                          "\"prompt_ms\":%.3f,\"gen_ms\":%.3f,\"stop\":\"%s\",\"kept\":%d,\"dropped\":%d,"
-                         "\"prefilled\":%d,\"shifted\":%s}\n",
+                         "\"prefilled\":%d,\"shifted\":%s,\"drafted\":%d,\"accepted\":%d,"
+                         "\"accept_rate\":%.4f}\n",
                          b->turn, ev->n_prompt, n_reuse, n_gen, ev->prompt_ms, ev->gen_ms, stop, n_reuse,
-                         dropped, ev->n_prompt, shifted ? "true" : "false");
+                         dropped, ev->n_prompt, shifted ? "true" : "false", ev->n_drafted,
+                         ev->n_accepted, ev->n_drafted > 0 ? (double)ev->n_accepted / ev->n_drafted : 0.0);
         out(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     } else {
         out(b, "\n", 1);
@@ -331,6 +337,9 @@ static void out_done(batch *b, const chord_event *ev, const char *stop, int n_ge
                 "chord: turn %d: %d prompt tokens (%d reused from the cache) in %.1f ms, %d generated in %.1f ms (%.1f tok/s), stop: %s\n",
                 b->turn, ev->n_prompt, n_reuse, ev->prompt_ms, n_gen, ev->gen_ms,
                 ev->gen_ms > 0 ? n_gen * 1e3 / ev->gen_ms : 0.0, stop);
+    if (b->o->verbose && ev->n_drafted > 0)
+        fprintf(stderr, "chord: turn %d: %d of %d proposed tokens accepted (%.0f%%)\n", b->turn,
+                ev->n_accepted, ev->n_drafted, 100.0 * ev->n_accepted / ev->n_drafted);
 }
 
 /* ------------------------------------------------------------------------
@@ -403,7 +412,20 @@ static void run_turn(batch *b, const char *text, size_t len)
         .n_predict = b->o->n_predict,
         .sampling = b->sp,
         .model = b->m,
+        /* the session's rendering starts n_reuse tokens before the prompt:
+         * the tokens the cache holds, for lookup and the draft */
+        .context = prompt - n_reuse,
+        .n_context = n_reuse,
     };
+    app_draft_params(b->o, &b->draft, &gp);
+    {
+        /* a context shift moved the model's cache: the draft's, not moved,
+         * starts over from the context tokens */
+        bool shifted = false;
+        chord_chat_dropped_tokens(b->s, &shifted);
+        if (shifted && b->draft.ctx)
+            chord_ctx_truncate(b->draft.ctx, 0);
+    }
     chord_gen *g = NULL;
     if (chord_gen_start(b->ctx, &gp, &g, &err) != CHORD_OK) {
         turn_failed(b, err.msg, true);
@@ -502,6 +524,10 @@ static bool setup(batch *b)
         return false;
     }
     chord_model_params mp = opts_model_params(o);
+    if (app_draft_budget(o, &mp) != 0) {
+        free(tsrc);
+        return false;
+    }
     if (chord_model_load(o->model, &mp, &b->m, &err) != CHORD_OK) {
         app_error("%s", err.msg);
         free(tsrc);
@@ -518,6 +544,10 @@ static bool setup(batch *b)
     }
     if (o->verbose)
         fprintf(stderr, "chord: %s\n", chord_ctx_describe(b->ctx));
+    if (app_draft_open(o, b->m, b->ctx, &b->draft) != 0) {
+        free(tsrc);
+        return false;
+    }
     bool foreign = false;
     hist_open_params hp = {.foreign = &foreign};
     if (!o->no_history && hist_open(o->db, &hp, &b->h, &err) != CHORD_OK) {
@@ -635,6 +665,7 @@ int batch_chat(const chord_opts *o)
         rc = 128 + got_signal;
     hist_close(b.h);
     chord_chat_free(b.s);
+    app_draft_close(&b.draft);
     chord_ctx_free(b.ctx);
     chord_model_free(b.m);
     return rc;

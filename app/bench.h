@@ -15,6 +15,7 @@
 #include "chord.h"
 
 #define BENCH_MAX_REPS 100
+#define BENCH_MAX_DRAFT_LENS 8
 
 typedef struct bench_opts {
     const char *model;
@@ -24,6 +25,11 @@ typedef struct bench_opts {
     int64_t mem_budget;   /* its budget; 0 = auto (the engine's choice) */
     int prefetch;         /* 0 = engine default */
     bool expert_lru;      /* --expert-lru: the expert cache evicts by recency */
+    /* speculative decoding: tg with and without (bench_spec) */
+    const char *draft;    /* --draft MODEL, or NULL */
+    bool lookup;          /* --lookup */
+    int draft_lens[BENCH_MAX_DRAFT_LENS]; /* --draft-max N[,N...]; none = 8 */
+    int n_draft_lens;
 } bench_opts;
 
 /* min / median / max of a series of tokens/s. */
@@ -80,6 +86,18 @@ typedef struct bench_limits {
     int64_t pcache_span;
 } bench_limits;
 
+/* Speculative decoding at one draft length: greedy generation of -n
+ * tokens from the same prompt without and with it, alternated within each
+ * repetition (the machine may be shared: the ratio is taken per pair). */
+typedef struct bench_spec_run {
+    int draft_max;
+    bench_mmm tg_plain, tg_spec; /* tokens/s */
+    bench_mmm ratio;             /* tg_spec / tg_plain of each pair */
+    int64_t drafted, accepted;   /* over every repetition */
+    bool same;                   /* every run gave plain decoding's tokens */
+    int n_gen;                   /* tokens generated per run */
+} bench_spec_run;
+
 typedef struct bench_result {
     chord_model_info info;       /* strings point into the result's copies */
     char name[256], type[32], arch[32];
@@ -99,6 +117,11 @@ typedef struct bench_result {
     double load_avg;             /* 1-minute load average at the start */
     double load_avg_end;         /* ...and at the end */
     int64_t mem_available;       /* MemAvailable at the start, bytes */
+    bool have_spec;
+    bool spec_streamed;          /* the model streamed (--mem-budget) */
+    char draft_name[256], draft_type[32];
+    int n_spec;
+    bench_spec_run spec[BENCH_MAX_DRAFT_LENS];
 } bench_result;
 
 /* Loads the model with mp (mem_budget decides resident or streamed) and
@@ -110,6 +133,12 @@ typedef struct bench_result {
  * model is freed: copy them). Prints nothing. */
 chord_status bench_model(const bench_opts *o, const chord_model_params *mp, bench_speed *out,
                          bench_result *res, chord_err *err);
+
+/* With --draft or --lookup: loads the model with mp (and the draft whole)
+ * and times greedy generation without and with speculative decoding at
+ * each draft length (res->spec). Prints nothing. */
+chord_status bench_spec(const bench_opts *o, const chord_model_params *mp, bench_result *res,
+                        chord_err *err);
 
 /* Measures the machine's limits for the model's shapes (res->info). */
 chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_err *err);

@@ -188,6 +188,20 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
         printf("  RSS %.1f MiB, peak %.1f MiB vs budget + KV + 64 MiB = %.1f MiB\n",
                s->rss_kb / 1024.0, s->hwm_kb / 1024.0, MIB(b.rss_limit));
     }
+    if (r->have_spec) {
+        printf("speculative decoding (greedy, %d tokens, %s%s%s%s), plain and drafted runs alternated:\n",
+               r->spec[0].n_gen, r->spec_streamed ? "model streamed, " : "",
+               o->draft ? "draft " : "", o->draft ? r->draft_name : "", o->lookup ? (o->draft ? " after lookup" : "prompt lookup") : "");
+        for (int i = 0; i < r->n_spec; i++) {
+            const bench_spec_run *sr = &r->spec[i];
+            printf("  draft-max %2d: tg %.2f t/s against %.2f plain, ratio %.2f (min %.2f, max %.2f); "
+                   "%lld of %lld proposals kept (%.0f%%)%s\n",
+                   sr->draft_max, sr->tg_spec.med, sr->tg_plain.med, sr->ratio.med, sr->ratio.min,
+                   sr->ratio.max, (long long)sr->accepted, (long long)sr->drafted,
+                   sr->drafted ? 100.0 * sr->accepted / sr->drafted : 0.0,
+                   sr->same ? "" : "; TOKENS DIFFER from plain decoding");
+        }
+    }
     if (r->have_tok)
         printf("tokenizer  %.2f MB/s (%zu bytes -> %d tokens in %.3f s)\n", r->tok_mb_s,
                r->tok_bytes, r->tok_tokens, r->tok_seconds);
@@ -273,6 +287,27 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
         printf(",\"ratio\":%.4f,\"rss_bytes\":%lld,\"peak_rss_bytes\":%lld,\"rss_limit_bytes\":%lld}",
                b.stream_ratio, (long long)s->rss_kb * 1024, (long long)s->hwm_kb * 1024,
                (long long)b.rss_limit);
+    }
+    if (r->have_spec) {
+        printf(",\"spec\":{\"streamed\":%s,\"lookup\":%s,\"draft\":", r->spec_streamed ? "true" : "false",
+               o->lookup ? "true" : "false");
+        if (o->draft)
+            chord_json_write_str(stdout, r->draft_name, strlen(r->draft_name));
+        else
+            printf("null");
+        printf(",\"runs\":[");
+        for (int i = 0; i < r->n_spec; i++) {
+            const bench_spec_run *sr = &r->spec[i];
+            printf("%s{\"draft_max\":%d,\"n_gen\":%d", i ? "," : "", sr->draft_max, sr->n_gen);
+            json_mmm("tg_plain", &sr->tg_plain);
+            json_mmm("tg_spec", &sr->tg_spec);
+            printf(",\"ratio\":%.4f,\"ratio_min\":%.4f,\"ratio_max\":%.4f,\"drafted\":%lld,"
+                   "\"accepted\":%lld,\"accept_rate\":%.4f,\"same_tokens\":%s}",
+                   sr->ratio.med, sr->ratio.min, sr->ratio.max, (long long)sr->drafted,
+                   (long long)sr->accepted, sr->drafted ? (double)sr->accepted / sr->drafted : 0.0,
+                   sr->same ? "true" : "false");
+        }
+        printf("]}");
     }
     if (r->have_tok)
         printf(",\"tokenizer_mb_s\":%.4f,\"tokenizer_seconds\":%.6f,\"tokenizer_tokens\":%d",

@@ -308,3 +308,152 @@ chord_status bench_pcache_measure(const bench_opts *o, bench_result *res, chord_
     l->pcache_gb_s = mb_s / 1e3;
     return st;
 }
+
+/* ------------------------------------------------------------------------
+ * Speculative decoding
+ * ---------------------------------------------------------------------- */
+
+/* One greedy generation of up to n tokens after the prompt, from empty
+ * contexts; the tokens into out, the DONE event into *done. */
+static chord_status spec_gen(chord_model *m, chord_ctx *c, chord_model *d, chord_ctx *dc,
+                             bool lookup, int draft_max, const chord_token *prompt, int n_prompt,
+                             int n, chord_token *out, chord_event *done, chord_err *err)
+{
+    chord_ctx_truncate(c, 0);
+    if (dc)
+        chord_ctx_truncate(dc, 0);
+    chord_gen_params gp;
+    memset(&gp, 0, sizeof gp);
+    gp.prompt = prompt;
+    gp.n_prompt = n_prompt;
+    gp.n_predict = n;
+    gp.sampling = chord_sampler_default_params();
+    gp.sampling.temp = 0;
+    gp.model = m;
+    gp.draft = d;
+    gp.draft_ctx = dc;
+    gp.draft_max = draft_max;
+    gp.lookup = lookup;
+    chord_gen *g = NULL;
+    chord_status st = chord_gen_start(c, &gp, &g, err);
+    if (st != CHORD_OK)
+        return st;
+    int k = 0;
+    memset(done, 0, sizeof *done);
+    for (;;) {
+        chord_event ev;
+        if (!chord_gen_next(g, &ev, -1))
+            continue;
+        if (ev.kind == CHORD_EV_TOKEN && k < n)
+            out[k++] = ev.token;
+        if (ev.kind == CHORD_EV_ERROR) {
+            st = ev.status;
+            snprintf(err->msg, sizeof err->msg, "%s", ev.message);
+            break;
+        }
+        if (ev.kind == CHORD_EV_DONE) {
+            *done = ev;
+            break;
+        }
+    }
+    chord_gen_join(g);
+    return st;
+}
+
+chord_status bench_spec(const bench_opts *o, const chord_model_params *mp, bench_result *res,
+                        chord_err *err)
+{
+    chord_model *m = NULL, *d = NULL;
+    chord_ctx *c = NULL, *dc = NULL;
+    chord_token *plain = NULL, *spec = NULL;
+    chord_status st = chord_model_load(o->model, mp, &m, err);
+    if (st != CHORD_OK)
+        return st;
+    chord_stats ms;
+    chord_stats_get(m, &ms);
+    res->spec_streamed = ms.streaming;
+    if (o->draft) {
+        /* the draft stays whole in memory, as the main modes keep it */
+        chord_model_params dp = *mp;
+        dp.mem_budget = -1;
+        if ((st = chord_model_load(o->draft, &dp, &d, err)) != CHORD_OK)
+            goto done;
+        if ((st = chord_vocab_check(m, d, err)) != CHORD_OK)
+            goto done;
+        chord_model_info di;
+        chord_model_get_info(d, &di);
+        snprintf(res->draft_name, sizeof res->draft_name, "%s", di.name ? di.name : "");
+        snprintf(res->draft_type, sizeof res->draft_type, "%s", di.type_name ? di.type_name : "");
+    }
+    /* A prompt of ordinary text; models that were not trained on it (a
+     * random one) still continue it the same way with and without */
+    static const char text[] =
+        "The printing press changed how ideas travelled. Before it, a book was copied by hand, "
+        "and a copy took months. After it, a workshop could print hundreds of copies in the same "
+        "time, and the price of a book fell. Here is a short account of";
+    chord_token prompt[256];
+    int n_prompt = chord_tokenize(m, text, sizeof text - 1, true, false, prompt, 256, err);
+    if (n_prompt <= 0 || n_prompt > 256) {
+        st = CHORD_E_INVALID;
+        goto done;
+    }
+    chord_ctx_params cp = chord_ctx_default_params();
+    cp.n_ctx = n_prompt + o->n_tg + 64;
+    cp.n_threads = o->threads;
+    if ((st = chord_ctx_new(m, &cp, &c, err)) != CHORD_OK ||
+        (d && (st = chord_ctx_new(d, &cp, &dc, err)) != CHORD_OK))
+        goto done;
+    plain = malloc((size_t)o->n_tg * sizeof *plain);
+    spec = malloc((size_t)o->n_tg * sizeof *spec);
+    if (!plain || !spec) {
+        st = CHORD_E_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "bench: out of memory");
+        goto done;
+    }
+    int lens[BENCH_MAX_DRAFT_LENS] = {8};
+    int n_lens = o->n_draft_lens ? o->n_draft_lens : 1;
+    if (o->n_draft_lens)
+        memcpy(lens, o->draft_lens, sizeof lens);
+    chord_event ev;
+    /* warm-up: the weights faulted in, the threads awake */
+    if ((st = spec_gen(m, c, d, dc, o->lookup, lens[0], prompt, n_prompt, 8, spec, &ev, err)) != CHORD_OK)
+        goto done;
+    for (int li = 0; li < n_lens; li++) {
+        bench_spec_run *sr = &res->spec[li];
+        memset(sr, 0, sizeof *sr);
+        sr->draft_max = lens[li];
+        sr->same = true;
+        double tp[BENCH_MAX_REPS], ts[BENCH_MAX_REPS], ra[BENCH_MAX_REPS];
+        for (int r = 0; r < o->reps; r++) {
+            chord_event pe, se;
+            if ((st = spec_gen(m, c, NULL, NULL, false, 0, prompt, n_prompt, o->n_tg, plain, &pe,
+                               err)) != CHORD_OK ||
+                (st = spec_gen(m, c, d, dc, o->lookup, lens[li], prompt, n_prompt, o->n_tg, spec, &se,
+                               err)) != CHORD_OK)
+                goto done;
+            tp[r] = pe.gen_ms > 0 ? pe.n_gen * 1e3 / pe.gen_ms : 0;
+            ts[r] = se.gen_ms > 0 ? se.n_gen * 1e3 / se.gen_ms : 0;
+            ra[r] = tp[r] > 0 ? ts[r] / tp[r] : 0;
+            sr->drafted += se.n_drafted;
+            sr->accepted += se.n_accepted;
+            sr->n_gen = pe.n_gen;
+            if (se.n_gen != pe.n_gen || memcmp(plain, spec, (size_t)pe.n_gen * sizeof *plain) != 0)
+                sr->same = false;
+        }
+        sr->tg_plain = mmm(tp, o->reps);
+        sr->tg_spec = mmm(ts, o->reps);
+        sr->ratio = mmm(ra, o->reps);
+        res->n_spec = li + 1;
+    }
+    res->have_spec = true;
+done:
+    if (st != CHORD_OK && !err->msg[0])
+        snprintf(err->msg, sizeof err->msg, "bench: %s", chord_status_str(st));
+    free(plain);
+    free(spec);
+    chord_ctx_free(dc);
+    chord_ctx_free(c);
+    chord_model_free(d);
+    chord_model_free(m);
+    return st;
+}

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
     fputs("usage: chord bench -m MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--json]\n"
           "                   [--mem-budget SIZE] [--prefetch N] [--cold] [--expert-lru]\n"
-          "                   [--tokenizer]\n"
+          "                   [--tokenizer] [--draft MODEL] [--draft-max N[,N...]] [--lookup]\n"
           "Times prompt processing (pp: one batch of -p tokens) and token generation\n"
           "(tg: -n decode steps), min/median/max over -r repetitions after a warm-up,\n"
           "next to the machine's limits measured in the same run: memory read\n"
@@ -31,6 +31,13 @@ static void usage(FILE *f)
           "                   recently used expert instead of the least used one\n"
           "                   (decayed counts), to compare the two policies\n"
           "--tokenizer        tokenize 1 MB of mixed text\n"
+          "--draft MODEL      speculative decoding: greedy tg of -n tokens from a short\n"
+          "                   text, without and then with the draft, alternated in each\n"
+          "                   of the -r repetitions; reports both rates, their ratio per\n"
+          "                   pair, the proposals kept and whether the tokens matched\n"
+          "                   (the model as run last: streamed with --mem-budget)\n"
+          "--draft-max N,...  draft lengths to time (default 8)\n"
+          "--lookup           the same with prompt lookup (with --draft: lookup first)\n"
           "A mixture-of-experts model's streamed run also reports its expert cache:\n"
           "hit and prediction rates next to the experts per layer the text used,\n"
           "bytes read (layers and experts) and stalls per token.\n", f);
@@ -79,6 +86,10 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
             o->tokenizer = true;
             continue;
         }
+        if (!strcmp(a, "--lookup")) {
+            o->lookup = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             app_error("bench: unknown option or missing value: '%s' (see chord bench --help)", a);
             return EXIT_USAGE;
@@ -86,6 +97,26 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
         const char *v = argv[++i];
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             o->model = v;
+            continue;
+        }
+        if (!strcmp(a, "--draft")) {
+            o->draft = v;
+            continue;
+        }
+        if (!strcmp(a, "--draft-max")) {
+            /* a list: one timing per length */
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            o->n_draft_lens = 0;
+            for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t; t = strtok_r(NULL, ",", &sv)) {
+                long long x;
+                if (o->n_draft_lens == BENCH_MAX_DRAFT_LENS || !opts_parse_int(t, 1, 32, &x)) {
+                    app_error("bench: --draft-max: bad value '%s' (up to %d lengths from 1 to 32, "
+                              "comma-separated)", v, BENCH_MAX_DRAFT_LENS);
+                    return EXIT_USAGE;
+                }
+                o->draft_lens[o->n_draft_lens++] = (int)x;
+            }
             continue;
         }
         if (!strcmp(a, "--mem-budget")) {
@@ -122,6 +153,12 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
     int mrc = models_resolve_arg(&o->model);
     if (mrc)
         return mrc;
+    if (o->draft && (mrc = models_resolve_arg(&o->draft)) != 0)
+        return mrc;
+    if (o->n_draft_lens && !o->draft && !o->lookup) {
+        app_error("bench: --draft-max needs --draft or --lookup");
+        return EXIT_USAGE;
+    }
     if (o->cold && !o->stream) {
         app_error("bench: --cold applies to the streamed run: give --mem-budget too");
         return EXIT_USAGE;
@@ -191,6 +228,13 @@ int cmd_bench(int argc, char **argv)
     if (!o.cold && r.have_stream && bench_pcache_measure(&o, &r, &err) != CHORD_OK) {
         app_error("bench: page-cache probe: %s", err.msg);
         return EXIT_FAIL;
+    }
+    if (o.draft || o.lookup) {
+        /* the model as run last: streamed when --mem-budget was given */
+        if (bench_spec(&o, &mp, &r, &err) != CHORD_OK) {
+            app_error("bench: speculative decoding: %s", err.msg);
+            return EXIT_FAIL;
+        }
     }
     r.pp_kernel = chord_prefill_kernel(r.type);
     if (o.tokenizer) {

@@ -17,6 +17,7 @@
 
 #include "batch_chat.h"
 #include "cmd.h"
+#include "draft.h"
 
 /* Reads all of stdin into a malloc'd NUL-terminated buffer. */
 static char *read_stdin(size_t *len)
@@ -120,8 +121,11 @@ static bool print_event(const chord_opts *o, const chord_event *ev, bool *first)
                          ev->n_prompt, ev->prompt_ms);
         else if (ev->kind == CHORD_EV_DONE)
             n = snprintf(buf, sizeof buf,
-                         "{\"event\":\"done\",\"reason\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"prompt_ms\":%.3f,\"gen_ms\":%.3f}\n",
-                         stop_name(ev->reason), ev->n_prompt, ev->n_gen, ev->prompt_ms, ev->gen_ms);
+                         "{\"event\":\"done\",\"reason\":\"%s\",\"n_prompt\":%d,\"n_gen\":%d,\"prompt_ms\":%.3f,\"gen_ms\":%.3f,"
+                         "\"drafted\":%d,\"accepted\":%d,\"accept_rate\":%.4f}\n",
+                         stop_name(ev->reason), ev->n_prompt, ev->n_gen, ev->prompt_ms, ev->gen_ms,
+                         ev->n_drafted, ev->n_accepted,
+                         ev->n_drafted > 0 ? (double)ev->n_accepted / ev->n_drafted : 0.0);
         free(q);
         return n <= 0 || app_stdout_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     }
@@ -154,7 +158,10 @@ int mode_batch(const chord_opts *o)
     chord_ctx *c = NULL;
     chord_token *toks = NULL;
     chord_gen *g = NULL;
+    app_draft d = {0};
     chord_model_params mp = opts_model_params(o);
+    if (app_draft_budget(o, &mp) != 0)
+        goto out;
     if (chord_model_load(o->model, &mp, &m, &err) != CHORD_OK) {
         app_error("%s", err.msg);
         goto out;
@@ -171,6 +178,8 @@ int mode_batch(const chord_opts *o)
     }
     if (o->verbose)
         fprintf(stderr, "chord: %s\n", chord_ctx_describe(c));
+    if (app_draft_open(o, m, c, &d) != 0)
+        goto out;
     chord_gen_params gp = {
         .prompt = toks,
         .n_prompt = n,
@@ -178,6 +187,7 @@ int mode_batch(const chord_opts *o)
         .sampling = o->sampling,
         .model = m,
     };
+    app_draft_params(o, &d, &gp);
     if (chord_gen_start(c, &gp, &g, &err) != CHORD_OK) {
         app_error("%s", err.msg);
         goto out;
@@ -202,12 +212,16 @@ int mode_batch(const chord_opts *o)
                         ev.n_prompt, ev.prompt_ms, ev.prompt_ms > 0 ? ev.n_prompt * 1e3 / ev.prompt_ms : 0.0,
                         ev.n_gen, ev.gen_ms, ev.gen_ms > 0 ? ev.n_gen * 1e3 / ev.gen_ms : 0.0,
                         stop_name(ev.reason));
+            if (o->verbose && ev.n_drafted > 0)
+                fprintf(stderr, "chord: %d of %d proposed tokens accepted (%.0f%%)\n", ev.n_accepted,
+                        ev.n_drafted, 100.0 * ev.n_accepted / ev.n_drafted);
             rc = EXIT_OK;
             break;
         }
     }
 out:
     chord_gen_join(g);
+    app_draft_close(&d);
     chord_ctx_free(c);
     chord_model_free(m);
     free(toks);

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "draft.h"
 #include "hist.h"
 #include "models.h"
 #include "ui.h"
@@ -149,6 +150,11 @@ int mode_interactive(const chord_opts *o)
     chord_err err;
     chord_model_params mp = opts_model_params(o);
     chord_model *m = NULL;
+    app_draft draft = {0};
+    if (app_draft_budget(o, &mp) != 0) {
+        free(tmpl);
+        return EXIT_FAIL;
+    }
     if (chord_model_load(model, &mp, &m, &err) != CHORD_OK) {
         app_error("%s", err.msg);
         free(tmpl);
@@ -165,6 +171,10 @@ int mode_interactive(const chord_opts *o)
 
     hist *h = NULL;
     int rc = EXIT_OK;
+    if (app_draft_open(o, m, ctx, &draft) != 0) {
+        rc = EXIT_FAIL;
+        goto out;
+    }
     chord_err herr = {{0}};
     bool foreign = false;
     hist_open_params hp = {.foreign = &foreign};
@@ -202,6 +212,10 @@ int mode_interactive(const chord_opts *o)
     cfg.system = o->system;
     cfg.sampling = o->sampling;
     cfg.n_predict = o->n_predict;
+    cfg.draft = draft.m;
+    cfg.draft_ctx = draft.ctx;
+    cfg.draft_max = o->draft_max;
+    cfg.lookup = o->lookup;
     cfg.thinking = o->thinking;
     cfg.first_message = o->prompt;
     if (tui)
@@ -210,6 +224,7 @@ int mode_interactive(const chord_opts *o)
         rc = ui_run_repl(&cfg);
 out:
     hist_close(h);
+    app_draft_close(&draft);
     chord_ctx_free(ctx);
     chord_model_free(m);
     free(tmpl);

@@ -168,6 +168,18 @@ void opts_usage(FILE *f)
 "  --seed S                random seed; -1 = random (the default): drawn at start,\n"
 "                          recorded in the history and shown by -v, so --seed S\n"
 "                          gives the same replies again\n"
+"  --draft MODEL           speculative decoding: a small model of the same\n"
+"                          vocabulary (named as -m takes it) proposes tokens, the\n"
+"                          model checks several per pass; the same replies (greedy:\n"
+"                          token for token; sampled: the same distribution), faster\n"
+"                          when the draft often agrees. It stays in memory: the auto\n"
+"                          --mem-budget takes its size off the model's\n"
+"  --draft-max N           tokens proposed per check (default 8, 1 to 32; fewer\n"
+"                          while few are kept)\n"
+"  --lookup                prompt lookup: propose what followed the last earlier\n"
+"                          occurrence of the latest tokens in the conversation\n"
+"                          (quotes, code edits); with --draft, the draft proposes\n"
+"                          when nothing matches\n"
 "\n"
 "chat:\n"
 "  --system TEXT           system prompt\n"
@@ -247,6 +259,9 @@ static const struct opt_def {
     {"repeat-penalty", NULL, true, true, true},
     {"repeat-last-n", NULL, true, true, true},
     {"seed", NULL, true, true, true},
+    {"draft", NULL, true, true, true},
+    {"draft-max", NULL, true, true, true},
+    {"lookup", NULL, false, true, true},
     {"system", NULL, true, true, true},
     {"chat-template", NULL, true, true, true},
     {"think", NULL, true, true, true},
@@ -273,7 +288,7 @@ _Static_assert(N_OPTS <= (int)(sizeof ((chord_opts *)0)->origin / sizeof(const c
 const char *const opts_keys[] = {
     "model", "model-dirs", "ctx", "flash-attn", "threads", "mem-budget", "prefetch",
     "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
-    "repeat-penalty", "repeat-last-n", "seed", "system", "chat-template", "think", "db",
+    "repeat-penalty", "repeat-last-n", "seed", "draft", "draft-max", "lookup", "system", "chat-template", "think", "db",
     "no-history", "require-history", "no-tui", "ctx-shift", "no-ctx-shift", "continue", "resume", "batch", "raw", "prompt",
     "prompt-tokens", "token-ids", "json", "verbose", NULL,
 };
@@ -368,6 +383,13 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
                 BAD("a non-negative integer, or -1 for random");
             o->sampling.seed = s;
         }
+    } else if (!strcmp(key, "draft")) {
+        o->draft = o->draft_spec = v;
+    } else if (!strcmp(key, "draft-max")) {
+        if (!opts_parse_int(v, 1, 32, &ll)) BAD("an integer from 1 to 32");
+        o->draft_max = (int)ll;
+    } else if (!strcmp(key, "lookup")) {
+        o->lookup = b;
     } else if (!strcmp(key, "ctx")) {
         if (!opts_parse_int(v, 1, 1 << 24, &ll)) BAD("an integer from 1 to 16777216");
         o->n_ctx = (int)ll;
@@ -459,7 +481,11 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
             snprintf(buf, n, "random (drawn at start, recorded in the history)");
         else
             snprintf(buf, n, "%llu", (unsigned long long)sp->seed);
-    } else if (!strcmp(key, "ctx"))
+    } else if (!strcmp(key, "draft")) STR(o->draft_spec);
+    else if (!strcmp(key, "draft-max"))
+        snprintf(buf, n, o->draft_max ? "%d" : "%d (8, fewer while few are kept)", o->draft_max);
+    else if (!strcmp(key, "lookup")) BOOL(o->lookup);
+    else if (!strcmp(key, "ctx"))
         snprintf(buf, n, o->n_ctx ? "%d" : "%d (the model's, at most 4096)", o->n_ctx);
     else if (!strcmp(key, "flash-attn")) snprintf(buf, n, "%s", o->unfused_attn ? "off" : "on");
     else if (!strcmp(key, "threads"))
@@ -579,6 +605,17 @@ int opts_resolve_model(chord_opts *o)
 {
     /* the file's name lives as long as the options: one model per run */
     static char path[4096];
+    if (o->draft_spec) {
+        static char dpath[4096];
+        int rc = models_resolve(o->draft_spec, dpath, sizeof dpath);
+        if (rc) {
+            int k = opt_index("draft");
+            if (o->origin[k] && strcmp(o->origin[k], "command line"))
+                app_error("(that draft is set in %s)", o->origin[k]);
+            return rc;
+        }
+        o->draft = dpath;
+    }
     if (!o->model_spec) {
         if (o->batch) {
             char cp[4096];

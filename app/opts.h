@@ -24,6 +24,10 @@ typedef struct chord_opts {
     int n_predict;              /* -n (default -1: until end of turn / ctx) */
     chord_sampler_params sampling; /* --temp --top-k --top-p --min-p
                                       --repeat-penalty --repeat-last-n --seed */
+    const char *draft;          /* --draft MODEL: the file, once resolved */
+    const char *draft_spec;     /* --draft as given (as -m takes it) */
+    int draft_max;              /* --draft-max N (0 = 8) */
+    bool lookup;                /* --lookup: prompt lookup decoding */
     int n_ctx;                  /* --ctx (0 = model's, capped at 4096) */
     int n_threads;              /* --threads (0 = cores) */
     bool unfused_attn;          /* --flash-attn off */

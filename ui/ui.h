@@ -30,6 +30,10 @@ typedef struct ui_config {
     const char *first_message;   /* -p without --batch: sent at once */
     chord_sampler_params sampling;
     int n_predict;               /* per reply; <0 = until end of turn */
+    chord_model *draft;          /* --draft (speculative decoding), or NULL */
+    chord_ctx *draft_ctx;        /* its context, used with ctx */
+    int draft_max;               /* --draft-max (0 = the engine's default) */
+    bool lookup;                 /* --lookup */
 } ui_config;
 
 /* Runs the full-screen TUI until /quit, Ctrl-D, SIGTERM or SIGHUP; the

@@ -237,6 +237,10 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     if (c->sp.seed == CHORD_SEED_RANDOM)
         c->sp.seed = random_seed();
     c->n_predict = cfg->n_predict;
+    c->draft = cfg->draft;
+    c->draft_ctx = cfg->draft_ctx;
+    c->draft_max = cfg->draft_max;
+    c->lookup = cfg->lookup;
     if (cfg->hist_error)
         snprintf(c->hist_error, sizeof c->hist_error, "%s", cfg->hist_error);
     if (c->h) {
@@ -529,12 +533,29 @@ static chord_status chat_start(ui_chat *c, chord_err *err)
         .n_predict = c->n_predict,
         .sampling = c->sp,
         .model = c->model,
+        /* the rendering starts n_reuse tokens before the prompt: what the
+         * cache holds, for lookup and the draft */
+        .context = prompt - n_reuse,
+        .n_context = n_reuse,
+        .draft_max = c->draft_max,
+        .lookup = c->lookup,
     };
+    if (c->draft && chord_vocab_check(c->model, c->draft, NULL) == CHORD_OK) {
+        /* a context shift moved the model's cache, not the draft's: that
+         * one starts over (from the context tokens) */
+        bool shifted = false;
+        chord_chat_dropped_tokens(c->sess, &shifted);
+        if (shifted)
+            chord_ctx_truncate(c->draft_ctx, 0);
+        gp.draft = c->draft;
+        gp.draft_ctx = c->draft_ctx;
+    }
     c->t_send_ms = now_ms();
     c->last_n_reuse = n_reuse;
     c->last_n_prompt = gp.n_prompt;
     c->last_n_gen = 0;
     c->last_prompt_ms = c->last_gen_ms = c->last_ttft_ms = 0;
+    c->last_n_drafted = c->last_n_accepted = 0;
     c->turn_ended = false;
     c->n_shown = 0;
     st = chord_gen_start(c->ctx, &gp, &c->gen, err);
@@ -665,6 +686,8 @@ static void on_token(ui_chat *c, const chord_event *ev)
         c->last_ttft_ms = now_ms() - c->t_send_ms;
     c->last_n_gen = ev->n_gen;
     c->last_gen_ms = ev->gen_ms;
+    c->last_n_drafted = ev->n_drafted;
+    c->last_n_accepted = ev->n_accepted;
     c->version++;
     if (c->turn_ended)
         return;
@@ -704,6 +727,10 @@ static void on_end(ui_chat *c, const chord_event *ev_in)
     c->last_n_gen = ev.n_gen;
     c->last_prompt_ms = ev.prompt_ms;
     c->last_gen_ms = ev.gen_ms;
+    if (ev.kind == CHORD_EV_DONE) {
+        c->last_n_drafted = ev.n_drafted;
+        c->last_n_accepted = ev.n_accepted;
+    }
 
     hist_counts hc = {ev.n_prompt, c->n_shown, ev.prompt_ms, ev.gen_ms};
     hist_msg_status hs = failed ? HIST_ERROR : cancelled ? HIST_INTERRUPTED : HIST_COMPLETE;

@@ -64,6 +64,10 @@ struct ui_chat {
     chord_chat *sess;           /* the conversation the model sees */
     chord_sampler_params sp;
     int n_predict;
+    chord_model *draft;         /* speculative decoding: --draft (NULL: none) */
+    chord_ctx *draft_ctx;
+    int draft_max;
+    bool lookup;
 
     int64_t conv_id;            /* 0 until the first message is written */
     int64_t conv_ref;           /* the queue's reference for it, 0 = none */
@@ -82,6 +86,7 @@ struct ui_chat {
     /* the last finished (or the running) reply */
     int last_n_prompt, last_n_gen;
     double last_prompt_ms, last_gen_ms, last_ttft_ms;
+    int last_n_drafted, last_n_accepted; /* proposed and kept (--draft, --lookup) */
 
     bool show_thinking;         /* reasoning shown whole, not one line (F3) */
     bool raw_view;              /* replies as raw text, not Markdown (/raw) */

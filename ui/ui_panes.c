@@ -276,6 +276,7 @@ static prefetch_pane prefetch = {{"prefetch", prefetch_update, prefetch_rows, pr
 typedef struct speed_pane {
     ui_pane base;
     double prompt_tps, gen_tps, ttft_ms;
+    int n_drafted, n_accepted;   /* speculative decoding, last reply */
     int ctx_used, ctx_size;
     int64_t mem_used, mem_budget;
     double spark[UI_SPARK_N];
@@ -289,6 +290,8 @@ static void speed_update(ui_pane *p, const ui_snap *s)
     sp->prompt_tps = c->last_prompt_ms > 0 ? c->last_n_prompt * 1e3 / c->last_prompt_ms : 0;
     sp->gen_tps = c->last_gen_ms > 0 ? c->last_n_gen * 1e3 / c->last_gen_ms : 0;
     sp->ttft_ms = c->last_ttft_ms;
+    sp->n_drafted = c->last_n_drafted;
+    sp->n_accepted = c->last_n_accepted;
     sp->ctx_used = s->st.ctx_used;
     /* before the first eval the engine has no size to report yet; the
      * context's length never changes, so reading it here is safe */
@@ -301,9 +304,9 @@ static void speed_update(ui_pane *p, const ui_snap *s)
 
 static int speed_rows(const ui_pane *p, int width)
 {
-    (void)p;
     (void)width;
-    return 5;
+    /* a row for speculative decoding once a reply used it */
+    return ((const speed_pane *)p)->n_drafted > 0 ? 6 : 5;
 }
 
 static void speed_draw(const ui_pane *p, WINDOW *w, ui_rect r)
@@ -319,9 +322,12 @@ static void speed_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     ui_draw_fmt(w, r.y + 2, r.x, r.w, "first token %.0f ms", sp->ttft_ms);
     ui_draw_fmt(w, r.y + 3, r.x, r.w, "ctx  %d / %d", sp->ctx_used, sp->ctx_size);
     ui_draw_fmt(w, r.y + 4, r.x, r.w, "mem  %.1f / %.1f MB budget", sp->mem_used / 1e6, sp->mem_budget / 1e6);
+    if (sp->n_drafted > 0 && r.h > 5)
+        ui_draw_fmt(w, r.y + 5, r.x, r.w, "draft %d / %d kept (%.0f%%)", sp->n_accepted, sp->n_drafted,
+                    100.0 * sp->n_accepted / sp->n_drafted);
 }
 
-static speed_pane speed = {{"speed", speed_update, speed_rows, speed_draw, 0}, 0, 0, 0, 0, 0, 0, 0, {0}, 0};
+static speed_pane speed = {{"speed", speed_update, speed_rows, speed_draw, 0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}, 0};
 
 ui_pane **ui_panes_diag(int *n)
 {
