@@ -72,38 +72,63 @@ static bool resolve_template(const char *arg, ui_config *cfg, char **owned)
     return true;
 }
 
+/* The readable local models as picker items ("name", "arch params type
+ * size source", file); the count, or -1 when out of memory. */
+static int list_models(void *ud, ui_model_item **out)
+{
+    (void)ud;
+    *out = NULL;
+    models_list l;
+    if (!models_scan(&l)) {
+        models_list_free(&l);
+        return -1;
+    }
+    ui_model_item *v = calloc((size_t)l.n + 1, sizeof *v);
+    int k = 0;
+    for (int i = 0; v && i < l.n; i++) {
+        const models_entry *e = &l.v[i];
+        if (e->error)   /* a model whose file cannot be read is no choice */
+            continue;
+        char p[16], b[32], d[160];
+        models_fmt_params(e->n_params, p, sizeof p);
+        models_fmt_bytes(e->bytes, b, sizeof b);
+        snprintf(d, sizeof d, "%-10s %6s  %-7s %10s  %s", e->arch, p, e->type_name, b,
+                 models_source_name(e->src));
+        v[k] = (ui_model_item){strdup(e->name), strdup(d), strdup(e->path)};
+        if (!v[k].name || !v[k].detail || !v[k].path) {
+            ui_model_items_free(v, k + 1);
+            v = NULL;
+            break;
+        }
+        k++;
+    }
+    models_list_free(&l);
+    if (!v)
+        return -1;
+    *out = v;
+    return k;
+}
+
 /* No model named: the models listed, in a picker. 0 with the file in
  * path, or the exit code (EXIT_OK when the user quit the picker). */
 static int pick_model(char *path, size_t n)
 {
-    models_list l;
-    if (!models_scan(&l)) {
-        models_list_free(&l);
+    ui_model_item *v = NULL;
+    int k = list_models(NULL, &v);
+    if (k < 0) {
         app_error("out of memory listing the models");
         return EXIT_FAIL;
     }
-    /* a model whose file cannot be read is no choice */
-    const char **names = calloc((size_t)l.n + 1, sizeof *names);
-    const char **details = calloc((size_t)l.n + 1, sizeof *details);
-    char (*dbuf)[160] = calloc((size_t)l.n + 1, sizeof *dbuf);
-    int *idx = calloc((size_t)l.n + 1, sizeof *idx);
-    int k = 0, rc = EXIT_FAIL;
-    if (!names || !details || !dbuf || !idx) {
+    const char **names = calloc((size_t)k + 1, sizeof *names);
+    const char **details = calloc((size_t)k + 1, sizeof *details);
+    int rc = EXIT_FAIL;
+    if (!names || !details) {
         app_error("out of memory listing the models");
         goto out;
     }
-    for (int i = 0; i < l.n; i++) {
-        const models_entry *e = &l.v[i];
-        if (e->error)
-            continue;
-        char p[16], b[32];
-        models_fmt_params(e->n_params, p, sizeof p);
-        models_fmt_bytes(e->bytes, b, sizeof b);
-        snprintf(dbuf[k], sizeof dbuf[k], "%-10s %6s  %-7s %10s  %s", e->arch, p, e->type_name, b,
-                 models_source_name(e->src));
-        names[k] = e->name;
-        details[k] = dbuf[k];
-        idx[k++] = i;
+    for (int i = 0; i < k; i++) {
+        names[i] = v[i].name;
+        details[i] = v[i].detail;
     }
     if (!k) {
         app_error("no models found; get a small one with: chord pull Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M");
@@ -112,15 +137,91 @@ static int pick_model(char *path, size_t n)
     int c = ui_pick_model(names, details, k);
     if (c < 0)
         rc = EXIT_OK;
-    else if (snprintf(path, n, "%s", l.v[idx[c]].path) < (int)n)
+    else if (snprintf(path, n, "%s", v[c].path) < (int)n)
         rc = 0;
 out:
     free(names);
     free(details);
-    free(dbuf);
-    free(idx);
-    models_list_free(&l);
+    ui_model_items_free(v, k);
     return rc;
+}
+
+/* The model the chat runs now: /model replaces it. */
+typedef struct loaded {
+    const chord_opts *o;
+    chord_model *m;
+    chord_ctx *ctx;
+} loaded;
+
+/* What models_resolve printed (it speaks to stderr, which is under the
+ * TUI's screen) as the error message: its lines without "chord: ". */
+static void take_captured(FILE *f, chord_err *err)
+{
+    char line[512];
+    size_t n = 0;
+    err->msg[0] = 0;
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        const char *s = !strncmp(line, "chord: ", 7) ? line + 7 : line;
+        if (!*s)
+            continue;
+        int w = snprintf(err->msg + n, sizeof err->msg - n, "%s%s", n ? "\n" : "", s);
+        if (w < 0 || (size_t)w >= sizeof err->msg - n)
+            break;
+        n += (size_t)w;
+    }
+    if (!err->msg[0])
+        snprintf(err->msg, sizeof err->msg, "no such model");
+}
+
+/* ui_model_load_fn: the new model with the options the session started
+ * with; the old one is freed once the new one is up. */
+static chord_status load_model(void *ud, const char *spec, chord_model **m, chord_ctx **ctx,
+                               char *path, size_t path_cap, chord_err *err)
+{
+    loaded *L = ud;
+    char file[4096];
+    /* models_resolve prints why it fails: keep it off the screen */
+    FILE *cap = tmpfile();
+    int saved = cap ? dup(2) : -1;
+    fflush(stderr);
+    if (saved >= 0)
+        dup2(fileno(cap), 2);
+    int rc = models_resolve(spec, file, sizeof file);
+    fflush(stderr);
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+    if (rc) {
+        if (cap)
+            take_captured(cap, err);
+        else
+            snprintf(err->msg, sizeof err->msg, "%s: no such model", spec);
+    }
+    if (cap)
+        fclose(cap);
+    if (rc)
+        return CHORD_E_INVALID;
+    chord_model_params mp = opts_model_params(L->o);
+    chord_model *nm = NULL;
+    chord_status st = chord_model_load(file, &mp, &nm, err);
+    if (st != CHORD_OK)
+        return st;
+    chord_ctx_params cp = opts_ctx_params(L->o);
+    chord_ctx *nc = NULL;
+    st = chord_ctx_new(nm, &cp, &nc, err);
+    if (st != CHORD_OK) {
+        chord_model_free(nm);
+        return st;
+    }
+    chord_ctx_free(L->ctx);
+    chord_model_free(L->m);
+    L->m = *m = nm;
+    L->ctx = *ctx = nc;
+    snprintf(path, path_cap, "%s", file);
+    return CHORD_OK;
 }
 
 int mode_interactive(const chord_opts *o)
@@ -212,16 +313,23 @@ int mode_interactive(const chord_opts *o)
     cfg.system = o->system;
     cfg.sampling = o->sampling;
     cfg.n_predict = o->n_predict;
+    cfg.kv_store = o->kv_store;
     cfg.draft = draft.m;
     cfg.draft_ctx = draft.ctx;
     cfg.draft_max = o->draft_max;
     cfg.lookup = o->lookup;
     cfg.thinking = o->thinking;
     cfg.first_message = o->prompt;
+    loaded L = {o, m, ctx};
+    cfg.model_load = load_model;
+    cfg.model_list = list_models;
+    cfg.model_ud = &L;
     if (tui)
         rc = ui_run_tui(&cfg);
     else
         rc = ui_run_repl(&cfg);
+    m = L.m;    /* what /model left */
+    ctx = L.ctx;
 out:
     hist_close(h);
     app_draft_close(&draft);

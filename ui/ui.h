@@ -10,10 +10,30 @@
 #define CHORD_UI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "chord.h"
 #include "hist.h"
+
+/* A model the user can switch to: what -m takes, a line about it
+ * (architecture, size...), and its file. */
+typedef struct ui_model_item {
+    char *name, *detail, *path;
+} ui_model_item;
+
+/* /model NAME: loads the model NAME names (as -m takes it) with the
+ * session's settings and a new context. On success *m and *ctx are the new
+ * ones, path the file, and the previous model and context are freed (the
+ * chat has let go of them before the call); on failure nothing changed and
+ * err says why in one or a few lines. */
+typedef chord_status (*ui_model_load_fn)(void *ud, const char *spec, chord_model **m,
+                                         chord_ctx **ctx, char *path, size_t path_cap,
+                                         chord_err *err);
+/* The local models (malloc'd items, freed with ui_model_items_free); the
+ * count, or -1 when they could not be listed. */
+typedef int (*ui_model_list_fn)(void *ud, ui_model_item **items);
+void ui_model_items_free(ui_model_item *v, int n);
 
 typedef struct ui_config {
     chord_model *model;
@@ -23,6 +43,8 @@ typedef struct ui_config {
                                     (shown in the status line), or NULL */
     const char *model_path;
     int64_t resume_id;           /* conversation to continue; 0 = a new one */
+    int64_t kv_store;            /* --kv-store: cap of the saved KV caches'
+                                    folder; 0 = none saved or loaded */
     const char *template_src;    /* Jinja source; NULL = the model's own */
     const char *template_family; /* built-in family name, or NULL */
     const char *system;          /* system prompt, or NULL */
@@ -34,6 +56,9 @@ typedef struct ui_config {
     chord_ctx *draft_ctx;        /* its context, used with ctx */
     int draft_max;               /* --draft-max (0 = the engine's default) */
     bool lookup;                 /* --lookup */
+    ui_model_load_fn model_load; /* /model NAME; NULL = not offered */
+    ui_model_list_fn model_list; /* /model's list; NULL = none */
+    void *model_ud;
 } ui_config;
 
 /* Runs the full-screen TUI until /quit, Ctrl-D, SIGTERM or SIGHUP; the

@@ -61,6 +61,16 @@ struct ui_chat {
     hist_queue_state hq;        /* the writer's state at the last pump */
     chord_model_info info;
     const char *model_path;
+    char model_path_buf[4096];  /* the file after a /model switch */
+    const char *tmpl_src, *tmpl_family; /* --chat-template; dropped by a
+                                   switch (the new model's own is used) */
+    ui_model_load_fn model_load;
+    ui_model_list_fn model_list;
+    void *model_ud;
+    int n_carry;                /* messages carried over by a switch, to be
+                                   written first into its new conversation */
+    char *switch_req;           /* /model NAME asked for (the front end
+                                   calls ui_chat_switch_model) */
     chord_chat *sess;           /* the conversation the model sees */
     chord_sampler_params sp;
     int n_predict;
@@ -71,6 +81,11 @@ struct ui_chat {
 
     int64_t conv_id;            /* 0 until the first message is written */
     int64_t conv_ref;           /* the queue's reference for it, 0 = none */
+    int64_t kv_store;           /* --kv-store (0: no saved KV caches) */
+    struct kvstore_saver *kv_saver; /* a save on its thread, reading the
+                                   context: which waits for it (kv_wait)
+                                   before it is evaluated, loaded or freed */
+    bool kv_dirty;              /* a turn ended since the last save */
     char title[256];
 
     ui_msg *msgs;
@@ -127,6 +142,16 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err);
 /* Sets (text non-empty) or clears the system prompt. */
 void ui_chat_set_system(ui_chat *c, const char *text);
 
+/* Switches to the model spec names (as -m takes it): the running reply is
+ * refused (CHORD_E_INVALID), then the new model and a new context are
+ * loaded and the shown conversation goes on through the new model's own
+ * chat template (system prompt and /think kept; its KV cache starts
+ * empty, the next reply prefills). The history records the rest as a new
+ * conversation under the new model, the carried messages written first,
+ * so each conversation keeps the one model it names. On failure the old
+ * model stays and err says why. */
+chord_status ui_chat_switch_model(ui_chat *c, const char *spec, chord_err *err);
+
 /* Taking a turn back, with the KV cache kept in step (the session is
  * rebuilt from the shown messages; the next prompt reuses what still
  * matches). The history keeps the old rows, marked (hist_turn_mark).
@@ -159,6 +184,10 @@ bool ui_chat_hist_problem(const ui_chat *c, char *out, size_t cap);
 /* The history's state in one line for /stats: writes waiting or failed, a
  * database that could not be opened. */
 void ui_chat_hist_line(const ui_chat *c, char *out, size_t cap);
+
+/* A size in binary units, as chord writes sizes everywhere: "512 B",
+ * "12.0 KiB", "468.6 MiB", "4.36 GiB". */
+void ui_fmt_bytes(double bytes, char *out, size_t cap);
 
 /* The sampling settings as "temp 0.8 · top-k 40 · ..." for the status line. */
 void ui_chat_sampling_str(const ui_chat *c, char *out, size_t cap);

@@ -47,7 +47,8 @@ static const char help_text[] =
     "/think [on|off]       a reasoning model thinks first or not (its template's\n"
     "                      enable_thinking)\n"
     "/export md|json FILE  write this conversation to FILE\n"
-    "/model                about the model\n"
+    "/model [NAME]         about the model and the local models; NAME (as -m\n"
+    "                      takes it) switches to it, the conversation kept\n"
     "/clear                clear the screen\n"
     "/quit                 leave (also Ctrl-D on an empty line)\n"
     "Esc or Ctrl-C stops a reply; a trailing \\ or Alt-Enter continues the line.";
@@ -274,18 +275,83 @@ static int cmd_export(ui_chat *c, const char *arg)
     return UI_CMD_REDRAW;
 }
 
-static int cmd_model(ui_chat *c)
+static void model_about(ui_chat *c)
 {
     const chord_model_info *i = &c->info;
+    char fb[32];
+    ui_fmt_bytes(i->file_bytes, fb, sizeof fb);
     ui_chat_note(c, "%s (%s, %s): %.1fM params, %d layers, dim %d, heads %d/%d, ffn %d, vocab %d, trained ctx %d",
                  i->name ? i->name : "?", i->arch ? i->arch : "?", i->type_name ? i->type_name : "?",
                  i->n_params / 1e6, i->n_layer, i->n_embd, i->n_head, i->n_head_kv, i->n_ff,
                  i->n_vocab, i->n_ctx_train);
-    ui_chat_note(c, "file %s (%.1f MB); SIMD %s", c->model_path ? c->model_path : "?",
-                 i->file_bytes / 1e6, chord_simd_level());
+    ui_chat_note(c, "file %s (%s); SIMD %s", c->model_path ? c->model_path : "?", fb,
+                 chord_simd_level());
     const char *plan = chord_model_plan(c->model);
     if (plan && *plan)
         ui_chat_note(c, "%s", plan);
+}
+
+void ui_cmd_switch(ui_chat *c)
+{
+    char *spec = c->switch_req;
+    c->switch_req = NULL;
+    if (!spec)
+        return;
+    chord_err err = {{0}};
+    if (ui_chat_switch_model(c, spec, &err) != CHORD_OK) {
+        if (!strncmp(err.msg, spec, strlen(spec)))   /* it names the model already */
+            ui_chat_note(c, "/model: %s", err.msg);
+        else
+            ui_chat_note(c, "/model %s: %s", spec, err.msg);
+    } else {
+        int n = 0;
+        for (int i = 0; i < c->n_msgs; i++)
+            n += c->msgs[i].role != UI_ROLE_NOTE;
+        ui_chat_note(c, "now chatting with %s (%s %s)%s%s", c->info.name ? c->info.name : spec,
+                     c->info.arch ? c->info.arch : "?", c->info.type_name ? c->info.type_name : "",
+                     n ? "; the conversation goes on through its chat template" : "",
+                     n && c->q ? " (in the history: a new conversation for this model)" : "");
+    }
+    free(spec);
+}
+
+/* /model: about the model, and the local models (the TUI: a picker);
+ * /model NAME: switches (the front end loads after saying so). */
+static int cmd_model(ui_chat *c, const char *arg, bool tui)
+{
+    if (*arg) {
+        if (ui_chat_busy(c)) {
+            ui_chat_note(c, "/model: a reply is running (Esc stops it)");
+            return UI_CMD_REDRAW;
+        }
+        free(c->switch_req);
+        c->switch_req = strdup(arg);
+        if (!c->switch_req) {
+            ui_chat_note(c, "/model: out of memory");
+            return UI_CMD_REDRAW;
+        }
+        ui_chat_note(c, "loading %s...", arg);
+        if (tui)
+            return UI_CMD_SWITCH | UI_CMD_REDRAW;
+        ui_cmd_switch(c);
+        return UI_CMD_REDRAW;
+    }
+    model_about(c);
+    if (!c->model_list)
+        return UI_CMD_REDRAW;
+    if (tui)
+        return UI_CMD_MODEL | UI_CMD_REDRAW;
+    ui_model_item *v = NULL;
+    int n = c->model_list(c->model_ud, &v);
+    if (n < 0)
+        ui_chat_note(c, "/model: the local models could not be listed");
+    else if (n == 0)
+        ui_chat_note(c, "no local models found (chord models says where it looks); /model FILE loads a file");
+    for (int i = 0; i < n; i++)
+        ui_chat_note(c, "  %-40s %s", v[i].name, v[i].detail);
+    if (n > 0)
+        ui_chat_note(c, "/model NAME switches to one");
+    ui_model_items_free(v, n);
     return UI_CMD_REDRAW;
 }
 
@@ -466,7 +532,7 @@ int ui_cmd_run(ui_chat *c, const char *line, bool tui)
     if (!strcmp(name, "/export"))
         return cmd_export(c, arg);
     if (!strcmp(name, "/model"))
-        return cmd_model(c);
+        return cmd_model(c, arg, tui);
     if (!strcmp(name, "/raw")) {
         if (!tui) {
             ui_chat_note(c, "this plain mode prints replies as written (the TUI renders them)");

@@ -22,6 +22,8 @@ enum {
     UI_CMD_MOUSE = 1 << 7,      /* toggle mouse capture (TUI) */
     UI_CMD_EDIT = 1 << 8,       /* put the last user message in the input */
     UI_CMD_MODEL = 1 << 9,      /* open the model picker (TUI) */
+    UI_CMD_SWITCH = 1 << 10,    /* load c->switch_req (TUI: after a frame
+                                   that says so; see ui_cmd_switch) */
 };
 
 /* Runs one line that starts with '/'. tui selects the picker for a bare
@@ -31,6 +33,10 @@ int ui_cmd_run(ui_chat *c, const char *line, bool tui);
 /* NULL-terminated list of command names with their slash ("/help", ...),
  * for Tab completion. */
 const char *const *ui_cmd_names(void);
+
+/* Loads the model /model NAME asked for (c->switch_req) and says how it
+ * went, as notes. */
+void ui_cmd_switch(ui_chat *c);
 
 /* Lists up to limit conversations as notes (for /history in the REPL). */
 void ui_cmd_list_history(ui_chat *c, int limit);

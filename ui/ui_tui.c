@@ -26,6 +26,7 @@
 #include "ui_cmd.h"
 #include "ui_draw.h"
 #include "ui_input.h"
+#include "ui_modelpick.h"
 #include "ui_panes.h"
 #include "ui_picker.h"
 #include "ui_wrap.h"
@@ -41,6 +42,7 @@ typedef struct tui {
     ui_chat chat;
     ui_chatview view;
     ui_picker picker;
+    ui_modelmenu models; /* /model's list of local models */
     bool panes_wide;     /* diagnostics column at >= WIDE_W columns */
     bool panes_overlay;  /* diagnostics over the chat when narrower */
     bool quit;
@@ -85,6 +87,8 @@ static void set_mouse(tui *t)
     mousemask(m, NULL);
 }
 
+static void draw_frame(tui *t);
+
 static void apply_cmd_flags(tui *t, int r)
 {
     if (r & UI_CMD_QUIT)
@@ -122,6 +126,19 @@ static void apply_cmd_flags(tui *t, int r)
         ui_chat_note(&t->chat, t->mouse_off
                      ? "mouse off: the terminal selects text; PgUp/PgDn scroll (/mouse: wheel on)"
                      : "mouse on: the wheel scrolls the chat; Shift+drag selects text (/mouse: off)");
+    }
+    if (r & UI_CMD_MODEL) {
+        ui_model_item *v = NULL;
+        int n = t->chat.model_list ? t->chat.model_list(t->chat.model_ud, &v) : -1;
+        if (n < 0 || !ui_modelmenu_open(&t->models, v, n))
+            ui_chat_note(&t->chat, "/model: the local models could not be listed");
+    }
+    if (r & UI_CMD_SWITCH) {
+        /* loading takes a while and blocks this thread: the screen says
+         * "loading ..." first */
+        draw_frame(t);
+        ui_cmd_switch(&t->chat);
+        ui_chatview_scroll(&t->view, INT_MIN);
     }
     if (r & UI_CMD_EDIT) {
         const char *u = ui_chat_edit_begin(&t->chat, &(chord_err){{0}});
@@ -200,6 +217,36 @@ static void handle_key(tui *t, int r, wint_t ch)
         }
         case UI_PICK_CLOSED:
             ui_picker_close(&t->picker);
+            break;
+        default:
+            break;
+        }
+        t->dirty = true;
+        return;
+    }
+    if (t->models.open) {
+        int k = (int)ch;
+        switch (ui_modelmenu_key(&t->models, k)) {
+        case UI_PICK_CHOSEN: {
+            const ui_model_item *it = &t->models.v[t->models.sel];
+            char *path = strdup(it->path);
+            if (path) {
+                ui_chat_note(&t->chat, "loading %s...", it->name);
+                free(t->chat.switch_req);
+                t->chat.switch_req = path;
+            }
+            ui_modelmenu_close(&t->models);
+            if (ui_chat_busy(&t->chat)) {
+                free(t->chat.switch_req);
+                t->chat.switch_req = NULL;
+                ui_chat_note(&t->chat, "/model: a reply is running (Esc stops it)");
+            } else if (path) {
+                apply_cmd_flags(t, UI_CMD_SWITCH);
+            }
+            break;
+        }
+        case UI_PICK_CLOSED:
+            ui_modelmenu_close(&t->models);
             break;
         default:
             break;
@@ -417,6 +464,8 @@ static void draw_frame(tui *t)
     }
     if (t->picker.open)
         ui_picker_draw(&t->picker, stdscr, (ui_rect){1, 1, ch, W - 2});
+    if (t->models.open)
+        ui_modelmenu_draw(&t->models, stdscr, (ui_rect){1, 1, ch, W - 2});
 
     ui_pane *st = ui_pane_status();
     st->update(st, &t->snap);
@@ -436,7 +485,7 @@ static void draw_frame(tui *t)
     int cy, cx;
     ui_input_draw(stdscr, ch + 2, 1, W - 2, ih, &cy, &cx);
     ui_chatview_code_draw(&t->view, stdscr, (ui_rect){0, 0, H, W});
-    if (t->picker.open || t->view.code.open) {
+    if (t->picker.open || t->models.open || t->view.code.open) {
         curs_set(0);
     } else {
         curs_set(1);
