@@ -20,6 +20,8 @@
 typedef struct bench_opts {
     const char *model;
     int n_pp, n_tg, reps, threads;
+    int ctx_depth;        /* --ctx-depth N: pp and tg after N tokens of context */
+    int cache_type_k, cache_type_v; /* --cache-type-k/-v: chord_kv_type */
     bool json, cold, tokenizer;
     bool stream;          /* --mem-budget given: a streamed run */
     int64_t mem_budget;   /* its budget; 0 = auto (the engine's choice) */
@@ -110,6 +112,7 @@ typedef struct bench_result {
     bool have_stream;
     bench_speed stream;
     int64_t kv_bytes;            /* the context's KV cache */
+    int64_t kv_read_per_tok;     /* KV bytes a decode step reads at ctx_depth */
     bool have_tok;
     double tok_mb_s, tok_seconds;
     int tok_tokens;

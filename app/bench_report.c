@@ -45,7 +45,8 @@ static bounds derive(const bench_opts *o, const bench_result *r)
     /* The embedding table is a lookup, not a matmul. */
     b.ops_per_tok = 2.0 * (double)(in->n_params - (int64_t)in->n_vocab * in->n_embd);
     b.bw = r->lim.model_bw_gb_s > 0 ? r->lim.model_bw_gb_s : r->lim.mem_bw_gb_s;
-    b.tg = div0(b.bw * 1e9, (double)in->weight_bytes_per_token);
+    /* at a context depth a step reads the KV cache as well */
+    b.tg = div0(b.bw * 1e9, (double)(in->weight_bytes_per_token + r->kv_read_per_tok));
     b.pp_sgemm = div0(r->lim.sgemm_gflops * 1e9, b.ops_per_tok);
     b.pp_int8 = div0(r->lim.int8_gops * 1e9, b.ops_per_tok);
     b.pp_fma = div0(r->lim.fma_gflops * 1e9, b.ops_per_tok);
@@ -133,6 +134,10 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
     printf("machine  read %.2f GB/s (1 GiB), %.2f GB/s over %.1f MiB (the tg bound's)\n",
            r->lim.mem_bw_gb_s, b.bw,
            MIB(r->lim.model_bw_gb_s > 0 ? in->weight_bytes_per_token : (int64_t)1 << 30));
+    if (o->ctx_depth)
+        printf("context  depth %d (pp and tg after it), KV cache K %s V %s: %.1f MiB read per token"
+               " beside the weights\n", o->ctx_depth, chord_kv_type_name((chord_kv_type)o->cache_type_k),
+               chord_kv_type_name((chord_kv_type)o->cache_type_v), MIB(r->kv_read_per_tok));
     printf("         memcpy %.2f GB/s (%d thr) | sgemm %.1f GFLOP/s (M=%d) | int8 %.1f GOP/s (%s)\n",
            r->lim.memcpy_gb_s, r->lim.memcpy_threads, r->lim.sgemm_gflops, o->n_pp,
            r->lim.int8_gops, r->lim.int8_kind ? r->lim.int8_kind : "?");
@@ -248,6 +253,9 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
     printf(",\"n_params\":%lld,\"weight_bytes\":%lld,\"weight_bytes_per_token\":%lld",
            (long long)in->n_params, (long long)in->weight_bytes,
            (long long)in->weight_bytes_per_token);
+    printf(",\"ctx_depth\":%d,\"cache_type_k\":\"%s\",\"cache_type_v\":\"%s\",\"kv_read_bytes_per_token\":%lld",
+           o->ctx_depth, chord_kv_type_name((chord_kv_type)o->cache_type_k),
+           chord_kv_type_name((chord_kv_type)o->cache_type_v), (long long)r->kv_read_per_tok);
     json_mmm("pp", &r->resident.pp);
     json_mmm("tg", &r->resident.tg);
     printf(",\"mem_bw_gb_s\":%.4f,\"memcpy_gb_s\":%.4f,\"sgemm_gflops\":%.4f,\"int8_gops\":%.4f",

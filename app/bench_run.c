@@ -70,14 +70,17 @@ static chord_status maybe_drop(const bench_opts *o, const chord_model_params *mp
     return chord_file_drop_cache(o->model, err);
 }
 
-/* Runs n tokens from an empty context: one batch (pp) or n single steps
- * (tg); *secs receives the time taken. With drop_path, the file's pages
- * are dropped before each step, outside the timed part. */
+/* Runs n tokens after the context's first `depth` positions (what
+ * bench_model prefilled once; 0: from an empty context): one batch (pp) or
+ * n single steps (tg); *secs receives the time taken. With drop_path, the
+ * file's pages are dropped before each step, outside the timed part. */
+static int depth;
+
 static chord_status run_once(chord_ctx *c, const chord_token *toks, int n, bool batch,
                              const char *drop_path, float *logits, double *secs,
                              chord_err *err)
 {
-    chord_ctx_truncate(c, 0);
+    chord_ctx_truncate(c, depth);
     chord_status st = CHORD_OK;
     if (batch) {
         double t0 = now_s();
@@ -118,8 +121,11 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
     }
     int n_max = o->n_pp > o->n_tg ? o->n_pp : o->n_tg;
     chord_ctx_params cp = chord_ctx_default_params();
-    cp.n_ctx = n_max < 16 ? 16 : n_max;
+    cp.n_ctx = (n_max < 16 ? 16 : n_max) + o->ctx_depth;
     cp.n_threads = o->threads;
+    cp.type_k = (chord_kv_type)o->cache_type_k;
+    cp.type_v = (chord_kv_type)o->cache_type_v;
+    depth = 0;
     chord_ctx *c = NULL;
     chord_token *toks = malloc((size_t)n_max * sizeof *toks);
     float *logits = malloc((size_t)info.n_vocab * sizeof *logits);
@@ -133,8 +139,31 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
         goto done;
     if (res) {
         int hd = info.n_head > 0 ? info.n_embd / info.n_head : 0;
-        res->kv_bytes = (int64_t)chord_ctx_n_ctx(c) * info.n_layer * info.n_head_kv * hd * 2 * 2;
+        /* bytes of one element of each cache, times 32 (a block) */
+        static const int b32[3] = {64, 34, 18};
+        int64_t per_pos = (int64_t)info.n_layer * info.n_head_kv * hd / 32 *
+                          (b32[o->cache_type_k] + b32[o->cache_type_v]);
+        res->kv_bytes = (int64_t)chord_ctx_n_ctx(c) * per_pos;
+        res->kv_read_per_tok = (int64_t)o->ctx_depth * per_pos;
     }
+    /* the context every timed run starts after: prefilled once, in
+     * batches of the context's own size, untimed */
+    for (int done = 0; done < o->ctx_depth;) {
+        int k = o->ctx_depth - done < 512 ? o->ctx_depth - done : 512;
+        chord_token *dt = malloc((size_t)k * sizeof *dt);
+        if (!dt) {
+            st = CHORD_E_NOMEM;
+            goto done;
+        }
+        for (int i = 0; i < k; i++)
+            dt[i] = (chord_token)((300 + (int64_t)(done + i) * 104729) % info.n_vocab);
+        st = chord_ctx_eval(c, dt, k, NULL, false, err);
+        free(dt);
+        if (st != CHORD_OK)
+            goto done;
+        done += k;
+    }
+    depth = o->ctx_depth;
     /* Ordinary token ids spread over the vocabulary; the values do not
      * change the work done. */
     for (int i = 0; i < n_max; i++)

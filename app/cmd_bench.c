@@ -16,6 +16,7 @@ static void usage(FILE *f)
     fputs("usage: chord bench -m MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--json]\n"
           "                   [--mem-budget SIZE] [--prefetch N] [--cold] [--expert-lru]\n"
           "                   [--tokenizer] [--draft MODEL] [--draft-max N[,N...]] [--lookup]\n"
+          "                   [--ctx-depth N] [--cache-type-k T] [--cache-type-v T]\n"
           "Times prompt processing (pp: one batch of -p tokens) and token generation\n"
           "(tg: -n decode steps), min/median/max over -r repetitions after a warm-up,\n"
           "next to the machine's limits measured in the same run: memory read\n"
@@ -30,6 +31,10 @@ static void usage(FILE *f)
           "--expert-lru       mixtures of experts: the expert cache evicts the least\n"
           "                   recently used expert instead of the least used one\n"
           "                   (decayed counts), to compare the two policies\n"
+          "--ctx-depth N      pp and tg measured after a prefill of N tokens of context\n"
+          "                   (llama-bench's -d; prefilled once, untimed); the tg bound\n"
+          "                   then counts the KV cache a step reads beside the weights\n"
+          "-ctk, -ctv T       the KV cache's key / value type: f16 (default), q8_0, q4_0\n"
           "--tokenizer        tokenize 1 MB of mixed text\n"
           "--draft MODEL      speculative decoding: greedy tg of -n tokens from a short\n"
           "                   text, without and then with the draft, alternated in each\n"
@@ -61,7 +66,7 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
     struct { const char *flag; int *dst; long long lo, hi; } ints[] = {
         {"-p", &o->n_pp, 1, 1 << 16}, {"-n", &o->n_tg, 1, 1 << 16},
         {"-r", &o->reps, 1, BENCH_MAX_REPS}, {"--threads", &o->threads, 1, 1024},
-        {"--prefetch", &o->prefetch, 1, 64},
+        {"--prefetch", &o->prefetch, 1, 64}, {"--ctx-depth", &o->ctx_depth, 0, 1 << 20},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -117,6 +122,16 @@ static int parse_args(bench_opts *o, int argc, char **argv, bool *done)
                 }
                 o->draft_lens[o->n_draft_lens++] = (int)x;
             }
+            continue;
+        }
+        if (!strcmp(a, "--cache-type-k") || !strcmp(a, "-ctk") || !strcmp(a, "--cache-type-v") ||
+            !strcmp(a, "-ctv")) {
+            int t = chord_kv_type_parse(v);
+            if (t < 0) {
+                app_error("bench: %s: bad type '%s' (f16, q8_0 or q4_0)", a, v);
+                return EXIT_USAGE;
+            }
+            *(strchr(a + 2, 'k') ? &o->cache_type_k : &o->cache_type_v) = t;
             continue;
         }
         if (!strcmp(a, "--mem-budget")) {

@@ -130,6 +130,8 @@ chord_ctx_params opts_ctx_params(const chord_opts *o)
     p.n_ctx = o->n_ctx;
     p.n_threads = o->n_threads;
     p.unfused_attn = o->unfused_attn;
+    p.type_k = (chord_kv_type)o->cache_type_k;
+    p.type_v = (chord_kv_type)o->cache_type_v;
     return p;
 }
 
@@ -149,6 +151,8 @@ void opts_usage(FILE *f)
 "  --ctx N                 context length (default: the model's, at most 4096)\n"
 "  --flash-attn on|off     attention in the numerics of llama.cpp's flash-attention\n"
 "                          kernel (on, the default) or of its unfused graph (off)\n"
+"  -ctk, --cache-type-k T  KV cache keys: f16 (default), q8_0 or q4_0 (quantized:\n"
+"  -ctv, --cache-type-v T  0.53x or 0.28x the bytes; needs --flash-attn on)\n"
 "  --threads N             compute threads (default: number of cores)\n"
 "  --mem-budget SIZE       bytes of weights kept in memory: 600M, 2G, auto, all\n"
 "                          (default auto: all of it if it fits in 80% of RAM)\n"
@@ -246,6 +250,8 @@ static const struct opt_def {
     {"model-dirs", NULL, true, true, false},
     {"ctx", NULL, true, true, true},
     {"flash-attn", "-fa", true, true, true},
+    {"cache-type-k", "-ctk", true, true, true},
+    {"cache-type-v", "-ctv", true, true, true},
     {"threads", "-t", true, true, true},
     {"mem-budget", NULL, true, true, true},
     {"prefetch", NULL, true, true, true},
@@ -286,7 +292,7 @@ _Static_assert(N_OPTS <= (int)(sizeof ((chord_opts *)0)->origin / sizeof(const c
                "chord_opts.origin is too short");
 
 const char *const opts_keys[] = {
-    "model", "model-dirs", "ctx", "flash-attn", "threads", "mem-budget", "prefetch",
+    "model", "model-dirs", "ctx", "flash-attn", "cache-type-k", "cache-type-v", "threads", "mem-budget", "prefetch",
     "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
     "repeat-penalty", "repeat-last-n", "seed", "draft", "draft-max", "lookup", "system", "chat-template", "think", "db",
     "no-history", "require-history", "no-tui", "ctx-shift", "no-ctx-shift", "continue", "resume", "batch", "raw", "prompt",
@@ -396,6 +402,10 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
     } else if (!strcmp(key, "flash-attn")) {
         if (strcmp(v, "on") && strcmp(v, "off")) BAD("on or off");
         o->unfused_attn = !strcmp(v, "off");
+    } else if (!strcmp(key, "cache-type-k") || !strcmp(key, "cache-type-v")) {
+        int t = chord_kv_type_parse(v);
+        if (t < 0) BAD("f16, q8_0 or q4_0");
+        *(key[11] == 'k' ? &o->cache_type_k : &o->cache_type_v) = t;
     } else if (!strcmp(key, "threads")) {
         if (!opts_parse_int(v, 1, 1024, &ll)) BAD("an integer from 1 to 1024");
         o->n_threads = (int)ll;
@@ -488,6 +498,8 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
     else if (!strcmp(key, "ctx"))
         snprintf(buf, n, o->n_ctx ? "%d" : "%d (the model's, at most 4096)", o->n_ctx);
     else if (!strcmp(key, "flash-attn")) snprintf(buf, n, "%s", o->unfused_attn ? "off" : "on");
+    else if (!strcmp(key, "cache-type-k")) STR(chord_kv_type_name((chord_kv_type)o->cache_type_k));
+    else if (!strcmp(key, "cache-type-v")) STR(chord_kv_type_name((chord_kv_type)o->cache_type_v));
     else if (!strcmp(key, "threads"))
         snprintf(buf, n, o->n_threads ? "%d" : "%d (one per core)", o->n_threads);
     else if (!strcmp(key, "mem-budget")) {

@@ -31,6 +31,7 @@ typedef struct chord_opts {
     int n_ctx;                  /* --ctx (0 = model's, capped at 4096) */
     int n_threads;              /* --threads (0 = cores) */
     bool unfused_attn;          /* --flash-attn off */
+    int cache_type_k, cache_type_v; /* --cache-type-k/-v: a chord_kv_type */
     int64_t mem_budget;         /* --mem-budget SIZE|auto|all (0 = auto, -1 = all) */
     int prefetch;               /* --prefetch N (default 2) */
     bool direct_io;             /* --direct-io */

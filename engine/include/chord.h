@@ -242,6 +242,12 @@ const char *chord_chat_detect_family(const chord_model *m);
 
 typedef struct chord_ctx chord_ctx;
 
+typedef enum chord_kv_type { CHORD_KV_F16 = 0, CHORD_KV_Q8_0, CHORD_KV_Q4_0 } chord_kv_type;
+/* "f16", "q8_0", "q4_0" (as llama.cpp names them; any case) -> the type,
+ * or -1; and back. */
+int chord_kv_type_parse(const char *name);
+const char *chord_kv_type_name(chord_kv_type t);
+
 typedef struct chord_ctx_params {
     int n_ctx;            /* KV cache length; 0 = min(model's, 4096) */
     int n_threads;        /* 0 = the model's n_threads */
@@ -253,6 +259,12 @@ typedef struct chord_ctx_params {
     /* Test hook: RoPE places cache position p at p + pos_offset, as if
      * pos_offset positions no token attends to came first (0 = normal). */
     int pos_offset;
+    /* The KV cache's types (llama.cpp's --cache-type-k / -v): keys and
+     * values each F16 (the default), Q8_0 or Q4_0 (blocks of 32 along the
+     * head: 34 or 18 bytes a block instead of 64). A quantized cache needs
+     * the flash-attention numerics (not unfused_attn) and a head size that
+     * is a multiple of 32; chord_ctx_drop refuses it (re-evaluate). */
+    chord_kv_type type_k, type_v;
 } chord_ctx_params;
 
 chord_ctx_params chord_ctx_default_params(void);
@@ -275,7 +287,8 @@ void chord_ctx_truncate(chord_ctx *c, int pos);
  * one more F16 rounding of the keys; they still carry what they attended
  * to before). Every family shifts; a model with sliding-window layers
  * refuses (CHORD_E_UNSUPPORTED, the cache unchanged) when its rings no
- * longer hold the window the next position needs: re-evaluate instead. */
+ * longer hold the window the next position needs, and so does a quantized
+ * KV cache (type_k or type_v not F16): re-evaluate instead. */
 chord_status chord_ctx_drop(chord_ctx *c, int a, int b, chord_err *err);
 /* One line saying what the KV cache holds and its bytes (for -v). */
 const char *chord_ctx_describe(const chord_ctx *c);

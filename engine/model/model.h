@@ -185,6 +185,17 @@ struct chord_ctx {
     size_t kv_off[CHORD_MAX_LAYERS];
     int kv_ring[CHORD_MAX_LAYERS];
     size_t kv_bytes;           /* both caches */
+    /* The cache's types (QT_F16, QT_Q8_0, QT_Q4_0; quantized rows are
+     * blocks of 32 along each head, an even number of bytes). kv_off is
+     * where layer il's K rows start, kv_offv its V rows, in 16-bit units
+     * of kcache / vcache; kv_ldk / kv_ldv the units from one position's
+     * row to the next (for F16 both: n_head_kv*head_dim, kv_offv ==
+     * kv_off). */
+    int kv_tk, kv_tv;
+    size_t kv_offv[CHORD_MAX_LAYERS];
+    size_t kv_ldk, kv_ldv;
+    size_t attnq_tmp_bytes;    /* one thread's share of attnq_tmp */
+    uint8_t *attnq_tmp;        /* kern_attnq's tmp, n_threads x, 64-aligned */
     char kv_desc[256];         /* what the KV cache holds (for -v) */
 };
 

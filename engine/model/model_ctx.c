@@ -7,11 +7,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "kern/kern.h"
+#include "kern/kern_attn_q.h"
 #include "model/model.h"
 #include "pool/pool.h"
 #include "quant/quant_types.h"
@@ -58,7 +60,32 @@ void chord_ctx_free(chord_ctx *c)
     free(c->freq_div);
     free(c->kcache);
     free(c->vcache);
+    free(c->attnq_tmp);
     free(c);
+}
+
+int chord_kv_type_parse(const char *name)
+{
+    static const char *const names[] = {"f16", "q8_0", "q4_0"};
+    for (int i = 0; name && i < 3; i++)
+        if (!strcasecmp(name, names[i]))
+            return i;
+    return -1;
+}
+
+const char *chord_kv_type_name(chord_kv_type t)
+{
+    return t == CHORD_KV_Q8_0 ? "q8_0" : t == CHORD_KV_Q4_0 ? "q4_0" : "f16";
+}
+
+static int kv_qt(chord_kv_type t)
+{
+    return t == CHORD_KV_Q8_0 ? QT_Q8_0 : t == CHORD_KV_Q4_0 ? QT_Q4_0 : QT_F16;
+}
+
+static const char *kv_qt_name(int t)
+{
+    return t == QT_Q8_0 ? "Q8_0" : t == QT_Q4_0 ? "Q4_0" : "F16";
 }
 
 static int max_int(int a, int b)
@@ -87,13 +114,16 @@ static void yarn_corr_dims(const model_config *cf, float base, float out[2])
  * the position it returns to (chord_ctx_truncate). */
 #define KV_RING_SLACK 256
 
-/* Lays the KV cache out layer by layer (kv_off, kv_ring) and describes it;
- * returns the elements of one of the two caches. */
-static size_t kv_layout(chord_ctx *c, size_t nkv)
+/* Lays the KV cache out layer by layer (kv_off, kv_offv, kv_ring) and
+ * describes it; returns the 16-bit units of the K cache (*v_units: of the
+ * V cache). */
+static size_t kv_layout(chord_ctx *c, size_t nkv, size_t *v_units)
 {
     const model_config *cf = &c->m->cfg;
-    size_t off = 0;
+    size_t off = 0, offv = 0;
     int n_local = 0, ring = 0;
+    c->kv_ldk = kern_kv_row_bytes(c->kv_tk, (int)nkv) / 2;
+    c->kv_ldv = kern_kv_row_bytes(c->kv_tv, (int)nkv) / 2;
     for (int il = 0; il < cf->n_layer; il++) {
         int rows = c->n_ctx;
         c->kv_ring[il] = 0;
@@ -103,17 +133,28 @@ static size_t kv_layout(chord_ctx *c, size_t nkv)
             n_local++;
         }
         c->kv_off[il] = off;
-        off += (size_t)rows * nkv;
+        c->kv_offv[il] = offv;
+        off += (size_t)rows * c->kv_ldk;
+        offv += (size_t)rows * c->kv_ldv;
     }
-    c->kv_bytes = 2 * off * sizeof(uint16_t);
+    c->kv_bytes = (off + offv) * sizeof(uint16_t);
+    /* a global layer's bytes per position of context, K and V */
+    size_t per_tok = (c->kv_ldk + c->kv_ldv) * 2 * (size_t)(cf->n_layer - n_local);
+    char types[64];
+    if (c->kv_tk == c->kv_tv)
+        snprintf(types, sizeof types, "%s", kv_qt_name(c->kv_tk));
+    else
+        snprintf(types, sizeof types, "K %s, V %s", kv_qt_name(c->kv_tk), kv_qt_name(c->kv_tv));
     if (n_local)
         snprintf(c->kv_desc, sizeof c->kv_desc,
-                 "KV cache F16, %.1f MiB: %d layers x %d positions, %d local layers x a ring of %d (window %d)",
-                 (double)c->kv_bytes / 1048576.0, cf->n_layer - n_local, c->n_ctx, n_local, ring,
-                 cf->n_swa);
+                 "KV cache %s, %.1f MiB: %d layers x %d positions (%zu bytes a position), %d local layers x a ring of %d (window %d)",
+                 types, (double)c->kv_bytes / 1048576.0, cf->n_layer - n_local, c->n_ctx, per_tok,
+                 n_local, ring, cf->n_swa);
     else
-        snprintf(c->kv_desc, sizeof c->kv_desc, "KV cache F16, %.1f MiB: %d layers x %d positions",
-                 (double)c->kv_bytes / 1048576.0, cf->n_layer, c->n_ctx);
+        snprintf(c->kv_desc, sizeof c->kv_desc,
+                 "KV cache %s, %.1f MiB: %d layers x %d positions (%zu bytes a position)", types,
+                 (double)c->kv_bytes / 1048576.0, cf->n_layer, c->n_ctx, per_tok);
+    *v_units = offv;
     return off;
 }
 
@@ -137,10 +178,26 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
         return err_set(err, CHORD_E_INVALID,
                        "%s: context of %d tokens exceeds the model's %d (%s.context_length)",
                        m->path, cp.n_ctx, cf->n_ctx_train, cf->rc->arch);
+    if ((unsigned)cp.type_k > CHORD_KV_Q4_0 || (unsigned)cp.type_v > CHORD_KV_Q4_0)
+        return err_set(err, CHORD_E_INVALID, "context: unknown KV cache type (%d, %d)", (int)cp.type_k,
+                       (int)cp.type_v);
+    bool kvq = cp.type_k != CHORD_KV_F16 || cp.type_v != CHORD_KV_F16;
+    /* The reference's unfused graph cannot read a quantized V cache (it
+     * needs flash attention); and a block of 32 must not straddle heads. */
+    if (kvq && cp.unfused_attn)
+        return err_set(err, CHORD_E_UNSUPPORTED,
+                       "a quantized KV cache (--cache-type-k/-v %s/%s) needs flash attention (--flash-attn on)",
+                       chord_kv_type_name(cp.type_k), chord_kv_type_name(cp.type_v));
+    if (kvq && (cf->head_dim % 32 || cf->head_dim > 512))
+        return err_set(err, CHORD_E_UNSUPPORTED,
+                       "%s: a quantized KV cache needs a head size that is a multiple of 32 up to 512 (this model's is %d)",
+                       m->path, cf->head_dim);
     chord_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return err_set(err, CHORD_E_NOMEM, "context: out of memory");
     c->m = m;
+    c->kv_tk = kv_qt(cp.type_k);
+    c->kv_tv = kv_qt(cp.type_v);
     c->n_ctx = cp.n_ctx ? cp.n_ctx : (cf->n_ctx_train < 4096 ? cf->n_ctx_train : 4096);
     c->n_batch = c->n_ctx < MODEL_MAX_BATCH ? c->n_ctx : MODEL_MAX_BATCH;
     c->attn_unfused = cp.unfused_attn;
@@ -155,7 +212,8 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
 
     size_t nb = (size_t)c->n_batch, ne = (size_t)cf->n_embd;
     size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
-    size_t cache = kv_layout(c, nkv);
+    size_t cache_v = 0;
+    size_t cache = kv_layout(c, nkv, &cache_v);
     c->x = malloc(nb * ne * sizeof(float));
     c->xb = malloc(nb * ne * sizeof(float));
     c->q = malloc(nb * nq * sizeof(float));
@@ -179,7 +237,11 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
         c->attn_ws = aligned_alloc(64, (size_t)c->n_threads * c->attn_ws_floats * sizeof(float));
     }
     c->kcache = malloc(cache * sizeof(uint16_t));
-    c->vcache = malloc(cache * sizeof(uint16_t));
+    c->vcache = malloc(cache_v * sizeof(uint16_t));
+    if (kvq) {
+        c->attnq_tmp_bytes = (kern_attnq_tmp_bytes(cf->head_dim, group) + 63) & ~(size_t)63;
+        c->attnq_tmp = aligned_alloc(64, (size_t)c->n_threads * c->attnq_tmp_bytes);
+    }
     bool fused_qkv = false;
     for (int il = 0; il < cf->n_layer; il++)
         fused_qkv |= model_layer_tensor(m, il, LT_QKV) != NULL;
@@ -205,10 +267,11 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
         }
     }
     if (!c->x || !c->xb || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->attn_tmp || (c->attn_tb && !c->attn_ws) || !c->vec || !c->kcache || !c->vcache) {
+        !c->attn_tmp || (c->attn_tb && !c->attn_ws) || !c->vec || !c->kcache || !c->vcache ||
+        (kvq && !c->attnq_tmp)) {
         chord_ctx_free(c);
         return err_set(err, CHORD_E_NOMEM, "%s: out of memory for a context of %d tokens (KV cache %zu MiB)",
-                       m->path, cp.n_ctx ? cp.n_ctx : c->n_ctx, cache * 4 >> 20);
+                       m->path, cp.n_ctx ? cp.n_ctx : c->n_ctx, (cache + cache_v) * 2 >> 20);
     }
     int max_in = max_int(max_int((int)ne, (int)nq), max_int(cf->n_ff, cf->n_ff_exp));
     chord_status st = pool_new(c->n_threads, &c->pool, err);

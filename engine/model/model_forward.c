@@ -20,6 +20,7 @@
 
 #include "core/err.h"
 #include "kern/kern.h"
+#include "kern/kern_attn_q.h"
 #include "model/model.h"
 #include "quant/quant.h"
 
@@ -197,6 +198,39 @@ static void attn_blk_work(void *arg, int ith, int nth)
     }
 }
 
+/* A quantized KV cache (kern_attn_q.h): one (token, KV head) per work
+ * item, all the query heads of the group at once (the group's keys and
+ * values are read once), taken from a shared counter, the last tokens
+ * (the longest spans) first. Each item is computed whole by one thread. */
+static void attnq_work(void *arg, int ith, int nth)
+{
+    (void)nth;
+    attn_job *j = arg;
+    chord_ctx *c = j->c;
+    const model_config *cf = &c->m->cfg;
+    int hd = cf->head_dim, nq = cf->n_head * hd, group = cf->n_head / cf->n_head_kv;
+    const uint8_t *kl = (const uint8_t *)(c->kcache + c->kv_off[j->il]);
+    const uint8_t *vl = (const uint8_t *)(c->vcache + c->kv_offv[j->il]);
+    size_t kh = kern_kv_row_bytes(c->kv_tk, hd), vh = kern_kv_row_bytes(c->kv_tv, hd);
+    void *tmp = c->attnq_tmp + (size_t)ith * c->attnq_tmp_bytes;
+    int total = cf->n_head_kv * j->n;
+    for (;;) {
+        int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= total)
+            break;
+        int t = j->n - 1 - item / cf->n_head_kv, g = item % cf->n_head_kv, p = j->pos0 + t;
+        kern_attnq_span sp = {
+            .k = kl + (size_t)g * kh, .v = vl + (size_t)g * vh,
+            .ldk = c->kv_ldk * 2, .ldv = c->kv_ldv * 2, .kt = c->kv_tk, .vt = c->kv_tv,
+            .lo = j->window && p >= j->window ? p - j->window + 1 : 0, .hi = p + 1,
+            .ring = c->kv_ring[j->il], .scale = j->scale, .softcap = cf->attn_softcap,
+            .sinks = j->sinks ? j->sinks + g * group : NULL,
+        };
+        size_t qoff = (size_t)t * nq + (size_t)g * group * hd;
+        kern_attnq(c->q + qoff, group, hd, &sp, tmp, c->att + qoff);
+    }
+}
+
 /* Layer il's RoPE: its base (the local layers may have their own), its
  * scale, the per-pair divisors and YaRN's ramp. Shared with the context
  * shift (model_shift.c), which must turn keys with the same frequencies. */
@@ -215,7 +249,8 @@ kern_rope_params model_rope_params(const chord_ctx *c, int il)
 }
 
 /* Per-head q/k norms (where the family has them), RoPE on this batch's q
- * and k, then k and v into the cache as F16. */
+ * and k, then k and v into the cache in its types (F16, or quantized a row
+ * at a time: blocks of 32 never straddle two heads). */
 static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
 {
     const model_config *cf = &c->m->cfg;
@@ -232,7 +267,7 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
             kern_rmsnorm(c->k + (size_t)r * hd, c->k + (size_t)r * hd, w, hd, cf->eps);
     }
     kern_rope_params rp = model_rope_params(c, il);
-    uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_off[il];
+    uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_offv[il];
     for (int t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
         int p = pos0 + t;
@@ -241,11 +276,18 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
         if (cf->rc->q_prescale)
             for (int i = 0; i < nq; i++)
                 q[i] *= cf->attn_scale;
-        size_t at = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p) * nkv;
-        for (int i = 0; i < nkv; i++) {
-            kc[at + i] = quant_f32_to_f16(k[i]);
-            vc[at + i] = quant_f32_to_f16(v[i]);
-        }
+        size_t row = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p);
+        uint16_t *kr = kc + row * c->kv_ldk, *vr = vc + row * c->kv_ldv;
+        if (c->kv_tk == QT_F16)
+            for (int i = 0; i < nkv; i++)
+                kr[i] = quant_f32_to_f16(k[i]);
+        else
+            quant_quantize_row(c->kv_tk, k, kr, nkv);
+        if (c->kv_tv == QT_F16)
+            for (int i = 0; i < nkv; i++)
+                vr[i] = quant_f32_to_f16(v[i]);
+        else
+            quant_quantize_row(c->kv_tv, v, vr, nkv);
     }
 }
 
@@ -357,7 +399,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
                        .n_qb = blk ? (n + c->attn_tb - 1) / c->attn_tb : 0};
         atomic_init(&aj.next, 0);
         attn_layer(c, il, &aj);
-        pool_fn fn = blk ? attn_blk_work : attn_work;
+        pool_fn fn = c->attnq_tmp ? attnq_work : blk ? attn_blk_work : attn_work;
         if ((size_t)cf->n_head * n * (pos0 + n) * cf->head_dim < (1u << 16))
             fn(&aj, 0, 1); /* too little work to wake the pool */
         else

@@ -160,6 +160,13 @@ static int ring_lo_after(const chord_ctx *c, int a, int b)
 static chord_status run_shift(chord_ctx *c, int a, int b, int turn, int lo_new, chord_err *err)
 {
     const model_config *cf = &c->m->cfg;
+    /* A quantized key would be dequantized, turned and quantized again:
+     * one more rounding of a coarse type per shift, compounding over a long
+     * chat; the caller re-evaluates instead. */
+    if (c->kv_tk != QT_F16 || c->kv_tv != QT_F16)
+        return err_set(err, CHORD_E_UNSUPPORTED, "context shift: the KV cache is quantized (%s keys, %s values)",
+                       c->kv_tk == QT_F16 ? "F16" : c->kv_tk == QT_Q8_0 ? "Q8_0" : "Q4_0",
+                       c->kv_tv == QT_F16 ? "F16" : c->kv_tv == QT_Q8_0 ? "Q8_0" : "Q4_0");
     if (cf->n_rot > 1024 || cf->n_rot % 2)
         return err_set(err, CHORD_E_UNSUPPORTED, "context shift: %d rotated dimensions per head",
                        cf->n_rot);

@@ -1,0 +1,216 @@
+/*
+ * kern_attn_q.c - attention over a quantized KV cache (kern_attn_q.h):
+ * the scalar reference, the query conversion every level shares, and the
+ * dispatch to the AVX2 and AVX-512 twins.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "chord.h"
+#include "kern/kern_attn_q.h"
+#include "quant/quant.h"
+#include "quant/quant_types.h"
+
+size_t kern_kv_row_bytes(int t, int n)
+{
+    switch (t) {
+    case QT_Q8_0:
+        return (size_t)n / 32 * 34;
+    case QT_Q4_0:
+        return (size_t)n / 32 * 18;
+    default:
+        return (size_t)n * 2;
+    }
+}
+
+static size_t al64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* tmp per head: the converted query (at most 2 bytes an element), the
+ * accumulator (a float an element), then the running max and sum */
+size_t kern_attnq_tmp_bytes(int hd, int n_grp)
+{
+    return (size_t)n_grp * (al64((size_t)hd * 2) + al64((size_t)hd * 4)) + al64((size_t)n_grp * 8);
+}
+
+void kern_attnq_prep_q(int kt, const float *q, int hd, void *dst)
+{
+    if (kt == QT_F16) {
+        uint16_t *h = dst;
+        for (int d = 0; d < hd; d++)
+            h[d] = quant_f32_to_f16(q[d]);
+    } else {
+        quant_quantize_row(QT_Q8_0, q, dst, hd);
+    }
+}
+
+static inline float h2f(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return quant_f16_to_f32(h);
+}
+
+/* F16 . F16 in the reference's order (as kern.c's dot_f16): 32 lanes of
+ * fused multiply-adds folded pairwise; hd is a multiple of 32 here or the
+ * tail runs in double. */
+static float dot_f16(const uint8_t *k, const uint16_t *q, int n)
+{
+    int np = n & ~31;
+    float acc[32] = {0};
+    for (int i = 0; i < np; i += 32)
+        for (int l = 0; l < 32; l++)
+            acc[l] = fmaf(h2f(k + 2 * (size_t)(i + l)), quant_f16_to_f32(q[i + l]), acc[l]);
+    float r8[8], r4[4];
+    for (int l = 0; l < 8; l++)
+        r8[l] = (acc[l] + acc[16 + l]) + (acc[8 + l] + acc[24 + l]);
+    for (int l = 0; l < 4; l++)
+        r4[l] = r8[l] + r8[4 + l];
+    double sum = (r4[0] + r4[1]) + (r4[2] + r4[3]);
+    for (int i = np; i < n; i++)
+        sum += (double)(h2f(k + 2 * (size_t)i) * quant_f16_to_f32(q[i]));
+    return (float)sum;
+}
+
+/* Q8_0 or Q4_0 keys . Q8_0 query: exact integer sums per block, combined
+ * in float block after block. */
+static float dot_q(int kt, const uint8_t *k, const uint8_t *q, int hd)
+{
+    float sum = 0;
+    for (int b = 0; b < hd / 32; b++) {
+        const uint8_t *qb = q + (size_t)b * 34;
+        const int8_t *qs = (const int8_t *)(qb + 2);
+        int isum = 0;
+        float dk;
+        if (kt == QT_Q8_0) {
+            const uint8_t *kb = k + (size_t)b * 34;
+            const int8_t *ks = (const int8_t *)(kb + 2);
+            for (int i = 0; i < 32; i++)
+                isum += ks[i] * qs[i];
+            dk = h2f(kb);
+        } else {
+            const uint8_t *kb = k + (size_t)b * 18;
+            for (int j = 0; j < 16; j++) {
+                isum += ((kb[2 + j] & 15) - 8) * qs[j];
+                isum += ((kb[2 + j] >> 4) - 8) * qs[j + 16];
+            }
+            dk = h2f(kb);
+        }
+        sum += (float)isum * (dk * h2f(qb));
+    }
+    return sum;
+}
+
+/* One value row as floats (Q8_0, Q4_0: d * q, exact). */
+static void deq_v(int vt, const uint8_t *v, int hd, float *out)
+{
+    for (int b = 0; b < hd / 32; b++) {
+        if (vt == QT_Q8_0) {
+            const uint8_t *vb = v + (size_t)b * 34;
+            float d = h2f(vb);
+            for (int i = 0; i < 32; i++)
+                out[32 * b + i] = d * (float)(int8_t)vb[2 + i];
+        } else {
+            const uint8_t *vb = v + (size_t)b * 18;
+            float d = h2f(vb);
+            for (int j = 0; j < 16; j++) {
+                out[32 * b + j] = d * (float)((vb[2 + j] & 15) - 8);
+                out[32 * b + j + 16] = d * (float)((vb[2 + j] >> 4) - 8);
+            }
+        }
+    }
+}
+
+static void head_scalar(const float *q, int hd, const kern_attnq_span *sp, float sink_in,
+                        bool has_sink, uint8_t *qbuf, float *acc, float *out)
+{
+    enum { MAX_HD = 1024 };
+    float vrow[MAX_HD];
+    uint16_t *acc16 = (uint16_t *)acc;
+    bool v16 = sp->vt == QT_F16;
+    kern_attnq_prep_q(sp->kt, q, hd, qbuf);
+    for (int d = 0; d < hd; d++) {
+        if (v16)
+            acc16[d] = 0;
+        else
+            acc[d] = 0;
+    }
+    float mx = -INFINITY, sum = 0;
+    for (int p = sp->lo; p < sp->hi; p++) {
+        size_t row = (size_t)(sp->ring ? p % sp->ring : p);
+        const uint8_t *kr = sp->k + row * sp->ldk, *vr = sp->v + row * sp->ldv;
+        float s = sp->kt == QT_F16 ? dot_f16(kr, (const uint16_t *)qbuf, hd) : dot_q(sp->kt, kr, qbuf, hd);
+        s *= sp->scale;
+        if (sp->softcap > 0)
+            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > mx) {
+            ms = expf(mx - s);
+            mx = s;
+            for (int d = 0; d < hd; d++) {
+                if (v16)
+                    acc16[d] = quant_f32_to_f16(quant_f16_to_f32(acc16[d]) * ms);
+                else
+                    acc[d] = acc[d] * ms;
+            }
+        } else {
+            vs = expf(s - mx);
+        }
+        if (v16) {
+            for (int d = 0; d < hd; d++)
+                acc16[d] = quant_f32_to_f16(fmaf(h2f(vr + 2 * (size_t)d), vs, quant_f16_to_f32(acc16[d])));
+        } else {
+            deq_v(sp->vt, vr, hd, vrow);
+            for (int d = 0; d < hd; d++)
+                acc[d] = fmaf(vrow[d], vs, acc[d]);
+        }
+        sum = sum * ms + vs;
+    }
+    float ms = 1.0f;
+    if (has_sink) {
+        float vs = 1.0f;
+        if (sink_in > mx)
+            ms = expf(mx - sink_in);
+        else
+            vs = expf(sink_in - mx);
+        sum = sum * ms + vs;
+    }
+    float inv = sum > 0 ? 1.0f / sum : 0.0f;
+    for (int d = 0; d < hd; d++)
+        out[d] = (v16 ? quant_f16_to_f32(acc16[d]) : acc[d]) * ms * inv;
+}
+
+void kern_attnq_scalar(const float *q, int n_grp, int hd, const kern_attnq_span *sp, void *tmp,
+                       float *out)
+{
+    uint8_t *qbuf = tmp;
+    float *acc = (float *)(void *)(qbuf + al64((size_t)hd * 2));
+    for (int h = 0; h < n_grp; h++)
+        head_scalar(q + (size_t)h * hd, hd, sp, sp->sinks ? sp->sinks[h] : 0.0f, sp->sinks != NULL,
+                    qbuf, acc, out + (size_t)h * hd);
+}
+
+typedef void (*attnq_fn)(const float *, int, int, const kern_attnq_span *, void *, float *);
+static attnq_fn attnq_simd;
+static pthread_once_t attnq_once = PTHREAD_ONCE_INIT;
+
+static void attnq_init(void)
+{
+    const char *lv = chord_simd_level();
+    if (!strcmp(lv, "avx512"))
+        attnq_simd = kern_attnq_avx512;
+    else if (strcmp(lv, "scalar") != 0 && quant_cpu_has("avx2"))
+        attnq_simd = kern_attnq_avx2;
+}
+
+void kern_attnq(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp, float *out)
+{
+    pthread_once(&attnq_once, attnq_init);
+    if (attnq_simd && hd % 32 == 0 && hd <= 512)
+        attnq_simd(q, n_grp, hd, s, tmp, out);
+    else
+        kern_attnq_scalar(q, n_grp, hd, s, tmp, out);
+}

@@ -1,0 +1,64 @@
+/*
+ * kern_attn_q.h - attention over a KV cache whose keys and/or values are
+ * stored quantized (Q8_0, Q4_0: llama.cpp's --cache-type-k/-v), or F16
+ * beside a quantized other half.
+ *
+ * Numerics (the reference's flash-attention kernel for such caches): the
+ * query is converted to the key type's dot-product partner (F16 for F16
+ * keys, Q8_0 blocks of 32 for Q8_0 and Q4_0 keys); each score is that
+ * dot product (Q8_0/Q4_0: exact integer sums per block of 32, then
+ * sum += isum * (d_k * d_q) in float, block after block), times scale,
+ * soft-capped if asked; an online softmax over the positions in order;
+ * F16 values accumulate in an F16 vector exactly as kern_attn_head does,
+ * quantized values are dequantized (d * q, exact in float) and accumulate
+ * in a float vector (acc = acc * ms on a new maximum, then fmaf(v, w,
+ * acc)). The SIMD twins do the same operations in the same order per
+ * query head, so every level gives the same bits (tests/kern/attn_q_test).
+ */
+#ifndef CHORD_KERN_ATTN_Q_H
+#define CHORD_KERN_ATTN_Q_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One KV head's cached positions lo..hi-1 for n_grp query heads (adjacent
+ * in the query row, hd floats apart; all of them see the same span). k
+ * and v point at position 0's row of this KV head; ldk / ldv are the bytes
+ * from one position's row to the next; a ring of `ring` rows keeps
+ * position p in row p % ring (0: row p). kt / vt: QT_F16, QT_Q8_0 or
+ * QT_Q4_0 (hd a multiple of 32 for the quantized ones). */
+typedef struct kern_attnq_span {
+    const uint8_t *k, *v;
+    size_t ldk, ldv;
+    int kt, vt;
+    int lo, hi, ring;
+    float scale, softcap;
+    const float *sinks;   /* n_grp sink logits (gpt-oss), or NULL */
+} kern_attnq_span;
+
+/* Bytes of tmp kern_attnq needs for n_grp heads of hd (64-byte aligned). */
+size_t kern_attnq_tmp_bytes(int hd, int n_grp);
+
+/* out[h * hd ..] = attention of query q[h * hd ..] for h < n_grp. tmp:
+ * kern_attnq_tmp_bytes(hd, n_grp) bytes, 64-byte aligned. kern_attnq
+ * picks the best level the CPU and CHORD_SIMD allow. */
+void kern_attnq(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp, float *out);
+void kern_attnq_scalar(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp,
+                       float *out);
+/* AVX2+FMA+F16C CPU; hd a multiple of 32 */
+void kern_attnq_avx2(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp,
+                     float *out);
+/* AVX-512 (F, BW, VL, VNNI) CPU; hd a multiple of 32 */
+void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp,
+                       float *out);
+
+/* Bytes of one row of n elements of KV type t (QT_F16, QT_Q8_0, QT_Q4_0). */
+size_t kern_kv_row_bytes(int t, int n);
+
+/* Shared by the twins: the query of one head in the key type's partner
+ * form (F16 halves, or Q8_0 blocks) at dst; the same code at every level,
+ * so that the scores start from the same bits. */
+void kern_attnq_prep_q(int kt, const float *q, int hd, void *dst);
+
+#endif
