@@ -46,6 +46,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chat_session.h"
 #include "draft.h"
@@ -494,6 +495,9 @@ static void run_turn(batch *b, const char *text, size_t len)
     if (ev.reason == CHORD_STOP_CTX_FULL)
         app_error("context full (%d tokens): turn %d's reply was cut there", chord_ctx_n_ctx(b->ctx),
                   b->turn);
+    else if (ev.reason == CHORD_STOP_LIMIT && !template_stop && (b->o->verbose || isatty(2)))
+        /* stdout stays the reply; someone watching is told it is not whole */
+        app_error("turn %d's reply was cut at -n %d", b->turn, b->o->n_predict);
     if (oom) {
         out_error(b, "out of memory keeping the reply");
         chord_chat_reply_end(b->s, false, &err);

@@ -805,6 +805,7 @@ static void on_end(ui_chat *c, const chord_event *ev_in)
     if (m) {
         m->interrupted = cancelled;
         m->failed = failed;
+        m->cut_at = ev.kind == CHORD_EV_DONE && ev.reason == CHORD_STOP_LIMIT ? ev.n_gen : 0;
     }
     c->last_n_prompt = ev.n_prompt;
     c->last_n_gen = ev.n_gen;
@@ -839,7 +840,9 @@ static void on_end(ui_chat *c, const chord_event *ev_in)
     if (failed)
         ui_chat_warn(c, "error: %s", ev.message);
     else if (ev.reason == CHORD_STOP_CTX_FULL)
-        ui_chat_warn(c, "(context full: /new starts a fresh conversation)");
+        ui_chat_warn(c, "(context full at %d tokens: the reply was cut here; the next message still"
+                        " goes on, the oldest turns leaving the model's view; /new starts afresh)",
+                     chord_ctx_n_ctx(c->ctx));
     c->version++;
     if (c->hooks.on_done)
         c->hooks.on_done(c->hooks.ud, &ev);

@@ -35,6 +35,8 @@ typedef struct ui_msg {
     char *think;                /* a reasoning model's thinking (or NULL) */
     size_t think_len, think_cap;
     bool interrupted, failed;
+    int cut_at;                 /* the reply stopped at -n (this many tokens);
+                                   0 = it was not cut */
 } ui_msg;
 
 typedef struct ui_chat ui_chat;

@@ -202,6 +202,12 @@ static const char *msg_mark(const ui_msg *m)
 {
     if (m->interrupted)
         return " [interrupted]";
+    if (m->cut_at > 0) {
+        /* drawn at once by the caller, one message at a time */
+        static char buf[48];
+        snprintf(buf, sizeof buf, " [cut at -n %d]", m->cut_at);
+        return buf;
+    }
     if (m->failed && m->role == UI_ROLE_USER)
         return " [not sent]";
     return "";

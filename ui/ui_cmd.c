@@ -31,7 +31,8 @@ static const char help_text[] =
     "/search TEXT          full-text search of the history\n"
     "/system [TEXT]        show the system prompt, or set it to TEXT\n"
     "/system --clear       no system prompt (also /system \"\")\n"
-    "/set KEY VALUE        temp, top_k, top_p, min_p, repeat_penalty, seed, n\n"
+    "/set [KEY VALUE]      temp, top_k, top_p, min_p, repeat_penalty, seed, n\n"
+    "                      (n 0 or -1: unlimited); /set alone lists them\n"
     "/stats                engine and history statistics\n"
     "/panes                show or hide the diagnostics (F2)\n"
     "F3                    a reasoning model's thinking: whole or folded\n"
@@ -156,13 +157,39 @@ static int cmd_search(ui_chat *c, const char *arg)
     return UI_CMD_REDRAW;
 }
 
-/* /set KEY VALUE: checks the new settings as a whole before keeping them. */
+/* The settings /set changes, one line each, with their values. */
+static void set_list(ui_chat *c)
+{
+    const chord_sampler_params *p = &c->sp;
+    char n[64];
+    if (c->n_predict < 0)
+        snprintf(n, sizeof n, "unlimited (until the end of the turn)");
+    else
+        snprintf(n, sizeof n, "%d", c->n_predict);
+    ui_chat_note(c, "temp            %g%s\n"
+                    "top_k           %d%s\n"
+                    "top_p           %g\n"
+                    "min_p           %g\n"
+                    "repeat_penalty  %g\n"
+                    "seed            %llu\n"
+                    "n               %s (tokens per reply; 0 or -1: unlimited)\n"
+                    "/set KEY VALUE changes one",
+                 p->temp, p->temp <= 0 ? " (greedy)" : "", p->top_k, p->top_k <= 0 ? " (off)" : "",
+                 p->top_p, p->min_p, p->repeat_penalty, (unsigned long long)p->seed, n);
+}
+
+/* /set KEY VALUE: checks the new settings as a whole before keeping them;
+ * /set alone lists them. */
 static int cmd_set(ui_chat *c, const char *arg)
 {
     char key[32];
     const char *val = word(arg, key, sizeof key);
-    if (!*key || !*val) {
-        ui_chat_note(c, "usage: /set temp|top_k|top_p|min_p|repeat_penalty|seed|n VALUE");
+    if (!*key) {
+        set_list(c);
+        return UI_CMD_REDRAW;
+    }
+    if (!*val) {
+        ui_chat_note(c, "usage: /set temp|top_k|top_p|min_p|repeat_penalty|seed|n VALUE (/set lists them)");
         return UI_CMD_REDRAW;
     }
     char *end;
@@ -187,7 +214,7 @@ static int cmd_set(ui_chat *c, const char *arg)
     else if (!strcmp(key, "seed") && v >= 0)
         p.seed = (uint64_t)v;
     else if (!strcmp(key, "n") && v >= -1 && v <= 1e9 && v == floor(v))
-        n_predict = (int)v;
+        n_predict = v <= 0 ? -1 : (int)v;   /* 0 and -1: no limit */
     else {
         ui_chat_note(c, "/set: unknown key or bad value '%s %s'", key, val);
         return UI_CMD_REDRAW;
@@ -205,7 +232,10 @@ static int cmd_set(ui_chat *c, const char *arg)
     c->n_predict = n_predict;
     char s[160];
     ui_chat_sampling_str(c, s, sizeof s);
-    ui_chat_note(c, "sampling: %s; n %d", s, c->n_predict);
+    if (c->n_predict < 0)
+        ui_chat_note(c, "sampling: %s; n unlimited", s);
+    else
+        ui_chat_note(c, "sampling: %s; n %d", s, c->n_predict);
     return UI_CMD_REDRAW;
 }
 

@@ -72,6 +72,9 @@ static void repl_done(void *ud, const chord_event *ev)
     (void)ud;
     if (ev->kind == CHORD_EV_DONE && ev->reason == CHORD_STOP_CANCELLED)
         fputs(" [interrupted]", stdout);
+    else if (ev->kind == CHORD_EV_DONE && ev->reason == CHORD_STOP_LIMIT && isatty(1))
+        /* for the eye only: piped, stdout stays the reply text */
+        printf(" [cut at -n %d]", ev->n_gen);
     fputc('\n', stdout);
     fflush(stdout);
 }

@@ -68,5 +68,5 @@ check_exit() {
 # removed (wrapping moves spaces; the text itself must not change).
 reply_text() {
     screen | awk -F'│' '/^│ chord /{on=1; s=""} on && /^├/{on=0} on{x = $2; sub(/├.*/, "", x); s = s x} END{print s}' \
-        | sed 's/^ chord//; s/\[interrupted\]//' | tr -d ' \n'
+        | sed 's/^ chord//; s/\[interrupted\]//; s/\[cut  *at  *-n  *[0-9]*\]//' | tr -d ' \n'
 }
