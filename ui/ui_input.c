@@ -83,15 +83,30 @@ char **ui_input_complete(const char *text, int start, int end)
     return NULL;
 }
 
-/* Several matches: readline would print a list on its output; we show
- * nothing and let a second Tab cycle instead (menu-complete semantics are
- * not needed for a dozen commands). */
+/* Several matches: readline would print a list on its output, under the
+ * screen; they are kept here for the TUI to show over the input
+ * (ui_input_matches) until the next key. */
+static char match_list[512];
+
 static void no_match_list(char **matches, int n, int max)
 {
-    (void)matches;
-    (void)n;
     (void)max;
+    size_t len = 0;
+    match_list[0] = 0;
+    /* matches[0] is the common prefix; the candidates follow */
+    for (int i = 1; i <= n && matches[i]; i++) {
+        int w = snprintf(match_list + len, sizeof match_list - len, "%s%s", len ? "  " : "",
+                         matches[i]);
+        if (w < 0 || (size_t)w >= sizeof match_list - len)
+            break;
+        len += (size_t)w;
+    }
     dirty = true;
+}
+
+const char *ui_input_matches(void)
+{
+    return match_list;
 }
 
 static bool in_line;          /* inside line_fn */
@@ -171,6 +186,8 @@ bool ui_input_init(ui_input_line_fn fn)
     /* a bell would go to /dev/null anyway; keep readline quiet */
     rl_variable_bind("bell-style", "none");
     rl_variable_bind("enable-bracketed-paste", "off");
+    /* one Tab lists the candidates when there are several */
+    rl_variable_bind("show-all-if-ambiguous", "on");
     return true;
 }
 
@@ -193,6 +210,7 @@ void ui_input_shutdown(void)
 
 void ui_input_feed(const char *bytes, size_t n)
 {
+    match_list[0] = 0;    /* shown until the next key */
     for (size_t i = 0; i < n; i++) {
         if (fifo_len == sizeof fifo)
             rl_callback_read_char();

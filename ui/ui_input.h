@@ -49,6 +49,10 @@ int ui_input_rows(int width, int max_rows);
  * scrolled so the cursor shows; stores the cursor's screen position. */
 void ui_input_draw(WINDOW *w, int y, int x, int width, int rows, int *cy, int *cx);
 
+/* The candidates the last Tab found when there were several ("/help
+ * /history"), "" when none; cleared by the next key. */
+const char *ui_input_matches(void);
+
 /* Slash-command completion for rl_attempted_completion_function (also used
  * by the REPL). */
 char **ui_input_complete(const char *text, int start, int end);

@@ -54,6 +54,12 @@ typedef struct tui {
 } tui;
 
 static tui *T;           /* for readline's line callback */
+
+/* Below MIN_W x MIN_H only a message is drawn. */
+static bool too_small(void)
+{
+    return COLS < MIN_W || LINES < MIN_H;
+}
 static volatile sig_atomic_t sig_quit, sig_int;
 
 static void on_signal(int sig)
@@ -201,6 +207,15 @@ static void stop_or_clear(tui *t)
 
 static void handle_key(tui *t, int r, wint_t ch)
 {
+    if (too_small()) {
+        /* the input is not on the screen: nothing is typed or sent blind */
+        if (r == OK && ch == 3)
+            stop_or_clear(t);
+        else if (r == OK && ch == 4)
+            t->quit = true;
+        t->dirty = true;
+        return;
+    }
     if (t->picker.open) {
         int64_t id = 0;
         int k = r == KEY_CODE_YES ? (int)ch : (int)ch;
@@ -396,10 +411,14 @@ static void draw_frame(tui *t)
 {
     int H = LINES, W = COLS;
     erase();
-    if (W < MIN_W || H < MIN_H) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "chord needs %dx%d or more (now %dx%d)", MIN_W, MIN_H, W, H);
-        ui_draw_text(stdscr, 0, 0, msg, strlen(msg), W);
+    if (too_small()) {
+        /* in short lines, so it reads whole on a small screen; keys wait */
+        char l[3][48];
+        snprintf(l[0], sizeof l[0], "chord needs %dx%d", MIN_W, MIN_H);
+        snprintf(l[1], sizeof l[1], "(now %dx%d)", W, H);
+        snprintf(l[2], sizeof l[2], "Ctrl-D quits");
+        for (int i = 0; i < 3 && i < H; i++)
+            ui_draw_text(stdscr, i, 0, l[i], strlen(l[i]), W);
         curs_set(0);
         refresh();
         return;
@@ -445,7 +464,10 @@ static void draw_frame(tui *t)
     int title_end = side ? split : t->panes_overlay ? W - DIAG_W - 3 : W - 1;
     border_title(0, 2, title_end - 3, title, UI_S_TITLE);
 
-    ui_rect chat_r = {1, 2, ch, (side ? split : W - 1) - 3};
+    /* the folded diagnostics (F2 when narrow) take the right of the chat,
+     * which wraps to what is left rather than being drawn over */
+    int chat_end = side ? split : t->panes_overlay ? W - DIAG_W - 3 : W - 1;
+    ui_rect chat_r = {1, 2, ch, chat_end - 3};
     ui_chatview_draw(&t->view, &t->chat, stdscr, chat_r);
     if (side) {
         draw_diag(t, 0, 1, split + 1, W - split - 2, ch);
@@ -481,6 +503,11 @@ static void draw_frame(tui *t)
         ui_draw_fmt(stdscr, H - 1, W - 2 - hw, hw, " %s ", hp);
         attrset(A_NORMAL);
     }
+
+    /* Tab with several candidates: they show on the rule over the input */
+    const char *mt = ui_input_matches();
+    if (*mt)
+        border_title(ch + 1, 2, W - 4, mt, UI_S_NOTE);
 
     int cy, cx;
     ui_input_draw(stdscr, ch + 2, 1, W - 2, ih, &cy, &cx);

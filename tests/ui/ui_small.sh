@@ -5,7 +5,8 @@
 # terminal; in --batch a line on stderr with -v or on a terminal; piped
 # stdout keeps only the reply); a reply cut by
 # a full context says what happens next (the oldest turns leave the
-# model's view, the chat goes on) instead of asking for /new.
+# model's view, the chat goes on) instead of asking for /new. In the TUI,
+# Tab with several candidates lists them.
 . "$CHORD_TESTS/common/lib.sh"
 . "$CHORD_TESTS/ui/tui_lib.sh"
 M="$TMP/l.gguf"
@@ -40,6 +41,39 @@ start -m "$M" --no-history -n 3 --temp 0
 T send-keys -t chord "hello" Enter
 idle
 wait_for '\[cut at -n 3\]' 10 || die "the TUI does not mark a reply cut by -n"
+# Tab with several candidates lists them over the input; the next key clears them
+T send-keys -t chord "/h" Tab
+wait_for '─ /help  /history ─' 5 || die "Tab with several candidates does not list them"
+T send-keys -t chord "i"
+wait_gone '/help  /history' 5 || die "the candidates stay after the next key"
+T send-keys -t chord Tab
+wait_for '^│> /history' 5 || die "Tab does not complete the one candidate left"
+T send-keys -t chord C-u
+
+# 60x20: F2 folds the diagnostics over the chat's right; the chat re-wraps
+# to the room left (the same reply text, none of it hidden)
+T resize-window -t chord -x 60 -y 20
+wait_cmd 5 eval 'screen | sed -n 20p | grep -qE "^└.*┘$"' || die "no 60x20 frame"
+T send-keys -t chord "/clear" Enter
+T send-keys -t chord "tell" Enter
+idle
+full=$(reply_text)
+[ -n "$full" ] || die "no reply at 60x20"
+T send-keys -t chord F2
+wait_for 'layers' 5 || die "F2 does not show the diagnostics at 60x20"
+wait_cmd 5 eval '[ "$(reply_text)" = "$full" ]' || die "with F2 at 60x20 the reply reads '$(reply_text)', not '$full'"
+T send-keys -t chord F2
+wait_gone 'layers' 5 || die "F2 again does not fold the diagnostics"
+
+# too small: a notice that fits, and what is typed meanwhile is not sent
+T resize-window -t chord -x 24 -y 6
+wait_for '^chord needs 60x20' 5 || die "no notice at 24x6"
+shows '^\(now 24x6\)' || die "the notice does not say the size now (or does not fit)"
+T send-keys -t chord "blind words" Enter
+sleep 0.5
+T resize-window -t chord -x 120 -y 40
+wait_for 'Ctrl-D quit' 5 || die "no frame back at 120x40"
+shows 'blind words' && die "a line typed on the too-small screen was taken"
 T send-keys -t chord C-d
 check_exit
 exit 0
