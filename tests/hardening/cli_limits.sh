@@ -39,7 +39,9 @@ run 2 "--top-k" --top-k -3
 run 2 "--repeat-penalty" --repeat-penalty inf
 run 2 "--repeat-penalty" --repeat-penalty 0
 run 2 "--repeat-last-n" --repeat-last-n -7
-run 2 "--seed" --seed -1
+run 2 "--seed" --seed -2
+run 2 "--seed" --seed 1e3
+run 0 "" --seed -1   # random, as in llama.cpp
 run 2 "--prefetch" --prefetch 99999999
 # past the model's training context (2048 here): a model-dependent refusal naming the key
 timeout 120 "$CHORD" -m "$M" --batch --raw -p hi -n 2 --ctx 4096 --threads 2 --no-history >"$TMP/out" 2>"$TMP/err"
