@@ -52,6 +52,7 @@
 #include "draft.h"
 #include "cmd.h"
 #include "hist.h"
+#include "kvstore.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -587,6 +588,14 @@ static bool setup(batch *b)
         app_error("%s", err.msg);
     else if (hc)
         ok = resume_msgs(b, hc);
+    if (ok && hc && o->kv_store > 0) {
+        /* the conversation's saved cache: the first turn prefills only
+         * what it lacks (anything that does not match is ignored) */
+        char note[700];
+        kvstore_load(b->s, hist_path(b->h), o->model, b->conv, note, sizeof note);
+        if (o->verbose && note[0])
+            fprintf(stderr, "chord: %s\n", note);
+    }
     if (ok && o->verbose) {
         char line[700];
         chord_chat_describe_template(b->s, line, sizeof line);
@@ -661,6 +670,15 @@ int batch_chat(const chord_opts *o)
         run_turn(&b, o->prompt, strlen(o->prompt));
     } else {
         read_turns(&b);
+    }
+    /* one save at the end: a batch run is one process, its last cache is
+     * the one a later -c / --resume can use */
+    if (b.s && b.h && b.conv && o->kv_store > 0) {
+        char note[700];
+        if (!kvstore_save(b.s, hist_path(b.h), o->model, b.conv, o->kv_store, note, sizeof note) ||
+            o->verbose)
+            if (note[0])
+                app_error("%s", note);
     }
     int rc = b.rc;
     if (o->require_history && b.hist_lost && !o->no_history)

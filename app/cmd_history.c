@@ -20,6 +20,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "hist.h"
+#include "kvstore.h"
 
 static void usage(FILE *f)
 {
@@ -419,7 +420,13 @@ static int do_rm(hist *h, const args *a)
     }
     if (hist_conv_delete(h, id, &e) != CHORD_OK)
         return fail(&e);
+    /* and its saved KV caches: the conversation's text is in them too */
+    int64_t kv_bytes = 0;
+    int n_kv = kvstore_rm_conv(hist_path(h), id, &kv_bytes);
     printf("deleted conversation %lld\n", (long long)id);
+    if (n_kv)
+        printf("deleted %d saved KV cache%s (%lld bytes)\n", n_kv, n_kv > 1 ? "s" : "",
+               (long long)kv_bytes);
     return out_status(EXIT_OK);
 }
 
@@ -442,13 +449,22 @@ static int do_stats(hist *h, const args *a)
     chord_err e;
     if (hist_stats_get(h, &s, &e) != CHORD_OK)
         return fail(&e);
+    int64_t kv_bytes = 0;
+    int kv_files = kvstore_stats(&kv_bytes);
+    char kv_dir[4096];
+    if (!kvstore_dir(kv_dir, sizeof kv_dir))
+        snprintf(kv_dir, sizeof kv_dir, "(no HOME nor XDG_CACHE_HOME)");
     if (a->json) {
         fputs("{\"database\": ", stdout);
         json_str(stdout, hist_path(h));
         printf(", \"db_bytes\": %lld, \"conversations\": %lld, \"messages\": %lld,"
-               " \"prompt_tokens\": %lld, \"generated_tokens\": %lld,\n \"by_model\": [",
+               " \"prompt_tokens\": %lld, \"generated_tokens\": %lld,",
                (long long)s.db_bytes, (long long)s.n_convs, (long long)s.n_msgs,
                (long long)s.n_prompt_tokens, (long long)s.n_gen_tokens);
+        fputs(" \"kv_store\": ", stdout);
+        json_str(stdout, kv_dir);
+        printf(", \"kv_store_files\": %d, \"kv_store_bytes\": %lld,\n \"by_model\": [", kv_files,
+               (long long)kv_bytes);
         for (int i = 0; i < s.n_models; i++) {
             fputs(i ? ",\n  {\"model\": " : "\n  {\"model\": ", stdout);
             json_str(stdout, s.models[i].model);
@@ -468,6 +484,9 @@ static int do_stats(hist *h, const args *a)
         if (s.gen_ms > 0)
             printf(" (%.1f tok/s on average)", s.n_gen_tokens * 1000.0 / s.gen_ms);
         printf("\n");
+        human_size(kv_bytes, size, sizeof size);
+        printf("KV store       %s (%d file%s, %s)\n", kv_dir, kv_files, kv_files == 1 ? "" : "s",
+               size);
         if (s.n_models)
             printf("by model:\n");
         for (int i = 0; i < s.n_models; i++)

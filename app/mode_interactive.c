@@ -313,6 +313,7 @@ int mode_interactive(const chord_opts *o)
     cfg.system = o->system;
     cfg.sampling = o->sampling;
     cfg.n_predict = o->n_predict;
+    cfg.kv_store = o->kv_store;
     cfg.draft = draft.m;
     cfg.draft_ctx = draft.ctx;
     cfg.draft_max = o->draft_max;

@@ -23,6 +23,7 @@ void opts_init(chord_opts *o)
     o->n_predict = -1;
     o->sampling = chord_sampler_default_params();
     o->prefetch = 2;
+    o->kv_store = 2ll << 30;
 }
 
 bool opts_parse_int(const char *s, long long lo, long long hi, long long *out)
@@ -204,6 +205,11 @@ void opts_usage(FILE *f)
 "                          (the default; every family; a sliding-window model\n"
 "                          whose rings lost the next window prefills again)\n"
 "  --no-ctx-shift          prefill the remaining conversation again instead\n"
+"  --kv-store SIZE         a conversation's KV cache is saved after each turn\n"
+"                          ($XDG_CACHE_HOME/chord/kv), so -c, --resume and\n"
+"                          /history ID prefill only what it lacks; the folder is\n"
+"                          kept under SIZE (default 2G, least recently used files\n"
+"                          go first); 0 saves and loads none\n"
 "\n"
 "batch mode (--batch):\n"
 "  --raw                   text completion of the prompt, no chat template\n"
@@ -277,6 +283,7 @@ static const struct opt_def {
     {"no-tui", NULL, false, true, true},
     {"ctx-shift", NULL, false, true, true},
     {"no-ctx-shift", NULL, false, true, true},
+    {"kv-store", NULL, true, true, true},
     {"continue", "-c", false, false, true},
     {"resume", NULL, true, false, true},
     {"batch", NULL, false, false, true},
@@ -295,7 +302,7 @@ const char *const opts_keys[] = {
     "model", "model-dirs", "ctx", "flash-attn", "cache-type-k", "cache-type-v", "threads", "mem-budget", "prefetch",
     "direct-io", "expert-lru", "n-predict", "temp", "top-k", "top-p", "min-p",
     "repeat-penalty", "repeat-last-n", "seed", "draft", "draft-max", "lookup", "system", "chat-template", "think", "db",
-    "no-history", "require-history", "no-tui", "ctx-shift", "no-ctx-shift", "continue", "resume", "batch", "raw", "prompt",
+    "no-history", "require-history", "no-tui", "ctx-shift", "no-ctx-shift", "kv-store", "continue", "resume", "batch", "raw", "prompt",
     "prompt-tokens", "token-ids", "json", "verbose", NULL,
 };
 _Static_assert(sizeof opts_keys / sizeof opts_keys[0] == N_OPTS + 1, "opts_keys and opt_defs differ");
@@ -454,6 +461,10 @@ int opts_set(chord_opts *o, const char *key, const char *v, const char *where, c
         o->no_ctx_shift = !b;
     } else if (!strcmp(key, "no-ctx-shift")) {
         o->no_ctx_shift = b;
+    } else if (!strcmp(key, "kv-store")) {
+        int64_t sz = opts_parse_size(v);
+        if (sz < 0) BAD("a size such as 500M or 2G, or 0 for none");
+        o->kv_store = sz;
     }
     o->origin[k] = where;
     return OPTS_SET_OK;
@@ -520,6 +531,9 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
     else if (!strcmp(key, "no-history")) BOOL(o->no_history);
     else if (!strcmp(key, "ctx-shift")) BOOL(!o->no_ctx_shift);
     else if (!strcmp(key, "no-ctx-shift")) BOOL(o->no_ctx_shift);
+    else if (!strcmp(key, "kv-store"))
+        snprintf(buf, n, o->kv_store ? "%lld bytes (%.1f MiB)" : "0 (no saved KV caches)",
+                 (long long)o->kv_store, (double)o->kv_store / (1024.0 * 1024));
     else if (!strcmp(key, "require-history")) BOOL(o->require_history);
     else if (!strcmp(key, "think"))
         snprintf(buf, n, "%s", o->thinking == CHORD_THINK_ON ? "on" : o->thinking == CHORD_THINK_OFF ? "off" : "(the template's default)");

@@ -47,6 +47,8 @@ typedef struct chord_opts {
     int64_t resume_id;          /* --resume ID (0 = none) */
     bool no_tui;                /* --no-tui */
     bool no_ctx_shift;          /* --no-ctx-shift (--ctx-shift: false) */
+    int64_t kv_store;           /* --kv-store SIZE: cap of the saved KV
+                                   caches' folder (default 2G; 0 = none) */
     const char *model_spec;     /* -m as given (a path, OWNER/NAME:QUANT,
                                    ollama:NAME, a short name); model is the
                                    file it names once opts_resolve_model ran */

@@ -43,6 +43,8 @@ typedef struct ui_config {
                                     (shown in the status line), or NULL */
     const char *model_path;
     int64_t resume_id;           /* conversation to continue; 0 = a new one */
+    int64_t kv_store;            /* --kv-store: cap of the saved KV caches'
+                                    folder; 0 = none saved or loaded */
     const char *template_src;    /* Jinja source; NULL = the model's own */
     const char *template_family; /* built-in family name, or NULL */
     const char *system;          /* system prompt, or NULL */

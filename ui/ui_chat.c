@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "kvstore.h"
 
 static double now_ms(void)
 {
@@ -245,6 +248,7 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     if (c->sp.seed == CHORD_SEED_RANDOM)
         c->sp.seed = random_seed();
     c->n_predict = cfg->n_predict;
+    c->kv_store = cfg->kv_store;
     c->draft = cfg->draft;
     c->draft_ctx = cfg->draft_ctx;
     c->draft_max = cfg->draft_max;
@@ -274,6 +278,69 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     if (cfg->resume_id)
         return ui_chat_resume(c, cfg->resume_id, err);
     return CHORD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * The saved KV cache (data/kvstore.h): written after a turn on a thread of
+ * its own, once the history has given the conversation its id; loaded
+ * when a conversation is resumed
+ * ---------------------------------------------------------------------- */
+
+/* Lets a running save finish: the context is about to change. */
+static void kv_wait(ui_chat *c)
+{
+    char note[512];
+    if (c->kv_saver && !kvstore_saver_wait(c->kv_saver, note, sizeof note))
+        ui_chat_warn(c, "%s", note);
+    c->kv_saver = NULL;
+}
+
+/* From the pump: reaps a finished save, starts one after a turn. */
+static void kv_pump(ui_chat *c)
+{
+    if (c->kv_saver && kvstore_saver_done(c->kv_saver))
+        kv_wait(c);
+    if (!c->kv_dirty || c->kv_store <= 0 || c->gen || c->kv_saver || !c->h || !c->conv_id)
+        return;
+    c->kv_dirty = false;
+    c->kv_saver = kvstore_save_start(c->sess, hist_path(c->h), c->model_path, c->conv_id,
+                                     c->kv_store);
+}
+
+/* At the end: the last turn's cache, saved here if its save had not
+ * started (the conversation's id comes once the history wrote it). */
+static void kv_finish(ui_chat *c)
+{
+    kv_wait(c);
+    if (!c->kv_dirty || c->kv_store <= 0 || !c->h || !c->sess)
+        return;
+    if (!c->conv_id && c->conv_ref && c->q && hist_queue_flush(c->q, 300))
+        c->conv_id = hist_queue_conv_id(c->q, c->conv_ref);
+    char note[700];
+    if (c->conv_id &&
+        !kvstore_save(c->sess, hist_path(c->h), c->model_path, c->conv_id, c->kv_store, note,
+                      sizeof note))
+        fprintf(stderr, "chord: %s\n", note);
+    c->kv_dirty = false;
+}
+
+/* Resuming conversation c->conv_id: its saved cache, if it matches, so
+ * the next reply prefills only what the file lacks. */
+static void kv_load(ui_chat *c)
+{
+    kv_wait(c);
+    c->kv_dirty = false;
+    char path[4096], note[700];
+    if (c->kv_store <= 0 || !c->h ||
+        !kvstore_path(hist_path(c->h), c->model_path, c->conv_id, path, sizeof path) ||
+        access(path, F_OK) != 0)
+        return;
+    chord_ctx_truncate(c->ctx, 0);
+    if (c->draft_ctx) /* it held the old conversation: it starts over */
+        chord_ctx_truncate(c->draft_ctx, 0);
+    kvstore_load(c->sess, hist_path(c->h), c->model_path, c->conv_id, note, sizeof note);
+    if (note[0])
+        ui_chat_note(c, "(%s)", note);
 }
 
 /* Waits for the running reply to end, handling its last events. */
@@ -314,6 +381,7 @@ static void hist_finish(ui_chat *c)
 void ui_chat_free(ui_chat *c)
 {
     chat_finish_gen(c);
+    kv_finish(c);
     hist_finish(c);
     msgs_clear(c);
     free(c->msgs);
@@ -327,6 +395,9 @@ void ui_chat_free(ui_chat *c)
 void ui_chat_new(ui_chat *c)
 {
     chat_finish_gen(c);
+    kv_wait(c);
+    kv_pump(c);   /* the conversation left: its last turn's save */
+    c->kv_dirty = false;
     msgs_clear(c);
     chord_chat_clear(c->sess);
     c->conv_id = 0;
@@ -383,6 +454,7 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
     if (st != CHORD_OK)
         return st;
     chat_finish_gen(c);
+    kv_pump(c);   /* the conversation left: its last turn's save */
     msgs_clear(c);
     c->conv_id = hc->id;
     c->conv_ref = hc->id;
@@ -412,7 +484,10 @@ chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
         m->failed = hm->status == HIST_ERROR;
     }
     hist_conv_free(hc);
-    return session_from_msgs(c, err);
+    st = session_from_msgs(c, err);
+    if (st == CHORD_OK)
+        kv_load(c);
+    return st;
 }
 
 /* ------------------------------------------------------------------------
@@ -436,6 +511,8 @@ chord_status ui_chat_switch_model(ui_chat *c, const char *spec, chord_err *err)
         return CHORD_E_NOMEM;
     }
     chord_thinking th = chord_chat_get_thinking(c->sess);
+    kv_wait(c);   /* a save reads the context the loader frees */
+    c->kv_dirty = false;
     /* the session holds the context, which the loader frees on success */
     chord_chat_free(c->sess);
     c->sess = NULL;
@@ -600,6 +677,7 @@ static int reply_reserve(const ui_chat *c, int n_ctx)
  * the generation thread on the tokens left to prefill. */
 static chord_status chat_start(ui_chat *c, chord_err *err)
 {
+    kv_wait(c);
     int n_ctx = chord_ctx_n_ctx(c->ctx);
     const chord_token *prompt = NULL;
     int n_prompt = 0, n_reuse = 0, dropped = 0;
@@ -829,6 +907,7 @@ static void on_end(ui_chat *c, const chord_event *ev_in)
 
     chord_gen_join(c->gen);
     c->gen = NULL;
+    c->kv_dirty = true;   /* saved from the pump, off this thread */
     /* the session notes what the cache now holds; a failed reply leaves
      * the model's view with the message that asked (as in batch mode) */
     bool keep = !failed && !c->reply_lost;
@@ -878,6 +957,7 @@ bool ui_chat_pump(ui_chat *c, int timeout_ms)
     }
     uint64_t v = c->version;
     hist_watch(c);
+    kv_pump(c);
     return changed || v != c->version;
 }
 

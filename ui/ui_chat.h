@@ -83,6 +83,11 @@ struct ui_chat {
 
     int64_t conv_id;            /* 0 until the first message is written */
     int64_t conv_ref;           /* the queue's reference for it, 0 = none */
+    int64_t kv_store;           /* --kv-store (0: no saved KV caches) */
+    struct kvstore_saver *kv_saver; /* a save on its thread, reading the
+                                   context: which waits for it (kv_wait)
+                                   before it is evaluated, loaded or freed */
+    bool kv_dirty;              /* a turn ended since the last save */
     char title[256];
 
     ui_msg *msgs;

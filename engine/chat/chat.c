@@ -611,3 +611,28 @@ chord_status chat_reply_end(chord_chat *s, bool keep, chord_err *err)
     remember_reply(s, reply, len);
     return CHORD_OK;
 }
+
+chord_status chat_seed(chord_chat *s, const chord_token *kv, int n_kv, const char *sp_text,
+                       const chord_token *sp_tok, int n_sp, chord_err *err)
+{
+    chord_token *k = malloc((size_t)(n_kv ? n_kv : 1) * sizeof *k);
+    chord_token *t = malloc((size_t)(n_sp ? n_sp : 1) * sizeof *t);
+    char *txt = sp_text ? strdup(sp_text) : NULL;
+    if (!k || !t || (sp_text && !txt)) {
+        free(k);
+        free(t);
+        free(txt);
+        return oom(err);
+    }
+    memcpy(k, kv, (size_t)n_kv * sizeof *k);
+    memcpy(t, sp_tok, (size_t)n_sp * sizeof *t);
+    free(s->kv);
+    s->kv = k;
+    s->n_kv = s->cap_kv = n_kv;
+    free(s->sp_text);
+    free(s->sp_tok);
+    s->sp_text = txt;
+    s->sp_tok = t;
+    s->n_sp = txt ? n_sp : 0;
+    return CHORD_OK;
+}

@@ -102,6 +102,12 @@ bool chat_reply_token(chord_chat *s, chord_token t, const char *text, chord_stat
  * reply to the conversation, else the turn leaves it. */
 chord_status chat_reply_end(chord_chat *s, bool keep, chord_err *err);
 
+/* A saved cache put back (model_kvfile.c): the context already holds
+ * n_kv positions whose tokens are kv; sp_text / sp_tok are the last
+ * reply as the model saw it (see above; NULL / 0 for none). */
+chord_status chat_seed(chord_chat *s, const chord_token *kv, int n_kv, const char *sp_text,
+                       const chord_token *sp_tok, int n_sp, chord_err *err);
+
 /* Renders msgs with the session's template choice; *out is malloc'd. */
 chord_status chat_render(const chord_chat *s, const chord_chat_msg *v, int n, bool gen_prompt,
                          char **out, chord_err *err);

@@ -199,6 +199,21 @@ struct chord_ctx {
     char kv_desc[256];         /* what the KV cache holds (for -v) */
 };
 
+/* The KV cache a row at a time (model_ctx.c), for saving and loading it
+ * (model_kvfile.c) whatever the layout: which is 0 for K, 1 for V; a row
+ * is one position of one layer, model_ctx_kv_row_bytes long, of GGUF type
+ * model_ctx_kv_type. A layer with a ring (model_ctx_kv_ring > 0 rows)
+ * holds only the last ring positions; model_ctx_kv_ring_lo is the first
+ * position every ring still holds. model_ctx_kv_restore sets the cache's
+ * length and that bound after rows were put. */
+int model_ctx_kv_type(const chord_ctx *c, int which);
+size_t model_ctx_kv_row_bytes(const chord_ctx *c, int which);
+int model_ctx_kv_ring(const chord_ctx *c, int il);
+int model_ctx_kv_ring_lo(const chord_ctx *c);
+void model_ctx_kv_get(const chord_ctx *c, int il, int which, int pos, void *dst);
+void model_ctx_kv_put(chord_ctx *c, int il, int which, int pos, const void *src);
+void model_ctx_kv_restore(chord_ctx *c, int pos, int ring_lo);
+
 /* Runs the transformer over n (<= n_batch) tokens at positions c->pos ..
  * c->pos + n - 1, filling the KV cache there (c->pos is left to the
  * caller). logits: NULL, or n x n_vocab (all) or n_vocab (last token). */

@@ -407,3 +407,54 @@ chord_status chord_ctx_eval(chord_ctx *c, const chord_token *tokens, int n,
     pthread_mutex_unlock(&m->speed.mu);
     return CHORD_OK;
 }
+
+/* ------------------------------------------------------------------------
+ * The KV cache one row at a time, for saving and loading it
+ * (model_kvfile.c): the layout stays this file's business.
+ * ---------------------------------------------------------------------- */
+
+int model_ctx_kv_type(const chord_ctx *c, int which)
+{
+    return which ? c->kv_tv : c->kv_tk;
+}
+
+size_t model_ctx_kv_row_bytes(const chord_ctx *c, int which)
+{
+    return (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t);
+}
+
+int model_ctx_kv_ring(const chord_ctx *c, int il)
+{
+    return c->kv_ring[il];
+}
+
+int model_ctx_kv_ring_lo(const chord_ctx *c)
+{
+    return c->ring_lo;
+}
+
+/* Position pos's row of layer il in cache which (0 K, 1 V); a ring keeps
+ * position p in row p % ring. */
+static uint8_t *kv_row(const chord_ctx *c, int il, int which, int pos)
+{
+    size_t row = (size_t)(c->kv_ring[il] ? pos % c->kv_ring[il] : pos);
+    if (which)
+        return (uint8_t *)(c->vcache + c->kv_offv[il] + row * c->kv_ldv);
+    return (uint8_t *)(c->kcache + c->kv_off[il] + row * c->kv_ldk);
+}
+
+void model_ctx_kv_get(const chord_ctx *c, int il, int which, int pos, void *dst)
+{
+    memcpy(dst, kv_row(c, il, which, pos), model_ctx_kv_row_bytes(c, which));
+}
+
+void model_ctx_kv_put(chord_ctx *c, int il, int which, int pos, const void *src)
+{
+    memcpy(kv_row(c, il, which, pos), src, model_ctx_kv_row_bytes(c, which));
+}
+
+void model_ctx_kv_restore(chord_ctx *c, int pos, int ring_lo)
+{
+    c->pos = pos;
+    c->ring_lo = ring_lo;
+}

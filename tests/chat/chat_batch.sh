@@ -42,11 +42,12 @@ sys.exit(0 if got == want else "want %r\ngot  %r" % (want, got))
 PY
 
 # --- the whole conversation at once (resumed) -----------------------------
-# -c prefills the conversation's text from scratch: as many tokens as
+# -c without a saved KV cache (--kv-store 0; chat_resume tests the saved
+# one) prefills the conversation's text from scratch: as many tokens as
 # `chord chat-template` and `chord tokenize` make of it
 export XDG_DATA_HOME="$TMP/xdg"
 head -2 three.txt | "$CHORD" --batch -m "$A_MODEL" -n 8 --temp 0 --db r.db --json > r1.out 2> r1.err || fail "resume setup: $(cat r1.err)"
-tail -1 three.txt | "$CHORD" --batch -m "$A_MODEL" -n 8 --temp 0 --db r.db -c --json > r2.out 2> r2.err || fail "-c run: $(cat r2.err)"
+tail -1 three.txt | "$CHORD" --batch -m "$A_MODEL" -n 8 --temp 0 --db r.db -c --kv-store 0 --json > r2.out 2> r2.err || fail "-c run: $(cat r2.err)"
 R=$(jsum r2.out) || fail "bad json from -c"
 [ "$(field "$R" 1)" = 1 ] && [ "$(field "$R" 3)" = 0 ] || fail "-c turn: $R"
 python3 - three.txt j.sum > conv.json <<'PY' || fail "conversation json"
@@ -68,7 +69,7 @@ ntext=$("$CHORD" tokenize -m "$A_MODEL" --special -f conv.txt | wc -w)
 "$CHORD" --batch -m "$B_MODEL" "${G[@]}" --json < three.txt > bj.out || fail "b model run"
 mapfile -t BT < <(jsum bj.out)
 head -2 three.txt | "$CHORD" --batch -m "$B_MODEL" -n 8 --temp 0 --db rb.db --json > rb1.out 2> rb1.err || fail "b resume setup: $(cat rb1.err)"
-tail -1 three.txt | "$CHORD" --batch -m "$B_MODEL" -n 8 --temp 0 --db rb.db -c --json > rb2.out 2> rb2.err || fail "b -c run: $(cat rb2.err)"
+tail -1 three.txt | "$CHORD" --batch -m "$B_MODEL" -n 8 --temp 0 --db rb.db -c --kv-store 0 --json > rb2.out 2> rb2.err || fail "b -c run: $(cat rb2.err)"
 RB=$(jsum rb2.out) || fail "bad json from b -c"
 [ "$(field "$RB" 3)" = 0 ] && [ "$(field "$RB" 2)" = $(( $(field "${BT[2]}" 2) + $(field "${BT[2]}" 3) )) ] ||
     fail "b -c turn $RB is not the whole conversation of ${BT[2]} (if the b model's replies no longer re-tokenize to their tokens, pick another model here)"

@@ -52,9 +52,10 @@ assert [m["content"] for m in c["messages"] if m["role"] == "user"] == ["Hello t
 ' || fail "title or user messages"
 
 # --- -c continues the most recent conversation ----------------------------
-echo "Thanks" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$DB" -c --json > c.out 2> c.err || fail "-c: $(cat c.err)"
+echo "Thanks" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --db "$DB" -c --kv-store 0 --json > c.out 2> c.err || fail "-c: $(cat c.err)"
 jsum c.out > c.sum || fail "bad -c json"
-# the prompt holds the earlier turns: far more than "Thanks" alone
+# the prompt holds the earlier turns (prefilled: no saved KV cache with
+# --kv-store 0): far more than "Thanks" alone
 echo "Thanks" | "$CHORD" --batch -m "$A_MODEL" "${G[@]}" --system "Be brief." --no-history --json > alone.out || fail "alone"
 alone=$(field "$(jsum alone.out)" 2)
 [ "$(field "$(cat c.sum)" 2)" -gt $((alone + 20)) ] || fail "-c prefilled $(field "$(cat c.sum)" 2) tokens, \"Thanks\" alone is $alone"
@@ -102,7 +103,9 @@ echo next | "$CHORD" "${A[@]}" --db d.db -c > d.out 2> d.err || fail "resume wit
 echo first | "$CHORD" "${A[@]}" --db e.db > /dev/null 2>&1 || fail "reference setup"
 echo next | "$CHORD" "${A[@]}" --db e.db -c > e.out 2> e.err || fail "reference -c: $(cat e.err)"
 D=$(jsum d.out); E=$(jsum e.out)
-[ "$(field "$D" 2)" = "$(field "$E" 2)" ] && [ "$(reply "$D")" = "$(reply "$E")" ] ||
+# the same conversation (prefilled plus kept from each one's saved KV cache)
+[ $(( $(field "$D" 2) + $(field "$D" 3) )) = $(( $(field "$E" 2) + $(field "$E" 3) )) ] &&
+    [ "$(reply "$D")" = "$(reply "$E")" ] ||
     fail "resume did not skip the unanswered line: $D vs $E"
 
 # --- --no-history writes nothing; the default path is under XDG ---------
