@@ -79,8 +79,20 @@ void ui_picker_draw(ui_picker *p, WINDOW *w, ui_rect r)
         if (sel)
             wattrset(w, A_REVERSE);
         mvwhline(w, r.y + 1 + i, r.x, ' ', r.w);
-        ui_draw_fmt(w, r.y + 1 + i, r.x + 1, r.w - 2, "%5lld  %s  %3d msgs  %s", (long long)c->id, when,
-                    c->n_msgs, c->title ? c->title : "(untitled)");
+        /* the model's file name, without its folder and .gguf, up to a
+         * quarter of the row: which model a conversation was with */
+        const char *mn = c->model ? c->model : "?";
+        const char *sl = strrchr(mn, '/');
+        if (sl)
+            mn = sl + 1;
+        int ml = (int)strlen(mn);
+        if (ml > 5 && !strcmp(mn + ml - 5, ".gguf"))
+            ml -= 5;
+        int mw = r.w / 4 < 12 ? 12 : r.w / 4;
+        if (ml > mw)
+            ml = mw;
+        ui_draw_fmt(w, r.y + 1 + i, r.x + 1, r.w - 2, "%5lld  %s  %3d msgs  %-*.*s  %s", (long long)c->id,
+                    when, c->n_msgs, mw, ml, mn, c->title ? c->title : "(untitled)");
         wattrset(w, A_NORMAL);
     }
 }

@@ -484,6 +484,15 @@ static void draw_frame(tui *t)
         attrset(A_NORMAL);
         draw_diag(t, 0, 1, x + 1, W - x - 2, ch);
     }
+    if (t->picker.open || t->models.open) {
+        /* a list over the whole inside: the split's junctions and the
+         * panes' title would point at lines no longer there */
+        attrset(ui_style_attr(UI_S_BORDER));
+        hline_at(0, 1, W - 2);
+        hline_at(ch + 1, 1, W - 2);
+        attrset(A_NORMAL);
+        border_title(0, 2, W - 5, title, UI_S_TITLE);
+    }
     if (t->picker.open)
         ui_picker_draw(&t->picker, stdscr, (ui_rect){1, 1, ch, W - 2});
     if (t->models.open)

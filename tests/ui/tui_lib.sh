@@ -52,7 +52,10 @@ start() {
         echo "sleep 600"
     } > "$TMP/run.sh"
     T kill-session -t chord 2>/dev/null
-    T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh" \
+    # killing the last session ends the server: a new-session at that
+    # moment can reach the server that is leaving, so it tries again
+    T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh" 2>/dev/null \
+        || { sleep 0.5; T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh"; } \
         || fail "cannot start tmux"
     wait_for 'Ctrl-D quit' 30 || die "chord did not show its screen"
 }

@@ -6,10 +6,12 @@
 # stdout keeps only the reply); a reply cut by
 # a full context says what happens next (the oldest turns leave the
 # model's view, the chat goes on) instead of asking for /new. In the TUI,
-# Tab with several candidates lists them.
+# Tab with several candidates lists them; F2 at 60x20 re-wraps the chat;
+# the too-small notice fits and takes no input; /history names each
+# conversation's model and leaves no stray border junction.
 . "$CHORD_TESTS/common/lib.sh"
 . "$CHORD_TESTS/ui/tui_lib.sh"
-M="$TMP/l.gguf"
+M="$TMP/tiny-llama.gguf"
 "$CHORD" synth --arch llama --dim 64 --layers 2 --heads 4 --kv-heads 2 --ffn 128 \
     --vocab 512 --type Q8_0 -o "$M" > /dev/null 2>&1 || fail "synth"
 
@@ -56,9 +58,12 @@ T resize-window -t chord -x 60 -y 20
 wait_cmd 5 eval 'screen | sed -n 20p | grep -qE "^└.*┘$"' || die "no 60x20 frame"
 T send-keys -t chord "/clear" Enter
 T send-keys -t chord "tell" Enter
+wait_for 'you +tell' 5 || die "the message is not shown at 60x20"
+wait_cmd 10 eval '[ -n "$(reply_text)" ]' || die "no reply at 60x20"
 idle
+settled() { a=$(reply_text); sleep 0.3; [ "$a" = "$(reply_text)" ]; }
+wait_cmd 5 settled || die "the reply did not settle"
 full=$(reply_text)
-[ -n "$full" ] || die "no reply at 60x20"
 T send-keys -t chord F2
 wait_for 'layers' 5 || die "F2 does not show the diagnostics at 60x20"
 wait_cmd 5 eval '[ "$(reply_text)" = "$full" ]' || die "with F2 at 60x20 the reply reads '$(reply_text)', not '$full'"
@@ -74,6 +79,21 @@ sleep 0.5
 T resize-window -t chord -x 120 -y 40
 wait_for 'Ctrl-D quit' 5 || die "no frame back at 120x40"
 shows 'blind words' && die "a line typed on the too-small screen was taken"
+T send-keys -t chord C-d
+check_exit
+
+# the /history list: each conversation's model, and no border junction left
+# pointing at the hidden split line (panes beside the chat at 120x40)
+DB="$TMP/h.db"
+echo "first words" | "$CHORD" --batch -m "$M" -n 2 --temp 0 --db "$DB" > /dev/null || fail "batch"
+start -m "$M" --db "$DB" -n 2 --temp 0
+shows '┬' || die "no split junction to begin with"
+T send-keys -t chord "/history" Enter
+wait_for 'history: 1 conversations' 5 || die "/history did not open"
+shows '^│ +1  [0-9-]+ [0-9:]+ +2 msgs  tiny-llama +first words' || die "the list does not name the model"
+screen | grep -qE '[┬┴]' && die "a border junction is left over the list"
+T send-keys -t chord Escape
+wait_for '┬' 5 || die "the split is not back after the list"
 T send-keys -t chord C-d
 check_exit
 exit 0
