@@ -124,50 +124,85 @@ static void deq_v(int vt, const uint8_t *v, int hd, float *out)
     }
 }
 
+/* exp(x) for x <= 0 (kern_attn_q.h): 0 below -87 (and for -inf), else
+ * 2^n * p(f) with n = rint(x log2 e), f = x - n ln 2 in two steps, p the
+ * degree-6 Taylor polynomial by Horner in fused multiply-adds; within 3
+ * ulps of expf, and the same operations lane by lane in the SIMD twins. */
+float kern_attnq_exp(float x)
+{
+    if (!(x >= -87.0f))
+        return 0.0f;
+    float n = rintf(x * 1.44269504f);
+    float f = fmaf(n, -0.693145752f, x);
+    f = fmaf(n, -1.42860677e-6f, f);
+    float p = 1.0f / 720;
+    p = fmaf(p, f, 1.0f / 120);
+    p = fmaf(p, f, 1.0f / 24);
+    p = fmaf(p, f, 1.0f / 6);
+    p = fmaf(p, f, 0.5f);
+    p = fmaf(p, f, 1.0f);
+    p = fmaf(p, f, 1.0f);
+    uint32_t bits = (uint32_t)((int)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, 4);
+    return p * two_n;
+}
+
 static void head_scalar(const float *q, int hd, const kern_attnq_span *sp, float sink_in,
                         bool has_sink, uint8_t *qbuf, float *acc, float *out)
 {
-    enum { MAX_HD = 1024 };
-    float vrow[MAX_HD];
-    uint16_t *acc16 = (uint16_t *)acc;
-    bool v16 = sp->vt == QT_F16;
+    enum { MAX_HD = 1024, T = KERN_ATTNQ_TILE };
+    float vrow[MAX_HD], s[T], w[T];
     kern_attnq_prep_q(sp->kt, q, hd, qbuf);
-    for (int d = 0; d < hd; d++) {
-        if (v16)
-            acc16[d] = 0;
-        else
-            acc[d] = 0;
-    }
+    for (int d = 0; d < hd; d++)
+        acc[d] = 0;
     float mx = -INFINITY, sum = 0;
-    for (int p = sp->lo; p < sp->hi; p++) {
-        size_t row = (size_t)(sp->ring ? p % sp->ring : p);
-        const uint8_t *kr = sp->k + row * sp->ldk, *vr = sp->v + row * sp->ldv;
-        float s = sp->kt == QT_F16 ? dot_f16(kr, (const uint16_t *)qbuf, hd) : dot_q(sp->kt, kr, qbuf, hd);
-        s *= sp->scale;
-        if (sp->softcap > 0)
-            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > mx) {
-            ms = expf(mx - s);
-            mx = s;
-            for (int d = 0; d < hd; d++) {
-                if (v16)
-                    acc16[d] = quant_f32_to_f16(quant_f16_to_f32(acc16[d]) * ms);
-                else
-                    acc[d] = acc[d] * ms;
+    for (int p0 = sp->lo; p0 < sp->hi; p0 += T) {
+        int nt = sp->hi - p0 < T ? sp->hi - p0 : T;
+        float tm = -INFINITY;
+        for (int i = 0; i < T; i++) {
+            if (i >= nt) {
+                s[i] = -INFINITY;
+                continue;
             }
-        } else {
-            vs = expf(s - mx);
+            int p = p0 + i;
+            const uint8_t *kr = sp->k + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldk;
+            float x = sp->kt == QT_F16 ? dot_f16(kr, (const uint16_t *)qbuf, hd) : dot_q(sp->kt, kr, qbuf, hd);
+            x *= sp->scale;
+            if (sp->softcap > 0)
+                x = tanhf(x * (1.0f / sp->softcap)) * sp->softcap;
+            s[i] = x;
+            if (x > tm)
+                tm = x;
         }
-        if (v16) {
+        if (tm > mx) {
+            float ms = expf(mx - tm);
+            mx = tm;
             for (int d = 0; d < hd; d++)
-                acc16[d] = quant_f32_to_f16(fmaf(h2f(vr + 2 * (size_t)d), vs, quant_f16_to_f32(acc16[d])));
-        } else {
-            deq_v(sp->vt, vr, hd, vrow);
-            for (int d = 0; d < hd; d++)
-                acc[d] = fmaf(vrow[d], vs, acc[d]);
+                acc[d] *= ms;
+            sum *= ms;
         }
-        sum = sum * ms + vs;
+        for (int i = 0; i < T; i++)
+            w[i] = kern_attnq_exp(s[i] - mx);
+        /* the tile's sum folded as sixteen lanes are: halves, pairwise */
+        float r[16];
+        for (int l = 0; l < 16; l++)
+            r[l] = w[l] + w[l + 16];
+        for (int h = 8; h >= 1; h /= 2)
+            for (int l = 0; l < h; l++)
+                r[l] = r[l] + r[l + h];
+        sum += r[0];
+        for (int i = 0; i < nt; i++) {
+            int p = p0 + i;
+            const uint8_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
+            if (sp->vt == QT_F16)
+                for (int d = 0; d < hd; d++)
+                    vrow[d] = h2f(vr + 2 * (size_t)d);
+            else
+                deq_v(sp->vt, vr, hd, vrow);
+            for (int d = 0; d < hd; d++)
+                acc[d] = fmaf(vrow[d], w[i], acc[d]);
+        }
     }
     float ms = 1.0f;
     if (has_sink) {
@@ -180,7 +215,7 @@ static void head_scalar(const float *q, int hd, const kern_attnq_span *sp, float
     }
     float inv = sum > 0 ? 1.0f / sum : 0.0f;
     for (int d = 0; d < hd; d++)
-        out[d] = (v16 ? quant_f16_to_f32(acc16[d]) : acc[d]) * ms * inv;
+        out[d] = acc[d] * ms * inv;
 }
 
 void kern_attnq_scalar(const float *q, int n_grp, int hd, const kern_attnq_span *sp, void *tmp,

@@ -3,17 +3,23 @@
  * stored quantized (Q8_0, Q4_0: llama.cpp's --cache-type-k/-v), or F16
  * beside a quantized other half.
  *
- * Numerics (the reference's flash-attention kernel for such caches): the
- * query is converted to the key type's dot-product partner (F16 for F16
- * keys, Q8_0 blocks of 32 for Q8_0 and Q4_0 keys); each score is that
- * dot product (Q8_0/Q4_0: exact integer sums per block of 32, then
- * sum += isum * (d_k * d_q) in float, block after block), times scale,
- * soft-capped if asked; an online softmax over the positions in order;
- * F16 values accumulate in an F16 vector exactly as kern_attn_head does,
- * quantized values are dequantized (d * q, exact in float) and accumulate
- * in a float vector (acc = acc * ms on a new maximum, then fmaf(v, w,
- * acc)). The SIMD twins do the same operations in the same order per
- * query head, so every level gives the same bits (tests/kern/attn_q_test).
+ * Numerics: the query is converted to the key type's dot-product partner
+ * as the reference engine does (F16 for F16 keys, Q8_0 blocks of 32 for
+ * Q8_0 and Q4_0 keys); each score is that dot product (Q8_0/Q4_0: exact
+ * integer sums per block of 32, then sum += isum * (d_k * d_q) in float,
+ * block after block; F16: kern_attn_head's), times scale, soft-capped if
+ * asked. The softmax runs online over tiles of KERN_ATTNQ_TILE positions
+ * (from the span's first): a tile's scores, its maximum (a new running
+ * maximum rescales the float accumulator and the sum by expf of the
+ * difference), its weights kern_attnq_exp(score - max), their sum folded
+ * as sixteen lanes are (halves, then pairwise) and added to the running
+ * sum, and each value row (dequantized exactly: d * q, or F16) added as
+ * acc = fmaf(v, w, acc) in position order. Not the reference's
+ * position-by-position F16 accumulation (kern_attn_head): a tile's scores
+ * and weights are independent, so the SIMD twins compute them side by
+ * side; the tiles depend only on the span, not on threads. The twins do
+ * the same operations in the same order, so every level gives the same
+ * bits (tests/kern/attn_q_test.c).
  */
 #ifndef CHORD_KERN_ATTN_Q_H
 #define CHORD_KERN_ATTN_Q_H
@@ -52,6 +58,11 @@ void kern_attnq_avx2(const float *q, int n_grp, int hd, const kern_attnq_span *s
 /* AVX-512 (F, BW, VL, VNNI) CPU; hd a multiple of 32 */
 void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp,
                        float *out);
+
+#define KERN_ATTNQ_TILE 32
+
+/* exp(x) for x <= 0 as the tiles weigh their positions (see above). */
+float kern_attnq_exp(float x);
 
 /* Bytes of one row of n elements of KV type t (QT_F16, QT_Q8_0, QT_Q4_0). */
 size_t kern_kv_row_bytes(int t, int n);

@@ -2,9 +2,10 @@
  * kern_attn_q_avx2.c - the AVX2/F16C twin of kern_attnq_scalar: per query
  * head the same operations in the same order (integer block sums are
  * exact whatever the order; the float steps are the scalar's, lane by
- * lane), so the bits are the scalar ones. The positions are walked in
- * chunks, all the group's heads over a chunk before the next, so a chunk
- * of keys and values is read from memory once for the whole group.
+ * lane; the tile's exponentials eight lanes at a time), so the bits are
+ * the scalar ones. All the group's heads take a tile of positions before
+ * the next, so a tile of keys and values is read from memory once for the
+ * whole group.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -12,8 +13,6 @@
 
 #include "kern/kern_attn_q.h"
 #include "quant/quant_types.h"
-
-#define CHUNK 64
 
 static size_t al64(size_t n)
 {
@@ -111,58 +110,89 @@ static inline void mad_vq(int vt, const uint8_t *v, int hd, float w, float *acc)
     }
 }
 
+/* kern_attnq_exp on eight lanes: the scalar's operations lane by lane */
+static inline __m256 exp8(__m256 x)
+{
+    __m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 f = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693145752f), x);
+    f = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.42860677e-6f), f);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(ok, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
 typedef struct head_state {
     uint8_t *qbuf;
     float *acc;
     float *mx, *sum;
 } head_state;
 
-static void head_chunk(const kern_attnq_span *sp, int hd, int p0, int p1, head_state *hs)
+/* One tile of positions p0..p0+nt-1 for one head (kern_attn_q.h). */
+static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_state *hs)
 {
-    enum { MAX_HD = 512 };
+    enum { MAX_HD = 512, T = KERN_ATTNQ_TILE };
     __m256 qf[MAX_HD / 8];
-    bool v16 = sp->vt == QT_F16, k16 = sp->kt == QT_F16;
-    uint16_t *acc16 = (uint16_t *)hs->acc;
+    float s[T], w[T];
+    bool k16 = sp->kt == QT_F16;
     if (k16)
         for (int d = 0; d < hd; d += 8)
             qf[d / 8] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hs->qbuf + 2 * (size_t)d)));
-    float mx = *hs->mx, sum = *hs->sum;
-    for (int p = p0; p < p1; p++) {
-        size_t row = (size_t)(sp->ring ? p % sp->ring : p);
-        const uint8_t *kr = sp->k + row * sp->ldk, *vr = sp->v + row * sp->ldv;
-        float s = k16 ? dot_f16(kr, qf, hd) : dot_q(sp->kt, kr, hs->qbuf, hd);
-        s *= sp->scale;
+    float mx = *hs->mx, tm = -INFINITY;
+    for (int i = 0; i < T; i++) {
+        if (i >= nt) {
+            s[i] = -INFINITY;
+            continue;
+        }
+        int p = p0 + i;
+        const uint8_t *kr = sp->k + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldk;
+        float x = k16 ? dot_f16(kr, qf, hd) : dot_q(sp->kt, kr, hs->qbuf, hd);
+        x *= sp->scale;
         if (sp->softcap > 0)
-            s = tanhf(s * (1.0f / sp->softcap)) * sp->softcap;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > mx) {
-            ms = expf(mx - s);
-            mx = s;
-            __m256 m = _mm256_set1_ps(ms);
+            x = tanhf(x * (1.0f / sp->softcap)) * sp->softcap;
+        s[i] = x;
+        if (x > tm)
+            tm = x;
+    }
+    float sum = *hs->sum;
+    if (tm > mx) {
+        float ms = expf(mx - tm);
+        mx = tm;
+        __m256 m = _mm256_set1_ps(ms);
+        for (int d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(hs->acc + d, _mm256_mul_ps(_mm256_loadu_ps(hs->acc + d), m));
+        sum *= ms;
+    }
+    __m256 mv = _mm256_set1_ps(mx), wv[4];
+    for (int j = 0; j < 4; j++) {
+        wv[j] = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * j), mv));
+        _mm256_storeu_ps(w + 8 * j, wv[j]);
+    }
+    /* lanes l and l + 16, then halves, then pairwise: the scalar's fold */
+    __m256 r8 = _mm256_add_ps(_mm256_add_ps(wv[0], wv[2]), _mm256_add_ps(wv[1], wv[3]));
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    __m128 r1 = _mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1));
+    sum += _mm_cvtss_f32(r1);
+    for (int i = 0; i < nt; i++) {
+        int p = p0 + i;
+        const uint8_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
+        if (sp->vt == QT_F16) {
+            __m256 wb = _mm256_set1_ps(w[i]);
             for (int d = 0; d < hd; d += 8) {
-                if (v16) {
-                    __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc16 + d)));
-                    _mm_storeu_si128((__m128i *)(acc16 + d),
-                                     _mm256_cvtps_ph(_mm256_mul_ps(a, m), _MM_FROUND_TO_NEAREST_INT));
-                } else {
-                    _mm256_storeu_ps(hs->acc + d, _mm256_mul_ps(_mm256_loadu_ps(hs->acc + d), m));
-                }
-            }
-        } else {
-            vs = expf(s - mx);
-        }
-        if (v16) {
-            __m256 w = _mm256_set1_ps(vs);
-            for (int d = 0; d < hd; d += 8) {
-                __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc16 + d)));
                 __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + 2 * (size_t)d)));
-                _mm_storeu_si128((__m128i *)(acc16 + d),
-                                 _mm256_cvtps_ph(_mm256_fmadd_ps(vv, w, a), _MM_FROUND_TO_NEAREST_INT));
+                _mm256_storeu_ps(hs->acc + d, _mm256_fmadd_ps(vv, wb, _mm256_loadu_ps(hs->acc + d)));
             }
         } else {
-            mad_vq(sp->vt, vr, hd, vs, hs->acc);
+            mad_vq(sp->vt, vr, hd, w[i], hs->acc);
         }
-        sum = sum * ms + vs;
     }
     *hs->mx = mx;
     *hs->sum = sum;
@@ -190,12 +220,13 @@ void kern_attnq_avx2(const float *q, int n_grp, int hd, const kern_attnq_span *s
         *hs[h].mx = -INFINITY;
         *hs[h].sum = 0;
     }
-    for (int p0 = sp->lo; p0 < sp->hi; p0 += CHUNK) {
-        int p1 = sp->hi - p0 < CHUNK ? sp->hi : p0 + CHUNK;
+    /* a tile of keys and values for every head of the group before the
+     * next: read from memory once, then from the first level cache */
+    for (int p0 = sp->lo; p0 < sp->hi; p0 += KERN_ATTNQ_TILE) {
+        int nt = sp->hi - p0 < KERN_ATTNQ_TILE ? sp->hi - p0 : KERN_ATTNQ_TILE;
         for (int h = 0; h < n_grp; h++)
-            head_chunk(sp, hd, p0, p1, &hs[h]);
+            head_tile(sp, hd, p0, nt, &hs[h]);
     }
-    bool v16 = sp->vt == QT_F16;
     for (int h = 0; h < n_grp; h++) {
         float mx = *hs[h].mx, sum = *hs[h].sum, ms = 1.0f;
         if (sp->sinks) {
@@ -207,12 +238,9 @@ void kern_attnq_avx2(const float *q, int n_grp, int hd, const kern_attnq_span *s
             sum = sum * ms + vs;
         }
         float inv = sum > 0 ? 1.0f / sum : 0.0f;
-        __m256 mv = _mm256_set1_ps(ms), iv = _mm256_set1_ps(inv);
+        __m256 msv = _mm256_set1_ps(ms), iv = _mm256_set1_ps(inv);
         float *o = out + (size_t)h * hd;
-        for (int d = 0; d < hd; d += 8) {
-            __m256 a = v16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((uint16_t *)hs[h].acc + d)))
-                           : _mm256_loadu_ps(hs[h].acc + d);
-            _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_mul_ps(a, mv), iv));
-        }
+        for (int d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(hs[h].acc + d), msv), iv));
     }
 }
