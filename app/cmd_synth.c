@@ -41,7 +41,7 @@ static void usage(FILE *f)
           "              per layer) instead of uniform; 0.8 resembles Qwen3-30B-A3B\n"
           "--fast  quantize a pool of random blocks per tensor once and fill the rows\n"
           "        with blocks drawn from it (valid blocks, same statistics, written\n"
-          "        at disk speed: for models of tens of GB)\n", f);
+          "        at disk speed: for models of tens of GiB)\n", f);
 }
 
 /* A whole-string unsigned 64-bit number. */

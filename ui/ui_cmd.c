@@ -250,11 +250,16 @@ static int cmd_stats(ui_chat *c)
     ui_chat_note(c, "context %d / %d; layers %d (%s), resident %d, slots %d, prefetch %d",
                  st.ctx_used, st.ctx_size, st.n_layer,
                  st.streaming ? "streaming" : "all resident", st.n_resident, st.n_slots, st.prefetch_distance);
-    if (st.streaming)
-        ui_chat_note(c, "prefetch: hits %llu, stalls %llu (%.0f ms), evictions %llu, read %.1f MB (%.0f MB/s)",
+    char b1[32], b2[32];
+    if (st.streaming) {
+        ui_fmt_bytes((double)st.bytes_read, b1, sizeof b1);
+        ui_chat_note(c, "prefetch: hits %llu, stalls %llu (%.0f ms), evictions %llu, read %s (%.0f MB/s)",
                      (unsigned long long)st.hits, (unsigned long long)st.stalls, st.stall_ms,
-                     (unsigned long long)st.evictions, st.bytes_read / 1e6, st.read_mb_s);
-    ui_chat_note(c, "memory: %.1f / %.1f MB of the budget", st.budget_used_bytes / 1e6, st.budget_bytes / 1e6);
+                     (unsigned long long)st.evictions, b1, st.read_mb_s);
+    }
+    ui_fmt_bytes((double)st.budget_used_bytes, b1, sizeof b1);
+    ui_fmt_bytes((double)st.budget_bytes, b2, sizeof b2);
+    ui_chat_note(c, "memory: %s / %s of the budget", b1, b2);
     char hl[700];
     ui_chat_hist_line(c, hl, sizeof hl);
     ui_chat_note(c, "%s", hl);
@@ -262,9 +267,10 @@ static int cmd_stats(ui_chat *c)
         hist_stats hs;
         chord_err err;
         if (hist_stats_get(c->h, &hs, &err) == CHORD_OK) {
-            ui_chat_note(c, "history: %lld conversations, %lld messages, %lld tokens, %.1f MB (%s)",
+            ui_fmt_bytes((double)hs.db_bytes, b1, sizeof b1);
+            ui_chat_note(c, "history: %lld conversations, %lld messages, %lld tokens, %s (%s)",
                          (long long)hs.n_convs, (long long)hs.n_msgs,
-                         (long long)(hs.n_prompt_tokens + hs.n_gen_tokens), hs.db_bytes / 1e6,
+                         (long long)(hs.n_prompt_tokens + hs.n_gen_tokens), b1,
                          hist_path(c->h));
             hist_stats_free(&hs);
         } else {

@@ -245,13 +245,26 @@ static int prefetch_rows(const ui_pane *p, int width)
     return ((const prefetch_pane *)p)->st.streaming ? 5 : 2;
 }
 
+/* "0.4 / 1.2 MiB" or "1.25 / 3.40 GiB": one unit, the larger one's, so
+ * the line stays short in the narrow column. */
+static void two_sizes(double a, double b, char *out, size_t cap)
+{
+    const double mib = 1024.0 * 1024, gib = mib * 1024;
+    if (b >= gib)
+        snprintf(out, cap, "%.2f / %.2f GiB", a / gib, b / gib);
+    else
+        snprintf(out, cap, "%.1f / %.1f MiB", a / mib, b / mib);
+}
+
 static void prefetch_draw(const ui_pane *p, WINDOW *w, ui_rect r)
 {
     const prefetch_pane *pp = (const prefetch_pane *)p;
     const chord_stats *st = &pp->st;
     if (!st->streaming) {
         ui_draw_fmt(w, r.y, r.x, r.w, "all layers resident");
-        ui_draw_fmt(w, r.y + 1, r.x, r.w, "read %.1f MB", st->bytes_read / 1e6);
+        char rb[32];
+        ui_fmt_bytes((double)st->bytes_read, rb, sizeof rb);
+        ui_draw_fmt(w, r.y + 1, r.x, r.w, "read %s", rb);
         return;
     }
     uint64_t acq = st->hits + st->stalls;
@@ -321,7 +334,9 @@ static void speed_draw(const ui_pane *p, WINDOW *w, ui_rect r)
     }
     ui_draw_fmt(w, r.y + 2, r.x, r.w, "first token %.0f ms", sp->ttft_ms);
     ui_draw_fmt(w, r.y + 3, r.x, r.w, "ctx  %d / %d", sp->ctx_used, sp->ctx_size);
-    ui_draw_fmt(w, r.y + 4, r.x, r.w, "mem  %.1f / %.1f MB budget", sp->mem_used / 1e6, sp->mem_budget / 1e6);
+    char mb[48];
+    two_sizes((double)sp->mem_used, (double)sp->mem_budget, mb, sizeof mb);
+    ui_draw_fmt(w, r.y + 4, r.x, r.w, "mem  %s budget", mb);
     if (sp->n_drafted > 0 && r.h > 5)
         ui_draw_fmt(w, r.y + 5, r.x, r.w, "draft %d / %d kept (%.0f%%)", sp->n_accepted, sp->n_drafted,
                     100.0 * sp->n_accepted / sp->n_drafted);

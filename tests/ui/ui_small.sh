@@ -24,6 +24,13 @@ echo "$out" | grep -q 'cut at' && fail "piped, the REPL's stdout got the cut mar
 [ "$(echo "$out" | grep -c '^sampling: greedy; n unlimited$')" = 2 ] \
     || fail "/set n 0 and /set n -1 are not 'unlimited': $out"
 
+# sizes in binary units (rates stay MB/s)
+out=$(printf 'hi\n/stats\n/model\n' | "$CHORD" -m "$M" --no-tui --no-history -n 2 --temp 0 2>&1) || fail "/stats: $out"
+echo "$out" | grep -qE '^memory: [0-9.]+ (KiB|MiB|GiB) / [0-9.]+ (KiB|MiB|GiB) of the budget$' \
+    || fail "/stats memory line not in binary units: $out"
+echo "$out" | grep -qE '^file .*\([0-9.]+ (KiB|MiB|GiB)\)' || fail "/model size not in binary units: $out"
+echo "$out" | grep -qE '[0-9] [KMG]B([^/]|$)' && fail "a size in decimal units: $out"
+
 # --batch: stdout is the reply alone; -v says it was cut
 echo hi | "$CHORD" --batch -m "$M" --no-history -n 4 --temp 0 -v > "$TMP/out" 2> "$TMP/err" || fail "batch"
 grep -q "turn 1's reply was cut at -n 4" "$TMP/err" || fail "batch -v does not say the cut: $(cat "$TMP/err")"
