@@ -77,6 +77,17 @@ nomem:
                    n_threads, max_tok, max_in);
 }
 
+/* Whether type's blocked GEMM gives quant_vec_dot's bits at the level in
+ * use: everywhere but the AVX-512 kernels that repeat the scalar dot's
+ * float order (Q8_0 and the types run through it or like it; quant.h). */
+static bool qgemm_decode_bits(int type)
+{
+    if (strcmp(quant_simd_name(), "avx512") != 0)
+        return true;
+    return type != QT_Q8_0 && type != QT_IQ4_NL && type != QT_MXFP4 && type != QT_Q5_0 &&
+           type != QT_Q4_1 && type != QT_Q5_1;
+}
+
 void kern_ws_set_decode_bits(kern_ws *ws, bool on)
 {
     if (ws)
@@ -411,8 +422,8 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
         quant_quantize_row(at, x + (size_t)t * w->n_in, ws->act + (size_t)t * j.act_bytes, w->n_in);
     bool small = (size_t)w->n_out * (size_t)w->n_in * (size_t)n_tok < KERN_PARALLEL_MIN_MACS;
     if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type) || ws->decode_bits) {
-        j.qgemm = !ws->decode_bits && !kern_gemm_type(w->type) &&
-                  n_tok >= kern_qgemm_min_tok(w->type) && quant_gemm_has(w->type);
+        j.qgemm = !kern_gemm_type(w->type) && n_tok >= kern_qgemm_min_tok(w->type) &&
+                  quant_gemm_has(w->type) && (!ws->decode_bits || qgemm_decode_bits(w->type));
         if (small)
             mm_dot_job(&j, 0, 1);
         else

@@ -52,11 +52,12 @@ typedef struct kern_ws kern_ws;
 chord_status kern_ws_new(int n_threads, int max_tok, int max_in, kern_ws **out,
                          chord_err *err);
 void kern_ws_free(kern_ws *ws);
-/* on: kern_matmul runs batches through the dot products one token at a
- * time (no quant_gemm, no sgemm), which give every token exactly the bits
- * of a one-token call; the GEMMs agree with them only up to float
- * summation order (Q8_0 on AVX-512, float weights from KERN_GEMM_MIN_TOK
- * tokens). For speculative decoding's check batch. */
+/* on: kern_matmul gives every token of a batch exactly the bits of a
+ * one-token call: the GEMMs that agree with the dot products only up to
+ * float summation order (sgemm for float weights from KERN_GEMM_MIN_TOK
+ * tokens; on AVX-512 the Q8_0-like quant_gemm kernels, see quant.h) give
+ * way to the dot products, one token at a time; the k-quants' GEMMs give
+ * the dots' bits and stay. For speculative decoding's check batch. */
 void kern_ws_set_decode_bits(kern_ws *ws, bool on);
 
 /* y[t * ldy + o] = sum_i W[o][i] * x[t * n_in + i] for t < n_tok (<= max_tok),
