@@ -11,6 +11,7 @@
  * Chat mode (without --raw) is app/batch_chat.c.
  */
 #include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,27 @@ static char *read_stdin(size_t *len)
     return buf;
 }
 
+/* An error: one line on stderr, and with --json an error event on stdout
+ * too, so a reader of the events learns why the run ended. */
+static void raw_error(const chord_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void raw_error(const chord_opts *o, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    app_error("%s", msg);
+    if (!o->json)
+        return;
+    char *q = chord_json_quote(msg, strlen(msg));
+    char buf[1400];
+    int n = snprintf(buf, sizeof buf, "{\"event\":\"error\",\"message\":%s}\n", q ? q : "\"\"");
+    free(q);
+    if (n > 0)
+        app_stdout_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
 /* The prompt as tokens: --prompt-tokens as given, else -p or stdin
  * tokenized (BOS as the model asks, special tokens not parsed). Returns the
  * count (> 0) or -1 after printing the problem. */
@@ -59,7 +81,7 @@ static int prompt_tokens(const chord_opts *o, const chord_model *m, chord_token 
     if (o->prompt_tokens) {
         int n = opts_parse_token_list(o->prompt_tokens, out);
         if (n <= 0) {
-            app_error("--prompt-tokens: expected token ids such as \"1 2 3\"");
+            raw_error(o, "--prompt-tokens: expected token ids such as \"1 2 3\"");
             return -1;
         }
         return n;
@@ -69,7 +91,7 @@ static int prompt_tokens(const chord_opts *o, const chord_model *m, chord_token 
     if (o->prompt) {
         len = strlen(o->prompt);
     } else if (!(text = read_stdin(&len))) {
-        app_error("cannot read the prompt from stdin: %m");
+        raw_error(o, "cannot read the prompt from stdin: %m");
         return -1;
     }
     const char *src = o->prompt ? o->prompt : text;
@@ -81,12 +103,12 @@ static int prompt_tokens(const chord_opts *o, const chord_model *m, chord_token 
         need = chord_tokenize(m, src, len, bos, false, toks, need, &err);
     free(text);
     if (need < 0) {
-        app_error("%s", err.msg);
+        raw_error(o, "%s", err.msg);
         free(toks);
         return -1;
     }
     if (need == 0 || !toks) {
-        app_error(need == 0 ? "the prompt is empty" : "out of memory tokenizing the prompt");
+        raw_error(o, need == 0 ? "the prompt is empty" : "out of memory tokenizing the prompt");
         free(toks);
         return -1;
     }
@@ -163,7 +185,7 @@ int mode_batch(const chord_opts *o)
     if (app_draft_budget(o, &mp) != 0)
         goto out;
     if (chord_model_load(o->model, &mp, &m, &err) != CHORD_OK) {
-        app_error("%s", err.msg);
+        raw_error(o, "%s", err.msg);
         goto out;
     }
     if (o->verbose)
@@ -173,7 +195,7 @@ int mode_batch(const chord_opts *o)
         goto out;
     chord_ctx_params cp = opts_ctx_params(o);
     if (chord_ctx_new(m, &cp, &c, &err) != CHORD_OK) {
-        app_error("%s", err.msg);
+        raw_error(o, "%s", err.msg);
         goto out;
     }
     if (o->verbose)
@@ -189,7 +211,7 @@ int mode_batch(const chord_opts *o)
     };
     app_draft_params(o, &d, &gp);
     if (chord_gen_start(c, &gp, &g, &err) != CHORD_OK) {
-        app_error("%s", err.msg);
+        raw_error(o, "%s", err.msg);
         goto out;
     }
     bool first = true, open = true;
@@ -198,7 +220,7 @@ int mode_batch(const chord_opts *o)
         if (!chord_gen_next(g, &ev, -1))
             continue;
         if (ev.kind == CHORD_EV_ERROR) {
-            app_error("%s", ev.message);
+            raw_error(o, "%s", ev.message);
             break;
         }
         if (open && !print_event(o, &ev, &first)) {
