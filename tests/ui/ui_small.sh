@@ -45,6 +45,19 @@ echo "$out" | grep -q "context full at 128 tokens: the reply was cut here; the n
 echo "$out" | grep -q '/new starts a fresh' && fail "the old note is back: $out"
 [ "$(echo "$out" | grep -c 'context full at')" = 2 ] || fail "the second turn did not run: $out"
 
+# a message far longer than the context is refused from its first bytes,
+# without tokenizing all of it; the next one is answered
+python3 -c "print('word ' * 400000)" > "$TMP/big.txt"
+echo hi >> "$TMP/big.txt"
+out=$(timeout 20 "$CHORD" -m "$M" --no-tui --no-history --ctx 128 -n 2 --temp 0 < "$TMP/big.txt" 2>&1) \
+    || fail "REPL with a long line: $out"
+echo "$out" | grep -q '^chord: message not sent: 2000000 bytes, and its first 1024 already make [0-9]* tokens but the context holds 128 (--ctx)$' \
+    || fail "the long line was not refused as it should: $(echo "$out" | cut -c1-300)"
+out=$(timeout 20 "$CHORD" --batch -m "$M" --no-history --ctx 128 -n 2 --temp 0 --json < "$TMP/big.txt" 2>/dev/null)
+echo "$out" | head -1 | grep -q '^{"event":"error","turn":1,"message":"message not sent: 2000000 bytes' \
+    || fail "batch: the long line was not refused: $(echo "$out" | cut -c1-300)"
+echo "$out" | grep -q '"event":"done","turn":2' || fail "batch: the turn after the long line did not run"
+
 # the TUI: the marker after the reply
 start -m "$M" --no-history -n 3 --temp 0
 T send-keys -t chord "hello" Enter
