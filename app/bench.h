@@ -162,6 +162,12 @@ void bench_rss(int64_t *rss_kb, int64_t *hwm_kb);
 void bench_reset_hwm(void);
 
 void bench_print_text(const bench_opts *o, const bench_result *r);
+
+/* What the bench is doing, on one stderr line rewritten in place, when
+ * stderr is a terminal (a run takes minutes; nothing when piped). */
+void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Clears that line before the report. */
+void bench_progress_end(void);
 void bench_print_json(const bench_opts *o, const bench_result *r);
 
 #endif

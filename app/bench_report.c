@@ -210,6 +210,21 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
     if (r->have_tok)
         printf("tokenizer  %.2f MB/s (%zu bytes -> %d tokens in %.3f s)\n", r->tok_mb_s,
                r->tok_bytes, r->tok_tokens, r->tok_seconds);
+    /* what each bound above means, one line each */
+    printf("bounds   the speed no run can pass on this machine, and why:\n");
+    if (r->have_resident) {
+        printf("  %-16s all the prompt's multiply-adds at the measured %s peak (compute limits a prompt)\n",
+               float_path(r) ? "sgemm bound" : "int8 bound", float_path(r) ? "sgemm" : "int8");
+    }
+    printf("  %-16s every weight a token uses read once at the measured memory speed (memory "
+           "limits generation)\n", "bandwidth bound");
+    if (r->have_stream) {
+        printf("  %-16s the bytes streamed per token copied at the measured memcpy speed\n",
+               "copy bound");
+        printf("  %-16s the bytes streamed per token read at the measured %s speed\n",
+               o->cold ? "disk bound" : "page-cache bound", o->cold ? "disk" : "page-cache");
+        printf("  %-16s near 1: the run is as fast as that limit allows\n", "ratio");
+    }
 }
 
 static void json_mmm(const char *key, const bench_mmm *m)

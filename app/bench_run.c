@@ -3,11 +3,40 @@
  * processing and token generation on a loaded model, and asks the engine's
  * probes for the machine's limits at the model's shapes.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
+
+static bool progress_on;
+
+void bench_progress(const char *fmt, ...)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(2);
+    if (!tty)
+        return;
+    char buf[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\r\033[Kchord bench: %s", buf);
+    fflush(stderr);
+    progress_on = true;
+}
+
+void bench_progress_end(void)
+{
+    if (progress_on)
+        fputs("\r\033[K", stderr);
+    progress_on = false;
+}
 
 static double now_s(void)
 {
@@ -178,6 +207,7 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
      * streaming: a step of a model larger than RAM can take many seconds,
      * and the layer cache needs no more to reach its steady state). */
     int warm_tg = s0.streaming ? 1 : 4;
+    bench_progress("%s: warming up", s0.streaming ? "streamed run" : "resident run");
     double dt;
     if ((st = run_once(c, toks, o->n_pp < 32 ? o->n_pp : 32, true, NULL, logits, &dt, err)) != CHORD_OK ||
         (st = run_once(c, toks, o->n_tg < warm_tg ? o->n_tg : warm_tg, false, NULL, logits, &dt,
@@ -186,7 +216,9 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
     double pp[BENCH_MAX_REPS], tg[BENCH_MAX_REPS];
     uint64_t stalls = 0, bytes = 0, ex_bytes = 0;
     double stall_ms = 0, ex_stall_ms = 0, tg_s = 0;
+    const char *run = s0.streaming ? "streamed run" : "resident run";
     for (int r = 0; r < o->reps; r++) {
+        bench_progress("%s, repetition %d of %d: prompt of %d tokens", run, r + 1, o->reps, o->n_pp);
         if ((st = maybe_drop(o, mp, err)) != CHORD_OK ||
             (st = run_once(c, toks, o->n_pp, true, NULL, logits, &dt, err)) != CHORD_OK)
             goto done;
@@ -194,6 +226,8 @@ chord_status bench_model(const bench_opts *o, const chord_model_params *mp, benc
         if ((st = maybe_drop(o, mp, err)) != CHORD_OK)
             goto done;
         chord_stats_get(m, &s0);
+        bench_progress("%s, repetition %d of %d: %d tokens generated one by one (prompt %.1f t/s)",
+                       run, r + 1, o->reps, o->n_tg, pp[r]);
         if ((st = run_once(c, toks, o->n_tg, false, drop, logits, &dt, err)) != CHORD_OK)
             goto done;
         chord_stats_get(m, &s1);
@@ -262,6 +296,7 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
 {
     bench_limits *l = &res->lim;
     int nt = o->threads;
+    bench_progress("measuring the machine: memory read, memcpy, sgemm, fma and int8 peaks");
     chord_status st = chord_probe_mem_read(nt, (size_t)1 << 30, 5, &l->mem_bw_gb_s, err);
     if (st != CHORD_OK)
         return st;

@@ -3,6 +3,7 @@
  * (resident model, machine limits, streamed model, tokenizer). The
  * measuring is in bench_run.c, the printing in bench_report.c.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -204,18 +205,37 @@ int cmd_bench(int argc, char **argv)
      * (minutes per token), so only the streamed run gives the shapes. */
     struct stat fst;
     int64_t avail = chord_mem_available();
+    /* a test's stand-in for a machine with less memory than the file */
+    const char *fake = getenv("CHORD_BENCH_MEM_AVAILABLE");
+    if (fake && *fake)
+        avail = strtoll(fake, NULL, 10);
     r.mem_available = avail;
-    r.have_resident = !(o.stream && stat(o.model, &fst) == 0 && avail > 0 &&
-                        (int64_t)fst.st_size > avail);
+    bool too_big = stat(o.model, &fst) == 0 && avail > 0 && (int64_t)fst.st_size > avail;
+    if (too_big && !o.stream) {
+        /* without --mem-budget it would be mapped whole and thrash: it is
+         * streamed under the auto budget instead, as chat would run it */
+        o.stream = true;
+        o.mem_budget = 0;
+        char fb[32], ab[32];
+        models_fmt_bytes((int64_t)fst.st_size, fb, sizeof fb);
+        models_fmt_bytes(avail, ab, sizeof ab);
+        fprintf(stderr, "chord: bench: the model (%s) is larger than the available memory (%s): "
+                        "it runs streamed under the auto budget (--mem-budget SIZE chooses one)\n",
+                fb, ab);
+    }
+    r.have_resident = !(o.stream && too_big);
     chord_model_params mp = chord_model_default_params();
     mp.n_threads = o.threads;
     mp.mem_budget = -1;
     mp.expert_lru = o.expert_lru;
+    bench_progress("loading %s", o.model);
     if (r.have_resident && bench_model(&o, &mp, &r.resident, &r, &err) != CHORD_OK) {
+        bench_progress_end();
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;
     }
     if (r.have_resident && bench_limits_measure(&o, &r, &err) != CHORD_OK) {
+        bench_progress_end();
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;
     }
@@ -227,32 +247,40 @@ int cmd_bench(int argc, char **argv)
         bench_reset_hwm();
         chord_err e2 = {{0}};
         if (bench_model(&o, &mp, &r.stream, r.have_resident ? NULL : &r, &e2) != CHORD_OK) {
+            bench_progress_end();
             app_error("bench: streamed run: %s", e2.msg);
             return EXIT_FAIL;
         }
         r.have_stream = true;
     }
     if (!r.have_resident && bench_limits_measure(&o, &r, &err) != CHORD_OK) {
+        bench_progress_end();
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;
     }
+    if (r.have_stream)
+        bench_progress("measuring %s reads of the file", o.cold ? "disk" : "page-cache");
     if (o.cold && r.have_stream && bench_disk_measure(&o, &r, &err) != CHORD_OK) {
+        bench_progress_end();
         app_error("bench: disk probe: %s", err.msg);
         return EXIT_FAIL;
     }
     if (!o.cold && r.have_stream && bench_pcache_measure(&o, &r, &err) != CHORD_OK) {
+        bench_progress_end();
         app_error("bench: page-cache probe: %s", err.msg);
         return EXIT_FAIL;
     }
     if (o.draft || o.lookup) {
         /* the model as run last: streamed when --mem-budget was given */
         if (bench_spec(&o, &mp, &r, &err) != CHORD_OK) {
+            bench_progress_end();
             app_error("bench: speculative decoding: %s", err.msg);
             return EXIT_FAIL;
         }
     }
     r.pp_kernel = chord_prefill_kernel(r.type);
     if (o.tokenizer) {
+        bench_progress("tokenizing 1 MiB of text");
         chord_model_params vp = chord_model_default_params();
         vp.vocab_only = true;
         chord_model *m = NULL;
@@ -260,6 +288,7 @@ int cmd_bench(int argc, char **argv)
             chord_tokenizer_bench(m, (size_t)1 << 20, &r.tok_tokens, &r.tok_seconds, &err) !=
                 CHORD_OK) {
             chord_model_free(m);
+            bench_progress_end();
             app_error("bench: tokenizer: %s", err.msg);
             return EXIT_FAIL;
         }
@@ -269,6 +298,7 @@ int cmd_bench(int argc, char **argv)
         r.tok_mb_s = r.tok_seconds > 0 ? (double)r.tok_bytes / r.tok_seconds / 1e6 : 0;
     }
     r.load_avg_end = load_avg();
+    bench_progress_end();
     if (o.json)
         bench_print_json(&o, &r);
     else
