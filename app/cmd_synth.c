@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "tool_report.h"
 
 static void usage(FILE *f)
 {
@@ -143,11 +144,14 @@ int cmd_synth(int argc, char **argv)
         return EXIT_USAGE;
     }
     chord_err err;
+    tool_progress *pr = tool_progress_start("synth", out);
     chord_status st = chord_synth(&p, out, &err);
+    double secs = tool_progress_stop(pr);
     if (st != CHORD_OK) {
         app_error("synth: %s", err.msg);
         /* a shape or type the engine refuses is the caller's mistake */
         return st == CHORD_E_INVALID ? EXIT_USAGE : EXIT_FAIL;
     }
+    tool_report("synth", out, p.type, secs);
     return EXIT_OK;
 }
