@@ -25,6 +25,8 @@ echo "model-dirs = $TMP/dirs" > "$CHORD_CONFIG"
 title_has() { screen | head -1 | grep -q -- "$1"; }
 # a reply from chord shown after the message "and now"
 replied() { screen | awk '/│ you +and now/{on=1} on && /^│ chord +[^ ]/{ok=1} END{exit !ok}'; }
+# the reply to MESSAGE ended (-n 5 cuts each one: its marker is shown)
+answered() { screen | awk -v m="$1" '$0 ~ "│ you +" m {on=1} on && /\[cut at -n 5\]/{ok=1} END{exit !ok}'; }
 
 round() {   # round WIDTH HEIGHT
     local w=$1 h=$2 db="$TMP/h-$1.db"
@@ -32,6 +34,7 @@ round() {   # round WIDTH HEIGHT
     T resize-window -t chord -x "$w" -y "$h"
     wait_cmd 10 title_has 'synth-llama' || die "the title does not name the llama model at ${w}x$h"
     T send-keys -t chord "hello there" Enter
+    wait_cmd 30 answered "hello there" || die "no reply to the first message at ${w}x$h"
     idle
     T send-keys -t chord "/model $TMP/nothing-here.gguf" Enter
     wait_for 'no such file' 10 || die "a missing model is not reported at ${w}x$h"
@@ -42,9 +45,10 @@ round() {   # round WIDTH HEIGHT
     wait_cmd 10 title_has 'synth-qwen3' || die "the title does not name the new model at ${w}x$h"
     shows 'you +hello there' || die "the conversation left the screen with the switch"
     T send-keys -t chord "and now" Enter
-    idle
     wait_for 'you +and now' 5 || die "the second message is not shown"
-    wait_cmd 10 replied || die "no reply from the new model at ${w}x$h"
+    wait_cmd 30 replied || die "no reply from the new model at ${w}x$h"
+    wait_cmd 30 answered "and now" || die "the new model's reply did not end at ${w}x$h"
+    idle
     snap "switched ${w}x$h"
     # the list of local models: choose the llama one again
     T send-keys -t chord "/model" Enter
