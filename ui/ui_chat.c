@@ -338,8 +338,10 @@ static void kv_load(ui_chat *c)
     chord_ctx_truncate(c->ctx, 0);
     if (c->draft_ctx) /* it held the old conversation: it starts over */
         chord_ctx_truncate(c->draft_ctx, 0);
-    kvstore_load(c->sess, hist_path(c->h), c->model_path, c->conv_id, note, sizeof note);
-    if (note[0])
+    /* a loaded cache shows in /stats (the tokens reused); only a file
+     * that was there and could not be used is worth a line in the chat */
+    if (!kvstore_load(c->sess, hist_path(c->h), c->model_path, c->conv_id, note, sizeof note) &&
+        note[0])
         ui_chat_note(c, "(%s)", note);
 }
 

@@ -24,14 +24,20 @@ TURN2="tell me about the sea"
 TURN3="and the mountains?"
 resume_check g m.gguf "${G[@]}"
 resume_check s m.gguf -n 12 --temp 0.8 --seed 7
-# the REPL (the TUI's chat driver): /history ID loads the file, with a note
+# the REPL (the TUI's chat driver): /history ID loads the file (/stats
+# counts what it kept); a file it cannot use gets a note
 rm -rf "$KV" && cp -a g-snap/kv "$KV" && cp g-snap/r.db g-r.db
 out=$(printf '/history 1\n%s\n/stats\n' "$TURN3" | "$CHORD" --no-tui -m m.gguf --db g-r.db "${G[@]}" 2>&1) ||
     fail "REPL: $out"
-echo "$out" | grep -q "^(KV cache of conversation 1 loaded: " || fail "REPL /history 1: no note: $out"
 n=$(echo "$out" | sed -nE 's/.*; ([0-9]+) more reused from the cache.*/\1/p')
 [ "$n" = "$(done_field g-full.out n_cached)" ] || fail "REPL /history 1 reused ${n:-nothing}: $out"
-echo "REPL: /history 1 loaded the file ($n tokens reused)"
+rm -rf "$KV" && cp -a g-snap/kv "$KV" && cp g-snap/r.db g-r.db
+truncate -s -8 "$KV"/*.kv
+out=$(printf '/history 1\n%s\n/stats\n' "$TURN3" | "$CHORD" --no-tui -m m.gguf --db g-r.db "${G[@]}" 2>&1) ||
+    fail "REPL: $out"
+echo "$out" | grep -q "^(saved KV cache ignored, prefilling: .*truncated" || fail "REPL: a cut file, no note: $out"
+echo "$out" | grep -q "; 0 more reused from the cache" || fail "REPL: a cut file was used: $out"
+echo "REPL: /history 1 loaded the file ($n tokens reused), a cut one ignored with a note"
 
 # without the file (the reference for the files ignored below)
 resume_run g g-pre m.gguf "${G[@]}" --kv-store 0
