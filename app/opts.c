@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "config.h"
@@ -652,7 +653,38 @@ int opts_resolve_model(chord_opts *o)
         }
         return 0;
     }
+    /* --batch --json: a model that cannot be found is an error event on
+     * stdout too; models_resolve says why on stderr, kept to repeat it */
+    FILE *cap = o->batch && o->json ? tmpfile() : NULL;
+    int saved = cap ? dup(2) : -1;
+    fflush(stderr);
+    if (saved >= 0)
+        dup2(fileno(cap), 2);
     int rc = models_resolve(o->model_spec, path, sizeof path);
+    fflush(stderr);
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+        char buf[2048];
+        size_t n = 0;
+        rewind(cap);
+        n = fread(buf, 1, sizeof buf - 1, cap);
+        buf[n] = 0;
+        fputs(buf, stderr);
+        /* the first line, without "chord: ", is the event's message */
+        char *msg = buf, *nl = strchr(buf, '\n');
+        if (nl)
+            *nl = 0;
+        if (!strncmp(msg, "chord: ", 7))
+            msg += 7;
+        char *q = rc && *msg ? chord_json_quote(msg, strlen(msg)) : NULL;
+        if (q)
+            printf("{\"event\":\"error\",\"message\":%s}\n", q);
+        free(q);
+        fflush(stdout);
+    }
+    if (cap)
+        fclose(cap);
     if (rc) {
         int k = opt_index("model");
         if (o->origin[k] && strcmp(o->origin[k], "command line"))
