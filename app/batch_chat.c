@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,19 +96,6 @@ static void hist_failed(batch *b, const chord_err *err)
         b->stop = true;
 }
 
-/* A seed for "random", drawn here so it can be recorded (the sampler's
- * own would be lost with the reply). */
-static uint64_t random_seed(void)
-{
-    uint64_t s = 0;
-    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        s = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec;
-    }
-    /* JSON readers keep 53 bits exactly; a seed they round is no seed */
-    return s & ((1ull << 53) - 1);
-}
 
 static const char *base_name(const char *p)
 {
@@ -676,7 +662,7 @@ int batch_chat(const chord_opts *o)
     b.rc = EXIT_OK;
     b.sp = o->sampling;
     if (b.sp.seed == CHORD_SEED_RANDOM)
-        b.sp.seed = random_seed();
+        b.sp.seed = chord_seed_random();
     if (o->verbose)
         fprintf(stderr, "chord: seed %llu\n", (unsigned long long)b.sp.seed);
     /* no SA_RESTART: a signal must also end a blocking read of stdin */

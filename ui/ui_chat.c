@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,41 +22,35 @@ static double now_ms(void)
  * Messages
  * ---------------------------------------------------------------------- */
 
-static bool msg_append(ui_msg *m, const char *s, size_t n)
+/* Appends n bytes to a growing NUL-terminated buffer; false without
+ * memory (the buffer is unchanged). */
+static bool buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-    if (m->len + n + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap : 64;
-        while (cap < m->len + n + 1)
-            cap *= 2;
-        char *t = realloc(m->text, cap);
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 64;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *t = realloc(*buf, c);
         if (!t)
             return false;
-        m->text = t;
-        m->cap = cap;
+        *buf = t;
+        *cap = c;
     }
-    memcpy(m->text + m->len, s, n);
-    m->len += n;
-    m->text[m->len] = 0;
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = 0;
     return true;
+}
+
+static bool msg_append(ui_msg *m, const char *s, size_t n)
+{
+    return buf_append(&m->text, &m->len, &m->cap, s, n);
 }
 
 /* Appends to the message's reasoning part. */
 static bool msg_append_think(ui_msg *m, const char *s, size_t n)
 {
-    if (m->think_len + n + 1 > m->think_cap) {
-        size_t cap = m->think_cap ? m->think_cap : 64;
-        while (cap < m->think_len + n + 1)
-            cap *= 2;
-        char *t = realloc(m->think, cap);
-        if (!t)
-            return false;
-        m->think = t;
-        m->think_cap = cap;
-    }
-    memcpy(m->think + m->think_len, s, n);
-    m->think_len += n;
-    m->think[m->think_len] = 0;
-    return true;
+    return buf_append(&m->think, &m->think_len, &m->think_cap, s, n);
 }
 
 /* Appends an empty message; NULL if memory ran out. */
@@ -218,20 +211,6 @@ void ui_chat_hist_line(const ui_chat *c, char *out, size_t cap)
                  c->hq.n_waiting, hist_queue_path(c->q));
 }
 
-/* A seed for "random": drawn here rather than in the sampler so it can be
- * recorded and shown, and the reply reproduced with --seed N. */
-static uint64_t random_seed(void)
-{
-    uint64_t s = 0;
-    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        s = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec;
-    }
-    /* JSON readers keep 53 bits exactly; a seed they round is no seed */
-    s &= (1ull << 53) - 1;
-    return s;
-}
 
 /* ------------------------------------------------------------------------
  * Setup
@@ -246,7 +225,7 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     c->model_path = cfg->model_path;
     c->sp = cfg->sampling;
     if (c->sp.seed == CHORD_SEED_RANDOM)
-        c->sp.seed = random_seed();
+        c->sp.seed = chord_seed_random();
     c->n_predict = cfg->n_predict;
     c->kv_store = cfg->kv_store;
     c->draft = cfg->draft;

@@ -332,6 +332,11 @@ typedef struct chord_sampler_params {
 
 #define CHORD_SEED_RANDOM UINT64_MAX
 
+/* A fresh seed for "random" (getrandom, else the clock), below 2^53 so a
+ * JSON reader keeps it exact: front ends draw it themselves to record it
+ * and show it, so that --seed with it gives the reply again. */
+uint64_t chord_seed_random(void);
+
 chord_sampler_params chord_sampler_default_params(void);
 /* Validates ranges; fills err naming the bad field. */
 chord_status chord_sampler_check(const chord_sampler_params *p, chord_err *err);

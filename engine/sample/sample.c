@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -133,16 +134,20 @@ chord_sampler *chord_sampler_new(const chord_sampler_params *p, int n_vocab)
         chord_sampler_free(s);
         return NULL;
     }
-    s->seed = p->seed;
-    if (s->seed == CHORD_SEED_RANDOM) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        s->seed = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec;
-        if (s->seed == CHORD_SEED_RANDOM)
-            s->seed = 0;
-    }
+    s->seed = p->seed == CHORD_SEED_RANDOM ? chord_seed_random() : p->seed;
     chord_sampler_reset(s);
     return s;
+}
+
+uint64_t chord_seed_random(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = ((uint64_t)ts.tv_sec * 1000000007ull) ^ (uint64_t)ts.tv_nsec;
+    }
+    return s & ((1ull << 53) - 1);
 }
 
 void chord_sampler_free(chord_sampler *s)
