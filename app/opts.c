@@ -192,7 +192,7 @@ void opts_usage(FILE *f)
 "  --chat-template F|NAME  template file or built-in family (chatml, llama2,\n"
 "                          llama3, zephyr, phi3, gemma, mistral)\n"
 "  -c, --continue          continue the most recent conversation\n"
-"  --think on|off         a reasoning model thinks first or not (the template's\n"
+"  --think on|off          a reasoning model thinks first or not (the template's\n"
 "                          enable_thinking, as Qwen3's; /think in a chat)\n"
 "  --resume ID             continue conversation ID\n"
 "  --db PATH               history database (default $XDG_DATA_HOME/chord/history.db)\n"
