@@ -3,7 +3,7 @@
 # reasoning part (stored apart from the answer, as a think-tag or harmony
 # model's reply is recorded) comes back folded to one dimmed line with its
 # length above the answer; F3 shows it whole (dimmed), F3 again folds it.
-# The answer's text never contains it. Self-contained: a synthetic Qwen3
+# The answer's text never contains it. At 120x40 and 60x20. Self-contained: a synthetic Qwen3
 # model (its vocabulary has the think tags) and a history written by
 # chord itself, then given a reasoning part with sqlite3.
 . "$CHORD_TESTS/common/lib.sh"
@@ -41,7 +41,23 @@ T send-keys -t chord F3
 wait_for 'thought for 6 words' 5 || die "F3 again did not fold it"
 T send-keys -t chord C-d
 check_exit
+
+# 60x20: the folded line and the shown reasoning wrap to the narrow pane
+start -m "$M" --db "$DB" --resume 1
+T resize-window -t chord -x 60 -y 20
+wait_for 'It is noon\.' 10 || die "60x20: the answer is not shown"
+wait_for 'thought for 6 words' 5 || die "60x20: the reasoning is not folded"
+snap "folded 60x20"
+T send-keys -t chord F3
+wait_for 'The clock shows twelve, so' 5 || die "60x20: F3 did not show the reasoning"
+shows 'thought for 6 words' && die "60x20: the folded line stayed after F3"
+screen | awk 'length($0) > 0' | while IFS= read -r l; do
+    [ "$(printf '%s' "$l" | wc -m)" -le 60 ] || die "60x20: a line wider than the pane: $l"
+done
+snap "shown 60x20"
+T send-keys -t chord C-d
+check_exit
 # the history still holds the parts apart
 "$CHORD" history --db "$DB" show 1 --json | grep -q '"reasoning": "\\nThe clock shows twelve' \
     || die "history lost the reasoning"
-echo "ok: reasoning folded, shown with F3, folded again"
+echo "ok: reasoning folded, shown with F3, folded again (120x40 and 60x20)"
