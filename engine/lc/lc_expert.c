@@ -180,6 +180,37 @@ static int pick_victim(struct lc_excache *ex)
     return best;
 }
 
+/* A slot for a miss when pick_victim finds none. The slots a miss cannot
+ * take are the ones this call already claimed (at most lc_expert_batch),
+ * the next layer's hints (at most n_used) and reads of hints still under
+ * way: older predictions that turned out wrong, still queued or loading
+ * when a slow reader (a busy machine) has not reached them. A hint not
+ * started yet gives its slot up (that prediction becomes a miss if it was
+ * right); otherwise wait for a read to finish, which frees its slot, and
+ * look again. -1 only if no read is under way either (a caller asking
+ * for more than the batch). Waits on done_cv with mu held. [ex] */
+static int victim_or_wait(struct lc_excache *ex)
+{
+    for (;;) {
+        int s = pick_victim(ex);
+        if (s >= 0)
+            return s;
+        bool loading = false;
+        for (s = 0; s < ex->n_slots; s++) {
+            ex_slot *sl = &ex->slots[s];
+            if (sl->queued && !sl->urgent && sl->refs == 0) {
+                sl->queued = false;
+                detach(ex, s);
+                return s;
+            }
+            loading |= sl->st == EX_LOADING && !sl->queued;
+        }
+        if (!loading)
+            return -1;
+        pthread_cond_wait(&ex->done_cv, &ex->mu);
+    }
+}
+
 /* Gives slot s to (il, e), to be read (queued for a reader). [ex] */
 static void assign(struct lc_excache *ex, int s, int il, int e, bool urgent)
 {
@@ -483,7 +514,7 @@ chord_status lc_expert_get(lc_cache *lc, int il, int n, const int *ids,
             ex->misses++;
             stalled = true;
             if (s < 0) {
-                s = pick_victim(ex);
+                s = victim_or_wait(ex);
                 if (s < 0) {
                     pthread_mutex_unlock(&ex->mu);
                     return err_set(err, CHORD_E_INVALID,
