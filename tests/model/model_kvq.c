@@ -61,7 +61,10 @@ int main(void)
             T_CHECK(st == CHORD_OK, "K %s V %s: %s", tn[tk], tn[tv], err.msg);
             if (!c)
                 continue;
-            const char *d = chord_ctx_describe(c);
+            /* a copy: the context (and its text) is freed before the
+             * line below prints it */
+            char d[512];
+            snprintf(d, sizeof d, "%s", chord_ctx_describe(c));
             char want[64];
             if (tk == tv)
                 snprintf(want, sizeof want, "KV cache %s,", tn[tk]);

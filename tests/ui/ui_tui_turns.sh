@@ -56,9 +56,17 @@ round() {   # round WIDTH HEIGHT
 
     T send-keys -t chord "/clear" Enter
     T send-keys -t chord "first question" Enter
+    # the idle hints also show before a reply starts: wait for its end
+    # (the -n marker) so /retry does not land while it runs
+    wait_for '\[cut at -n' 30 || die "the first reply did not end"
     idle
     wait_for 'you +first question' 5 || die "the question is not shown"
+    # the old reply (and its marker) goes first, the new one ends with its
+    # own: wait for the screen to change, then for the marker again
+    BEFORE=$(screen)
     T send-keys -t chord "/retry" Enter
+    wait_cmd 5 eval '[ "$(screen)" != "$BEFORE" ]'
+    wait_for '\[cut at -n' 30 || die "the retried reply did not end"
     idle
     wait_for 'you +first question' 5 || die "/retry lost the question"
     [ "$(screen | grep -c '│ chord ')" = 1 ] || die "/retry shows $(screen | grep -c '│ chord ') replies"
@@ -66,8 +74,9 @@ round() {   # round WIDTH HEIGHT
     T send-keys -t chord "/edit" Enter
     wait_for '> first question' 5 || die "/edit did not put the message in the input"
     T send-keys -t chord C-u "second try" Enter
-    idle
     wait_for 'you +second try' 5 || die "the edited message is not shown"
+    wait_for '\[cut at -n' 30 || die "the edited message's reply did not end"
+    idle
     shows 'you +first question' && die "the replaced exchange is still shown"
     T send-keys -t chord "/undo" Enter
     wait_for 'took the last exchange back' 5 || die "/undo said nothing"
