@@ -373,34 +373,12 @@ static void turn_failed(batch *b, const char *msg, bool recorded_user)
     b->rc = EXIT_FAIL;
 }
 
-/* A turn that certainly cannot fit, found from a prefix: megabytes on one
- * line are refused at once instead of being tokenized whole first. Only
- * when the first n_ctx * 8 bytes already make more tokens than the context
- * holds; anything else goes the usual way. */
-static bool too_long(batch *b, const char *text, size_t len, chord_err *err)
-{
-    int n_ctx = chord_ctx_n_ctx(b->ctx);
-    size_t cap = (size_t)n_ctx * 8;
-    if (len <= cap)
-        return false;
-    size_t p = cap;
-    while (p > 0 && ((unsigned char)text[p] & 0xC0) == 0x80)
-        p--;   /* not inside a UTF-8 character */
-    chord_err e;
-    int n = chord_tokenize(b->m, text, p, false, false, NULL, 0, &e);
-    if (n <= n_ctx)
-        return false;
-    snprintf(err->msg, sizeof err->msg,
-             "message not sent: %zu bytes, and its first %zu already make %d tokens but the "
-             "context holds %d (--ctx)", len, p, n, n_ctx);
-    return true;
-}
 
 static void run_turn(batch *b, const char *text, size_t len)
 {
     chord_err err = {{0}};
     b->turn++;
-    if (too_long(b, text, len, &err) || chord_chat_add(b->s, true, text, len, &err) != CHORD_OK) {
+    if (chord_chat_too_long(b->s, text, len, &err) || chord_chat_add(b->s, true, text, len, &err) != CHORD_OK) {
         out_error(b, err.msg);
         b->rc = EXIT_FAIL;
         return;

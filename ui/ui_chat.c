@@ -713,29 +713,6 @@ static chord_status chat_start(ui_chat *c, chord_err *err)
     return CHORD_OK;
 }
 
-/* A message that certainly cannot fit, found from a prefix: a pasted file
- * of megabytes is refused at once instead of being tokenized whole first.
- * Only when the first n_ctx * 8 bytes already make more tokens than the
- * context holds; anything shorter goes the usual way (the session says
- * what the turn needs). */
-static bool too_long(ui_chat *c, const char *text, size_t len, chord_err *err)
-{
-    int n_ctx = chord_ctx_n_ctx(c->ctx);
-    size_t cap = (size_t)n_ctx * 8;
-    if (len <= cap)
-        return false;
-    size_t p = cap;
-    while (p > 0 && ((unsigned char)text[p] & 0xC0) == 0x80)
-        p--;   /* not inside a UTF-8 character */
-    chord_err e;
-    int n = chord_tokenize(c->model, text, p, false, false, NULL, 0, &e);
-    if (n <= n_ctx)
-        return false;
-    snprintf(err->msg, sizeof err->msg,
-             "message not sent: %zu bytes, and its first %zu already make %d tokens but the "
-             "context holds %d (--ctx)", len, p, n, n_ctx);
-    return true;
-}
 
 chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err)
 {
@@ -750,7 +727,7 @@ chord_status ui_chat_send(ui_chat *c, const char *text, chord_err *err)
         ui_chat_note(c, "(queued: sent when this reply ends; Esc stops it)");
         return CHORD_OK;
     }
-    if (too_long(c, text, strlen(text), err))
+    if (chord_chat_too_long(c->sess, text, strlen(text), err))
         return CHORD_E_INVALID;
     if (c->editing) {
         /* /edit: this message replaces the last exchange */

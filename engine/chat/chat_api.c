@@ -107,6 +107,25 @@ chord_status chord_chat_add(chord_chat *s, bool user, const char *text, size_t l
     return CHORD_OK;
 }
 
+bool chord_chat_too_long(const chord_chat *s, const char *text, size_t len, chord_err *err)
+{
+    int n_ctx = chord_ctx_n_ctx(s->ctx);
+    size_t cap = (size_t)n_ctx * 8;
+    if (len <= cap)
+        return false;
+    size_t p = cap;
+    while (p > 0 && ((unsigned char)text[p] & 0xC0) == 0x80)
+        p--;   /* not inside a UTF-8 character */
+    chord_err e;
+    int n = chord_tokenize(s->model, text, p, false, false, NULL, 0, &e);
+    if (n <= n_ctx)
+        return false;
+    snprintf(err->msg, sizeof err->msg,
+             "message not sent: %zu bytes, and its first %zu already make %d tokens but the "
+             "context holds %d (--ctx)", len, p, n, n_ctx);
+    return true;
+}
+
 void chord_chat_pop(chord_chat *s)
 {
     if (s->n_msgs > 0) {

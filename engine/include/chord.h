@@ -500,6 +500,11 @@ const char *chord_chat_system(const chord_chat *s);  /* NULL if none */
 /* Appends a message (user, else assistant). */
 chord_status chord_chat_add(chord_chat *s, bool user, const char *text, size_t len,
                             chord_err *err);
+/* True (err says why) when a user message certainly cannot fit: its first
+ * n_ctx * 8 bytes alone already make more tokens than the context holds.
+ * A megabyte pasted on one line is refused at once instead of being
+ * tokenized whole first; anything else goes the usual way. */
+bool chord_chat_too_long(const chord_chat *s, const char *text, size_t len, chord_err *err);
 /* Removes the last message. */
 void chord_chat_pop(chord_chat *s);
 /* Removes every message (the system prompt and the cached tokens stay). */
