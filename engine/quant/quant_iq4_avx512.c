@@ -143,6 +143,10 @@ nl_step(int mx, __m512i tab, bytes x, int64_t nb, int64_t k, __m512i qy, __m512i
  * 24 KiB): rows of up to 8192 elements; longer rows loop over vec_dot. */
 #define NL_MAX_PAIRS 128
 
+#ifndef PF_ROWS
+#define PF_ROWS 4
+#endif
+
 static inline __attribute__((always_inline)) void
 nl_dot(int mx, int64_t n, float *out, bytes x, const void *a)
 {
@@ -174,11 +178,15 @@ nl_rows(int mx, int64_t n, float *out, bytes w, size_t row_bytes, int n_rows, co
     __m512 dy[NL_MAX_PAIRS];
     for (int64_t k = 0; k < np; k++)
         nl_prep(y, nb, k, &qy[k], &neg[k], &dy[k]);
+    const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl);
     for (int r = 0; r < n_rows; r++) {
         bytes x = w + (size_t)r * row_bytes;
         __m512 acc = _mm512_setzero_ps();
-        for (int64_t k = 0; k < np; k++)
+        for (int64_t k = 0; k < np; k++) {
+            if ((k & 1) == 0)
+                _mm_prefetch((const char *)x + PF_ROWS * row_bytes + (size_t)(2 * k) * bs, _MM_HINT_T0);
             acc = nl_step(mx, tab, x, nb, k, qy[k], neg[k], dy[k], acc);
+        }
         out[r] = _mm512_reduce_add_ps(acc);
     }
 }
@@ -285,8 +293,13 @@ static void vec_dot_rows_iq4_xs(int64_t n, float *out, const void *w, size_t row
     for (int r = 0; r < n_rows; r++) {
         const block_iq4_xs *x = (const block_iq4_xs *)((bytes)w + (size_t)r * row_bytes);
         float sum = 0.0f;
-        for (int64_t i = 0; i < nb; i++)
+        for (int64_t i = 0; i < nb; i++) {
+            const char *pf = (const char *)&x[i] + PF_ROWS * row_bytes;
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0);
             sum += (h2f(x[i].d) * y[i].d) * (float)xs_superblock(tab, &x[i], qy + 4 * i, neg + 4 * i);
+        }
         out[r] = sum;
     }
 }
