@@ -269,9 +269,62 @@ static void vec_dot_iq4_xs(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
+/* Decode's matrix-vector product, four rows at a time.
+ *
+ * The activation is prepared once for all rows, each 64-value chunk in
+ * the order its weights unpack cheapest: the chunk's 32 weight bytes are
+ * loaded into both halves of a zmm, the upper half shifted right 4 bits,
+ * so its 128-bit lanes hold sub-block 2c's low nibbles (values 0-15 of
+ * the chunk), 2c + 1's low (32-47), 2c's high (16-31), 2c + 1's high
+ * (48-63); qy gets the activation bytes in that order (one lane shuffle
+ * per chunk, once), and ng the -128 x 4-byte sums of the offset.
+ *
+ * Per row and super-block the four chunks' dword partial sums are summed
+ * lane-wise into one vector (two rounds of pairwise adds: 128-bit lane l,
+ * dword c = chunk c's part of lane l, sub-block 2c + (l & 1)), which one
+ * vpmulld scales, where the single-row kernel needs one per chunk; the
+ * four rows' vectors share one reduction. The integer sum of each
+ * super-block is exact, and each row's float steps are vec_dot's, in SSE
+ * lanes: the bits of vec_dot. */
+
 /* Super-blocks of activation prepared on the stack (32 KiB): rows of up
  * to 16384 elements; longer ones loop over vec_dot. */
 #define XS_MAX_SB 64
+
+/* Per 128-bit lane: [a0 + a1, a2 + a3, b0 + b1, b2 + b3]. */
+static inline __m512i hadd_lanes(__m512i a, __m512i b)
+{
+    const __m512 fa = _mm512_castsi512_ps(a), fb = _mm512_castsi512_ps(b);
+    return _mm512_add_epi32(_mm512_castps_si512(_mm512_shuffle_ps(fa, fb, _MM_SHUFFLE(2, 0, 2, 0))),
+                            _mm512_castps_si512(_mm512_shuffle_ps(fa, fb, _MM_SHUFFLE(3, 1, 3, 1))));
+}
+
+/* One super-block of one row against prepared activation chunks: dword
+ * lanes whose sum is the super-block's exact integer dot. */
+static inline __m512i xs_row_sb(__m512i tab, const block_iq4_xs *x, const __m512i *qy, const __m512i *ng)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i sh = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
+    __m512i p[4];
+    for (int c = 0; c < 4; c++) {
+        const __m512i b = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * c)));
+        const __m512i u = _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srlv_epi64(b, sh), m4));
+        p[c] = _mm512_dpbusd_epi32(ng[c], u, qy[c]);
+    }
+    const __m512i s = hadd_lanes(hadd_lanes(p[0], p[1]), hadd_lanes(p[2], p[3]));
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7, 0, 2, 4, 6, 1, 3, 5, 7);
+    return _mm512_mullo_epi32(s, _mm512_permutexvar_epi32(idx, _mm512_castsi256_si512(xs_scales8(x))));
+}
+
+/* Lane k = the sum of all lanes of a_k (exact integer adds). */
+static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
 
 static void vec_dot_rows_iq4_xs(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
                                 const void *a)
@@ -284,24 +337,37 @@ static void vec_dot_rows_iq4_xs(int64_t n, float *out, const void *w, size_t row
         return;
     }
     const __m512i tab = utable(quant_kvalues_iq4nl);
-    __m512i qy[4 * XS_MAX_SB], neg[4 * XS_MAX_SB];
+    __m512i qy[4 * XS_MAX_SB], ng[4 * XS_MAX_SB];
     for (int64_t i = 0; i < nb; i++)
-        for (int k = 0; k < 4; k++) {
-            qy[4 * i + k] = _mm512_loadu_si512(y[i].qs + 64 * k);
-            neg[4 * i + k] = neg_sums(qy[4 * i + k]);
+        for (int c = 0; c < 4; c++) {
+            const __m512i z = _mm512_loadu_si512(y[i].qs + 64 * c);
+            qy[4 * i + c] = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+            ng[4 * i + c] = neg_sums(qy[4 * i + c]);
         }
-    for (int r = 0; r < n_rows; r++) {
-        const block_iq4_xs *x = (const block_iq4_xs *)((bytes)w + (size_t)r * row_bytes);
-        float sum = 0.0f;
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) {
+        const block_iq4_xs *x[4];
+        for (int k = 0; k < 4; k++)
+            x[k] = (const block_iq4_xs *)((bytes)w + (size_t)(r + k) * row_bytes);
+        __m128 sum = _mm_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
-            const char *pf = (const char *)&x[i] + PF_ROWS * row_bytes;
-            _mm_prefetch(pf, _MM_HINT_T0);
-            _mm_prefetch(pf + 64, _MM_HINT_T0);
-            _mm_prefetch(pf + 128, _MM_HINT_T0);
-            sum += (h2f(x[i].d) * y[i].d) * (float)xs_superblock(tab, &x[i], qy + 4 * i, neg + 4 * i);
+            __m512i acc[4];
+            for (int k = 0; k < 4; k++) {
+                const char *pf = (const char *)&x[k][i] + PF_ROWS * row_bytes;
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                acc[k] = xs_row_sb(tab, &x[k][i], qy + 4 * i, ng + 4 * i);
+            }
+            const __m128i dh = _mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d, (short)x[2][i].d,
+                                              (short)x[3][i].d, 0, 0, 0, 0);
+            const __m128 d = _mm_mul_ps(_mm_cvtph_ps(dh), _mm_set1_ps(y[i].d));
+            sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]))));
         }
-        out[r] = sum;
+        _mm_storeu_ps(out + r, sum);
     }
+    for (; r < n_rows; r++)
+        vec_dot_iq4_xs(n, out + r, (bytes)w + (size_t)r * row_bytes, a);
 }
 
 void quant_register_iq4_avx512(quant_kernels *tab)
