@@ -343,6 +343,20 @@ static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
+/* Four rows side by side are four streams the hardware prefetcher follows
+ * poorly from DRAM (as for the k-quants' rows kernels): each block asks
+ * for the same block IQ_ROWS_PF_DIST rows ahead, the next group's, its
+ * first bytes' lines (the next block's request covers a straddled last
+ * line). Prefetches past the matrix do not fault. */
+#define IQ_ROWS_PF_DIST 4
+
+static inline void iq_rows_prefetch(const void *blk, size_t row_bytes, size_t block_bytes)
+{
+    const char *pf = (const char *)blk + IQ_ROWS_PF_DIST * row_bytes;
+    for (size_t o = 0; o < block_bytes; o += 64)
+        _mm_prefetch(pf + o, _MM_HINT_T0);
+}
+
 #define IQ_DOT_ROWS(name, block_t, factor)                                                        \
     static void dot_rows_##name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, \
                                 const void *a)                                                    \
@@ -357,6 +371,7 @@ static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
                 float d[4];                                                                       \
                 for (int q = 0; q < 4; q++) {                                                     \
                     const block_t *x = (const block_t *)(wb + (size_t)(r + q) * row_bytes) + i;   \
+                    iq_rows_prefetch(x, row_bytes, sizeof(block_t));                              \
                     iq_chunks b;                                                                  \
                     iq_prepped p;                                                                 \
                     decode_##name(x, &b);                                                         \
