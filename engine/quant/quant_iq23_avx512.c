@@ -395,6 +395,291 @@ IQ_DOT_ROWS(iq3_xxs, block_iq3_xxs, 0.25f)
 IQ_DOT_ROWS(iq3_s, block_iq3_s, 1.0f)
 
 /* ---------------------------------------------------------------------------
+ * The same products with AVX-512 VBMI (Ice Lake and later; chosen at
+ * registration, the kernels above otherwise): byte permutes do most of
+ * the unpacking in one instruction each, the per-block work being what
+ * bounds decode (the gathers and the multiply-adds aside, about 60 vector
+ * instructions per block above, about 30 here).
+ *
+ * - The 7-bit sign fields are cut out of their words by vpmultishiftqb
+ *   and looked up in the 128-byte quant_ksigns_iq2xs table by one
+ *   vpermi2b (which reads the index's low 7 bits: the eighth may be
+ *   anything), instead of computing the parity.
+ * - The grids are read from private copies with the +64 offset already
+ *   added (g + 64), so the signs and the offset take one masked subtract:
+ *   128 - (g + 64) = 64 - g.
+ * - Gather indices, scales and their word layouts come from vpermb and
+ *   vpmultishiftqb of the loaded block.
+ * - The offset's correction takes the activation's negated per-16 sums,
+ *   negated once per block for the four rows.
+ * The products and sums are those of the kernels above: the integer sum
+ * of each super-block is exact, the floats the same: their bits.
+ * ------------------------------------------------------------------------- */
+
+#define VBMI __attribute__((target("avx512vbmi")))
+
+static _Alignas(64) uint64_t g2xxs_b[256];
+static _Alignas(64) uint64_t g2xs_b[512];
+static _Alignas(64) uint64_t g2s_b[1024];
+static _Alignas(64) uint32_t g3xxs_b[256];
+static _Alignas(64) uint32_t g3s_b[512];
+
+/* each grid byte + 64 (the magnitudes are at most 62: no carry) */
+static void build_biased_grids(void)
+{
+    for (int i = 0; i < 256; i++) {
+        g2xxs_b[i] = quant_iq2xxs_grid[i] + 0x4040404040404040ull;
+        g3xxs_b[i] = quant_iq3xxs_grid[i] + 0x40404040u;
+    }
+    for (int i = 0; i < 512; i++) {
+        g2xs_b[i] = quant_iq2xs_grid[i] + 0x4040404040404040ull;
+        g3s_b[i] = quant_iq3s_grid[i] + 0x40404040u;
+    }
+    for (int i = 0; i < 1024; i++)
+        g2s_b[i] = quant_iq2s_grid[i] + 0x4040404040404040ull;
+}
+
+/* A super-block ready for the multiply-adds: per chunk of 64 elements the
+ * signed weights + 64 as unsigned bytes and its dword lanes' scales (both
+ * words), and the per-16 scales as words for the offset's correction. */
+typedef struct iqv {
+    __m512i u[4];
+    __m512i sc[4];
+    __m256i ls16;
+} iqv;
+
+/* u = +-(G - 64) + 64 from the biased magnitudes G and the minus signs */
+static inline __m512i signed_u(__m512i G, __mmask64 neg)
+{
+    return _mm512_mask_sub_epi8(G, neg, _mm512_set1_epi8(-128), G);
+}
+
+/* The 8 bytes of a multishift control, byte k from bit offset o_k. */
+#define MS8(o0, o1, o2, o3, o4, o5, o6, o7)                                                         \
+    _mm512_set1_epi64((long long)((uint64_t)(o0) | (uint64_t)(o1) << 8 | (uint64_t)(o2) << 16 |     \
+                                  (uint64_t)(o3) << 24 | (uint64_t)(o4) << 32 | (uint64_t)(o5) << 40 | \
+                                  (uint64_t)(o6) << 48 | (uint64_t)(o7) << 56))
+
+/* Sign bytes from 7-bit fields (bit 7 of each byte ignored). */
+VBMI static inline __m512i ksigns_of(__m512i fields)
+{
+    const __m512i t0 = _mm512_loadu_si512(quant_ksigns_iq2xs);
+    const __m512i t1 = _mm512_loadu_si512(quant_ksigns_iq2xs + 64);
+    return _mm512_permutex2var_epi8(t0, fields, t1);
+}
+
+/* Per-32 scales: dword m of the result is (2 s_m + 1) in both words, s_m
+ * the nibble at bit offset off_m of its qword (offsets given per qword,
+ * dword 2q at lo, 2q + 1 at hi). The shift by one in words moves at most
+ * a stray bit 7 into the masked-off bit 8. */
+VBMI static inline __m512i ls32_words(__m512i src, int lo, int hi)
+{
+    const __m512i ctl = MS8(lo, 0, lo, 0, hi, 0, hi, 0);
+    const __m512i n = _mm512_slli_epi16(_mm512_multishift_epi64_epi8(ctl, src), 1);
+    /* (n & 0x1e) | 1 in each word */
+    return _mm512_ternarylogic_epi32(n, _mm512_set1_epi32(0x001e001e), _mm512_set1_epi32(0x00010001), 0xea);
+}
+
+/* The per-32 scales' chunk vectors: dword lane j of chunk c takes
+ * sub-block 2 c + j / 8, dword (2 c + j / 8) * step + first of X2. */
+static inline void sc_from_ls32(__m512i X2, int first, int step, iqv *v)
+{
+    for (int c = 0; c < 4; c++) {
+        const int a = (2 * c) * step + first, b = (2 * c + 1) * step + first;
+        v->sc[c] = _mm512_permutexvar_epi32(_mm512_set_epi32(b, b, b, b, b, b, b, b, a, a, a, a, a, a, a, a), X2);
+    }
+}
+
+/* Per-16 scales from 8 bytes of two nibbles: chunk vectors and words. */
+VBMI static inline void sc_from_nibbles(const uint8_t *scales, iqv *v)
+{
+    const __m128i src = _mm_set1_epi64x((long long)ld64(scales));
+    const __m128i ctl = _mm_set_epi64x(0x3c3834302c282420ll, 0x1c1814100c080400ll);
+    const __m128i n = _mm_slli_epi16(_mm_multishift_epi64_epi8(ctl, src), 1);
+    /* byte k: 2 s_k + 1 */
+    const __m128i L = _mm_ternarylogic_epi32(n, _mm_set1_epi8(0x1e), _mm_set1_epi8(1), 0xea);
+    const __m512i Lz = _mm512_castsi128_si512(L);
+    for (int c = 0; c < 4; c++) {
+        /* bytes 0 and 2 of dword lane j: scale 4 c + j / 4 */
+        const __m512i ctl_c = _mm512_add_epi8(_mm512_set1_epi8((char)(4 * c)),
+                                              _mm512_set_epi32(0x00030003, 0x00030003, 0x00030003, 0x00030003,
+                                                               0x00020002, 0x00020002, 0x00020002, 0x00020002,
+                                                               0x00010001, 0x00010001, 0x00010001, 0x00010001,
+                                                               0, 0, 0, 0));
+        v->sc[c] = _mm512_maskz_permutexvar_epi8(0x5555555555555555ull, ctl_c, Lz);
+    }
+    v->ls16 = _mm256_cvtepu8_epi16(L);
+}
+
+/* Qword lane k of the result: word 8 c + k of w (bytes 16 c + 2 k, + 1). */
+VBMI static inline __m512i words_to_qwords(__m512i w, int c)
+{
+    const __m512i ctl = _mm512_add_epi8(_mm512_set1_epi8((char)(16 * c)),
+                                        _mm512_set_epi64(0x0f0e, 0x0d0c, 0x0b0a, 0x0908, 0x0706, 0x0504, 0x0302, 0x0100));
+    return _mm512_maskz_permutexvar_epi8(0x0303030303030303ull, ctl, w);
+}
+
+VBMI static inline void dv_iq2_xxs(const block_iq2_xxs *x, iqv *v)
+{
+    const __m512i W = _mm512_loadu_si512(x->qs);
+    /* the sign words (odd dwords) side by side, their fields cut out */
+    const __m512i SW = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 15, 13, 11, 9, 7, 5, 3, 1), W);
+    uint64_t sg[8];
+    _mm512_storeu_si512(sg, ksigns_of(_mm512_multishift_epi64_epi8(MS8(0, 7, 14, 21, 32, 39, 46, 53), SW)));
+    const __m512i X2 = ls32_words(SW, 28, 60);
+    sc_from_ls32(X2, 0, 1, v);
+    v->ls16 = _mm512_castsi512_si256(X2);
+    for (int c = 0; c < 4; c++) {
+        /* the index bytes of sub-blocks 2 c and 2 c + 1: dwords 4 c, 4 c + 2 */
+        const __m512i ctl = _mm512_add_epi8(_mm512_set1_epi8((char)(16 * c)),
+                                            _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0));
+        const __m512i idx = _mm512_maskz_permutexvar_epi8(0x0101010101010101ull, ctl, W);
+        v->u[c] = signed_u(_mm512_i64gather_epi64(idx, (const void *)g2xxs_b, 8), _cvtu64_mask64(sg[c]));
+    }
+}
+
+VBMI static inline void dv_iq2_xs(const block_iq2_xs *x, iqv *v)
+{
+    const __m512i V = _mm512_loadu_si512(x->qs);
+    /* byte 2 g + 1 holds the 7 sign bits of group g in its top 7 bits */
+    const __m512i odd = _mm512_set_epi8(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27,
+                                        25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1, 63, 61, 59, 57, 55, 53, 51,
+                                        49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13,
+                                        11, 9, 7, 5, 3, 1);
+    uint64_t sg[8];
+    _mm512_storeu_si512(sg, ksigns_of(_mm512_srli_epi16(_mm512_permutexvar_epi8(odd, V), 1)));
+    sc_from_nibbles(x->scales, v);
+    const __m512i I = _mm512_and_si512(V, _mm512_set1_epi16(511));
+    for (int c = 0; c < 4; c++)
+        v->u[c] = signed_u(_mm512_i64gather_epi64(words_to_qwords(I, c), (const void *)g2xs_b, 8),
+                           _cvtu64_mask64(sg[c]));
+}
+
+VBMI static inline void dv_iq2_s(const block_iq2_s *x, iqv *v)
+{
+    /* qword j: the low index bytes of groups 4 j .. 4 j + 3, then qh[j];
+     * multishift makes word i of it low | (qh >> 2 i) << 8 */
+    const __m512i Q = _mm512_loadu_si512(x->qs);
+    const __m512i H = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)x->qh));
+    const __m512i pick = _mm512_set_epi64(0x471f1e1d1c, 0x461b1a1918, 0x4517161514, 0x4413121110, 0x430f0e0d0c,
+                                          0x420b0a0908, 0x4107060504, 0x4003020100);
+    const __m512i P = _mm512_permutex2var_epi8(Q, pick, H);
+    const __m512i I = _mm512_and_si512(_mm512_multishift_epi64_epi8(MS8(0, 32, 8, 34, 16, 36, 24, 38), P),
+                                       _mm512_set1_epi16(0x3ff));
+    sc_from_nibbles(x->scales, v);
+    for (int c = 0; c < 4; c++)
+        v->u[c] = signed_u(_mm512_i64gather_epi64(words_to_qwords(I, c), (const void *)g2s_b, 8),
+                           _cvtu64_mask64(ld64(x->qs + QK_K / 8 + 8 * c)));
+}
+
+VBMI static inline void dv_iq3_xxs(const block_iq3_xxs *x, iqv *v)
+{
+    const __m512i SW = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x->qs + QK_K / 4)));
+    uint64_t sg[8];
+    _mm512_storeu_si512(sg, ksigns_of(_mm512_multishift_epi64_epi8(MS8(0, 7, 14, 21, 32, 39, 46, 53), SW)));
+    const __m512i X2 = ls32_words(SW, 28, 60);
+    sc_from_ls32(X2, 0, 1, v);
+    v->ls16 = _mm512_castsi512_si256(X2);
+    for (int c = 0; c < 4; c++) {
+        const __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x->qs + 16 * c)));
+        v->u[c] = signed_u(_mm512_i32gather_epi32(idx, (const void *)g3xxs_b, 4), _cvtu64_mask64(sg[c]));
+    }
+}
+
+VBMI static inline void dv_iq3_s(const block_iq3_s *x, iqv *v)
+{
+    /* nibble m of the 4 scale bytes at bit 4 m: dwords 2 q, 2 q + 1 of
+     * the broadcast take nibbles 2 q, 2 q + 1 (offsets 8 q, 8 q + 4) */
+    const __m512i src = _mm512_set1_epi64((long long)ld32(x->scales));
+    const __m512i ctl = _mm512_set_epi64(0x001c001c00180018ll, 0x0014001400100010ll, 0x000c000c00080008ll,
+                                         0x0004000400000000ll, 0x001c001c00180018ll, 0x0014001400100010ll,
+                                         0x000c000c00080008ll, 0x0004000400000000ll);
+    const __m512i n = _mm512_slli_epi16(_mm512_multishift_epi64_epi8(ctl, src), 1);
+    const __m512i X2 = _mm512_ternarylogic_epi32(n, _mm512_set1_epi32(0x001e001e), _mm512_set1_epi32(0x00010001), 0xea);
+    sc_from_ls32(X2, 0, 1, v);
+    v->ls16 = _mm512_castsi512_si256(X2);
+    const __m512i k256 = _mm512_set1_epi32(256);
+    for (int c = 0; c < 4; c++) {
+        __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x->qs + 16 * c)));
+        /* the ninth index bit of point k is bit k of qh[2c] | qh[2c+1] << 8 */
+        idx = _mm512_mask_or_epi32(idx, _cvtu32_mask16(ld16(x->qh + 2 * c)), idx, k256);
+        v->u[c] = signed_u(_mm512_i32gather_epi32(idx, (const void *)g3s_b, 4),
+                           _cvtu64_mask64(ld64(x->signs + 8 * c)));
+    }
+}
+
+/* The unreduced block sum against an activation block whose quants are
+ * qy and negated per-16 sums nbs: the offset's correction included. */
+static inline __m512i acc_v(const iqv *v, const __m512i qy[4], __m256i nbs)
+{
+    __m512i acc = _mm512_zextsi256_si512(_mm256_slli_epi32(_mm256_madd_epi16(nbs, v->ls16), 6));
+    for (int c = 0; c < 4; c++)
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(v->u[c], qy[c]), v->sc[c]);
+    return acc;
+}
+
+static inline void load_act(const block_q8_K *y, __m512i qy[4], __m256i *nbs)
+{
+    for (int c = 0; c < 4; c++)
+        qy[c] = _mm512_loadu_si512(y->qs + 64 * c);
+    *nbs = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_loadu_si256((const __m256i *)y->bsums));
+}
+
+#define IQ_VBMI(name, block_t, factor)                                                            \
+    VBMI static void vec_dot_v_##name(int64_t n, float *out, const void *w, const void *a)        \
+    {                                                                                             \
+        const block_t *x = w;                                                                     \
+        const block_q8_K *y = a;                                                                  \
+        float sumf = 0.0f;                                                                        \
+        for (int64_t i = 0; i < n / QK_K; i++) {                                                  \
+            __m512i qy[4];                                                                        \
+            __m256i nbs;                                                                          \
+            iqv v;                                                                                \
+            load_act(&y[i], qy, &nbs);                                                            \
+            dv_##name(&x[i], &v);                                                                 \
+            const int isum = _mm512_reduce_add_epi32(acc_v(&v, qy, nbs));                         \
+            const float d = h2f(x[i].d) * y[i].d;                                                 \
+            sumf += d * (float)isum;                                                              \
+        }                                                                                         \
+        *out = (factor) * sumf;                                                                   \
+    }                                                                                             \
+    VBMI static void dot_rows_v_##name(int64_t n, float *out, const void *w, size_t row_bytes,    \
+                                       int n_rows, const void *a)                                 \
+    {                                                                                             \
+        const block_q8_K *y = a;                                                                  \
+        const uint8_t *wb = w;                                                                    \
+        int r = 0;                                                                                \
+        for (; r + 4 <= n_rows; r += 4) {                                                         \
+            __m128 s4 = _mm_setzero_ps();                                                         \
+            for (int64_t i = 0; i < n / QK_K; i++) {                                              \
+                __m512i qy[4], acc[4];                                                            \
+                __m256i nbs;                                                                      \
+                float d[4];                                                                       \
+                load_act(&y[i], qy, &nbs);                                                        \
+                for (int q = 0; q < 4; q++) {                                                     \
+                    const block_t *x = (const block_t *)(wb + (size_t)(r + q) * row_bytes) + i;   \
+                    iq_rows_prefetch(x, row_bytes, sizeof(block_t));                              \
+                    iqv v;                                                                        \
+                    dv_##name(x, &v);                                                             \
+                    acc[q] = acc_v(&v, qy, nbs);                                                  \
+                    d[q] = h2f(x->d);                                                             \
+                }                                                                                 \
+                const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));        \
+                s4 = _mm_add_ps(s4, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d)), t)); \
+            }                                                                                     \
+            _mm_storeu_ps(out + r, _mm_mul_ps(_mm_set1_ps(factor), s4));                          \
+        }                                                                                         \
+        for (; r < n_rows; r++)                                                                   \
+            vec_dot_v_##name(n, out + r, wb + (size_t)r * row_bytes, a);                          \
+    }
+
+IQ_VBMI(iq2_xxs, block_iq2_xxs, 0.125f)
+IQ_VBMI(iq2_xs, block_iq2_xs, 0.125f)
+IQ_VBMI(iq2_s, block_iq2_s, 0.125f)
+IQ_VBMI(iq3_xxs, block_iq3_xxs, 0.25f)
+IQ_VBMI(iq3_s, block_iq3_s, 1.0f)
+
+/* ---------------------------------------------------------------------------
  * Packed GEMM for larger batches (PMIN tokens and more), as the k-quants'
  * (quant_gemm_pack_avx512.c) and IQ1's: each super-block of a panel of 16
  * rows is decoded once per pass of up to PTB tokens into its unsigned
@@ -606,6 +891,20 @@ void quant_register_iq23_avx512(quant_kernels *tab)
     tab[QT_IQ2_S].vec_dot_rows = dot_rows_iq2_s;
     tab[QT_IQ3_XXS].vec_dot_rows = dot_rows_iq3_xxs;
     tab[QT_IQ3_S].vec_dot_rows = dot_rows_iq3_s;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vbmi")) {
+        build_biased_grids();
+        tab[QT_IQ2_XXS].vec_dot = vec_dot_v_iq2_xxs;
+        tab[QT_IQ2_XS].vec_dot = vec_dot_v_iq2_xs;
+        tab[QT_IQ2_S].vec_dot = vec_dot_v_iq2_s;
+        tab[QT_IQ3_XXS].vec_dot = vec_dot_v_iq3_xxs;
+        tab[QT_IQ3_S].vec_dot = vec_dot_v_iq3_s;
+        tab[QT_IQ2_XXS].vec_dot_rows = dot_rows_v_iq2_xxs;
+        tab[QT_IQ2_XS].vec_dot_rows = dot_rows_v_iq2_xs;
+        tab[QT_IQ2_S].vec_dot_rows = dot_rows_v_iq2_s;
+        tab[QT_IQ3_XXS].vec_dot_rows = dot_rows_v_iq3_xxs;
+        tab[QT_IQ3_S].vec_dot_rows = dot_rows_v_iq3_s;
+    }
 }
 
 quant_gemm_fn quant_gemm_iq23_avx512_for(int type)
