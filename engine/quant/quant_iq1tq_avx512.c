@@ -19,11 +19,12 @@
  *   per-lane powers of 3 are 16-bit multiplies (every pair of bytes shares
  *   its power), laid out so each 64-byte vector is 64 consecutive elements.
  *
- * One code path per type: a super-block is unpacked (wblk: 4 x 64
- * unsigned weight bytes in element order, per-pair scales, bsum weights,
- * the half scale), then multiplied with the activation of each token. The
- * vec_dot is that with one token; the prefill GEMM unpacks each weight
- * super-block once for KT tokens. Both give the same bits by construction.
+ * The prefill GEMM unpacks each weight super-block (wblk: 4 x 64 unsigned
+ * weight bytes in element order, per-pair scales, bsum weights, the half
+ * scale) once for KT tokens. Decode (vec_dot, and vec_dot_rows, four rows
+ * at a time) takes a cheaper route per type to the same exact integers
+ * (see "Decode" below); the vec_dot is its one-row case. All give the
+ * same bits by construction.
  */
 #include <immintrin.h>
 
@@ -258,50 +259,6 @@ static inline __attribute__((always_inline)) void unpack(int kind, const uint8_t
 }
 
 /* The int32 lanes summing to T for one token's super-block. */
-static inline __attribute__((always_inline)) __m512i token_acc(int kind, const wblk *b, const block_q8_K *y)
-{
-    __m512i acc = add_bsums(_mm512_setzero_si512(), y, b->m16);
-    for (int c = 0; c < 4; c++) {
-        const __m512i q8 = _mm512_loadu_si512(y->qs + 64 * c);
-        if (kind == K_TQ2 || kind == K_TQ1)
-            acc = _mm512_dpbusd_epi32(acc, b->u[c], q8);
-        else
-            acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(b->u[c], q8), b->sc[c]);
-    }
-    return acc;
-}
-
-/* The scalar twin's float step for one super-block. */
-static inline float combine(int kind, int t, float d, float yd)
-{
-    if (kind == K_TQ2 || kind == K_TQ1)
-        return (float)t * (d * yd);
-    return d * yd * ((float)t * QUANT_IQ1S_DELTA);
-}
-
-static inline __attribute__((always_inline)) void vec_dot_kind(int kind, int64_t n, float *out, const void *w,
-                                                               const void *a)
-{
-    const block_q8_K *y = a;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        wblk b;
-        unpack(kind, w, i, &b);
-        sum += combine(kind, _mm512_reduce_add_epi32(token_acc(kind, &b, &y[i])), b.d, y[i].d);
-    }
-    *out = sum;
-}
-
-static void vec_dot_tq2_0(int64_t n, float *out, const void *w, const void *a)
-{
-    vec_dot_kind(K_TQ2, n, out, w, a);
-}
-
-static void vec_dot_tq1_0(int64_t n, float *out, const void *w, const void *a)
-{
-    vec_dot_kind(K_TQ1, n, out, w, a);
-}
-
 /* ---------------------------------------------------------------------------
  * Prefill GEMM: tiles of KT tokens; for each row, each weight super-block
  * is unpacked once and multiplied with the KT tokens' activations (which
@@ -332,66 +289,110 @@ static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-/* Decode's matrix-vector product: four rows at a time against the one
- * activation, so the four sums share one reduction and the float steps
- * run in four lanes (each lane the scalar twin's operations, so the bits
- * of vec_dot). */
-static inline __attribute__((always_inline)) void dot_rows_kind(int kind, int64_t n, float *out, const void *w,
-                                                                size_t row_bytes, int n_rows, const void *a)
-{
-    const block_q8_K *y = a;
-    const uint8_t *wb = w;
-    const int64_t nb = n / QK_K;
-    int r = 0;
-    for (; r + 4 <= n_rows; r += 4) {
-        __m128 s4 = _mm_setzero_ps();
-        for (int64_t i = 0; i < nb; i++) {
-            __m512i acc[4];
-            float d[4];
-            for (int q = 0; q < 4; q++) {
-                wblk b;
-                unpack(kind, wb + (size_t)(r + q) * row_bytes, i, &b);
-                acc[q] = token_acc(kind, &b, &y[i]);
-                d[q] = b.d;
-            }
-            const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
-            const __m128 dyd = _mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d));
-            if (kind == K_TQ1 || kind == K_TQ2)
-                s4 = _mm_add_ps(s4, _mm_mul_ps(t, dyd));
-            else
-                s4 = _mm_add_ps(s4, _mm_mul_ps(dyd, _mm_mul_ps(t, _mm_set1_ps(QUANT_IQ1S_DELTA))));
-        }
-        _mm_storeu_ps(out + r, s4);
-    }
-    for (; r < n_rows; r++)
-        vec_dot_kind(kind, n, out + r, wb + (size_t)r * row_bytes, a);
-}
 
 /* ---------------------------------------------------------------------------
- * IQ1 decode (vec_dot, vec_dot_rows): the same exact T with less work per
- * weight super-block than the unpack above.
+ * Decode (vec_dot, vec_dot_rows): the same exact T per super-block with
+ * less work per weight super-block than the unpack above. The activation
+ * is prepared once per call in each type's order (DEC_NBC super-blocks at
+ * a time, the running sums parked in out between passes, so every row
+ * still adds its super-blocks one after the other), then rows go four at
+ * a time: their T share one reduction and the float steps run in four
+ * lanes, each lane the scalar twin's operations, so each row gets the
+ * bits of its vec_dot (which is the one-row case of the same code).
  *
- * The 32 grid points are gathered in the order "chunk c, qword q = point
- * 4q + c", the activation permuted to match (once per super-block for all
- * the rows), so dword lanes 2q, 2q+1 of every chunk belong to sub-block q
- * (IQ1_S's scale) and chunks 0, 1 / 2, 3 to the first / second 16 of it
- * (IQ1_M's scales): the scales apply per lane after the sums, with two
- * accumulators, not per pair of products. The points come from the
- * derived table quant_iq1s_grid8 (8 (g + 1) per byte), plus the group's
- * delta + 1 (0 or 2): u = 8 g + delta + 9 in 0..18 needs no unpacking,
- * and sum of u q8 - 9 * sum of q8 = 8 sum g q8 + delta sum q8, whose
- * sum over the groups times their scales is T (the accumulators start at
- * -9 times the activation's per-16 sums, so a lane carries both).
+ * TQ2_0: lane b of the 64 qs bytes holds elements 128 (b / 32) + 32 l +
+ * b % 32 at bits 2l; the activation is laid out to match, so each 2-bit
+ * plane is a shift, a mask and a vpdpbusd. TQ1_0: the 52 bytes of trits
+ * as they lie (lanes 52..63 meet a zero activation); with m_k = b * 3^(k+1)
+ * >> 8, the scalar twin's trit k is m_k - 3 m_(k-1) (the carry of b * 3^k
+ * into the high byte is m_(k-1)), so the sum of trit_k * a_k over k is
+ * the sum of m_k * (a_k - 3 a_(k+1)): one vpmulhuw per plane (the byte in
+ * the high half of a word) and a vpdpwssd against those int16 activation
+ * differences, no trit ever unpacked. The ternary offset -1 comes back as
+ * minus the activation's total.
+ *
+ * IQ1_S / IQ1_M: the 32 grid points are gathered in the order "chunk c,
+ * qword q = point 4q + c", the activation permuted to match, so dword
+ * lanes 2q, 2q+1 of every chunk belong to sub-block q (IQ1_S's scale) and
+ * chunks 0, 1 / 2, 3 to the first / second 16 of it (IQ1_M's scales).
+ * The 8 gather indices of chunk c come straight from dword q of qs (byte
+ * c, one in-lane shuffle) and qh word q (one shift). The points come from
+ * quant_iq1s_grid8 (u = 8 (g + 1) per byte); with d = delta,
+ * ls (8 g . q8 + d sum q8) = ls (u . q8 + (d - 8) sum q8), and the second
+ * term starts the accumulator: the activation's sums times -7 or -9,
+ * picked per lane by the row's delta bits (a mask blend). The scales
+ * then multiply whole lanes: IQ1_S one vpmulld; IQ1_M's two
+ * accumulators fit int16 (|lane| <= 8 * 16 * 128 + 9 * 8 * 128), so one
+ * pack and one vpmaddwd against its sixteen scales.
  * ------------------------------------------------------------------------- */
 
-/* What a super-block of the activation gives every row. */
-typedef struct iq1act {
-    __m512i a[4];          /* quants, chunk c qword q = group 4q + c */
-    __m512i init01, init23; /* lane 2q: -9 * bsums[2q] / [2q + 1], odd lanes 0 */
-} iq1act;
+#define DEC_NBC 8     /* activation super-blocks prepared per pass */
+#define DEC_PF_DIST 4 /* the weights are prefetched this many rows ahead */
 
-static inline __attribute__((always_inline)) void iq1_act(const block_q8_K *y, iq1act *A)
+/* What one activation super-block gives every row. */
+typedef struct dec_act {
+    __m512i a[10]; /* quants (TQ1_0: int16 differences, even / odd bytes) */
+    __m512i i[4];  /* accumulator starts */
+    float yd;
+} dec_act;
+
+static inline int dec_block_bytes(int kind)
 {
+    switch (kind) {
+    case K_TQ2: return sizeof(block_tq2_0);
+    case K_TQ1: return sizeof(block_tq1_0);
+    case K_IQ1S: return sizeof(block_iq1_s);
+    default: return sizeof(block_iq1_m);
+    }
+}
+
+/* The sum of the 256 quants (the ternary offset), exact in int32. */
+static inline int q8_total(const block_q8_K *y)
+{
+    int s = 0;
+    for (int k = 0; k < 16; k++)
+        s += y->bsums[k];
+    return s;
+}
+
+/* TQ1_0's activation for trit k: lane m the element of trit k of byte m. */
+static inline __m512i tq1_act_plane(const block_q8_K *y, int k)
+{
+    int32_t tail = 0;
+    if (k < 4)
+        memcpy(&tail, y->qs + 240 + 4 * k, 4);
+    const __m256i hi = _mm256_set_m128i(_mm_cvtsi32_si128(tail), _mm_loadu_si128((const __m128i *)(y->qs + 160 + 16 * k)));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * k))), hi, 1);
+}
+
+static inline __attribute__((always_inline)) void dec_prep(int kind, const block_q8_K *y, dec_act *A)
+{
+    A->yd = y->d;
+    if (kind == K_TQ2) {
+        for (int l = 0; l < 4; l++)
+            A->a[l] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(y->qs + 32 * l))),
+                                         _mm256_loadu_si256((const __m256i *)(y->qs + 128 + 32 * l)), 1);
+        A->i[0] = _mm512_zextsi128_si512(_mm_cvtsi32_si128(-q8_total(y)));
+        return;
+    }
+    if (kind == K_TQ1) {
+        /* int16 a_k - 3 a_(k+1), of the even bytes (a[2k]) and the odd ones (a[2k+1]) */
+        __m512i e[6], o[6];
+        e[5] = o[5] = _mm512_setzero_si512();
+        for (int k = 0; k < 5; k++) {
+            const __m512i p = tq1_act_plane(y, k);
+            e[k] = _mm512_srai_epi16(_mm512_slli_epi16(p, 8), 8);
+            o[k] = _mm512_srai_epi16(p, 8);
+        }
+        for (int k = 0; k < 5; k++) {
+            const __m512i e3 = _mm512_add_epi16(e[k + 1], _mm512_add_epi16(e[k + 1], e[k + 1]));
+            const __m512i o3 = _mm512_add_epi16(o[k + 1], _mm512_add_epi16(o[k + 1], o[k + 1]));
+            A->a[2 * k] = _mm512_sub_epi16(e[k], e3);
+            A->a[2 * k + 1] = _mm512_sub_epi16(o[k], o3);
+        }
+        A->i[0] = _mm512_zextsi128_si512(_mm_cvtsi32_si128(-q8_total(y)));
+        return;
+    }
     const __m512i a0 = _mm512_loadu_si512(y->qs), a1 = _mm512_loadu_si512(y->qs + 64);
     const __m512i a2 = _mm512_loadu_si512(y->qs + 128), a3 = _mm512_loadu_si512(y->qs + 192);
     for (int c = 0; c < 4; c++) {
@@ -399,167 +400,208 @@ static inline __attribute__((always_inline)) void iq1_act(const block_q8_K *y, i
         A->a[c] = _mm512_mask_blend_epi64(0xf0, _mm512_permutex2var_epi64(a0, sel, a1),
                                           _mm512_permutex2var_epi64(a2, sel, a3));
     }
-    const __m512i b = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)y->bsums));
-    const __m512i m9 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_add_epi32(_mm512_slli_epi32(b, 3), b));
-    A->init01 = _mm512_and_si512(m9, _mm512_set1_epi64(0xffffffffll));
-    A->init23 = _mm512_srli_epi64(m9, 32);
-}
-
-/* One row's super-block: idx (32 words, the 11-bit indices in group
- * order), dd (32 words, 0x0202 where the group's delta is +1, else 0),
- * ls01 / ls23 (int32 lanes: the scale of each lane of the two
- * accumulators); the result's lanes sum to T. */
-static inline __attribute__((always_inline)) __m512i iq1_row(__m512i idx, __m512i dd, __m512i ls01, __m512i ls23,
-                                                             const iq1act *A)
-{
-    __m512i acc01 = A->init01, acc23 = A->init23;
-    for (int c = 0; c < 4; c++) {
-        /* word 2q = index of group 4q + c (a dword lane per gathered qword) */
-        const __m512i si = _mm512_add_epi16(_mm512_set1_epi16((short)c),
-                                            _mm512_set_epi16(0, 28, 0, 24, 0, 20, 0, 16, 0, 12, 0, 8, 0, 4, 0, 0, 0,
-                                                             28, 0, 24, 0, 20, 0, 16, 0, 12, 0, 8, 0, 4, 0, 0));
-        const __m256i ic = _mm512_castsi512_si256(_mm512_maskz_permutexvar_epi16(0x55555555u, si, idx));
-        const __m512i g8 = _mm512_i32gather_epi64(ic, (const void *)quant_iq1s_grid8, 8);
-        /* words 4q..4q+3 = dd of group 4q + c */
-        const __m512i sd = _mm512_add_epi16(_mm512_set1_epi16((short)c),
-                                            _mm512_set_epi16(28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16,
-                                                             16, 16, 12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0));
-        const __m512i u = _mm512_add_epi8(g8, _mm512_permutexvar_epi16(sd, dd));
-        if (c < 2)
-            acc01 = _mm512_dpbusd_epi32(acc01, u, A->a[c]);
-        else
-            acc23 = _mm512_dpbusd_epi32(acc23, u, A->a[c]);
+    if (kind == K_IQ1S) {
+        /* qword q: the sum of sub-block q, times -9 (i[0]) and -7 (i[1]) */
+        const __m512i b = _mm512_cvtepi16_epi32(_mm256_loadu_si256((const __m256i *)y->bsums));
+        const __m512i s = _mm512_and_si512(_mm512_add_epi32(b, _mm512_srli_epi64(b, 32)), _mm512_set1_epi64(0xffffffffll));
+        const __m512i s8 = _mm512_slli_epi32(s, 3);
+        A->i[0] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_add_epi32(s8, s));
+        A->i[1] = _mm512_sub_epi32(s, s8);
+        return;
     }
-    return _mm512_add_epi32(_mm512_mullo_epi32(acc01, ls01), _mm512_mullo_epi32(acc23, ls23));
+    /* lane 2q / 2q + 1: the sums of groups 4q / 4q + 1 (chunks 0, 1) and
+     * 4q + 2 / 4q + 3 (chunks 2, 3), times -9 (i[0], i[2]) and -7 (i[1], i[3]) */
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i h[4];
+    for (int c = 0; c < 4; c++)
+        h[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, A->a[c]);
+    for (int p = 0; p < 2; p++) {
+        const __m512i ev = _mm512_add_epi32(h[2 * p], _mm512_srli_epi64(h[2 * p], 32));
+        const __m512i od = _mm512_add_epi32(h[2 * p + 1], _mm512_slli_epi64(h[2 * p + 1], 32));
+        const __m512i g = _mm512_mask_blend_epi32(0xaaaa, ev, od);
+        const __m512i g8 = _mm512_slli_epi32(g, 3);
+        A->i[2 * p] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_add_epi32(g8, g));
+        A->i[2 * p + 1] = _mm512_sub_epi32(g, g8);
+    }
 }
 
-static inline __attribute__((always_inline)) __m512i iq1s_row(const block_iq1_s *x, const iq1act *A, float *d)
+/* Byte c of dword q in byte 0 of dword q, the rest zero (in-lane). */
+static inline __m256i dword_byte(__m256i v, int c)
 {
-    /* word g of 32: qh word g / 4, shifted by 3 * (g % 4) */
-    const __m512i qh_sel = _mm512_set_epi16(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2,
-                                            1, 1, 1, 1, 0, 0, 0, 0);
-    const __m512i qh_shift = _mm512_set_epi16(9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3, 0, 9, 6, 3,
-                                              0, 9, 6, 3, 0, 9, 6, 3, 0);
-    /* dword lane l: qh word l / 2 */
-    const __m512i ls_sel = _mm512_set_epi16(0, 7, 0, 7, 0, 6, 0, 6, 0, 5, 0, 5, 0, 4, 0, 4, 0, 3, 0, 3, 0, 2, 0, 2,
-                                            0, 1, 0, 1, 0, 0, 0, 0);
-    const __m512i qh = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)x->qh));
-    const __m512i qh32 = _mm512_permutexvar_epi16(qh_sel, qh);
-    const __m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh32, qh_shift), _mm512_set1_epi16(7));
-    const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs)),
-                                        _mm512_slli_epi16(hi, 8));
-    /* bit 15: delta -1 */
-    const __m512i dd = _mm512_andnot_si512(_mm512_srai_epi16(qh32, 15), _mm512_set1_epi16(0x0202));
-    /* 2s + 1 from bits 12..14 */
-    const __m512i ls = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(_mm512_maskz_permutexvar_epi16(0x55555555u, ls_sel, qh), 11),
-                                                        _mm512_set1_epi32(14)),
-                                       _mm512_set1_epi32(1));
-    *d = h2f(x->d);
-    return iq1_row(idx, dd, ls, ls, A);
+    const __m128i ctl = _mm_set_epi8(-1, -1, -1, (char)(12 + c), -1, -1, -1, (char)(8 + c), -1, -1, -1,
+                                     (char)(4 + c), -1, -1, -1, (char)c);
+    return _mm256_shuffle_epi8(v, _mm256_broadcastsi128_si256(ctl));
 }
 
-static inline __attribute__((always_inline)) __m512i iq1m_row(const block_iq1_m *x, const iq1act *A, float *d)
+/* The gather indices of chunk c: qs byte 4q + c with bits 8..10 from
+ * (hi >> sh) (hi = qh word q << 8 in dword q). */
+static inline __m256i iq1_idx(__m256i qs32, __m256i hi, int c, int sh)
 {
-    /* word g of 32: qh byte g / 2, shifted by 4 * (g % 2) */
-    const __m512i qh_sel = _mm512_set_epi16(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8, 7, 7, 6, 6,
-                                            5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-    const __m512i qh_shift = _mm512_set1_epi32(4 << 16);
-    /* dword lane l of the two accumulators: scale 2 (l / 2) and 2 (l / 2) + 1
-     * of 16, scale k = word k / 4 of the block shifted by 3 (k % 4) */
-    const __m512i s_sel01 = _mm512_set_epi16(0, 3, 0, 3, 0, 3, 0, 3, 0, 2, 0, 2, 0, 2, 0, 2, 0, 1, 0, 1, 0, 1, 0, 1,
-                                             0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i s_sh01 = _mm512_set_epi32(6, 6, 0, 0, 6, 6, 0, 0, 6, 6, 0, 0, 6, 6, 0, 0);
-    const __m512i qhw = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)x->qh)));
-    const __m512i nib = _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qh_sel, qhw), qh_shift),
-                                         _mm512_set1_epi16(15));
-    const __m512i idx = _mm512_or_si512(_mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)x->qs)),
-                                        _mm512_slli_epi16(_mm512_and_si512(nib, _mm512_set1_epi16(7)), 8));
-    const __m512i dd = _mm512_maskz_mov_epi16(_mm512_testn_epi16_mask(nib, _mm512_set1_epi16(8)),
-                                              _mm512_set1_epi16(0x0202));
+    return _mm256_ternarylogic_epi32(dword_byte(qs32, c), _mm256_srli_epi32(hi, sh * c), _mm256_set1_epi32(0x700), 0xf8);
+}
+
+static inline __m512i iq1_gather(__m256i idx)
+{
+    return _mm512_i32gather_epi64(idx, (const void *)quant_iq1s_grid8, 8);
+}
+
+/* The int32 lanes summing to T for one row's super-block. */
+static inline __attribute__((always_inline)) __m512i dec_row(int kind, const uint8_t *blk, const dec_act *A,
+                                                             float *d)
+{
+    if (kind == K_TQ2) {
+        const __m512i m3 = _mm512_set1_epi8(3);
+        const __m512i q = _mm512_loadu_si512(blk);
+        __m512i acc = _mm512_dpbusd_epi32(A->i[0], _mm512_and_si512(q, m3), A->a[0]);
+        for (int l = 1; l < 4; l++)
+            acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(q, 2 * l), m3), A->a[l]);
+        *d = h2f(((const block_tq2_0 *)blk)->d);
+        return acc;
+    }
+    if (kind == K_TQ1) {
+        /* the 52 bytes of qs and qh; the byte in the high half of each word */
+        const __m512i x = _mm512_maskz_loadu_epi8(0x000fffffffffffffull, blk);
+        const __m512i be = _mm512_slli_epi16(x, 8);
+        const __m512i bo = _mm512_and_si512(x, _mm512_set1_epi16((short)0xff00));
+        __m512i acc = A->i[0];
+        int p = 3;
+        for (int k = 0; k < 5; k++, p *= 3) {
+            const __m512i pk = _mm512_set1_epi16((short)p);
+            acc = _mm512_dpwssd_epi32(acc, _mm512_mulhi_epu16(be, pk), A->a[2 * k]);
+            acc = _mm512_dpwssd_epi32(acc, _mm512_mulhi_epu16(bo, pk), A->a[2 * k + 1]);
+        }
+        *d = h2f(((const block_tq1_0 *)blk)->d);
+        return acc;
+    }
+    if (kind == K_IQ1S) {
+        const block_iq1_s *x = (const block_iq1_s *)blk;
+        const __m256i qs32 = _mm256_loadu_si256((const __m256i *)x->qs);
+        const __m256i qh32 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)x->qh));
+        const __m256i hi = _mm256_slli_epi32(qh32, 8);
+        /* delta +1 (bit 15 clear): -7 times the sums, else -9 */
+        __m512i acc = _mm512_mask_blend_epi64(_mm256_testn_epi32_mask(qh32, _mm256_set1_epi32(0x8000)), A->i[0], A->i[1]);
+        for (int c = 0; c < 4; c++)
+            acc = _mm512_dpbusd_epi32(acc, iq1_gather(iq1_idx(qs32, hi, c, 3)), A->a[c]);
+        /* 2s + 1 from bits 12..14, in dword lanes 2q and 2q + 1 */
+        const __m256i ls = _mm256_ternarylogic_epi32(_mm256_srli_epi32(qh32, 11), _mm256_set1_epi32(14), _mm256_set1_epi32(1), 0xea);
+        const __m512i ls2 = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0),
+                                                     _mm512_zextsi256_si512(ls));
+        *d = h2f(x->d);
+        return _mm512_mullo_epi32(acc, ls2);
+    }
+    const block_iq1_m *x = (const block_iq1_m *)blk;
+    const __m256i qs32 = _mm256_loadu_si256((const __m256i *)x->qs);
+    const __m256i qh32 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)x->qh));
+    const __m256i hi = _mm256_slli_epi32(qh32, 8);
+    /* lane l: qh word l / 2, whose bit 3 / 7 (acc01) and 11 / 15 (acc23)
+     * clear is delta +1 for group 4 (l / 2) + c */
+    const __m512i qhl = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0),
+                                                 _mm512_zextsi256_si512(qh32));
+    const __mmask16 k01 = _mm512_testn_epi32_mask(qhl, _mm512_set1_epi64(0x0000008000000008ll));
+    const __mmask16 k23 = _mm512_testn_epi32_mask(qhl, _mm512_set1_epi64(0x0000800000000800ll));
+    __m512i acc01 = _mm512_mask_blend_epi32(k01, A->i[0], A->i[1]);
+    __m512i acc23 = _mm512_mask_blend_epi32(k23, A->i[2], A->i[3]);
+    acc01 = _mm512_dpbusd_epi32(acc01, iq1_gather(iq1_idx(qs32, hi, 0, 4)), A->a[0]);
+    acc01 = _mm512_dpbusd_epi32(acc01, iq1_gather(iq1_idx(qs32, hi, 1, 4)), A->a[1]);
+    acc23 = _mm512_dpbusd_epi32(acc23, iq1_gather(iq1_idx(qs32, hi, 2, 4)), A->a[2]);
+    acc23 = _mm512_dpbusd_epi32(acc23, iq1_gather(iq1_idx(qs32, hi, 3, 4)), A->a[3]);
+    /* the pack puts acc01 dwords 4j..4j+3 then acc23's in 128-bit lane j:
+     * scales 4j, 4j, 4j+2, 4j+2, 4j+1, 4j+1, 4j+3, 4j+3, all from scale
+     * word j, bits 3 (k % 4) */
     uint16_t sc[4];
     memcpy(sc, x->scales, 8);
+    const __m512i scw = _mm512_permutexvar_epi16(
+        _mm512_set_epi64(0x0003000300030003ll, 0x0003000300030003ll, 0x0002000200020002ll, 0x0002000200020002ll,
+                         0x0001000100010001ll, 0x0001000100010001ll, 0, 0),
+        _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)sc)));
+    const __m512i s = _mm512_srlv_epi16(scw, _mm512_set4_epi64(0x0009000900030003ll, 0x0006000600000000ll,
+                                                               0x0009000900030003ll, 0x0006000600000000ll));
+    const __m512i ls = _mm512_ternarylogic_epi32(_mm512_slli_epi16(s, 1), _mm512_set1_epi16(14), _mm512_set1_epi16(1), 0xea);
     const uint16_t hbits = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
                                       (sc[3] & 0xf000));
-    const __m512i scw = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)sc));
-    const __m512i s = _mm512_srlv_epi32(_mm512_maskz_permutexvar_epi16(0x55555555u, s_sel01, scw), s_sh01);
-    const __m512i m7 = _mm512_set1_epi32(7), one = _mm512_set1_epi32(1);
-    const __m512i ls01 = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(s, m7), 1), one);
-    const __m512i ls23 = _mm512_or_si512(_mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(s, 3), m7), 1), one);
     *d = h2f(hbits);
-    return iq1_row(idx, dd, ls01, ls23, A);
+    return _mm512_madd_epi16(_mm512_packs_epi32(acc01, acc23), ls);
 }
 
-static inline __attribute__((always_inline)) __m512i iq1_row_kind(int kind, const uint8_t *row, int64_t i,
-                                                                  const iq1act *A, float *d)
+/* The scalar twin's float step for one super-block. */
+static inline float dec_combine(int kind, int t, float d, float yd)
 {
-    if (kind == K_IQ1S)
-        return iq1s_row((const block_iq1_s *)row + i, A, d);
-    return iq1m_row((const block_iq1_m *)row + i, A, d);
+    if (kind == K_TQ2 || kind == K_TQ1)
+        return (float)t * (d * yd);
+    return d * yd * ((float)t * QUANT_IQ1S_DELTA);
 }
 
-static inline __attribute__((always_inline)) void iq1_dot_rows(int kind, int64_t n, float *out, const void *w,
-                                                               size_t row_bytes, int n_rows, const void *a)
+/* The rows kernels read four rows side by side: streams the hardware
+ * prefetcher follows poorly from DRAM (as in quant_kquants_avx512.c).
+ * Each row's super-block asks for the same block DEC_PF_DIST rows ahead,
+ * both ends (blocks are under 64 bytes but straddle lines). Prefetches
+ * past the matrix do not fault. */
+static inline void dec_prefetch(const uint8_t *blk, size_t row_bytes, int bb)
+{
+    const uint8_t *pf = blk + DEC_PF_DIST * row_bytes;
+    _mm_prefetch((const char *)pf, _MM_HINT_T0);
+    _mm_prefetch((const char *)pf + bb - 1, _MM_HINT_T0);
+}
+
+static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, float *out, const void *w,
+                                                           size_t row_bytes, int n_rows, const void *a)
 {
     const block_q8_K *y = a;
     const uint8_t *wb = w;
     const int64_t nb = n / QK_K;
-    int r = 0;
-    for (; r + 4 <= n_rows; r += 4) {
-        __m128 s4 = _mm_setzero_ps();
-        for (int64_t i = 0; i < nb; i++) {
-            iq1act A;
-            iq1_act(&y[i], &A);
-            __m512i acc[4];
-            float d[4];
-            for (int q = 0; q < 4; q++)
-                acc[q] = iq1_row_kind(kind, wb + (size_t)(r + q) * row_bytes, i, &A, &d[q]);
-            const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
-            const __m128 dyd = _mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d));
-            s4 = _mm_add_ps(s4, _mm_mul_ps(dyd, _mm_mul_ps(t, _mm_set1_ps(QUANT_IQ1S_DELTA))));
+    const int bb = dec_block_bytes(kind);
+    dec_act A[DEC_NBC];
+    for (int64_t i0 = 0; i0 < nb; i0 += DEC_NBC) {
+        const int nc = nb - i0 < DEC_NBC ? (int)(nb - i0) : DEC_NBC;
+        for (int i = 0; i < nc; i++)
+            dec_prep(kind, &y[i0 + i], &A[i]);
+        int r = 0;
+        for (; r + 4 <= n_rows; r += 4) {
+            const uint8_t *x = wb + (size_t)r * row_bytes + (size_t)i0 * bb;
+            __m128 s4 = i0 ? _mm_loadu_ps(out + r) : _mm_setzero_ps();
+            for (int i = 0; i < nc; i++, x += bb) {
+                __m512i acc[4];
+                float d[4];
+                for (int q = 0; q < 4; q++) {
+                    dec_prefetch(x + (size_t)q * row_bytes, row_bytes, bb);
+                    acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &d[q]);
+                }
+                const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
+                const __m128 dyd = _mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(A[i].yd));
+                if (kind == K_TQ1 || kind == K_TQ2)
+                    s4 = _mm_add_ps(s4, _mm_mul_ps(t, dyd));
+                else
+                    s4 = _mm_add_ps(s4, _mm_mul_ps(dyd, _mm_mul_ps(t, _mm_set1_ps(QUANT_IQ1S_DELTA))));
+            }
+            _mm_storeu_ps(out + r, s4);
         }
-        _mm_storeu_ps(out + r, s4);
-    }
-    for (; r < n_rows; r++) {
-        const uint8_t *row = wb + (size_t)r * row_bytes;
-        float sum = 0.0f;
-        for (int64_t i = 0; i < nb; i++) {
-            iq1act A;
-            iq1_act(&y[i], &A);
-            float d;
-            const int t = _mm512_reduce_add_epi32(iq1_row_kind(kind, row, i, &A, &d));
-            sum += d * y[i].d * ((float)t * QUANT_IQ1S_DELTA);
+        for (; r < n_rows; r++) {
+            const uint8_t *x = wb + (size_t)r * row_bytes + (size_t)i0 * bb;
+            float sum = i0 ? out[r] : 0.0f;
+            for (int i = 0; i < nc; i++, x += bb) {
+                float d;
+                const int t = _mm512_reduce_add_epi32(dec_row(kind, x, &A[i], &d));
+                sum += dec_combine(kind, t, d, A[i].yd);
+            }
+            out[r] = sum;
         }
-        out[r] = sum;
     }
 }
 
-#define DOT_ROWS(name, kind)                                                                          \
-    static void name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a) \
-    {                                                                                                 \
-        dot_rows_kind(kind, n, out, w, row_bytes, n_rows, a);                                         \
+#define DEC(kind, rows_name, dot_name)                                                                     \
+    static void rows_name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a) \
+    {                                                                                                      \
+        dec_rows(kind, n, out, w, row_bytes, n_rows, a);                                                   \
+    }                                                                                                      \
+    static void dot_name(int64_t n, float *out, const void *w, const void *a)                              \
+    {                                                                                                      \
+        dec_rows(kind, n, out, w, 0, 1, a);                                                                \
     }
 
-DOT_ROWS(dot_rows_tq2_0, K_TQ2)
-DOT_ROWS(dot_rows_tq1_0, K_TQ1)
-static void dot_rows_iq1_s(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a)
-{
-    iq1_dot_rows(K_IQ1S, n, out, w, row_bytes, n_rows, a);
-}
-
-static void dot_rows_iq1_m(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, const void *a)
-{
-    iq1_dot_rows(K_IQ1M, n, out, w, row_bytes, n_rows, a);
-}
-
-static void vec_dot_iq1_s(int64_t n, float *out, const void *w, const void *a)
-{
-    iq1_dot_rows(K_IQ1S, n, out, w, 0, 1, a);
-}
-
-static void vec_dot_iq1_m(int64_t n, float *out, const void *w, const void *a)
-{
-    iq1_dot_rows(K_IQ1M, n, out, w, 0, 1, a);
-}
+DEC(K_TQ2, dot_rows_tq2_0, vec_dot_tq2_0)
+DEC(K_TQ1, dot_rows_tq1_0, vec_dot_tq1_0)
+DEC(K_IQ1S, dot_rows_iq1_s, vec_dot_iq1_s)
+DEC(K_IQ1M, dot_rows_iq1_m, vec_dot_iq1_m)
 
 /* What the tile's tokens contribute to a range of super-blocks. */
 typedef struct act_range {
