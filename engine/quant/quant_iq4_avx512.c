@@ -9,11 +9,16 @@
  * and 128 x the activation's sum is taken back (a vpdpbusd of 0x80 bytes
  * against the activation). Exact for every activation byte.
  *
- * IQ4_NL and MXFP4 (Q8_0 activations) go as Q8_0 does: two blocks per
- * register, acc += (dx * dy) * float(dot) in float lanes, so their dots
- * differ from the scalar twin by float summation order only. IQ4_XS (Q8_K)
- * sums a super-block in integers (sub-block scales by vpmulld), then takes
- * the scalar twin's float steps: the same bits.
+ * IQ4_NL and MXFP4 (Q8_0 activations) go four blocks per register, one
+ * per 128-bit lane, acc += (dx * dy) * float(dot) in float lanes, so their
+ * dots differ from the scalar twin by float summation order only. IQ4_XS
+ * (Q8_K) sums a super-block in integers (sub-block scales by vpmulld),
+ * then takes the scalar twin's float steps: the same bits.
+ *
+ * Decode's rows kernels prepare the activation once in the order the
+ * weights unpack cheapest, and prefetch the rows PF_ROWS ahead: from
+ * DRAM one thread's stream outruns the hardware prefetcher (8 GB/s
+ * without, the L2 rate with).
  *
  * GEMM (quant.h's contract): IQ4_XS on its own row-interleaved kernel,
  * with the vec_dot's bits. IQ4_NL and MXFP4 are converted, a chunk of
@@ -82,66 +87,121 @@ static inline __m512i neg_sums(__m512i qy)
 
 /* ------------------------------------------------- IQ4_NL and MXFP4 dots */
 
-/* Lanes 0-3 and 8-11 take block 0's value, 4-7 and 12-15 block 1's: the
- * block of each lane of a pair's products (see nl_pair). */
-static inline __m512 pair_lanes(__m128 two)
+/* Four blocks at a time (a quad: 128 values), each block in its own
+ * 128-bit lane: lane j holds block 4g + j's 16 nibble bytes, whose low
+ * nibbles are its values 0-15 and high nibbles 16-31, so the activation
+ * is prepared as two registers (values 0-15 and 16-31 of each block's
+ * lane) and one dword accumulator takes both, block by lane. A quad past
+ * the row's end (nb not a multiple of 4) repeats the last block's weights
+ * with scale 0 against zero activations. */
+
+/* The activation of quad g: ylo / yhi its values 0-15 / 16-31 of block
+ * 4g + j in lane j, ng = -128 x the 4-byte sums of both, dy the block
+ * scales, each over its lane's four floats. */
+typedef struct nl_act {
+    __m512i ylo, yhi, ng;
+    __m512 dy;
+} nl_act;
+
+static inline void nl_prep(const block_q8_0 *y, int64_t nb, int64_t g, nl_act *A)
 {
-    const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
-    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(two));
+    __m128i lo[4], hi[4];
+    float d[4];
+    for (int j = 0; j < 4; j++) {
+        const int64_t b = 4 * g + j;
+        lo[j] = b < nb ? _mm_loadu_si128((const __m128i *)y[b].qs) : _mm_setzero_si128();
+        hi[j] = b < nb ? _mm_loadu_si128((const __m128i *)(y[b].qs + 16)) : _mm_setzero_si128();
+        d[j] = b < nb ? h2f(y[b].d) : 0.0f;
+    }
+    A->ylo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo[1], lo[0])), _mm256_set_m128i(lo[3], lo[2]), 1);
+    A->yhi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(hi[1], hi[0])), _mm256_set_m128i(hi[3], hi[2]), 1);
+    const __m512i k80 = _mm512_set1_epi8((char)0x80);
+    const __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, A->ylo), k80, A->yhi);
+    A->ng = _mm512_sub_epi32(_mm512_setzero_si512(), s);
+    A->dy = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                  _mm512_castps128_ps512(_mm_loadu_ps(d)));
 }
 
-/* The weight scales of a pair of blocks in pair_lanes order (mx: MXFP4's
- * exponents, else IQ4_NL's halves). */
-static inline __m512 wscales(int mx, bytes b0, bytes b1)
+/* The 16 nibble bytes of quad g's blocks, block j in lane j, and their
+ * scales over each lane's four floats. IQ4_NL blocks are 18 bytes, 9
+ * words: a full quad's halves and quants all sit at word offsets of its
+ * first 72 bytes, so two word permutes (vpermw) of two loads gather them;
+ * MXFP4 (17 bytes) and a quad past the row's end take them one block at a
+ * time. */
+static inline __attribute__((always_inline)) void
+nl_quad(int mx, bytes x, int64_t nb, int64_t g, __m512i *q, __m512 *w)
 {
-    if (mx)
-        return pair_lanes(_mm_setr_ps(e8m0_half(b0[0]), e8m0_half(b1[0]), 0.0f, 0.0f));
-    qhalf h0, h1;
-    memcpy(&h0, b0, 2);
-    memcpy(&h1, b1, 2);
-    return pair_lanes(_mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(h0), h1, 1)));
+    const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl), qo = mx ? 1 : 2;
+    const __m512i rep4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    if (!mx && 4 * g + 4 <= nb) {
+        static const int16_t iq[32] = {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17,
+                                       19, 20, 21, 22, 23, 24, 25, 26, 24, 25, 26, 27, 28, 29, 30, 31};
+        static const int16_t ih[16] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
+        bytes b = x + (size_t)(4 * g) * bs;
+        const __m512i z0 = _mm512_loadu_si512(b), z1 = _mm512_loadu_si512(b + 8);
+        /* block j's quants are words 9j + 1 .. 9j + 8; the last block's
+         * are words 24..31 of z1 (which starts 4 words later) */
+        const __m512i i0 = _mm512_loadu_si512(iq);
+        *q = _mm512_mask_permutexvar_epi16(_mm512_permutexvar_epi16(i0, z0), 0xFF000000u, i0, z1);
+        const __m512i i1 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)ih));
+        *w = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(i1, z0)));
+        return;
+    }
+    if (mx && 4 * g + 4 <= nb) {
+        bytes b = x + (size_t)(4 * g) * bs;
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(b + 1)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b + 18)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b + 35)), 2);
+        *q = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(b + 52)), 3);
+        /* e8m0_half in lanes: (e - 1) << 23, or 0x00200000 << e below 2 */
+        const uint32_t e4 = (uint32_t)b[0] | (uint32_t)b[17] << 8 | (uint32_t)b[34] << 16 | (uint32_t)b[51] << 24;
+        const __m128i e = _mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)e4));
+        const __m128i big = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
+        const __m128i small = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
+        const __m128i f = _mm_blendv_epi8(big, small, _mm_cmplt_epi32(e, _mm_set1_epi32(2)));
+        *w = _mm512_permutexvar_ps(rep4, _mm512_castps128_ps512(_mm_castsi128_ps(f)));
+        return;
+    }
+    bytes b[4];
+    float dx[4];
+    for (int j = 0; j < 4; j++) {
+        const int64_t k = 4 * g + j;
+        b[j] = x + (size_t)(k < nb ? k : nb - 1) * bs;
+        if (mx) {
+            dx[j] = k < nb ? e8m0_half(b[j][0]) : 0.0f;
+        } else {
+            qhalf h;
+            memcpy(&h, b[j], 2);
+            dx[j] = k < nb ? h2f(h) : 0.0f;
+        }
+    }
+    const __m256i q01 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b[0] + qo))),
+                                                _mm_loadu_si128((const __m128i *)(b[1] + qo)), 1);
+    const __m256i q23 = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(b[2] + qo))),
+                                                _mm_loadu_si128((const __m128i *)(b[3] + qo)), 1);
+    *q = _mm512_inserti64x4(_mm512_castsi256_si512(q01), q23, 1);
+    *w = _mm512_permutexvar_ps(rep4, _mm512_castps128_ps512(_mm_loadu_ps(dx)));
 }
 
-/* The offset values of a pair of blocks, 128-bit lanes: block 0's low
- * nibbles, block 1's low, block 0's high, block 1's high (two inserts
- * fewer than each block's own order; the activation is permuted to
- * match once, in nl_prep). */
-static inline __m512i nl_pair(__m512i tab, const uint8_t *qs0, const uint8_t *qs1)
-{
-    const __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
-                                              _mm_loadu_si128((const __m128i *)qs1), 1);
-    const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(a), _mm256_srli_epi16(a, 4), 1);
-    return _mm512_shuffle_epi8(tab, _mm512_and_si512(z, _mm512_set1_epi8(0x0F)));
-}
-
-/* Pair k of activation blocks (2k, 2k + 1; an odd last block pairs with
- * itself, the copy's scale 0) in nl_pair's order: qy, neg = -128 x its
- * 4-byte sums, dy the scales in pair_lanes order. */
-static inline void nl_prep(const block_q8_0 *y, int64_t nb, int64_t k, __m512i *qy, __m512i *neg, __m512 *dy)
-{
-    const int64_t j = 2 * k + 1 < nb ? 2 * k + 1 : 2 * k;
-    const __m512i z = load_2x32(y[2 * k].qs, y[j].qs);
-    *qy = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-    *neg = neg_sums(*qy);
-    *dy = pair_lanes(_mm_setr_ps(h2f(y[2 * k].d), j != 2 * k ? h2f(y[j].d) : 0.0f, 0.0f, 0.0f));
-}
-
-/* acc += (dx * dy) * float(u.y - 128 sum(y)) for pair k of row x, lane by
+/* acc += (dx * dy) * float(u.y - 128 sum(y)) for quad g of row x, lane by
  * lane: the one sequence of operations of the vec_dot and the rows
  * kernel. */
 static inline __attribute__((always_inline)) __m512
-nl_step(int mx, __m512i tab, bytes x, int64_t nb, int64_t k, __m512i qy, __m512i neg, __m512 dy, __m512 acc)
+nl_step(int mx, __m512i tab, bytes x, int64_t nb, int64_t g, const nl_act *A, __m512 acc)
 {
-    const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl), qo = mx ? 1 : 2;
-    bytes b0 = x + (size_t)(2 * k) * bs, b1 = 2 * k + 1 < nb ? b0 + bs : b0;
-    const __m512i p = _mm512_dpbusd_epi32(neg, nl_pair(tab, b0 + qo, b1 + qo), qy);
-    const __m512 d = _mm512_mul_ps(wscales(mx, b0, b1), dy);
-    return _mm512_add_ps(acc, _mm512_mul_ps(d, _mm512_cvtepi32_ps(p)));
+    __m512i q;
+    __m512 w;
+    nl_quad(mx, x, nb, g, &q, &w);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i ulo = _mm512_shuffle_epi8(tab, _mm512_and_si512(q, m4));
+    const __m512i uhi = _mm512_shuffle_epi8(tab, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+    const __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(A->ng, ulo, A->ylo), uhi, A->yhi);
+    return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(w, A->dy), _mm512_cvtepi32_ps(p)));
 }
 
-/* Pairs of activation blocks the rows kernel prepares on its stack (about
- * 24 KiB): rows of up to 8192 elements; longer rows loop over vec_dot. */
-#define NL_MAX_PAIRS 128
+/* Quads of activation blocks the rows kernel prepares on its stack (16
+ * KiB): rows of up to 8192 elements; longer rows loop over vec_dot. */
+#define NL_MAX_QUADS 64
 
 #ifndef PF_ROWS
 #define PF_ROWS 4
@@ -154,11 +214,10 @@ nl_dot(int mx, int64_t n, float *out, bytes x, const void *a)
     const int64_t nb = n / QK8_0;
     const __m512i tab = utable(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t k = 0; 2 * k < nb; k++) {
-        __m512i qy, neg;
-        __m512 dy;
-        nl_prep(y, nb, k, &qy, &neg, &dy);
-        acc = nl_step(mx, tab, x, nb, k, qy, neg, dy, acc);
+    for (int64_t g = 0; 4 * g < nb; g++) {
+        nl_act A;
+        nl_prep(y, nb, g, &A);
+        acc = nl_step(mx, tab, x, nb, g, &A, acc);
     }
     *out = _mm512_reduce_add_ps(acc);
 }
@@ -167,26 +226,30 @@ static inline __attribute__((always_inline)) void
 nl_rows(int mx, int64_t n, float *out, bytes w, size_t row_bytes, int n_rows, const void *a)
 {
     const block_q8_0 *y = a;
-    const int64_t nb = n / QK8_0, np = (nb + 1) / 2;
-    if (np > NL_MAX_PAIRS) {
+    const int64_t nb = n / QK8_0, nq = (nb + 3) / 4, nfull = nb / 4;
+    if (nq > NL_MAX_QUADS) {
         for (int r = 0; r < n_rows; r++)
             nl_dot(mx, n, out + r, w + (size_t)r * row_bytes, a);
         return;
     }
     const __m512i tab = utable(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl);
-    __m512i qy[NL_MAX_PAIRS], neg[NL_MAX_PAIRS];
-    __m512 dy[NL_MAX_PAIRS];
-    for (int64_t k = 0; k < np; k++)
-        nl_prep(y, nb, k, &qy[k], &neg[k], &dy[k]);
+    nl_act A[NL_MAX_QUADS];
+    for (int64_t g = 0; g < nq; g++)
+        nl_prep(y, nb, g, &A[g]);
     const size_t bs = mx ? sizeof(block_mxfp4) : sizeof(block_iq4_nl);
     for (int r = 0; r < n_rows; r++) {
         bytes x = w + (size_t)r * row_bytes;
         __m512 acc = _mm512_setzero_ps();
-        for (int64_t k = 0; k < np; k++) {
-            if ((k & 1) == 0)
-                _mm_prefetch((const char *)x + PF_ROWS * row_bytes + (size_t)(2 * k) * bs, _MM_HINT_T0);
-            acc = nl_step(mx, tab, x, nb, k, qy[k], neg[k], dy[k], acc);
+        /* full quads, then the partial one: nl_step's own test of the
+         * quad, hoisted (the same operations either way) */
+        for (int64_t g = 0; g < nfull; g++) {
+            const char *pf = (const char *)x + PF_ROWS * row_bytes + (size_t)(4 * g) * bs;
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            acc = nl_step(mx, tab, x, 4 * g + 4, g, &A[g], acc);
         }
+        if (nfull < nq)
+            acc = nl_step(mx, tab, x, nb, nfull, &A[nfull], acc);
         out[r] = _mm512_reduce_add_ps(acc);
     }
 }
