@@ -533,14 +533,17 @@ static inline float dec_combine(int kind, int t, float d, float yd)
 
 /* The rows kernels read four rows side by side: streams the hardware
  * prefetcher follows poorly from DRAM (as in quant_kquants_avx512.c).
- * Each row's super-block asks for the same block DEC_PF_DIST rows ahead,
- * both ends (blocks are under 64 bytes but straddle lines). Prefetches
- * past the matrix do not fault. */
-static inline void dec_prefetch(const uint8_t *blk, size_t row_bytes, int bb)
+ * Each row's super-block asks for the same block DEC_PF_DIST rows ahead:
+ * its first byte, which covers every line where blocks are at most 64
+ * bytes (each line then holds a block's start), and TQ2_0's (66) last
+ * byte too. Prefetches past the matrix do not fault. Always inlined: as
+ * a call, GCC finds the helper free of side effects and drops it. */
+static inline __attribute__((always_inline)) void dec_prefetch(const uint8_t *blk, size_t row_bytes, int bb)
 {
     const uint8_t *pf = blk + DEC_PF_DIST * row_bytes;
     _mm_prefetch((const char *)pf, _MM_HINT_T0);
-    _mm_prefetch((const char *)pf + bb - 1, _MM_HINT_T0);
+    if (bb > 64)
+        _mm_prefetch((const char *)pf + bb - 1, _MM_HINT_T0);
 }
 
 static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, float *out, const void *w,
