@@ -16,6 +16,7 @@
 #include "hist.h"
 #include "models.h"
 #include "ui.h"
+#include "ui_chat.h"
 #include "ui_modelpick.h"
 
 /* Reads a whole text file into a malloc'd string, or NULL. */
@@ -70,6 +71,46 @@ static bool resolve_template(const char *arg, ui_config *cfg, char **owned)
     }
     cfg->template_src = *owned;
     return true;
+}
+
+/* The history for reading, opened here read-only with a short busy
+ * timeout: opening it for writing (creating the file, upgrading its schema,
+ * marking dead writers' rows) may wait seconds for another process's lock,
+ * so the front end's writer thread does that (data/hist_queue.h) and the
+ * screen opens at once. Reading a chord database (WAL) never waits for a
+ * writer. Only a file that belongs to another program stops the chat here,
+ * and only --resume/-c, which needs the rows before the screen, may wait
+ * for a lock (with a line saying so). *h may stay NULL: the front end
+ * opens its reader once its writer has opened the file. 0, or -1 after an
+ * error line. */
+static int open_history(const chord_opts *o, hist **h, chord_err *err)
+{
+    bool foreign = false, locked = false;
+    hist_open_params rp = {.read_only = true, .busy_timeout_ms = UI_HIST_READ_MS,
+                           .foreign = &foreign, .locked = &locked};
+    if (hist_open(o->db, &rp, h, err) == CHORD_OK)
+        return 0;
+    if (foreign) {
+        /* a wrong --db: never chat into another program's database */
+        app_error("%s", err->msg);
+        return -1;
+    }
+    /* missing (the writer creates it), locked, an old schema the writer
+     * upgrades, or broken: the writer finds out which and the front end
+     * says so in its status line (the REPL: on stderr) */
+    if (!o->resume_id && !o->continue_last)
+        return 0;
+    /* resuming needs the rows now: open it as the writer will (creating,
+     * upgrading), waiting for a lock up to the usual timeout; the file is
+     * in WAL mode after that, where reads do not wait for writers */
+    if (locked)
+        app_error("%s: waiting up to 5 s to resume", err->msg);
+    hist_open_params wp = {.foreign = &foreign};
+    if (hist_open(o->db, &wp, h, err) != CHORD_OK) {
+        app_error("%s", err->msg);
+        return foreign ? -1 : 0;   /* else: "cannot continue" */
+    }
+    return 0;
 }
 
 /* The readable local models as picker items ("name", "arch params type
@@ -277,21 +318,9 @@ int mode_interactive(const chord_opts *o)
         goto out;
     }
     chord_err herr = {{0}};
-    bool foreign = false;
-    hist_open_params hp = {.foreign = &foreign};
-    if (!o->no_history) {
-        if (hist_open(o->db, &hp, &h, &herr) != CHORD_OK && foreign) {
-            /* a wrong --db: never chat into another program's database */
-            app_error("%s", herr.msg);
-            rc = EXIT_FAIL;
-            goto out;
-        } else if (!h) {
-            /* a broken history must not cost the user the chat; the TUI
-             * keeps saying so in its status line */
-            app_error("%s (continuing without history)", herr.msg);
-            h = NULL;
-            cfg.hist_error = herr.msg;
-        }
+    if (!o->no_history && open_history(o, &h, &herr) != 0) {
+        rc = EXIT_FAIL;
+        goto out;
     }
     if (o->resume_id || o->continue_last) {
         int64_t id = o->resume_id;
@@ -324,6 +353,9 @@ int mode_interactive(const chord_opts *o)
     cfg.model_load = load_model;
     cfg.model_list = list_models;
     cfg.model_ud = &L;
+    cfg.history = !o->no_history;
+    cfg.hist_db = o->db;
+    h = NULL;   /* the front end closes it */
     if (tui)
         rc = ui_run_tui(&cfg);
     else

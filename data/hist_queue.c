@@ -365,6 +365,7 @@ static bool open_db(hist_queue *q)
         if (st == CHORD_OK) {
             q->h = h;
             q->opened = true;
+            q->st.opened = true;
             q->st.locked = false;
             q->st.msg[0] = 0;
             return true;
@@ -460,6 +461,7 @@ static void *writer(void *arg)
     hist *h = q->h;
     q->h = NULL;
     q->opened = false;
+    q->st.opened = false;
     pthread_mutex_unlock(&q->mu);
     hist_close(h);
     return NULL;

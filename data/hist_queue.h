@@ -43,7 +43,11 @@ typedef struct hist_queue_params {
 
 typedef struct hist_queue_state {
     int n_waiting;         /* operations (and streamed text) not yet written */
-    bool locked;           /* the writer waits for another process's lock */
+    bool opened;           /* the writer's connection is open: the file
+                              exists with the current schema (readers may
+                              open it now) */
+    bool locked;           /* the writer waits for another process's lock
+                              (to open the file, while !opened) */
     bool failed;           /* recording stopped; msg says why */
     long long n_written;   /* operations written so far */
     long long n_lost;      /* operations dropped since the failure */
@@ -51,9 +55,12 @@ typedef struct hist_queue_state {
 } hist_queue_state;
 
 /* Starts the writer thread, which opens path (NULL = the default path)
- * read-write on its own (retrying while it is locked). Fails only when the
- * thread cannot start or memory runs out; a database that cannot be opened
- * shows up in the state. */
+ * read-write on its own: creating it, upgrading its schema and marking dead
+ * writers' rows, all of which may wait for another process's lock, so the
+ * caller never does (a lock is retried every retry_ms, the operations
+ * queued meanwhile wait for the open). Fails only when the thread cannot
+ * start or memory runs out; a database that cannot be opened shows up in
+ * the state. */
 chord_status hist_queue_start(const char *path, const hist_queue_params *p,
                               hist_queue **out, chord_err *err);
 

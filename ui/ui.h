@@ -1,8 +1,10 @@
 /*
  * ui.h - the interactive front ends: the ncurses TUI and the plain REPL.
  *
- * app/mode_interactive.c loads the model, the context and the history, then
- * hands them over here. Both front ends share one conversation driver
+ * app/mode_interactive.c loads the model and the context, then hands them
+ * over here with the history's path: the history is opened for writing on
+ * its writer thread (data/hist_queue.h), never here, so a database that
+ * another process keeps locked cannot hold the screen back. Both front ends share one conversation driver
  * (ui_chat.h) and one set of slash commands (ui_cmd.h), so a command means
  * the same in both.
  */
@@ -38,7 +40,14 @@ void ui_model_items_free(ui_model_item *v, int n);
 typedef struct ui_config {
     chord_model *model;
     chord_ctx *ctx;              /* used by one generation at a time */
-    hist *hist;                  /* NULL = no history */
+    bool history;                /* record the chat in hist_db */
+    const char *hist_db;         /* --db; NULL = hist_default_path() */
+    hist *hist;                  /* a connection for reads: read-only with
+                                    a short busy timeout (UI_HIST_READ_MS),
+                                    or the one --resume/-c opened; NULL =
+                                    opened later, once the writer has opened
+                                    the file. The front end takes it over
+                                    and closes it */
     const char *hist_error;      /* why the history could not be opened
                                     (shown in the status line), or NULL */
     const char *model_path;

@@ -186,6 +186,11 @@ bool ui_chat_hist_problem(const ui_chat *c, char *out, size_t cap)
         snprintf(out, cap, "history not recorded: %s", c->hq.msg);
         return true;
     }
+    if (c->hq.locked && !c->hq.opened) {
+        snprintf(out, cap, "history locked by another process: opening it, retrying (%d write%s waiting)",
+                 c->hq.n_waiting, c->hq.n_waiting == 1 ? "" : "s");
+        return true;
+    }
     if (c->hq.locked) {
         snprintf(out, cap, "history locked by another process: %d write%s waiting", c->hq.n_waiting,
                  c->hq.n_waiting == 1 ? "" : "s");
@@ -203,12 +208,80 @@ void ui_chat_hist_line(const ui_chat *c, char *out, size_t cap)
     else if (c->hq.failed)
         snprintf(out, cap, "history writes: stopped after %lld written, %lld lost: %s",
                  c->hq.n_written, c->hq.n_lost, c->hq.msg);
+    else if (c->hq.locked && !c->hq.opened)
+        snprintf(out, cap, "history: not open yet, %d write%s waiting, retrying every %d ms: %s",
+                 c->hq.n_waiting, c->hq.n_waiting == 1 ? "" : "s", HIST_RETRY_MS, c->hq.msg);
     else if (c->hq.locked)
         snprintf(out, cap, "history writes: %d waiting, retrying every %d ms: %s", c->hq.n_waiting,
                  HIST_RETRY_MS, c->hq.msg);
     else
         snprintf(out, cap, "history writes: %lld written, %d waiting (%s)", c->hq.n_written,
                  c->hq.n_waiting, hist_queue_path(c->q));
+}
+
+const char *ui_chat_db_path(const ui_chat *c)
+{
+    return c->q ? hist_queue_path(c->q) : c->h ? hist_path(c->h) : NULL;
+}
+
+hist *ui_chat_reader(ui_chat *c, chord_err *err)
+{
+    if (c->h)
+        return c->h;
+    if (!c->q) {
+        if (c->hist_error[0])
+            snprintf(err->msg, sizeof err->msg, "history off: %.440s", c->hist_error);
+        else
+            snprintf(err->msg, sizeof err->msg, "history is off (--no-history)");
+        return NULL;
+    }
+    hist_watch(c);
+    if (c->hq.failed) {
+        snprintf(err->msg, sizeof err->msg, "history not available: %.440s", c->hq.msg);
+        return NULL;
+    }
+    if (!c->hq.opened) {
+        /* the writer opens (creates, upgrades) the file first: a reader
+         * of a file that is not there yet would find nothing anyway */
+        if (c->hq.locked)
+            snprintf(err->msg, sizeof err->msg, "history busy: not open yet (%.420s), try again", c->hq.msg);
+        else
+            snprintf(err->msg, sizeof err->msg, "history busy: still opening it, try again");
+        return NULL;
+    }
+    hist_open_params p = {.read_only = true, .busy_timeout_ms = UI_HIST_READ_MS};
+    if (hist_open(hist_queue_path(c->q), &p, &c->h, err) != CHORD_OK) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "history busy: %.440s", why);
+        return NULL;
+    }
+    return c->h;
+}
+
+bool ui_chat_hist_sync(ui_chat *c, int timeout_ms, chord_err *err)
+{
+    if (!c->q)
+        return true;
+    bool done = hist_queue_flush(c->q, timeout_ms);
+    hist_watch(c);
+    if (!done)
+        snprintf(err->msg, sizeof err->msg, "history busy: %d write%s of this session still waiting%s, try again",
+                 c->hq.n_waiting, c->hq.n_waiting == 1 ? "" : "s",
+                 c->hq.locked ? " (locked by another process)" : "");
+    else if (c->hq.failed)
+        snprintf(err->msg, sizeof err->msg, "history not recorded: %.440s", c->hq.msg);
+    return done && !c->hq.failed;
+}
+
+const char *ui_chat_read_error(const ui_chat *c, chord_err *err)
+{
+    if (hist_locked(c->h) && strncmp(err->msg, "history busy", 12)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        snprintf(err->msg, sizeof err->msg, "history busy (try again): %.440s", why);
+    }
+    return err->msg;
 }
 
 
@@ -221,7 +294,7 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     memset(c, 0, sizeof *c);
     c->model = cfg->model;
     c->ctx = cfg->ctx;
-    c->h = cfg->hist;
+    c->h = cfg->hist;   /* ours from here on, even if the init fails */
     c->model_path = cfg->model_path;
     c->sp = cfg->sampling;
     if (c->sp.seed == CHORD_SEED_RANDOM)
@@ -239,9 +312,11 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     c->model_ud = cfg->model_ud;
     if (cfg->hist_error)
         snprintf(c->hist_error, sizeof c->hist_error, "%s", cfg->hist_error);
-    if (c->h) {
+    if (cfg->history && !c->hist_error[0]) {
+        /* the writer opens the file on its own thread (it may wait for a
+         * lock there, never here); reads use c->h */
         chord_err qerr;
-        if (hist_queue_start(hist_path(c->h), NULL, &c->q, &qerr) != CHORD_OK)
+        if (hist_queue_start(cfg->hist_db, NULL, &c->q, &qerr) != CHORD_OK)
             snprintf(c->hist_error, sizeof c->hist_error, "%s", qerr.msg);
     }
     chord_model_get_info(c->model, &c->info);
@@ -279,10 +354,11 @@ static void kv_pump(ui_chat *c)
 {
     if (c->kv_saver && kvstore_saver_done(c->kv_saver))
         kv_wait(c);
-    if (!c->kv_dirty || c->kv_store <= 0 || c->gen || c->kv_saver || !c->h || !c->conv_id)
+    if (!c->kv_dirty || c->kv_store <= 0 || c->gen || c->kv_saver || !ui_chat_db_path(c) ||
+        !c->conv_id)
         return;
     c->kv_dirty = false;
-    c->kv_saver = kvstore_save_start(c->sess, hist_path(c->h), c->model_path, c->conv_id,
+    c->kv_saver = kvstore_save_start(c->sess, ui_chat_db_path(c), c->model_path, c->conv_id,
                                      c->kv_store);
 }
 
@@ -291,13 +367,13 @@ static void kv_pump(ui_chat *c)
 static void kv_finish(ui_chat *c)
 {
     kv_wait(c);
-    if (!c->kv_dirty || c->kv_store <= 0 || !c->h || !c->sess)
+    if (!c->kv_dirty || c->kv_store <= 0 || !ui_chat_db_path(c) || !c->sess)
         return;
     if (!c->conv_id && c->conv_ref && c->q && hist_queue_flush(c->q, 300))
         c->conv_id = hist_queue_conv_id(c->q, c->conv_ref);
     char note[700];
     if (c->conv_id &&
-        !kvstore_save(c->sess, hist_path(c->h), c->model_path, c->conv_id, c->kv_store, note,
+        !kvstore_save(c->sess, ui_chat_db_path(c), c->model_path, c->conv_id, c->kv_store, note,
                       sizeof note))
         fprintf(stderr, "chord: %s\n", note);
     c->kv_dirty = false;
@@ -310,8 +386,8 @@ static void kv_load(ui_chat *c)
     kv_wait(c);
     c->kv_dirty = false;
     char path[4096], note[700];
-    if (c->kv_store <= 0 || !c->h ||
-        !kvstore_path(hist_path(c->h), c->model_path, c->conv_id, path, sizeof path) ||
+    if (c->kv_store <= 0 || !ui_chat_db_path(c) ||
+        !kvstore_path(ui_chat_db_path(c), c->model_path, c->conv_id, path, sizeof path) ||
         access(path, F_OK) != 0)
         return;
     chord_ctx_truncate(c->ctx, 0);
@@ -319,7 +395,7 @@ static void kv_load(ui_chat *c)
         chord_ctx_truncate(c->draft_ctx, 0);
     /* a loaded cache shows in /stats (the tokens reused); only a file
      * that was there and could not be used is worth a line in the chat */
-    if (!kvstore_load(c->sess, hist_path(c->h), c->model_path, c->conv_id, note, sizeof note) &&
+    if (!kvstore_load(c->sess, ui_chat_db_path(c), c->model_path, c->conv_id, note, sizeof note) &&
         note[0])
         ui_chat_note(c, "(%s)", note);
 }
@@ -363,6 +439,10 @@ void ui_chat_free(ui_chat *c)
 {
     chat_finish_gen(c);
     kv_finish(c);
+    /* the reader first: the writer's connection, closed last, tidies the
+     * file (checkpoints and removes the -wal and -shm) */
+    hist_close(c->h);
+    c->h = NULL;
     hist_finish(c);
     msgs_clear(c);
     free(c->msgs);
@@ -426,14 +506,15 @@ static chord_status session_from_msgs(ui_chat *c, chord_err *err)
 
 chord_status ui_chat_resume(ui_chat *c, int64_t id, chord_err *err)
 {
-    if (!c->h) {
-        snprintf(err->msg, sizeof err->msg, "history is off (--no-history), nothing to resume");
+    hist *h = ui_chat_reader(c, err);
+    if (!h)
         return CHORD_E_INVALID;
-    }
     hist_conv *hc;
-    chord_status st = hist_conv_load(c->h, id, &hc, err);
-    if (st != CHORD_OK)
+    chord_status st = hist_conv_load(h, id, &hc, err);
+    if (st != CHORD_OK) {
+        ui_chat_read_error(c, err);
         return st;
+    }
     chat_finish_gen(c);
     kv_pump(c);   /* the conversation left: its last turn's save */
     msgs_clear(c);

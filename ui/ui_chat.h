@@ -55,8 +55,9 @@ typedef struct ui_chat_hooks {
 struct ui_chat {
     chord_model *model;
     chord_ctx *ctx;
-    hist *h;                    /* reads (resume, lists, search, /stats); NULL
-                                   when there is no history */
+    hist *h;                    /* reads (resume, lists, search, /stats):
+                                   see ui_config.hist; NULL until
+                                   ui_chat_reader opens it (owned) */
     hist_queue *q;              /* writes, on the queue's own thread (never
                                    this one); NULL when not recording */
     char hist_error[512];       /* why the history could not be opened */
@@ -186,6 +187,29 @@ bool ui_chat_hist_problem(const ui_chat *c, char *out, size_t cap);
 /* The history's state in one line for /stats: writes waiting or failed, a
  * database that could not be opened. */
 void ui_chat_hist_line(const ui_chat *c, char *out, size_t cap);
+
+/* How long a read on the UI's thread (the history overlay, /search,
+ * /stats, resuming) may wait for another process's lock before it gives
+ * up with "history busy": reads in WAL mode never wait for a writer, so
+ * only a database locked whole (rollback mode) gets here. */
+#define UI_HIST_READ_MS 150
+/* How long /export waits for this session's writes to land. */
+#define UI_HIST_SYNC_MS 1000
+
+/* The connection for reads, opened read-only here on first use once the
+ * writer thread has opened the file (so it exists with the current
+ * schema). NULL with err saying why: history off, not open yet (locked,
+ * retrying), failed, or busy. */
+hist *ui_chat_reader(ui_chat *c, chord_err *err);
+/* A failed read's line: "history busy (...)" when the database was locked,
+ * else the error as it is. */
+const char *ui_chat_read_error(const ui_chat *c, chord_err *err);
+/* Waits up to timeout_ms for the queued writes to land (a command that
+ * reads what this session wrote: /export); false with err saying what
+ * still waits. */
+bool ui_chat_hist_sync(ui_chat *c, int timeout_ms, chord_err *err);
+/* The history file's path, or NULL when there is no history. */
+const char *ui_chat_db_path(const ui_chat *c);
 
 /* A size in binary units, as chord writes sizes everywhere: "512 B",
  * "12.0 KiB", "468.6 MiB", "4.36 GiB". */

@@ -82,15 +82,16 @@ static void fmt_time(int64_t ms, char *out, size_t cap)
 
 void ui_cmd_list_history(ui_chat *c, int limit)
 {
-    if (!c->h) {
-        ui_chat_note(c, "history is off (--no-history)");
+    chord_err err;
+    hist *h = ui_chat_reader(c, &err);
+    if (!h) {
+        ui_chat_note(c, "%s", err.msg);
         return;
     }
     hist_conv_row *rows;
     int n;
-    chord_err err;
-    if (hist_list(c->h, limit, &rows, &n, &err) != CHORD_OK) {
-        ui_chat_note(c, "history: %s", err.msg);
+    if (hist_list(h, limit, &rows, &n, &err) != CHORD_OK) {
+        ui_chat_note(c, "%s", ui_chat_read_error(c, &err));
         return;
     }
     if (n == 0)
@@ -109,7 +110,7 @@ void ui_cmd_list_history(ui_chat *c, int limit)
 static int cmd_history(ui_chat *c, const char *arg, bool tui)
 {
     if (!*arg) {
-        if (tui && c->h)
+        if (tui && (c->h || c->q))
             return UI_CMD_PICKER;
         ui_cmd_list_history(c, 20);
         return UI_CMD_REDRAW;
@@ -131,8 +132,10 @@ static int cmd_history(ui_chat *c, const char *arg, bool tui)
 
 static int cmd_search(ui_chat *c, const char *arg)
 {
-    if (!c->h) {
-        ui_chat_note(c, "history is off (--no-history)");
+    chord_err err;
+    hist *h = ui_chat_reader(c, &err);
+    if (!h) {
+        ui_chat_note(c, "%s", err.msg);
         return UI_CMD_REDRAW;
     }
     if (!*arg) {
@@ -141,9 +144,8 @@ static int cmd_search(ui_chat *c, const char *arg)
     }
     hist_hit *hits;
     int n;
-    chord_err err;
-    if (hist_search(c->h, arg, 20, "[", "]", &hits, &n, &err) != CHORD_OK) {
-        ui_chat_note(c, "search: %s", err.msg);
+    if (hist_search(h, arg, 20, "[", "]", &hits, &n, &err) != CHORD_OK) {
+        ui_chat_note(c, "search: %s", ui_chat_read_error(c, &err));
         return UI_CMD_REDRAW;
     }
     if (n == 0)
@@ -263,18 +265,21 @@ static int cmd_stats(ui_chat *c)
     char hl[700];
     ui_chat_hist_line(c, hl, sizeof hl);
     ui_chat_note(c, "%s", hl);
-    if (c->h) {
+    chord_err err;
+    hist *h = c->q || c->h ? ui_chat_reader(c, &err) : NULL;
+    if (c->q && !h && !c->hq.failed) {
+        ui_chat_note(c, "%s", err.msg);
+    } else if (h) {
         hist_stats hs;
-        chord_err err;
-        if (hist_stats_get(c->h, &hs, &err) == CHORD_OK) {
+        if (hist_stats_get(h, &hs, &err) == CHORD_OK) {
             ui_fmt_bytes((double)hs.db_bytes, b1, sizeof b1);
             ui_chat_note(c, "history: %lld conversations, %lld messages, %lld tokens, %s (%s)",
                          (long long)hs.n_convs, (long long)hs.n_msgs,
                          (long long)(hs.n_prompt_tokens + hs.n_gen_tokens), b1,
-                         hist_path(c->h));
+                         hist_path(h));
             hist_stats_free(&hs);
         } else {
-            ui_chat_note(c, "history: %s", err.msg);
+            ui_chat_note(c, "%s", ui_chat_read_error(c, &err));
         }
     }
     return UI_CMD_REDRAW;
@@ -289,8 +294,24 @@ static int cmd_export(ui_chat *c, const char *arg)
         ui_chat_note(c, "usage: /export md|json FILE");
         return UI_CMD_REDRAW;
     }
-    if (!c->h || !c->conv_id) {
-        ui_chat_note(c, c->h ? "nothing to export yet" : "history is off (--no-history): nothing to export");
+    chord_err err;
+    if (!c->h && !c->q) {
+        ui_chat_note(c, "history is off (--no-history): nothing to export");
+        return UI_CMD_REDRAW;
+    }
+    /* what this session wrote is in the file once the writer is done: a
+     * short bounded wait, else "history busy" */
+    if (c->conv_ref && !ui_chat_hist_sync(c, UI_HIST_SYNC_MS, &err)) {
+        ui_chat_note(c, "/export: %s", err.msg);
+        return UI_CMD_REDRAW;
+    }
+    if (!c->conv_id) {
+        ui_chat_note(c, "nothing to export yet");
+        return UI_CMD_REDRAW;
+    }
+    hist *h = ui_chat_reader(c, &err);
+    if (!h) {
+        ui_chat_note(c, "/export: %s", err.msg);
         return UI_CMD_REDRAW;
     }
     FILE *f = fopen(path, "w");
@@ -298,12 +319,11 @@ static int cmd_export(ui_chat *c, const char *arg)
         ui_chat_note(c, "/export: %s: %s", path, strerror(errno));
         return UI_CMD_REDRAW;
     }
-    chord_err err;
-    chord_status st = md ? hist_export_md(c->h, c->conv_id, f, &err)
-                         : hist_export_json(c->h, c->conv_id, f, &err);
+    chord_status st = md ? hist_export_md(h, c->conv_id, f, &err)
+                         : hist_export_json(h, c->conv_id, f, &err);
     int cerr = fclose(f) != 0 ? errno : 0;
     if (st != CHORD_OK)
-        ui_chat_note(c, "/export: %s", err.msg);
+        ui_chat_note(c, "/export: %s", ui_chat_read_error(c, &err));
     else if (cerr)
         ui_chat_note(c, "/export: %s: %s", path, strerror(cerr));
     else

@@ -172,10 +172,10 @@ int ui_run_repl(const ui_config *cfg)
         rl_attempted_completion_function = ui_input_complete;
         rl_startup_hook = edit_hook;
         using_history();
-        if (cfg->hist) {
+        if (chat.h) {
             char **v;
             int n;
-            if (hist_prompts(cfg->hist, 500, &v, &n, &err) == CHORD_OK) {
+            if (hist_prompts(chat.h, 500, &v, &n, &err) == CHORD_OK) {
                 for (int i = 0; i < n; i++)
                     add_history(v[i]);
                 hist_strings_free(v, n);

@@ -107,8 +107,11 @@ static void apply_cmd_flags(tui *t, int r)
     }
     if (r & UI_CMD_PICKER) {
         chord_err err;
-        if (!ui_picker_open(&t->picker, t->chat.h, &err))
-            ui_chat_note(&t->chat, "history: %s", err.msg);
+        hist *h = ui_chat_reader(&t->chat, &err);
+        if (!h)
+            ui_chat_note(&t->chat, "%s", err.msg);
+        else if (!ui_picker_open(&t->picker, h, &err))
+            ui_chat_note(&t->chat, "%s", ui_chat_read_error(&t->chat, &err));
     }
     if (r & UI_CMD_CODE) {
         char e[160];
@@ -640,7 +643,7 @@ int ui_run_tui(const ui_config *cfg)
         ui_chat_free(&t.chat);
         return 1;
     }
-    seed_history(cfg->hist);
+    seed_history(t.chat.h);
 
     struct sigaction sa, old_term, old_hup, old_int;
     memset(&sa, 0, sizeof sa);

@@ -6,6 +6,8 @@
 # lock is released the waiting rows land in order and the status line
 # clears. A lock that is never released: chord still quits at once after a
 # bounded wait and says on stderr that the last writes were not saved.
+# Locked at start-up: the screen comes up at once and works the same,
+# the history overlay says "history busy", the rows land after the lock.
 # Self-contained: a synthetic Qwen3 model and python3's sqlite3 as the
 # other process.
 . "$CHORD_TESTS/common/lib.sh"
@@ -28,7 +30,8 @@ import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)
 c.execute("BEGIN EXCLUSIVE")
 open(sys.argv[2] + ".held", "w").close()
-while not os.path.exists(sys.argv[2] + ".release"):
+# a test that failed removed the folder: let go then too
+while not os.path.exists(sys.argv[2] + ".release") and os.path.isdir(os.path.dirname(sys.argv[2])):
     time.sleep(0.05)
 c.execute("COMMIT")
 EOF
@@ -88,4 +91,66 @@ snap "exit while locked"
 touch "$TMP/b.release"
 wait
 has_rows 4 || die "rows changed: $(count)"
-echo "ok: the TUI streams and echoes through a locked history ($ms ms to quit with it locked)"
+
+# locked at start-up: the file is opened on the writer's thread, so the
+# screen comes up while another process holds the database, the status
+# line says the history is being opened, a reply streams and typed text
+# echoes; the history overlay says "history busy" instead of waiting; once
+# the lock goes, the open and the waiting rows go through and the overlay
+# lists them. A database in rollback mode locked whole (readers wait too)
+# and a WAL one whose open has to write (a dead writer's row to mark).
+start_locked() {   # NAME: start chord with the lock NAME already held
+    lock_db "$1"
+    t0=$(date +%s%N)
+    start -m "$M" --db "$DB" -n 40 --temp 0
+    t1=$(date +%s%N)
+    up_ms=$(( (t1 - t0) / 1000000 ))
+    [ -e "$TMP/$1.release" ] && die "the lock was released before the screen came up"
+}
+n_before=$(count)
+sqlite3 "$DB" "PRAGMA journal_mode = DELETE" | grep -qx delete || fail "rollback mode"
+start_locked c
+wait_for 'history locked by another process: opening it, retrying' 10 \
+    || die "the status line does not say the history is being opened"
+snap "started while locked (rollback mode), ${up_ms} ms"
+T send-keys -t chord "/history" Enter
+wait_for 'history busy' 5 || die "the history overlay does not say the history is busy"
+T send-keys -t chord "fourth question" Enter
+wait_for 'fourth question' 5 || die "the message did not show while the history is locked"
+idle 20
+T send-keys -t chord "typing at start-up"
+wait_for 'typing at start-up' 5 || die "input does not echo while the history is locked"
+T send-keys -t chord C-u
+wait_for 'opening it, retrying \([1-9][0-9]* writes? waiting\)' 5 \
+    || die "the status line does not count the waiting writes"
+snap "reply while locked at start-up"
+touch "$TMP/c.release"
+wait_cmd 15 has_rows $((n_before + 2)) || die "the rows did not land after the lock: $(count) rows"
+wait_gone 'history locked' 5 || die "the status line still says locked"
+T send-keys -t chord "/history" Enter
+wait_for 'fourth question' 5 || die "the overlay does not list the new conversation"
+T send-keys -t chord Escape
+T send-keys -t chord C-d
+check_exit
+wait
+sqlite3 "$DB" "PRAGMA journal_mode" | grep -qx wal || die "the writer did not set WAL mode"
+
+# WAL, but the open has to write: a dead process's streaming row
+sqlite3 "$DB" "UPDATE messages SET status = 'streaming', writer_pid = 2147483646
+    WHERE id = (SELECT max(id) FROM messages)" || fail "sqlite3 update"
+n_before=$(count)
+start_locked d
+wait_for 'history locked by another process: opening it, retrying' 10 \
+    || die "WAL: the status line does not say the history is being opened"
+snap "started while locked (WAL), ${up_ms} ms"
+T send-keys -t chord "fifth question" Enter
+idle 20
+touch "$TMP/d.release"
+wait_cmd 15 has_rows $((n_before + 2)) || die "WAL: the rows did not land after the lock: $(count) rows"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM messages WHERE status = 'streaming'")" = 0 ] \
+    || die "the dead writer's row was not marked"
+wait_gone 'history locked' 5 || die "WAL: the status line still says locked"
+T send-keys -t chord C-d
+check_exit
+wait
+echo "ok: the TUI streams and echoes through a locked history ($ms ms to quit with it locked; the screen up in ${up_ms} ms with it locked at start-up)"
