@@ -425,19 +425,37 @@ static inline __attribute__((always_inline)) void dec_prep(int kind, const block
     }
 }
 
-/* Byte c of dword q in byte 0 of dword q, the rest zero (in-lane). */
-static inline __m256i dword_byte(__m256i v, int c)
+/* In-lane shuffle control: byte c of each dword to byte 0, the rest zero. */
+static inline __m128i dword_byte_ctl(int c)
 {
-    const __m128i ctl = _mm_set_epi8(-1, -1, -1, (char)(12 + c), -1, -1, -1, (char)(8 + c), -1, -1, -1,
-                                     (char)(4 + c), -1, -1, -1, (char)c);
-    return _mm256_shuffle_epi8(v, _mm256_broadcastsi128_si256(ctl));
+    return _mm_set_epi8(-1, -1, -1, (char)(12 + c), -1, -1, -1, (char)(8 + c), -1, -1, -1, (char)(4 + c), -1, -1,
+                        -1, (char)c);
 }
 
-/* The gather indices of chunk c: qs byte 4q + c with bits 8..10 from
- * (hi >> sh) (hi = qh word q << 8 in dword q). */
-static inline __m256i iq1_idx(__m256i qs32, __m256i hi, int c, int sh)
+/* The gather indices of chunks 2p (low half) and 2p + 1 (high half):
+ * dword q of a half is qs byte 4q + c with bits 8..10 from hi >> (sh c)
+ * (qs2: the 32 qs bytes in both halves; hi2: qh word q << 8 in dword q
+ * of both halves). Two chunks per 512-bit op: fewer uops than 256-bit
+ * ones, which share the same two ports once 512-bit work is in flight. */
+static inline __m512i iq1_idx2(__m512i qs2, __m512i hi2, int p, int sh)
 {
-    return _mm256_ternarylogic_epi32(dword_byte(qs32, c), _mm256_srli_epi32(hi, sh * c), _mm256_set1_epi32(0x700), 0xf8);
+    const __m512i ctl = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(dword_byte_ctl(2 * p))),
+                                           _mm256_broadcastsi128_si256(dword_byte_ctl(2 * p + 1)), 1);
+    const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi32(sh * 2 * p), _mm256_set1_epi32(sh * (2 * p + 1)), 1);
+    return _mm512_ternarylogic_epi32(_mm512_shuffle_epi8(qs2, ctl), _mm512_srlv_epi32(hi2, cnt),
+                                     _mm512_set1_epi32(0x700), 0xf8);
+}
+
+/* The 32 qs bytes in both halves, and the eight 16-bit qh words (IQ1_S's
+ * qh, IQ1_M's qh bytes in pairs) in dwords 0..7 and again in 8..15. */
+static inline __m512i iq1_qs2(const uint8_t *qs)
+{
+    return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qs));
+}
+
+static inline __m512i iq1_qh2(const void *qh)
+{
+    return _mm512_cvtepu16_epi32(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qh)));
 }
 
 static inline __m512i iq1_gather(__m256i idx)
@@ -445,9 +463,9 @@ static inline __m512i iq1_gather(__m256i idx)
     return _mm512_i32gather_epi64(idx, (const void *)quant_iq1s_grid8, 8);
 }
 
-/* The int32 lanes summing to T for one row's super-block. */
+/* The int32 lanes summing to T for one row's super-block; *h its half scale. */
 static inline __attribute__((always_inline)) __m512i dec_row(int kind, const uint8_t *blk, const dec_act *A,
-                                                             float *d)
+                                                             qhalf *h)
 {
     if (kind == K_TQ2) {
         const __m512i m3 = _mm512_set1_epi8(3);
@@ -455,7 +473,7 @@ static inline __attribute__((always_inline)) __m512i dec_row(int kind, const uin
         __m512i acc = _mm512_dpbusd_epi32(A->i[0], _mm512_and_si512(q, m3), A->a[0]);
         for (int l = 1; l < 4; l++)
             acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(q, 2 * l), m3), A->a[l]);
-        *d = h2f(((const block_tq2_0 *)blk)->d);
+        *h = ((const block_tq2_0 *)blk)->d;
         return acc;
     }
     if (kind == K_TQ1) {
@@ -470,41 +488,42 @@ static inline __attribute__((always_inline)) __m512i dec_row(int kind, const uin
             acc = _mm512_dpwssd_epi32(acc, _mm512_mulhi_epu16(be, pk), A->a[2 * k]);
             acc = _mm512_dpwssd_epi32(acc, _mm512_mulhi_epu16(bo, pk), A->a[2 * k + 1]);
         }
-        *d = h2f(((const block_tq1_0 *)blk)->d);
+        *h = ((const block_tq1_0 *)blk)->d;
         return acc;
     }
     if (kind == K_IQ1S) {
         const block_iq1_s *x = (const block_iq1_s *)blk;
-        const __m256i qs32 = _mm256_loadu_si256((const __m256i *)x->qs);
-        const __m256i qh32 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)x->qh));
-        const __m256i hi = _mm256_slli_epi32(qh32, 8);
+        const __m512i qs2 = iq1_qs2(x->qs), qh2 = iq1_qh2(x->qh);
+        const __m512i hi2 = _mm512_slli_epi32(qh2, 8);
         /* delta +1 (bit 15 clear): -7 times the sums, else -9 */
-        __m512i acc = _mm512_mask_blend_epi64(_mm256_testn_epi32_mask(qh32, _mm256_set1_epi32(0x8000)), A->i[0], A->i[1]);
-        for (int c = 0; c < 4; c++)
-            acc = _mm512_dpbusd_epi32(acc, iq1_gather(iq1_idx(qs32, hi, c, 3)), A->a[c]);
+        const __mmask8 dp = (__mmask8)_mm512_testn_epi32_mask(qh2, _mm512_set1_epi32(0x8000));
+        __m512i acc = _mm512_mask_blend_epi64(dp, A->i[0], A->i[1]);
+        for (int p = 0; p < 2; p++) {
+            const __m512i idx = iq1_idx2(qs2, hi2, p, 3);
+            acc = _mm512_dpbusd_epi32(acc, iq1_gather(_mm512_castsi512_si256(idx)), A->a[2 * p]);
+            acc = _mm512_dpbusd_epi32(acc, iq1_gather(_mm512_extracti64x4_epi64(idx, 1)), A->a[2 * p + 1]);
+        }
         /* 2s + 1 from bits 12..14, in dword lanes 2q and 2q + 1 */
-        const __m256i ls = _mm256_ternarylogic_epi32(_mm256_srli_epi32(qh32, 11), _mm256_set1_epi32(14), _mm256_set1_epi32(1), 0xea);
-        const __m512i ls2 = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0),
-                                                     _mm512_zextsi256_si512(ls));
-        *d = h2f(x->d);
+        const __m512i ls = _mm512_ternarylogic_epi32(_mm512_srli_epi32(qh2, 11), _mm512_set1_epi32(14), _mm512_set1_epi32(1), 0xea);
+        const __m512i ls2 = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), ls);
+        *h = x->d;
         return _mm512_mullo_epi32(acc, ls2);
     }
     const block_iq1_m *x = (const block_iq1_m *)blk;
-    const __m256i qs32 = _mm256_loadu_si256((const __m256i *)x->qs);
-    const __m256i qh32 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)x->qh));
-    const __m256i hi = _mm256_slli_epi32(qh32, 8);
+    const __m512i qs2 = iq1_qs2(x->qs), qh2 = iq1_qh2(x->qh);
+    const __m512i hi2 = _mm512_slli_epi32(qh2, 8);
     /* lane l: qh word l / 2, whose bit 3 / 7 (acc01) and 11 / 15 (acc23)
      * clear is delta +1 for group 4 (l / 2) + c */
-    const __m512i qhl = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0),
-                                                 _mm512_zextsi256_si512(qh32));
+    const __m512i qhl = _mm512_permutexvar_epi32(_mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0), qh2);
     const __mmask16 k01 = _mm512_testn_epi32_mask(qhl, _mm512_set1_epi64(0x0000008000000008ll));
     const __mmask16 k23 = _mm512_testn_epi32_mask(qhl, _mm512_set1_epi64(0x0000800000000800ll));
     __m512i acc01 = _mm512_mask_blend_epi32(k01, A->i[0], A->i[1]);
     __m512i acc23 = _mm512_mask_blend_epi32(k23, A->i[2], A->i[3]);
-    acc01 = _mm512_dpbusd_epi32(acc01, iq1_gather(iq1_idx(qs32, hi, 0, 4)), A->a[0]);
-    acc01 = _mm512_dpbusd_epi32(acc01, iq1_gather(iq1_idx(qs32, hi, 1, 4)), A->a[1]);
-    acc23 = _mm512_dpbusd_epi32(acc23, iq1_gather(iq1_idx(qs32, hi, 2, 4)), A->a[2]);
-    acc23 = _mm512_dpbusd_epi32(acc23, iq1_gather(iq1_idx(qs32, hi, 3, 4)), A->a[3]);
+    const __m512i idx01 = iq1_idx2(qs2, hi2, 0, 4), idx23 = iq1_idx2(qs2, hi2, 1, 4);
+    acc01 = _mm512_dpbusd_epi32(acc01, iq1_gather(_mm512_castsi512_si256(idx01)), A->a[0]);
+    acc01 = _mm512_dpbusd_epi32(acc01, iq1_gather(_mm512_extracti64x4_epi64(idx01, 1)), A->a[1]);
+    acc23 = _mm512_dpbusd_epi32(acc23, iq1_gather(_mm512_castsi512_si256(idx23)), A->a[2]);
+    acc23 = _mm512_dpbusd_epi32(acc23, iq1_gather(_mm512_extracti64x4_epi64(idx23, 1)), A->a[3]);
     /* the pack puts acc01 dwords 4j..4j+3 then acc23's in 128-bit lane j:
      * scales 4j, 4j, 4j+2, 4j+2, 4j+1, 4j+1, 4j+3, 4j+3, all from scale
      * word j, bits 3 (k % 4) */
@@ -519,7 +538,7 @@ static inline __attribute__((always_inline)) __m512i dec_row(int kind, const uin
     const __m512i ls = _mm512_ternarylogic_epi32(_mm512_slli_epi16(s, 1), _mm512_set1_epi16(14), _mm512_set1_epi16(1), 0xea);
     const uint16_t hbits = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
                                       (sc[3] & 0xf000));
-    *d = h2f(hbits);
+    *h = hbits;
     return _mm512_madd_epi16(_mm512_packs_epi32(acc01, acc23), ls);
 }
 
@@ -564,13 +583,14 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
             __m128 s4 = i0 ? _mm_loadu_ps(out + r) : _mm_setzero_ps();
             for (int i = 0; i < nc; i++, x += bb) {
                 __m512i acc[4];
-                float d[4];
+                qhalf h[4];
                 for (int q = 0; q < 4; q++) {
                     dec_prefetch(x + (size_t)q * row_bytes, row_bytes, bb);
-                    acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &d[q]);
+                    acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &h[q]);
                 }
                 const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
-                const __m128 dyd = _mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(A[i].yd));
+                const __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], 0, 0, 0, 0));
+                const __m128 dyd = _mm_mul_ps(d, _mm_set1_ps(A[i].yd));
                 if (kind == K_TQ1 || kind == K_TQ2)
                     s4 = _mm_add_ps(s4, _mm_mul_ps(t, dyd));
                 else
@@ -582,9 +602,9 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
             const uint8_t *x = wb + (size_t)r * row_bytes + (size_t)i0 * bb;
             float sum = i0 ? out[r] : 0.0f;
             for (int i = 0; i < nc; i++, x += bb) {
-                float d;
-                const int t = _mm512_reduce_add_epi32(dec_row(kind, x, &A[i], &d));
-                sum += dec_combine(kind, t, d, A[i].yd);
+                qhalf h;
+                const int t = _mm512_reduce_add_epi32(dec_row(kind, x, &A[i], &h));
+                sum += dec_combine(kind, t, h2f(h), A[i].yd);
             }
             out[r] = sum;
         }
