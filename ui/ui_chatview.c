@@ -238,8 +238,14 @@ static int layout(ui_chatview *cv, const ui_chat *c, int width, cv_line **out)
         ui_line *L = NULL;
         if (m->think_len) {
             if (c->show_thinking || m->len == 0) {
-                if (add_lines(&v, &n, &cap, i, m->think, m->think_len, width, CV_THINK, &L) < 0)
+                int kt = add_lines(&v, &n, &cap, i, m->think, m->think_len, width, CV_THINK, &L);
+                if (kt < 0)
                     goto oom;
+                /* no answer: the thinking's last line takes the mark, or
+                 * a line of its own when it does not fit there */
+                const char *mk = m->len ? "" : msg_mark(m);
+                if (*mk && kt && L[kt - 1].cols + ui_text_width(mk, strlen(mk)) > width)
+                    v[n++] = (cv_line){i, 0, 0, false, CV_TEXT, NULL, 0};
                 free(L);
                 L = NULL;
             } else {
@@ -310,6 +316,7 @@ void ui_chatview_draw(ui_chatview *v, const ui_chat *c, WINDOW *w, ui_rect r)
         }
         if (m->role == UI_ROLE_NOTE)
             wattrset(w, ui_style_attr(UI_S_NOTE));
+        int cols = 0;
         if (l->kind == CV_THINK || l->kind == CV_THOUGHT) {
             char buf[96];
             int k = l->kind == CV_THOUGHT ? thought_line(m, buf, sizeof buf) : 0;
@@ -317,19 +324,21 @@ void ui_chatview_draw(ui_chatview *v, const ui_chat *c, WINDOW *w, ui_rect r)
             if (l->kind == CV_THOUGHT)
                 ui_draw_text(w, y, r.x + GUTTER, buf, k > 0 ? (size_t)k : 0, width);
             else
-                ui_draw_text(w, y, r.x + GUTTER, m->think + l->a, l->b - l->a, width);
+                cols = ui_draw_text(w, y, r.x + GUTTER, m->think + l->a, l->b - l->a, width);
             wattrset(w, A_NORMAL);
-            continue;
-        }
-        int cols = 0;
-        if (l->kind == CV_MD) {
+            /* the reply's last line carries its mark or the cursor: the
+             * answer's, or the thinking's while there is no answer (still
+             * thinking, or cut or stopped there) */
+            if (m->len)
+                continue;
+        } else if (l->kind == CV_MD) {
             const ui_md_line *ml = &l->md->lines[l->li];
             for (uint32_t k = 0; k < ml->n_spans && cols < width; k++) {
                 const ui_md_span *sp = &l->md->spans[ml->span0 + k];
                 wattrset(w, ui_md_attr(sp->fl));
                 cols += ui_draw_text(w, y, r.x + GUTTER + cols, l->md->buf + sp->off, sp->len, width - cols);
             }
-        } else {
+        } else if (l->b > l->a) {
             cols = ui_draw_text(w, y, r.x + GUTTER, m->text + l->a, l->b - l->a, width);
         }
         wattrset(w, A_NORMAL);
