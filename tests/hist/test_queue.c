@@ -3,6 +3,8 @@
  * calls never wait for the database, even while another connection holds
  * the write lock for seconds; the rows land in order once it is released,
  * a streamed reply included (text kept across the lock, not lost); a
+ * lock held before the queue starts only delays the open, on the writer's
+ * thread (the state says so), and what was queued meanwhile; a
  * conversation's id arrives through the queue; closing with the lock
  * still held returns within its bound and counts what was left; a failure
  * that is not a lock (the disk full) stops the recording and says so. Also
@@ -148,6 +150,69 @@ static void test_lock_then_release(void)
     free(path);
 }
 
+/* Runs sql on its own connection (setting the file up). */
+static bool exec_db(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    bool ok = sqlite3_open(path, &db) == SQLITE_OK &&
+              sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(db);
+    return ok;
+}
+
+/* Locked before the queue starts: starting returns at once, the open is
+ * retried on the writer's thread (the state says locked, not opened), the
+ * operations queued meanwhile wait for it and land in order after the
+ * lock. Rollback mode, locked whole (the open's first read waits), and
+ * WAL with a dead writer's row (the open has to write to mark it). */
+static void test_open_while_locked(bool wal)
+{
+    char *path = ht_path(wal ? "open_wal.db" : "open_rollback.db");
+    hist *h = ht_open(path);
+    T_NEED(h, "open");
+    int64_t conv = 0;
+    chord_err e;
+    hist_conv_params cp = {.model = "m.gguf"};
+    T_NEED(hist_conv_create(h, &cp, &conv, &e) == CHORD_OK, "%s", e.msg);
+    T_NEED(hist_stream_begin(h, conv, NULL, &e) == CHORD_OK, "%s", e.msg);
+    hist_close(h);   /* ends the stream as interrupted */
+    T_NEED(exec_db(path, wal ? "UPDATE messages SET status = 'streaming', writer_pid = 2147483646"
+                             : "PRAGMA journal_mode = DELETE"),
+           "set up");
+    sqlite3 *other = lock_db(path);
+    T_NEED(other, "lock");
+    hist_queue *q;
+    double t0 = now_ms();
+    T_NEED(hist_queue_start(path, NULL, &q, &e) == CHORD_OK, "%s", e.msg);
+    int64_t ref = hist_queue_conv_create(q, &cp);
+    hist_queue_msg_add(q, ref, "user", "asked while locked", 18, NULL);
+    double spent = now_ms() - t0;
+    T_CHECK(spent < 50, "starting and queueing took %.1f ms", spent);
+    wait_state(q, true, 3000);
+    hist_queue_state st;
+    hist_queue_state_get(q, &st);
+    T_CHECK(st.locked && !st.opened && !st.failed, "locked %d opened %d failed %d", st.locked,
+            st.opened, st.failed);
+    T_EQ_INT(st.n_waiting, 2);
+    T_CHECK(ht_has(st.msg, "locked"), "%s", st.msg);
+    T_CHECK(!hist_queue_flush(q, 300), "flushed through the lock");
+    unlock_db(other);
+    T_CHECK(hist_queue_flush(q, 10000), "written after the lock");
+    hist_queue_state_get(q, &st);
+    T_CHECK(st.opened && !st.locked && !st.failed && st.n_waiting == 0,
+            "after the lock: opened %d locked %d failed %d waiting %d", st.opened, st.locked,
+            st.failed, st.n_waiting);
+    T_CHECK(hist_queue_conv_id(q, ref) == conv + 1, "conversation %lld",
+            (long long)hist_queue_conv_id(q, ref));
+    hist_queue_close(q, 3000, &st);
+    char *text = ht_text(path, "SELECT content FROM messages WHERE conversation_id = ?", conv + 1);
+    T_EQ_STR(text, "asked while locked");
+    free(text);
+    T_EQ_INT(ht_int(path, "SELECT count(*) FROM messages WHERE status = 'streaming'", 0, false), 0);
+    T_CHECK(ht_integrity(path), "integrity");
+    free(path);
+}
+
 /* Closing while the lock stays: bounded, and the rest is counted. */
 static void test_close_while_locked(void)
 {
@@ -268,6 +333,8 @@ int main(void)
     test_stream_lock_semantics();
     test_lock_then_release();
     test_close_while_locked();
+    test_open_while_locked(false);
+    test_open_while_locked(true);
     test_failure_stops();
     test_open_failure();
     return t_done();
