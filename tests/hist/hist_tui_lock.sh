@@ -115,6 +115,9 @@ wait_for 'history locked by another process: opening it, retrying' 10 \
 snap "started while locked (rollback mode), ${up_ms} ms"
 T send-keys -t chord "/history" Enter
 wait_for 'history busy' 5 || die "the history overlay does not say the history is busy"
+T send-keys -t chord "/stats" Enter
+wait_for 'history: not open yet, [0-9]+ writes? waiting, retrying' 5 \
+    || die "/stats does not say the history is not open yet"
 T send-keys -t chord "fourth question" Enter
 wait_for 'fourth question' 5 || die "the message did not show while the history is locked"
 idle 20
