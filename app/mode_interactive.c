@@ -101,8 +101,8 @@ static int open_history(const chord_opts *o, hist **h, chord_err *err)
     if (!o->resume_id && !o->continue_last)
         return 0;
     /* resuming needs the rows now: open it as the writer will (creating,
-     * upgrading), waiting for a lock up to the usual timeout; the file is
-     * in WAL mode after that, where reads do not wait for writers */
+     * upgrading), waiting for a lock up to the usual timeout; then it
+     * serves the chat's reads, which must not wait long */
     if (locked)
         app_error("%s: waiting up to 5 s to resume", err->msg);
     hist_open_params wp = {.foreign = &foreign};
@@ -110,6 +110,7 @@ static int open_history(const chord_opts *o, hist **h, chord_err *err)
         app_error("%s", err->msg);
         return foreign ? -1 : 0;   /* else: "cannot continue" */
     }
+    hist_set_busy_timeout(*h, UI_HIST_READ_MS);
     return 0;
 }
 

@@ -88,6 +88,11 @@ char *hist_default_path(chord_err *err);
 chord_status hist_open(const char *path, const hist_open_params *p, hist **out,
                        chord_err *err);
 
+/* Changes how long calls on h wait for another process's lock (ms > 0),
+ * e.g. a connection opened to write, then kept for reads on a thread that
+ * must not wait long. */
+void hist_set_busy_timeout(hist *h, int ms);
+
 /* Finishes an open stream as "interrupted" (flushing its text; errors are
  * ignored), then closes the connection. NULL is allowed. */
 void hist_close(hist *h);

@@ -740,6 +740,14 @@ chord_status hist_open(const char *path, const hist_open_params *p, hist **out,
     return CHORD_OK;
 }
 
+void hist_set_busy_timeout(hist *h, int ms)
+{
+    if (!h || ms <= 0)
+        return;
+    h->busy_ms = ms;
+    sqlite3_busy_timeout(h->db, ms);
+}
+
 void hist_close(hist *h)
 {
     if (!h)

@@ -42,8 +42,8 @@ typedef struct ui_config {
     chord_ctx *ctx;              /* used by one generation at a time */
     bool history;                /* record the chat in hist_db */
     const char *hist_db;         /* --db; NULL = hist_default_path() */
-    hist *hist;                  /* a connection for reads: read-only with
-                                    a short busy timeout (UI_HIST_READ_MS),
+    hist *hist;                  /* a connection for reads, with a short
+                                    busy timeout (UI_HIST_READ_MS): read-only,
                                     or the one --resume/-c opened; NULL =
                                     opened later, once the writer has opened
                                     the file. The front end takes it over
