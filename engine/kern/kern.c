@@ -326,8 +326,10 @@ typedef struct mv_job {
  * left, instead of a fixed share each: a thread that wakes late or loses
  * its CPU to another process for a while (a shared 2-core machine) no
  * longer holds the others up at the end of every matmul; whoever is
- * running takes its pieces. Each row is still one dot product computed
- * whole by one thread, so which thread takes a piece changes no bits. */
+ * running takes its pieces, and a worker that has not started when the
+ * caller runs out of pieces is not waited for (pool_run_dyn). Each row is
+ * still one dot product computed whole by one thread, so which thread
+ * takes a piece changes no bits. */
 static void mv_job_run(void *arg, int ith, int nth)
 {
     (void)ith;
@@ -388,7 +390,7 @@ void kern_matvec_many(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const 
     if (macs < KERN_PARALLEL_MIN_MACS)
         mv_job_run(&j, 0, 1);
     else
-        pool_run(p, mv_job_run, &j);
+        pool_run_dyn(p, mv_job_run, &j);
 }
 
 void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
@@ -443,6 +445,8 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
     }
     if (small)
         job(&j, 0, 1);
+    else if (job == mm_f16_job)
+        pool_run_dyn(p, job, &j);
     else
         pool_run(p, job, &j);
 }

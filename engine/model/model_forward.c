@@ -102,7 +102,7 @@ typedef struct attn_job {
     chord_ctx *c;
     int il, n, pos0;
     int n_qb;          /* batched path: query blocks of c->attn_tb tokens */
-    atomic_int next;   /* batched path: the next work item to take */
+    atomic_int next;   /* the next work item to take (every path) */
     /* the layer's attention, the same for every work item */
     float scale;       /* 1 where the query was scaled before (q_prescale) */
     int window;        /* a local layer's window, else 0 */
@@ -141,20 +141,26 @@ static kern_attn_span attn_span(const attn_job *j, int p, int h, size_t off)
     return sp;
 }
 
-/* Decode: one (head, token) pair per work item, split contiguously over
- * the threads: the token's query head against the cached positions up to
- * its own (the causal mask), within its window on a local layer. */
+/* Decode: one (head, token) pair per work item, taken from a shared
+ * counter (pool_run_dyn: a thread off its CPU leaves its heads to the
+ * others): the token's query head against the cached positions up to its
+ * own (the causal mask), within its window on a local layer. Each item is
+ * computed whole by the thread that takes it, so which thread that is
+ * does not change a bit. */
 static void attn_work(void *arg, int ith, int nth)
 {
-    const attn_job *j = arg;
+    (void)nth;
+    attn_job *j = arg;
     chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
     int hd = cf->head_dim, nq = cf->n_head * hd;
     int group = cf->n_head / cf->n_head_kv;
     uint16_t *tmp = c->attn_tmp + (size_t)ith * c->attn_tmp_halves;
-    int lo, hi;
-    pool_split(cf->n_head * j->n, ith, nth, &lo, &hi);
-    for (int item = lo; item < hi; item++) {
+    int total = cf->n_head * j->n;
+    for (;;) {
+        int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= total)
+            break;
         int h = item / j->n, t = item % j->n;
         kern_attn_span sp = attn_span(j, j->pos0 + t, h, (size_t)(h / group) * hd);
         kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, &sp, hd, tmp,
@@ -409,7 +415,7 @@ chord_status model_forward(chord_ctx *c, const chord_token *tokens, int n,
         if ((size_t)cf->n_head * n * (pos0 + n) * cf->head_dim < (1u << 16))
             fn(&aj, 0, 1); /* too little work to wake the pool */
         else
-            pool_run(c->pool, fn, &aj);
+            pool_run_dyn(c->pool, fn, &aj); /* each takes items from aj.next */
         model_project(c, g, LT(LT_O), LT(LT_OB), c->att, n, c->xb);
         residual(c, g, il, LT_ATTN_POST_NORM, c->xb, n);
         /* the next layer's experts, predicted now, are read while this

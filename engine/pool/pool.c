@@ -19,15 +19,40 @@
  * (measured: 20,000 empty jobs on 4 threads over 2 CPUs took a minute
  * with spinning, a fraction of a second without).
  *
+ * Joining a job. With another process busy beside chord (a shared 2-core
+ * machine), one of the pool's threads is off its CPU for a few
+ * milliseconds at a time, several jobs' worth. A job that splits its work
+ * statically (pool_run) must wait for that thread's share, so every such
+ * job waits for the scheduler. A job that takes its work from a shared
+ * counter (pool_run_dyn) need not: the threads that run do all of it, and
+ * the caller waits only for the workers that joined the job before it
+ * finished its own call; a worker that arrives later finds the job closed
+ * and skips it. Joining and closing are one word (ticket), so that a
+ * worker that saw a job's generation and then lost its CPU can never join
+ * a later job by mistake.
+ *
  * Who owns what:
- *   gen       atomic; written by the caller only (release), after fn, arg
- *             and pending are set; workers read it (acquire), which makes
- *             fn and arg visible to them.
- *   fn, arg   plain; written by the caller only while no job runs (all
- *             workers have decremented pending for the previous one).
- *   pending   atomic; set by the caller before publishing gen, decremented
- *             by each worker after its share (the caller's acquire load
- *             of 0 sees every worker's writes of the job).
+ *   gen       atomic; written by the caller only (seq_cst), after fn, arg,
+ *             finished and ticket are set; workers read it (acquire).
+ *             Only wakes and releases workers: joining goes by ticket.
+ *   ticket    atomic 64-bit: the job's generation (low 32 bits of gen) in
+ *             the high half, TICKET_CLOSED, and the number of workers
+ *             that joined in the low bits. The caller stores it (release,
+ *             after fn and arg) before bumping gen, and for a pool_run_dyn
+ *             job sets TICKET_CLOSED once its own call returns (the count
+ *             it reads then is the number of workers to wait for). A
+ *             worker joins by a compare-and-swap that adds one while the
+ *             generation is the one it saw and the job is open (acquire:
+ *             fn and arg are visible to it); a pool_run job is never
+ *             closed, and cannot end before each worker joined.
+ *   fn, arg   plain; written by the caller only between jobs (every worker
+ *             that joined the last job has counted itself in finished);
+ *             read by a worker only after it joined.
+ *   finished  atomic; reset by the caller before publishing the job,
+ *             incremented by each worker that joined, after its call
+ *             (seq_cst; the caller's acquire load of the count it waits
+ *             for sees every such worker's writes). Workers that did not
+ *             join never touch it.
  *   stop      atomic; set once by pool_free.
  *   mu        guards the two condition variables and the sleeper counts:
  *             a worker increments n_sleep under mu, then re-checks gen
@@ -35,14 +60,15 @@
  *             Both are sequentially consistent, so either the worker sees
  *             the new gen or the caller sees the sleeper and broadcasts
  *             under mu (which the worker holds until it is waiting): no
- *             wake-up is lost. caller_sleeps/done work the same way for
- *             the last worker and the caller.
+ *             wake-up is lost. caller_sleeps and finished work the same
+ *             way between a finishing worker and the caller.
  */
 #include "pool/pool.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,14 +91,20 @@
 #define POOL_SPIN_NS 50000L
 #endif
 
+/* ticket: the job's generation above bit 32, this flag, and the count of
+ * workers that joined below it. */
+#define TICKET_CLOSED (1ULL << 31)
+#define TICKET_JOINED (TICKET_CLOSED - 1)
+
 struct pool {
     int n;                  /* threads including the caller */
     pthread_t *threads;     /* n - 1 workers */
     pthread_mutex_t mu;
     pthread_cond_t wake;    /* a new job (or stop) */
-    pthread_cond_t done;    /* the running job's workers all finished */
+    pthread_cond_t done;    /* a worker finished its call (the caller sleeps) */
     atomic_ulong gen;       /* job generation: bumped for each job */
-    atomic_int pending;     /* workers still running the current job */
+    _Atomic uint64_t ticket; /* generation, closed flag, workers joined */
+    atomic_int finished;    /* workers that joined the job and finished */
     atomic_int n_sleep;     /* workers waiting (or about to) on wake */
     atomic_bool caller_sleeps; /* the caller waits (or is about to) on done */
     atomic_bool stop;
@@ -121,10 +153,23 @@ static bool job_posted(pool *p, unsigned long seen)
            atomic_load_explicit(&p->stop, memory_order_relaxed);
 }
 
-static bool job_done(pool *p, unsigned long unused)
+/* Whether the want workers that joined the job have all finished. */
+static bool job_done(pool *p, unsigned long want)
 {
-    (void)unused;
-    return atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+    return (unsigned long)atomic_load_explicit(&p->finished, memory_order_acquire) == want;
+}
+
+/* Joins the job of generation seen if it is still open. */
+static bool job_join(pool *p, unsigned long seen)
+{
+    uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+    for (;;) {
+        if ((uint32_t)(t >> 32) != (uint32_t)seen || (t & TICKET_CLOSED))
+            return false;
+        if (atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return true;
+    }
 }
 
 static void *worker_main(void *v)
@@ -145,9 +190,11 @@ static void *worker_main(void *v)
         if (atomic_load(&p->stop))
             break;
         seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+        if (!job_join(p, seen))
+            continue; /* a pool_run_dyn job that ended without us */
         p->fn(p->arg, wa.ith, p->n);
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && /* seq_cst: handshake */
-            atomic_load(&p->caller_sleeps)) {
+        atomic_fetch_add(&p->finished, 1); /* seq_cst: handshake */
+        if (atomic_load(&p->caller_sleeps)) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->mu);
@@ -168,7 +215,8 @@ chord_status pool_new(int n_threads, pool **out, chord_err *err)
     long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
     p->spin_ns = n_cpu > 0 && n_threads > n_cpu ? 0 : POOL_SPIN_NS;
     atomic_init(&p->gen, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->ticket, TICKET_CLOSED);
+    atomic_init(&p->finished, 0);
     atomic_init(&p->n_sleep, 0);
     atomic_init(&p->caller_sleeps, false);
     atomic_init(&p->stop, false);
@@ -223,7 +271,7 @@ int pool_size(const pool *p)
     return p ? p->n : 1;
 }
 
-void pool_run(pool *p, pool_fn fn, void *arg)
+static void run(pool *p, pool_fn fn, void *arg, bool dyn)
 {
     if (!p || p->n == 1) {
         fn(arg, 0, 1);
@@ -231,9 +279,10 @@ void pool_run(pool *p, pool_fn fn, void *arg)
     }
     p->fn = fn;
     p->arg = arg;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1); /* seq_cst: release for fn/arg, and the
-                                     sleeper handshake (see the top) */
+    unsigned long g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->ticket, (uint64_t)(uint32_t)g << 32, memory_order_release);
+    atomic_fetch_add(&p->gen, 1); /* seq_cst: the sleeper handshake (see the top) */
     if (atomic_load(&p->n_sleep) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
@@ -242,14 +291,28 @@ void pool_run(pool *p, pool_fn fn, void *arg)
 
     fn(arg, 0, p->n);
 
-    if (spin_until(p, job_done, 0))
+    unsigned long want = (unsigned long)p->n - 1;
+    if (dyn)
+        want = atomic_fetch_or_explicit(&p->ticket, TICKET_CLOSED, memory_order_acq_rel) &
+               TICKET_JOINED;
+    if (spin_until(p, job_done, want))
         return;
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->caller_sleeps, true);
-    while (atomic_load(&p->pending) > 0)
+    while ((unsigned long)atomic_load(&p->finished) != want)
         pthread_cond_wait(&p->done, &p->mu);
     atomic_store(&p->caller_sleeps, false);
     pthread_mutex_unlock(&p->mu);
+}
+
+void pool_run(pool *p, pool_fn fn, void *arg)
+{
+    run(p, fn, arg, false);
+}
+
+void pool_run_dyn(pool *p, pool_fn fn, void *arg)
+{
+    run(p, fn, arg, true);
 }
 
 void pool_split(int n, int ith, int nth, int *lo, int *hi)

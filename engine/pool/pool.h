@@ -30,6 +30,15 @@ int pool_size(const pool *p);
  * Not reentrant: one job at a time, from the thread that owns the pool. */
 void pool_run(pool *p, pool_fn fn, void *arg);
 
+/* As pool_run, for a job whose threads take their work from a shared
+ * counter until none is left, so that one call of fn, by any thread, does
+ * the whole job if the others never show up. The caller runs fn and then
+ * waits only for the workers that had started it by then: a worker that
+ * has not (it lost its CPU to another process, or is still waking up)
+ * skips the job instead of holding the caller up. fn is called at most
+ * once per thread, maybe fewer than nth times; nth is the pool's size. */
+void pool_run_dyn(pool *p, pool_fn fn, void *arg);
+
 /* The range [*lo, *hi) of n items that thread ith of nth handles: equal
  * contiguous chunks, the remainder spread over the first threads. */
 void pool_split(int n, int ith, int nth, int *lo, int *hi);
