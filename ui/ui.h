@@ -48,8 +48,6 @@ typedef struct ui_config {
                                     opened later, once the writer has opened
                                     the file. The front end takes it over
                                     and closes it */
-    const char *hist_error;      /* why the history could not be opened
-                                    (shown in the status line), or NULL */
     const char *model_path;
     int64_t resume_id;           /* conversation to continue; 0 = a new one */
     int64_t kv_store;            /* --kv-store: cap of the saved KV caches'

@@ -310,9 +310,7 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     c->model_load = cfg->model_load;
     c->model_list = cfg->model_list;
     c->model_ud = cfg->model_ud;
-    if (cfg->hist_error)
-        snprintf(c->hist_error, sizeof c->hist_error, "%s", cfg->hist_error);
-    if (cfg->history && !c->hist_error[0]) {
+    if (cfg->history) {
         /* the writer opens the file on its own thread (it may wait for a
          * lock there, never here); reads use c->h */
         chord_err qerr;

@@ -60,7 +60,7 @@ struct ui_chat {
                                    ui_chat_reader opens it (owned) */
     hist_queue *q;              /* writes, on the queue's own thread (never
                                    this one); NULL when not recording */
-    char hist_error[512];       /* why the history could not be opened */
+    char hist_error[512];       /* why the writer could not be started */
     hist_queue_state hq;        /* the writer's state at the last pump */
     chord_model_info info;
     const char *model_path;
