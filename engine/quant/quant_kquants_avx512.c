@@ -387,6 +387,74 @@ static void vec_dot_q5_K(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
+/* The integer part of one Q5_K super-block (vec_dot_q5_K's acc) with the
+ * activation's four 64-byte chunks in registers, for the rows kernel. */
+static inline __m512i q5_K_block_qy(const block_q5_K *x, const __m512i qy[4], __m256i sc16)
+{
+    const __m512i m4 = _mm512_set1_epi8(0xF), one = _mm512_set1_epi8(1);
+    const __m512i qh = dup32(x->qh);
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+        const __m512i lo = _mm512_and_si512(srl2(dup32(x->qs + 32 * c), 0, 4), m4);
+        const __m512i hb = _mm512_and_si512(srl2(qh, 2 * c, 2 * c + 1), one);
+        const __m512i u = _mm512_or_si512(lo, _mm512_slli_epi16(hb, 4));
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(u, qy[c]), chunk_scales(sc16, c));
+    }
+    return acc;
+}
+
+/* Decode's matrix-vector product for Q5_K, as vec_dot_rows_q4_K: four
+ * rows per activation super-block (its quants and bsums loaded once), the
+ * next group's blocks prefetched, the four rows' integer sums and min
+ * terms in one reduction, and each row's float operations those of
+ * vec_dot_q5_K in one lane of an SSE vector, so the bits are vec_dot's.
+ * Leftover rows go through vec_dot_q5_K. */
+static void vec_dot_rows_q5_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
+                              const void *a)
+{
+    const block_q8_K *y = a;
+    const int64_t nb = n / QK_K;
+    int r = 0;
+    for (; r + 3 < n_rows; r += 4) {
+        const block_q5_K *x[4];
+        for (int k = 0; k < 4; k++)
+            x[k] = (const block_q5_K *)((const uint8_t *)w + (size_t)(r + k) * row_bytes);
+        __m128 sum = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            __m512i qy[4];
+            for (int c = 0; c < 4; c++)
+                qy[c] = load64(y[i].qs + 64 * c);
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+            for (int k = 0; k < 4; k++)
+                k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q5_K));
+            __m512i acc[4];
+            __m256i mp[4];
+            for (int k = 0; k < 4; k++) {
+                __m128i sc8, m8;
+                k4_unpack(x[k][i].scales, &sc8, &m8);
+                acc[k] = q5_K_block_qy(&x[k][i], qy, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8)));
+                mp[k] = _mm256_madd_epi16(bs, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)));
+            }
+            /* lanes: row k's sumi (unpacklo) and summ (unpackhi) */
+            const __m128i s01 = reduce4v(acc[0], acc[1], mp[0], mp[1]);
+            const __m128i s23 = reduce4v(acc[2], acc[3], mp[2], mp[3]);
+            const __m128 yd = _mm_set1_ps(y[i].d);
+            const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d,
+                                                                    (short)x[2][i].d, (short)x[3][i].d,
+                                                                    0, 0, 0, 0)), yd);
+            const __m128 dmin = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)x[0][i].dmin, (short)x[1][i].dmin,
+                                                                       (short)x[2][i].dmin, (short)x[3][i].dmin,
+                                                                       0, 0, 0, 0)), yd);
+            const __m128 fi = _mm_cvtepi32_ps(_mm_unpacklo_epi64(s01, s23));
+            const __m128 fm = _mm_cvtepi32_ps(_mm_unpackhi_epi64(s01, s23));
+            sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, fi), _mm_mul_ps(dmin, fm)));
+        }
+        _mm_storeu_ps(out + r, sum);
+    }
+    for (; r < n_rows; r++)
+        vec_dot_q5_K(n, out + r, (const uint8_t *)w + (size_t)r * row_bytes, a);
+}
+
 /* The integer part of one Q6_K super-block, before the offset term. */
 static inline __m512i q6_K_block(const block_q6_K *x, const block_q8_K *y, __m256i sc16)
 {
@@ -499,5 +567,6 @@ void quant_register_kquants_avx512(quant_kernels *tab)
     tab[QT_Q5_K].vec_dot = vec_dot_q5_K;
     tab[QT_Q6_K].vec_dot = vec_dot_q6_K;
     tab[QT_Q4_K].vec_dot_rows = vec_dot_rows_q4_K;
+    tab[QT_Q5_K].vec_dot_rows = vec_dot_rows_q5_K;
     tab[QT_Q6_K].vec_dot_rows = vec_dot_rows_q6_K;
 }
