@@ -28,6 +28,10 @@
  * The sign bytes of IQ2_XXS, IQ2_XS and IQ3_XXS store 7 bits and leave the
  * eighth to parity (an even count of minus signs): computed here in
  * vector lanes rather than looked up 32 times per block.
+ *
+ * Where the CPU has VBMI, vec_dot and decode's rows kernels take a second
+ * decoder built on byte permutes (see "VBMI" below), same bits; the GEMM
+ * keeps the first.
  */
 #include <immintrin.h>
 
