@@ -534,8 +534,7 @@ static bool setup(batch *b)
         free(tsrc);
         return false;
     }
-    if (o->verbose)
-        fprintf(stderr, "chord: %s\n", chord_ctx_describe(b->ctx));
+    app_ctx_notes(o, b->ctx);
     if (app_draft_open(o, b->m, b->ctx, &b->draft) != 0) {
         free(tsrc);
         return false;

@@ -198,8 +198,7 @@ int mode_batch(const chord_opts *o)
         raw_error(o, "%s", err.msg);
         goto out;
     }
-    if (o->verbose)
-        fprintf(stderr, "chord: %s\n", chord_ctx_describe(c));
+    app_ctx_notes(o, c);
     if (app_draft_open(o, m, c, &d) != 0)
         goto out;
     chord_gen_params gp = {

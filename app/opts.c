@@ -150,7 +150,8 @@ void opts_usage(FILE *f)
 "                          (QUANT default Q4_K_M), ollama:NAME[:TAG], or a part of\n"
 "                          a name chord models lists; without one: the config\n"
 "                          file's model, else a picker of the models listed\n"
-"  --ctx N                 context length (default: the model's, at most 4096)\n"
+"  --ctx N                 context length (default: the model's own, or what\n"
+"                          half the memory left after the weights holds)\n"
 "  --flash-attn on|off     attention in the numerics of llama.cpp's flash-attention\n"
 "                          kernel (on, the default) or of its unfused graph (off)\n"
 "  -ctk, --cache-type-k T  KV cache keys: f16 (default), q8_0 or q4_0 (quantized:\n"
@@ -508,7 +509,7 @@ void opts_value_str(const chord_opts *o, const char *key, char *buf, size_t n)
         snprintf(buf, n, o->draft_max ? "%d" : "%d (8, fewer while few are kept)", o->draft_max);
     else if (!strcmp(key, "lookup")) BOOL(o->lookup);
     else if (!strcmp(key, "ctx"))
-        snprintf(buf, n, o->n_ctx ? "%d" : "%d (the model's, at most 4096)", o->n_ctx);
+        snprintf(buf, n, o->n_ctx ? "%d" : "%d (the model's own, or what half the free memory holds)", o->n_ctx);
     else if (!strcmp(key, "flash-attn")) snprintf(buf, n, "%s", o->unfused_attn ? "off" : "on");
     else if (!strcmp(key, "cache-type-k")) STR(chord_kv_type_name((chord_kv_type)o->cache_type_k));
     else if (!strcmp(key, "cache-type-v")) STR(chord_kv_type_name((chord_kv_type)o->cache_type_v));
@@ -693,4 +694,14 @@ int opts_resolve_model(chord_opts *o)
     }
     o->model = path;
     return 0;
+}
+
+void app_ctx_notes(const chord_opts *o, const chord_ctx *c)
+{
+    bool capped;
+    const char *note = chord_ctx_size_note(c, &capped);
+    if (*note && (o->verbose || capped))
+        fprintf(stderr, "chord: %s\n", note);
+    if (o->verbose)
+        fprintf(stderr, "chord: %s\n", chord_ctx_describe(c));
 }

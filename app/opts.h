@@ -106,6 +106,10 @@ int opts_parse_token_list(const char *s, chord_token **out);
 /* chord_model_params / chord_ctx_params from the options. */
 chord_model_params opts_model_params(const chord_opts *o);
 chord_ctx_params opts_ctx_params(const chord_opts *o);
+/* At start, on stderr: how a default context was sized (with -v, or
+ * when memory made it shorter than the model's own) and, with -v, what
+ * its KV cache holds. */
+void app_ctx_notes(const chord_opts *o, const chord_ctx *c);
 
 void opts_usage(FILE *f);
 

@@ -249,7 +249,8 @@ int chord_kv_type_parse(const char *name);
 const char *chord_kv_type_name(chord_kv_type t);
 
 typedef struct chord_ctx_params {
-    int n_ctx;            /* KV cache length; 0 = min(model's, 4096) */
+    int n_ctx;            /* KV cache length; 0 = the model's own, or as much
+                             of it as fits (chord_ctx_size_note) */
     int n_threads;        /* 0 = the model's n_threads */
     /* Attention in the numerics of the reference engine's unfused graph
      * (llama.cpp --flash-attn off) rather than its flash-attention kernel
@@ -292,6 +293,11 @@ void chord_ctx_truncate(chord_ctx *c, int pos);
 chord_status chord_ctx_drop(chord_ctx *c, int a, int b, chord_err *err);
 /* One line saying what the KV cache holds and its bytes (for -v). */
 const char *chord_ctx_describe(const chord_ctx *c);
+/* Where n_ctx was 0: one line saying the context chosen and why (the
+ * model's own, or what half the memory left after the weights holds);
+ * "" where the caller gave n_ctx. *capped (if not NULL): whether memory
+ * made it shorter than the model's own. */
+const char *chord_ctx_size_note(const chord_ctx *c, bool *capped);
 
 /* Runs the model over n tokens at positions pos..pos+n-1 (one batch; n = 1
  * is a decode step; both share one code path). If logits is not NULL it

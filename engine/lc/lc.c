@@ -671,6 +671,16 @@ bool lc_is_held(const lc_cache *lc, int g)
     return lc && g >= 0 && g < lc->n_groups && (!lc->streaming || lc->g[g].held);
 }
 
+int64_t lc_budget_left(lc_cache *lc)
+{
+    if (!lc)
+        return 0;
+    pthread_mutex_lock(&lc->mu);
+    int64_t left = lc->budget - lc->used;
+    pthread_mutex_unlock(&lc->mu);
+    return left > 0 ? left : 0;
+}
+
 const char *lc_plan(const lc_cache *lc)
 {
     return lc ? lc->plan : "no layer cache";

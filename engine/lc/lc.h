@@ -119,6 +119,10 @@ int lc_expert_batch(const lc_cache *lc);
 void lc_expert_tokens(lc_cache *lc, int n);
 void lc_expert_last(lc_cache *lc, int il, const int *ids, int n);
 
+/* Bytes the cache may still take beyond those it holds now (its budget
+ * less its use): what memory sized now must leave to the weights. */
+int64_t lc_budget_left(lc_cache *lc);
+
 /* A one-paragraph description of the plan (for -v). */
 const char *lc_plan(const lc_cache *lc);
 

@@ -197,6 +197,8 @@ struct chord_ctx {
     size_t attnq_tmp_bytes;    /* one thread's share of attnq_tmp */
     uint8_t *attnq_tmp;        /* kern_attnq's tmp, n_threads x, 64-aligned */
     char kv_desc[256];         /* what the KV cache holds (for -v) */
+    char ctx_note[256];        /* how a default n_ctx was chosen, else "" */
+    bool ctx_capped;           /* ... shorter than the model's, for memory */
 };
 
 /* The KV cache a row at a time (model_ctx.c), for saving and loading it

@@ -158,6 +158,67 @@ static size_t kv_layout(chord_ctx *c, size_t nkv, size_t *v_units)
     return off;
 }
 
+/* The context a model gets when none is asked for: its own
+ * (context_length; LongRoPE models: their original one), unless its KV cache would take more than half of the
+ * memory left once the layer cache holds its budget; then as many
+ * positions (a multiple of 256) as that half holds. Half: the rest stays
+ * with the system, other programs and the page cache the weights may
+ * stream through. A sliding-window layer costs its ring whatever the
+ * context; the attention scratch grows with it too. */
+static int default_n_ctx(chord_model *m, int tk, int tv, int n_threads, char *note, size_t cap, bool *capped)
+{
+    const model_config *cf = &m->cfg;
+    const int train = cf->n_ctx_train > 0 ? cf->n_ctx_train : 4096;
+    /* LongRoPE: the context decides the factors (the long ones beyond the
+     * original context), so every token's numerics: the default stays
+     * where the model was trained to run unasked, as the reference's
+     * would (-c longer takes the long factors). */
+    if (m->glob[GT_ROPE_LONG].slot >= 0 && cf->n_ctx_orig > 0 && cf->n_ctx_orig < train) {
+        snprintf(note, cap,
+                 "context %d tokens: the model's original (LongRoPE takes its long factors above it; its own is %d:"
+                 " -c sets it)",
+                 cf->n_ctx_orig, train);
+        return cf->n_ctx_orig;
+    }
+    const size_t nkv = (size_t)cf->n_head_kv * cf->head_dim;
+    const size_t row = kern_kv_row_bytes(tk, (int)nkv) + kern_kv_row_bytes(tv, (int)nkv);
+    int n_global = 0, n_local = 0;
+    for (int il = 0; il < cf->n_layer; il++)
+        cf->swa[il] ? n_local++ : n_global++;
+    const double per_pos = (double)row * n_global + 6.0 * n_threads;
+    const double fixed = (double)row * n_local * (cf->n_swa + MODEL_MAX_BATCH + KV_RING_SLACK);
+    const int64_t avail = chord_mem_available();
+    if (avail < 0) {
+        const int n = train < 4096 ? train : 4096;
+        snprintf(note, cap, "context %d tokens (the model's %d; free memory unknown: at most 4096)", n, train);
+        return n;
+    }
+    const double spare = (double)avail - (double)lc_budget_left(m->lc);
+    const double room = spare / 2 - fixed;
+    const double fit = room > 0 ? room / per_pos : 0;
+    if (fit >= train) {
+        snprintf(note, cap, "context %d tokens (the model's own; KV cache %.1f MiB)", train,
+                 (fixed + per_pos * train) / 1048576.0);
+        return train;
+    }
+    *capped = true;
+    int n = (int)fit / 256 * 256;
+    if (n < 256)
+        n = train < 256 ? train : 256;
+    snprintf(note, cap,
+             "context %d tokens: the model's %d would take %.1f GiB of KV cache, more than half of the %.1f GiB"
+             " left after the weights (-c sets it)",
+             n, train, (fixed + per_pos * train) / 1073741824.0, spare / 1073741824.0);
+    return n;
+}
+
+const char *chord_ctx_size_note(const chord_ctx *c, bool *capped)
+{
+    if (capped)
+        *capped = c && c->ctx_capped;
+    return c ? c->ctx_note : "";
+}
+
 chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx **out,
                            chord_err *err)
 {
@@ -198,8 +259,6 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->m = m;
     c->kv_tk = kv_qt(cp.type_k);
     c->kv_tv = kv_qt(cp.type_v);
-    c->n_ctx = cp.n_ctx ? cp.n_ctx : (cf->n_ctx_train < 4096 ? cf->n_ctx_train : 4096);
-    c->n_batch = c->n_ctx < MODEL_MAX_BATCH ? c->n_ctx : MODEL_MAX_BATCH;
     c->attn_unfused = cp.unfused_attn;
     c->rope_off = cp.pos_offset;
     c->n_threads = cp.n_threads ? cp.n_threads : m->params.n_threads;
@@ -209,6 +268,10 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     }
     if (c->n_threads > 1024)
         c->n_threads = 1024;
+    c->n_ctx = cp.n_ctx ? cp.n_ctx
+                        : default_n_ctx(m, c->kv_tk, c->kv_tv, c->n_threads, c->ctx_note,
+                                                      sizeof c->ctx_note, &c->ctx_capped);
+    c->n_batch = c->n_ctx < MODEL_MAX_BATCH ? c->n_ctx : MODEL_MAX_BATCH;
 
     size_t nb = (size_t)c->n_batch, ne = (size_t)cf->n_embd;
     size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
