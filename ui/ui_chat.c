@@ -249,11 +249,14 @@ hist *ui_chat_reader(ui_chat *c, chord_err *err)
             snprintf(err->msg, sizeof err->msg, "history busy: still opening it, try again");
         return NULL;
     }
-    hist_open_params p = {.read_only = true, .busy_timeout_ms = UI_HIST_READ_MS};
+    bool locked = false;
+    hist_open_params p = {.read_only = true, .busy_timeout_ms = UI_HIST_READ_MS, .locked = &locked};
     if (hist_open(hist_queue_path(c->q), &p, &c->h, err) != CHORD_OK) {
-        char why[sizeof err->msg];
-        snprintf(why, sizeof why, "%s", err->msg);
-        snprintf(err->msg, sizeof err->msg, "history busy: %.440s", why);
+        if (locked) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            snprintf(err->msg, sizeof err->msg, "history busy (try again): %.440s", why);
+        }
         return NULL;
     }
     return c->h;
