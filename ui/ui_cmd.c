@@ -132,14 +132,14 @@ static int cmd_history(ui_chat *c, const char *arg, bool tui)
 
 static int cmd_search(ui_chat *c, const char *arg)
 {
+    if ((c->h || c->q) && !*arg) {
+        ui_chat_note(c, "usage: /search TEXT");
+        return UI_CMD_REDRAW;
+    }
     chord_err err;
     hist *h = ui_chat_reader(c, &err);
     if (!h) {
         ui_chat_note(c, "%s", err.msg);
-        return UI_CMD_REDRAW;
-    }
-    if (!*arg) {
-        ui_chat_note(c, "usage: /search TEXT");
         return UI_CMD_REDRAW;
     }
     hist_hit *hits;
