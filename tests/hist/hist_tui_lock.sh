@@ -115,6 +115,10 @@ wait_for 'history locked by another process: opening it, retrying' 10 \
 snap "started while locked (rollback mode), ${up_ms} ms"
 T send-keys -t chord "/history" Enter
 wait_for 'history busy' 5 || die "the history overlay does not say the history is busy"
+T send-keys -t chord "/clear" Enter
+wait_gone 'history busy' 5 || die "/clear left the notes"
+T send-keys -t chord "/search question" Enter
+wait_for 'history busy' 5 || die "/search does not say the history is busy"
 T send-keys -t chord "/stats" Enter
 wait_for 'history: not open yet, [0-9]+ writes? waiting, retrying' 5 \
     || die "/stats does not say the history is not open yet"
@@ -133,6 +137,10 @@ wait_gone 'history locked' 5 || die "the status line still says locked"
 T send-keys -t chord "/history" Enter
 wait_for 'fourth question' 5 || die "the overlay does not list the new conversation"
 T send-keys -t chord Escape
+T send-keys -t chord "/clear" Enter
+wait_gone '^│ you +fourth' 5 || die "/clear left the chat"
+T send-keys -t chord "/search fourth" Enter
+wait_for 'user +fourth question' 5 || die "/search does not find the new conversation"
 T send-keys -t chord C-d
 check_exit
 wait
