@@ -574,6 +574,9 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
     const int64_t nb = n / QK_K;
     const int bb = dec_block_bytes(kind);
     dec_act A[DEC_NBC];
+    if (nb == 0)
+        for (int r = 0; r < n_rows; r++)
+            out[r] = 0.0f;
     for (int64_t i0 = 0; i0 < nb; i0 += DEC_NBC) {
         const int nc = nb - i0 < DEC_NBC ? (int)(nb - i0) : DEC_NBC;
         for (int i = 0; i < nc; i++)
