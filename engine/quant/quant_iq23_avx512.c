@@ -34,6 +34,7 @@
  * keeps the first.
  */
 #include <immintrin.h>
+#include <stdlib.h>
 
 #include "core/tr16_avx512.h"
 #include "quant/quant_codebook.h"
@@ -918,8 +919,10 @@ void quant_register_iq23_avx512(quant_kernels *tab)
     tab[QT_IQ2_S].vec_dot_rows = dot_rows_iq2_s;
     tab[QT_IQ3_XXS].vec_dot_rows = dot_rows_iq3_xxs;
     tab[QT_IQ3_S].vec_dot_rows = dot_rows_iq3_s;
+    /* CHORD_NO_VBMI (any value): the kernels without VBMI on a CPU that
+     * has it, so that their twin tests run here too */
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512vbmi")) {
+    if (__builtin_cpu_supports("avx512vbmi") && !getenv("CHORD_NO_VBMI")) {
         build_biased_grids();
         tab[QT_IQ2_XXS].vec_dot = vec_dot_v_iq2_xxs;
         tab[QT_IQ2_XS].vec_dot = vec_dot_v_iq2_xs;
