@@ -330,6 +330,12 @@ chord_status ui_chat_init(ui_chat *c, const ui_config *cfg, chord_err *err)
     chord_status st = chord_chat_new(c->model, c->ctx, &p, &c->sess, err);
     if (st != CHORD_OK)
         return st;
+    /* a default context memory cut short is worth a line at start (/stats
+     * always says how the context was sized) */
+    bool capped;
+    const char *size_note = chord_ctx_size_note(c->ctx, &capped);
+    if (capped)
+        ui_chat_note(c, "(%s)", size_note);
     if (cfg->resume_id)
         return ui_chat_resume(c, cfg->resume_id, err);
     return CHORD_OK;

@@ -252,6 +252,9 @@ static int cmd_stats(ui_chat *c)
     ui_chat_note(c, "context %d / %d; layers %d (%s), resident %d, slots %d, prefetch %d",
                  st.ctx_used, st.ctx_size, st.n_layer,
                  st.streaming ? "streaming" : "all resident", st.n_resident, st.n_slots, st.prefetch_distance);
+    const char *size_note = chord_ctx_size_note(c->ctx, NULL);
+    if (*size_note)
+        ui_chat_note(c, "%s", size_note);
     char b1[32], b2[32];
     if (st.streaming) {
         ui_fmt_bytes((double)st.bytes_read, b1, sizeof b1);

@@ -25,6 +25,8 @@ echo "$out" | grep -qx 'took the last exchange back' || fail "/undo said nothing
 got=$(echo "$out" | sed -n '3p')
 [ "$got" = "$want" ] || fail "after /undo the reply is '$got', a fresh process gives '$want'"
 echo "$out" | grep -qE 'more reused from the cache' || fail "/stats has no reuse count: $out"
+# no --ctx: the synth model's own context (qwen3's 40960), and /stats says how it was chosen
+echo "$out" | grep -qF "context 40960 tokens (the model's own" || fail "/stats does not say how the context was sized: $out"
 n=$(echo "$out" | sed -nE 's/.*; ([0-9]+) more reused from the cache.*/\1/p')
 [ "${n:-0}" -gt 0 ] || fail "after /undo nothing of the cache was reused: $out"
 show=$("$CHORD" history --db "$DB" show 1) || fail "history show"
