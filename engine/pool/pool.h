@@ -4,8 +4,10 @@
  * The threads are created once (per context) and sleep between jobs, so a
  * matmul costs a wake-up, never a thread creation. A job is one function run
  * by every thread at once with its index ith in [0, nth): the function splits
- * its own work by ith. The caller's thread is thread 0, so a pool of one
- * thread runs jobs inline.
+ * its own work by ith (pool_run), or its threads take work from a shared
+ * counter and the threads that do not show up in time are not waited for
+ * (pool_run_dyn). The caller's thread is thread 0, so a pool of one thread
+ * runs jobs inline.
  *
  * Determinism is the job's affair: chord's jobs give each output element to
  * exactly one thread and reduce in a fixed order, so results do not depend
