@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/tr16_avx512.h"
 #include "kern/kern_attn_q.h"
 #include "quant/quant_types.h"
 
@@ -199,6 +200,223 @@ static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_st
     *hs->sum = sum;
 }
 
+/* ------------------------------------------------------------------------
+ * Quantized keys, hd a multiple of 64 up to 256: the group's heads over a
+ * tile of positions at a time, with the work that depends only on the
+ * keys and values done once per tile instead of once per head.
+ *
+ * Keys: sixteen positions' rows are loaded, offset by 128 to unsigned
+ * bytes and transposed (16 x 16 dwords per 64 values), so that register j
+ * holds dword j of the sixteen positions; a head's scores then take one
+ * vpdpbusd per dword against its query's dword broadcast, the positions
+ * in the lanes: no horizontal sums. The offset comes back through -128 x
+ * the query block's sum, the accumulators' start, so each block's integer
+ * sum is exact; the float steps are the scalar's, lane by lane (0 +
+ * isum * (dk * dq), + the next block's, times scale). Values: the tile's
+ * rows dequantized once (d * q, exact), then each head's accumulator held
+ * in registers across the tile, fmaf in position order. The same
+ * operations as the scalar twin in the same order: the same bits.
+ * ---------------------------------------------------------------------- */
+
+enum { FQ_MAX_HD = 256, FQ_T = KERN_ATTNQ_TILE };
+
+/* A head's query as Q8_0: its bytes, each block's scale and -128 x its
+ * sum (the start of the block's accumulator). */
+typedef struct fq_head {
+    _Alignas(64) int8_t q[FQ_MAX_HD];
+    float dq[FQ_MAX_HD / 32];
+    int32_t nq[FQ_MAX_HD / 32];
+} fq_head;
+
+static inline int32_t ld32i(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* 64 key values (blocks 2c, 2c + 1) of one row as signed bytes. */
+static inline __m512i fq_key64(int kt, const uint8_t *row, int c)
+{
+    if (kt == QT_Q8_0) {
+        const uint8_t *b0 = row + (size_t)(2 * c) * 34;
+        return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2))),
+                                  _mm256_loadu_si256((const __m256i *)(b0 + 36)), 1);
+    }
+    const uint8_t *b0 = row + (size_t)(2 * c) * 18;
+    return _mm512_inserti64x4(_mm512_castsi256_si512(q4_unpack(b0 + 2)), q4_unpack(b0 + 20), 1);
+}
+
+/* Scores of tile positions p0 .. p0 + nt - 1 for every head: s[h][i],
+ * -inf from nt on. */
+static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_grp, const fq_head *qh,
+                      float (*s)[FQ_T])
+{
+    const int nb = hd / 32, kb = sp->kt == QT_Q8_0 ? 34 : 18;
+    for (int half = 0; half < FQ_T / 16; half++) {
+        const int i0 = 16 * half;
+        if (i0 >= nt) {
+            for (int h = 0; h < n_grp; h++)
+                _mm512_storeu_ps(s[h] + i0, _mm512_set1_ps(-INFINITY));
+            continue;
+        }
+        const uint8_t *row[16];
+        for (int i = 0; i < 16; i++) {
+            const int p = i0 + i < nt ? p0 + i0 + i : p0;
+            row[i] = sp->k + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldk;
+        }
+        _Alignas(64) float dk[FQ_MAX_HD / 32][16];
+        for (int b = 0; b < nb; b++)
+            for (int i = 0; i < 16; i++)
+                dk[b][i] = h2f(row[i] + (size_t)b * kb);
+        __m512i kt[FQ_MAX_HD / 4];
+        const __m512i k80 = _mm512_set1_epi8((char)0x80);
+        for (int c = 0; c < hd / 64; c++) {
+            __m512i a[16];
+            for (int i = 0; i < 16; i++)
+                a[i] = _mm512_xor_si512(fq_key64(sp->kt, row[i], c), k80);
+            tr16_epi32(a);
+            for (int j = 0; j < 16; j++)
+                kt[16 * c + j] = a[j];
+        }
+        const __mmask16 live = nt - i0 >= 16 ? 0xFFFF : (__mmask16)((1u << (nt - i0)) - 1);
+        /* eight heads at a time, block by block: eight independent
+         * vpdpbusd chains (one would wait on each one's latency) */
+        for (int h0 = 0; h0 < n_grp; h0 += 8) {
+            const int nh = n_grp - h0 < 8 ? n_grp - h0 : 8;
+            __m512 x[8];
+            for (int k = 0; k < nh; k++)
+                x[k] = _mm512_setzero_ps();
+            for (int b = 0; b < nb; b++) {
+                __m512i acc[8];
+                for (int k = 0; k < nh; k++)
+                    acc[k] = _mm512_set1_epi32(qh[h0 + k].nq[b]);
+                for (int j = 0; j < 8; j++)
+                    for (int k = 0; k < nh; k++)
+                        acc[k] = _mm512_dpbusd_epi32(acc[k], kt[8 * b + j],
+                                                     _mm512_set1_epi32(ld32i(qh[h0 + k].q + 32 * b + 4 * j)));
+                const __m512 dkb = _mm512_load_ps(dk[b]);
+                for (int k = 0; k < nh; k++) {
+                    const __m512 d = _mm512_mul_ps(dkb, _mm512_set1_ps(qh[h0 + k].dq[b]));
+                    x[k] = _mm512_add_ps(x[k], _mm512_mul_ps(_mm512_cvtepi32_ps(acc[k]), d));
+                }
+            }
+            for (int k = 0; k < nh; k++) {
+                const __m512 y = _mm512_mul_ps(x[k], _mm512_set1_ps(sp->scale));
+                _mm512_storeu_ps(s[h0 + k] + i0, _mm512_mask_blend_ps(live, _mm512_set1_ps(-INFINITY), y));
+            }
+        }
+    }
+}
+
+/* The tile's value rows as floats (d * q exact; F16 converted). */
+static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, float *vf)
+{
+    for (int i = 0; i < nt; i++) {
+        const int p = p0 + i;
+        const uint8_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
+        float *o = vf + (size_t)i * hd;
+        if (sp->vt == QT_F16) {
+            for (int d = 0; d < hd; d += 16)
+                _mm512_storeu_ps(o + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 2 * (size_t)d))));
+            continue;
+        }
+        for (int b = 0; b < hd / 32; b++) {
+            const uint8_t *vb = vr + (size_t)b * (sp->vt == QT_Q8_0 ? 34 : 18);
+            const __m256i q8 = sp->vt == QT_Q8_0 ? _mm256_loadu_si256((const __m256i *)(vb + 2)) : q4_unpack(vb + 2);
+            const __m512 d = _mm512_set1_ps(h2f(vb));
+            _mm512_storeu_ps(o + 32 * b, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q8)))));
+            _mm512_storeu_ps(o + 32 * b + 16,
+                             _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q8, 1)))));
+        }
+    }
+}
+
+/* One head's softmax step for the tile (head_tile's, from its scores s):
+ * its weights w, its running max and sum updated; returns the factor its
+ * accumulator is to be rescaled by first (1: none). */
+static float fq_softmax(float *s, int nt, float *w, head_state *hs, bool softcap, float cap)
+{
+    if (softcap)
+        for (int i = 0; i < nt; i++)
+            s[i] = tanhf(s[i] * (1.0f / cap)) * cap;
+    float mx = *hs->mx, tm = -INFINITY, ms = 1.0f;
+    for (int i = 0; i < nt; i++)
+        if (s[i] > tm)
+            tm = s[i];
+    float sum = *hs->sum;
+    bool rescale = tm > mx;
+    if (rescale) {
+        ms = expf(mx - tm);
+        mx = tm;
+        sum *= ms;
+    }
+    __m256 mv = _mm256_set1_ps(mx), wv[4];
+    for (int j = 0; j < 4; j++) {
+        wv[j] = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * j), mv));
+        _mm256_storeu_ps(w + 8 * j, wv[j]);
+    }
+    __m256 r8 = _mm256_add_ps(_mm256_add_ps(wv[0], wv[2]), _mm256_add_ps(wv[1], wv[3]));
+    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
+    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
+    __m128 r1 = _mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1));
+    sum += _mm_cvtss_f32(r1);
+    *hs->mx = mx;
+    *hs->sum = sum;
+    return rescale ? ms : NAN;
+}
+
+/* Heads h0 .. h0 + NH - 1 (NH * hd / 16 accumulators in registers, each
+ * an independent fmadd chain): each rescaled if its max moved, then acc
+ * += v * w position after position. */
+#define FQ_VALUES(NH, HD)                                                                          \
+    static void fq_acc_##NH##_##HD(const float *vf, int nt, float (*w)[FQ_T], const float *ms,   \
+                                   head_state *hs)                                               \
+    {                                                                                            \
+        __m512 a[NH][HD / 16];                                                                   \
+        for (int k = 0; k < NH; k++)                                                             \
+            for (int d = 0; d < HD / 16; d++) {                                                  \
+                a[k][d] = _mm512_loadu_ps(hs[k].acc + 16 * d);                                   \
+                if (!isnan(ms[k]))                                                               \
+                    a[k][d] = _mm512_mul_ps(a[k][d], _mm512_set1_ps(ms[k]));                     \
+            }                                                                                    \
+        for (int i = 0; i < nt; i++)                                                             \
+            for (int d = 0; d < HD / 16; d++) {                                                  \
+                const __m512 v = _mm512_loadu_ps(vf + (size_t)i * HD + 16 * d);                  \
+                for (int k = 0; k < NH; k++)                                                     \
+                    a[k][d] = _mm512_fmadd_ps(v, _mm512_set1_ps(w[k][i]), a[k][d]);              \
+            }                                                                                    \
+        for (int k = 0; k < NH; k++)                                                             \
+            for (int d = 0; d < HD / 16; d++)                                                    \
+                _mm512_storeu_ps(hs[k].acc + 16 * d, a[k][d]);                                   \
+    }
+FQ_VALUES(4, 64)
+FQ_VALUES(1, 64)
+FQ_VALUES(2, 128)
+FQ_VALUES(1, 128)
+FQ_VALUES(1, 256)
+
+/* The tile's values into every head's accumulator. */
+static void fq_accumulate(int hd, int n_grp, int nt, const float *vf, float (*w)[FQ_T], const float *ms,
+                          head_state *hs)
+{
+    int h = 0;
+    if (hd == 64) {
+        for (; h + 4 <= n_grp; h += 4)
+            fq_acc_4_64(vf, nt, w + h, ms + h, hs + h);
+        for (; h < n_grp; h++)
+            fq_acc_1_64(vf, nt, w + h, ms + h, hs + h);
+    } else if (hd == 128) {
+        for (; h + 2 <= n_grp; h += 2)
+            fq_acc_2_128(vf, nt, w + h, ms + h, hs + h);
+        for (; h < n_grp; h++)
+            fq_acc_1_128(vf, nt, w + h, ms + h, hs + h);
+    } else {
+        for (; h < n_grp; h++)
+            fq_acc_1_256(vf, nt, w + h, ms + h, hs + h);
+    }
+}
+
 void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span *sp, void *tmp,
                      float *out)
 {
@@ -221,12 +439,37 @@ void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span 
         *hs[h].mx = -INFINITY;
         *hs[h].sum = 0;
     }
-    /* a tile of keys and values for every head of the group before the
-     * next: read from memory once, then from the first level cache */
-    for (int p0 = sp->lo; p0 < sp->hi; p0 += KERN_ATTNQ_TILE) {
-        int nt = sp->hi - p0 < KERN_ATTNQ_TILE ? sp->hi - p0 : KERN_ATTNQ_TILE;
+    if (sp->kt != QT_F16 && hd % 64 == 0 && hd <= FQ_MAX_HD) {
+        fq_head qh[MAX_GRP];
         for (int h = 0; h < n_grp; h++)
-            head_tile(sp, hd, p0, nt, &hs[h]);
+            for (int b = 0; b < hd / 32; b++) {
+                const uint8_t *qb = hs[h].qbuf + (size_t)b * 34;
+                int32_t t = 0;
+                memcpy(qh[h].q + 32 * b, qb + 2, 32);
+                for (int i = 0; i < 32; i++)
+                    t += (int8_t)qb[2 + i];
+                qh[h].dq[b] = h2f(qb);
+                qh[h].nq[b] = -128 * t;
+            }
+        _Alignas(64) float s[MAX_GRP][FQ_T];
+        _Alignas(64) float vf[FQ_T * FQ_MAX_HD], w[MAX_GRP][FQ_T], ms[MAX_GRP];
+        for (int p0 = sp->lo; p0 < sp->hi; p0 += FQ_T) {
+            int nt = sp->hi - p0 < FQ_T ? sp->hi - p0 : FQ_T;
+            fq_scores(sp, hd, p0, nt, n_grp, qh, s);
+            fq_values(sp, hd, p0, nt, vf);
+            for (int h = 0; h < n_grp; h++)
+                ms[h] = fq_softmax(s[h], nt, w[h], &hs[h], sp->softcap > 0, sp->softcap);
+            fq_accumulate(hd, n_grp, nt, vf, w, ms, hs);
+        }
+    } else {
+        /* a tile of keys and values for every head of the group before
+         * the next: read from memory once, then from the first level
+         * cache */
+        for (int p0 = sp->lo; p0 < sp->hi; p0 += KERN_ATTNQ_TILE) {
+            int nt = sp->hi - p0 < KERN_ATTNQ_TILE ? sp->hi - p0 : KERN_ATTNQ_TILE;
+            for (int h = 0; h < n_grp; h++)
+                head_tile(sp, hd, p0, nt, &hs[h]);
+        }
     }
     for (int h = 0; h < n_grp; h++) {
         float mx = *hs[h].mx, sum = *hs[h].sum, ms = 1.0f;
