@@ -120,7 +120,7 @@ typedef struct mm_job {
     int ldy;
     size_t act_bytes; /* bytes of one quantized activation row */
     bool qgemm;       /* quantized weights through quant_gemm */
-    atomic_int next;  /* F16 GEMM: the next strip nobody has taken */
+    atomic_int next;  /* F16 GEMM, dots: the next strip nobody has taken */
 } mm_job;
 
 /* From how many tokens quantized weights go through the blocked int8
@@ -158,40 +158,49 @@ static int kern_qgemm_min_tok(int type)
 /* Rows of a strip in mm_dot_job (64 rows of 4096 Q8_0 values: 272 KiB). */
 #define KERN_DOT_STRIP 64
 
-/* Small batches: each thread takes a contiguous range of output rows and
- * dots each with every (pre-quantized) activation row. */
+/* Small batches: each (pre-quantized) activation row dotted with every
+ * output row. Through quant_gemm each thread takes a contiguous range of
+ * output rows (pool_run); through the dots the threads take strips of
+ * KERN_DOT_STRIP rows from a shared counter (pool_run_dyn: a thread off
+ * its CPU leaves its strips to the others, as in decode's matvec). Each
+ * (row, token) is one dot computed whole by one thread either way, so the
+ * split changes no bits. */
 static void mm_dot_job(void *arg, int ith, int nth)
 {
-    const mm_job *j = arg;
+    mm_job *j = arg;
     const kern_mat *w = j->w;
-    int lo, hi;
-    pool_split(w->n_out, ith, nth, &lo, &hi);
     if (j->qgemm) {
+        int lo, hi;
+        pool_split(w->n_out, ith, nth, &lo, &hi);
         quant_gemm(w->type, w->n_in, w->data, w->row_bytes, lo, hi, j->ws->act, j->act_bytes,
                    j->n_tok, j->y, (size_t)j->ldy);
         return;
     }
-    const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
     const quant_kernels *qk = quant_kernels_for(w->type, NULL);
-    if (qk->vec_dot_rows) {
-        /* a short batch (a mixture's expert chosen by a few tokens of a
-         * prompt): each token through the rows kernel over a strip of rows
-         * small enough to stay in L2 while the batch goes by, so the
-         * weights come from memory once. The rows kernel gives vec_dot's
-         * bits (quant.h). */
-        for (int o = lo; o < hi; o += KERN_DOT_STRIP) {
-            int nr = hi - o < KERN_DOT_STRIP ? hi - o : KERN_DOT_STRIP;
-            const uint8_t *ws = (const uint8_t *)w->data + (size_t)o * w->row_bytes;
+    int n_strips = (w->n_out + KERN_DOT_STRIP - 1) / KERN_DOT_STRIP;
+    for (;;) {
+        int s = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (s >= n_strips)
+            return;
+        int o = s * KERN_DOT_STRIP;
+        int nr = w->n_out - o < KERN_DOT_STRIP ? w->n_out - o : KERN_DOT_STRIP;
+        const uint8_t *ws = (const uint8_t *)w->data + (size_t)o * w->row_bytes;
+        if (qk->vec_dot_rows) {
+            /* a short batch (a mixture's expert chosen by a few tokens of
+             * a prompt, a speculative check): each token through the rows
+             * kernel over the strip, small enough to stay in L2 while the
+             * batch goes by, so the weights come from memory once. The
+             * rows kernel gives vec_dot's bits (quant.h). */
             for (int t = 0; t < j->n_tok; t++)
                 qk->vec_dot_rows(w->n_in, &j->y[(size_t)t * j->ldy + o], ws, w->row_bytes, nr,
                                  j->ws->act + (size_t)t * j->act_bytes);
+            continue;
         }
-        return;
+        for (int r = 0; r < nr; r++, ws += w->row_bytes)
+            for (int t = 0; t < j->n_tok; t++)
+                quant_vec_dot(w->type, w->n_in, &j->y[(size_t)t * j->ldy + o + r], ws,
+                              j->ws->act + (size_t)t * j->act_bytes);
     }
-    for (int o = lo; o < hi; o++, wrow += w->row_bytes)
-        for (int t = 0; t < j->n_tok; t++)
-            quant_vec_dot(w->type, w->n_in, &j->y[(size_t)t * j->ldy + o], wrow,
-                          j->ws->act + (size_t)t * j->act_bytes);
 }
 
 /* Large batches through sgemm (F32, BF16, and F16 without AVX-512): each
@@ -426,10 +435,13 @@ void kern_matmul(pool *p, kern_ws *ws, const kern_mat *w, const float *x,
     if (n_tok < KERN_GEMM_MIN_TOK || !kern_gemm_type(w->type) || ws->decode_bits) {
         j.qgemm = !kern_gemm_type(w->type) && n_tok >= kern_qgemm_min_tok(w->type) &&
                   quant_gemm_has(w->type) && (!ws->decode_bits || qgemm_decode_bits(w->type));
+        atomic_init(&j.next, 0);
         if (small)
             mm_dot_job(&j, 0, 1);
-        else
+        else if (j.qgemm)
             pool_run(p, mm_dot_job, &j);
+        else
+            pool_run_dyn(p, mm_dot_job, &j);
         return;
     }
     /* sgemm sees the activations exactly as the dot products would (each

@@ -3,7 +3,8 @@
  * with one token) gives every output element the bits of the vec_dot of
  * the level in use, whatever the number of threads taking its pieces of
  * rows (1, 2, 3), for the types with a rows kernel and one without, over
- * shapes whose row counts do not divide into whole pieces.
+ * shapes whose row counts do not divide into whole pieces; and so does a
+ * short batch (3 tokens: the dots, strips of rows taken from a counter).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -57,7 +58,7 @@ int main(void)
             kern_ws *ws = NULL;
             chord_err err;
             T_REQUIRE(pool_new(nth, &p, &err) == CHORD_OK, "%s", err.msg);
-            T_REQUIRE(kern_ws_new(nth, 1, n_in, &ws, &err) == CHORD_OK, "%s", err.msg);
+            T_REQUIRE(kern_ws_new(nth, 3, n_in, &ws, &err) == CHORD_OK, "%s", err.msg);
             for (int n_mat = 1; n_mat <= 3; n_mat++) {
                 for (int m = 0; m < 3; m++)
                     memset(got[m], 0xff, (size_t)n_out[m] * sizeof(float));
@@ -70,6 +71,21 @@ int main(void)
                             quant_traits_of(type)->name, nth, n_mat, m, bad, n_out[m]);
                 }
             }
+            /* three copies of x as a batch: each token's row is want[0] */
+            float *x3 = malloc(3 * (size_t)n_in * sizeof *x3), *y3 = malloc(3 * (size_t)n_out[0] * sizeof *y3);
+            T_REQUIRE(x3 && y3, "out of memory");
+            for (int t = 0; t < 3; t++)
+                memcpy(x3 + (size_t)t * n_in, x, (size_t)n_in * sizeof *x);
+            memset(y3, 0xff, 3 * (size_t)n_out[0] * sizeof *y3);
+            kern_matmul(p, ws, &w[0], x3, 3, y3, n_out[0]);
+            int bad = 0;
+            for (int t = 0; t < 3; t++)
+                for (int r = 0; r < n_out[0]; r++)
+                    bad += memcmp(&y3[(size_t)t * n_out[0] + r], &want[0][r], sizeof(float)) != 0;
+            T_CHECK(!bad, "%s, %d thread(s), 3 tokens: %d of %d outputs off the vec_dot bits",
+                    quant_traits_of(type)->name, nth, bad, 3 * n_out[0]);
+            free(x3);
+            free(y3);
             kern_ws_free(ws);
             pool_free(p);
         }
