@@ -131,6 +131,25 @@ static inline __m256 exp8(__m256 x)
     return _mm256_and_ps(ok, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
+/* exp8's operations on sixteen lanes */
+static inline __m512 exp16(__m512 x)
+{
+    const __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145752f), x);
+    f = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860677e-6f), f);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps(ok, p, _mm512_castsi512_ps(e));
+}
+
 typedef struct head_state {
     uint8_t *qbuf;
     float *acc;
@@ -312,6 +331,7 @@ static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_g
 /* The tile's value rows as floats (d * q exact; F16 converted). */
 static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, float *vf)
 {
+    const int vb_bytes = sp->vt == QT_Q8_0 ? 34 : 18;
     for (int i = 0; i < nt; i++) {
         const int p = p0 + i;
         const uint8_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
@@ -322,7 +342,7 @@ static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, float *
             continue;
         }
         for (int b = 0; b < hd / 32; b++) {
-            const uint8_t *vb = vr + (size_t)b * (sp->vt == QT_Q8_0 ? 34 : 18);
+            const uint8_t *vb = vr + (size_t)b * vb_bytes;
             const __m256i q8 = sp->vt == QT_Q8_0 ? _mm256_loadu_si256((const __m256i *)(vb + 2)) : q4_unpack(vb + 2);
             const __m512 d = _mm512_set1_ps(h2f(vb));
             _mm512_storeu_ps(o + 32 * b, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q8)))));
@@ -340,23 +360,25 @@ static float fq_softmax(float *s, int nt, float *w, head_state *hs, bool softcap
     if (softcap)
         for (int i = 0; i < nt; i++)
             s[i] = tanhf(s[i] * (1.0f / cap)) * cap;
-    float mx = *hs->mx, tm = -INFINITY, ms = 1.0f;
-    for (int i = 0; i < nt; i++)
-        if (s[i] > tm)
-            tm = s[i];
+    /* the lanes from nt on hold -inf: the maximum of the tile's scores */
+    const __m512 s0 = _mm512_loadu_ps(s), s1 = _mm512_loadu_ps(s + 16);
+    const float tm = _mm512_reduce_max_ps(_mm512_max_ps(s0, s1));
+    float mx = *hs->mx, ms = 1.0f;
     float sum = *hs->sum;
-    bool rescale = tm > mx;
+    const bool rescale = tm > mx;
     if (rescale) {
         ms = expf(mx - tm);
         mx = tm;
         sum *= ms;
     }
-    __m256 mv = _mm256_set1_ps(mx), wv[4];
-    for (int j = 0; j < 4; j++) {
-        wv[j] = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * j), mv));
-        _mm256_storeu_ps(w + 8 * j, wv[j]);
-    }
-    __m256 r8 = _mm256_add_ps(_mm256_add_ps(wv[0], wv[2]), _mm256_add_ps(wv[1], wv[3]));
+    /* exp8's operations sixteen lanes wide; the fold (lanes l and l + 16,
+     * then l and l + 8, halves, pairwise) is head_tile's */
+    const __m512 mv = _mm512_set1_ps(mx);
+    const __m512 w0 = exp16(_mm512_sub_ps(s0, mv)), w1 = exp16(_mm512_sub_ps(s1, mv));
+    _mm512_storeu_ps(w, w0);
+    _mm512_storeu_ps(w + 16, w1);
+    const __m512 t = _mm512_add_ps(w0, w1);
+    __m256 r8 = _mm256_add_ps(_mm512_castps512_ps256(t), _mm512_extractf32x8_ps(t, 1));
     __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
     __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
     __m128 r1 = _mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1));
