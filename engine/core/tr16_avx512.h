@@ -1,6 +1,7 @@
 /*
  * tr16_avx512.h - the 16 x 16 transpose of 32-bit lanes that the AVX-512
- * packing code shares (the k-quant and Q8_0 GEMMs' weight interleaving,
+ * packing code shares, and the four-row horizontal sum of the decode
+ * kernels (the k-quant and Q8_0 GEMMs' weight interleaving,
  * the F16 GEMM's slices, the batched attention's queries and outputs).
  * Include from *_avx512.c only. Inline: as a call, its 16 registers go
  * through memory both ways (a 32-row Q8_0 panel of 2048 columns packed in
@@ -38,6 +39,18 @@ static inline __attribute__((always_inline)) void tr16_epi32(__m512i a[16])
         a[4 + m] = _mm512_shuffle_i32x4(d1, e1, 0x88);
         a[12 + m] = _mm512_shuffle_i32x4(d1, e1, 0xDD);
     }
+}
+
+/* Lane t = the sum of all lanes of a_t, t < 4: the horizontal sums of
+ * four rows' int32 accumulators sharing one reduction tree (the decode
+ * kernels' four rows at a time; exact, integer adds in any order). */
+static inline __m128i reduce4_epi32(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
 static inline __attribute__((always_inline)) void tr16_ps(__m512 r[16])

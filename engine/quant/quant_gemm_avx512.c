@@ -25,6 +25,7 @@
 #include <immintrin.h>
 
 #include "quant/quant_gemm_pack.h"
+#include "core/tr16_avx512.h"
 #include "quant/quant_impl.h"
 #include "quant/quant_k4_x86.h"
 
@@ -41,16 +42,6 @@ static inline float h2f(qhalf h)
     return _cvtsh_ss(h);
 }
 
-/* Sums of four int32 vectors, lane t = sum of all lanes of v[t] (exact:
- * integer adds in any order). */
-static inline __m128i reduce4_epi32(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
-{
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
 
 /* ---------------------------------------------------------------- k-quants */
 

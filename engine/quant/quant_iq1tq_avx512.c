@@ -279,17 +279,6 @@ static inline __attribute__((always_inline)) void unpack(int kind, const uint8_t
 #define KT 16
 #define NBR 32
 
-/* Lane t = the sum of all lanes of v[t], t < 4 (exact integer adds). */
-static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
-{
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
-
 /* ---------------------------------------------------------------------------
  * Decode (vec_dot, vec_dot_rows): the same exact T per super-block with
  * less work per weight super-block than the unpack above. The activation
@@ -594,8 +583,8 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
                     dec_prefetch(x + (size_t)q * row_bytes, 2 * row_bytes, bb); /* 8 rows ahead */
                     acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &h[q]);
                 }
-                const __m256 t = _mm256_cvtepi32_ps(_mm256_set_m128i(reduce4(acc[4], acc[5], acc[6], acc[7]),
-                                                                     reduce4(acc[0], acc[1], acc[2], acc[3])));
+                const __m256 t = _mm256_cvtepi32_ps(_mm256_set_m128i(reduce4_epi32(acc[4], acc[5], acc[6], acc[7]),
+                                                                     reduce4_epi32(acc[0], acc[1], acc[2], acc[3])));
                 const __m256 d = _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],
                                                                 (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
                 const __m256 dyd = _mm256_mul_ps(d, _mm256_set1_ps(A[i].yd));
@@ -616,7 +605,7 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
                     dec_prefetch(x + (size_t)q * row_bytes, row_bytes, bb);
                     acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &h[q]);
                 }
-                const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));
+                const __m128 t = _mm_cvtepi32_ps(reduce4_epi32(acc[0], acc[1], acc[2], acc[3]));
                 const __m128 d = _mm_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], 0, 0, 0, 0));
                 const __m128 dyd = _mm_mul_ps(d, _mm_set1_ps(A[i].yd));
                 if (kind == K_TQ1 || kind == K_TQ2)
@@ -726,12 +715,12 @@ static inline __attribute__((always_inline)) void gemm_rows(int kind, int kt, co
                     a = _mm512_dpbusd_epi32(a, b.u[c], _mm512_loadu_si512(yb->qs + 64 * c));
                 acc[t] = a;
             }
-            const __m256i tlo = _mm256_set_m128i(reduce4(acc[4], acc[5], acc[6], acc[7]),
-                                                 reduce4(acc[0], acc[1], acc[2], acc[3]));
+            const __m256i tlo = _mm256_set_m128i(reduce4_epi32(acc[4], acc[5], acc[6], acc[7]),
+                                                 reduce4_epi32(acc[0], acc[1], acc[2], acc[3]));
             __m512i tv = kt == 8 ? _mm512_zextsi256_si512(tlo)
                                  : _mm512_inserti64x4(_mm512_castsi256_si512(tlo),
-                                                      _mm256_set_m128i(reduce4(acc[12], acc[13], acc[14], acc[15]),
-                                                                       reduce4(acc[8], acc[9], acc[10], acc[11])),
+                                                      _mm256_set_m128i(reduce4_epi32(acc[12], acc[13], acc[14], acc[15]),
+                                                                       reduce4_epi32(acc[8], acc[9], acc[10], acc[11])),
                                                       1);
             const __m512 dyd = _mm512_mul_ps(_mm512_set1_ps(b.d), _mm512_loadu_ps(ar->yd[i]));
             if (kind == K_TQ1 || kind == K_TQ2) {

@@ -338,15 +338,6 @@ IQ_KERNELS(iq3_s, block_iq3_s, 1.0f)
  * float steps run in four lanes, each lane vec_dot's operations: its bits.
  * ------------------------------------------------------------------------- */
 
-/* Lane t = the sum of all lanes of a_t (exact integer adds). */
-static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
-{
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
 
 /* Four rows side by side are four streams the hardware prefetcher follows
  * poorly from DRAM (as for the k-quants' rows kernels): each block asks
@@ -384,7 +375,7 @@ static inline void iq_rows_prefetch(const void *blk, size_t row_bytes, size_t bl
                     acc[q] = block_acc(&p, &y[i]);                                                \
                     d[q] = h2f(x->d);                                                             \
                 }                                                                                 \
-                const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));        \
+                const __m128 t = _mm_cvtepi32_ps(reduce4_epi32(acc[0], acc[1], acc[2], acc[3]));        \
                 s4 = _mm_add_ps(s4, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d)), t)); \
             }                                                                                     \
             _mm_storeu_ps(out + r, _mm_mul_ps(_mm_set1_ps(factor), s4));                          \
@@ -692,7 +683,7 @@ static inline void load_act(const block_q8_K *y, __m512i qy[4], __m256i *nbs)
                     acc[q] = acc_v(&v, qy, nbs);                                                  \
                     d[q] = h2f(x->d);                                                             \
                 }                                                                                 \
-                const __m128 t = _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]));        \
+                const __m128 t = _mm_cvtepi32_ps(reduce4_epi32(acc[0], acc[1], acc[2], acc[3]));        \
                 s4 = _mm_add_ps(s4, _mm_mul_ps(_mm_mul_ps(_mm_loadu_ps(d), _mm_set1_ps(y[i].d)), t)); \
             }                                                                                     \
             _mm_storeu_ps(out + r, _mm_mul_ps(_mm_set1_ps(factor), s4));                          \

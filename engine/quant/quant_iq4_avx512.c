@@ -379,15 +379,6 @@ static inline __m512i xs_row_sb(__m512i tab, const block_iq4_xs *x, const __m512
     return _mm512_mullo_epi32(s, _mm512_permutexvar_epi32(idx, _mm512_castsi256_si512(xs_scales8(x))));
 }
 
-/* Lane k = the sum of all lanes of a_k (exact integer adds). */
-static inline __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
-{
-    const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
-    const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
-    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
-    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
 
 static void vec_dot_rows_iq4_xs(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
                                 const void *a)
@@ -425,7 +416,7 @@ static void vec_dot_rows_iq4_xs(int64_t n, float *out, const void *w, size_t row
             const __m128i dh = _mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d, (short)x[2][i].d,
                                               (short)x[3][i].d, 0, 0, 0, 0);
             const __m128 d = _mm_mul_ps(_mm_cvtph_ps(dh), _mm_set1_ps(y[i].d));
-            sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(reduce4(acc[0], acc[1], acc[2], acc[3]))));
+            sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(reduce4_epi32(acc[0], acc[1], acc[2], acc[3]))));
         }
         _mm_storeu_ps(out + r, sum);
     }
