@@ -249,3 +249,16 @@ void kern_attnq(const float *q, int n_grp, int hd, const kern_attnq_span *s, voi
     else
         kern_attnq_scalar(q, n_grp, hd, s, tmp, out);
 }
+
+void kern_attnq_multi(const float *q, size_t ldq, int n_tok, int n_grp, int hd, const kern_attnq_span *s,
+                      void *tmp, float *out, size_t ldo)
+{
+    pthread_once(&attnq_once, attnq_init);
+    if (attnq_simd == kern_attnq_avx512 && kern_attnq_multi_avx512(q, ldq, n_tok, n_grp, hd, s, tmp, out, ldo))
+        return;
+    for (int t = 0; t < n_tok; t++) {
+        kern_attnq_span st = *s;
+        st.hi = s->hi - (n_tok - 1 - t);
+        kern_attnq(q + (size_t)t * ldq, n_grp, hd, &st, tmp, out + (size_t)t * ldo);
+    }
+}

@@ -59,6 +59,20 @@ void kern_attnq_avx2(const float *q, int n_grp, int hd, const kern_attnq_span *s
 void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span *s, void *tmp,
                        float *out);
 
+/* Prefill's batch: n_tok consecutive tokens whose n_grp query heads start
+ * at q + t * ldq (heads hd floats apart); token t sees positions lo .. hi
+ * - n_tok + t (the last one up to hi - 1, each earlier one a position
+ * fewer); its output goes to out + t * ldo. The bits of kern_attnq for
+ * each token with its own span: the AVX-512 level reads each tile of keys
+ * and values once for all the tokens (quantized keys, hd a multiple of 64
+ * up to 256, n_tok * n_grp <= 64), the others call kern_attnq token by
+ * token. tmp: kern_attnq_tmp_bytes(hd, n_tok * n_grp) bytes. */
+void kern_attnq_multi(const float *q, size_t ldq, int n_tok, int n_grp, int hd, const kern_attnq_span *s,
+                      void *tmp, float *out, size_t ldo);
+/* The AVX-512 batch; false (nothing done) where it does not apply. */
+bool kern_attnq_multi_avx512(const float *q, size_t ldq, int n_tok, int n_grp, int hd,
+                             const kern_attnq_span *s, void *tmp, float *out, size_t ldo);
+
 #define KERN_ATTNQ_TILE 32
 
 /* exp(x) for x <= 0 as the tiles weigh their positions (see above). */

@@ -266,17 +266,18 @@ static inline __m512i fq_key64(int kt, const uint8_t *row, int c)
     return _mm512_inserti64x4(_mm512_castsi256_si512(q4_unpack(b0 + 2)), q4_unpack(b0 + 20), 1);
 }
 
-/* Scores of tile positions p0 .. p0 + nt - 1 for every head: s[h][i],
- * -inf from nt on. */
-static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_grp, const fq_head *qh,
-                      float (*s)[FQ_T])
+/* Scores of tile positions p0 .. p0 + nt - 1 for every row (token
+ * r / n_grp, head r % n_grp): s[r][i], -inf from the token's own length
+ * ntr[r / n_grp] (at most nt) on. */
+static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_rows, int n_grp, const int *ntr,
+                      const fq_head *qh, float (*s)[FQ_T])
 {
     const int nb = hd / 32, kb = sp->kt == QT_Q8_0 ? 34 : 18;
     for (int half = 0; half < FQ_T / 16; half++) {
         const int i0 = 16 * half;
         if (i0 >= nt) {
-            for (int h = 0; h < n_grp; h++)
-                _mm512_storeu_ps(s[h] + i0, _mm512_set1_ps(-INFINITY));
+            for (int r = 0; r < n_rows; r++)
+                _mm512_storeu_ps(s[r] + i0, _mm512_set1_ps(-INFINITY));
             continue;
         }
         const uint8_t *row[16];
@@ -298,11 +299,10 @@ static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_g
             for (int j = 0; j < 16; j++)
                 kt[16 * c + j] = a[j];
         }
-        const __mmask16 live = nt - i0 >= 16 ? 0xFFFF : (__mmask16)((1u << (nt - i0)) - 1);
-        /* eight heads at a time, block by block: eight independent
+        /* eight rows at a time, block by block: eight independent
          * vpdpbusd chains (one would wait on each one's latency) */
-        for (int h0 = 0; h0 < n_grp; h0 += 8) {
-            const int nh = n_grp - h0 < 8 ? n_grp - h0 : 8;
+        for (int h0 = 0; h0 < n_rows; h0 += 8) {
+            const int nh = n_rows - h0 < 8 ? n_rows - h0 : 8;
             __m512 x[8];
             for (int k = 0; k < nh; k++)
                 x[k] = _mm512_setzero_ps();
@@ -321,6 +321,8 @@ static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_g
                 }
             }
             for (int k = 0; k < nh; k++) {
+                const int n = ntr[(h0 + k) / n_grp] - i0;
+                const __mmask16 live = n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
                 const __m512 y = _mm512_mul_ps(x[k], _mm512_set1_ps(sp->scale));
                 _mm512_storeu_ps(s[h0 + k] + i0, _mm512_mask_blend_ps(live, _mm512_set1_ps(-INFINITY), y));
             }
@@ -439,62 +441,72 @@ static void fq_accumulate(int hd, int n_grp, int nt, const float *vf, float (*w)
     }
 }
 
-void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span *sp, void *tmp,
-                     float *out)
+enum { MAX_ROWS = 64 };
+
+/* Row r's state in tmp (kern_attnq_tmp_bytes's layout), its query
+ * converted, its accumulator cleared. */
+static void rows_init(const float *q, size_t ldq, int n_tok, int n_grp, int hd, int kt, void *tmp, head_state *hs)
 {
-    enum { MAX_GRP = 64 };
-    if (n_grp > MAX_GRP || hd > 512 || hd % 32) {
-        kern_attnq_scalar(q, n_grp, hd, sp, tmp, out);
-        return;
-    }
+    const int n = n_tok * n_grp;
     size_t qs = al64((size_t)hd * 2), as = al64((size_t)hd * 4);
     uint8_t *base = tmp;
-    float *st = (float *)(void *)(base + (size_t)n_grp * (qs + as));
-    head_state hs[MAX_GRP];
-    for (int h = 0; h < n_grp; h++) {
-        hs[h].qbuf = base + (size_t)h * (qs + as);
-        hs[h].acc = (float *)(void *)(hs[h].qbuf + qs);
-        hs[h].mx = st + 2 * h;
-        hs[h].sum = st + 2 * h + 1;
-        kern_attnq_prep_q(sp->kt, q + (size_t)h * hd, hd, hs[h].qbuf);
-        memset(hs[h].acc, 0, (size_t)hd * 4);
-        *hs[h].mx = -INFINITY;
-        *hs[h].sum = 0;
+    float *st = (float *)(void *)(base + (size_t)n * (qs + as));
+    for (int r = 0; r < n; r++) {
+        hs[r].qbuf = base + (size_t)r * (qs + as);
+        hs[r].acc = (float *)(void *)(hs[r].qbuf + qs);
+        hs[r].mx = st + 2 * r;
+        hs[r].sum = st + 2 * r + 1;
+        kern_attnq_prep_q(kt, q + (size_t)(r / n_grp) * ldq + (size_t)(r % n_grp) * hd, hd, hs[r].qbuf);
+        memset(hs[r].acc, 0, (size_t)hd * 4);
+        *hs[r].mx = -INFINITY;
+        *hs[r].sum = 0;
     }
-    if (sp->kt != QT_F16 && hd % 64 == 0 && hd <= FQ_MAX_HD) {
-        fq_head qh[MAX_GRP];
-        for (int h = 0; h < n_grp; h++)
-            for (int b = 0; b < hd / 32; b++) {
-                const uint8_t *qb = hs[h].qbuf + (size_t)b * 34;
-                int32_t t = 0;
-                memcpy(qh[h].q + 32 * b, qb + 2, 32);
-                for (int i = 0; i < 32; i++)
-                    t += (int8_t)qb[2 + i];
-                qh[h].dq[b] = h2f(qb);
-                qh[h].nq[b] = -128 * t;
-            }
-        _Alignas(64) float s[MAX_GRP][FQ_T];
-        _Alignas(64) float vf[FQ_T * FQ_MAX_HD], w[MAX_GRP][FQ_T], ms[MAX_GRP];
-        for (int p0 = sp->lo; p0 < sp->hi; p0 += FQ_T) {
-            int nt = sp->hi - p0 < FQ_T ? sp->hi - p0 : FQ_T;
-            fq_scores(sp, hd, p0, nt, n_grp, qh, s);
-            fq_values(sp, hd, p0, nt, vf);
-            for (int h = 0; h < n_grp; h++)
-                ms[h] = fq_softmax(s[h], nt, w[h], &hs[h], sp->softcap > 0, sp->softcap);
-            fq_accumulate(hd, n_grp, nt, vf, w, ms, hs);
+}
+
+/* The tile path over n_tok tokens of n_grp heads: token t sees positions
+ * lo .. hi - n_tok + t. */
+static void fq_run(const kern_attnq_span *sp, int hd, int n_tok, int n_grp, head_state *hs)
+{
+    const int n_rows = n_tok * n_grp;
+    fq_head qh[MAX_ROWS];
+    for (int r = 0; r < n_rows; r++)
+        for (int b = 0; b < hd / 32; b++) {
+            const uint8_t *qb = hs[r].qbuf + (size_t)b * 34;
+            int32_t t = 0;
+            memcpy(qh[r].q + 32 * b, qb + 2, 32);
+            for (int i = 0; i < 32; i++)
+                t += (int8_t)qb[2 + i];
+            qh[r].dq[b] = h2f(qb);
+            qh[r].nq[b] = -128 * t;
         }
-    } else {
-        /* a tile of keys and values for every head of the group before
-         * the next: read from memory once, then from the first level
-         * cache */
-        for (int p0 = sp->lo; p0 < sp->hi; p0 += KERN_ATTNQ_TILE) {
-            int nt = sp->hi - p0 < KERN_ATTNQ_TILE ? sp->hi - p0 : KERN_ATTNQ_TILE;
-            for (int h = 0; h < n_grp; h++)
-                head_tile(sp, hd, p0, nt, &hs[h]);
+    _Alignas(64) float s[MAX_ROWS][FQ_T];
+    _Alignas(64) float vf[FQ_T * FQ_MAX_HD], w[MAX_ROWS][FQ_T], ms[MAX_ROWS];
+    int ntr[MAX_ROWS];
+    for (int p0 = sp->lo; p0 < sp->hi; p0 += FQ_T) {
+        const int nt = sp->hi - p0 < FQ_T ? sp->hi - p0 : FQ_T;
+        for (int t = 0; t < n_tok; t++) {
+            const int n = sp->hi - (n_tok - 1 - t) - p0;
+            ntr[t] = n < nt ? n : nt;
+        }
+        fq_scores(sp, hd, p0, nt, n_rows, n_grp, ntr, qh, s);
+        fq_values(sp, hd, p0, nt, vf);
+        for (int t = 0; t < n_tok; t++) {
+            if (ntr[t] <= 0) /* its span ended before this tile */
+                continue;
+            for (int h = t * n_grp; h < (t + 1) * n_grp; h++)
+                ms[h] = fq_softmax(s[h], ntr[t], w[h], &hs[h], sp->softcap > 0, sp->softcap);
+            fq_accumulate(hd, n_grp, ntr[t], vf, w + t * n_grp, ms + t * n_grp, hs + t * n_grp);
         }
     }
-    for (int h = 0; h < n_grp; h++) {
-        float mx = *hs[h].mx, sum = *hs[h].sum, ms = 1.0f;
+}
+
+/* out of each row: its accumulator over its sum (the sinks' share taken). */
+static void rows_finish(const kern_attnq_span *sp, int n_tok, int n_grp, int hd, head_state *hs, float *out,
+                        size_t ldo)
+{
+    for (int r = 0; r < n_tok * n_grp; r++) {
+        const int h = r % n_grp;
+        float mx = *hs[r].mx, sum = *hs[r].sum, ms = 1.0f;
         if (sp->sinks) {
             float vs = 1.0f, sk = sp->sinks[h];
             if (sk > mx)
@@ -505,8 +517,49 @@ void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span 
         }
         float inv = sum > 0 ? 1.0f / sum : 0.0f;
         __m256 msv = _mm256_set1_ps(ms), iv = _mm256_set1_ps(inv);
-        float *o = out + (size_t)h * hd;
+        float *o = out + (size_t)(r / n_grp) * ldo + (size_t)h * hd;
         for (int d = 0; d < hd; d += 8)
-            _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(hs[h].acc + d), msv), iv));
+            _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(hs[r].acc + d), msv), iv));
     }
+}
+
+static bool fq_fits(const kern_attnq_span *sp, int hd, int n_rows)
+{
+    return sp->kt != QT_F16 && hd % 64 == 0 && hd <= FQ_MAX_HD && n_rows <= MAX_ROWS;
+}
+
+void kern_attnq_avx512(const float *q, int n_grp, int hd, const kern_attnq_span *sp, void *tmp,
+                     float *out)
+{
+    if (n_grp > MAX_ROWS || hd > 512 || hd % 32) {
+        kern_attnq_scalar(q, n_grp, hd, sp, tmp, out);
+        return;
+    }
+    head_state hs[MAX_ROWS];
+    rows_init(q, 0, 1, n_grp, hd, sp->kt, tmp, hs);
+    if (fq_fits(sp, hd, n_grp)) {
+        fq_run(sp, hd, 1, n_grp, hs);
+    } else {
+        /* a tile of keys and values for every head of the group before
+         * the next: read from memory once, then from the first level
+         * cache */
+        for (int p0 = sp->lo; p0 < sp->hi; p0 += KERN_ATTNQ_TILE) {
+            int nt = sp->hi - p0 < KERN_ATTNQ_TILE ? sp->hi - p0 : KERN_ATTNQ_TILE;
+            for (int h = 0; h < n_grp; h++)
+                head_tile(sp, hd, p0, nt, &hs[h]);
+        }
+    }
+    rows_finish(sp, 1, n_grp, hd, hs, out, 0);
+}
+
+bool kern_attnq_multi_avx512(const float *q, size_t ldq, int n_tok, int n_grp, int hd,
+                             const kern_attnq_span *sp, void *tmp, float *out, size_t ldo)
+{
+    if (!fq_fits(sp, hd, n_tok * n_grp) || sp->hi - sp->lo < n_tok)
+        return false;
+    head_state hs[MAX_ROWS];
+    rows_init(q, ldq, n_tok, n_grp, hd, sp->kt, tmp, hs);
+    fq_run(sp, hd, n_tok, n_grp, hs);
+    rows_finish(sp, n_tok, n_grp, hd, hs, out, ldo);
+    return true;
 }

@@ -195,6 +195,7 @@ struct chord_ctx {
     size_t kv_offv[CHORD_MAX_LAYERS];
     size_t kv_ldk, kv_ldv;
     size_t attnq_tmp_bytes;    /* one thread's share of attnq_tmp */
+    int attnq_tb;              /* tokens a quantized-cache prefill item takes */
     uint8_t *attnq_tmp;        /* kern_attnq's tmp, n_threads x, 64-aligned */
     char kv_desc[256];         /* what the KV cache holds (for -v) */
     char ctx_note[256];        /* how a default n_ctx was chosen, else "" */

@@ -302,7 +302,9 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     c->kcache = malloc(cache * sizeof(uint16_t));
     c->vcache = malloc(cache_v * sizeof(uint16_t));
     if (kvq) {
-        c->attnq_tmp_bytes = (kern_attnq_tmp_bytes(cf->head_dim, group) + 63) & ~(size_t)63;
+        /* prefill: up to 64 rows (tokens x the group's heads) an item */
+        c->attnq_tb = group >= 64 ? 1 : 64 / group;
+        c->attnq_tmp_bytes = (kern_attnq_tmp_bytes(cf->head_dim, group * c->attnq_tb) + 63) & ~(size_t)63;
         c->attnq_tmp = aligned_alloc(64, (size_t)c->n_threads * c->attnq_tmp_bytes);
     }
     bool fused_qkv = false;

@@ -204,10 +204,14 @@ static void attn_blk_work(void *arg, int ith, int nth)
     }
 }
 
-/* A quantized KV cache (kern_attn_q.h): one (token, KV head) per work
- * item, all the query heads of the group at once (the group's keys and
- * values are read once), taken from a shared counter, the last tokens
- * (the longest spans) first. Each item is computed whole by one thread. */
+/* A quantized KV cache (kern_attn_q.h): one (token block, KV head) per
+ * work item, all the query heads of the group at once (the group's keys
+ * and values are read once), taken from a shared counter, the last tokens
+ * (the longest spans) first. A block is attnq_tb consecutive tokens
+ * (kern_attnq_multi: each tile of keys and values read once for all of
+ * them, each token's bits its own); a sliding-window layer, whose tokens'
+ * spans start at different places, takes one token an item. Each item is
+ * computed whole by one thread. */
 static void attnq_work(void *arg, int ith, int nth)
 {
     (void)nth;
@@ -219,12 +223,14 @@ static void attnq_work(void *arg, int ith, int nth)
     const uint8_t *vl = (const uint8_t *)(c->vcache + c->kv_offv[j->il]);
     size_t kh = kern_kv_row_bytes(c->kv_tk, hd), vh = kern_kv_row_bytes(c->kv_tv, hd);
     void *tmp = c->attnq_tmp + (size_t)ith * c->attnq_tmp_bytes;
-    int total = cf->n_head_kv * j->n;
+    int tb = j->window ? 1 : c->attnq_tb, n_blk = (j->n + tb - 1) / tb;
+    int total = cf->n_head_kv * n_blk;
     for (;;) {
         int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total)
             break;
-        int t = j->n - 1 - item / cf->n_head_kv, g = item % cf->n_head_kv, p = j->pos0 + t;
+        int b = n_blk - 1 - item / cf->n_head_kv, g = item % cf->n_head_kv;
+        int t0 = b * tb, nt = j->n - t0 < tb ? j->n - t0 : tb, p = j->pos0 + t0 + nt - 1;
         kern_attnq_span sp = {
             .k = kl + (size_t)g * kh, .v = vl + (size_t)g * vh,
             .ldk = c->kv_ldk * 2, .ldv = c->kv_ldv * 2, .kt = c->kv_tk, .vt = c->kv_tv,
@@ -232,8 +238,11 @@ static void attnq_work(void *arg, int ith, int nth)
             .ring = c->kv_ring[j->il], .scale = j->scale, .softcap = cf->attn_softcap,
             .sinks = j->sinks ? j->sinks + g * group : NULL,
         };
-        size_t qoff = (size_t)t * nq + (size_t)g * group * hd;
-        kern_attnq(c->q + qoff, group, hd, &sp, tmp, c->att + qoff);
+        size_t qoff = (size_t)t0 * nq + (size_t)g * group * hd;
+        if (nt == 1)
+            kern_attnq(c->q + qoff, group, hd, &sp, tmp, c->att + qoff);
+        else
+            kern_attnq_multi(c->q + qoff, (size_t)nq, nt, group, hd, &sp, tmp, c->att + qoff, (size_t)nq);
     }
 }
 

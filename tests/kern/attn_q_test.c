@@ -152,6 +152,54 @@ static void one_case(int kt, int vt, int hd, int n_grp, int n_pos, int lo, int r
     free(o_x);
 }
 
+/* A prefill batch (kern_attnq_multi): n_tok tokens, token t seeing
+ * lo .. hi - n_tok + t, each token's heads bit for bit what the scalar
+ * kernel gives that token alone (the AVX-512 tile path takes them
+ * together; its tiles end at different places for each token). */
+static void multi_case(int kt, int vt, int hd, int n_grp, int n_tok, int n_pos, int lo, int ring, bool sinks,
+                       uint64_t *rs)
+{
+    size_t ldk = kern_kv_row_bytes(kt, hd) * 2, ldv = kern_kv_row_bytes(vt, hd) + 18;
+    int rows = ring ? ring : n_pos;
+    uint8_t *k = make_rows(kt, hd, rows, ldk, 3.0f, rs), *v = make_rows(vt, hd, rows, ldv, 1.0f, rs);
+    size_t ldq = (size_t)n_grp * hd + 16;
+    float *q = malloc((size_t)n_tok * ldq * sizeof(float)), sk[8];
+    for (size_t i = 0; i < (size_t)n_tok * ldq; i++)
+        q[i] = t_gauss(rs);
+    for (int h = 0; h < n_grp; h++)
+        sk[h] = t_gauss(rs);
+    kern_attnq_span sp = {
+        .k = k, .v = v, .ldk = ldk, .ldv = ldv, .kt = kt, .vt = vt, .lo = lo, .hi = n_pos,
+        .ring = ring, .scale = 1.0f / sqrtf((float)hd), .softcap = 0, .sinks = sinks ? sk : NULL,
+    };
+    size_t tb = kern_attnq_tmp_bytes(hd, n_grp * n_tok);
+    void *tmp = aligned_alloc(64, (tb + 63) & ~(size_t)63);
+    size_t ldo = (size_t)n_grp * hd + 8, ob = (size_t)n_tok * ldo * sizeof(float);
+    float *o_s = malloc(ob), *o_x = malloc(ob);
+    memset(o_s, 0, ob);
+    memset(o_x, 0, ob);
+    for (int t = 0; t < n_tok; t++) {
+        kern_attnq_span st = sp;
+        st.hi = n_pos - (n_tok - 1 - t);
+        kern_attnq_scalar(q + (size_t)t * ldq, n_grp, hd, &st, tmp, o_s + (size_t)t * ldo);
+    }
+    kern_attnq_multi(q, ldq, n_tok, n_grp, hd, &sp, tmp, o_x, ldo);
+    int bad = -1;
+    for (size_t i = 0; i < (size_t)n_tok * ldo && bad < 0; i++)
+        if (memcmp(&o_x[i], &o_s[i], sizeof(float)))
+            bad = (int)i;
+    T_CHECK(bad < 0, "multi K %s V %s hd %d grp %d tok %d pos %d..%d ring %d sinks %d: element %d %a, scalar %a",
+            tnames[kt == QT_F16 ? 0 : kt == QT_Q8_0 ? 1 : 2], tnames[vt == QT_F16 ? 0 : vt == QT_Q8_0 ? 1 : 2], hd,
+            n_grp, n_tok, lo, n_pos, ring, sinks, bad, bad >= 0 ? o_x[bad] : 0, bad >= 0 ? o_s[bad] : 0);
+    n_cases++;
+    free(k);
+    free(v);
+    free(q);
+    free(tmp);
+    free(o_s);
+    free(o_x);
+}
+
 int main(void)
 {
     chord_init();
@@ -191,6 +239,19 @@ int main(void)
                     one_case(types[a], types[b], hd, g, 150, 0, 0, 0, g > 1, 12.0f, avx2, avx512, &rs);
                 }
         }
+    /* prefill batches: spans ending inside a tile, on a tile's edge,
+     * tokens whose last tile comes before the others', a ring, sinks */
+    static const int mt[] = {QT_Q8_0, QT_Q4_0};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 3; b++)
+            for (int ih = 1; ih < 4; ih++) {
+                int hd = hds[ih];
+                multi_case(mt[a], types[b], hd, 8, 8, 300, 0, 0, false, &rs);
+                multi_case(mt[a], types[b], hd, 4, 16, 64 + 15, 0, 0, true, &rs);
+                multi_case(mt[a], types[b], hd, 1, 40, 97, 0, 0, false, &rs);
+                multi_case(mt[a], types[b], hd, 2, 5, 200, 0, 64, false, &rs);
+                multi_case(mt[a], types[b], hd, 8, 3, 3, 0, 0, false, &rs);
+            }
     printf("%d cases (avx2 %s, avx512 %s)\n", n_cases, avx2 ? "compared" : "absent",
            avx512 ? "compared" : "absent");
     return t_done();
