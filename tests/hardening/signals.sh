@@ -44,8 +44,27 @@ for ((i = 0; i < N; i++)); do
     fi
     seen[$sig:$rc]=1
 done
+# One run that is certainly mid-reply when its signal lands (a reply of
+# 1,900 tokens takes about a second here, the signal comes after 0.2 s):
+# whether the random delays above catch a generation depends on how fast
+# this machine starts and finishes a run (a short loop under CI's load once
+# interrupted none), and the check below must not.
+for sig in INT TERM; do
+    "$CHORD" -m "$M" --batch -p "Tell me a long story" -n 1900 --seed 1 --temp 1 --threads 2 --db "$DB" \
+        >"$TMP/out" 2>"$TMP/err" &
+    pid=$!
+    sleep 0.2
+    kill -s "$sig" "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rc=$?
+    case "$sig:$rc" in
+        INT:130 | TERM:143 | *:0) ;;
+        *) fail "long run, SIG$sig after 0.2s: exit $rc: $(head -c 600 "$TMP/err")" ;;
+    esac
+    seen[$sig:$rc]=1
+done
 echo "outcomes (signal:exit): ${!seen[*]}"
-# the loop must really have interrupted generations, not only finished runs
+# the runs must really have interrupted generations, not only finished
 [ -n "${seen[INT:130]:-}${seen[TERM:143]:-}" ] || fail "no run was interrupted: delays too long?"
 
 # a new read-write open recovers the rows of dead writers
