@@ -72,12 +72,6 @@ static inline __m512i uvals_32(__m512i tab, const uint8_t *qs)
     return _mm512_shuffle_epi8(tab, _mm512_and_si512(o, _mm512_set1_epi8(0x0F)));
 }
 
-static inline __m512i load_2x32(const int8_t *p0, const int8_t *p1)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
-                              _mm256_loadu_si256((const __m256i *)p1), 1);
-}
-
 /* -128 x the sums of each group of 4 activation bytes (int32 lanes). */
 static inline __m512i neg_sums(__m512i qy)
 {
