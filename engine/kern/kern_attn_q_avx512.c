@@ -112,26 +112,7 @@ static inline void mad_vq(int vt, const uint8_t *v, int hd, float w, float *acc)
     }
 }
 
-/* kern_attnq_exp on eight lanes: the scalar's operations lane by lane */
-static inline __m256 exp8(__m256 x)
-{
-    __m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693145752f), x);
-    f = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.42860677e-6f), f);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(ok, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
-/* exp8's operations on sixteen lanes */
+/* kern_attnq_exp on sixteen lanes: the scalar's operations lane by lane */
 static inline __m512 exp16(__m512 x)
 {
     const __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
@@ -156,6 +137,8 @@ typedef struct head_state {
     float *mx, *sum;
 } head_state;
 
+static float fq_softmax(float *s, int nt, float *w, head_state *hs, bool softcap, float cap);
+
 /* One tile of positions p0..p0+nt-1 for one head (kern_attn_q.h). */
 static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_state *hs)
 {
@@ -166,7 +149,6 @@ static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_st
     if (k16)
         for (int d = 0; d < hd; d += 8)
             qf[d / 8] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(hs->qbuf + 2 * (size_t)d)));
-    float mx = *hs->mx, tm = -INFINITY;
     for (int i = 0; i < T; i++) {
         if (i >= nt) {
             s[i] = -INFINITY;
@@ -179,29 +161,14 @@ static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_st
         if (sp->softcap > 0)
             x = tanhf(x * (1.0f / sp->softcap)) * sp->softcap;
         s[i] = x;
-        if (x > tm)
-            tm = x;
     }
-    float sum = *hs->sum;
-    if (tm > mx) {
-        float ms = expf(mx - tm);
-        mx = tm;
+    /* the softmax step the tile path takes too (the scores capped above) */
+    const float ms = fq_softmax(s, nt, w, hs, false, 0.0f);
+    if (!isnan(ms)) {
         __m256 m = _mm256_set1_ps(ms);
         for (int d = 0; d < hd; d += 8)
             _mm256_storeu_ps(hs->acc + d, _mm256_mul_ps(_mm256_loadu_ps(hs->acc + d), m));
-        sum *= ms;
     }
-    __m256 mv = _mm256_set1_ps(mx), wv[4];
-    for (int j = 0; j < 4; j++) {
-        wv[j] = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * j), mv));
-        _mm256_storeu_ps(w + 8 * j, wv[j]);
-    }
-    /* lanes l and l + 16, then halves, then pairwise: the scalar's fold */
-    __m256 r8 = _mm256_add_ps(_mm256_add_ps(wv[0], wv[2]), _mm256_add_ps(wv[1], wv[3]));
-    __m128 r4 = _mm_add_ps(_mm256_castps256_ps128(r8), _mm256_extractf128_ps(r8, 1));
-    __m128 r2 = _mm_add_ps(r4, _mm_movehl_ps(r4, r4));
-    __m128 r1 = _mm_add_ss(r2, _mm_shuffle_ps(r2, r2, 1));
-    sum += _mm_cvtss_f32(r1);
     for (int i = 0; i < nt; i++) {
         int p = p0 + i;
         const uint8_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
@@ -215,8 +182,6 @@ static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_st
             mad_vq(sp->vt, vr, hd, w[i], hs->acc);
         }
     }
-    *hs->mx = mx;
-    *hs->sum = sum;
 }
 
 /* ------------------------------------------------------------------------
@@ -354,9 +319,9 @@ static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, float *
     }
 }
 
-/* One head's softmax step for the tile (head_tile's, from its scores s):
+/* One head's softmax step over a tile of its scores s (both paths take it):
  * its weights w, its running max and sum updated; returns the factor its
- * accumulator is to be rescaled by first (1: none). */
+ * accumulator is to be rescaled by first (NaN: none, its max did not move). */
 static float fq_softmax(float *s, int nt, float *w, head_state *hs, bool softcap, float cap)
 {
     if (softcap)
@@ -373,8 +338,8 @@ static float fq_softmax(float *s, int nt, float *w, head_state *hs, bool softcap
         mx = tm;
         sum *= ms;
     }
-    /* exp8's operations sixteen lanes wide; the fold (lanes l and l + 16,
-     * then l and l + 8, halves, pairwise) is head_tile's */
+    /* exp16's weights; the fold (lanes l and l + 16, then l and l + 8,
+     * halves, pairwise) is the scalar's */
     const __m512 mv = _mm512_set1_ps(mx);
     const __m512 w0 = exp16(_mm512_sub_ps(s0, mv)), w1 = exp16(_mm512_sub_ps(s1, mv));
     _mm512_storeu_ps(w, w0);
