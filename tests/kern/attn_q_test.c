@@ -92,6 +92,15 @@ typedef void (*attnq_fn)(const float *, int, int, const kern_attnq_span *, void 
 
 static int n_cases;
 
+/* The first element whose bits differ, or -1. */
+static int first_diff(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)))
+            return (int)i;
+    return -1;
+}
+
 static void one_case(int kt, int vt, int hd, int n_grp, int n_pos, int lo, int ring, float softcap,
                      bool sinks, float spread, bool avx2, bool avx512, uint64_t *rs)
 {
@@ -119,10 +128,7 @@ static void one_case(int kt, int vt, int hd, int n_grp, int n_pos, int lo, int r
             continue;
         memset(o_x, 0xff, ob);
         fns[f](q, n_grp, hd, &sp, tmp, o_x);
-        int bad = -1;
-        for (int i = 0; i < n_grp * hd && bad < 0; i++)
-            if (memcmp(&o_x[i], &o_s[i], sizeof(float)))
-                bad = i;
+        int bad = first_diff(o_x, o_s, (size_t)n_grp * hd);
         T_CHECK(bad < 0, "%s K %s V %s hd %d grp %d pos %d..%d ring %d cap %g sinks %d: element %d %a, scalar %a",
                 what[f], tnames[kt == QT_F16 ? 0 : kt == QT_Q8_0 ? 1 : 2],
                 tnames[vt == QT_F16 ? 0 : vt == QT_Q8_0 ? 1 : 2], hd, n_grp, lo, n_pos, ring, softcap,
@@ -184,10 +190,7 @@ static void multi_case(int kt, int vt, int hd, int n_grp, int n_tok, int n_pos, 
         kern_attnq_scalar(q + (size_t)t * ldq, n_grp, hd, &st, tmp, o_s + (size_t)t * ldo);
     }
     kern_attnq_multi(q, ldq, n_tok, n_grp, hd, &sp, tmp, o_x, ldo);
-    int bad = -1;
-    for (size_t i = 0; i < (size_t)n_tok * ldo && bad < 0; i++)
-        if (memcmp(&o_x[i], &o_s[i], sizeof(float)))
-            bad = (int)i;
+    int bad = first_diff(o_x, o_s, (size_t)n_tok * ldo);
     T_CHECK(bad < 0, "multi K %s V %s hd %d grp %d tok %d pos %d..%d ring %d sinks %d: element %d %a, scalar %a",
             tnames[kt == QT_F16 ? 0 : kt == QT_Q8_0 ? 1 : 2], tnames[vt == QT_F16 ? 0 : vt == QT_Q8_0 ? 1 : 2], hd,
             n_grp, n_tok, lo, n_pos, ring, sinks, bad, bad >= 0 ? o_x[bad] : 0, bad >= 0 ? o_s[bad] : 0);
