@@ -28,9 +28,7 @@ start_picker() {
         echo "stty -g > '$TMP/stty.after'"
         echo "sleep 600"
     } > "$TMP/run.sh"
-    T kill-session -t chord 2>/dev/null
-    T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh" ||
-        fail "cannot start tmux"
+    tnew chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh"
 }
 
 start_picker --no-history --temp 0 -n 8 --threads 2

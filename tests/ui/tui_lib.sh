@@ -7,7 +7,6 @@ SCREENS="$TMP/screens.log"
 : > "$SCREENS"
 T() { tmux -S "$SOCK" "$@"; }
 trap 'tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
-
 # screen: the current screen of the chord window.
 screen() { T capture-pane -p -t chord; }
 snap() { { echo "=== $1 ==="; screen; } >> "$SCREENS"; }
@@ -38,6 +37,23 @@ wait_for() { wait_cmd "$2" shows "$1"; }
 wait_gone() { wait_cmd "$2" hides "$1"; }
 # wait_file PATH SECONDS: until PATH exists and is not empty.
 wait_file() { wait_cmd "$2" test -s "$1"; }
+# tnew NAME ARGS...: a detached session NAME running ARGS (new-session's
+# options and command) on a fresh server, so that the session sees the
+# environment as the test has it now (a server keeps the environment it
+# started with). A server that is leaving can still accept a connection
+# and then drop it ("server exited unexpectedly"): wait for it to go, and
+# try again if new-session meets it anyway.
+tnew() {
+    local name=$1 i
+    shift
+    T kill-server 2>/dev/null
+    wait_cmd 5 eval '! T ls >/dev/null 2>&1'
+    for i in 1 2 3 4 5; do
+        T new-session -d -s "$name" "$@" && return 0
+        sleep 0.5
+    done
+    fail "cannot start a tmux session"
+}
 # start ARGS...: runs chord in a 120x40 window; records the tty settings
 # before and after, the exit status and chord's pid.
 start() {
@@ -51,12 +67,7 @@ start() {
         echo "stty -g > '$TMP/stty.after'"
         echo "sleep 600"
     } > "$TMP/run.sh"
-    T kill-session -t chord 2>/dev/null
-    # killing the last session ends the server: a new-session at that
-    # moment can reach the server that is leaving, so it tries again
-    T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh" 2>/dev/null \
-        || { sleep 0.5; T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh"; } \
-        || fail "cannot start tmux"
+    tnew chord -x 120 -y 40 -e LANG=C.UTF-8 -e LC_ALL= "bash $TMP/run.sh"
     wait_for 'Ctrl-D quit' 30 || die "chord did not show its screen"
 }
 # idle: waits until no reply is running (the hints say Ctrl-D again).

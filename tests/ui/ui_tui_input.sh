@@ -66,11 +66,10 @@ colour=$(T capture-pane -p -e -t chord | grep -c $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-
 [ "$colour" -gt 0 ] || die "no colour with colours allowed"
 T send-keys -t chord C-u C-d
 check_exit
-T kill-session -t chord
 rm -f "$TMP/stty.before" "$TMP/stty.after" "$TMP/exit"
 
-T new-session -d -s chord -x 120 -y 40 -e LANG=C.UTF-8 -e NO_COLOR=1 \
-    "'$CHORD' -m '$M' --no-history --threads 2" || fail "tmux"
+tnew chord -x 120 -y 40 -e LANG=C.UTF-8 -e NO_COLOR=1 \
+    "'$CHORD' -m '$M' --no-history --threads 2"
 wait_for 'Ctrl-D quit' 30 || die "no screen with NO_COLOR"
 colour=$(T capture-pane -p -e -t chord | grep -c $'\e\\[[0-9;]*3[0-7]m\|\e\\[[0-9;]*38;')
 [ "$colour" -eq 0 ] || die "NO_COLOR set but $colour lines carry colour"
