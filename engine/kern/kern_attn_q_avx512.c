@@ -231,6 +231,39 @@ static inline __m512i fq_key64(int kt, const uint8_t *row, int c)
     return _mm512_inserti64x4(_mm512_castsi256_si512(q4_unpack(b0 + 2)), q4_unpack(b0 + 20), 1);
 }
 
+/* Rows h0 .. h0 + NH - 1's scores for sixteen positions (kt: their keys
+ * transposed, dk their block scales). Always inlined with NH a constant,
+ * so that the accumulators stay in registers and the loops unroll. */
+static inline __attribute__((always_inline)) void fq_dots(const int NH, const __m512i *kt, const fq_head *qh,
+                                                          int nb, const float (*dk)[16], float scale, int i0,
+                                                          const int *ntr, int h0, int n_grp, float (*s)[FQ_T])
+{
+    __m512 x[8];
+    for (int k = 0; k < NH; k++)
+        x[k] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512i acc[8];
+        for (int k = 0; k < NH; k++)
+            acc[k] = _mm512_set1_epi32(qh[k].nq[b]);
+        for (int j = 0; j < 8; j++) {
+            const __m512i kj = kt[8 * b + j];
+            for (int k = 0; k < NH; k++)
+                acc[k] = _mm512_dpbusd_epi32(acc[k], kj, _mm512_set1_epi32(ld32i(qh[k].q + 32 * b + 4 * j)));
+        }
+        const __m512 dkb = _mm512_load_ps(dk[b]);
+        for (int k = 0; k < NH; k++) {
+            const __m512 d = _mm512_mul_ps(dkb, _mm512_set1_ps(qh[k].dq[b]));
+            x[k] = _mm512_add_ps(x[k], _mm512_mul_ps(_mm512_cvtepi32_ps(acc[k]), d));
+        }
+    }
+    for (int k = 0; k < NH; k++) {
+        const int n = ntr[(h0 + k) / n_grp] - i0;
+        const __mmask16 live = n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+        const __m512 y = _mm512_mul_ps(x[k], _mm512_set1_ps(scale));
+        _mm512_storeu_ps(s[h0 + k] + i0, _mm512_mask_blend_ps(live, _mm512_set1_ps(-INFINITY), y));
+    }
+}
+
 /* Scores of tile positions p0 .. p0 + nt - 1 for every row (token
  * r / n_grp, head r % n_grp): s[r][i], -inf from the token's own length
  * ntr[r / n_grp] (at most nt) on. */
@@ -266,32 +299,13 @@ static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_r
         }
         /* eight rows at a time, block by block: eight independent
          * vpdpbusd chains (one would wait on each one's latency) */
-        for (int h0 = 0; h0 < n_rows; h0 += 8) {
-            const int nh = n_rows - h0 < 8 ? n_rows - h0 : 8;
-            __m512 x[8];
-            for (int k = 0; k < nh; k++)
-                x[k] = _mm512_setzero_ps();
-            for (int b = 0; b < nb; b++) {
-                __m512i acc[8];
-                for (int k = 0; k < nh; k++)
-                    acc[k] = _mm512_set1_epi32(qh[h0 + k].nq[b]);
-                for (int j = 0; j < 8; j++)
-                    for (int k = 0; k < nh; k++)
-                        acc[k] = _mm512_dpbusd_epi32(acc[k], kt[8 * b + j],
-                                                     _mm512_set1_epi32(ld32i(qh[h0 + k].q + 32 * b + 4 * j)));
-                const __m512 dkb = _mm512_load_ps(dk[b]);
-                for (int k = 0; k < nh; k++) {
-                    const __m512 d = _mm512_mul_ps(dkb, _mm512_set1_ps(qh[h0 + k].dq[b]));
-                    x[k] = _mm512_add_ps(x[k], _mm512_mul_ps(_mm512_cvtepi32_ps(acc[k]), d));
-                }
-            }
-            for (int k = 0; k < nh; k++) {
-                const int n = ntr[(h0 + k) / n_grp] - i0;
-                const __mmask16 live = n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
-                const __m512 y = _mm512_mul_ps(x[k], _mm512_set1_ps(sp->scale));
-                _mm512_storeu_ps(s[h0 + k] + i0, _mm512_mask_blend_ps(live, _mm512_set1_ps(-INFINITY), y));
-            }
-        }
+        int h0 = 0;
+        for (; h0 + 8 <= n_rows; h0 += 8)
+            fq_dots(8, kt, qh + h0, nb, dk, sp->scale, i0, ntr, h0, n_grp, s);
+        for (; h0 + 4 <= n_rows; h0 += 4)
+            fq_dots(4, kt, qh + h0, nb, dk, sp->scale, i0, ntr, h0, n_grp, s);
+        for (; h0 < n_rows; h0++)
+            fq_dots(1, kt, qh + h0, nb, dk, sp->scale, i0, ntr, h0, n_grp, s);
     }
 }
 

@@ -168,10 +168,6 @@ struct chord_ctx {
     float rope_corr[2], rope_corr_swa[2]; /* YaRN's ramp, by base */
     float *freq_div;           /* RoPE: per-pair divisors (rope_freqs, or
                                 * LongRoPE's long or short factors), or NULL */
-    /* The KV cache, F16, n_head_kv*head_dim per position: layer il's rows
-     * start at kv_off[il]. A local layer whose window is shorter than the
-     * context keeps a ring of kv_ring[il] positions (position p in row
-     * p % kv_ring); other layers hold every position (kv_ring 0). */
     /* MoE layers (NULL for dense models): per token the router's
      * probabilities (n_expert), the chosen experts and their weights
      * (n_expert_used each, best first); an expert's tokens gathered into
@@ -181,16 +177,21 @@ struct chord_ctx {
     int *moe_sel, *moe_tok;
     int *moe_ids, *moe_cnt;    /* n_expert each: a pass's experts, counts */
     const void *(*moe_parts)[LC_EXPERT_PARTS]; /* n_expert: their addresses */
+    /* The KV cache, head by head: layer il's K cache starts at kv_off[il]
+     * (V: kv_offv[il]) in 16-bit units of kcache (vcache) and holds its
+     * KV heads one after the other, each a run of rows, one a position,
+     * kv_ldk (kv_ldv) units each: head_dim values of type kv_tk (kv_tv):
+     * QT_F16, or QT_Q8_0 / QT_Q4_0 blocks of 32 (an even number of
+     * bytes). Attention over one head then streams one contiguous run of
+     * memory, which the hardware prefetchers follow; with the heads of a
+     * position side by side it would take a slice of every few cache
+     * lines. A local layer whose window is shorter than the context keeps
+     * a ring of kv_ring[il] rows a head (position p in row p % kv_ring);
+     * other layers hold every position (kv_ring 0): model_kv_head. */
     uint16_t *kcache, *vcache;
     size_t kv_off[CHORD_MAX_LAYERS];
     int kv_ring[CHORD_MAX_LAYERS];
     size_t kv_bytes;           /* both caches */
-    /* The cache's types (QT_F16, QT_Q8_0, QT_Q4_0; quantized rows are
-     * blocks of 32 along each head, an even number of bytes). kv_off is
-     * where layer il's K rows start, kv_offv its V rows, in 16-bit units
-     * of kcache / vcache; kv_ldk / kv_ldv the units from one position's
-     * row to the next (for F16 both: n_head_kv*head_dim, kv_offv ==
-     * kv_off). */
     int kv_tk, kv_tv;
     size_t kv_offv[CHORD_MAX_LAYERS];
     size_t kv_ldk, kv_ldv;
@@ -202,9 +203,19 @@ struct chord_ctx {
     bool ctx_capped;           /* ... shorter than the model's, for memory */
 };
 
+/* Layer il's rows of KV head g in the K (which 0) or V (1) cache: position
+ * p's row is at (ring ? p % ring : p) times kv_ldk (kv_ldv) units on. */
+static inline uint16_t *model_kv_head(const chord_ctx *c, int which, int il, int g)
+{
+    size_t rows = (size_t)(c->kv_ring[il] ? c->kv_ring[il] : c->n_ctx);
+    if (which)
+        return c->vcache + c->kv_offv[il] + (size_t)g * rows * c->kv_ldv;
+    return c->kcache + c->kv_off[il] + (size_t)g * rows * c->kv_ldk;
+}
+
 /* The KV cache a row at a time (model_ctx.c), for saving and loading it
  * (model_kvfile.c) whatever the layout: which is 0 for K, 1 for V; a row
- * is one position of one layer, model_ctx_kv_row_bytes long, of GGUF type
+ * is one position of one layer (its heads one after the other), model_ctx_kv_row_bytes long, of GGUF type
  * model_ctx_kv_type. A layer with a ring (model_ctx_kv_ring > 0 rows)
  * holds only the last ring positions; model_ctx_kv_ring_lo is the first
  * position every ring still holds. model_ctx_kv_restore sets the cache's

@@ -114,16 +114,17 @@ static void yarn_corr_dims(const model_config *cf, float base, float out[2])
  * the position it returns to (chord_ctx_truncate). */
 #define KV_RING_SLACK 256
 
-/* Lays the KV cache out layer by layer (kv_off, kv_offv, kv_ring) and
- * describes it; returns the 16-bit units of the K cache (*v_units: of the
+/* Lays the KV cache out layer by layer, head by head within a layer
+ * (kv_off, kv_offv, kv_ring, kv_ldk, kv_ldv: model.h) and describes it; returns the 16-bit units of the K cache (*v_units: of the
  * V cache). */
-static size_t kv_layout(chord_ctx *c, size_t nkv, size_t *v_units)
+static size_t kv_layout(chord_ctx *c, size_t *v_units)
 {
     const model_config *cf = &c->m->cfg;
     size_t off = 0, offv = 0;
     int n_local = 0, ring = 0;
-    c->kv_ldk = kern_kv_row_bytes(c->kv_tk, (int)nkv) / 2;
-    c->kv_ldv = kern_kv_row_bytes(c->kv_tv, (int)nkv) / 2;
+    const int hd = cf->head_dim, nh = cf->n_head_kv;
+    c->kv_ldk = kern_kv_row_bytes(c->kv_tk, hd) / 2;
+    c->kv_ldv = kern_kv_row_bytes(c->kv_tv, hd) / 2;
     for (int il = 0; il < cf->n_layer; il++) {
         int rows = c->n_ctx;
         c->kv_ring[il] = 0;
@@ -134,12 +135,12 @@ static size_t kv_layout(chord_ctx *c, size_t nkv, size_t *v_units)
         }
         c->kv_off[il] = off;
         c->kv_offv[il] = offv;
-        off += (size_t)rows * c->kv_ldk;
-        offv += (size_t)rows * c->kv_ldv;
+        off += (size_t)rows * nh * c->kv_ldk;
+        offv += (size_t)rows * nh * c->kv_ldv;
     }
     c->kv_bytes = (off + offv) * sizeof(uint16_t);
     /* a global layer's bytes per position of context, K and V */
-    size_t per_tok = (c->kv_ldk + c->kv_ldv) * 2 * (size_t)(cf->n_layer - n_local);
+    size_t per_tok = (c->kv_ldk + c->kv_ldv) * 2 * (size_t)nh * (size_t)(cf->n_layer - n_local);
     char types[64];
     if (c->kv_tk == c->kv_tv)
         snprintf(types, sizeof types, "%s", kv_qt_name(c->kv_tk));
@@ -276,7 +277,7 @@ chord_status chord_ctx_new(chord_model *m, const chord_ctx_params *p, chord_ctx 
     size_t nb = (size_t)c->n_batch, ne = (size_t)cf->n_embd;
     size_t nq = (size_t)cf->n_head * cf->head_dim, nkv = (size_t)cf->n_head_kv * cf->head_dim;
     size_t cache_v = 0;
-    size_t cache = kv_layout(c, nkv, &cache_v);
+    size_t cache = kv_layout(c, &cache_v);
     c->x = malloc(nb * ne * sizeof(float));
     c->xb = malloc(nb * ne * sizeof(float));
     c->q = malloc(nb * nq * sizeof(float));
@@ -485,7 +486,7 @@ int model_ctx_kv_type(const chord_ctx *c, int which)
 
 size_t model_ctx_kv_row_bytes(const chord_ctx *c, int which)
 {
-    return (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t);
+    return (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t) * (size_t)c->m->cfg.n_head_kv;
 }
 
 int model_ctx_kv_ring(const chord_ctx *c, int il)
@@ -498,24 +499,27 @@ int model_ctx_kv_ring_lo(const chord_ctx *c)
     return c->ring_lo;
 }
 
-/* Position pos's row of layer il in cache which (0 K, 1 V); a ring keeps
- * position p in row p % ring. */
-static uint8_t *kv_row(const chord_ctx *c, int il, int which, int pos)
+/* Position pos's row of KV head g of layer il in cache which (0 K, 1 V);
+ * a ring keeps position p in row p % ring. The saved row is the heads'
+ * rows one after the other. */
+static uint8_t *kv_row(const chord_ctx *c, int il, int which, int g, int pos)
 {
     size_t row = (size_t)(c->kv_ring[il] ? pos % c->kv_ring[il] : pos);
-    if (which)
-        return (uint8_t *)(c->vcache + c->kv_offv[il] + row * c->kv_ldv);
-    return (uint8_t *)(c->kcache + c->kv_off[il] + row * c->kv_ldk);
+    return (uint8_t *)(model_kv_head(c, which, il, g) + row * (which ? c->kv_ldv : c->kv_ldk));
 }
 
 void model_ctx_kv_get(const chord_ctx *c, int il, int which, int pos, void *dst)
 {
-    memcpy(dst, kv_row(c, il, which, pos), model_ctx_kv_row_bytes(c, which));
+    size_t hb = (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t);
+    for (int g = 0; g < c->m->cfg.n_head_kv; g++)
+        memcpy((uint8_t *)dst + (size_t)g * hb, kv_row(c, il, which, g, pos), hb);
 }
 
 void model_ctx_kv_put(chord_ctx *c, int il, int which, int pos, const void *src)
 {
-    memcpy(kv_row(c, il, which, pos), src, model_ctx_kv_row_bytes(c, which));
+    size_t hb = (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t);
+    for (int g = 0; g < c->m->cfg.n_head_kv; g++)
+        memcpy(kv_row(c, il, which, g, pos), (const uint8_t *)src + (size_t)g * hb, hb);
 }
 
 void model_ctx_kv_restore(chord_ctx *c, int pos, int ring_lo)

@@ -119,21 +119,15 @@ static void attn_layer(const chord_ctx *c, int il, attn_job *j)
     j->sinks = st ? lc_tensor(c->m->lc, 1 + il, st->slot) : NULL;
 }
 
-/* Layer il's KV rows start here (F16). */
-static const uint16_t *kv_rows(const chord_ctx *c, const uint16_t *cache, int il)
-{
-    return cache + c->kv_off[il];
-}
-
 /* The positions a token at p attends to in job j's layer; h is the query
- * head (for its sink, where the layer has them). */
-static kern_attn_span attn_span(const attn_job *j, int p, int h, size_t off)
+ * head (for its sink, where the layer has them), g its KV head. */
+static kern_attn_span attn_span(const attn_job *j, int p, int h, int g)
 {
     const chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
     kern_attn_span sp = {
-        .k = kv_rows(c, c->kcache, j->il) + off, .v = kv_rows(c, c->vcache, j->il) + off,
-        .ld = (size_t)cf->n_head_kv * cf->head_dim, .ring = c->kv_ring[j->il],
+        .k = model_kv_head(c, 0, j->il, g), .v = model_kv_head(c, 1, j->il, g),
+        .ld = c->kv_ldk, .ring = c->kv_ring[j->il],
         .lo = j->window && p >= j->window ? p - j->window + 1 : 0, .hi = p + 1,
         .scale = j->scale, .softcap = cf->attn_softcap, .unfused = c->attn_unfused,
         .has_sink = j->sinks != NULL, .sink = j->sinks ? j->sinks[h] : 0.0f,
@@ -162,7 +156,7 @@ static void attn_work(void *arg, int ith, int nth)
         if (item >= total)
             break;
         int h = item / j->n, t = item % j->n;
-        kern_attn_span sp = attn_span(j, j->pos0 + t, h, (size_t)(h / group) * hd);
+        kern_attn_span sp = attn_span(j, j->pos0 + t, h, h / group);
         kern_attn_head(c->q + (size_t)t * nq + (size_t)h * hd, &sp, hd, tmp,
                        c->att + (size_t)t * nq + (size_t)h * hd);
     }
@@ -178,9 +172,8 @@ static void attn_blk_work(void *arg, int ith, int nth)
     attn_job *j = arg;
     chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
-    int hd = cf->head_dim, nq = cf->n_head * hd, nkv = cf->n_head_kv * hd;
+    int hd = cf->head_dim, nq = cf->n_head * hd;
     int group = cf->n_head / cf->n_head_kv, tb = c->attn_tb;
-    const uint16_t *kl = kv_rows(c, c->kcache, j->il), *vl = kv_rows(c, c->vcache, j->il);
     float *ws = c->attn_ws + (size_t)ith * c->attn_ws_floats;
     int total = cf->n_head_kv * j->n_qb;
     for (;;) {
@@ -193,7 +186,7 @@ static void attn_blk_work(void *arg, int ith, int nth)
         kern_attn_qblk b = {
             .q = c->q + qoff, .ldq = (size_t)nq,
             .out = c->att + qoff, .ldo = (size_t)nq,
-            .k = kl + (size_t)g * hd, .v = vl + (size_t)g * hd, .ld = (size_t)nkv,
+            .k = model_kv_head(c, 0, j->il, g), .v = model_kv_head(c, 1, j->il, g), .ld = c->kv_ldk,
             .n_tok = j->n - t0 < tb ? j->n - t0 : tb,
             .n_grp = group, .pos0 = j->pos0 + t0, .hd = hd,
             .scale = j->scale, .window = j->window, .ring = c->kv_ring[j->il],
@@ -219,9 +212,6 @@ static void attnq_work(void *arg, int ith, int nth)
     chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
     int hd = cf->head_dim, nq = cf->n_head * hd, group = cf->n_head / cf->n_head_kv;
-    const uint8_t *kl = (const uint8_t *)(c->kcache + c->kv_off[j->il]);
-    const uint8_t *vl = (const uint8_t *)(c->vcache + c->kv_offv[j->il]);
-    size_t kh = kern_kv_row_bytes(c->kv_tk, hd), vh = kern_kv_row_bytes(c->kv_tv, hd);
     void *tmp = c->attnq_tmp + (size_t)ith * c->attnq_tmp_bytes;
     int tb = j->window ? 1 : c->attnq_tb, n_blk = (j->n + tb - 1) / tb;
     int total = cf->n_head_kv * n_blk;
@@ -232,7 +222,8 @@ static void attnq_work(void *arg, int ith, int nth)
         int b = n_blk - 1 - item / cf->n_head_kv, g = item % cf->n_head_kv;
         int t0 = b * tb, nt = j->n - t0 < tb ? j->n - t0 : tb, p = j->pos0 + t0 + nt - 1;
         kern_attnq_span sp = {
-            .k = kl + (size_t)g * kh, .v = vl + (size_t)g * vh,
+            .k = (const uint8_t *)model_kv_head(c, 0, j->il, g),
+            .v = (const uint8_t *)model_kv_head(c, 1, j->il, g),
             .ldk = c->kv_ldk * 2, .ldv = c->kv_ldv * 2, .kt = c->kv_tk, .vt = c->kv_tv,
             .lo = j->window && p >= j->window ? p - j->window + 1 : 0, .hi = p + 1,
             .ring = c->kv_ring[j->il], .scale = j->scale, .softcap = cf->attn_softcap,
@@ -264,8 +255,8 @@ kern_rope_params model_rope_params(const chord_ctx *c, int il)
 }
 
 /* Per-head q/k norms (where the family has them), RoPE on this batch's q
- * and k, then k and v into the cache in its types (F16, or quantized a row
- * at a time: blocks of 32 never straddle two heads). */
+ * and k, then k and v into the cache in its types (F16, or quantized a
+ * head's row at a time), each KV head into its own rows (model_kv_head). */
 static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
 {
     const model_config *cf = &c->m->cfg;
@@ -282,7 +273,6 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
             kern_rmsnorm(c->k + (size_t)r * hd, c->k + (size_t)r * hd, w, hd, cf->eps);
     }
     kern_rope_params rp = model_rope_params(c, il);
-    uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_offv[il];
     for (int t = 0; t < n; t++) {
         float *q = c->q + (size_t)t * nq, *k = c->k + (size_t)t * nkv, *v = c->v + (size_t)t * nkv;
         int p = pos0 + t;
@@ -292,17 +282,21 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
             for (int i = 0; i < nq; i++)
                 q[i] *= cf->attn_scale;
         size_t row = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p);
-        uint16_t *kr = kc + row * c->kv_ldk, *vr = vc + row * c->kv_ldv;
-        if (c->kv_tk == QT_F16)
-            for (int i = 0; i < nkv; i++)
-                kr[i] = quant_f32_to_f16(k[i]);
-        else
-            quant_quantize_row(c->kv_tk, k, kr, nkv);
-        if (c->kv_tv == QT_F16)
-            for (int i = 0; i < nkv; i++)
-                vr[i] = quant_f32_to_f16(v[i]);
-        else
-            quant_quantize_row(c->kv_tv, v, vr, nkv);
+        for (int h = 0; h < cf->n_head_kv; h++) {
+            uint16_t *kr = model_kv_head(c, 0, il, h) + row * c->kv_ldk;
+            uint16_t *vr = model_kv_head(c, 1, il, h) + row * c->kv_ldv;
+            const float *kg = k + (size_t)h * hd, *vg = v + (size_t)h * hd;
+            if (c->kv_tk == QT_F16)
+                for (int i = 0; i < hd; i++)
+                    kr[i] = quant_f32_to_f16(kg[i]);
+            else
+                quant_quantize_row(c->kv_tk, kg, kr, hd);
+            if (c->kv_tv == QT_F16)
+                for (int i = 0; i < hd; i++)
+                    vr[i] = quant_f32_to_f16(vg[i]);
+            else
+                quant_quantize_row(c->kv_tv, vg, vr, hd);
+        }
     }
 }
 

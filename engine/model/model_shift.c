@@ -47,21 +47,17 @@ static void shift_angles(const kern_rope_params *rp, int pos, float *cs)
     }
 }
 
-/* Turns one cached key row (n_heads heads of hd halves) by the angles cs,
+/* Turns one cached key (a head's row of F16 values) by the angles cs,
  * rounding each turned value to F16 once. */
-static void turn_row(uint16_t *row, int n_heads, int hd, const kern_rope_params *rp,
-                     const float *cs)
+static void turn_row(uint16_t *hv, const kern_rope_params *rp, const float *cs)
 {
     int half = rp->n_rot / 2;
-    for (int h = 0; h < n_heads; h++) {
-        uint16_t *hv = row + (size_t)h * hd;
-        for (int i = 0; i < half; i++) {
-            int a = rp->neox ? i : 2 * i, b = rp->neox ? i + half : 2 * i + 1;
-            float x0 = quant_f16_to_f32(hv[a]), x1 = quant_f16_to_f32(hv[b]);
-            float c = cs[2 * i], s = cs[2 * i + 1];
-            hv[a] = quant_f32_to_f16(fmaf(x0, c, -(x1 * s)));
-            hv[b] = quant_f32_to_f16(fmaf(x0, s, x1 * c));
-        }
+    for (int i = 0; i < half; i++) {
+        int a = rp->neox ? i : 2 * i, b = rp->neox ? i + half : 2 * i + 1;
+        float x0 = quant_f16_to_f32(hv[a]), x1 = quant_f16_to_f32(hv[b]);
+        float c = cs[2 * i], s = cs[2 * i + 1];
+        hv[a] = quant_f32_to_f16(fmaf(x0, c, -(x1 * s)));
+        hv[b] = quant_f32_to_f16(fmaf(x0, s, x1 * c));
     }
 }
 
@@ -80,29 +76,32 @@ static void shift_layer(shift_job *j, int il)
 {
     chord_ctx *c = j->c;
     const model_config *cf = &c->m->cfg;
-    int hd = cf->head_dim;
-    size_t nkv = (size_t)cf->n_head_kv * hd;
+    int hd = cf->head_dim, nh = cf->n_head_kv;
     int d = j->b - j->a, pos_new = c->pos - d;
     kern_rope_params rp = model_rope_params(c, il);
     float cs[2 * 512];
     shift_angles(&rp, j->turn, cs);
-    uint16_t *kc = c->kcache + c->kv_off[il], *vc = c->vcache + c->kv_off[il];
+    size_t hb = (size_t)hd * sizeof(uint16_t);
     int ring = c->kv_ring[il];
     if (!ring) {
         /* destinations below sources: in place, upwards */
-        for (int p = j->b; p < c->pos; p++) {
-            uint16_t *kd = kc + (size_t)(p - d) * nkv;
-            if (d) {
-                memcpy(kd, kc + (size_t)p * nkv, nkv * sizeof *kd);
-                memcpy(vc + (size_t)(p - d) * nkv, vc + (size_t)p * nkv, nkv * sizeof *kd);
+        for (int g = 0; g < nh; g++) {
+            uint16_t *kc = model_kv_head(c, 0, il, g), *vc = model_kv_head(c, 1, il, g);
+            for (int p = j->b; p < c->pos; p++) {
+                uint16_t *kd = kc + (size_t)(p - d) * hd;
+                if (d) {
+                    memcpy(kd, kc + (size_t)p * hd, hb);
+                    memcpy(vc + (size_t)(p - d) * hd, vc + (size_t)p * hd, hb);
+                }
+                turn_row(kd, &rp, cs);
             }
-            turn_row(kd, cf->n_head_kv, hd, &rp, cs);
         }
         return;
     }
     /* A ring: the new positions lo_new..pos_new-1 are distinct rows; each
-     * moved one comes from a copy, so no source is overwritten first. */
-    size_t bytes = (size_t)ring * nkv * sizeof(uint16_t);
+     * moved one comes from a copy, so no source is overwritten first. A
+     * layer's heads are one run of memory (model_kv_head). */
+    size_t head = (size_t)ring * hd, bytes = head * nh * sizeof(uint16_t);
     uint16_t *tk = malloc(bytes), *tv = malloc(bytes);
     if (!tk || !tv) {
         free(tk);
@@ -110,16 +109,19 @@ static void shift_layer(shift_job *j, int il)
         j->oom = true;
         return;
     }
-    memcpy(tk, kc, bytes);
-    memcpy(tv, vc, bytes);
-    for (int p = j->lo_new; p < pos_new; p++) {
-        int from = p >= j->a ? p + d : p;
-        if (d && p < j->a)
-            continue; /* kept before the gap: stays in its row, unturned */
-        size_t dst = (size_t)(p % ring) * nkv, src = (size_t)(from % ring) * nkv;
-        memcpy(kc + dst, tk + src, nkv * sizeof *kc);
-        memcpy(vc + dst, tv + src, nkv * sizeof *vc);
-        turn_row(kc + dst, cf->n_head_kv, hd, &rp, cs);
+    memcpy(tk, model_kv_head(c, 0, il, 0), bytes);
+    memcpy(tv, model_kv_head(c, 1, il, 0), bytes);
+    for (int g = 0; g < nh; g++) {
+        uint16_t *kc = model_kv_head(c, 0, il, g), *vc = model_kv_head(c, 1, il, g);
+        for (int p = j->lo_new; p < pos_new; p++) {
+            int from = p >= j->a ? p + d : p;
+            if (d && p < j->a)
+                continue; /* kept before the gap: stays in its row, unturned */
+            size_t dst = (size_t)(p % ring) * hd, src = (size_t)g * head + (size_t)(from % ring) * hd;
+            memcpy(kc + dst, tk + src, hb);
+            memcpy(vc + dst, tv + src, hb);
+            turn_row(kc + dst, &rp, cs);
+        }
     }
     free(tk);
     free(tv);

@@ -62,11 +62,10 @@ static chord_ctx *new_ctx(chord_model *m, int n_ctx, int pos_offset)
     return c;
 }
 
-/* Layer il's row of cache position p. */
-static size_t row_of(const chord_ctx *c, int il, int p)
+/* Layer il's row of KV head g at cache position p (which 0: K, 1: V). */
+static const uint16_t *row_of(const chord_ctx *c, int which, int il, int g, int p)
 {
-    size_t nkv = (size_t)c->m->cfg.n_head_kv * c->m->cfg.head_dim;
-    return c->kv_off[il] + (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p) * nkv;
+    return model_kv_head(c, which, il, g) + (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p) * c->kv_ldk;
 }
 
 typedef struct cmp {
@@ -85,17 +84,17 @@ static cmp compare_layer(const chord_ctx *got, const chord_ctx *ref, int il, int
     cmp r = {0, 0, 0};
     double se = 0, ss = 0;
     for (int p = lo; p < hi; p++) {
-        const uint16_t *gk = got->kcache + row_of(got, il, p + off), *rk = ref->kcache + row_of(ref, il, p);
-        const uint16_t *gv = got->vcache + row_of(got, il, p + off), *rv = ref->vcache + row_of(ref, il, p);
         for (int h = 0; h < cf->n_head_kv; h++)
             for (int i = 0; i < hd; i++) {
-                int j = h * hd + i;
+                const uint16_t *gk = row_of(got, 0, il, h, p + off), *rk = row_of(ref, 0, il, h, p);
+                const uint16_t *gv = row_of(got, 1, il, h, p + off), *rv = row_of(ref, 1, il, h, p);
+                int j = i;
                 /* the partner of a rotated element, for the pair's magnitude */
                 int pi = i;
                 if (i < 2 * half)
                     pi = neox ? (i < half ? i + half : i - half) : (i ^ 1);
                 double a = quant_f16_to_f32(rk[j]), b = quant_f16_to_f32(gk[j]);
-                double mag = fmax(fabs(a), fabs(quant_f16_to_f32(rk[h * hd + pi])));
+                double mag = fmax(fabs(a), fabs(quant_f16_to_f32(rk[pi])));
                 double u = fabs(a - b) / f16_ulp(mag);
                 if (u > r.k_ulps)
                     r.k_ulps = u;
