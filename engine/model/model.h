@@ -203,8 +203,8 @@ struct chord_ctx {
     bool ctx_capped;           /* ... shorter than the model's, for memory */
 };
 
-/* Layer il's rows of KV head g in the K (which 0) or V (1) cache: position
- * p's row is at (ring ? p % ring : p) times kv_ldk (kv_ldv) units on. */
+/* Layer il's rows of KV head g in the K (which 0) or V (1) cache, kv_ldk
+ * (kv_ldv) units apart (the kernels take this and the stride). */
 static inline uint16_t *model_kv_head(const chord_ctx *c, int which, int il, int g)
 {
     size_t rows = (size_t)(c->kv_ring[il] ? c->kv_ring[il] : c->n_ctx);
@@ -213,10 +213,17 @@ static inline uint16_t *model_kv_head(const chord_ctx *c, int which, int il, int
     return c->kcache + c->kv_off[il] + (size_t)g * rows * c->kv_ldk;
 }
 
+/* Position p's row of that head: row p % ring of a ring, else row p. */
+static inline uint16_t *model_kv_row(const chord_ctx *c, int which, int il, int g, int p)
+{
+    size_t row = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p);
+    return model_kv_head(c, which, il, g) + row * (which ? c->kv_ldv : c->kv_ldk);
+}
+
 /* The KV cache a row at a time (model_ctx.c), for saving and loading it
  * (model_kvfile.c) whatever the layout: which is 0 for K, 1 for V; a row
- * is one position of one layer (its heads one after the other), model_ctx_kv_row_bytes long, of GGUF type
- * model_ctx_kv_type. A layer with a ring (model_ctx_kv_ring > 0 rows)
+ * is one position of one layer (its heads one after the other),
+ * model_ctx_kv_row_bytes long, of GGUF type model_ctx_kv_type. A layer with a ring (model_ctx_kv_ring > 0 rows)
  * holds only the last ring positions; model_ctx_kv_ring_lo is the first
  * position every ring still holds. model_ctx_kv_restore sets the cache's
  * length and that bound after rows were put. */

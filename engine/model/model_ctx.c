@@ -115,8 +115,8 @@ static void yarn_corr_dims(const model_config *cf, float base, float out[2])
 #define KV_RING_SLACK 256
 
 /* Lays the KV cache out layer by layer, head by head within a layer
- * (kv_off, kv_offv, kv_ring, kv_ldk, kv_ldv: model.h) and describes it; returns the 16-bit units of the K cache (*v_units: of the
- * V cache). */
+ * (kv_off, kv_offv, kv_ring, kv_ldk, kv_ldv: model.h) and describes it;
+ * returns the 16-bit units of the K cache (*v_units: of the V cache). */
 static size_t kv_layout(chord_ctx *c, size_t *v_units)
 {
     const model_config *cf = &c->m->cfg;
@@ -499,27 +499,19 @@ int model_ctx_kv_ring_lo(const chord_ctx *c)
     return c->ring_lo;
 }
 
-/* Position pos's row of KV head g of layer il in cache which (0 K, 1 V);
- * a ring keeps position p in row p % ring. The saved row is the heads'
- * rows one after the other. */
-static uint8_t *kv_row(const chord_ctx *c, int il, int which, int g, int pos)
-{
-    size_t row = (size_t)(c->kv_ring[il] ? pos % c->kv_ring[il] : pos);
-    return (uint8_t *)(model_kv_head(c, which, il, g) + row * (which ? c->kv_ldv : c->kv_ldk));
-}
-
+/* A saved row is the heads' rows one after the other. */
 void model_ctx_kv_get(const chord_ctx *c, int il, int which, int pos, void *dst)
 {
     size_t hb = (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t);
     for (int g = 0; g < c->m->cfg.n_head_kv; g++)
-        memcpy((uint8_t *)dst + (size_t)g * hb, kv_row(c, il, which, g, pos), hb);
+        memcpy((uint8_t *)dst + (size_t)g * hb, model_kv_row(c, which, il, g, pos), hb);
 }
 
 void model_ctx_kv_put(chord_ctx *c, int il, int which, int pos, const void *src)
 {
     size_t hb = (which ? c->kv_ldv : c->kv_ldk) * sizeof(uint16_t);
     for (int g = 0; g < c->m->cfg.n_head_kv; g++)
-        memcpy(kv_row(c, il, which, g, pos), (const uint8_t *)src + (size_t)g * hb, hb);
+        memcpy(model_kv_row(c, which, il, g, pos), (const uint8_t *)src + (size_t)g * hb, hb);
 }
 
 void model_ctx_kv_restore(chord_ctx *c, int pos, int ring_lo)

@@ -281,10 +281,8 @@ static void rope_and_store(chord_ctx *c, int g, int il, int n, int pos0)
         if (cf->rc->q_prescale)
             for (int i = 0; i < nq; i++)
                 q[i] *= cf->attn_scale;
-        size_t row = (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p);
         for (int h = 0; h < cf->n_head_kv; h++) {
-            uint16_t *kr = model_kv_head(c, 0, il, h) + row * c->kv_ldk;
-            uint16_t *vr = model_kv_head(c, 1, il, h) + row * c->kv_ldv;
+            uint16_t *kr = model_kv_row(c, 0, il, h, p), *vr = model_kv_row(c, 1, il, h, p);
             const float *kg = k + (size_t)h * hd, *vg = v + (size_t)h * hd;
             if (c->kv_tk == QT_F16)
                 for (int i = 0; i < hd; i++)

@@ -62,12 +62,6 @@ static chord_ctx *new_ctx(chord_model *m, int n_ctx, int pos_offset)
     return c;
 }
 
-/* Layer il's row of KV head g at cache position p (which 0: K, 1: V). */
-static const uint16_t *row_of(const chord_ctx *c, int which, int il, int g, int p)
-{
-    return model_kv_head(c, which, il, g) + (size_t)(c->kv_ring[il] ? p % c->kv_ring[il] : p) * c->kv_ldk;
-}
-
 typedef struct cmp {
     double k_ulps;   /* worst key difference in ulps of its pair's magnitude */
     int v_diff;      /* values that differ */
@@ -84,25 +78,25 @@ static cmp compare_layer(const chord_ctx *got, const chord_ctx *ref, int il, int
     cmp r = {0, 0, 0};
     double se = 0, ss = 0;
     for (int p = lo; p < hi; p++) {
-        for (int h = 0; h < cf->n_head_kv; h++)
+        for (int h = 0; h < cf->n_head_kv; h++) {
+            const uint16_t *gk = model_kv_row(got, 0, il, h, p + off), *rk = model_kv_row(ref, 0, il, h, p);
+            const uint16_t *gv = model_kv_row(got, 1, il, h, p + off), *rv = model_kv_row(ref, 1, il, h, p);
             for (int i = 0; i < hd; i++) {
-                const uint16_t *gk = row_of(got, 0, il, h, p + off), *rk = row_of(ref, 0, il, h, p);
-                const uint16_t *gv = row_of(got, 1, il, h, p + off), *rv = row_of(ref, 1, il, h, p);
-                int j = i;
                 /* the partner of a rotated element, for the pair's magnitude */
                 int pi = i;
                 if (i < 2 * half)
                     pi = neox ? (i < half ? i + half : i - half) : (i ^ 1);
-                double a = quant_f16_to_f32(rk[j]), b = quant_f16_to_f32(gk[j]);
+                double a = quant_f16_to_f32(rk[i]), b = quant_f16_to_f32(gk[i]);
                 double mag = fmax(fabs(a), fabs(quant_f16_to_f32(rk[pi])));
                 double u = fabs(a - b) / f16_ulp(mag);
                 if (u > r.k_ulps)
                     r.k_ulps = u;
-                double va = quant_f16_to_f32(rv[j]), vb = quant_f16_to_f32(gv[j]);
-                r.v_diff += rv[j] != gv[j];
+                double va = quant_f16_to_f32(rv[i]), vb = quant_f16_to_f32(gv[i]);
+                r.v_diff += rv[i] != gv[i];
                 se += (a - b) * (a - b) + (va - vb) * (va - vb);
                 ss += a * a + va * va;
             }
+        }
     }
     r.rel = ss > 0 ? sqrt(se / ss) : 0;
     return r;
