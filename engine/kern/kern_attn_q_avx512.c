@@ -197,9 +197,12 @@ static void head_tile(const kern_attnq_span *sp, int hd, int p0, int nt, head_st
  * the query block's sum, the accumulators' start, so each block's integer
  * sum is exact; the float steps are the scalar's, lane by lane (0 +
  * isum * (dk * dq), + the next block's, times scale). Values: the tile's
- * rows dequantized once (d * q, exact), then each head's accumulator held
- * in registers across the tile, fmaf in position order. The same
- * operations as the scalar twin in the same order: the same bits.
+ * row addresses and block scales found once; then, for up to eight heads
+ * and 32 or 64 values at a time, the accumulators stay in registers across
+ * the tile while each value chunk is dequantized in a register (d * q,
+ * exact) for all of those heads, fmaf in position order (no dequantized
+ * copy of the tile goes through memory). The same operations as the
+ * scalar twin in the same order: the same bits.
  * ---------------------------------------------------------------------- */
 
 enum { FQ_MAX_HD = 256, FQ_T = KERN_ATTNQ_TILE };
@@ -309,28 +312,41 @@ static void fq_scores(const kern_attnq_span *sp, int hd, int p0, int nt, int n_r
     }
 }
 
-/* The tile's value rows as floats (d * q exact; F16 converted). */
-static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, float *vf)
+/* The tile's value rows: each row's address and its blocks' scales as
+ * floats (F16 rows need none). */
+typedef struct fq_vtile {
+    const uint8_t *row[FQ_T];
+    float d[FQ_T][FQ_MAX_HD / 32];
+} fq_vtile;
+
+static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, fq_vtile *vt)
 {
     const int vb_bytes = sp->vt == QT_Q8_0 ? 34 : 18;
     for (int i = 0; i < nt; i++) {
         const int p = p0 + i;
-        const uint8_t *vr = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
-        float *o = vf + (size_t)i * hd;
-        if (sp->vt == QT_F16) {
-            for (int d = 0; d < hd; d += 16)
-                _mm512_storeu_ps(o + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 2 * (size_t)d))));
-            continue;
-        }
-        for (int b = 0; b < hd / 32; b++) {
-            const uint8_t *vb = vr + (size_t)b * vb_bytes;
-            const __m256i q8 = sp->vt == QT_Q8_0 ? _mm256_loadu_si256((const __m256i *)(vb + 2)) : q4_unpack(vb + 2);
-            const __m512 d = _mm512_set1_ps(h2f(vb));
-            _mm512_storeu_ps(o + 32 * b, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q8)))));
-            _mm512_storeu_ps(o + 32 * b + 16,
-                             _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q8, 1)))));
-        }
+        vt->row[i] = sp->v + (size_t)(sp->ring ? p % sp->ring : p) * sp->ldv;
+        if (sp->vt != QT_F16)
+            for (int b = 0; b < hd / 32; b++)
+                vt->d[i][b] = h2f(vt->row[i] + (size_t)b * vb_bytes);
     }
+}
+
+/* Values c .. c + 15 of a tile row as floats: d * q (exact), or F16. */
+static inline __attribute__((always_inline)) __m512 fq_v16(int vt, const fq_vtile *t, int i, int c)
+{
+    const uint8_t *r = t->row[i];
+    if (vt == QT_F16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + 2 * (size_t)c)));
+    const int b = c / 32, half = (c / 16) & 1;
+    __m512i q;
+    if (vt == QT_Q8_0) {
+        q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(r + (size_t)b * 34 + 2 + 16 * half)));
+    } else {
+        const __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(r + (size_t)b * 18 + 2)));
+        q = _mm512_sub_epi32(_mm512_and_si512(half ? _mm512_srli_epi32(x, 4) : x, _mm512_set1_epi32(15)),
+                             _mm512_set1_epi32(8));
+    }
+    return _mm512_mul_ps(_mm512_set1_ps(t->d[i][b]), _mm512_cvtepi32_ps(q));
 }
 
 /* One head's softmax step over a tile of its scores s (both paths take it):
@@ -369,55 +385,64 @@ static float fq_softmax(float *s, int nt, float *w, head_state *hs, bool softcap
     return rescale ? ms : NAN;
 }
 
-/* Heads h0 .. h0 + NH - 1 (NH * hd / 16 accumulators in registers, each
- * an independent fmadd chain): each rescaled if its max moved, then acc
- * += v * w position after position. */
-#define FQ_VALUES(NH, HD)                                                                          \
-    static void fq_acc_##NH##_##HD(const float *vf, int nt, float (*w)[FQ_T], const float *ms,   \
-                                   head_state *hs)                                               \
-    {                                                                                            \
-        __m512 a[NH][HD / 16];                                                                   \
-        for (int k = 0; k < NH; k++)                                                             \
-            for (int d = 0; d < HD / 16; d++) {                                                  \
-                a[k][d] = _mm512_loadu_ps(hs[k].acc + 16 * d);                                   \
-                if (!isnan(ms[k]))                                                               \
-                    a[k][d] = _mm512_mul_ps(a[k][d], _mm512_set1_ps(ms[k]));                     \
-            }                                                                                    \
-        for (int i = 0; i < nt; i++)                                                             \
-            for (int d = 0; d < HD / 16; d++) {                                                  \
-                const __m512 v = _mm512_loadu_ps(vf + (size_t)i * HD + 16 * d);                  \
-                for (int k = 0; k < NH; k++)                                                     \
-                    a[k][d] = _mm512_fmadd_ps(v, _mm512_set1_ps(w[k][i]), a[k][d]);              \
-            }                                                                                    \
-        for (int k = 0; k < NH; k++)                                                             \
-            for (int d = 0; d < HD / 16; d++)                                                    \
-                _mm512_storeu_ps(hs[k].acc + 16 * d, a[k][d]);                                   \
+/* Heads h0 .. h0 + NH - 1, values c0 .. c0 + 16 ND - 1: NH x ND
+ * accumulators in registers (independent fmadd chains), each rescaled if
+ * its head's max moved, then acc += v * w position after position, each
+ * value chunk dequantized once in a register for the NH heads. Each
+ * accumulator sees the scalar's operations in its order: the same bits. */
+static inline __attribute__((always_inline)) void fq_vacc(const int NH, const int ND, int vt, const fq_vtile *t,
+                                                          int nt, int c0, float (*w)[FQ_T], const float *ms,
+                                                          head_state *hs)
+{
+    __m512 a[8][4];
+    for (int k = 0; k < NH; k++)
+        for (int d = 0; d < ND; d++) {
+            a[k][d] = _mm512_loadu_ps(hs[k].acc + c0 + 16 * d);
+            if (!isnan(ms[k]))
+                a[k][d] = _mm512_mul_ps(a[k][d], _mm512_set1_ps(ms[k]));
+        }
+    for (int i = 0; i < nt; i++)
+        for (int d = 0; d < ND; d++) {
+            const __m512 v = fq_v16(vt, t, i, c0 + 16 * d);
+            for (int k = 0; k < NH; k++)
+                a[k][d] = _mm512_fmadd_ps(v, _mm512_set1_ps(w[k][i]), a[k][d]);
+        }
+    for (int k = 0; k < NH; k++)
+        for (int d = 0; d < ND; d++)
+            _mm512_storeu_ps(hs[k].acc + c0 + 16 * d, a[k][d]);
+}
+
+/* One value type's passes: heads eight (then four, two, one) at a time,
+ * as many chunks of sixteen values a pass as keep 16 accumulators. */
+#define FQ_ACC(NAME, VT)                                                                           \
+    static void NAME(int hd, int n_grp, int nt, const fq_vtile *t, float (*w)[FQ_T], const float *ms, \
+                     head_state *hs)                                                               \
+    {                                                                                              \
+        int h = 0;                                                                                 \
+        for (; h + 8 <= n_grp; h += 8)                                                             \
+            for (int c = 0; c < hd; c += 32)                                                       \
+                fq_vacc(8, 2, VT, t, nt, c, w + h, ms + h, hs + h);                                \
+        for (; h + 4 <= n_grp; h += 4)                                                             \
+            for (int c = 0; c < hd; c += 64)                                                       \
+                fq_vacc(4, 4, VT, t, nt, c, w + h, ms + h, hs + h);                                \
+        for (; h < n_grp; h++)                                                                     \
+            for (int c = 0; c < hd; c += 64)                                                       \
+                fq_vacc(1, 4, VT, t, nt, c, w + h, ms + h, hs + h);                                \
     }
-FQ_VALUES(4, 64)
-FQ_VALUES(1, 64)
-FQ_VALUES(2, 128)
-FQ_VALUES(1, 128)
-FQ_VALUES(1, 256)
+FQ_ACC(fq_acc_q8, QT_Q8_0)
+FQ_ACC(fq_acc_q4, QT_Q4_0)
+FQ_ACC(fq_acc_f16, QT_F16)
 
 /* The tile's values into every head's accumulator. */
-static void fq_accumulate(int hd, int n_grp, int nt, const float *vf, float (*w)[FQ_T], const float *ms,
-                          head_state *hs)
+static void fq_accumulate(int vt, int hd, int n_grp, int nt, const fq_vtile *t, float (*w)[FQ_T],
+                          const float *ms, head_state *hs)
 {
-    int h = 0;
-    if (hd == 64) {
-        for (; h + 4 <= n_grp; h += 4)
-            fq_acc_4_64(vf, nt, w + h, ms + h, hs + h);
-        for (; h < n_grp; h++)
-            fq_acc_1_64(vf, nt, w + h, ms + h, hs + h);
-    } else if (hd == 128) {
-        for (; h + 2 <= n_grp; h += 2)
-            fq_acc_2_128(vf, nt, w + h, ms + h, hs + h);
-        for (; h < n_grp; h++)
-            fq_acc_1_128(vf, nt, w + h, ms + h, hs + h);
-    } else {
-        for (; h < n_grp; h++)
-            fq_acc_1_256(vf, nt, w + h, ms + h, hs + h);
-    }
+    if (vt == QT_Q8_0)
+        fq_acc_q8(hd, n_grp, nt, t, w, ms, hs);
+    else if (vt == QT_Q4_0)
+        fq_acc_q4(hd, n_grp, nt, t, w, ms, hs);
+    else
+        fq_acc_f16(hd, n_grp, nt, t, w, ms, hs);
 }
 
 enum { MAX_ROWS = 64 };
@@ -459,7 +484,8 @@ static void fq_run(const kern_attnq_span *sp, int hd, int n_tok, int n_grp, head
             qh[r].nq[b] = -128 * t;
         }
     _Alignas(64) float s[MAX_ROWS][FQ_T];
-    _Alignas(64) float vf[FQ_T * FQ_MAX_HD], w[MAX_ROWS][FQ_T], ms[MAX_ROWS];
+    _Alignas(64) float w[MAX_ROWS][FQ_T], ms[MAX_ROWS];
+    fq_vtile vt;
     int ntr[MAX_ROWS];
     for (int p0 = sp->lo; p0 < sp->hi; p0 += FQ_T) {
         const int nt = sp->hi - p0 < FQ_T ? sp->hi - p0 : FQ_T;
@@ -468,13 +494,13 @@ static void fq_run(const kern_attnq_span *sp, int hd, int n_tok, int n_grp, head
             ntr[t] = n < nt ? n : nt;
         }
         fq_scores(sp, hd, p0, nt, n_rows, n_grp, ntr, qh, s);
-        fq_values(sp, hd, p0, nt, vf);
+        fq_values(sp, hd, p0, nt, &vt);
         for (int t = 0; t < n_tok; t++) {
             if (ntr[t] <= 0) /* its span ended before this tile */
                 continue;
             for (int h = t * n_grp; h < (t + 1) * n_grp; h++)
                 ms[h] = fq_softmax(s[h], ntr[t], w[h], &hs[h], sp->softcap > 0, sp->softcap);
-            fq_accumulate(hd, n_grp, ntr[t], vf, w + t * n_grp, ms + t * n_grp, hs + t * n_grp);
+            fq_accumulate(sp->vt, hd, n_grp, ntr[t], &vt, w + t * n_grp, ms + t * n_grp, hs + t * n_grp);
         }
     }
 }
