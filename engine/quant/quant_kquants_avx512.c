@@ -107,15 +107,6 @@ static inline void reduce4(__m512i a0, __m512i a1, __m256i b0, __m256i b1, int r
     _mm_storeu_si128((__m128i *)r, t);
 }
 
-/* reduce4 with the four sums left in a vector. */
-static inline __m128i reduce4v(__m512i a0, __m512i a1, __m256i b0, __m256i b1)
-{
-    const __m256i s0 = _mm256_add_epi32(_mm512_castsi512_si256(a0), _mm512_extracti64x4_epi64(a0, 1));
-    const __m256i s1 = _mm256_add_epi32(_mm512_castsi512_si256(a1), _mm512_extracti64x4_epi64(a1, 1));
-    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(b0, b1));
-    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
 /* The int32 products sc16[k] * bsums[k], pairwise summed (8 lanes). */
 static inline __m256i bsum_products(__m256i sc16, const block_q8_K *y)
 {
@@ -282,19 +273,56 @@ static inline __m512i q4_K_block_qy(const block_q4_K *x, const __m512i qy[4], __
     return acc;
 }
 
-/* Decode's matrix-vector product for Q4_K, four rows at a time: each
- * activation super-block's quants and bsums are loaded once for the four
- * rows, and the four rows' integer sums share one reduction (two reduce4
- * trees). The integers are exact whatever the order, and each row's float
- * combination is vec_dot_q4_K's, super-block after super-block, so the
- * bits are vec_dot's. Leftover rows go through vec_dot_q4_K. */
+/* Super-blocks of activation the Q4_K/Q5_K rows kernels prepare on their
+ * stack: rows of up to 64 Ki elements; longer ones take vec_dot. */
+#define K4_ROWS_MAX_SB 256
+
+/* The activation's bsums added in pairs, bs[2j] + bs[2j + 1] (one per
+ * sub-block of 32; |.| <= 32 x 128, so int16 holds it), repeated in each
+ * 128-bit lane: one zmm per super-block, prepared once per call. */
+static inline void k4_bsum_pairs(const block_q8_K *y, int64_t nb, __m512i *bsp)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i p = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1));
+        bsp[i] = _mm512_broadcast_i32x4(_mm_packs_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
+    }
+}
+
+/* Four rows' min terms sum_j m_j x bsp_j, lane k row k's: their mins side
+ * by side (row k's eight in bytes 8k..8k+7) against the pairs, one
+ * vpmaddwd; row k's four products are then in 128-bit lane k. */
+static inline __m128i k4_mins4(__m256i mins, __m512i bsp)
+{
+    __m512i mm = _mm512_madd_epi16(_mm512_cvtepu8_epi16(mins), bsp);
+    mm = _mm512_add_epi32(mm, _mm512_shuffle_epi32(mm, _MM_PERM_BADC));
+    mm = _mm512_add_epi32(mm, _mm512_shuffle_epi32(mm, _MM_PERM_CDAB));
+    return _mm512_castsi512_si128(
+        _mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), mm));
+}
+
+/* The integer sums of four rows' accumulators, lane k row k's: one tree
+ * of unpacks and adds over the four zmm (each 128-bit lane then holds
+ * its quarter's four row sums), then the quarters added. */
+static inline __m128i sum4_rows(const __m512i a[4])
+{
+    const __m512i u01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a[0], a[1]), _mm512_unpackhi_epi32(a[0], a[1]));
+    const __m512i u23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2], a[3]), _mm512_unpackhi_epi32(a[2], a[3]));
+    const __m512i w = _mm512_add_epi32(_mm512_unpacklo_epi64(u01, u23), _mm512_unpackhi_epi64(u01, u23));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(w), _mm512_extracti64x4_epi64(w, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
                               const void *a)
 {
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
     int r = 0;
-    for (; r + 3 < n_rows; r += 4) {
+    const int n4 = nb <= K4_ROWS_MAX_SB ? n_rows & ~3 : 0;
+    __m512i bsp[K4_ROWS_MAX_SB];
+    if (n4)
+        k4_bsum_pairs(y, nb, bsp);
+    for (; r < n4; r += 4) {
         const block_q4_K *x[4];
         for (int k = 0; k < 4; k++)
             x[k] = (const block_q4_K *)((const uint8_t *)w + (size_t)(r + k) * row_bytes);
@@ -303,7 +331,6 @@ static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_b
             __m512i qy[4];
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
             for (int k = 0; k < 4; k++)
                 k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q4_K));
             /* the first 16 bytes of the four blocks (d, dmin, the 12
@@ -330,30 +357,26 @@ static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_b
             const __m128i m_lo = _mm_and_si128(h[2], c3f);
             const __m128i m_hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi32(h[3], 4), c0f),
                                               _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(h[2], 6), c03), 4));
-            /* row 2j's eight scales (mins) in the low 8 bytes of sc[j]
-             * (mn[j]), row 2j + 1's in the high 8 */
+            /* row 2j's eight scales in the low 8 bytes of sc[j], row
+             * 2j + 1's in the high 8; the mins likewise, all four rows'
+             * in one ymm (row k's in bytes 8k..8k+7) */
             const __m128i sc[2] = {_mm_unpacklo_epi32(sc_lo, sc_hi), _mm_unpackhi_epi32(sc_lo, sc_hi)};
-            const __m128i mn[2] = {_mm_unpacklo_epi32(m_lo, m_hi), _mm_unpackhi_epi32(m_lo, m_hi)};
+            const __m256i mins = _mm256_set_m128i(_mm_unpackhi_epi32(m_lo, m_hi), _mm_unpacklo_epi32(m_lo, m_hi));
             __m512i acc[4];
-            __m256i mp[4];
             for (int k = 0; k < 4; k++) {
                 const __m128i s8 = (k & 1) ? _mm_srli_si128(sc[k / 2], 8) : sc[k / 2];
-                const __m128i m8 = (k & 1) ? _mm_unpackhi_epi8(mn[k / 2], mn[k / 2]) : _mm_unpacklo_epi8(mn[k / 2], mn[k / 2]);
                 const __m512i bc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(s8));
                 acc[k] = q4_K_block_qy(&x[k][i], qy, bc);
-                mp[k] = _mm256_madd_epi16(bs, _mm256_cvtepu8_epi16(m8));
             }
-            /* lanes: row k's sumi (unpacklo) and summ (unpackhi); the
-             * float operations below are vec_dot_q4_K's, lane by lane */
-            const __m128i s01 = reduce4v(acc[0], acc[1], mp[0], mp[1]);
-            const __m128i s23 = reduce4v(acc[2], acc[3], mp[2], mp[3]);
+            const __m128i summ = k4_mins4(mins, bsp[i]);
+            /* the float operations below are vec_dot_q4_K's, lane by lane */
             const __m256 dm = _mm256_cvtph_ps(h[0]);
             const __m128 lo = _mm256_castps256_ps128(dm), hi = _mm256_extractf128_ps(dm, 1);
             const __m128 yd = _mm_set1_ps(y[i].d);
             const __m128 d = _mm_mul_ps(_mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), yd);
             const __m128 dmin = _mm_mul_ps(_mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), yd);
-            const __m128 fi = _mm_cvtepi32_ps(_mm_unpacklo_epi64(s01, s23));
-            const __m128 fm = _mm_cvtepi32_ps(_mm_unpackhi_epi64(s01, s23));
+            const __m128 fi = _mm_cvtepi32_ps(sum4_rows(acc));
+            const __m128 fm = _mm_cvtepi32_ps(summ);
             sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, fi), _mm_mul_ps(dmin, fm)));
         }
         _mm_storeu_ps(out + r, sum);
@@ -404,18 +427,23 @@ static inline __m512i q5_K_block_qy(const block_q5_K *x, const __m512i qy[4], __
 }
 
 /* Decode's matrix-vector product for Q5_K, as vec_dot_rows_q4_K: four
- * rows per activation super-block (its quants and bsums loaded once), the
- * next group's blocks prefetched, the four rows' integer sums and min
- * terms in one reduction, and each row's float operations those of
- * vec_dot_q5_K in one lane of an SSE vector, so the bits are vec_dot's.
- * Leftover rows go through vec_dot_q5_K. */
+ * rows per activation super-block (its quants loaded once, its bsum
+ * pairs prepared once per call), the next group's blocks prefetched, the
+ * four rows' min terms in one vpmaddwd and their integer sums in one
+ * reduction tree, and each row's float operations those of vec_dot_q5_K
+ * in one lane of an SSE vector, so the bits are vec_dot's. Leftover rows
+ * go through vec_dot_q5_K. */
 static void vec_dot_rows_q5_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
                               const void *a)
 {
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
     int r = 0;
-    for (; r + 3 < n_rows; r += 4) {
+    const int n4 = nb <= K4_ROWS_MAX_SB ? n_rows & ~3 : 0;
+    __m512i bsp[K4_ROWS_MAX_SB];
+    if (n4)
+        k4_bsum_pairs(y, nb, bsp);
+    for (; r < n4; r += 4) {
         const block_q5_K *x[4];
         for (int k = 0; k < 4; k++)
             x[k] = (const block_q5_K *)((const uint8_t *)w + (size_t)(r + k) * row_bytes);
@@ -424,20 +452,16 @@ static void vec_dot_rows_q5_K(int64_t n, float *out, const void *w, size_t row_b
             __m512i qy[4];
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
             for (int k = 0; k < 4; k++)
                 k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q5_K));
             __m512i acc[4];
-            __m256i mp[4];
+            __m128i m8[4];
             for (int k = 0; k < 4; k++) {
-                __m128i sc8, m8;
-                k4_unpack(x[k][i].scales, &sc8, &m8);
+                __m128i sc8;
+                k4_unpack(x[k][i].scales, &sc8, &m8[k]);
                 acc[k] = q5_K_block_qy(&x[k][i], qy, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc8, sc8)));
-                mp[k] = _mm256_madd_epi16(bs, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8)));
             }
-            /* lanes: row k's sumi (unpacklo) and summ (unpackhi) */
-            const __m128i s01 = reduce4v(acc[0], acc[1], mp[0], mp[1]);
-            const __m128i s23 = reduce4v(acc[2], acc[3], mp[2], mp[3]);
+            const __m256i mins = _mm256_set_m128i(_mm_unpacklo_epi64(m8[2], m8[3]), _mm_unpacklo_epi64(m8[0], m8[1]));
             const __m128 yd = _mm_set1_ps(y[i].d);
             const __m128 d = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d,
                                                                     (short)x[2][i].d, (short)x[3][i].d,
@@ -445,8 +469,8 @@ static void vec_dot_rows_q5_K(int64_t n, float *out, const void *w, size_t row_b
             const __m128 dmin = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi16((short)x[0][i].dmin, (short)x[1][i].dmin,
                                                                        (short)x[2][i].dmin, (short)x[3][i].dmin,
                                                                        0, 0, 0, 0)), yd);
-            const __m128 fi = _mm_cvtepi32_ps(_mm_unpacklo_epi64(s01, s23));
-            const __m128 fm = _mm_cvtepi32_ps(_mm_unpackhi_epi64(s01, s23));
+            const __m128 fi = _mm_cvtepi32_ps(sum4_rows(acc));
+            const __m128 fm = _mm_cvtepi32_ps(k4_mins4(mins, bsp[i]));
             sum = _mm_add_ps(sum, _mm_sub_ps(_mm_mul_ps(d, fi), _mm_mul_ps(dmin, fm)));
         }
         _mm_storeu_ps(out + r, sum);
@@ -518,7 +542,10 @@ static inline __m512i q6_K_block_qy(const block_q6_K *x, const __m512i qy[4], __
 
 /* Decode's matrix-vector product for Q6_K, as vec_dot_rows_q4_K: four
  * rows per activation super-block, exact integers, and each row's float
- * operations those of vec_dot_q6_K in one lane of an SSE vector. */
+ * operations those of vec_dot_q6_K in one lane of an SSE vector. The
+ * offset term -32 x sum(scale x bsum) goes into each row's accumulator
+ * (one vpdpwssd of the bsums against -32 x the scales, which int16
+ * holds): the same integer sumi, and one reduction tree for the four. */
 static void vec_dot_rows_q6_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
                               const void *a)
 {
@@ -534,24 +561,20 @@ static void vec_dot_rows_q6_K(int64_t n, float *out, const void *w, size_t row_b
             __m512i qy[4];
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+            const __m512i bs = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[i].bsums));
             for (int k = 0; k < 4; k++)
                 k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q6_K));
             __m512i acc[4];
-            __m256i bp[4];
             for (int k = 0; k < 4; k++) {
                 const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[k][i].scales));
-                acc[k] = q6_K_block_qy(&x[k][i], qy, sc16);
-                bp[k] = _mm256_madd_epi16(bs, sc16);
+                const __m512i off = _mm512_castsi256_si512(_mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32)));
+                acc[k] = _mm512_dpwssd_epi32(q6_K_block_qy(&x[k][i], qy, sc16), bs,
+                                             _mm512_maskz_mov_epi64(0x0F, off));
             }
-            const __m128i s01 = reduce4v(acc[0], acc[1], bp[0], bp[1]);
-            const __m128i s23 = reduce4v(acc[2], acc[3], bp[2], bp[3]);
-            const __m128i sumi = _mm_sub_epi32(_mm_unpacklo_epi64(s01, s23),
-                                               _mm_slli_epi32(_mm_unpackhi_epi64(s01, s23), 5));
             const __m128 dx = _mm_cvtph_ps(_mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d, (short)x[2][i].d,
                                                           (short)x[3][i].d, 0, 0, 0, 0));
             const __m128 d = _mm_mul_ps(dx, _mm_set1_ps(y[i].d));
-            sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(sumi)));
+            sum = _mm_add_ps(sum, _mm_mul_ps(d, _mm_cvtepi32_ps(sum4_rows(acc))));
         }
         _mm_storeu_ps(out + r, sum);
     }
