@@ -313,9 +313,24 @@ static bool kern_gemm_type(int type)
  * piece is a new stream for the hardware prefetcher: measured on the
  * TinyLlama-shaped Q8_0 decode (2 threads, the same tokens alternating
  * between splits), 32 KiB pieces ran at half the speed of a fixed half
- * per thread, 128 KiB at 80%, 512 KiB-2 MiB on par with it. 1 MiB leaves
- * at most ~40 us of imbalance at the end of a matmul. */
+ * per thread, 128 KiB at 80%, 512 KiB-2 MiB on par with it. But a matmul
+ * ends when its last piece does: with 1 MiB pieces one thread could be
+ * left alone for up to a piece's time (~70 us) at the end of each of a
+ * layer's four matmuls. So the pieces shrink towards the end (guided
+ * scheduling): once what is left would give each thread fewer than two
+ * full pieces, a piece is a quarter of what is left per thread, down to
+ * KERN_PIECE_MIN_BYTES, so that the threads finish together and only
+ * the last few streams are short. */
 #define KERN_PIECE_BYTES (1024 * 1024)
+#define KERN_PIECE_MIN_BYTES (128 * 1024)
+/* Pieces one job lists; a job whose weights would make more takes bigger
+ * pieces (a 70B-shaped model's output matrix: 860 MiB). */
+#define KERN_MAX_PIECES 1024
+
+/* One piece: rows [lo, hi) of matrix m. */
+typedef struct mv_piece {
+    int m, lo, hi;
+} mv_piece;
 
 /* One token through up to KERN_MANY_MAX matrices (kern_matvec_many). */
 typedef struct mv_job {
@@ -326,10 +341,43 @@ typedef struct mv_job {
     void (*dot[KERN_MANY_MAX])(int64_t, float *, const void *, const void *);
     /* the same dots a range of rows at a time, where the level has it */
     void (*dot_rows[KERN_MANY_MAX])(int64_t, float *, const void *, size_t, int, const void *);
-    int piece_rows[KERN_MANY_MAX];        /* rows per piece of matrix m */
-    int first_piece[KERN_MANY_MAX + 1];   /* matrix m's pieces start here; [n_mat] total */
+    int n_pieces;
+    mv_piece piece[KERN_MAX_PIECES];      /* in the order they are taken */
     atomic_int next;                       /* the next piece nobody has taken */
 } mv_job;
+
+/* Lists the job's pieces, matrix after matrix (see KERN_PIECE_BYTES):
+ * whole multiples of four rows (the rows kernels' group) but the last. */
+static void mv_plan(mv_job *j, int nth)
+{
+    size_t total = 0;
+    for (int m = 0; m < j->n_mat; m++)
+        total += (size_t)j->w[m].n_out * j->w[m].row_bytes;
+    size_t big = KERN_PIECE_BYTES;
+    if (total / big > KERN_MAX_PIECES / 2)
+        big = total / (KERN_MAX_PIECES / 2) + 1;
+    size_t left = total;
+    j->n_pieces = 0;
+    for (int m = 0; m < j->n_mat; m++) {
+        const kern_mat *w = &j->w[m];
+        for (int lo = 0; lo < w->n_out;) {
+            size_t want = big;
+            if (left < 2 * big * (size_t)nth) {
+                want = left / (4 * (size_t)nth);
+                if (want < KERN_PIECE_MIN_BYTES)
+                    want = KERN_PIECE_MIN_BYTES;
+            }
+            size_t rows = want / w->row_bytes;
+            rows = rows < 4 ? 4 : rows & ~(size_t)3;
+            /* room kept for one piece of each matrix still to come */
+            bool last = (size_t)(w->n_out - lo) <= rows || j->n_pieces >= KERN_MAX_PIECES - (j->n_mat - m);
+            int hi = last ? w->n_out : lo + (int)rows;
+            j->piece[j->n_pieces++] = (mv_piece){m, lo, hi};
+            left -= (size_t)(hi - lo) * w->row_bytes;
+            lo = hi;
+        }
+    }
+}
 
 /* The threads take pieces of rows from a shared counter until none are
  * left, instead of a fixed share each: a thread that wakes late or loses
@@ -344,16 +392,13 @@ static void mv_job_run(void *arg, int ith, int nth)
     (void)ith;
     (void)nth;
     mv_job *j = arg;
-    int m = 0;
     for (;;) {
         int c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (c >= j->first_piece[j->n_mat])
+        if (c >= j->n_pieces)
             return;
-        while (c >= j->first_piece[m + 1])
-            m++;
+        const mv_piece *pc = &j->piece[c];
+        const int m = pc->m, lo = pc->lo, hi = pc->hi;
         const kern_mat *w = &j->w[m];
-        int lo = (c - j->first_piece[m]) * j->piece_rows[m];
-        int hi = lo + j->piece_rows[m] < w->n_out ? lo + j->piece_rows[m] : w->n_out;
         const uint8_t *wrow = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
         if (j->dot_rows[m]) {
             j->dot_rows[m](w->n_in, &j->y[m][lo], wrow, w->row_bytes, hi - lo, j->act[m]);
@@ -390,16 +435,15 @@ void kern_matvec_many(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const 
         const quant_kernels *qk = quant_kernels_for(w[m].type, NULL);
         j.dot[m] = qk->vec_dot;
         j.dot_rows[m] = qk->vec_dot_rows;
-        size_t pr = KERN_PIECE_BYTES / w[m].row_bytes;
-        size_t rows = w[m].n_out > 0 ? (size_t)w[m].n_out : 1;
-        j.piece_rows[m] = pr < 1 ? 1 : pr > rows ? (int)rows : (int)pr;
-        j.first_piece[m + 1] = j.first_piece[m] + (w[m].n_out + j.piece_rows[m] - 1) / j.piece_rows[m];
         macs += (size_t)w[m].n_out * (size_t)w[m].n_in;
     }
-    if (macs < KERN_PARALLEL_MIN_MACS)
+    if (macs < KERN_PARALLEL_MIN_MACS) {
+        mv_plan(&j, 1);
         mv_job_run(&j, 0, 1);
-    else
+    } else {
+        mv_plan(&j, pool_size(p));
         pool_run_dyn(p, mv_job_run, &j);
+    }
 }
 
 void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,
