@@ -69,7 +69,16 @@ run_ui() {
     T kill-server 2>/dev/null
     printf '%q ' "$CHORD" "$@" "${COMMON[@]}" > "$TMP/cmd"
     echo '; sleep 600' >> "$TMP/cmd"
-    T new-session -d -s b -x "$W" -y 50 -e LANG=C.UTF-8 "bash -c '$(cat "$TMP/cmd")'" || return 1
+    # a server that is leaving can still take new-session and then drop
+    # it ("server exited unexpectedly"): wait for it to go, retry (as
+    # tui_lib.sh's tnew)
+    local i
+    for i in $(seq 50); do T ls >/dev/null 2>&1 || break; sleep 0.1; done
+    for i in 1 2 3 4 5; do
+        T new-session -d -s b -x "$W" -y 50 -e LANG=C.UTF-8 "bash -c '$(cat "$TMP/cmd")'" && break
+        [ "$i" = 5 ] && return 1
+        sleep 0.5
+    done
     wait_for "$ready" 60 || { echo "no ready screen" >&2; screen >&2; return 1; }
     local pid ui0 all0 srv srv0
     srv=$(T display-message -p '#{pid}'); srv0=$(cpu_ms "/proc/$srv/stat")
