@@ -130,16 +130,16 @@ static void deq_v(int vt, const uint8_t *v, int hd, float *out)
  * ulps of expf, and the same operations lane by lane in the SIMD twins. */
 float kern_attnq_exp(float x)
 {
-    if (!(x >= -87.0f))
+    if (!(x >= KERN_ATTNQ_EXP_MIN))
         return 0.0f;
-    float n = rintf(x * 1.44269504f);
-    float f = fmaf(n, -0.693145752f, x);
-    f = fmaf(n, -1.42860677e-6f, f);
-    float p = 1.0f / 720;
-    p = fmaf(p, f, 1.0f / 120);
-    p = fmaf(p, f, 1.0f / 24);
-    p = fmaf(p, f, 1.0f / 6);
-    p = fmaf(p, f, 0.5f);
+    float n = rintf(x * KERN_ATTNQ_EXP_LOG2E);
+    float f = fmaf(n, -KERN_ATTNQ_EXP_LN2_HI, x);
+    f = fmaf(n, -KERN_ATTNQ_EXP_LN2_LO, f);
+    float p = KERN_ATTNQ_EXP_C6;
+    p = fmaf(p, f, KERN_ATTNQ_EXP_C5);
+    p = fmaf(p, f, KERN_ATTNQ_EXP_C4);
+    p = fmaf(p, f, KERN_ATTNQ_EXP_C3);
+    p = fmaf(p, f, KERN_ATTNQ_EXP_C2);
     p = fmaf(p, f, 1.0f);
     p = fmaf(p, f, 1.0f);
     uint32_t bits = (uint32_t)((int)n + 127) << 23;

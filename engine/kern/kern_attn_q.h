@@ -78,6 +78,21 @@ bool kern_attnq_multi_avx512(const float *q, size_t ldq, int n_tok, int n_grp, i
 /* exp(x) for x <= 0 as the tiles weigh their positions (see above). */
 float kern_attnq_exp(float x);
 
+/* kern_attnq_exp's constants, which its SIMD twins repeat lane by lane:
+ * below EXP_MIN the result is 0; n = rint(x * LOG2E); f = x - n ln 2 in
+ * two steps (LN2_HI exact in a float's leading bits, LN2_LO the rest);
+ * then the degree-6 Taylor polynomial of e^f by Horner, from EXP_C6
+ * down to 1, 1. */
+#define KERN_ATTNQ_EXP_MIN (-87.0f)
+#define KERN_ATTNQ_EXP_LOG2E 1.44269504f
+#define KERN_ATTNQ_EXP_LN2_HI 0.693145752f
+#define KERN_ATTNQ_EXP_LN2_LO 1.42860677e-6f
+#define KERN_ATTNQ_EXP_C6 (1.0f / 720)
+#define KERN_ATTNQ_EXP_C5 (1.0f / 120)
+#define KERN_ATTNQ_EXP_C4 (1.0f / 24)
+#define KERN_ATTNQ_EXP_C3 (1.0f / 6)
+#define KERN_ATTNQ_EXP_C2 0.5f
+
 /* Bytes of one row of n elements of KV type t (QT_F16, QT_Q8_0, QT_Q4_0). */
 size_t kern_kv_row_bytes(int t, int n);
 

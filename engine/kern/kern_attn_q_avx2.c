@@ -113,16 +113,16 @@ static inline void mad_vq(int vt, const uint8_t *v, int hd, float w, float *acc)
 /* kern_attnq_exp on eight lanes: the scalar's operations lane by lane */
 static inline __m256 exp8(__m256 x)
 {
-    __m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+    __m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(KERN_ATTNQ_EXP_MIN), _CMP_GE_OQ);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(KERN_ATTNQ_EXP_LOG2E)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 f = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693145752f), x);
-    f = _mm256_fmadd_ps(n, _mm256_set1_ps(-1.42860677e-6f), f);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
+    __m256 f = _mm256_fmadd_ps(n, _mm256_set1_ps(-KERN_ATTNQ_EXP_LN2_HI), x);
+    f = _mm256_fmadd_ps(n, _mm256_set1_ps(-KERN_ATTNQ_EXP_LN2_LO), f);
+    __m256 p = _mm256_set1_ps(KERN_ATTNQ_EXP_C6);
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(KERN_ATTNQ_EXP_C5));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(KERN_ATTNQ_EXP_C4));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(KERN_ATTNQ_EXP_C3));
+    p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(KERN_ATTNQ_EXP_C2));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

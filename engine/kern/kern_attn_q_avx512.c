@@ -115,16 +115,16 @@ static inline void mad_vq(int vt, const uint8_t *v, int hd, float w, float *acc)
 /* kern_attnq_exp on sixteen lanes: the scalar's operations lane by lane */
 static inline __m512 exp16(__m512 x)
 {
-    const __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+    const __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_set1_ps(KERN_ATTNQ_EXP_MIN), _CMP_GE_OQ);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(KERN_ATTNQ_EXP_LOG2E)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693145752f), x);
-    f = _mm512_fmadd_ps(n, _mm512_set1_ps(-1.42860677e-6f), f);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+    __m512 f = _mm512_fmadd_ps(n, _mm512_set1_ps(-KERN_ATTNQ_EXP_LN2_HI), x);
+    f = _mm512_fmadd_ps(n, _mm512_set1_ps(-KERN_ATTNQ_EXP_LN2_LO), f);
+    __m512 p = _mm512_set1_ps(KERN_ATTNQ_EXP_C6);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(KERN_ATTNQ_EXP_C5));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(KERN_ATTNQ_EXP_C4));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(KERN_ATTNQ_EXP_C3));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(KERN_ATTNQ_EXP_C2));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
     __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
