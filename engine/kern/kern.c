@@ -437,13 +437,12 @@ void kern_matvec_many(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const 
         j.dot_rows[m] = qk->vec_dot_rows;
         macs += (size_t)w[m].n_out * (size_t)w[m].n_in;
     }
-    if (macs < KERN_PARALLEL_MIN_MACS) {
-        mv_plan(&j, 1);
+    const bool inline_job = macs < KERN_PARALLEL_MIN_MACS;
+    mv_plan(&j, inline_job ? 1 : pool_size(p));
+    if (inline_job)
         mv_job_run(&j, 0, 1);
-    } else {
-        mv_plan(&j, pool_size(p));
+    else
         pool_run_dyn(p, mv_job_run, &j);
-    }
 }
 
 void kern_matmul_multi(pool *p, kern_ws *ws, const kern_mat *w, int n_mat, const float *x,

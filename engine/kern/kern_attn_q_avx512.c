@@ -319,7 +319,7 @@ typedef struct fq_vtile {
     float d[FQ_T][FQ_MAX_HD / 32];
 } fq_vtile;
 
-static void fq_values(const kern_attnq_span *sp, int hd, int p0, int nt, fq_vtile *vt)
+static void fq_value_rows(const kern_attnq_span *sp, int hd, int p0, int nt, fq_vtile *vt)
 {
     const int vb_bytes = sp->vt == QT_Q8_0 ? 34 : 18;
     for (int i = 0; i < nt; i++) {
@@ -412,8 +412,8 @@ static inline __attribute__((always_inline)) void fq_vacc(const int NH, const in
             _mm512_storeu_ps(hs[k].acc + c0 + 16 * d, a[k][d]);
 }
 
-/* One value type's passes: heads eight (then four, two, one) at a time,
- * as many chunks of sixteen values a pass as keep 16 accumulators. */
+/* One value type's passes: heads eight at a time (32 values a pass), then
+ * four, then one (64 values a pass): 16 accumulators a pass at most. */
 #define FQ_ACC(NAME, VT)                                                                           \
     static void NAME(int hd, int n_grp, int nt, const fq_vtile *t, float (*w)[FQ_T], const float *ms, \
                      head_state *hs)                                                               \
@@ -494,7 +494,7 @@ static void fq_run(const kern_attnq_span *sp, int hd, int n_tok, int n_grp, head
             ntr[t] = n < nt ? n : nt;
         }
         fq_scores(sp, hd, p0, nt, n_rows, n_grp, ntr, qh, s);
-        fq_values(sp, hd, p0, nt, &vt);
+        fq_value_rows(sp, hd, p0, nt, &vt);
         for (int t = 0; t < n_tok; t++) {
             if (ntr[t] <= 0) /* its span ended before this tile */
                 continue;

@@ -312,6 +312,15 @@ static inline __m128i sum4_rows(const __m512i a[4])
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
+/* Decode's matrix-vector product for Q4_K, four rows at a time: each
+ * activation super-block's quants are loaded once for the four rows and
+ * its bsum pairs prepared once per call (k4_bsum_pairs), so the four
+ * rows' min terms are one vpmaddwd (k4_mins4); the four rows' integer
+ * sums share one reduction tree (sum4_rows). The integers are exact
+ * whatever the order, and each row's float combination is vec_dot_q4_K's,
+ * super-block after super-block, so the bits are vec_dot's. Leftover rows
+ * (and rows longer than K4_ROWS_MAX_SB super-blocks) go through
+ * vec_dot_q4_K. */
 static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows,
                               const void *a)
 {
