@@ -19,4 +19,7 @@ need_shared() {
 
 # A private temporary directory, removed on exit.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/chord-test-XXXXXX") || fail "mktemp"
-trap 'rm -rf "$TMP"' EXIT
+# Only the test's own shell removes it: a background job signalled before
+# it has exec'd its command is still a copy of this shell, and bash runs
+# the EXIT trap in it too (hardening_signals lost its directory that way).
+trap 'if [ "$BASHPID" = "$$" ]; then rm -rf "$TMP"; fi' EXIT

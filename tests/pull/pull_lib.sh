@@ -26,7 +26,8 @@ stop_stub() {
         STUB_PID=
     fi
 }
-trap 'stop_stub; rm -rf "$TMP"' EXIT
+# the test's own shell only (see tests/common/lib.sh)
+trap 'if [ "$BASHPID" = "$$" ]; then stop_stub; rm -rf "$TMP"; fi' EXIT
 
 start_stub() {
     python3 "$CHORD_TESTS/pull/hub_stub.py" "$HUB" "$TMP/port" 2>"$TMP/stub.err" &

@@ -29,7 +29,8 @@ command -v tmux >/dev/null || { echo "bench_ui: tmux is required" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/bench_ui.XXXXXX)
 SOCK="$TMP/tmux.sock"
 T() { tmux -S "$SOCK" "$@"; }
-trap 'tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
+# the script's own shell only (see tests/common/lib.sh)
+trap 'if [ "$BASHPID" = "$$" ]; then tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"; fi' EXIT
 
 # wide window: the /stats line must not be wrapped by the chat view
 W=240

@@ -6,7 +6,8 @@ SOCK="$TMP/tmux.sock"
 SCREENS="$TMP/screens.log"
 : > "$SCREENS"
 T() { tmux -S "$SOCK" "$@"; }
-trap 'tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"' EXIT
+# the test's own shell only (see tests/common/lib.sh)
+trap 'if [ "$BASHPID" = "$$" ]; then tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"; fi' EXIT
 # screen: the current screen of the chord window.
 screen() { T capture-pane -p -t chord; }
 snap() { { echo "=== $1 ==="; screen; } >> "$SCREENS"; }
