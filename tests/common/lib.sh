@@ -17,9 +17,20 @@ need_shared() {
     done
 }
 
-# A private temporary directory, removed on exit.
+# A private temporary directory, removed on exit after the commands the
+# other libs add to EXIT_HOOKS (tui_lib.sh's tmux server, pull_lib.sh's
+# stub Hub). Only the test's own shell runs them: a background job
+# signalled before it has exec'd its command is still a copy of this shell,
+# and bash runs the EXIT trap in it too (hardening_signals lost its
+# directory that way).
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/chord-test-XXXXXX") || fail "mktemp"
-# Only the test's own shell removes it: a background job signalled before
-# it has exec'd its command is still a copy of this shell, and bash runs
-# the EXIT trap in it too (hardening_signals lost its directory that way).
-trap 'if [ "$BASHPID" = "$$" ]; then rm -rf "$TMP"; fi' EXIT
+EXIT_HOOKS=()
+on_exit() {
+    [ "$BASHPID" = "$$" ] || return
+    local h
+    for h in "${EXIT_HOOKS[@]}"; do
+        eval "$h"
+    done
+    rm -rf "$TMP"
+}
+trap on_exit EXIT

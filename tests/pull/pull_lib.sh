@@ -26,8 +26,7 @@ stop_stub() {
         STUB_PID=
     fi
 }
-# the test's own shell only (see tests/common/lib.sh)
-trap 'if [ "$BASHPID" = "$$" ]; then stop_stub; rm -rf "$TMP"; fi' EXIT
+EXIT_HOOKS+=(stop_stub)
 
 start_stub() {
     python3 "$CHORD_TESTS/pull/hub_stub.py" "$HUB" "$TMP/port" 2>"$TMP/stub.err" &

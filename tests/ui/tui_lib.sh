@@ -6,8 +6,7 @@ SOCK="$TMP/tmux.sock"
 SCREENS="$TMP/screens.log"
 : > "$SCREENS"
 T() { tmux -S "$SOCK" "$@"; }
-# the test's own shell only (see tests/common/lib.sh)
-trap 'if [ "$BASHPID" = "$$" ]; then tmux -S "$SOCK" kill-server 2>/dev/null; rm -rf "$TMP"; fi' EXIT
+EXIT_HOOKS+=('tmux -S "$SOCK" kill-server 2>/dev/null')
 # screen: the current screen of the chord window.
 screen() { T capture-pane -p -t chord; }
 snap() { { echo "=== $1 ==="; screen; } >> "$SCREENS"; }
