@@ -40,6 +40,7 @@
 #include "quant/quant_codebook.h"
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
+#include "quant/quant_rows_pf.h"
 
 static inline float h2f(qhalf h)
 {
@@ -339,20 +340,6 @@ IQ_KERNELS(iq3_s, block_iq3_s, 1.0f)
  * ------------------------------------------------------------------------- */
 
 
-/* Four rows side by side are four streams the hardware prefetcher follows
- * poorly from DRAM (as for the k-quants' rows kernels): each block asks
- * for the same block IQ_ROWS_PF_DIST rows ahead, the next group's, its
- * first bytes' lines (the next block's request covers a straddled last
- * line). Prefetches past the matrix do not fault. */
-#define IQ_ROWS_PF_DIST 4
-
-static inline void iq_rows_prefetch(const void *blk, size_t row_bytes, size_t block_bytes)
-{
-    const char *pf = (const char *)blk + IQ_ROWS_PF_DIST * row_bytes;
-    for (size_t o = 0; o < block_bytes; o += 64)
-        _mm_prefetch(pf + o, _MM_HINT_T0);
-}
-
 #define IQ_DOT_ROWS(name, block_t, factor)                                                        \
     static void dot_rows_##name(int64_t n, float *out, const void *w, size_t row_bytes, int n_rows, \
                                 const void *a)                                                    \
@@ -365,9 +352,9 @@ static inline void iq_rows_prefetch(const void *blk, size_t row_bytes, size_t bl
             for (int64_t i = 0; i < n / QK_K; i++) {                                              \
                 __m512i acc[4];                                                                   \
                 float d[4];                                                                       \
+                rows4_prefetch(wb + (size_t)r * row_bytes, row_bytes, i, sizeof(block_t));        \
                 for (int q = 0; q < 4; q++) {                                                     \
                     const block_t *x = (const block_t *)(wb + (size_t)(r + q) * row_bytes) + i;   \
-                    iq_rows_prefetch(x, row_bytes, sizeof(block_t));                              \
                     iq_chunks b;                                                                  \
                     iq_prepped p;                                                                 \
                     decode_##name(x, &b);                                                         \
@@ -675,9 +662,9 @@ static inline void load_act(const block_q8_K *y, __m512i qy[4], __m256i *nbs)
                 __m256i nbs;                                                                      \
                 float d[4];                                                                       \
                 load_act(&y[i], qy, &nbs);                                                        \
+                rows4_prefetch(wb + (size_t)r * row_bytes, row_bytes, i, sizeof(block_t));        \
                 for (int q = 0; q < 4; q++) {                                                     \
                     const block_t *x = (const block_t *)(wb + (size_t)(r + q) * row_bytes) + i;   \
-                    iq_rows_prefetch(x, row_bytes, sizeof(block_t));                              \
                     iqv v;                                                                        \
                     dv_##name(x, &v);                                                             \
                     acc[q] = acc_v(&v, qy, nbs);                                                  \

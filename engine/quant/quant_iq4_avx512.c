@@ -37,6 +37,7 @@
 #include "quant/quant_codebook.h"
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_impl.h"
+#include "quant/quant_rows_pf.h"
 
 typedef const uint8_t *bytes;
 
@@ -400,11 +401,8 @@ static void vec_dot_rows_iq4_xs(int64_t n, float *out, const void *w, size_t row
         __m128 sum = _mm_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
             __m512i acc[4];
+            rows4_prefetch(x[0], row_bytes, i, sizeof(block_iq4_xs));
             for (int k = 0; k < 4; k++) {
-                const char *pf = (const char *)&x[k][i] + PF_ROWS * row_bytes;
-                _mm_prefetch(pf, _MM_HINT_T0);
-                _mm_prefetch(pf + 64, _MM_HINT_T0);
-                _mm_prefetch(pf + 128, _MM_HINT_T0);
                 acc[k] = xs_row_sb(tab, &x[k][i], qy + 4 * i, ng + 4 * i);
             }
             const __m128i dh = _mm_setr_epi16((short)x[0][i].d, (short)x[1][i].d, (short)x[2][i].d,

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include "quant/quant_impl.h"
+#include "quant/quant_rows_pf.h"
 #include "quant/quant_k4_x86.h"
 
 /* One half scale to float: a single F16C instruction (exact, like
@@ -241,21 +242,6 @@ static void vec_dot_q4_K(int64_t n, float *out, const void *w, const void *a)
     *out = sum;
 }
 
-/* The rows kernels read four rows side by side: four streams the hardware
- * prefetcher follows poorly from DRAM (a 2048-row at 87-95 ns without,
- * 66 ns with). Each super-block asks for the same block K_ROWS_PF_DIST
- * rows ahead (the next group's), its first bytes' cache lines; the
- * following block's request covers a straddled last line. Prefetches past
- * the matrix do not fault. */
-#define K_ROWS_PF_DIST 4
-
-static inline void k_rows_prefetch(const void *blk, size_t row_bytes, size_t block_bytes)
-{
-    const char *pf = (const char *)blk + K_ROWS_PF_DIST * row_bytes;
-    for (size_t o = 0; o < block_bytes; o += 64)
-        _mm_prefetch(pf + o, _MM_HINT_T0);
-}
-
 /* q4_K_block with the activation's four 64-byte chunks already in
  * registers (qy), for the rows kernel. */
 static inline __m512i q4_K_block_qy(const block_q4_K *x, const __m512i qy[4], __m512i bc)
@@ -340,8 +326,7 @@ static void vec_dot_rows_q4_K(int64_t n, float *out, const void *w, size_t row_b
             __m512i qy[4];
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
-            for (int k = 0; k < 4; k++)
-                k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q4_K));
+            rows4_prefetch(x[0], row_bytes, i, sizeof(block_q4_K));
             /* the first 16 bytes of the four blocks (d, dmin, the 12
              * packed scales) transposed: lane k of h[j] is bytes 4j..4j+3
              * of row k's, and k4_unpack's masks run on four rows at once */
@@ -461,8 +446,7 @@ static void vec_dot_rows_q5_K(int64_t n, float *out, const void *w, size_t row_b
             __m512i qy[4];
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
-            for (int k = 0; k < 4; k++)
-                k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q5_K));
+            rows4_prefetch(x[0], row_bytes, i, sizeof(block_q5_K));
             __m512i acc[4];
             __m128i m8[4];
             for (int k = 0; k < 4; k++) {
@@ -571,8 +555,7 @@ static void vec_dot_rows_q6_K(int64_t n, float *out, const void *w, size_t row_b
             for (int c = 0; c < 4; c++)
                 qy[c] = load64(y[i].qs + 64 * c);
             const __m512i bs = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y[i].bsums));
-            for (int k = 0; k < 4; k++)
-                k_rows_prefetch(&x[k][i], row_bytes, sizeof(block_q6_K));
+            rows4_prefetch(x[0], row_bytes, i, sizeof(block_q6_K));
             __m512i acc[4];
             for (int k = 0; k < 4; k++) {
                 const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[k][i].scales));
