@@ -33,6 +33,7 @@
 #include "quant/quant_gemm_pack.h"
 #include "quant/quant_iq1_tab.h"
 #include "quant/quant_impl.h"
+#include "quant/quant_rows_pf.h"
 
 static inline float h2f(qhalf h)
 {
@@ -563,6 +564,9 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
     const int64_t nb = n / QK_K;
     const int bb = dec_block_bytes(kind);
     dec_act A[DEC_NBC];
+    /* rows of one pass are read whole: the next group's bytes are then
+     * one run, requested in address order (quant_rows_pf.h) */
+    const bool one_pass = nb <= DEC_NBC;
     if (nb == 0)
         for (int r = 0; r < n_rows; r++)
             out[r] = 0.0f;
@@ -579,8 +583,11 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
             for (int i = 0; i < nc; i++, x += bb) {
                 __m512i acc[8];
                 qhalf h[8];
+                if (one_pass)
+                    rows_prefetch(8, wb + (size_t)r * row_bytes, row_bytes, i, (size_t)bb);
                 for (int q = 0; q < 8; q++) {
-                    dec_prefetch(x + (size_t)q * row_bytes, 2 * row_bytes, bb); /* 8 rows ahead */
+                    if (!one_pass)
+                        dec_prefetch(x + (size_t)q * row_bytes, 2 * row_bytes, bb); /* 8 rows ahead */
                     acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &h[q]);
                 }
                 const __m256 t = _mm256_cvtepi32_ps(_mm256_set_m128i(reduce4_epi32(acc[4], acc[5], acc[6], acc[7]),
@@ -601,8 +608,11 @@ static inline __attribute__((always_inline)) void dec_rows(int kind, int64_t n, 
             for (int i = 0; i < nc; i++, x += bb) {
                 __m512i acc[4];
                 qhalf h[4];
+                if (one_pass)
+                    rows_prefetch(4, wb + (size_t)r * row_bytes, row_bytes, i, (size_t)bb);
                 for (int q = 0; q < 4; q++) {
-                    dec_prefetch(x + (size_t)q * row_bytes, row_bytes, bb);
+                    if (!one_pass)
+                        dec_prefetch(x + (size_t)q * row_bytes, row_bytes, bb);
                     acc[q] = dec_row(kind, x + (size_t)q * row_bytes, &A[i], &h[q]);
                 }
                 const __m128 t = _mm_cvtepi32_ps(reduce4_epi32(acc[0], acc[1], acc[2], acc[3]));

@@ -26,26 +26,34 @@
 
 #define ROWS4_PF_LINEAR_MAX 4096
 
-/* Called once per block i (of bs bytes) of a group whose first row starts
- * at row0, rows row_bytes apart. Always inlined: as a call, GCC finds a
- * function of prefetches alone free of side effects and drops the call. */
-static inline __attribute__((always_inline)) void rows4_prefetch(const void *row0, size_t row_bytes, int64_t i, size_t bs)
+/* Called once per block i (of bs bytes) of a group of g rows whose first
+ * row starts at row0, rows row_bytes apart (g a constant where inlined).
+ * Always inlined: as a call, GCC finds a function of prefetches alone
+ * free of side effects and drops the call. */
+static inline __attribute__((always_inline)) void rows_prefetch(int g, const void *row0, size_t row_bytes,
+                                                                int64_t i, size_t bs)
 {
-    const char *next = (const char *)row0 + 4 * row_bytes;
+    const char *next = (const char *)row0 + (size_t)g * row_bytes;
     if (row_bytes <= ROWS4_PF_LINEAR_MAX) {
-        /* 4 bs bytes a block: the whole next group over this one */
-        const char *pf = next + (size_t)i * 4 * bs;
-        for (size_t o = 0; o < 4 * bs; o += 64)
+        /* g bs bytes a block: the whole next group over this one */
+        const char *pf = next + (size_t)i * g * bs;
+        for (size_t o = 0; o < (size_t)g * bs; o += 64)
             _mm_prefetch(pf + o, _MM_HINT_T0);
         return;
     }
     /* block i of each next row: its first bytes' lines (the next
      * block's request covers a straddled last line) */
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < g; k++) {
         const char *pf = next + (size_t)k * row_bytes + (size_t)i * bs;
         for (size_t o = 0; o < bs; o += 64)
             _mm_prefetch(pf + o, _MM_HINT_T0);
     }
+}
+
+static inline __attribute__((always_inline)) void rows4_prefetch(const void *row0, size_t row_bytes, int64_t i,
+                                                                 size_t bs)
+{
+    rows_prefetch(4, row0, row_bytes, i, bs);
 }
 
 #endif
