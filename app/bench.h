@@ -145,7 +145,9 @@ chord_status bench_spec(const bench_opts *o, const chord_model_params *mp, bench
 
 /* Measures the machine's limits for the model's shapes (res->info). */
 chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_err *err);
-
+/* The memory read probes once more after the runs, keeping the higher
+ * rate of each (the bound is the fastest read seen in the run). */
+chord_status bench_limits_read_again(const bench_opts *o, bench_result *res, chord_err *err);
 
 /* With --cold, after the streamed run: the disk's read rate for the layer
  * cache's pattern over the bytes one token streams (lim.disk_*). */

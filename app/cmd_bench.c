@@ -21,8 +21,9 @@ static void usage(FILE *f)
           "Times prompt processing (pp: one batch of -p tokens) and token generation\n"
           "(tg: -n decode steps), min/median/max over -r repetitions after a warm-up,\n"
           "next to the machine's limits measured in the same run: memory read\n"
-          "bandwidth (tg bound = bandwidth / weight bytes per token), sgemm and int8\n"
-          "peaks (pp bound = peak / (2 x parameters per token)).\n"
+          "bandwidth (tg bound = bandwidth / weight bytes per token; the higher of a\n"
+          "probe before and one after the runs), sgemm and int8 peaks (pp bound =\n"
+          "peak / (2 x parameters per token)).\n"
           "--mem-budget SIZE  also run the model streamed through the layer cache\n"
           "                   (SIZE or auto: the engine's choice); a file larger than\n"
           "                   the available RAM skips the resident run\n"
@@ -254,6 +255,12 @@ int cmd_bench(int argc, char **argv)
         r.have_stream = true;
     }
     if (!r.have_resident && bench_limits_measure(&o, &r, &err) != CHORD_OK) {
+        bench_progress_end();
+        app_error("bench: %s", err.msg);
+        return EXIT_FAIL;
+    }
+    bench_progress("measuring the memory's read rate again");
+    if (bench_limits_read_again(&o, &r, &err) != CHORD_OK) {
         bench_progress_end();
         app_error("bench: %s", err.msg);
         return EXIT_FAIL;
