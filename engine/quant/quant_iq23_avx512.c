@@ -388,10 +388,17 @@ IQ_DOT_ROWS(iq3_s, block_iq3_s, 1.0f)
  *   and looked up in the 128-byte quant_ksigns_iq2xs table by one
  *   vpermi2b (which reads the index's low 7 bits: the eighth may be
  *   anything), instead of computing the parity.
- * - The grids are read from private copies with the +64 offset already
- *   added (g + 64), so the signs and the offset take one masked subtract:
- *   128 - (g + 64) = 64 - g.
- * - Gather indices, scales and their word layouts come from vpermb and
+ * - The grid points come with the +64 offset already added (g + 64), so
+ *   the signs and the offset take one masked subtract: 128 - (g + 64) =
+ *   64 - g.
+ * - IQ2_XXS, IQ2_XS, IQ3_XXS and IQ3_S take no gathers: their grids'
+ *   bytes are one of 3 or 8 levels, so a point is a 16- or 12-bit code,
+ *   looked up with vpermi2b in tables of codes and expanded to bytes by
+ *   vpermb and vpmultishiftqb (lut_bytes, iq2_chunk_mag, iq3_chunk_mag).
+ *   On a Zen 4 EPYC, ns a block and row with the rows in L2, gathers ->
+ *   codes: IQ2_XXS 16.5 -> 12.1, IQ2_XS 16.7 -> 15.9, IQ3_XXS 24.0 ->
+ *   10.6, IQ3_S 25.3 -> 12.2. IQ2_S (1024 points) keeps its gathers.
+ * - Indices, scales and their word layouts come from vpermb and
  *   vpmultishiftqb of the loaded block.
  * - The offset's correction takes the activation's negated per-16 sums,
  *   negated once per block for the four rows.
@@ -401,22 +408,74 @@ IQ_DOT_ROWS(iq3_s, block_iq3_s, 1.0f)
 
 #define VBMI __attribute__((target("avx512vbmi")))
 
-static _Alignas(64) uint64_t g2xxs_b[256];
-static _Alignas(64) uint64_t g2xs_b[512];
-static _Alignas(64) uint64_t g2s_b[1024];
-static _Alignas(64) uint32_t g3xxs_b[256];
-static _Alignas(64) uint32_t g3s_b[512];
+/* IQ2_XXS's grid as 2-bit level codes (quant_iq2xxs_grid's bytes are
+ * 0x08, 0x19 or 0x2b): entry e's bytes 0..3 in g2xxs_code[e], bytes 4..7
+ * in g2xxs_code[256 + e], byte j at bits 2 (j mod 4). See dv_iq2_xxs. */
+static _Alignas(64) uint8_t g2xxs_code[512];
+/* IQ3_XXS's grid as 3-bit level codes (its bytes are 0x04, 0x0c, ...,
+ * 0x34 and 0x3e): entry e's code l0 | l1 << 3 | l2 << 6 | l3 << 9, the
+ * low byte in g3xxs_code[e], the high one in g3xxs_code[256 + e]. */
+static _Alignas(64) uint8_t g3xxs_code[512];
+/* The same codes of IQ2_XS's 512 points (levels as IQ2_XXS's) and
+ * IQ3_S's 512 (bytes 1, 3, ..., 15): low bytes, then high. */
+static _Alignas(64) uint8_t g2xs_code[1024];
+static _Alignas(64) uint8_t g3s_code[1024];
 
-/* each grid byte + 64 (the magnitudes are at most 62: no carry) */
-static void build_biased_grids(void)
+/* 2-bit codes of an IQ2 point's 8 bytes (0x08, 0x19, 0x2b): the low 4 in
+ * the low byte, the high 4 in the high byte. */
+static unsigned code_iq2(uint64_t g)
 {
-    for (int i = 0; i < 256; i++) {
-        g2xxs_b[i] = quant_iq2xxs_grid[i] + 0x4040404040404040ull;
-        g3xxs_b[i] = quant_iq3xxs_grid[i] + 0x40404040u;
+    unsigned lo = 0, hi = 0;
+    for (int j = 0; j < 8; j++) {
+        const uint8_t b = (uint8_t)(g >> (8 * j));
+        const unsigned l = b == 0x08 ? 0 : b == 0x19 ? 1 : 2;
+        if (j < 4)
+            lo |= l << (2 * j);
+        else
+            hi |= l << (2 * (j - 4));
     }
-    for (int i = 0; i < 512; i++) {
-        g2xs_b[i] = quant_iq2xs_grid[i] + 0x4040404040404040ull;
-        g3s_b[i] = quant_iq3s_grid[i] + 0x40404040u;
+    return lo | hi << 8;
+}
+
+/* 3-bit codes of an IQ3 point's 4 bytes, level l being lv[l]. */
+static unsigned code_iq3(uint32_t g, const uint8_t lv[8])
+{
+    unsigned code = 0;
+    for (int j = 0; j < 4; j++) {
+        const uint8_t b = (uint8_t)(g >> (8 * j));
+        unsigned l = 0;
+        while (l < 7 && lv[l] != b)
+            l++;
+        code |= l << (3 * j);
+    }
+    return code;
+}
+/* IQ2_S's grid + 64 in each byte (the magnitudes are at most 62: no
+ * carry), for its gathers: a code table of its 1024 points took sixteen
+ * vpermi2b a block, slower than the gathers (Zen 4: 17.7 -> 24.9 ns a
+ * block and row). */
+static _Alignas(64) uint64_t g2s_b[1024];
+
+/* The code tables and IQ2_S's biased grid, from quant_codebook.c's grids
+ * (whose bytes test_codebook pins: each is one of the levels named here,
+ * which the twin tests would catch otherwise). */
+static void build_grid_tables(void)
+{
+    static const uint8_t lv3xxs[8] = {0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3e};
+    static const uint8_t lv3s[8] = {0x01, 0x03, 0x05, 0x07, 0x09, 0x0b, 0x0d, 0x0f};
+    for (int e = 0; e < 256; e++) {
+        const unsigned a = code_iq2(quant_iq2xxs_grid[e]), b = code_iq3(quant_iq3xxs_grid[e], lv3xxs);
+        g2xxs_code[e] = (uint8_t)a;
+        g2xxs_code[256 + e] = (uint8_t)(a >> 8);
+        g3xxs_code[e] = (uint8_t)b;
+        g3xxs_code[256 + e] = (uint8_t)(b >> 8);
+    }
+    for (int e = 0; e < 512; e++) {
+        const unsigned a = code_iq2(quant_iq2xs_grid[e]), b = code_iq3(quant_iq3s_grid[e], lv3s);
+        g2xs_code[e] = (uint8_t)a;
+        g2xs_code[512 + e] = (uint8_t)(a >> 8);
+        g3s_code[e] = (uint8_t)b;
+        g3s_code[512 + e] = (uint8_t)(b >> 8);
     }
     for (int i = 0; i < 1024; i++)
         g2s_b[i] = quant_iq2s_grid[i] + 0x4040404040404040ull;
@@ -521,6 +580,72 @@ VBMI static inline __m512i words_to_qwords(__m512i w, int c)
     return _mm512_maskz_permutexvar_epi8(0x0303030303030303ull, ctl, w);
 }
 
+/* Byte table lookups of 64 lanes without gathers: lane i of the result is
+ * T[index_i] for the lanes in `lanes` (0 elsewhere), index_i being byte i
+ * of I (bits 0..7) plus 256 if bit i of b8 and 512 if bit i of b9 (the
+ * table's size: 256 x 2^n9 bytes, n9 the high bits in use). Each
+ * vpermi2b reads 128 entries, chosen by the index's bit 7 and the high
+ * bits. */
+VBMI static inline __m512i lut_bytes(const uint8_t *tab, int nhi, __m512i I, __mmask64 b8, __mmask64 b9,
+                                     __mmask64 lanes)
+{
+    const __m512i *T = (const __m512i *)tab;
+    const __mmask64 b7 = _mm512_movepi8_mask(I);
+    __m512i r = _mm512_setzero_si512();
+    for (int h = 0; h < (1 << nhi); h++) {
+        __mmask64 sel = lanes;
+        if (nhi >= 1)
+            sel &= (h & 1) ? b8 : ~b8;
+        if (nhi >= 2)
+            sel &= (h & 2) ? b9 : ~b9;
+        r = _mm512_ternarylogic_epi64(r, _mm512_maskz_permutex2var_epi8(sel & ~b7, T[4 * h], I, T[4 * h + 1]),
+                                      _mm512_maskz_permutex2var_epi8(sel & b7, T[4 * h + 2], I, T[4 * h + 3]),
+                                      0xfe);
+    }
+    return r;
+}
+
+/* The biased magnitudes of an IQ2 chunk from R (lane 8 c + k: point k's
+ * low code byte, lane 32 + 8 c + k its high one): vpermb puts point k's
+ * two code bytes at the start of qword k, vpmultishiftqb element j's code
+ * at the bottom of byte j, vpermb maps it to the magnitude + 64 (its
+ * table repeating every four entries, so the bits above the code do not
+ * matter). */
+VBMI static inline __m512i iq2_chunk_mag(__m512i R, int c)
+{
+#define Q2X(k) ((long long)((uint64_t)(8 * c + (k)) | (uint64_t)(32 + 8 * c + (k)) * 0x01010101010101ull << 8))
+    const __m512i ctl = _mm512_set_epi64(Q2X(7), Q2X(6), Q2X(5), Q2X(4), Q2X(3), Q2X(2), Q2X(1), Q2X(0));
+#undef Q2X
+    const __m512i P = _mm512_permutexvar_epi8(ctl, R);
+    return _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(MS8(0, 2, 4, 6, 8, 10, 12, 14), P),
+                                   _mm512_set1_epi32(0x006b5948));
+}
+
+/* The same for an IQ3 chunk from the low and high code bytes of its
+ * 64 points (lane p: point p): one vpermi2b puts points 2 m and 2 m + 1's
+ * codes at the start of qword m; mag holds the 8 magnitudes + 64. */
+VBMI static inline __m512i iq3_chunk_mag(__m512i L, __m512i Hc, int c, __m512i mag)
+{
+#define Q3X(m)                                                                                   \
+    ((long long)((uint64_t)(16 * c + 2 * (m)) | (uint64_t)(64 + 16 * c + 2 * (m)) << 8 |        \
+                 (uint64_t)(16 * c + 2 * (m) + 1) << 16 |                                        \
+                 (uint64_t)(64 + 16 * c + 2 * (m) + 1) * 0x0101010101ull << 24))
+    const __m512i ctl = _mm512_set_epi64(Q3X(7), Q3X(6), Q3X(5), Q3X(4), Q3X(3), Q3X(2), Q3X(1), Q3X(0));
+#undef Q3X
+    const __m512i P = _mm512_permutex2var_epi8(L, ctl, Hc);
+    return _mm512_permutexvar_epi8(_mm512_multishift_epi64_epi8(MS8(0, 3, 6, 9, 16, 19, 22, 25), P), mag);
+}
+
+/* IQ2_XXS's grid points without gathers (a gather of eight points cost
+ * more than the rest of the block's work on a Zen 4): the 32 index bytes,
+ * twice, look up their points' level codes in g2xxs_code, the first copy
+ * the low halves' and the second the high halves' (four vpermi2b over the
+ * table's 512 bytes, each lane kept from the one its index's bit 7 and
+ * its copy select); then, per chunk, vpermb puts point k's two code bytes
+ * at the start of qword k, vpmultishiftqb moves element j's code to the
+ * bottom of byte j, and vpermb maps the code to the biased magnitude
+ * (its table repeats every four entries, so the bits above the code do
+ * not matter). The grid bytes + 64, as the kernels above add them. */
 VBMI static inline void dv_iq2_xxs(const block_iq2_xxs *x, iqv *v)
 {
     const __m512i W = _mm512_loadu_si512(x->qs);
@@ -532,13 +657,16 @@ VBMI static inline void dv_iq2_xxs(const block_iq2_xxs *x, iqv *v)
     const __m512i X2 = ls32_words(SW, 28, 60);
     sc_from_ls32(X2, 0, 1, v);
     v->ls16 = _mm512_castsi512_si256(X2);
-    for (int c = 0; c < 4; c++) {
-        /* the index bytes of sub-blocks 2 c and 2 c + 1: dwords 4 c, 4 c + 2 */
-        const __m512i ctl = _mm512_add_epi8(_mm512_set1_epi8((char)(16 * c)),
-                                            _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0));
-        const __m512i idx = _mm512_maskz_permutexvar_epi8(0x0101010101010101ull, ctl, W);
-        v->u[c] = signed_u(_mm512_i64gather_epi64(idx, (const void *)g2xxs_b, 8), kload64(&sg[c]));
-    }
+    /* byte 8 c + k (and 32 + 8 c + k): point k of chunk c, the index byte
+     * 16 c + k of sub-block 2 c (k < 4) or 16 c + 8 + k - 4 of 2 c + 1 */
+    const __m512i ictl = _mm512_set_epi64(0x3b3a393833323130ll, 0x2b2a292823222120ll, 0x1b1a191813121110ll,
+                                          0x0b0a090803020100ll, 0x3b3a393833323130ll, 0x2b2a292823222120ll,
+                                          0x1b1a191813121110ll, 0x0b0a090803020100ll);
+    const __m512i I = _mm512_permutexvar_epi8(ictl, W);
+    const __mmask64 H = 0xFFFFFFFF00000000ull;
+    const __m512i R = _mm512_or_si512(lut_bytes(g2xxs_code, 0, I, 0, 0, ~H), lut_bytes(g2xxs_code + 256, 0, I, 0, 0, H));
+    for (int c = 0; c < 4; c++)
+        v->u[c] = signed_u(iq2_chunk_mag(R, c), kload64(&sg[c]));
 }
 
 VBMI static inline void dv_iq2_xs(const block_iq2_xs *x, iqv *v)
@@ -553,10 +681,18 @@ VBMI static inline void dv_iq2_xs(const block_iq2_xs *x, iqv *v)
     uint64_t sg[4];
     _mm256_storeu_si256((__m256i *)sg, _mm512_castsi512_si256(ksigns_of(fields)));
     sc_from_nibbles(x->scales, v);
-    const __m512i I = _mm512_and_si512(V, _mm512_set1_epi16(511));
+    /* lanes p and 32 + p: point p's index, the low byte of word p, and
+     * its ninth bit (bit 0 of the high byte) */
+    const __m512i lo = _mm512_set_epi64(0x3e3c3a3836343230ll, 0x2e2c2a2826242220ll, 0x1e1c1a1816141210ll,
+                                        0x0e0c0a0806040200ll, 0x3e3c3a3836343230ll, 0x2e2c2a2826242220ll,
+                                        0x1e1c1a1816141210ll, 0x0e0c0a0806040200ll);
+    const __m512i I = _mm512_permutexvar_epi8(lo, V);
+    const __mmask64 b8 = _mm512_test_epi8_mask(_mm512_permutexvar_epi8(_mm512_or_si512(lo, _mm512_set1_epi8(1)), V),
+                                               _mm512_set1_epi8(1));
+    const __mmask64 H = 0xFFFFFFFF00000000ull;
+    const __m512i R = _mm512_or_si512(lut_bytes(g2xs_code, 1, I, b8, 0, ~H), lut_bytes(g2xs_code + 512, 1, I, b8, 0, H));
     for (int c = 0; c < 4; c++)
-        v->u[c] = signed_u(_mm512_i64gather_epi64(words_to_qwords(I, c), (const void *)g2xs_b, 8),
-                           kload64(&sg[c]));
+        v->u[c] = signed_u(iq2_chunk_mag(R, c), kload64(&sg[c]));
 }
 
 VBMI static inline void dv_iq2_s(const block_iq2_s *x, iqv *v)
@@ -576,20 +712,27 @@ VBMI static inline void dv_iq2_s(const block_iq2_s *x, iqv *v)
                            kload64(x->qs + QK_K / 8 + 8 * c));
 }
 
+/* IQ3_XXS's points without gathers, as dv_iq2_xxs's: the 64 index bytes
+ * look up their points' 12-bit level codes (the low bytes' table and the
+ * high bytes', two vpermi2b each); per chunk one vpermi2b puts points
+ * 2 m and 2 m + 1's codes at the start of qword m, vpmultishiftqb moves
+ * element j's code to the bottom of byte j, vpermb maps it to the biased
+ * magnitude (its table repeating every eight entries). The same
+ * magnitudes the grid gives, + 64. */
 VBMI static inline void dv_iq3_xxs(const block_iq3_xxs *x, iqv *v)
 {
     const __m512i SW = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x->qs + QK_K / 4)));
-    /* the masks as the compiler moves them (not kload64): measured faster
-     * here, with the sixteen-lane gathers, and slower for IQ2 */
     uint64_t sg[8];
     _mm512_storeu_si512(sg, ksigns_of(_mm512_multishift_epi64_epi8(MS8(0, 7, 14, 21, 32, 39, 46, 53), SW)));
     const __m512i X2 = ls32_words(SW, 28, 60);
     sc_from_ls32(X2, 0, 1, v);
     v->ls16 = _mm512_castsi512_si256(X2);
-    for (int c = 0; c < 4; c++) {
-        const __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x->qs + 16 * c)));
-        v->u[c] = signed_u(_mm512_i32gather_epi32(idx, (const void *)g3xxs_b, 4), _cvtu64_mask64(sg[c]));
-    }
+    const __m512i I = _mm512_loadu_si512(x->qs);
+    const __m512i L = lut_bytes(g3xxs_code, 0, I, 0, 0, ~0ull), Hc = lut_bytes(g3xxs_code + 256, 0, I, 0, 0, ~0ull);
+    /* magnitude + 64 of code l, repeated every eight bytes */
+    const __m512i mag = _mm512_set1_epi64(0x7e746c645c544c44ll);
+    for (int c = 0; c < 4; c++)
+        v->u[c] = signed_u(iq3_chunk_mag(L, Hc, c, mag), _cvtu64_mask64(sg[c]));
 }
 
 VBMI static inline void dv_iq3_s(const block_iq3_s *x, iqv *v)
@@ -604,14 +747,13 @@ VBMI static inline void dv_iq3_s(const block_iq3_s *x, iqv *v)
     const __m512i X2 = _mm512_ternarylogic_epi32(n, _mm512_set1_epi32(0x001e001e), _mm512_set1_epi32(0x00010001), 0xea);
     sc_from_ls32(X2, 0, 1, v);
     v->ls16 = _mm512_castsi512_si256(X2);
-    const __m512i k256 = _mm512_set1_epi32(256);
-    for (int c = 0; c < 4; c++) {
-        __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x->qs + 16 * c)));
-        /* the ninth index bit of point k is bit k of qh[2c] | qh[2c+1] << 8 */
-        idx = _mm512_mask_or_epi32(idx, kload16(x->qh + 2 * c), idx, k256);
-        v->u[c] = signed_u(_mm512_i32gather_epi32(idx, (const void *)g3s_b, 4),
-                           kload64(x->signs + 8 * c));
-    }
+    /* point p's index: byte p of qs, plus 256 if bit p of qh */
+    const __m512i I = _mm512_loadu_si512(x->qs);
+    const __mmask64 b8 = kload64(x->qh);
+    const __m512i L = lut_bytes(g3s_code, 1, I, b8, 0, ~0ull), Hc = lut_bytes(g3s_code + 512, 1, I, b8, 0, ~0ull);
+    const __m512i mag = _mm512_set1_epi64(0x4f4d4b4947454341ll);
+    for (int c = 0; c < 4; c++)
+        v->u[c] = signed_u(iq3_chunk_mag(L, Hc, c, mag), kload64(x->signs + 8 * c));
 }
 
 /* The unreduced block sum against an activation block whose quants are
@@ -901,7 +1043,7 @@ void quant_register_iq23_avx512(quant_kernels *tab)
      * has it, so that their twin tests run here too */
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512vbmi") && !getenv("CHORD_NO_VBMI")) {
-        build_biased_grids();
+        build_grid_tables();
         tab[QT_IQ2_XXS].vec_dot = vec_dot_v_iq2_xxs;
         tab[QT_IQ2_XS].vec_dot = vec_dot_v_iq2_xs;
         tab[QT_IQ2_S].vec_dot = vec_dot_v_iq2_s;
