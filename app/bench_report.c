@@ -42,8 +42,9 @@ static bounds derive(const bench_opts *o, const bench_result *r)
 {
     bounds b = {0};
     const chord_model_info *in = &r->info;
-    /* The embedding table is a lookup, not a matmul. */
-    b.ops_per_tok = 2.0 * (double)(in->n_params - (int64_t)in->n_vocab * in->n_embd);
+    /* The embedding table is a lookup, not a matmul; a mixture's token
+     * runs only its chosen experts. */
+    b.ops_per_tok = 2.0 * (double)(in->n_params_per_token - (int64_t)in->n_vocab * in->n_embd);
     b.bw = r->lim.model_bw_gb_s > 0 ? r->lim.model_bw_gb_s : r->lim.mem_bw_gb_s;
     /* at a context depth a step reads the KV cache as well */
     b.tg = div0(b.bw * 1e9, (double)(in->weight_bytes_per_token + r->kv_read_per_tok));
@@ -125,8 +126,11 @@ void bench_print_text(const bench_opts *o, const bench_result *r)
 {
     const chord_model_info *in = &r->info;
     bounds b = derive(o, r);
-    printf("model    %s: %s %s, %.3f B params, weights %.1f MiB, %.1f MiB read per token\n",
-           in->path, in->arch, in->type_name, (double)in->n_params / 1e9, MIB(in->weight_bytes),
+    char active[48] = "";
+    if (in->n_params_per_token != in->n_params)
+        snprintf(active, sizeof active, " (%.3f B a token)", (double)in->n_params_per_token / 1e9);
+    printf("model    %s: %s %s, %.3f B params%s, weights %.1f MiB, %.1f MiB read per token\n",
+           in->path, in->arch, in->type_name, (double)in->n_params / 1e9, active, MIB(in->weight_bytes),
            MIB(in->weight_bytes_per_token));
     printf("threads  %d, simd %s, prefill path %s, load average %.2f (%.2f at the end)\n",
            o->threads, chord_simd_level(), pp_kernel_text(r->pp_kernel), r->load_avg,
@@ -265,8 +269,8 @@ void bench_print_json(const bench_opts *o, const bench_result *r)
            ",\"load_avg\":%.2f,\"load_avg_end\":%.2f,\"resident_run\":%s", o->threads,
            chord_simd_level(), o->n_pp, o->n_tg, o->reps, r->load_avg, r->load_avg_end,
            r->have_resident ? "true" : "false");
-    printf(",\"n_params\":%lld,\"weight_bytes\":%lld,\"weight_bytes_per_token\":%lld",
-           (long long)in->n_params, (long long)in->weight_bytes,
+    printf(",\"n_params\":%lld,\"n_params_per_token\":%lld,\"weight_bytes\":%lld,\"weight_bytes_per_token\":%lld",
+           (long long)in->n_params, (long long)in->n_params_per_token, (long long)in->weight_bytes,
            (long long)in->weight_bytes_per_token);
     printf(",\"ctx_depth\":%d,\"cache_type_k\":\"%s\",\"cache_type_v\":\"%s\",\"kv_read_bytes_per_token\":%lld",
            o->ctx_depth, chord_kv_type_name((chord_kv_type)o->cache_type_k),

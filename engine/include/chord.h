@@ -96,6 +96,8 @@ typedef struct chord_model_info {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff;
     int n_ctx_train;
     int64_t n_params;
+    int64_t n_params_per_token; /* weights a token multiplies: n_params less
+                                 * the experts a MoE token does not run */
     int64_t file_bytes;
     int64_t weight_bytes;    /* bytes of all tensors */
     int64_t weight_bytes_per_token; /* bytes read per decoded token */

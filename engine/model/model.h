@@ -130,7 +130,7 @@ struct chord_model {
     model_speed speed;
     char name[256];
     char type_name[16];
-    int64_t n_params, weight_bytes, weight_bytes_per_token;
+    int64_t n_params, n_params_per_token, weight_bytes, weight_bytes_per_token;
 };
 
 /* Run state of a context (llama2.c's RunState): activation buffers for up

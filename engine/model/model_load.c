@@ -450,6 +450,7 @@ static void compute_totals(chord_model *m)
     const quant_traits *qt = quant_traits_of(gguf_main_type(m->gguf));
     snprintf(m->type_name, sizeof m->type_name, "%s", qt ? qt->name : "?");
     m->weight_bytes_per_token = m->weight_bytes;
+    m->n_params_per_token = m->n_params;
     if (m->glob[GT_OUTPUT].slot >= 0) {
         const model_tensor *e = &m->glob[GT_EMBD];
         m->weight_bytes_per_token -= (int64_t)(e->row_bytes * (size_t)(e->ne1 - 1));
@@ -459,9 +460,11 @@ static void compute_totals(chord_model *m)
     for (int il = 0; c->n_expert && il < c->n_layer; il++)
         for (int k = LT_GATE_EXPS; k <= LT_DOWN_EXPS; k++) {
             const model_tensor *t = model_layer_tensor(m, il, k);
-            if (t)
+            if (t) {
                 m->weight_bytes_per_token -= (int64_t)((uint64_t)t->ne1 * t->row_bytes *
                                                        (uint64_t)(c->n_expert - c->n_expert_used));
+                m->n_params_per_token -= t->ne0 * t->ne1 * (int64_t)(c->n_expert - c->n_expert_used);
+            }
         }
 }
 
@@ -565,6 +568,7 @@ void chord_model_get_info(const chord_model *m, chord_model_info *out)
     out->n_ff = c->n_ff;
     out->n_ctx_train = c->n_ctx_train;
     out->n_params = m->n_params;
+    out->n_params_per_token = m->n_params_per_token;
     out->file_bytes = (int64_t)m->gguf->file_size;
     out->weight_bytes = m->weight_bytes;
     out->weight_bytes_per_token = m->weight_bytes_per_token;
