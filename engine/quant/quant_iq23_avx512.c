@@ -396,8 +396,8 @@ IQ_DOT_ROWS(iq3_s, block_iq3_s, 1.0f)
  *   looked up with vpermi2b in tables of codes and expanded to bytes by
  *   vpermb and vpmultishiftqb (lut_bytes, iq2_chunk_mag, iq3_chunk_mag).
  *   On a Zen 4 EPYC, ns a block and row with the rows in L2, gathers ->
- *   codes: IQ2_XXS 16.5 -> 12.1, IQ2_XS 16.7 -> 15.9, IQ3_XXS 24.0 ->
- *   10.6, IQ3_S 25.3 -> 12.2. IQ2_S (1024 points) keeps its gathers.
+ *   codes: IQ2_XXS 16.5 -> 10.9, IQ2_XS 16.7 -> 15.4, IQ3_XXS 24.0 ->
+ *   10.0, IQ3_S 25.3 -> 11.8. IQ2_S (1024 points) keeps its gathers.
  * - Indices, scales and their word layouts come from vpermb and
  *   vpmultishiftqb of the loaded block.
  * - The offset's correction takes the activation's negated per-16 sums,
@@ -450,6 +450,15 @@ static unsigned code_iq3(uint32_t g, const uint8_t lv[8])
     }
     return code;
 }
+
+/* Code `code` of point e of an n-point grid into tab: its low byte at e,
+ * its high byte at n + e (the low and the high tables lut_bytes reads). */
+static void put_code(uint8_t *tab, int n, int e, unsigned code)
+{
+    tab[e] = (uint8_t)code;
+    tab[n + e] = (uint8_t)(code >> 8);
+}
+
 /* IQ2_S's grid + 64 in each byte (the magnitudes are at most 62: no
  * carry), for its gathers: a code table of its 1024 points took sixteen
  * vpermi2b a block, slower than the gathers (Zen 4: 17.7 -> 24.9 ns a
@@ -464,18 +473,12 @@ static void build_grid_tables(void)
     static const uint8_t lv3xxs[8] = {0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3e};
     static const uint8_t lv3s[8] = {0x01, 0x03, 0x05, 0x07, 0x09, 0x0b, 0x0d, 0x0f};
     for (int e = 0; e < 256; e++) {
-        const unsigned a = code_iq2(quant_iq2xxs_grid[e]), b = code_iq3(quant_iq3xxs_grid[e], lv3xxs);
-        g2xxs_code[e] = (uint8_t)a;
-        g2xxs_code[256 + e] = (uint8_t)(a >> 8);
-        g3xxs_code[e] = (uint8_t)b;
-        g3xxs_code[256 + e] = (uint8_t)(b >> 8);
+        put_code(g2xxs_code, 256, e, code_iq2(quant_iq2xxs_grid[e]));
+        put_code(g3xxs_code, 256, e, code_iq3(quant_iq3xxs_grid[e], lv3xxs));
     }
     for (int e = 0; e < 512; e++) {
-        const unsigned a = code_iq2(quant_iq2xs_grid[e]), b = code_iq3(quant_iq3s_grid[e], lv3s);
-        g2xs_code[e] = (uint8_t)a;
-        g2xs_code[512 + e] = (uint8_t)(a >> 8);
-        g3s_code[e] = (uint8_t)b;
-        g3s_code[512 + e] = (uint8_t)(b >> 8);
+        put_code(g2xs_code, 512, e, code_iq2(quant_iq2xs_grid[e]));
+        put_code(g3s_code, 512, e, code_iq3(quant_iq3s_grid[e], lv3s));
     }
     for (int i = 0; i < 1024; i++)
         g2s_b[i] = quant_iq2s_grid[i] + 0x4040404040404040ull;
@@ -583,7 +586,7 @@ VBMI static inline __m512i words_to_qwords(__m512i w, int c)
 /* Byte table lookups of 64 lanes without gathers: lane i of the result is
  * T[index_i] for the lanes in `lanes` (0 elsewhere), index_i being byte i
  * of I (bits 0..7) plus 256 if bit i of b8 and 512 if bit i of b9 (the
- * table's size: 256 x 2^n9 bytes, n9 the high bits in use). Each
+ * table's size: 256 x 2^nhi bytes, nhi the high bits in use). Each
  * vpermi2b reads 128 entries, chosen by the index's bit 7 and the high
  * bits. */
 VBMI static inline __m512i lut_bytes(const uint8_t *tab, int nhi, __m512i I, __mmask64 b8, __mmask64 b9,
@@ -666,10 +669,13 @@ VBMI static inline void dv_iq2_xxs(const block_iq2_xxs *x, iqv *v)
     /* lanes 8 k + 2 c and 8 k + 2 c + 1: point k of chunk c, the index
      * byte 16 c + k of sub-block 2 c (k < 4) or 16 c + 8 + k - 4 of
      * 2 c + 1, looked up in the low and the high code table */
-    const __m512i ictl = _mm512_set_epi64(0x3b3b2b2b1b1b0b0bll, 0x3a3a2a2a1a1a0a0all, 0x3939292919190909ll, 0x3838282818180808ll, 0x3333232313130303ll, 0x3232222212120202ll, 0x3131212111110101ll, 0x3030202010100000ll);
+    const __m512i ictl = _mm512_set_epi64(0x3b3b2b2b1b1b0b0bll, 0x3a3a2a2a1a1a0a0all, 0x3939292919190909ll,
+                                          0x3838282818180808ll, 0x3333232313130303ll, 0x3232222212120202ll,
+                                          0x3131212111110101ll, 0x3030202010100000ll);
     const __m512i I = _mm512_permutexvar_epi8(ictl, W);
-    const __mmask64 odd = 0xAAAAAAAAAAAAAAAAull;
-    const __m512i R = _mm512_or_si512(lut_bytes(g2xxs_code, 0, I, 0, 0, ~odd), lut_bytes(g2xxs_code + 256, 0, I, 0, 0, odd));
+    const __mmask64 hi_lanes = 0xAAAAAAAAAAAAAAAAull;
+    const __m512i R = _mm512_or_si512(lut_bytes(g2xxs_code, 0, I, 0, 0, ~hi_lanes),
+                                      lut_bytes(g2xxs_code + 256, 0, I, 0, 0, hi_lanes));
     for (int c = 0; c < 4; c++)
         v->u[c] = signed_u(iq2_chunk_mag(R, c), kload64(&sg[c]));
 }
@@ -688,12 +694,15 @@ VBMI static inline void dv_iq2_xs(const block_iq2_xs *x, iqv *v)
     sc_from_nibbles(x->scales, v);
     /* lanes 8 k + 2 c and 8 k + 2 c + 1: point 8 c + k's index, the low
      * byte of its word, and its ninth bit (bit 0 of the high byte) */
-    const __m512i lo = _mm512_set_epi64(0x3e3e2e2e1e1e0e0ell, 0x3c3c2c2c1c1c0c0cll, 0x3a3a2a2a1a1a0a0all, 0x3838282818180808ll, 0x3636262616160606ll, 0x3434242414140404ll, 0x3232222212120202ll, 0x3030202010100000ll);
+    const __m512i lo = _mm512_set_epi64(0x3e3e2e2e1e1e0e0ell, 0x3c3c2c2c1c1c0c0cll, 0x3a3a2a2a1a1a0a0all,
+                                        0x3838282818180808ll, 0x3636262616160606ll, 0x3434242414140404ll,
+                                        0x3232222212120202ll, 0x3030202010100000ll);
     const __m512i I = _mm512_permutexvar_epi8(lo, V);
     const __mmask64 b8 = _mm512_test_epi8_mask(_mm512_permutexvar_epi8(_mm512_or_si512(lo, _mm512_set1_epi8(1)), V),
                                                _mm512_set1_epi8(1));
     const __mmask64 hi_lanes = 0xAAAAAAAAAAAAAAAAull;
-    const __m512i R = _mm512_or_si512(lut_bytes(g2xs_code, 1, I, b8, 0, ~hi_lanes), lut_bytes(g2xs_code + 512, 1, I, b8, 0, hi_lanes));
+    const __m512i R = _mm512_or_si512(lut_bytes(g2xs_code, 1, I, b8, 0, ~hi_lanes),
+                                      lut_bytes(g2xs_code + 512, 1, I, b8, 0, hi_lanes));
     for (int c = 0; c < 4; c++)
         v->u[c] = signed_u(iq2_chunk_mag(R, c), kload64(&sg[c]));
 }
@@ -717,10 +726,8 @@ VBMI static inline void dv_iq2_s(const block_iq2_s *x, iqv *v)
 
 /* IQ3_XXS's points without gathers, as dv_iq2_xxs's: the 64 index bytes
  * look up their points' 12-bit level codes (the low bytes' table and the
- * high bytes', two vpermi2b each); per chunk one vpermi2b puts points
- * 2 m and 2 m + 1's codes at the start of qword m, vpmultishiftqb moves
- * element j's code to the bottom of byte j, vpermb maps it to the biased
- * magnitude (its table repeating every eight entries). The same
+ * high bytes', two vpermi2b each); iq3_pair_codes and iq3_chunk_mag turn
+ * them into the biased magnitudes, two chunks at a time. The same
  * magnitudes the grid gives, + 64. */
 VBMI static inline void dv_iq3_xxs(const block_iq3_xxs *x, iqv *v)
 {

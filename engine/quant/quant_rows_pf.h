@@ -1,7 +1,8 @@
 /*
  * quant_rows_pf.h - the software prefetch of the decode kernels that read
- * four weight rows side by side (the k-quants' and i-quants' rows
- * kernels, x86 only).
+ * a group of weight rows side by side (four rows: the k-quants', IQ4_XS's
+ * and the IQ2/IQ3 rows kernels; four or eight: the ternary and IQ1 ones;
+ * x86 only).
  *
  * Four rows read block by block are four streams. Long rows are long
  * enough streams for the hardware prefetchers, and asking, at each block,
@@ -14,7 +15,7 @@
  * into them as this group has come, reads them at 27-47 GB/s (median
  * 38); rows of 4096 and 5632 elements gain less (28-32 -> 30-47 and
  * 27-35 -> 18-41), rows of 11008 and 14336 lose (33-39 -> 19-30), so
- * rows longer than ROWS4_PF_LINEAR_MAX bytes keep the four streams.
+ * rows longer than ROWS_PF_LINEAR_MAX bytes keep the four streams.
  * Prefetches past the matrix do not fault; nothing depends on them.
  */
 #ifndef CHORD_QUANT_ROWS_PF_H
@@ -24,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ROWS4_PF_LINEAR_MAX 4096
+#define ROWS_PF_LINEAR_MAX 4096
 
 /* Called once per block i (of bs bytes) of a group of g rows whose first
  * row starts at row0, rows row_bytes apart (g a constant where inlined).
@@ -34,7 +35,7 @@ static inline __attribute__((always_inline)) void rows_prefetch(int g, const voi
                                                                 int64_t i, size_t bs)
 {
     const char *next = (const char *)row0 + (size_t)g * row_bytes;
-    if (row_bytes <= ROWS4_PF_LINEAR_MAX) {
+    if (row_bytes <= ROWS_PF_LINEAR_MAX) {
         /* g bs bytes a block: the whole next group over this one */
         const char *pf = next + (size_t)i * g * bs;
         for (size_t o = 0; o < (size_t)g * bs; o += 64)
