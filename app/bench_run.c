@@ -292,6 +292,21 @@ done:
     return st;
 }
 
+/* The two memory read probes: 1 GiB (mem) and, for a model that reads
+ * less than that a token, its own bytes a token (model; at least 1 MiB). */
+static chord_status probe_reads(const bench_opts *o, const bench_result *res, double *mem, double *model,
+                                chord_err *err)
+{
+    chord_status st = chord_probe_mem_read(o->threads, (size_t)1 << 30, 5, mem, err);
+    if (st != CHORD_OK)
+        return st;
+    int64_t wpt = res->info.weight_bytes_per_token;
+    if (wpt > 0 && wpt < ((int64_t)1 << 30))
+        st = chord_probe_mem_read(o->threads, (size_t)wpt < ((size_t)1 << 20) ? (size_t)1 << 20 : (size_t)wpt, 5,
+                                  model, err);
+    return st;
+}
+
 /* The read probes again, after the timed runs, each rate the higher of
  * its two measurements: a bound is the fastest the memory was seen to
  * read in this run. On a shared host the rate moves while a bench runs
@@ -301,22 +316,14 @@ done:
 chord_status bench_limits_read_again(const bench_opts *o, bench_result *res, chord_err *err)
 {
     bench_limits *l = &res->lim;
-    double again = 0;
-    chord_status st = chord_probe_mem_read(o->threads, (size_t)1 << 30, 5, &again, err);
+    double mem = 0, model = 0;
+    chord_status st = probe_reads(o, res, &mem, &model, err);
     if (st != CHORD_OK)
         return st;
-    if (again > l->mem_bw_gb_s)
-        l->mem_bw_gb_s = again;
-    int64_t wpt = res->info.weight_bytes_per_token;
-    if (wpt > 0 && wpt < ((int64_t)1 << 30)) {
-        again = 0;
-        st = chord_probe_mem_read(o->threads, (size_t)wpt < ((size_t)1 << 20) ? (size_t)1 << 20 : (size_t)wpt, 5,
-                                  &again, err);
-        if (st != CHORD_OK)
-            return st;
-        if (again > l->model_bw_gb_s)
-            l->model_bw_gb_s = again;
-    }
+    if (mem > l->mem_bw_gb_s)
+        l->mem_bw_gb_s = mem;
+    if (model > l->model_bw_gb_s)
+        l->model_bw_gb_s = model;
     return CHORD_OK;
 }
 
@@ -325,16 +332,9 @@ chord_status bench_limits_measure(const bench_opts *o, bench_result *res, chord_
     bench_limits *l = &res->lim;
     int nt = o->threads;
     bench_progress("measuring the machine: memory read, memcpy, sgemm, fma and int8 peaks");
-    chord_status st = chord_probe_mem_read(nt, (size_t)1 << 30, 5, &l->mem_bw_gb_s, err);
+    chord_status st = probe_reads(o, res, &l->mem_bw_gb_s, &l->model_bw_gb_s, err);
     if (st != CHORD_OK)
         return st;
-    int64_t wpt = res->info.weight_bytes_per_token;
-    if (wpt > 0 && wpt < ((int64_t)1 << 30)) {
-        st = chord_probe_mem_read(nt, (size_t)wpt < ((size_t)1 << 20) ? (size_t)1 << 20 : (size_t)wpt,
-                                  5, &l->model_bw_gb_s, err);
-        if (st != CHORD_OK)
-            return st;
-    }
     /* The layer cache copies with up to two prefetch workers. */
     int pf = o->prefetch > 0 ? o->prefetch : 2;
     l->memcpy_threads = pf < 2 ? pf : 2;
