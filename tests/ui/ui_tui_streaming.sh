@@ -36,7 +36,13 @@ $m"
     [ "$distinct" -ge 2 ] && break
 done
 snap "while streaming"
+# Esc stops the reply if it still runs. If the full context has already
+# ended it, Esc only clears the empty input line and nothing on screen
+# changes, so nothing can be waited for: the pause keeps the Ctrl-D below
+# from arriving within the terminal's Esc delay, where the TUI reads Esc
+# and the next key as Alt+key (and chord stayed open: "did not exit").
 T send-keys -t chord Escape
+sleep 0.2
 idle 30
 snap "stopped"
 echo "layer maps seen (round $round):"; printf '%s\n' "$maps" | sed '/^$/d' | sort | uniq -c
